@@ -1,0 +1,207 @@
+"""Save and load a trained model: params (+ optimiser state) as msgpack, spec and history as JSON.
+
+One file holds everything: ``flax.serialization.msgpack_serialize`` of a dict whose
+array leaves are the params and optimiser state and whose text fields are JSON. Loading
+never unpickles (msgpack carries only numbers, strings, bytes and flax's raw ndarray
+encoding), checks every field and checks that the params have exactly the shapes the
+stored spec builds, so a hostile or damaged file can only produce a CheckpointError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+from core import models
+from core.errors import CheckpointError, CoreError
+from core.history import History
+from core.spec import ModelSpec
+from core.train import TrainConfig, TrainResult, make_optimizer, set_hyperparameters, TrainState
+from core.variables import path_to_str
+
+FORMAT = "flax-dashboard-checkpoint"
+VERSION = 1
+#: Largest checkpoint accepted: params + Adam moments of the biggest allowed model fit well below.
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+
+
+def to_bytes(result: TrainResult) -> bytes:
+    """Serialise a run (spec, settings, history, params, optimiser state) to msgpack bytes."""
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": result.spec.to_json(),
+        "config": json.dumps(result.config.to_dict()),
+        "dataset": result.dataset,
+        "history": json.dumps(result.history.to_dict()),
+        "run": json.dumps(
+            {
+                "status": result.status,
+                "reason": result.reason,
+                "compile_s": result.compile_s,
+                "train_s": result.train_s,
+                "samples_per_s": result.samples_per_s,
+                "extra": result.extra,
+            }
+        ),
+        "params": _numpy_tree(serialization.to_state_dict(result.params)),
+        "opt_state": _numpy_tree(serialization.to_state_dict(result.opt_state)) if result.opt_state is not None else {},
+    }
+    return serialization.msgpack_serialize(payload)
+
+
+def _numpy_tree(tree: Any) -> Any:
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+def save(path: str | Path, result: TrainResult) -> Path:
+    """Write the checkpoint atomically: a crash mid-write never replaces a good file with half of one."""
+    path = Path(path)
+    data = to_bytes(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | Path) -> TrainResult:
+    """Read a checkpoint file written by ``save``; CheckpointError for anything else."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise CheckpointError(f"cannot open checkpoint {path}: {err.strerror or err}") from None
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path.name} is {size / 1e6:,.0f} MB, larger than any checkpoint this tool writes")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror or err}") from None
+    return from_bytes(data, source=path.name)
+
+
+def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
+    """Decode and validate checkpoint bytes (e.g. an upload)."""
+    if not data:
+        raise CheckpointError(f"{source} is empty, not a checkpoint")
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{source} is {len(data) / 1e6:,.0f} MB, larger than any checkpoint this tool writes")
+    try:
+        payload = serialization.msgpack_restore(data)
+    except Exception:  # msgpack raises many types on garbage; none of them matter to the person
+        raise CheckpointError(
+            f"{source} is not a checkpoint of this tool (it is not msgpack data); "
+            "save one from the Train page or with `python -m core train --save`"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{source} is msgpack data but not a checkpoint of this tool (no '{FORMAT}' marker)")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"{source} has checkpoint version {payload.get('version')!r}; this tool reads {VERSION}")
+    try:
+        spec = ModelSpec.from_json(_text(payload, "spec"))
+        config = TrainConfig.from_dict(json.loads(_text(payload, "config")))
+        history = History.from_dict(json.loads(_text(payload, "history")))
+        run = json.loads(_text(payload, "run"))
+        if not isinstance(run, dict):
+            raise CheckpointError("the run record is not a JSON object")
+    except CoreError as err:
+        raise CheckpointError(f"{source} has an invalid model or settings: {err}") from None
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{source} has a damaged field: {err}") from None
+    params = _checked_params(payload.get("params"), spec, source)
+    opt_state = _checked_opt_state(payload.get("opt_state"), spec, config, params, source)
+    dataset = payload.get("dataset")
+    return TrainResult(
+        spec=spec,
+        config=config,
+        dataset=dataset if isinstance(dataset, str) else "unknown",
+        params=params,
+        opt_state=opt_state,
+        history=history,
+        status=str(run.get("status", "finished")),
+        reason=str(run.get("reason", "")),
+        compile_s=_float(run.get("compile_s")),
+        train_s=_float(run.get("train_s")),
+        samples_per_s=_float(run.get("samples_per_s")),
+        extra=run.get("extra") if isinstance(run.get("extra"), dict) else {},
+    )
+
+
+def _text(payload: dict, key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str):
+        raise CheckpointError(f"the checkpoint field {key!r} is missing or not text")
+    return value
+
+
+def _float(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _shapes(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {path_to_str(path): (tuple(np.shape(leaf)), str(np.asarray(leaf).dtype)) for path, leaf in leaves}
+
+
+def _compare(found: Any, expected: Any, what: str, source: str) -> None:
+    """CheckpointError naming the first path whose presence, shape or dtype differs."""
+    have, want = _shapes(found), _shapes(expected)
+    for path in sorted(set(have) | set(want)):
+        if path not in have:
+            raise CheckpointError(f"{source}: the {what} lack {path}, which its model spec needs")
+        if path not in want:
+            raise CheckpointError(f"{source}: the {what} have {path}, which its model spec does not have")
+        if have[path] != want[path]:
+            raise CheckpointError(
+                f"{source}: {what} {path} is {have[path][1]}{list(have[path][0])}, but its model spec "
+                f"needs {want[path][1]}{list(want[path][0])}"
+            )
+
+
+def _checked_params(tree: Any, spec: ModelSpec, source: str) -> Any:
+    if not isinstance(tree, dict) or not tree:
+        raise CheckpointError(f"{source} holds no parameters")
+    if any(not isinstance(leaf, np.ndarray) for leaf in jax.tree_util.tree_leaves(tree)):
+        raise CheckpointError(f"{source}: the parameters must all be arrays")
+    model = models.build_model(spec)
+    expected = jax.eval_shape(model.init, jax.random.key(0), models.example_batch(spec))["params"]
+    expected = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), expected)
+    _compare(tree, expected, "parameters", source)
+    if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)):
+        raise CheckpointError(f"{source}: some parameters are NaN or infinite")
+    return jax.tree_util.tree_map(jnp.asarray, tree)
+
+
+def _checked_opt_state(tree: Any, spec: ModelSpec, config: TrainConfig, params: Any, source: str) -> Any:
+    if not tree:
+        return None
+    template: TrainState = set_hyperparameters(
+        TrainState.create(apply_fn=None, params=params, tx=make_optimizer(config.optimizer)), config
+    )
+    try:
+        restored = serialization.from_state_dict(template.opt_state, tree)
+    except Exception as err:  # flax raises ValueError/KeyError/TypeError on a mismatched structure
+        raise CheckpointError(f"{source}: the optimizer state does not match {config.optimizer} ({err})") from None
+    _compare(
+        serialization.to_state_dict(restored),
+        serialization.to_state_dict(template.opt_state),
+        "optimizer state",
+        source,
+    )
+    return jax.tree_util.tree_map(jnp.asarray, restored)

@@ -1,0 +1,168 @@
+"""Command line: ``python -m core train|evaluate ...``.
+
+Progress goes to stderr, the result to stdout as one JSON line, so runs can be scripted
+and compared. Any bad argument or input ends with exit code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import NoReturn
+
+from core.errors import CoreError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from core.data import DATASET_CHOICES
+    from core.spec import ACTIVATIONS
+    from core.train import OPTIMIZERS, RECONSTRUCTION_LOSSES, TrainConfig
+
+    defaults = TrainConfig()
+    parser = _Parser(prog="python -m core", description="Build, train and evaluate flax.linen MLPs and autoencoders.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a model and print one JSON line of results")
+    train.add_argument("--model", choices=("mlp", "autoencoder"), default="mlp")
+    train.add_argument("--widths", default="512,256", help="MLP hidden layer widths, e.g. 512,256")
+    train.add_argument("--encoder", default="256,64,16", help="autoencoder encoder widths; the last is the code size")
+    train.add_argument("--decoder", default="64,256", help="autoencoder decoder widths")
+    train.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
+    train.add_argument("--dataset", default="sample", help=f"one of {', '.join(DATASET_CHOICES)}")
+    train.add_argument("--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist)")
+    train.add_argument("--epochs", default=defaults.epochs, type=_text)
+    train.add_argument("--batch-size", default=defaults.batch_size, type=_text)
+    train.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
+    train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
+    train.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
+    train.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
+    train.add_argument("--seed", default=0, type=_text, help="seeds initialisation, shuffling and augmentation")
+    train.add_argument("--save", default=None, help="write the trained model to this checkpoint file")
+    train.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on test data, print one JSON line")
+    evaluate.add_argument("--checkpoint", required=True)
+    source = evaluate.add_mutually_exclusive_group()
+    source.add_argument("--idx-dir", help="folder with t10k-images* and t10k-labels* IDX files")
+    source.add_argument("--dataset", help="evaluate on this dataset's test split instead")
+    evaluate.add_argument("--data-dir", default=None)
+    return parser
+
+
+def _text(value: str) -> str:
+    """Numbers are validated by TrainConfig so that the messages match the dashboard's."""
+    return value
+
+
+def _log(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from core import checkpoint
+    from core.data import load_dataset
+    from core.spec import ModelSpec
+    from core.train import Progress, TrainConfig, train
+
+    if args.model == "mlp":
+        spec = ModelSpec.mlp(args.widths, args.activation, seed=args.seed)
+    else:
+        spec = ModelSpec.autoencoder(args.encoder, args.decoder, args.activation, seed=args.seed)
+    config = TrainConfig(
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        reconstruction_loss=args.loss,
+        augment=not args.no_augment,
+    )
+    tic = time.perf_counter()
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    _log(f"{dataset.description}; loaded in {time.perf_counter() - tic:.1f}s", args.quiet)
+    _log(f"{spec.describe()}: {spec.parameter_count:,} parameters", args.quiet)
+
+    def show(p: Progress) -> None:
+        if p.phase == "compiling":
+            _log("compiling the training step ...", args.quiet)
+        m = p.epoch_metrics
+        if m is not None:
+            score = f"test acc {m.test_accuracy:.2%}" if m.test_accuracy is not None else f"test loss {m.test_loss:.4f}"
+            _log(
+                f"epoch {m.epoch}/{p.epochs}  train loss {m.train_loss:.4f}  {score}  "
+                f"{p.samples_per_s:,.0f} samples/s  eta {p.eta_s or 0:.0f}s",
+                args.quiet,
+            )
+
+    result = train(spec, config, dataset, on_progress=show)
+    if result.status != "finished":
+        _log(f"{result.status}: {result.reason}", args.quiet)
+    summary = {
+        "model": spec.describe(),
+        "params": spec.parameter_count,
+        "dataset": dataset.name,
+        "status": result.status,
+        "epochs": len(result.history.epochs),
+        "steps": result.steps,
+        "train_loss": result.final_metrics.train_loss if result.final_metrics else None,
+        "test_loss": result.final_metrics.test_loss if result.final_metrics else None,
+        "samples_per_s": round(result.samples_per_s, 1),
+        "compile_s": round(result.compile_s, 3),
+        "train_s": round(result.train_s, 3),
+    }
+    if spec.kind == "mlp":
+        summary["test_accuracy"] = result.final_metrics.test_accuracy if result.final_metrics else None
+    else:
+        from core.predict import evaluate
+
+        evaluation = evaluate(spec, result.params, dataset.test_images, dataset.test_labels)
+        summary["test_mse"] = evaluation.mse
+    if args.save:
+        path = checkpoint.save(args.save, result)
+        summary["checkpoint"] = str(path)
+        _log(f"saved {path}", args.quiet)
+    return summary
+
+
+def cmd_evaluate(args: argparse.Namespace) -> dict:
+    from core import checkpoint
+    from core.data import load_dataset, read_idx_split
+    from core.predict import evaluate
+
+    result = checkpoint.load(args.checkpoint)
+    if args.idx_dir:
+        images, labels = read_idx_split(args.idx_dir, "t10k")
+        source = f"idx:{args.idx_dir}"
+    else:
+        dataset = load_dataset(args.dataset or result.dataset, data_dir=args.data_dir)
+        images, labels, source = dataset.test_images, dataset.test_labels, dataset.name
+    evaluation = evaluate(result.spec, result.params, images, labels, result.config.reconstruction_loss)
+    return {"model": result.spec.describe(), "data": source, **evaluation.to_dict()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        summary = cmd_train(args) if args.command == "train" else cmd_evaluate(args)
+    except CoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(json.dumps(summary))
+    return 0

@@ -1,0 +1,146 @@
+"""Using a model: class probabilities, reconstructions, latent codes, test-set evaluation.
+
+Inputs are uint8 images (N, 28, 28, 1) as the datasets hold them (or floats in 0..1).
+Batches are padded to a few fixed sizes so that asking for 8, 9 or 10 images does not
+compile three programs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from core import models
+from core.errors import CoreError
+from core.spec import ModelSpec
+from core.train import compile_once, evaluation_sums, batched_for_eval
+
+_BUCKET = 1024
+
+
+def _as_float(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    return images.astype(np.float32)
+
+
+def _padded_size(n: int) -> int:
+    """The next power of two up to 1,024 (then multiples of 1,024)."""
+    if n <= _BUCKET:
+        return max(1, 1 << (n - 1).bit_length())
+    return -(-n // _BUCKET) * _BUCKET
+
+
+def _batched(fn, spec: ModelSpec, params: Any, inputs: np.ndarray) -> np.ndarray:
+    """Apply a jitted ``fn(spec, params, x)`` over ``inputs`` in padded chunks."""
+    n = len(inputs)
+    if n == 0:
+        raise CoreError("no images to process")
+    outputs = []
+    for start in range(0, n, _BUCKET):
+        chunk = inputs[start : start + _BUCKET]
+        size = _padded_size(len(chunk))
+        padded = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+        outputs.append(np.asarray(fn(spec, params, padded))[: len(chunk)])
+    return np.concatenate(outputs)
+
+
+@partial(jax.jit, static_argnums=0)
+def _probabilities(spec: ModelSpec, params, x):
+    return jax.nn.softmax(models.build_model(spec).apply({"params": params}, x), axis=-1)
+
+
+@partial(jax.jit, static_argnums=0)
+def _reconstruct(spec: ModelSpec, params, x):
+    return models.build_model(spec).apply({"params": params}, x)
+
+
+@partial(jax.jit, static_argnums=0)
+def _encode(spec: ModelSpec, params, x):
+    model = models.build_model(spec)
+    return model.apply({"params": params}, x, method=model.encode)
+
+
+@partial(jax.jit, static_argnums=0)
+def _decode(spec: ModelSpec, params, z):
+    model = models.build_model(spec)
+    return model.apply({"params": params}, z, method=model.decode)
+
+
+def _require(spec: ModelSpec, kind: str, what: str) -> None:
+    if spec.kind != kind:
+        raise CoreError(f"{what} needs an {'MLP classifier' if kind == 'mlp' else 'autoencoder'}, this is {spec.describe()}")
+
+
+def predict_probabilities(spec: ModelSpec, params: Any, images: np.ndarray) -> np.ndarray:
+    """Class probabilities (N, 10) of an MLP for each image."""
+    _require(spec, "mlp", "Predicting classes")
+    return _batched(_probabilities, spec, params, _as_float(images))
+
+
+def reconstruct(spec: ModelSpec, params: Any, images: np.ndarray) -> np.ndarray:
+    """An autoencoder's reconstructions (N, 28, 28, 1), pixel values in 0..1."""
+    _require(spec, "autoencoder", "Reconstructing")
+    return _batched(_reconstruct, spec, params, _as_float(images))
+
+
+def encode(spec: ModelSpec, params: Any, images: np.ndarray) -> np.ndarray:
+    """Latent codes (N, code size): ``model.apply(variables, x, method=model.encode)``."""
+    _require(spec, "autoencoder", "Encoding")
+    return _batched(_encode, spec, params, _as_float(images))
+
+
+def decode(spec: ModelSpec, params: Any, codes: np.ndarray) -> np.ndarray:
+    """Images (N, 28, 28, 1) in 0..1 decoded from latent codes (N, code size)."""
+    _require(spec, "autoencoder", "Decoding")
+    codes = np.asarray(codes, np.float32)
+    if codes.ndim != 2 or codes.shape[1] != spec.code_size:
+        raise CoreError(f"codes must have shape (N, {spec.code_size}), got {codes.shape}")
+    return _batched(_decode, spec, params, codes)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's score on a set of labelled images."""
+
+    n: int
+    loss: float  # cross-entropy (MLP) or the reconstruction loss it was trained with
+    accuracy: float | None  # MLP only
+    mse: float | None  # autoencoder only: mean squared error per pixel
+    confusion: np.ndarray | None  # MLP only: confusion[true, predicted] counts
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"n": self.n, "loss": self.loss}
+        if self.accuracy is not None:
+            data["accuracy"] = self.accuracy
+        if self.mse is not None:
+            data["mse"] = self.mse
+        return data
+
+
+def evaluate(
+    spec: ModelSpec, params: Any, images: np.ndarray, labels: np.ndarray, reconstruction_loss: str = "mse"
+) -> Evaluation:
+    """Accuracy and confusion matrix (MLP) or MSE (autoencoder) over all of ``images``."""
+    n = len(labels)
+    if n == 0:
+        raise CoreError("no images to evaluate")
+    batched = tuple(jnp.asarray(a) for a in batched_for_eval(np.asarray(images), np.asarray(labels, np.int32)))
+    args = (params, *batched)
+    fn, _ = compile_once("eval", evaluation_sums, (spec, reconstruction_loss), args)
+    loss_sum, second, confusion = fn(*args)
+    if spec.kind == "mlp":
+        return Evaluation(n, float(loss_sum) / n, float(second) / n, None, np.asarray(confusion))
+    return Evaluation(n, float(loss_sum) / n, None, float(second) / n, None)
+
+
+def mean_image_mse(train_images: np.ndarray, test_images: np.ndarray) -> float:
+    """The baseline an autoencoder must beat: MSE of predicting the mean training image for every test image."""
+    mean = _as_float(train_images).mean(axis=0)
+    return float(np.mean((_as_float(test_images) - mean) ** 2))

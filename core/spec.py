@@ -1,0 +1,340 @@
+"""The model description a person edits: validated on construction, JSON round-trippable.
+
+A spec is the single source of truth for a model. Pages edit it, ``core.models`` builds
+flax modules from it, checkpoints store it. Construction validates every field, so a
+``ModelSpec`` that exists is always buildable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from core.errors import SpecError
+
+ModelKind = Literal["mlp", "autoencoder"]
+KINDS: tuple[str, ...] = ("mlp", "autoencoder")
+
+#: Activation names a layer may use, with the plain-language description shown in the UI.
+ACTIVATIONS: dict[str, str] = {
+    "relu": "max(0, x): keeps positives, zeroes negatives (the usual default)",
+    "gelu": "a smooth ReLU used by transformers",
+    "swish": "x * sigmoid(x): smooth, slightly negative for small negatives",
+    "tanh": "squashes to -1..1",
+    "sigmoid": "squashes to 0..1",
+    "elu": "like ReLU but smooth and slightly negative below 0",
+    "leaky_relu": "like ReLU but lets 1% of negatives through",
+    "linear": "no activation: passes the value through (used for an autoencoder's code)",
+}
+
+MIN_WIDTH = 1
+MAX_WIDTH = 4096
+MAX_LAYERS = 16
+MAX_PARAMETERS = 30_000_000
+MAX_SEED = 2**31 - 1
+INPUT_SHAPE: tuple[int, int, int] = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def _as_int(value: Any, field_name: str, low: int, high: int, what: str) -> int:
+    """Return ``value`` as an int in [low, high] or raise a SpecError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SpecError(field_name, f"{what} must be a whole number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise SpecError(field_name, f"{what} must be a whole number, got {value!r}") from None
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise SpecError(field_name, f"{what} must be a whole number, got {value!r}")
+        value = int(value)
+    if not low <= value <= high:
+        raise SpecError(field_name, f"{what} must be between {low:,} and {high:,}, got {value:,}")
+    return value
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One Dense layer: its number of output units and the activation applied after it."""
+
+    width: int
+    activation: str = "relu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"width": self.width, "activation": self.activation}
+
+
+@dataclass(frozen=True)
+class DenseShape:
+    """One Dense layer as built: where it lives in the variables tree and its matrix size."""
+
+    path: str  # e.g. "Dense_0" or "encoder/Dense_2"
+    inputs: int
+    outputs: int
+    activation: str
+    role: str  # "hidden", "output", "code", "reconstruction"
+
+    @property
+    def parameters(self) -> int:
+        return (self.inputs + 1) * self.outputs
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model: an MLP classifier or an AutoEncoder built from stacks of Dense layers.
+
+    - ``mlp``: ``hidden`` layers, then a linear Dense layer with ``num_classes`` outputs.
+    - ``autoencoder``: ``encoder`` layers (the last one is the code), then ``decoder``
+      layers, then a Dense layer back to the input size followed by a sigmoid.
+    ``seed`` seeds the parameter initialisation.
+    """
+
+    kind: str = "mlp"
+    hidden: tuple[Layer, ...] = ()
+    encoder: tuple[Layer, ...] = ()
+    decoder: tuple[Layer, ...] = ()
+    seed: int = 0
+    input_shape: tuple[int, int, int] = INPUT_SHAPE
+    num_classes: int = NUM_CLASSES
+    _dense: tuple[DenseShape, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise SpecError("kind", f"model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if tuple(self.input_shape) != INPUT_SHAPE:
+            raise SpecError("input_shape", f"input shape must be {INPUT_SHAPE} (28x28 grey images), got {self.input_shape!r}")
+        if self.num_classes != NUM_CLASSES:
+            raise SpecError("num_classes", f"number of classes must be {NUM_CLASSES}, got {self.num_classes!r}")
+        object.__setattr__(self, "input_shape", INPUT_SHAPE)
+        object.__setattr__(self, "seed", _as_int(self.seed, "seed", 0, MAX_SEED, "seed"))
+        if self.kind == "mlp":
+            stacks = {"hidden": self.hidden}
+            unused = {"encoder": self.encoder, "decoder": self.decoder}
+        else:
+            stacks = {"encoder": self.encoder, "decoder": self.decoder}
+            unused = {"hidden": self.hidden}
+        for name, layers in unused.items():
+            if layers:
+                raise SpecError(name, f"a {self.kind} has no {name} layers; remove them")
+        for name, layers in stacks.items():
+            object.__setattr__(self, name, _validated_stack(name, layers, allow_empty=name == "decoder"))
+        dense = self._build_dense_shapes()
+        if self.kind == "autoencoder":
+            code = self.encoder[-1].width
+            if code > self.input_size:
+                raise SpecError(
+                    f"encoder[{len(self.encoder) - 1}].width",
+                    f"the code layer ({code:,} units) is wider than the input it compresses "
+                    f"({self.input_size:,} pixels); make it at most {self.input_size:,}",
+                )
+        total = sum(d.parameters for d in dense)
+        if total > MAX_PARAMETERS:
+            raise SpecError(
+                "layers",
+                f"this model would have {total:,} parameters, more than the limit of {MAX_PARAMETERS:,}; "
+                "use fewer or narrower layers",
+            )
+        object.__setattr__(self, "_dense", dense)
+
+    # ----- derived views -------------------------------------------------------------
+    @property
+    def input_size(self) -> int:
+        return math.prod(self.input_shape)
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers a person edits, in order (hidden, or encoder then decoder)."""
+        return self.hidden if self.kind == "mlp" else self.encoder + self.decoder
+
+    @property
+    def code_size(self) -> int | None:
+        return self.encoder[-1].width if self.kind == "autoencoder" else None
+
+    @property
+    def dense_layers(self) -> tuple[DenseShape, ...]:
+        """Every Dense layer of the built model, including the fixed output layer."""
+        return self._dense
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(d.parameters for d in self._dense)
+
+    def _build_dense_shapes(self) -> tuple[DenseShape, ...]:
+        shapes: list[DenseShape] = []
+        if self.kind == "mlp":
+            fan_in = self.input_size
+            for i, layer in enumerate(self.hidden):
+                shapes.append(DenseShape(f"Dense_{i}", fan_in, layer.width, layer.activation, "hidden"))
+                fan_in = layer.width
+            shapes.append(DenseShape(f"Dense_{len(self.hidden)}", fan_in, self.num_classes, "linear", "output"))
+            return tuple(shapes)
+        fan_in = self.input_size
+        for i, layer in enumerate(self.encoder):
+            role = "code" if i == len(self.encoder) - 1 else "hidden"
+            shapes.append(DenseShape(f"encoder/Dense_{i}", fan_in, layer.width, layer.activation, role))
+            fan_in = layer.width
+        for i, layer in enumerate(self.decoder):
+            shapes.append(DenseShape(f"decoder/Dense_{i}", fan_in, layer.width, layer.activation, "hidden"))
+            fan_in = layer.width
+        shapes.append(
+            DenseShape(f"decoder/Dense_{len(self.decoder)}", fan_in, self.input_size, "sigmoid", "reconstruction")
+        )
+        return tuple(shapes)
+
+    def describe(self) -> str:
+        """A one-line summary such as ``MLP 784-512-256-10`` or ``AutoEncoder 784-256-[16]-256-784``."""
+        if self.kind == "mlp":
+            widths = [self.input_size, *(layer.width for layer in self.hidden), self.num_classes]
+            return "MLP " + "-".join(str(w) for w in widths)
+        enc = [str(layer.width) for layer in self.encoder]
+        enc[-1] = f"[{enc[-1]}]"
+        widths = [str(self.input_size), *enc, *(str(layer.width) for layer in self.decoder), str(self.input_size)]
+        return "AutoEncoder " + "-".join(widths)
+
+    # ----- construction helpers ------------------------------------------------------
+    @classmethod
+    def mlp(cls, widths: Any = (512, 256), activation: str = "relu", seed: int = 0) -> ModelSpec:
+        """An MLP classifier with the given hidden widths, all using ``activation``."""
+        return cls(kind="mlp", hidden=_layers("hidden", widths, activation), seed=seed)
+
+    @classmethod
+    def autoencoder(
+        cls,
+        encoder: Any = (256, 64, 16),
+        decoder: Any = (64, 256),
+        activation: str = "relu",
+        seed: int = 0,
+        code_activation: str = "linear",
+    ) -> ModelSpec:
+        """An AutoEncoder; the last encoder width is the code size, whose activation is ``code_activation``."""
+        enc = _layers("encoder", encoder, activation)
+        if enc:
+            enc = enc[:-1] + (Layer(enc[-1].width, code_activation),)
+        return cls(kind="autoencoder", encoder=enc, decoder=_layers("decoder", decoder, activation), seed=seed)
+
+    def replace(self, **changes: Any) -> ModelSpec:
+        """A copy with some fields changed (validated like any new spec)."""
+        fields = {
+            "kind": self.kind,
+            "hidden": self.hidden,
+            "encoder": self.encoder,
+            "decoder": self.decoder,
+            "seed": self.seed,
+        }
+        fields.update(changes)
+        return ModelSpec(**fields)
+
+    # ----- JSON ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "mlp":
+            data["hidden"] = [layer.to_dict() for layer in self.hidden]
+        else:
+            data["encoder"] = [layer.to_dict() for layer in self.encoder]
+            data["decoder"] = [layer.to_dict() for layer in self.decoder]
+        data["seed"] = self.seed
+        data["input_shape"] = list(self.input_shape)
+        data["num_classes"] = self.num_classes
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelSpec:
+        """Build a spec from ``to_dict`` output; any other shape raises SpecError."""
+        if not isinstance(data, dict):
+            raise SpecError("spec", f"a model spec must be a JSON object, got {type(data).__name__}")
+        allowed = {"kind", "hidden", "encoder", "decoder", "seed", "input_shape", "num_classes"}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise SpecError(unknown[0], f"unknown field in model spec (allowed: {', '.join(sorted(allowed))})")
+        kwargs: dict[str, Any] = {"kind": data.get("kind", "mlp"), "seed": data.get("seed", 0)}
+        for name in ("hidden", "encoder", "decoder"):
+            if name in data:
+                kwargs[name] = _layers_from_json(name, data[name])
+        if "input_shape" in data:
+            shape = data["input_shape"]
+            kwargs["input_shape"] = tuple(shape) if isinstance(shape, list) else shape
+        if "num_classes" in data:
+            kwargs["num_classes"] = data["num_classes"]
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelSpec:
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError) as err:
+            raise SpecError("spec", f"not valid JSON ({err})") from None
+        return cls.from_dict(data)
+
+
+def _validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, ...]:
+    if not isinstance(layers, (tuple, list)):
+        raise SpecError(name, f"{name} layers must be a list, got {type(layers).__name__}")
+    if not layers and not allow_empty:
+        raise SpecError(name, "add at least one layer")
+    if len(layers) > MAX_LAYERS:
+        raise SpecError(name, f"at most {MAX_LAYERS} layers are allowed, got {len(layers)}")
+    out = []
+    for i, layer in enumerate(layers):
+        where = f"{name}[{i}]"
+        if not isinstance(layer, Layer):
+            raise SpecError(where, f"expected a Layer, got {type(layer).__name__}")
+        width = _as_int(layer.width, f"{where}.width", MIN_WIDTH, MAX_WIDTH, f"width of {name} layer {i + 1}")
+        if layer.activation not in ACTIVATIONS:
+            raise SpecError(
+                f"{where}.activation",
+                f"unknown activation {layer.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
+            )
+        out.append(Layer(width, layer.activation))
+    return tuple(out)
+
+
+def _layers(name: str, widths: Any, activation: str) -> tuple[Layer, ...]:
+    """Parse widths given as a list of numbers or a comma-separated string like ``"512,256"``."""
+    if isinstance(widths, str):
+        parts = [p.strip() for p in widths.split(",")]
+        widths = [p for p in parts if p] if any(parts) else []
+    if not isinstance(widths, (list, tuple)):
+        raise SpecError(name, f"widths must be a list of whole numbers, got {widths!r}")
+    return tuple(Layer(w, activation) for w in widths)
+
+
+def _layers_from_json(name: str, items: Any) -> tuple[Layer, ...]:
+    if not isinstance(items, list):
+        raise SpecError(name, f"{name} must be a list of layers, got {type(items).__name__}")
+    layers = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - {"width", "activation"} or "width" not in item:
+            raise SpecError(f"{name}[{i}]", 'each layer must look like {"width": 64, "activation": "relu"}')
+        layers.append(Layer(item["width"], item.get("activation", "relu")))
+    return tuple(layers)
+
+
+#: Ready-made models offered in the layer editor: name -> (description, spec).
+PRESETS: dict[str, tuple[str, ModelSpec]] = {
+    "MNIST classifier (default)": (
+        "A two-hidden-layer MLP, 784-512-256-10: about 97% on MNIST test digits.",
+        ModelSpec.mlp((512, 256)),
+    ),
+    "MNIST autoencoder (default)": (
+        "Squeezes each digit through 16 numbers and rebuilds it: 784-256-64-[16]-64-256-784.",
+        ModelSpec.autoencoder((256, 64, 16), (64, 256)),
+    ),
+    "Tiny MLP (flax intro 12-8-4)": (
+        "The MLP of the flax.linen introduction, features 12-8-4, with a 10-class output for MNIST.",
+        ModelSpec.mlp((12, 8, 4)),
+    ),
+    "Tiny autoencoder (flax intro 20-10-5)": (
+        "The AutoEncoder of the flax.linen introduction: encoder 20-10-5, decoder 5-10-20.",
+        ModelSpec.autoencoder((20, 10, 5), (5, 10, 20)),
+    ),
+    "2-D latent autoencoder": (
+        "A code of just 2 numbers, so every digit becomes a point on a map.",
+        ModelSpec.autoencoder((256, 64, 2), (64, 256)),
+    ),
+}

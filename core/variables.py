@@ -1,0 +1,217 @@
+"""Looking inside a variables tree (``model.init(...)`` -> ``{'params': {...}}``).
+
+Everything here walks the tree with ``jax.tree_util.tree_flatten_with_path`` so that the
+counts shown to a person are exactly the sizes of the leaves JAX holds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from core import models
+from core.spec import ModelSpec
+
+HISTOGRAM_BINS = 20
+
+
+@dataclass(frozen=True)
+class VariableRow:
+    """One leaf of the variables tree with its size and value statistics."""
+
+    path: str  # "params/Dense_0/kernel"
+    shape: tuple[int, ...]
+    dtype: str
+    size: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    histogram: tuple[int, ...]  # counts over HISTOGRAM_BINS equal bins from min to max
+
+    @property
+    def module(self) -> str:
+        """The path without the collection and leaf name: "Dense_0", "encoder/Dense_1"."""
+        return "/".join(self.path.split("/")[1:-1])
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """Parameter counts of one module (a Dense layer): kernel + bias."""
+
+    module: str
+    shapes: dict[str, tuple[int, ...]]
+    parameters: int
+
+
+def path_to_str(path: tuple) -> str:
+    """``(DictKey('params'), DictKey('Dense_0'), DictKey('kernel'))`` -> ``params/Dense_0/kernel``."""
+    parts = []
+    for key in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(key, attr):
+                parts.append(str(getattr(key, attr)))
+                break
+        else:
+            parts.append(str(key))
+    return "/".join(parts)
+
+
+_DISPLAY_RANK = {"encoder": 0, "decoder": 1, "kernel": 0, "bias": 1}
+
+
+def _display_key(path: str) -> list:
+    """Data-flow order: encoder before decoder, ``Dense_9`` before ``Dense_10``, kernel before bias."""
+    return [
+        (_DISPLAY_RANK.get(part, 2), [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", part)])
+        for part in path.split("/")
+    ]
+
+
+def variable_rows(variables: Any) -> list[VariableRow]:
+    """A flat table of every leaf: path, shape, dtype, parameter count and value statistics."""
+    leaves, _ = jax.tree_util.tree_flatten_with_path(variables)
+    rows = []
+    for path, leaf in leaves:
+        values = np.asarray(leaf)
+        flat = values.astype(np.float64).ravel()
+        if flat.size:
+            lo, hi = float(flat.min()), float(flat.max())
+            counts, _ = np.histogram(flat, bins=HISTOGRAM_BINS, range=(lo, hi) if hi > lo else (lo - 0.5, lo + 0.5))
+            mean, std = float(flat.mean()), float(flat.std())
+        else:
+            lo = hi = mean = std = math.nan
+            counts = np.zeros(HISTOGRAM_BINS, int)
+        rows.append(
+            VariableRow(
+                path=path_to_str(path),
+                shape=tuple(values.shape),
+                dtype=str(values.dtype),
+                size=int(values.size),
+                mean=mean,
+                std=std,
+                min=lo,
+                max=hi,
+                histogram=tuple(int(c) for c in counts),
+            )
+        )
+    return sorted(rows, key=lambda row: _display_key(row.path))
+
+
+def layer_rows(rows: list[VariableRow]) -> list[LayerRow]:
+    """Group leaves by module: one row per Dense layer with its kernel/bias shapes and total."""
+    grouped: dict[str, dict[str, tuple[int, ...]]] = {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        grouped.setdefault(row.module, {})[row.name] = row.shape
+        counts[row.module] = counts.get(row.module, 0) + row.size
+    return [LayerRow(module, grouped[module], counts[module]) for module in grouped]
+
+
+def total_parameters(variables: Any) -> int:
+    """Number of scalars in the tree: the sum of every leaf's size."""
+    return sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(variables))
+
+
+def tree_outline(variables: Any) -> dict:
+    """The nested tree with each leaf replaced by ``"float32[784,512] (401,408)"`` for a tree view."""
+
+    def describe(leaf: Any) -> str:
+        shape = ",".join(str(d) for d in np.shape(leaf))
+        return f"{np.asarray(leaf).dtype}[{shape}] ({int(np.size(leaf)):,} values)"
+
+    return jax.tree_util.tree_map(describe, _plain(variables))
+
+
+def _plain(tree: Any) -> Any:
+    """Flax may hand out FrozenDicts; turn mappings into plain dicts for display."""
+    if hasattr(tree, "items"):
+        return {str(k): _plain(v) for k, v in tree.items()}
+    return tree
+
+
+def get_leaf(variables: Any, path: str) -> np.ndarray:
+    """The array at ``params/Dense_0/kernel`` as numpy; KeyError with the known paths if absent."""
+    node = variables
+    for part in path.split("/"):
+        try:
+            node = node[part]
+        except (KeyError, TypeError):
+            known = ", ".join(row.path for row in variable_rows(variables))
+            raise KeyError(f"no variable {path!r}; the tree has: {known}") from None
+    return np.asarray(node)
+
+
+# ----- the flax code of a spec ----------------------------------------------------------
+
+_SOURCE_HEADER = '''\
+# flax.linen model generated by the flax model dashboard.
+# pip install jax flax  -- then run this file or paste it into a notebook.
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+'''
+
+
+def _model_source() -> str:
+    text = Path(models.__file__).read_text()
+    begin = text.index("# --- model source begin\n") + len("# --- model source begin\n")
+    end = text.index("# --- model source end")
+    return text[begin:end].strip() + "\n"
+
+
+def _tuple(values: Any) -> str:
+    items = [f'"{v}"' if isinstance(v, str) else repr(v) for v in values]
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def flax_source(spec: ModelSpec) -> str:
+    """Runnable flax.linen code that builds the model ``spec`` describes, with the same shapes."""
+    model = models.build_model(spec)
+    batch = f"jnp.ones((1, {', '.join(str(d) for d in spec.input_shape)}))"
+    if spec.kind == "mlp":
+        construct = (
+            "model = MLP(\n"
+            f"    features={_tuple(model.features)},\n"
+            f"    activations={_tuple(model.activations)},\n"
+            ")\n"
+        )
+        usage = "logits = model.apply(variables, x)  # one score per class, shape (1, 10)\n"
+    else:
+        construct = (
+            "model = AutoEncoder(\n"
+            f"    encoder_widths={_tuple(model.encoder_widths)},\n"
+            f"    decoder_widths={_tuple(model.decoder_widths)},\n"
+            f"    input_shape={_tuple(model.input_shape)},\n"
+            f"    encoder_activations={_tuple(model.encoder_activations)},\n"
+            f"    decoder_activations={_tuple(model.decoder_activations)},\n"
+            ")\n"
+        )
+        usage = (
+            f"code = model.apply(variables, x, method=model.encode)  # shape (1, {spec.code_size})\n"
+            "reconstruction = model.apply(variables, code, method=model.decode)  # shape (1, 28, 28, 1)\n"
+        )
+    return (
+        _SOURCE_HEADER
+        + _model_source()
+        + "\n\n"
+        + construct
+        + f"x = {batch}\n"
+        + f"variables = model.init(jax.random.key({spec.seed}), x)\n"
+        + "print(jax.tree_util.tree_map(jnp.shape, variables))\n"
+        + usage
+    )

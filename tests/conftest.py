@@ -1,0 +1,52 @@
+"""Shared fixtures. JAX runs on the CPU in tests so results are the same on every machine."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from core.data import Dataset, load_dataset, make_dataset  # noqa: E402
+
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.fixture(scope="session")
+def sample() -> Dataset:
+    """The bundled real-MNIST sample (4,500 train / 500 test)."""
+    return load_dataset("sample")
+
+
+@pytest.fixture(scope="session")
+def small(sample: Dataset) -> Dataset:
+    """1,024 train / 200 test digits of the sample: enough to learn, quick to compile and run."""
+    return make_dataset(
+        "small",
+        "first 1,024 train / 200 test digits of the sample",
+        sample.class_names,
+        (sample.train_images[:1024], sample.train_labels[:1024]),
+        (sample.test_images[:200], sample.test_labels[:200]),
+    )
+
+
+@pytest.fixture(scope="session")
+def fashion_dir() -> str:
+    """Debian's full Fashion-MNIST; CI installs it (REQUIRE_FASHION_MNIST=1 makes absence a failure)."""
+    if not os.path.isdir(FASHION_DIR):
+        if os.environ.get("REQUIRE_FASHION_MNIST") == "1":
+            pytest.fail(f"{FASHION_DIR} is missing: apt-get install dataset-fashion-mnist")
+        pytest.skip(f"{FASHION_DIR} not installed (apt-get install dataset-fashion-mnist)")
+    return FASHION_DIR
+
+
+def assert_trees_equal(a, b) -> None:
+    import jax
+
+    la, ta = jax.tree_util.tree_flatten(a)
+    lb, tb = jax.tree_util.tree_flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb, strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

@@ -1,0 +1,188 @@
+import threading
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from core.errors import ConfigError
+from core.predict import evaluate, mean_image_mse
+from core.spec import ModelSpec
+from core.train import TrainConfig, random_shift, train
+
+TINY_MLP = ModelSpec.mlp((64,))
+
+
+def _leaves_equal(a, b) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+def test_mlp_learns_on_real_digits(small):
+    events = []
+    result = train(TINY_MLP, TrainConfig(epochs=4, batch_size=64), small, on_progress=events.append)
+    assert result.status == "finished"
+    assert result.steps == 4 * (1024 // 64)
+    first, last = result.history.epochs[0], result.history.epochs[-1]
+    assert last.train_loss < 0.6 * first.train_loss
+    assert last.test_accuracy > 0.75 > first.test_accuracy - 0.1
+    assert result.samples_per_s > 0 and result.train_s > 0
+    # the stream: compiling first, done last, steps never go backwards, every epoch reported once
+    assert events[0].phase == "compiling" and events[-1].phase == "done"
+    steps = [e.step for e in events]
+    assert steps == sorted(steps) and steps[-1] == result.steps
+    assert sum(len(e.new_losses) for e in events) == result.steps
+    assert [e.epoch_metrics.epoch for e in events if e.epoch_metrics] == [1, 2, 3, 4]
+    assert events[-1].eta_s == 0.0
+
+
+def test_same_seed_same_history_and_params(small):
+    config = TrainConfig(epochs=2, batch_size=128, seed=5)
+    a = train(TINY_MLP, config, small)
+    b = train(TINY_MLP, config, small)
+    assert a.history.step_losses == b.history.step_losses
+    assert _leaves_equal(a.params, b.params)
+    c = train(TINY_MLP, TrainConfig(epochs=2, batch_size=128, seed=6), small)
+    assert c.history.step_losses != a.history.step_losses
+
+
+def test_learning_rate_change_reuses_the_compiled_step(small):
+    train(TINY_MLP, TrainConfig(epochs=1, learning_rate=1e-3), small)
+    again = train(TINY_MLP, TrainConfig(epochs=1, learning_rate=3e-3), small)
+    assert again.compile_s == 0.0
+
+
+def test_stop_from_another_thread_is_fast_and_keeps_progress(sample):
+    stop = threading.Event()
+    stopped_at: list[float] = []
+
+    def on_progress(p):
+        if p.epoch_metrics is not None and not stop.is_set():
+            stopped_at.append(time.perf_counter())
+            threading.Timer(0.05, stop.set).start()
+
+    spec = ModelSpec.mlp((256,))
+    result = train(spec, TrainConfig(epochs=200), sample, on_progress=on_progress, stop=stop)
+    waited = time.perf_counter() - stopped_at[0]
+    assert result.status == "stopped"
+    assert "stopped by request" in result.reason
+    assert waited < 1.0
+    assert 35 <= result.steps < 200 * 35
+    assert len(result.history.step_losses) == result.steps
+    assert result.history.epochs[0].epoch == 1
+    evaluation = evaluate(spec, result.params, sample.test_images, sample.test_labels)
+    assert evaluation.accuracy > 0.5  # the partial model is a trained model
+
+
+def test_divergence_stops_with_reason_and_finite_params(small):
+    result = train(TINY_MLP, TrainConfig(optimizer="sgd", learning_rate=1e6, epochs=3), small)
+    assert result.status == "diverged"
+    assert "learning rate" in result.reason and "1e+06" in result.reason
+    assert result.steps < 3 * 8
+    assert all(np.isfinite(result.history.step_losses))
+    assert all(bool(np.all(np.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(result.params))
+
+
+def test_resumed_run_equals_uninterrupted_run(small):
+    config = TrainConfig(epochs=3, batch_size=64, seed=1)
+    full = train(TINY_MLP, config, small)
+    stop = threading.Event()
+
+    def stop_mid_epoch(p):
+        if p.step >= 20:
+            stop.set()
+
+    part = train(TINY_MLP, config, small, on_progress=stop_mid_epoch, stop=stop, chunk_seconds=1e-4)
+    assert part.status == "stopped" and 20 <= part.steps < 32
+    resumed = train(TINY_MLP, config, small, resume=part)
+    assert resumed.steps == full.steps
+    np.testing.assert_allclose(resumed.history.step_losses, full.history.step_losses, rtol=1e-6)
+    for a, b in zip(jax.tree_util.tree_leaves(resumed.params), jax.tree_util.tree_leaves(full.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert [e.epoch for e in resumed.history.epochs] == [1, 2, 3]
+
+
+def test_resume_for_more_epochs_continues_the_curve(small):
+    first = train(TINY_MLP, TrainConfig(epochs=1), small)
+    more = train(TINY_MLP, TrainConfig(epochs=2), small, resume=first)
+    assert more.history.step_losses[: first.steps] == first.history.step_losses
+    assert more.steps == 2 * first.steps
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(optimizer="adam", learning_rate=1e-3),
+        TrainConfig(optimizer="adamw", learning_rate=1e-3, weight_decay=1e-2),
+        TrainConfig(optimizer="sgd", learning_rate=0.05, momentum=0.9),
+    ],
+    ids=["adam", "adamw", "sgd"],
+)
+def test_every_optimizer_reduces_the_loss(small, config):
+    result = train(TINY_MLP, TrainConfig(**{**config.to_dict(), "epochs": 3, "batch_size": 32, "augment": False}), small)
+    losses = result.history.step_losses
+    assert len(losses) == 96
+    assert np.mean(losses[-16:]) < 0.5 * np.mean(losses[:16])
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_autoencoder_beats_the_mean_image(small, loss):
+    spec = ModelSpec.autoencoder((128, 16), (128,))
+    result = train(spec, TrainConfig(epochs=4, batch_size=32, reconstruction_loss=loss, augment=False), small)
+    assert result.history.epochs[0].test_accuracy is None
+    mse = evaluate(spec, result.params, small.test_images, small.test_labels).mse
+    baseline = mean_image_mse(small.train_images, small.test_images)
+    assert mse < 0.75 * baseline
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"learning_rate": -1}, "learning_rate"),
+        ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"learning_rate": "fast"}, "learning_rate"),
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 2.5}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**40}, "seed"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"reconstruction_loss": "l1"}, "reconstruction_loss"),
+    ],
+)
+def test_bad_settings_name_the_field(kwargs, field):
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(**kwargs)
+    assert info.value.field == field
+
+
+def test_batch_larger_than_dataset(small):
+    with pytest.raises(ConfigError, match="batch size 2,048 is larger than the 1,024 training images"):
+        train(TINY_MLP, TrainConfig(batch_size=2048), small)
+
+
+def test_random_shift_moves_digits_without_losing_ink(sample):
+    raw = sample.train_images[:200]
+    border = raw.copy()
+    border[:, 1:-1, 1:-1] = 0
+    images = jax.numpy.asarray(raw[border.sum(axis=(1, 2, 3)) == 0][:64], dtype=np.float32)
+    assert images.shape[0] == 64  # nearly every MNIST digit leaves the outer pixels empty
+    shifted = np.asarray(random_shift(jax.random.key(0), images))
+    assert shifted.shape == images.shape
+    # with an empty 1-pixel border a 1-pixel shift keeps all the ink
+    np.testing.assert_allclose(shifted.sum(axis=(1, 2, 3)), np.asarray(images).sum(axis=(1, 2, 3)))
+    moved = (np.abs(shifted - np.asarray(images)).sum(axis=(1, 2, 3)) > 0).mean()
+    assert 0.75 < moved < 1.0  # 8 of the 9 (dx, dy) choices move the digit
+    # each image is exactly one of the nine shifted copies of itself
+    padded = np.pad(np.asarray(images), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    for image, original in zip(shifted[:8], padded[:8]):
+        copies = [original[1 - dy : 29 - dy, 1 - dx : 29 - dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        assert any(np.array_equal(image, copy) for copy in copies)
+
+
+@pytest.mark.slow
+def test_default_mlp_reaches_94_percent_on_held_out_digits(sample):
+    """The acceptance target: the default MLP, trained on the 4,500 sample digits, on 500 it never saw."""
+    result = train(ModelSpec.mlp((512, 256)), TrainConfig(epochs=10), sample)
+    assert result.final_metrics.test_accuracy >= 0.94
