@@ -24,7 +24,7 @@ from core import models
 from core.errors import CheckpointError, CoreError
 from core.history import History
 from core.spec import ModelSpec
-from core.train import TrainConfig, TrainResult, make_optimizer, set_hyperparameters, TrainState
+from core.train import TrainConfig, TrainResult, TrainState, make_optimizer, set_hyperparameters
 from core.variables import path_to_str
 
 FORMAT = "flax-dashboard-checkpoint"
@@ -159,17 +159,18 @@ def _shapes(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
     return {path_to_str(path): (tuple(np.shape(leaf)), str(np.asarray(leaf).dtype)) for path, leaf in leaves}
 
 
-def _compare(found: Any, expected: Any, what: str, source: str) -> None:
+def _compare(found: Any, expected: Any, prefix: str, source: str) -> None:
     """CheckpointError naming the first path whose presence, shape or dtype differs."""
     have, want = _shapes(found), _shapes(expected)
     for path in sorted(set(have) | set(want)):
+        name = f"{prefix}/{path}"
         if path not in have:
-            raise CheckpointError(f"{source}: the {what} lack {path}, which its model spec needs")
+            raise CheckpointError(f"{source} lacks {name}, which its model spec needs")
         if path not in want:
-            raise CheckpointError(f"{source}: the {what} have {path}, which its model spec does not have")
+            raise CheckpointError(f"{source} has {name}, which its model spec does not have")
         if have[path] != want[path]:
             raise CheckpointError(
-                f"{source}: {what} {path} is {have[path][1]}{list(have[path][0])}, but its model spec "
+                f"{source}: {name} is {have[path][1]}{list(have[path][0])}, but its model spec "
                 f"needs {want[path][1]}{list(want[path][0])}"
             )
 
@@ -182,7 +183,7 @@ def _checked_params(tree: Any, spec: ModelSpec, source: str) -> Any:
     model = models.build_model(spec)
     expected = jax.eval_shape(model.init, jax.random.key(0), models.example_batch(spec))["params"]
     expected = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), expected)
-    _compare(tree, expected, "parameters", source)
+    _compare(tree, expected, "params", source)
     if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)):
         raise CheckpointError(f"{source}: some parameters are NaN or infinite")
     return jax.tree_util.tree_map(jnp.asarray, tree)
@@ -201,7 +202,7 @@ def _checked_opt_state(tree: Any, spec: ModelSpec, config: TrainConfig, params: 
     _compare(
         serialization.to_state_dict(restored),
         serialization.to_state_dict(template.opt_state),
-        "optimizer state",
+        "opt_state",
         source,
     )
     return jax.tree_util.tree_map(jnp.asarray, restored)

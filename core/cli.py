@@ -76,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from core import checkpoint
     from core.data import load_dataset
     from core.spec import ModelSpec
-    from core.train import Progress, TrainConfig, train
+    from core.train import Progress, TrainConfig, steps_per_epoch, train
 
     if args.model == "mlp":
         spec = ModelSpec.mlp(args.widths, args.activation, seed=args.seed)
@@ -93,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     )
     tic = time.perf_counter()
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
     _log(f"{dataset.description}; loaded in {time.perf_counter() - tic:.1f}s", args.quiet)
     _log(f"{spec.describe()}: {spec.parameter_count:,} parameters", args.quiet)
 

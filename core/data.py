@@ -134,7 +134,9 @@ def _load_sample() -> Dataset:
             train = (f["train_images"], f["train_labels"])
             test = (f["test_images"], f["test_labels"])
     except (OSError, KeyError, ValueError) as err:
-        raise DataError(f"the bundled sample {SAMPLE_PATH} is missing or damaged ({err}); reinstall the project") from None
+        raise DataError(
+            f"the bundled sample {SAMPLE_PATH} is missing or damaged ({err}); reinstall the project"
+        ) from None
     return make_dataset(
         "sample",
         f"Bundled sample of real MNIST digits ({len(train[1]):,} train / {len(test[1]):,} test, "
@@ -150,7 +152,7 @@ def _load_sample() -> Dataset:
 _IDX_UBYTE = 0x08
 
 
-def _read_limited(path: Path, limit: int) -> bytes:
+def read_idx_bytes(path: Path, limit: int) -> bytes:
     """The file's bytes (decompressed if .gz), refusing more than ``limit`` bytes."""
     try:
         if path.suffix == ".gz":
@@ -241,8 +243,8 @@ def read_idx_split(folder: str | Path, prefix: str) -> tuple[np.ndarray, np.ndar
     _check_folder(folder)
     image_file = find_idx_file(folder, prefix, "images")
     label_file = find_idx_file(folder, prefix, "labels")
-    images = parse_idx(_read_limited(image_file, MAX_IDX_BYTES), image_file.name)
-    labels = parse_idx(_read_limited(label_file, MAX_IDX_BYTES), label_file.name)
+    images = parse_idx(read_idx_bytes(image_file, MAX_IDX_BYTES), image_file.name)
+    labels = parse_idx(read_idx_bytes(label_file, MAX_IDX_BYTES), label_file.name)
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise DataError(f"{image_file.name} must hold 28x28 images, it holds an array of shape {images.shape}")
     if labels.ndim != 1:

@@ -39,7 +39,7 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x):
         x = x.reshape((x.shape[0], -1))
-        for feat, act in zip(self.features, self.activations):
+        for feat, act in zip(self.features, self.activations, strict=True):
             x = ACTIVATIONS[act](nn.Dense(feat)(x))
         return x
 

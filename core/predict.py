@@ -18,7 +18,7 @@ import numpy as np
 from core import models
 from core.errors import CoreError
 from core.spec import ModelSpec
-from core.train import compile_once, evaluation_sums, batched_for_eval
+from core.train import batched_for_eval, compile_once, evaluation_sums
 
 _BUCKET = 1024
 
@@ -75,7 +75,9 @@ def _decode(spec: ModelSpec, params, z):
 
 def _require(spec: ModelSpec, kind: str, what: str) -> None:
     if spec.kind != kind:
-        raise CoreError(f"{what} needs an {'MLP classifier' if kind == 'mlp' else 'autoencoder'}, this is {spec.describe()}")
+        raise CoreError(
+            f"{what} needs an {'MLP classifier' if kind == 'mlp' else 'autoencoder'}, this is {spec.describe()}"
+        )
 
 
 def predict_probabilities(spec: ModelSpec, params: Any, images: np.ndarray) -> np.ndarray:

@@ -105,7 +105,9 @@ class ModelSpec:
         if self.kind not in KINDS:
             raise SpecError("kind", f"model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if tuple(self.input_shape) != INPUT_SHAPE:
-            raise SpecError("input_shape", f"input shape must be {INPUT_SHAPE} (28x28 grey images), got {self.input_shape!r}")
+            raise SpecError(
+                "input_shape", f"input shape must be {INPUT_SHAPE} (28x28 grey images), got {self.input_shape!r}"
+            )
         if self.num_classes != NUM_CLASSES:
             raise SpecError("num_classes", f"number of classes must be {NUM_CLASSES}, got {self.num_classes!r}")
         object.__setattr__(self, "input_shape", INPUT_SHAPE)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache, partial
+from functools import cache, lru_cache, partial
 from typing import Any
 
 import jax
@@ -153,7 +153,7 @@ def loss_label(spec: ModelSpec, config: TrainConfig) -> str:
 # ----- optimiser and loss -----------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def make_optimizer(name: str) -> optax.GradientTransformation:
     """The optax optimiser ``name``, one shared object per name.
 

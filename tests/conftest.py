@@ -6,10 +6,10 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from core.data import Dataset, load_dataset, make_dataset  # noqa: E402
+from core.data import Dataset, load_dataset, make_dataset
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 

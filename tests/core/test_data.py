@@ -107,7 +107,7 @@ def test_corrupt_gzip(tmp_path):
     _split(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 50)[:-9])
-    with pytest.raises(DataError, match="cannot read t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(DataError, match=r"cannot read t10k-labels-idx1-ubyte\.gz"):
         read_idx_split(tmp_path, "t10k")
 
 

@@ -14,7 +14,8 @@ TINY_MLP = ModelSpec.mlp((64,))
 
 
 def _leaves_equal(a, b) -> bool:
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    return all(np.array_equal(x, y) for x, y in pairs)
 
 
 def test_mlp_learns_on_real_digits(small):
@@ -96,7 +97,7 @@ def test_resumed_run_equals_uninterrupted_run(small):
     resumed = train(TINY_MLP, config, small, resume=part)
     assert resumed.steps == full.steps
     np.testing.assert_allclose(resumed.history.step_losses, full.history.step_losses, rtol=1e-6)
-    for a, b in zip(jax.tree_util.tree_leaves(resumed.params), jax.tree_util.tree_leaves(full.params)):
+    for a, b in zip(jax.tree_util.tree_leaves(resumed.params), jax.tree_util.tree_leaves(full.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     assert [e.epoch for e in resumed.history.epochs] == [1, 2, 3]
 
@@ -118,7 +119,9 @@ def test_resume_for_more_epochs_continues_the_curve(small):
     ids=["adam", "adamw", "sgd"],
 )
 def test_every_optimizer_reduces_the_loss(small, config):
-    result = train(TINY_MLP, TrainConfig(**{**config.to_dict(), "epochs": 3, "batch_size": 32, "augment": False}), small)
+    result = train(
+        TINY_MLP, TrainConfig(**{**config.to_dict(), "epochs": 3, "batch_size": 32, "augment": False}), small
+    )
     losses = result.history.step_losses
     assert len(losses) == 96
     assert np.mean(losses[-16:]) < 0.5 * np.mean(losses[:16])
@@ -176,7 +179,7 @@ def test_random_shift_moves_digits_without_losing_ink(sample):
     assert 0.75 < moved < 1.0  # 8 of the 9 (dx, dy) choices move the digit
     # each image is exactly one of the nine shifted copies of itself
     padded = np.pad(np.asarray(images), ((0, 0), (1, 1), (1, 1), (0, 0)))
-    for image, original in zip(shifted[:8], padded[:8]):
+    for image, original in zip(shifted[:8], padded[:8], strict=True):
         copies = [original[1 - dy : 29 - dy, 1 - dx : 29 - dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
         assert any(np.array_equal(image, copy) for copy in copies)
 

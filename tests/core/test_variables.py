@@ -57,7 +57,7 @@ def test_outline_and_leaf_lookup():
 def test_generated_flax_code_builds_the_same_shapes(name):
     spec = PRESETS[name][1].replace(seed=3)
     namespace: dict = {"print": lambda *a, **k: None}
-    exec(compile(flax_source(spec), "<generated>", "exec"), namespace)  # noqa: S102 - our own generated code
+    exec(compile(flax_source(spec), "<generated>", "exec"), namespace)
     generated = namespace["variables"]
     ours = models.init_variables(spec)
     assert jax.tree_util.tree_map(jnp.shape, generated) == jax.tree_util.tree_map(jnp.shape, ours)

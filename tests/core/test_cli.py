@@ -1,0 +1,93 @@
+"""The command line, run as a person would: in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.data import export_idx, load_dataset
+from core.predict import mean_image_mse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+    )
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_on_idx_files(tmp_path):
+    ckpt = tmp_path / "run.msgpack"
+    proc = run_cli(
+        "train", "--model", "mlp", "--widths", "128", "--dataset", "sample", "--epochs", "2",
+        "--batch-size", "128", "--lr", "1e-3", "--seed", "0", "--save", str(ckpt),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["params"] == 785 * 128 + 129 * 10
+    assert result["epochs"] == 2 and result["status"] == "finished"
+    assert 0.8 < result["test_accuracy"] <= 1.0
+    assert result["samples_per_s"] > 0 and result["compile_s"] > 0 and result["train_loss"] > 0
+    assert "epoch 2/2" in proc.stderr
+    # evaluate on the held-out sample digits written as IDX files: same number as training reported
+    sample = load_dataset("sample")
+    export_idx(tmp_path / "idx", "t10k", sample.test_images, sample.test_labels, gz=True)
+    proc = run_cli("evaluate", "--checkpoint", str(ckpt), "--idx-dir", str(tmp_path / "idx"))
+    assert proc.returncode == 0, proc.stderr
+    evaluation = json.loads(proc.stdout)
+    assert evaluation["n"] == 500
+    assert evaluation["accuracy"] == pytest.approx(result["test_accuracy"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_autoencoder_reports_test_mse(tmp_path):
+    proc = run_cli(
+        "train", "--model", "autoencoder", "--encoder", "64,8", "--decoder", "64", "--epochs", "4",
+        "--save", str(tmp_path / "ae.msgpack"), "--quiet",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    result = json.loads(proc.stdout)
+    sample = load_dataset("sample")
+    assert 0 < result["test_mse"] < mean_image_mse(sample.train_images, sample.test_images)
+    assert "test_accuracy" not in result
+    proc = run_cli("evaluate", "--checkpoint", str(tmp_path / "ae.msgpack"), "--dataset", "sample")
+    assert json.loads(proc.stdout)["mse"] == pytest.approx(result["test_mse"], rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["train", "--widths", "0,5"], "width of hidden layer 1 must be between 1 and 4,096, got 0"),
+        (["train", "--widths", "3.5"], "whole number"),
+        (["train", "--lr", "0"], "learning rate must be above 0"),
+        (["train", "--lr", "nan"], "finite"),
+        (["train", "--epochs", "0"], "number of epochs must be between 1"),
+        (["train", "--batch-size", "9999"], "batch size must be between 1 and 8,192"),
+        (["train", "--batch-size", "5000", "--epochs", "1"], "larger than the 4,500 training images"),
+        (["train", "--seed", "-4"], "seed must be between 0"),
+        (["train", "--model", "autoencoder", "--encoder", "1000"], "wider than the input"),
+        (["train", "--model", "cnn"], "invalid choice"),
+        (["train", "--dataset", "cifar"], "unknown dataset 'cifar'"),
+        (["train", "--dataset", "idx:/nonexistent"], "does not exist"),
+        (["train", "--bogus"], "unrecognized arguments"),
+        (["evaluate", "--checkpoint", "/nonexistent.msgpack"], "cannot open checkpoint"),
+        (["evaluate", "--checkpoint", __file__], "not a checkpoint"),
+        ([], "required"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, words):
+    proc = run_cli(*args, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and words in lines[0]

@@ -1,0 +1,257 @@
+"""tensorflow-datasets route: only the network is fake (a loopback HTTP server); tfds is real."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import hashlib
+import http.server
+import io
+import os
+import socket
+import threading
+import time
+import types
+import uuid
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download import checksums as checksums_lib
+
+from core import tfds_source
+from core.data import load_dataset
+from core.errors import DataError
+
+N_TRAIN, N_TEST = 30, 12
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    tfds_source._load_cached.cache_clear()
+    yield
+    tfds_source._load_cached.cache_clear()
+
+
+def test_tensorflow_is_not_needed():
+    with pytest.raises(ImportError):
+        import tensorflow  # noqa: F401
+
+
+def _idx_gz(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
+
+
+@pytest.fixture(scope="module")
+def raw():
+    rng = np.random.default_rng(0)
+    return {
+        "train_images": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
+        "train_labels": rng.integers(0, 10, N_TRAIN, dtype=np.uint8),
+        "test_images": rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
+        "test_labels": rng.integers(0, 10, N_TEST, dtype=np.uint8),
+    }
+
+
+def _infos(urls, blobs):
+    return {
+        urls[key]: checksums_lib.UrlInfo(
+            size=len(blobs[key]), checksum=hashlib.sha256(blobs[key]).hexdigest(), filename=FILES[key]
+        )
+        for key in FILES
+    }
+
+
+@pytest.fixture
+def server(raw, tmp_path, monkeypatch):
+    """Serve the IDX files on loopback and make tfds' registered resources point there.
+
+    Each test gets a unique URL prefix: tfds keeps registered checksums process-wide.
+    """
+    blobs = {key: _idx_gz(array) for key, array in raw.items()}
+    prefix = uuid.uuid4().hex
+    (tmp_path / "www" / prefix).mkdir(parents=True)
+    for key, blob in blobs.items():
+        (tmp_path / "www" / prefix / FILES[key]).write_bytes(blob)
+    hits: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            hits.append(self.path)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=tmp_path / "www"))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}/{prefix}/"
+    urls = {key: base + name for key, name in FILES.items()}
+    infos = _infos(urls, blobs)
+    monkeypatch.setattr(tfds_source, "registered_resources", lambda name: (urls, infos))
+    yield types.SimpleNamespace(urls=urls, infos=infos, hits=hits, data_dir=str(tmp_path / "tfds"))
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    ("name", "base"),
+    [
+        ("mnist", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        ("fashion_mnist", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+    ],
+)
+def test_registered_resources_are_tfds_own(name, base):
+    urls, infos = tfds_source.registered_resources(name)
+    assert {key: url.removeprefix(base) for key, url in urls.items()} == FILES
+    assert all(len(infos[url].checksum) == 64 and int(infos[url].size) > 1000 for url in urls.values())
+
+
+def test_download_is_verified_parsed_and_cached(server, raw):
+    ds = load_dataset("mnist", data_dir=server.data_dir)
+    assert ds.train_images.shape == (N_TRAIN, 28, 28, 1) and ds.train_images.dtype == np.uint8
+    np.testing.assert_array_equal(ds.train_images[..., 0], raw["train_images"])
+    np.testing.assert_array_equal(ds.test_labels, raw["test_labels"])
+    assert "downloaded through tfds" in ds.description
+    assert len(server.hits) == 4
+    files = os.listdir(os.path.join(server.data_dir, "downloads", "mnist"))
+    assert len([f for f in files if f.endswith(".gz")]) == 4
+    tfds_source._load_cached.cache_clear()
+    again = load_dataset("mnist", data_dir=server.data_dir)  # from tfds' download cache: no request
+    np.testing.assert_array_equal(again.test_images, ds.test_images)
+    assert len(server.hits) == 4
+
+
+def test_wrong_checksum_is_rejected(server):
+    url = server.urls["train_labels"]
+    good = server.infos[url]
+    server.infos[url] = checksums_lib.UrlInfo(size=good.size, checksum="0" * 64, filename=good.filename)
+    with pytest.raises(DataError, match="did not match the checksum"):
+        load_dataset("mnist", data_dir=server.data_dir)
+
+
+def test_http_error_is_one_clear_message(server):
+    server.urls["test_labels"] += ".missing"
+    server.infos[server.urls["test_labels"]] = checksums_lib.UrlInfo(size=1, checksum="1" * 64, filename="x")
+    tic = time.monotonic()
+    with pytest.raises(DataError, match=r"downloading mnist through tensorflow-datasets failed: .*404.*'sample'"):
+        load_dataset("mnist", data_dir=server.data_dir)
+    assert time.monotonic() - tic < 5
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _unreachable(monkeypatch, base: str) -> None:
+    urls = {key: base + name for key, name in FILES.items()}
+    infos = {u: checksums_lib.UrlInfo(size=1, checksum="2" * 64, filename="x") for u in urls.values()}
+    monkeypatch.setattr(tfds_source, "registered_resources", lambda name: (urls, infos))
+
+
+def test_offline_fails_fast_and_suggests_the_sample(monkeypatch, tmp_path):
+    _unreachable(monkeypatch, f"http://127.0.0.1:{_closed_port()}/{uuid.uuid4().hex}/")
+    tic = time.monotonic()
+    with pytest.raises(DataError, match=r"no network: cannot reach 127\.0\.0\.1.*'sample'.*idx:<folder>"):
+        load_dataset("fashion_mnist", data_dir=str(tmp_path))
+    assert time.monotonic() - tic < 3
+
+
+def test_unresolvable_host_fails_within_seconds(monkeypatch, tmp_path):
+    _unreachable(monkeypatch, f"http://{uuid.uuid4().hex}.invalid/")
+    tic = time.monotonic()
+    with pytest.raises(DataError, match="no network"):
+        load_dataset("mnist", data_dir=str(tmp_path))
+    assert time.monotonic() - tic < tfds_source.CONNECT_TIMEOUT_S + 1
+
+
+def test_stalled_server_is_bounded(monkeypatch, tmp_path):
+    """Accepts connections, never answers: tfds alone would wait forever."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    held, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    _unreachable(monkeypatch, f"http://127.0.0.1:{listener.getsockname()[1]}/{uuid.uuid4().hex}/")
+    monkeypatch.setattr(tfds_source, "READ_TIMEOUT_S", 1.0)
+    tic = time.monotonic()
+    try:
+        with pytest.raises(DataError, match=r"(?i)timed out"):
+            load_dataset("mnist", data_dir=str(tmp_path))
+    finally:
+        stop.set()
+        for conn in held:
+            conn.close()
+        listener.close()
+    assert time.monotonic() - tic < 6
+
+
+def test_no_download_when_not_prepared(tmp_path):
+    with pytest.raises(DataError, match=r"not prepared .* downloading is off"):
+        tfds_source.load("mnist", data_dir=str(tmp_path), download=False)
+
+
+def test_mock_data_through_data_source():
+    with tfds.testing.mock_data(num_examples=5):
+        splits = tfds_source.read_prepared("mnist", "/ignored/by/mock")
+    images, labels = splits["train"]
+    assert images.shape == (5, 28, 28, 1) and images.dtype == np.uint8
+    assert labels.shape == (5,) and labels.dtype == np.int32
+
+
+def _prepare_without_tensorflow(name: str, data_dir: str) -> None:
+    """Write a real array_record build of ``name`` from the (loopback) IDX files.
+
+    tfds' own builder needs TensorFlow to extract and encode, so this subclass downloads
+    through core and yields PNG bytes encoded by PIL; the result is what a machine with
+    TensorFlow would have prepared.
+    """
+    from PIL import Image
+
+    base = tfds.builder_cls(name)
+
+    def _split_generators(self, dl_manager):
+        paths = tfds_source.download_idx_files(name, data_dir)
+        return {split: self._examples(tfds_source._parse_split(paths, split)) for split in ("train", "test")}
+
+    def _examples(self, split):
+        images, labels = split
+        for i in range(len(labels)):
+            buffer = io.BytesIO()
+            Image.fromarray(images[i, :, :, 0]).save(buffer, format="PNG")
+            yield i, {"image": buffer.getvalue(), "label": int(labels[i])}
+
+    def body(ns):
+        ns.update(name=name, url_infos={}, _split_generators=_split_generators, _examples=_examples)
+
+    cls = types.new_class(f"TfFree{base.__name__}", (base,), {"skip_registration": True}, body)
+    cls(data_dir=data_dir, file_format="array_record").download_and_prepare()
+
+
+@pytest.mark.slow
+def test_prepared_build_is_read_with_data_source(server, raw):
+    _prepare_without_tensorflow("mnist", server.data_dir)
+    assert tfds_source.is_prepared("mnist", server.data_dir)
+    hits_before = len(server.hits)
+    ds = load_dataset("mnist", data_dir=server.data_dir)
+    assert "tfds build" in ds.description
+    assert len(server.hits) == hits_before  # read from the build, nothing downloaded
+    # tfds stores records in its own (hashed) order: compare as multisets of (image, label)
+    want = sorted(raw["test_images"][i].tobytes() + bytes([raw["test_labels"][i]]) for i in range(N_TEST))
+    have = sorted(ds.test_images[i, :, :, 0].tobytes() + bytes([ds.test_labels[i]]) for i in range(N_TEST))
+    assert have == want
