@@ -157,6 +157,9 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from core.jax_setup import enable_compilation_cache
+
+    enable_compilation_cache()
     try:
         summary = cmd_train(args) if args.command == "train" else cmd_evaluate(args)
     except CoreError as err:

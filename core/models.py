@@ -8,12 +8,13 @@ and ``Sequence``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax.core.scope import _fold_in_static
 
 from core.spec import ModelSpec
 
@@ -113,3 +114,58 @@ def init_variables(spec: ModelSpec) -> dict:
 def _init_cached(spec: ModelSpec) -> dict:
     model = build_model(spec)
     return jax.jit(model.init)(jax.random.key(spec.seed), example_batch(spec))
+
+
+# ----- the same values, without compiling a program per shape ------------------------------
+
+_LECUN_TRUNCATION = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
+
+
+@partial(jax.jit, static_argnums=1)
+def _unit_truncated_normal(key: jax.Array, size: int) -> jax.Array:
+    return jax.random.truncated_normal(key, -2.0, 2.0, (size,), jnp.float32)
+
+
+MAX_PREVIEW_BUCKET = 1 << 24  # 4096 x 4096, the largest layer a spec allows
+
+
+def _bucket(size: int) -> int:
+    return max(1024, 1 << (size - 1).bit_length())
+
+
+def warm_up_preview() -> None:
+    """Compile the random draw for every bucket size once, without running it (a few seconds,
+    mostly read from the persistent compilation cache; then every width is instant)."""
+    key = jax.random.key(0)
+    size = 1024
+    while size <= MAX_PREVIEW_BUCKET:
+        _unit_truncated_normal.lower(key, size).compile()
+        size *= 2
+
+
+def preview_variables(spec: ModelSpec) -> dict:
+    """What ``model.init(jax.random.key(spec.seed), x)`` returns (equal up to float32 rounding),
+    as numpy arrays, in milliseconds instead of a fresh compile for every new layer width.
+
+    flax's default Dense init is ``lecun_normal`` for the kernel and zeros for the bias;
+    the kernel's key is the root key folded with its module path and the param counter
+    (flax's ``_fold_in_static``). JAX's threefry bits for shape (a, b) are the first a*b
+    of any longer draw from the same key, so one compiled draw per power-of-two size
+    serves every layer shape. A test checks this against ``model.init``.
+    """
+    root = jax.random.key(spec.seed)
+    params: dict = {}
+    for dense in spec.dense_layers:
+        *parents, name = dense.path.split("/")
+        size = dense.inputs * dense.outputs
+        unit = np.asarray(_unit_truncated_normal(_fold_in_static(root, (*parents, name, 1)), _bucket(size)))
+        # slicing in numpy: a jax slice of a new shape would compile again
+        scale = np.float32(np.sqrt(np.float32(1.0 / dense.inputs)) / np.float32(_LECUN_TRUNCATION))
+        node = params
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[name] = {
+            "kernel": unit[:size].reshape(dense.inputs, dense.outputs) * scale,
+            "bias": np.zeros((dense.outputs,), np.float32),
+        }
+    return {"params": params}

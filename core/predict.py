@@ -146,3 +146,21 @@ def mean_image_mse(train_images: np.ndarray, test_images: np.ndarray) -> float:
     """The baseline an autoencoder must beat: MSE of predicting the mean training image for every test image."""
     mean = _as_float(train_images).mean(axis=0)
     return float(np.mean((_as_float(test_images) - mean) ** 2))
+
+
+def project_2d(codes: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Points for a 2-D map of latent codes: the codes themselves when they have 2 numbers,
+    otherwise their first two principal components (PCA). Also returns the share of the
+    codes' variance each axis shows (1.0, 0.0 for a 2-D code)."""
+    codes = np.asarray(codes, np.float64)
+    if codes.ndim != 2 or codes.shape[0] < 2:
+        raise CoreError(f"need at least 2 codes of shape (N, size), got {codes.shape}")
+    if codes.shape[1] == 1:
+        return np.stack([codes[:, 0], np.zeros(len(codes))], axis=1), (1.0, 0.0)
+    if codes.shape[1] == 2:
+        return codes, (1.0, 0.0)
+    centred = codes - codes.mean(axis=0)
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    variance = singular**2
+    share = variance / variance.sum() if variance.sum() > 0 else np.zeros_like(variance)
+    return centred @ vt[:2].T, (float(share[0]), float(share[1]))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Compiled programs persist between test runs (and reach CLI subprocesses through the env).
+os.environ.setdefault("FLAX_DASHBOARD_JAX_CACHE", str(ROOT / ".cache" / "jax"))
 
-import numpy as np
-import pytest
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
-from core.data import Dataset, load_dataset, make_dataset
+from core.data import Dataset, load_dataset, make_dataset  # noqa: E402
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 

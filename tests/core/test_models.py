@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from core import models
 from core.spec import ModelSpec
@@ -45,3 +46,23 @@ def test_init_is_seeded():
     c = models.init_variables(ModelSpec.mlp((16,), seed=2))["params"]["Dense_0"]["kernel"]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ModelSpec.mlp((512, 256)),
+        ModelSpec.mlp((3, 4095, 7), activation="tanh", seed=11),
+        ModelSpec.autoencoder((300, 64, 16), (64, 256), seed=3),
+        ModelSpec.autoencoder((2,), ()),
+    ],
+    ids=["default-mlp", "odd-mlp", "autoencoder", "smallest-ae"],
+)
+def test_preview_equals_model_init(spec):
+    """The fast preview must be the very values flax's model.init produces."""
+    exact = models.build_model(spec).init(jax.random.key(spec.seed), models.example_batch(spec))
+    preview = models.preview_variables(spec)
+    assert jax.tree_util.tree_structure(preview) == jax.tree_util.tree_structure(exact)
+    for a, b in zip(jax.tree_util.tree_leaves(preview), jax.tree_util.tree_leaves(exact), strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -1,0 +1,328 @@
+"""Figure builders: plain data in, ``plotly.graph_objects.Figure`` out. No streamlit here,
+so tests can check the traces and the benchmark can time them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.history import downsample_curve
+from core.spec import ModelSpec
+from core.variables import VariableRow
+
+ROLE_COLOURS = {
+    "input": "#9e9e9e",
+    "hidden": "#4c78a8",
+    "code": "#f58518",
+    "output": "#54a24b",
+    "reconstruction": "#54a24b",
+}
+QUALITATIVE = [
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+]
+MAX_CURVE_POINTS = 1500
+
+
+def _layout(fig: go.Figure, title: str | None = None, height: int = 360, **kwargs) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+        **kwargs,
+    )
+    return fig
+
+
+# ----- the model ------------------------------------------------------------------------
+
+
+def stack_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
+    """The layer stack drawn to scale: one bar per layer, its height the number of units."""
+    names, widths, colours, hovers = ["input<br>28x28"], [spec.input_size], [ROLE_COLOURS["input"]], []
+    hovers.append(f"input: {spec.input_size} pixels (28x28 image, flattened)")
+    for i, dense in enumerate(spec.dense_layers):
+        role = dense.role
+        label = {"code": "code", "output": "output", "reconstruction": "output"}.get(role, f"layer {i + 1}")
+        names.append(f"{label}<br>{dense.activation}")
+        widths.append(dense.outputs)
+        colours.append(ROLE_COLOURS[role])
+        hovers.append(
+            f"{dense.path}: {dense.inputs:,} -> {dense.outputs:,} units, {dense.activation}<br>"
+            f"{dense.parameters:,} parameters = {dense.inputs:,} x {dense.outputs:,} weights + {dense.outputs:,} biases"
+        )
+    fig = go.Figure(
+        go.Bar(
+            x=list(range(len(widths))),
+            y=widths,
+            base=[-w / 2 for w in widths],
+            marker_color=colours,
+            text=[f"{w:,}" for w in widths],
+            textposition="outside",
+            hovertext=hovers,
+            hoverinfo="text",
+            width=0.6,
+        )
+    )
+    fig.update_xaxes(tickvals=list(range(len(widths))), ticktext=names)
+    top = max(widths) / 2
+    fig.update_yaxes(visible=False, range=[-top * 1.15, top * 1.25])
+    return _layout(fig, height=height, showlegend=False, bargap=0.3)
+
+
+def parameter_figure(spec: ModelSpec, height: int = 260) -> go.Figure:
+    """Parameters per Dense layer (weights + biases)."""
+    dense = spec.dense_layers
+    fig = go.Figure(
+        go.Bar(
+            x=[d.path for d in dense],
+            y=[d.parameters for d in dense],
+            marker_color=[ROLE_COLOURS[d.role] for d in dense],
+            text=[f"{d.parameters:,}" for d in dense],
+            textposition="auto",
+            hovertemplate="%{x}: %{y:,} parameters<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title="parameters")
+    return _layout(fig, height=height, showlegend=False)
+
+
+def treemap_figure(rows: Sequence[VariableRow], height: int = 420) -> go.Figure:
+    """Parameter counts as nested boxes: collection -> module(s) -> kernel/bias."""
+    ids, labels, parents, values = [], [], [], []
+    totals: dict[str, int] = {}
+    for row in rows:
+        parts = row.path.split("/")
+        for depth in range(1, len(parts)):
+            totals["/".join(parts[:depth])] = totals.get("/".join(parts[:depth]), 0) + row.size
+    for node, total in totals.items():
+        ids.append(node)
+        labels.append(node.rsplit("/", 1)[-1])
+        parents.append(node.rsplit("/", 1)[0] if "/" in node else "")
+        values.append(total)
+    for row in rows:
+        ids.append(row.path)
+        labels.append(f"{row.name} {'x'.join(map(str, row.shape))}")
+        parents.append(row.path.rsplit("/", 1)[0])
+        values.append(row.size)
+    fig = go.Figure(
+        go.Treemap(
+            ids=ids,
+            labels=labels,
+            parents=parents,
+            values=values,
+            branchvalues="total",
+            texttemplate="%{label}<br>%{value:,}",
+            hovertemplate="%{id}<br>%{value:,} parameters (%{percentRoot:.1%} of all)<extra></extra>",
+        )
+    )
+    return _layout(fig, height=height)
+
+
+def _shrink(matrix: np.ndarray, max_side: int = 200) -> np.ndarray:
+    """Average-pool a big matrix so a heatmap stays light (784x4096 -> about 200x200)."""
+    rows = -(-matrix.shape[0] // max_side)
+    cols = -(-matrix.shape[1] // max_side)
+    if rows == 1 and cols == 1:
+        return matrix
+    padded = np.pad(matrix, ((0, (-matrix.shape[0]) % rows), (0, (-matrix.shape[1]) % cols)), constant_values=np.nan)
+    return np.nanmean(padded.reshape(padded.shape[0] // rows, rows, padded.shape[1] // cols, cols), axis=(1, 3))
+
+
+def kernel_heatmap(kernel: np.ndarray, title: str, height: int = 420) -> go.Figure:
+    """A weight matrix as colours: red positive, blue negative (inputs down, units across)."""
+    shown = _shrink(np.asarray(kernel, np.float32))
+    limit = float(np.nanmax(np.abs(shown))) or 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=shown,
+            colorscale="RdBu_r",
+            zmid=0,
+            zmin=-limit,
+            zmax=limit,
+            hovertemplate="input %{y}, unit %{x}: %{z:.4f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title="input")
+    fig.update_xaxes(title="unit")
+    return _layout(fig, title, height=height)
+
+
+def receptive_fields(kernel: np.ndarray, units: int = 16) -> np.ndarray:
+    """The first layer's weights into each of ``units`` units, as 28x28 images tiled in a grid."""
+    count = min(units, kernel.shape[1])
+    cols = int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / cols))
+    grid = np.full((rows * 29 - 1, cols * 29 - 1), np.nan, np.float32)
+    for unit in range(count):
+        r, c = divmod(unit, cols)
+        grid[r * 29 : r * 29 + 28, c * 29 : c * 29 + 28] = kernel[:, unit].reshape(28, 28)
+    return grid
+
+
+def receptive_field_figure(kernel: np.ndarray, units: int = 16, height: int = 420) -> go.Figure:
+    grid = receptive_fields(np.asarray(kernel, np.float32), units)
+    limit = float(np.nanmax(np.abs(grid))) or 1.0
+    fig = go.Figure(
+        go.Heatmap(z=grid, colorscale="RdBu_r", zmid=0, zmin=-limit, zmax=limit, hoverinfo="skip", showscale=True)
+    )
+    fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
+    fig.update_xaxes(visible=False)
+    return _layout(fig, height=height)
+
+
+def histogram_figure(values: np.ndarray, title: str, height: int = 300) -> go.Figure:
+    values = np.asarray(values, np.float32).ravel()
+    fig = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color=ROLE_COLOURS["hidden"]))
+    fig.update_xaxes(title="value")
+    fig.update_yaxes(title="how many")
+    return _layout(fig, title, height=height, showlegend=False)
+
+
+# ----- training curves ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One run's curves: per-step train loss and per-epoch test metrics."""
+
+    name: str
+    step_losses: np.ndarray
+    epoch_steps: Sequence[int]
+    test_losses: Sequence[float]
+    test_accuracies: Sequence[float | None]
+
+
+def loss_figure(curves: Sequence[Curve], y_title: str, height: int = 380) -> go.Figure:
+    """Train loss per step (averaged into at most 1,500 points) and test loss per epoch, per run."""
+    fig = go.Figure()
+    for i, curve in enumerate(curves):
+        colour = QUALITATIVE[i % len(QUALITATIVE)]
+        steps, losses = downsample_curve(curve.step_losses, MAX_CURVE_POINTS)
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=losses,
+                mode="lines",
+                name=f"{curve.name}: train",
+                line={"color": colour, "width": 1.5},
+                hovertemplate="step %{x:,}: train loss %{y:.4f}<extra></extra>",
+            )
+        )
+        if len(curve.epoch_steps):
+            fig.add_trace(
+                go.Scatter(
+                    x=list(curve.epoch_steps),
+                    y=list(curve.test_losses),
+                    mode="lines+markers",
+                    name=f"{curve.name}: test",
+                    line={"color": colour, "dash": "dash"},
+                    marker={"size": 7},
+                    hovertemplate="step %{x:,}: test loss %{y:.4f}<extra></extra>",
+                )
+            )
+    fig.update_xaxes(title="training step (one batch each)")
+    fig.update_yaxes(title=y_title, rangemode="tozero")
+    return _layout(fig, height=height)
+
+
+def accuracy_figure(curves: Sequence[Curve], height: int = 300) -> go.Figure:
+    fig = go.Figure()
+    for i, curve in enumerate(curves):
+        points = [(s, a) for s, a in zip(curve.epoch_steps, curve.test_accuracies, strict=True) if a is not None]
+        if not points:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[s for s, _ in points],
+                y=[a * 100 for _, a in points],
+                mode="lines+markers",
+                name=curve.name,
+                line={"color": QUALITATIVE[i % len(QUALITATIVE)]},
+                hovertemplate="step %{x:,}: %{y:.1f}% correct<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="test accuracy (%)", range=[0, 100])
+    return _layout(fig, height=height)
+
+
+# ----- results --------------------------------------------------------------------------
+
+
+def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], height: int = 460) -> go.Figure:
+    """Rows: the true class; columns: what the model said. The diagonal is right."""
+    confusion = np.asarray(confusion)
+    fig = go.Figure(
+        go.Heatmap(
+            z=confusion,
+            x=list(class_names),
+            y=list(class_names),
+            colorscale="Blues",
+            text=confusion,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_xaxes(title="predicted", type="category")
+    fig.update_yaxes(title="true", autorange="reversed", type="category")
+    return _layout(fig, height=height)
+
+
+def probability_figure(probabilities: np.ndarray, class_names: Sequence[str], height: int = 260) -> go.Figure:
+    probabilities = np.asarray(probabilities, np.float64)
+    best = int(np.argmax(probabilities))
+    fig = go.Figure(
+        go.Bar(
+            x=list(class_names),
+            y=probabilities * 100,
+            marker_color=[
+                ROLE_COLOURS["output"] if i == best else ROLE_COLOURS["input"] for i in range(len(class_names))
+            ],
+            text=[f"{p:.0%}" for p in probabilities],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.1f}%<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title="probability (%)", range=[0, 110])
+    fig.update_xaxes(type="category")
+    return _layout(fig, height=height, showlegend=False)
+
+
+def latent_figure(
+    points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], axis_titles: tuple[str, str], height: int = 480
+) -> go.Figure:
+    """Test images as points in the 2-D code space, coloured by their true class."""
+    fig = go.Figure()
+    for cls, name in enumerate(class_names):
+        mask = labels == cls
+        if not mask.any():
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=points[mask, 0],
+                y=points[mask, 1],
+                mode="markers",
+                name=name,
+                marker={"size": 6, "color": QUALITATIVE[cls % len(QUALITATIVE)], "opacity": 0.75},
+                customdata=np.flatnonzero(mask),
+                hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title=axis_titles[0])
+    fig.update_yaxes(title=axis_titles[1])
+    return _layout(fig, height=height, legend={"orientation": "v"})

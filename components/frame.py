@@ -1,0 +1,53 @@
+"""The app frame: page settings, navigation, the shared sidebar, then the chosen page.
+
+``app.py`` calls ``run_app``. Streamlit still honours the legacy ``pages/``
+auto-discovery until the first ``st.navigation`` call of the process
+(``PagesManager.uses_pages_directory``; AppTest resets it on every run), so a request can
+run ``pages/train.py`` alone, without sidebar or settings. Every page starts with
+``require_frame``, which then draws the whole frame around the requested page itself and
+stops the bare run: no rerun, so a click that caused the run is not lost.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+PAGE_FILES = {
+    "pages/build.py": ("Build", ":material/construction:"),
+    "pages/variables.py": ("Variables", ":material/account_tree:"),
+    "pages/train.py": ("Train", ":material/show_chart:"),
+    "pages/results.py": ("Results", ":material/image:"),
+}
+_local = threading.local()
+
+
+def pages() -> list:
+    return [
+        st.Page(path, title=title, icon=icon, default=i == 0)
+        for i, (path, (title, icon)) in enumerate(PAGE_FILES.items())
+    ]
+
+
+def run_app() -> None:
+    """Everything ``streamlit run app.py`` draws, in order."""
+    from components.resources import process_setup
+    from components.sidebar import sidebar
+
+    st.set_page_config(page_title="flax model dashboard", page_icon=":material/neurology:", layout="wide")
+    process_setup()
+    page = st.navigation(pages())
+    sidebar()
+    _local.active = True
+    try:
+        page.run()
+    finally:
+        _local.active = False
+
+
+def require_frame() -> None:
+    """Call first in every page: if Streamlit ran the page file bare, draw it inside the frame."""
+    if not getattr(_local, "active", False):
+        run_app()
+        st.stop()

@@ -1,0 +1,162 @@
+"""The layer-stack editor: add, remove, reorder and resize Dense layers.
+
+Every change goes through ``ModelSpec`` validation; an invalid value is refused inline
+with the spec's own message and the model keeps its last valid shape.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.state import AppState, get_state
+from core.errors import SpecError
+from core.spec import ACTIVATIONS, MAX_WIDTH, Layer, ModelSpec
+
+STACK_TITLES = {
+    "hidden": "Hidden layers",
+    "encoder": "Encoder (squeezes the image down; the last layer is the code)",
+    "decoder": "Decoder (rebuilds the image from the code)",
+}
+WIDTH_HELP = (
+    f"How many units (neurons) this layer has, 1 to {MAX_WIDTH:,}. Each unit sums every output of the "
+    "layer before it with its own weights, adds a bias, then applies the activation."
+)
+ACTIVATION_HELP = "The function applied to each unit's sum. " + " ".join(
+    f"{name}: {text}." for name, text in ACTIVATIONS.items()
+)
+
+
+def _stacks(spec: ModelSpec) -> tuple[str, ...]:
+    return ("hidden",) if spec.kind == "mlp" else ("encoder", "decoder")
+
+
+def _apply(state: AppState, stack: str, layers: list[Layer]) -> None:
+    """Replace one stack; an invalid result is kept out and its reason shown."""
+    try:
+        state.set_spec(state.spec.replace(**{stack: tuple(layers)}))
+        state.editor_error = None
+    except SpecError as err:
+        state.editor_error = err.reason
+
+
+def _move(stack: str, index: int, offset: int) -> None:
+    state = get_state()
+    layers = list(getattr(state.spec, stack))
+    target = index + offset
+    if 0 <= target < len(layers):
+        layers[index], layers[target] = layers[target], layers[index]
+        _apply(state, stack, layers)
+
+
+def _remove(stack: str, index: int) -> None:
+    state = get_state()
+    layers = list(getattr(state.spec, stack))
+    del layers[index]
+    _apply(state, stack, layers)
+
+
+def _add(stack: str) -> None:
+    state = get_state()
+    layers = list(getattr(state.spec, stack))
+    width = max(2, layers[-1].width // 2) if layers else 64
+    activation = "relu" if not layers or layers[-1].activation == "linear" else layers[-1].activation
+    if stack == "encoder" and layers:
+        # keep the code layer last: the new layer goes before it
+        layers.insert(len(layers) - 1, Layer(max(layers[-1].width * 2, 2), activation))
+    else:
+        layers.append(Layer(width, activation))
+    _apply(state, stack, layers)
+
+
+def _layer_label(stack: str, index: int, count: int) -> str:
+    if stack == "encoder" and index == count - 1:
+        return f"{index + 1} (code)"
+    return str(index + 1)
+
+
+def layer_editor(state: AppState) -> ModelSpec:
+    """Draw the editor for the model being edited and return the (possibly new) spec."""
+    spec = state.spec
+    version = state.editor_version
+    edited: dict[str, tuple[Layer, ...]] = {}
+    for stack in _stacks(spec):
+        layers = getattr(spec, stack)
+        st.markdown(f"**{STACK_TITLES[stack]}**")
+        rows = []
+        for i, layer in enumerate(layers):
+            cols = st.columns([0.9, 2.4, 2.4, 0.6, 0.6, 0.6], vertical_alignment="bottom")
+            cols[0].markdown(_layer_label(stack, i, len(layers)))
+            width = cols[1].number_input(
+                "units",
+                value=layer.width,
+                step=1,
+                key=f"build.{stack}.{i}.width.v{version}",
+                help=WIDTH_HELP,
+                label_visibility="visible" if i == 0 else "collapsed",
+            )
+            activation = cols[2].selectbox(
+                "activation",
+                list(ACTIVATIONS),
+                index=list(ACTIVATIONS).index(layer.activation),
+                key=f"build.{stack}.{i}.activation.v{version}",
+                help=ACTIVATION_HELP,
+                label_visibility="visible" if i == 0 else "collapsed",
+            )
+            key = f"build.{stack}.{i}"
+            cols[3].button(":material/arrow_upward:", key=f"{key}.up.v{version}", on_click=_move,
+                           args=(stack, i, -1), disabled=i == 0, help="Move this layer up")  # fmt: skip
+            cols[4].button(":material/arrow_downward:", key=f"{key}.down.v{version}", on_click=_move,
+                           args=(stack, i, 1), disabled=i == len(layers) - 1, help="Move this layer down")  # fmt: skip
+            cols[5].button(":material/delete:", key=f"{key}.remove.v{version}", on_click=_remove, args=(stack, i),
+                           help="Remove this layer")  # fmt: skip
+            rows.append(Layer(width, activation))
+        st.button("Add layer", icon=":material/add:", key=f"build.{stack}.add.v{version}", on_click=_add, args=(stack,))
+        edited[stack] = tuple(rows)
+    if spec.kind == "mlp":
+        st.caption(f"Then a fixed output layer: {spec.num_classes} units, one score per class (no activation).")
+    else:
+        st.caption(f"Then a fixed output layer: {spec.input_size} units (one per pixel) and a sigmoid, giving 0..1.")
+
+    try:
+        candidate = spec.replace(**edited)
+    except SpecError as err:
+        st.error(f"Not applied: {err.reason}. The model keeps its last valid shape.", icon=":material/warning:")
+        return spec
+    if state.editor_error:
+        st.error(f"Not applied: {state.editor_error}.", icon=":material/warning:")
+    if candidate != spec:
+        state.set_spec(candidate, from_editor=True)
+        state.editor_error = None
+    return state.spec
+
+
+def widths_text(layers: tuple[Layer, ...]) -> str:
+    return ", ".join(str(layer.width) for layer in layers)
+
+
+def text_editor(state: AppState) -> None:
+    """Type all widths at once ("512, 256"); applied only if the whole model is valid."""
+    spec = state.spec
+    version = state.editor_version
+    with st.form(f"build.text.v{version}", border=False):
+        if spec.kind == "mlp":
+            hidden = st.text_input("Hidden widths", widths_text(spec.hidden), help="Comma-separated, e.g. 512, 256")
+            fields = {"widths": hidden}
+        else:
+            encoder = st.text_input("Encoder widths (last = code size)", widths_text(spec.encoder))
+            decoder = st.text_input("Decoder widths", widths_text(spec.decoder))
+            fields = {"encoder": encoder, "decoder": decoder}
+        activation = st.selectbox("Activation for every hidden layer", list(ACTIVATIONS), help=ACTIVATION_HELP)
+        submitted = st.form_submit_button("Apply widths")
+    if submitted:
+        try:
+            if spec.kind == "mlp":
+                new = ModelSpec.mlp(fields["widths"], activation, seed=spec.seed)
+            else:
+                new = ModelSpec.autoencoder(fields["encoder"], fields["decoder"], activation, seed=spec.seed)
+        except SpecError as err:
+            st.error(f"Not applied: {err.reason}.", icon=":material/warning:")
+        else:
+            state.set_spec(new)
+            state.editor_error = None
+            st.rerun()

@@ -1,0 +1,76 @@
+"""Words and numbers about training runs, shared by the sidebar and the Train page."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from components.figures import Curve
+from components.state import Run
+from core.runs import JobSnapshot
+
+STATUS_WORDS = {
+    "queued": "Waiting for a free training slot",
+    "compiling": "Preparing: compiling the training step",
+    "running": "Training",
+    "evaluating": "Testing on held-out images",
+    "finished": "Finished",
+    "stopped": "Stopped (the model so far is kept)",
+    "diverged": "Stopped: the loss blew up",
+    "failed": "Failed",
+    "unknown": "Loaded from a file",
+}
+
+
+def duration(seconds: float | None) -> str:
+    """``75.3`` -> ``"1 min 15 s"``; None -> ``"?"``."""
+    if seconds is None or not np.isfinite(seconds):
+        return "?"
+    seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def progress_text(snap: JobSnapshot) -> str:
+    """One line a newcomer can read: where the run is and how long is left."""
+    epoch = min(snap.epochs, snap.step * snap.epochs // max(snap.total_steps, 1) + 1)
+    parts = [f"{STATUS_WORDS.get(snap.status, snap.status)}: step {snap.step:,} of {snap.total_steps:,}"]
+    if snap.active and snap.status != "queued":
+        parts.append(f"epoch {epoch} of {snap.epochs}")
+        if snap.samples_per_s:
+            parts.append(f"{snap.samples_per_s:,.0f} images/s")
+        if snap.eta_s is not None:
+            parts.append(f"about {duration(snap.eta_s)} left")
+    return " · ".join(parts)
+
+
+def final_score(run: Run) -> str:
+    """The run's last test score in words, or an empty string before the first epoch ends."""
+    result = run.result
+    metrics = result.history.epochs if result else (run.snapshot().epoch_metrics if run.job else ())
+    if not metrics:
+        return ""
+    last = metrics[-1]
+    if last.test_accuracy is not None:
+        return f"{last.test_accuracy:.1%} of test images right"
+    return f"test reconstruction error {last.test_loss:.4f}"
+
+
+def curve(run: Run) -> Curve:
+    """The curves of a run (live or finished) for ``components.figures``."""
+    if run.job is not None:
+        snap = run.job.snapshot()
+        losses, epochs = snap.step_losses, snap.epoch_metrics
+    else:
+        history = run.result.history  # type: ignore[union-attr]
+        losses, epochs = np.asarray(history.step_losses, np.float32), tuple(history.epochs)
+    return Curve(
+        name=f"run {run.run_id}",
+        step_losses=losses,
+        epoch_steps=[e.step for e in epochs],
+        test_losses=[e.test_loss for e in epochs],
+        test_accuracies=[e.test_accuracy for e in epochs],
+    )

@@ -1,0 +1,130 @@
+"""Per-visitor state: one typed object in ``st.session_state``, the only place pages keep data.
+
+Everything a page needs to remember (the model being edited, training settings, runs)
+lives in ``AppState``. Widget keys are namespaced by page (``"train.learning_rate"``) and
+only read where the widget is drawn.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from core.runs import JobSnapshot, TrainingJob
+from core.spec import PRESETS, ModelSpec
+from core.train import TrainConfig, TrainResult
+
+_STATE_KEY = "flax_dashboard.state"
+_run_ids = itertools.count(1)
+
+DEFAULT_SPECS = {
+    "mlp": PRESETS["MNIST classifier (default)"][1],
+    "autoencoder": PRESETS["MNIST autoencoder (default)"][1],
+}
+
+
+@dataclass
+class Run:
+    """A training run of this visitor: live (a job) or finished/loaded (a result)."""
+
+    run_id: int
+    label: str
+    dataset: str
+    job: TrainingJob | None = None
+    loaded: TrainResult | None = None  # a run restored from a checkpoint file
+    created: float = field(default_factory=time.time)
+
+    @property
+    def result(self) -> TrainResult | None:
+        return self.loaded if self.loaded is not None else (self.job.result if self.job else None)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.job.spec if self.job else self.loaded.spec  # type: ignore[union-attr]
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.job.config if self.job else self.loaded.config  # type: ignore[union-attr]
+
+    def snapshot(self) -> JobSnapshot | None:
+        return self.job.snapshot() if self.job else None
+
+    @property
+    def status(self) -> str:
+        if self.job is not None:
+            return self.job.snapshot().status
+        return self.loaded.status if self.loaded else "unknown"
+
+    @property
+    def active(self) -> bool:
+        return self.job is not None and self.job.snapshot().active
+
+
+@dataclass
+class AppState:
+    """What one visitor is doing: the models being edited, settings, and their runs."""
+
+    specs: dict[str, ModelSpec] = field(default_factory=lambda: dict(DEFAULT_SPECS))
+    kind: str = "mlp"
+    dataset_name: str = "sample"
+    idx_folder: str = ""
+    config: TrainConfig = field(default_factory=TrainConfig)
+    runs: list[Run] = field(default_factory=list)
+    selected_run_id: int | None = None
+    #: bumped whenever the spec is replaced from outside the layer editor (preset, run, upload)
+    editor_version: int = 0
+    #: why the last add/remove/move in the layer editor was refused
+    editor_error: str | None = None
+    #: seed of the random test images shown on the Results page
+    results_seed: int = 0
+    #: the last checkpoint upload handled (an upload stays in its widget across reruns)
+    uploaded_file_id: str | None = None
+
+    # ----- the model being edited ----------------------------------------------------
+    @property
+    def spec(self) -> ModelSpec:
+        return self.specs[self.kind]
+
+    def set_spec(self, spec: ModelSpec, *, from_editor: bool = False) -> None:
+        self.specs[spec.kind] = spec
+        self.kind = spec.kind
+        if not from_editor:
+            self.editor_version += 1
+
+    # ----- runs ----------------------------------------------------------------------
+    def add_run(self, label: str, dataset: str, job: TrainingJob | None = None, loaded=None) -> Run:
+        run = Run(next(_run_ids), label, dataset, job=job, loaded=loaded)
+        self.runs.append(run)
+        return run
+
+    def run(self, run_id: int | None) -> Run | None:
+        return next((r for r in self.runs if r.run_id == run_id), None)
+
+    @property
+    def active_run(self) -> Run | None:
+        """The run that is training now (at most one per visitor)."""
+        return next((r for r in reversed(self.runs) if r.active), None)
+
+    @property
+    def selected_run(self) -> Run | None:
+        return self.run(self.selected_run_id)
+
+    def trained_result(self) -> TrainResult | None:
+        """The selected run's result when it is a model of the spec being edited."""
+        run = self.selected_run
+        if run is None or run.result is None or run.spec != self.spec:
+            return None
+        return run.result
+
+    def latest_result_for(self, spec: ModelSpec) -> Run | None:
+        return next((r for r in reversed(self.runs) if r.result is not None and r.spec == spec), None)
+
+
+def get_state() -> AppState:
+    """This visitor's state, created on first use."""
+    if _STATE_KEY not in st.session_state:
+        st.session_state[_STATE_KEY] = AppState()
+    return st.session_state[_STATE_KEY]

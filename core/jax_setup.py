@@ -1,0 +1,44 @@
+"""Process-wide JAX settings: the persistent compilation cache.
+
+Compiling a training step takes a second or two on a laptop CPU; with the cache, the
+same model compiles in a fraction of that after a restart. The folder is
+``$FLAX_DASHBOARD_JAX_CACHE`` or ``~/.cache/flax-dashboard/jax``; set it to ``off`` to
+disable the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import jax
+
+ENV_VAR = "FLAX_DASHBOARD_JAX_CACHE"
+_configured: str | None = None
+_lock = threading.Lock()
+
+
+def default_cache_dir() -> str:
+    return str(Path.home() / ".cache" / "flax-dashboard" / "jax")
+
+
+def enable_compilation_cache(cache_dir: str | None = None) -> str | None:
+    """Turn on JAX's persistent compilation cache (idempotent); returns the folder or None if off."""
+    global _configured
+    folder = cache_dir or os.environ.get(ENV_VAR) or default_cache_dir()
+    if folder.lower() == "off":
+        return None
+    with _lock:
+        if _configured != folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            jax.config.update("jax_compilation_cache_dir", folder)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+            _configured = folder
+    return folder
+
+
+def compilation_cache_dir() -> str | None:
+    """The folder in use, or None when the cache is off."""
+    return _configured

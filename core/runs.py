@@ -1,0 +1,234 @@
+"""Training in the background: one thread per run, metrics read by whoever polls.
+
+A dashboard script is re-run on every click, so training must not live in it
+(streamlit issues #6494, #9634). ``TrainingJob`` runs ``core.train.train`` in a daemon
+thread that makes no UI calls; the page keeps the job in its session and reads
+``snapshot()`` a few times per second. ``stop()`` ends it within a fraction of a second
+and keeps the partial model. A process-wide limit on concurrent trainings queues further
+jobs instead of overloading the machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.data import Dataset
+from core.errors import CoreError
+from core.history import EpochMetrics
+from core.spec import ModelSpec
+from core.train import Progress, TrainConfig, TrainResult, steps_per_epoch, train
+
+ACTIVE = ("queued", "compiling", "running", "evaluating")
+DONE = ("finished", "stopped", "diverged", "failed")
+
+
+def _default_limit() -> int:
+    try:
+        return max(1, int(os.environ.get("FLAX_DASHBOARD_MAX_TRAININGS", "2")))
+    except ValueError:
+        return 2
+
+
+class _Slots:
+    """A counting limit on trainings running at once, adjustable (for tests and settings)."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._running = 0
+        self._cond = threading.Condition()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def set_limit(self, limit: int) -> None:
+        with self._cond:
+            self._limit = max(1, limit)
+            self._cond.notify_all()
+
+    def acquire(self, cancelled: threading.Event) -> bool:
+        """Wait for a free slot; False if ``cancelled`` was set while waiting."""
+        with self._cond:
+            while self._running >= self._limit:
+                if cancelled.is_set():
+                    return False
+                self._cond.wait(timeout=0.1)
+            if cancelled.is_set():
+                return False
+            self._running += 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
+    @property
+    def running(self) -> int:
+        with self._cond:
+            return self._running
+
+
+SLOTS = _Slots(_default_limit())
+_ids = itertools.count(1)
+_live_jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
+
+
+@atexit.register
+def stop_all(timeout: float = 5.0) -> None:
+    """Stop every running job and wait for it, so the process never exits mid-computation."""
+    jobs = list(_live_jobs)
+    for job in jobs:
+        job.stop()
+    for job in jobs:
+        job.join(timeout)
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent copy of a job's state at one moment, safe to draw from."""
+
+    job_id: int
+    status: str
+    step: int
+    total_steps: int
+    epochs: int
+    step_losses: np.ndarray
+    epoch_metrics: tuple[EpochMetrics, ...]
+    samples_per_s: float
+    elapsed_s: float
+    eta_s: float | None
+    compile_s: float
+    message: str
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass(eq=False)  # compared and hashed by identity (jobs live in a WeakSet)
+class TrainingJob:
+    """One training run in a background thread."""
+
+    spec: ModelSpec
+    config: TrainConfig
+    dataset: Dataset
+    resume: TrainResult | None = None
+    on_done: Callable[[TrainingJob], None] | None = None
+    job_id: int = field(default_factory=lambda: next(_ids))
+    created: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.total_steps = steps_per_epoch(self.config, self.dataset.num_train) * self.config.epochs
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._status = "queued"
+        self._message = f"waiting for a free slot ({SLOTS.limit} trainings may run at once)"
+        self._losses: list[float] = list(self.resume.history.step_losses) if self.resume else []
+        self._epochs: list[EpochMetrics] = list(self.resume.history.epochs) if self.resume else []
+        self._progress: Progress | None = None
+        self.result: TrainResult | None = None
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.job_id}", daemon=True)
+
+    # ----- control (any thread) ---------------------------------------------------------
+    def start(self) -> TrainingJob:
+        _live_jobs.add(self)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to end after its current chunk of steps; the partial model is kept."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            progress = self._progress
+            return JobSnapshot(
+                job_id=self.job_id,
+                status=self._status,
+                step=len(self._losses),
+                total_steps=self.total_steps,
+                epochs=self.config.epochs,
+                step_losses=np.asarray(self._losses, dtype=np.float32),
+                epoch_metrics=tuple(self._epochs),
+                samples_per_s=progress.samples_per_s if progress else 0.0,
+                elapsed_s=progress.elapsed_s if progress else 0.0,
+                eta_s=progress.eta_s if progress else None,
+                compile_s=progress.compile_s if progress else 0.0,
+                message=self._message,
+            )
+
+    # ----- the worker thread ------------------------------------------------------------
+    def _set(self, status: str, message: str = "") -> None:
+        with self._lock:
+            self._status = status
+            self._message = message
+
+    def _on_progress(self, p: Progress) -> None:
+        status = {"compiling": "compiling", "evaluating": "evaluating"}.get(p.phase, "running")
+        with self._lock:
+            self._progress = p
+            self._losses.extend(p.new_losses)
+            if p.epoch_metrics is not None:
+                self._epochs.append(p.epoch_metrics)
+            if p.phase != "done":
+                self._status = status
+                self._message = (
+                    "compiling the training step (first time for this model only)" if p.phase == "compiling" else ""
+                )
+
+    def _run(self) -> None:
+        if not SLOTS.acquire(self._stop):
+            self._set("stopped", "stopped before it started")
+            self._finish()
+            return
+        try:
+            self._set("compiling", "compiling the training step (first time for this model only)")
+            result = train(
+                self.spec, self.config, self.dataset, on_progress=self._on_progress, stop=self._stop, resume=self.resume
+            )
+            with self._lock:
+                self.result = result
+                # the engine's history is the reference (a diverged chunk is rolled back)
+                self._losses = list(result.history.step_losses)
+                self._epochs = list(result.history.epochs)
+                self._status = result.status
+                self._message = result.reason
+        except CoreError as err:
+            self._set("failed", str(err))
+        except Exception as err:  # never let a worker die silently: the page shows the reason
+            traceback.print_exc()
+            self._set("failed", f"training failed unexpectedly: {type(err).__name__}: {err}")
+        finally:
+            SLOTS.release()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.on_done is not None:
+            try:
+                self.on_done(self)
+            except Exception:
+                traceback.print_exc()

@@ -1,0 +1,109 @@
+"""Build: choose the kind of model, stack Dense layers, see its shape and size at once."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import figures
+from components.frame import require_frame
+from components.layer_editor import layer_editor, text_editor
+from components.state import get_state
+from core.spec import MAX_SEED, PRESETS
+
+require_frame()
+
+KIND_LABELS = {"mlp": "MLP classifier", "autoencoder": "AutoEncoder"}
+KIND_HELP = (
+    "An MLP classifier looks at a 28x28 image and says which of 10 classes it is. "
+    "An AutoEncoder squeezes the image through a small code and rebuilds it from that code."
+)
+
+state = get_state()
+
+st.title(":material/construction: Build a model")
+st.caption(
+    "Stack Dense layers: every unit of a layer is connected to every unit of the layer before. "
+    "Wider layers can learn more, at the cost of more parameters."
+)
+
+top = st.columns([2, 3, 1.2], vertical_alignment="bottom")
+kind = top[0].segmented_control(
+    "Kind of model", list(KIND_LABELS), format_func=KIND_LABELS.get, default=state.kind,
+    key=f"build.kind.v{state.editor_version}",
+    help=KIND_HELP,
+)  # fmt: skip
+if kind and kind != state.kind:
+    state.kind = kind
+    state.editor_version += 1
+    st.rerun()
+preset_names = [name for name, (_, spec) in PRESETS.items() if spec.kind == state.kind]
+preset = top[1].selectbox(
+    "Start from a preset", preset_names, key=f"build.preset.{state.kind}",
+    help="\n\n".join(f"**{name}**: {PRESETS[name][0]}" for name in preset_names),
+)  # fmt: skip
+
+
+def use_preset(name: str) -> None:
+    state.set_spec(PRESETS[name][1].replace(seed=state.spec.seed))
+    state.editor_error = None
+
+
+top[2].button(
+    "Use preset", key="build.use_preset", on_click=use_preset, args=(preset,),
+    help="Replace the layers below with this preset",
+)  # fmt: skip
+
+spec = state.spec
+left, right = st.columns([1.1, 1.4], gap="large")
+with left:
+    spec = layer_editor(state)
+    with st.expander("Type the widths instead"):
+        text_editor(state)
+    with st.expander("Initialisation seed"):
+        seed = st.number_input(
+            "Seed", min_value=0, max_value=MAX_SEED, value=spec.seed, step=1, key=f"build.seed.v{state.editor_version}",
+            help="The starting weights are random; the same seed always gives the same starting weights.",
+        )  # fmt: skip
+        if seed != spec.seed:
+            state.set_spec(spec.replace(seed=int(seed)), from_editor=True)
+            spec = state.spec
+
+with right:
+    st.markdown(f"#### {spec.describe()}")
+    m = st.columns(3)
+    m[0].metric("Parameters", f"{spec.parameter_count:,}", help="Weights and biases the model learns while training.")
+    m[1].metric("Dense layers", len(spec.dense_layers), help="Including the fixed output layer.")
+    m[2].metric(
+        "Memory of the parameters", f"{spec.parameter_count * 4 / 1e6:.2f} MB",
+        help="Each parameter is a 32-bit float: 4 bytes.",
+    )  # fmt: skip
+    st.plotly_chart(figures.stack_figure(spec), key="build.stack", config={"displayModeBar": False})
+    st.caption("Bars are drawn to scale: height = number of units. Hover a bar for its parameters.")
+    st.dataframe(
+        [
+            {
+                "layer": d.path,
+                "shape": f"{d.inputs:,} → {d.outputs:,}",
+                "activation": d.activation,
+                "weights": d.inputs * d.outputs,
+                "biases": d.outputs,
+                "parameters": d.parameters,
+            }
+            for d in spec.dense_layers
+        ],
+        hide_index=True,
+        key="build.table",
+        column_config={
+            "weights": st.column_config.NumberColumn(help="inputs x outputs: one per connection", format="localized"),
+            "biases": st.column_config.NumberColumn(help="one per unit", format="localized"),
+            "parameters": st.column_config.ProgressColumn(
+                help="weights + biases", format="localized", min_value=0,
+                max_value=max(d.parameters for d in spec.dense_layers),
+            ),
+        },
+    )  # fmt: skip
+
+st.divider()
+nav = st.columns(3)
+nav[0].page_link("pages/variables.py", label="Look inside the variables →", icon=":material/account_tree:")
+nav[1].page_link("pages/train.py", label="Train this model →", icon=":material/show_chart:")

@@ -1,0 +1,141 @@
+"""Results: what the trained model does with test images it never saw.
+
+AutoEncoder: originals above their reconstructions, and the map of latent codes.
+MLP: predictions with confidences, the confusion matrix and the most confused images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from components import figures, resources
+from components.frame import require_frame
+from components.images import tile
+from components.state import get_state
+from core import predict
+from core.data import Dataset
+from core.errors import CoreError
+from core.train import TrainResult
+
+require_frame()
+
+GRID = 12
+
+state = get_state()
+spec = state.spec
+result = state.trained_result()
+
+st.title(":material/image: " + ("Reconstructions" if spec.kind == "autoencoder" else "Predictions"))
+if result is None:
+    st.info(
+        f"**{spec.describe()}** has not been trained yet, so it would only show noise. "
+        "Train it first; this page then shows what it does with test images.",
+        icon=":material/school:",
+    )
+    st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
+    st.stop()
+
+
+def load_test_data(result: TrainResult) -> Dataset:
+    for name in (result.dataset, state.dataset_name, "sample"):
+        try:
+            dataset = resources.dataset(name)
+        except CoreError:
+            continue
+        if name != result.dataset:
+            st.warning(f"The run's data ({result.dataset}) is not available here; showing {dataset.name} instead.")
+        return dataset
+    raise AssertionError("the bundled sample always loads")
+
+
+dataset = load_test_data(result)
+run = state.selected_run
+outputs = resources.test_outputs(run.run_id, dataset.name, result, dataset)
+rng = np.random.default_rng(state.results_seed)
+shown = rng.choice(dataset.num_test, size=min(GRID, dataset.num_test), replace=False)
+
+top = st.columns([4, 1], vertical_alignment="bottom")
+top[0].caption(f"Run {run.run_id} on {dataset.num_test:,} test images of {dataset.name} that it never trained on.")
+if top[1].button("New random images", icon=":material/casino:", key="results.shuffle"):
+    state.results_seed += 1
+    st.rerun()
+
+if spec.kind == "autoencoder":
+    errors = outputs["errors"]
+    baseline = predict.mean_image_mse(dataset.train_images, dataset.test_images)
+    m = st.columns(3)
+    m[0].metric(
+        "Reconstruction error (test)", f"{errors.mean():.4f}", help="Mean squared difference per pixel (0 = perfect)"
+    )
+    m[1].metric(
+        "Error of drawing the average image", f"{baseline:.4f}",
+        help="What a model that ignores its input would score: the autoencoder should be well below this",
+    )  # fmt: skip
+    m[2].metric("Code size", f"{spec.code_size} numbers", help="Each image is squeezed into this many numbers")
+    rebuilt = predict.reconstruct(spec, result.params, dataset.test_images[shown])
+    st.image(tile(dataset.test_images[shown], cols=GRID, scale=3), output_format="PNG", caption="Test images")
+    st.image(
+        tile(rebuilt, cols=GRID, scale=3), output_format="PNG", caption="What the autoencoder rebuilt from the code"
+    )
+    cols = st.columns(GRID)
+    for col, index in zip(cols, shown, strict=True):
+        col.caption(f"err {errors[index]:.3f}")
+
+    st.markdown("### The latent map")
+    points, share = predict.project_2d(outputs["codes"])
+    if spec.code_size == 2:
+        titles = ("code number 1", "code number 2")
+        st.caption("Every test image is a point at its 2-number code. Similar images land close together.")
+    else:
+        titles = (f"main direction 1 ({share[0]:.0%} of the spread)", f"main direction 2 ({share[1]:.0%})")
+        st.caption(
+            f"The codes have {spec.code_size} numbers; this map shows the two directions in which they vary most "
+            "(PCA). Similar images land close together."
+        )
+    st.plotly_chart(
+        figures.latent_figure(points, dataset.test_labels, dataset.class_names, titles), key="results.latent"
+    )
+else:
+    probabilities = outputs["probabilities"]
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    right = predicted == dataset.test_labels
+    names = dataset.class_names
+    m = st.columns(3)
+    m[0].metric(
+        "Test accuracy", f"{right.mean():.1%}", help="Share of test images whose highest score is the true class"
+    )
+    m[1].metric("Wrong", f"{(~right).sum():,} of {dataset.num_test:,}")
+    m[2].metric("Average confidence", f"{confidence.mean():.0%}", help="The probability the model gives its own answer")
+    st.image(tile(dataset.test_images[shown], cols=GRID, scale=3), output_format="PNG", caption="Random test images")
+    cols = st.columns(GRID)
+    for col, index in zip(cols, shown, strict=True):
+        mark = ":green[:material/check:]" if right[index] else ":red[:material/close:]"
+        col.caption(f"{mark} {names[predicted[index]]} ({confidence[index]:.0%})")
+
+    left, right_col = st.columns(2)
+    with left:
+        st.markdown("### Confusion matrix")
+        confusion = np.zeros((len(names), len(names)), int)
+        np.add.at(confusion, (dataset.test_labels, predicted), 1)
+        st.plotly_chart(figures.confusion_figure(confusion, names), key="results.confusion")
+        st.caption("Rows: the true class. Columns: the model's answer. Numbers off the diagonal are mistakes.")
+    with right_col:
+        st.markdown("### Most confident mistakes")
+        wrong = np.flatnonzero(~right)
+        worst = wrong[np.argsort(-confidence[wrong])][:GRID]
+        if worst.size == 0:
+            st.success("No mistakes on the test images.")
+        else:
+            st.image(tile(dataset.test_images[worst], cols=6, scale=3), output_format="PNG")
+            st.caption(
+                " · ".join(
+                    f"{names[dataset.test_labels[i]]} → {names[predicted[i]]} ({confidence[i]:.0%})" for i in worst
+                )
+            )
+        st.markdown("### One image in detail")
+        pick = st.selectbox("Test image", shown.tolist(), format_func=lambda i: f"#{i}", key="results.pick")
+        detail = st.columns([1, 3])
+        detail[0].image(tile(dataset.test_images[[pick]], cols=1, scale=4), output_format="PNG")
+        detail[1].plotly_chart(figures.probability_figure(probabilities[pick], names), key="results.probabilities")

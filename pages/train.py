@@ -1,0 +1,257 @@
+"""Train: pick data and settings, start and stop a run, watch its curves live, compare runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import figures, resources
+from components.frame import require_frame
+from components.images import tile
+from components.run_views import STATUS_WORDS, curve, duration, final_score, progress_text
+from components.state import AppState, Run, get_state
+from core import checkpoint
+from core.data import Dataset
+from core.errors import CoreError
+from core.runs import TrainingJob
+from core.spec import MAX_SEED
+from core.train import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, RECONSTRUCTION_LOSSES, TrainConfig, loss_label
+
+require_frame()
+
+POLL_SECONDS = 1.0
+DATASETS = {
+    "sample": "Bundled sample: 5,000 real MNIST digits (works offline)",
+    "mnist": "MNIST: 70,000 digits, downloaded once through tensorflow-datasets",
+    "fashion_mnist": "Fashion-MNIST: 70,000 clothing photos, via tensorflow-datasets",
+    "idx": "A folder of IDX files on this computer",
+}
+
+state = get_state()
+spec = state.spec
+
+st.title(":material/show_chart: Train")
+st.caption(
+    f"Teach **{spec.describe()}** from examples: show it a batch of images, measure how wrong it is "
+    "(the loss), nudge every parameter to be a little less wrong, repeat."
+)
+
+
+# ----- data ---------------------------------------------------------------------------------
+def choose_dataset(state: AppState) -> Dataset | None:
+    current = "idx" if state.dataset_name.startswith("idx:") else state.dataset_name
+    choice = st.radio(
+        "Data", list(DATASETS), format_func=DATASETS.get, index=list(DATASETS).index(current), key="train.dataset",
+        horizontal=True, help="Which images to learn from. Each has a separate test set the model never trains on.",
+    )  # fmt: skip
+    name = choice
+    if choice == "idx":
+        folder = st.text_input(
+            "Folder", value=state.idx_folder or "/usr/share/datasets/fashion-mnist", key="train.idx_folder",
+            help="A folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+            "t10k-labels-idx1-ubyte (each may end in .gz).",
+        )  # fmt: skip
+        state.idx_folder = folder
+        name = f"idx:{folder}"
+    try:
+        with st.spinner("Loading the images…"):
+            dataset = resources.dataset(name)
+    except CoreError as err:
+        st.error(f"Could not load this data: {err}", icon=":material/cloud_off:")
+        return None
+    state.dataset_name = name
+    with st.expander(f"{dataset.description}", expanded=False):
+        st.image(
+            tile(dataset.train_images[:32], cols=16, scale=2), output_format="PNG", caption="First training images"
+        )
+        st.caption("Labels: " + ", ".join(dataset.class_names[int(i)] for i in dataset.train_labels[:16]) + " …")
+    return dataset
+
+
+# ----- settings and start ---------------------------------------------------------------------
+def settings_form(state: AppState, dataset: Dataset | None) -> None:
+    config = state.config
+    with st.form("train.settings"):
+        cols = st.columns(4)
+        optimizer = cols[0].selectbox(
+            "Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(config.optimizer), key="train.optimizer",
+            help="How the nudges are computed. " + " ".join(f"{k}: {v}." for k, v in OPTIMIZERS.items()),
+        )  # fmt: skip
+        learning_rate = cols[1].text_input(
+            "Learning rate", value=f"{config.learning_rate:g}", key="train.learning_rate",
+            help="How big each nudge is. 0.001 is a good start for Adam; too big and the loss blows up, "
+            "too small and learning crawls.",
+        )  # fmt: skip
+        epochs = cols[2].number_input(
+            "Epochs", value=config.epochs, step=1, key="train.epochs",
+            help=f"How many times to go through all training images (1 to {MAX_EPOCHS}).",
+        )  # fmt: skip
+        batch_size = cols[3].number_input(
+            "Batch size", value=config.batch_size, step=1, key="train.batch_size",
+            help=f"Images per nudge (1 to {MAX_BATCH_SIZE:,}). Bigger batches give steadier but fewer steps.",
+        )  # fmt: skip
+        more = st.columns(4)
+        seed = more[0].number_input(
+            "Seed", value=config.seed, step=1, key="train.seed",
+            help=f"Fixes the shuffling and augmentation (0 to {MAX_SEED:,}): same seed, same curve.",
+        )  # fmt: skip
+        augment = more[1].checkbox(
+            "Shift images by 1 pixel", value=config.augment, key="train.augment",
+            help="Each time an image is shown, move it by up to one pixel. The model then learns the shape, "
+            "not the exact position, and does better on new images.",
+        )  # fmt: skip
+        loss = config.reconstruction_loss
+        if spec.kind == "autoencoder":
+            loss = more[2].selectbox(
+                "Reconstruction loss", list(RECONSTRUCTION_LOSSES), format_func=RECONSTRUCTION_LOSSES.get,
+                index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
+                help="How the difference between the image and its rebuilt version is measured.",
+            )  # fmt: skip
+        busy = state.active_run is not None
+        submitted = st.form_submit_button(
+            "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None,
+            help="A run is already training: stop it first" if busy else "Train a fresh copy of this model",
+        )  # fmt: skip
+    if not submitted:
+        return
+    if busy:
+        st.warning(
+            "A run is already training. Stop it first (one run at a time per visitor).", icon=":material/hourglass_top:"
+        )
+        return
+    try:
+        state.config = TrainConfig(
+            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size, epochs=epochs, seed=seed,
+            reconstruction_loss=loss, augment=augment, momentum=config.momentum, weight_decay=config.weight_decay,
+        )  # fmt: skip
+        job = TrainingJob(spec, state.config, dataset)
+    except CoreError as err:
+        st.error(f"Not started: {getattr(err, 'reason', err)}", icon=":material/warning:")
+        return
+    label = f"{spec.describe()} · {state.config.optimizer} lr {state.config.learning_rate:g} · {dataset.name}"
+    run = state.add_run(label, dataset.name, job=job)
+    state.selected_run_id = run.run_id
+    job.start()
+    st.rerun()
+
+
+# ----- live view ------------------------------------------------------------------------------
+def comparison_runs(state: AppState, shown: Run) -> list[Run]:
+    same = [r for r in state.runs if r is not shown and r.spec.kind == shown.spec.kind and r.result is not None]
+    if not same:
+        return []
+    chosen = st.multiselect(
+        "Compare with", [r.run_id for r in same], default=[r.run_id for r in same[-2:]],
+        format_func=lambda i: f"run {i}: {state.run(i).label}", key="train.compare",
+        help="Overlay the curves of earlier runs of the same kind of model",
+    )  # fmt: skip
+    return [state.run(i) for i in chosen]
+
+
+def live_panel(active: bool) -> None:
+    @st.fragment(run_every=POLL_SECONDS if active else None)
+    def panel() -> None:
+        state = get_state()
+        run = state.active_run or state.selected_run or (state.runs[-1] if state.runs else None)
+        if run is None:
+            st.info(
+                "No run yet: choose the settings above and press **Start training**.", icon=":material/arrow_upward:"
+            )
+            return
+        snap = run.snapshot()
+        header = st.columns([3, 1], vertical_alignment="center")
+        header[0].markdown(f"#### Run {run.run_id}: {run.label}")
+        if run.active:
+            header[1].button("Stop", icon=":material/stop:", key="train.stop", on_click=run.job.stop, type="secondary",
+                             help="End training now and keep the model as it is")  # fmt: skip
+        if snap is not None:
+            st.progress(snap.progress, text=progress_text(snap))
+            metrics = st.columns(4)
+            metrics[0].metric("Steps done", f"{snap.step:,}", help="One step = one batch of images = one nudge")
+            metrics[1].metric("Images per second", f"{snap.samples_per_s:,.0f}", help="Training speed")
+            metrics[2].metric("Time left", duration(snap.eta_s) if snap.active else "—")
+            metrics[3].metric(
+                "Compile time", duration(snap.compile_s),
+                help="JAX turns the training step into fast machine code once per model; later runs reuse it",
+            )  # fmt: skip
+            if snap.message and snap.status in ("diverged", "failed", "stopped", "queued"):
+                (st.error if snap.status in ("diverged", "failed") else st.info)(snap.message)
+        others = comparison_runs(state, run) if not run.active else []
+        curves = [curve(run)] + [curve(r) for r in others]
+        config = run.config
+        st.plotly_chart(figures.loss_figure(curves, loss_label(run.spec, config)), key="train.loss_chart")
+        st.caption(
+            "Solid: loss of each training batch (lower is better). Dashed: loss on the test images, "
+            "measured after every epoch. If the dashed line rises while the solid one falls, the model "
+            "is memorising (overfitting)."
+        )
+        if run.spec.kind == "mlp":
+            st.plotly_chart(figures.accuracy_figure(curves), key="train.accuracy_chart")
+        if active and not run.active:
+            st.rerun(scope="app")
+
+    panel()
+
+
+# ----- runs list, save and load -------------------------------------------------------------
+def runs_section(state: AppState) -> None:
+    st.markdown("### Runs")
+    if state.runs:
+        st.dataframe(
+            [
+                {
+                    "run": r.run_id,
+                    "model": r.spec.describe(),
+                    "data": r.dataset,
+                    "settings": f"{r.config.optimizer}, lr {r.config.learning_rate:g}, batch {r.config.batch_size}, "
+                    f"{r.config.epochs} epochs",
+                    "status": STATUS_WORDS.get(r.status, r.status),
+                    "result": final_score(r),
+                    "time": duration(r.result.train_s) if r.result else "",
+                }
+                for r in reversed(state.runs)
+            ],
+            hide_index=True,
+            key="train.runs",
+        )
+        finished = [r for r in state.runs if r.result is not None]
+        if finished:
+            cols = st.columns([3, 2], vertical_alignment="bottom")
+            ids = [r.run_id for r in finished]
+            default = ids.index(state.selected_run_id) if state.selected_run_id in ids else len(ids) - 1
+            chosen = cols[0].selectbox(
+                "Model used on the other pages", ids, index=default, key="train.selected",
+                format_func=lambda i: f"run {i}: {state.run(i).label}",
+                help="The Variables and Results pages show this run's trained model",
+            )  # fmt: skip
+            in_use = chosen == state.selected_run_id and state.run(chosen).spec == state.spec
+            if not in_use and cols[1].button("Use this model", key="train.use_run"):
+                state.selected_run_id = chosen
+                state.set_spec(state.run(chosen).spec)
+                st.rerun()
+            selected = state.run(chosen)
+            cols[1].download_button(
+                "Download checkpoint", icon=":material/download:", data=lambda: checkpoint.to_bytes(selected.result),
+                file_name=f"run{selected.run_id}.msgpack", mime="application/octet-stream", key="train.download",
+                help="Parameters, optimizer state, model spec and curves in one .msgpack file",
+            )  # fmt: skip
+    upload = st.file_uploader(
+        "Load a checkpoint (.msgpack saved from this tool)", type=["msgpack"], key="train.upload",
+        help="Restores the model, its settings and its curves as a new run",
+    )  # fmt: skip
+    if upload is not None and state.uploaded_file_id != upload.file_id:
+        state.uploaded_file_id = upload.file_id
+        try:
+            result = checkpoint.from_bytes(upload.getvalue(), upload.name)
+        except CoreError as err:
+            st.error(f"Could not load {upload.name}: {err}", icon=":material/description:")
+        else:
+            run = state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
+            state.selected_run_id = run.run_id
+            state.set_spec(result.spec)
+            st.rerun()
+
+
+dataset = choose_dataset(state)
+settings_form(state, dataset)
+live_panel(state.active_run is not None)
+runs_section(state)

@@ -1,0 +1,125 @@
+"""Variables: the tree ``model.init(...)`` returns, its numbers, and the flax code of the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import treescope
+
+from components import figures
+from components.frame import require_frame
+from components.state import get_state
+from core import models
+from core.variables import flax_source, get_leaf, layer_rows, tree_outline, variable_rows
+
+require_frame()
+
+state = get_state()
+spec = state.spec
+trained = state.trained_result()
+
+st.title(":material/account_tree: Look inside the variables")
+if trained is not None:
+    variables = {"params": trained.params}
+    run = state.selected_run
+    st.success(
+        f"Showing the **trained** values of run {run.run_id} "
+        f"({len(trained.history.epochs)} epochs on {trained.dataset}).",
+        icon=":material/school:",
+    )
+else:
+    variables = models.preview_variables(spec)
+    st.info(
+        f"Showing the **starting** values: `model.init(jax.random.key({spec.seed}), x)` with an all-zero "
+        "28x28 image `x`. Train the model to see how they change.",
+        icon=":material/eco:",
+    )
+
+rows = variable_rows(variables)
+layers = layer_rows(rows)
+total = sum(row.size for row in rows)
+
+st.markdown(
+    f"**{total:,} parameters** in {len(layers)} layers. Each Dense layer holds a **kernel** "
+    "(one weight per connection: inputs x units) and a **bias** (one number per unit)."
+)
+
+tree_tab, table_tab, sizes_tab, kernel_tab, code_tab = st.tabs(
+    ["Tree", "Table of every array", "Where the parameters are", "Look at one kernel", "flax code"]
+)
+
+with tree_tab:
+    left, right = st.columns([1, 1.3])
+    with left:
+        st.caption("The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold.")
+        st.json(tree_outline(variables), expanded=3)
+    with right:
+        st.caption("The same tree in treescope (the pytree viewer of the JAX world), with value summaries.")
+        st.iframe(treescope.render_to_html(variables), height=420)
+
+with table_tab:
+    st.dataframe(
+        [
+            {
+                "path": row.path,
+                "shape": " x ".join(str(d) for d in row.shape),
+                "dtype": row.dtype,
+                "parameters": row.size,
+                "mean": row.mean,
+                "std": row.std,
+                "min": row.min,
+                "max": row.max,
+                "histogram": list(row.histogram),
+            }
+            for row in rows
+        ],
+        hide_index=True,
+        key="variables.table",
+        column_config={
+            "path": st.column_config.TextColumn(
+                help="collection / layer / array, as in variables['params']['Dense_0']"
+            ),
+            "parameters": st.column_config.NumberColumn(help="how many numbers this array holds", format="localized"),
+            "mean": st.column_config.NumberColumn(help="average value", format="%.4f"),
+            "std": st.column_config.NumberColumn(
+                help="standard deviation: how spread out the values are", format="%.4f"
+            ),
+            "min": st.column_config.NumberColumn(format="%.4f"),
+            "max": st.column_config.NumberColumn(format="%.4f"),
+            "histogram": st.column_config.BarChartColumn(help="how the values are spread, from min to max"),
+        },
+    )
+    st.caption("Before training, kernels start random with std about 1/√inputs (LeCun normal) and biases start at 0.")
+
+with sizes_tab:
+    st.plotly_chart(figures.treemap_figure(rows), key="variables.treemap")
+    st.dataframe(
+        [{"layer": layer.module, "arrays": ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in layer.shapes.items()),
+          "parameters": layer.parameters, "share": layer.parameters / total} for layer in layers],
+        hide_index=True,
+        key="variables.layers",
+        column_config={"share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+    )  # fmt: skip
+
+with kernel_tab:
+    kernels = [row.path for row in rows if row.name == "kernel"]
+    chosen = st.selectbox("Kernel", kernels, key="variables.kernel", help="A weight matrix: inputs down, units across")
+    kernel = get_leaf(variables, chosen)
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(
+            figures.kernel_heatmap(kernel, f"{chosen}: {kernel.shape[0]:,} x {kernel.shape[1]:,}"),
+            key="variables.heatmap",
+        )
+        st.caption("Each square is one weight: red pushes the unit's output up, blue pushes it down.")
+    with right:
+        st.plotly_chart(figures.histogram_figure(kernel, f"values of {chosen}"), key="variables.histogram")
+        st.caption(f"mean {float(np.mean(kernel)):.4f}, std {float(np.std(kernel)):.4f}")
+    if kernel.shape[0] == spec.input_size:
+        st.markdown("**What the first units look for**: each square is one unit's weights laid out as a 28x28 image.")
+        st.plotly_chart(figures.receptive_field_figure(kernel), key="variables.fields")
+        st.caption("Red pixels make the unit fire, blue ones hold it back. After training, shapes of strokes appear.")
+
+with code_tab:
+    st.caption("Runnable flax.linen code for this exact model (copy button at the top right of the box).")
+    st.code(flax_source(spec), language="python")

@@ -1,0 +1,35 @@
+"""Helpers shared by the AppTest and browser tests (import as ``tests.support``)."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+STATE_KEY = "flax_dashboard.state"
+
+
+def state(at: AppTest):
+    """The visitor's AppState inside an AppTest session."""
+    return at.session_state[STATE_KEY]
+
+
+def wait_for_training(at: AppTest, timeout: float = 120) -> None:
+    """AppTest does not run timers: wait for the background jobs, then rerun the script."""
+    deadline = time.monotonic() + timeout
+    for run in state(at).runs:
+        if run.job is not None:
+            assert run.job.join(max(0.0, deadline - time.monotonic())), "training did not end in time"
+    at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def text_input(at: AppTest, label: str):
+    return next(t for t in at.text_input if t.label == label)
