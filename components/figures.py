@@ -37,13 +37,13 @@ MAX_CURVE_POINTS = 1500
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 360, **kwargs) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        legend={"orientation": "h", "y": -0.2},
-        **kwargs,
-    )
+    settings = {
+        "title": title,
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        "legend": {"orientation": "h", "y": -0.2},
+    }
+    fig.update_layout(**{**settings, **kwargs})
     return fig
 
 

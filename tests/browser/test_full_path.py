@@ -1,0 +1,98 @@
+"""The whole path a newcomer clicks through, in a real browser, for both kinds of model:
+build -> variables -> train 1 epoch on the sample -> results. Numbers are checked against core."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.data import load_dataset
+from core.predict import evaluate
+from core.spec import ModelSpec
+from core.train import TrainConfig, train
+from tests.browser_support import goto, no_exception, open_page, screenshot, wait_for_sidebar, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def set_number(page, label: str, value: int, nth: int = 0) -> None:
+    field = page.get_by_role("spinbutton", name=label).nth(nth)
+    field.fill(str(value))
+    field.press("Enter")
+    wait_idle(page)
+
+
+def train_one_epoch(page) -> str:
+    open_page(page, "Train")
+    set_number(page, "Epochs", 1)
+    page.get_by_role("button", name="Start training").click()
+    text = wait_for_sidebar(page, "Finished", timeout=180)
+    wait_idle(page)
+    return text
+
+
+def plotted_points(page, chart_index: int = 0) -> int:
+    """Points of the train-loss trace of a plotly chart, read from the figure the browser drew."""
+    chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').nth(chart_index)
+    script = "el => el._fullData.map((t, i) => [t.name, el.calcdata[i].length])"
+    lengths = [n for name, n in chart.evaluate(script) if name.endswith(": train")]
+    return lengths[0] if lengths else 0
+
+
+def test_mlp_path(page, server):
+    goto(page, server)
+    assert page.get_by_text("535,818").first.is_visible()
+    set_number(page, "units", 256, nth=0)  # first hidden layer 512 -> 256
+    spec = ModelSpec.mlp((256, 256))
+    assert page.get_by_text(f"{spec.parameter_count:,}").first.is_visible()
+    no_exception(page)
+    screenshot(page, "1-build-mlp")
+
+    open_page(page, "Variables")
+    assert page.get_by_text(f"{spec.parameter_count:,} parameters").first.is_visible()
+    page.get_by_role("tab", name="flax code").click()
+    assert page.get_by_text("features=(256, 256, 10)").first.is_visible()
+    page.get_by_role("tab", name="Table of every array").click()
+    assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
+    screenshot(page, "2-variables-mlp")
+
+    sidebar = train_one_epoch(page)
+    expected = train(spec, TrainConfig(epochs=1), load_dataset("sample"))
+    accuracy = f"{expected.final_metrics.test_accuracy:.1%}"
+    assert f"{accuracy} of test images right" in sidebar
+    assert plotted_points(page) >= 35  # 35 steps of the one epoch (4,500 // 128)
+    no_exception(page)
+    screenshot(page, "3-train-mlp")
+
+    open_page(page, "Results")
+    assert page.get_by_text(accuracy).first.is_visible()
+    assert page.locator('[data-testid="stImage"]').count() >= 2
+    assert page.get_by_text("Confusion matrix").first.is_visible()
+    no_exception(page)
+    screenshot(page, "4-results-mlp")
+
+
+def test_autoencoder_path(page, server):
+    goto(page, server)
+    page.get_by_role("radio", name="AutoEncoder").click()
+    wait_idle(page)
+    spec = ModelSpec.autoencoder()
+    assert page.get_by_text(f"{spec.parameter_count:,}").first.is_visible()
+    screenshot(page, "5-build-autoencoder")
+
+    open_page(page, "Variables")
+    page.get_by_role("tab", name="flax code").click()
+    assert page.get_by_text("method=model.encode").first.is_visible()
+
+    train_one_epoch(page)
+    dataset = load_dataset("sample")
+    expected = train(spec, TrainConfig(epochs=1), dataset)
+    mse = evaluate(spec, expected.params, dataset.test_images, dataset.test_labels).mse
+    assert plotted_points(page) >= 35
+    screenshot(page, "6-train-autoencoder")
+
+    open_page(page, "Results")
+    assert page.get_by_text(f"{mse:.4f}").first.is_visible()
+    assert page.locator('[data-testid="stImage"]').count() >= 2  # originals and reconstructions
+    assert page.get_by_text("The latent map").first.is_visible()
+    no_exception(page)
+    screenshot(page, "7-results-autoencoder")

@@ -1,0 +1,87 @@
+"""Every page renders from a fresh session and after the main interactions, for both kinds."""
+
+import pytest
+
+from core.spec import ModelSpec
+from tests.support import button, metric, state, wait_for_training
+
+
+@pytest.mark.parametrize("page", ["pages/variables.py", "pages/train.py", "pages/results.py"])
+def test_every_page_renders_in_a_fresh_session(app, page):
+    app.switch_page(page).run()
+    assert not app.exception
+
+
+def test_variables_page_shows_the_init_tree(app):
+    app.switch_page("pages/variables.py").run()
+    assert not app.exception
+    assert "starting" in app.info[0].value
+    table = app.dataframe[0].value
+    assert list(table["path"]) == [
+        "params/Dense_0/kernel", "params/Dense_0/bias", "params/Dense_1/kernel",
+        "params/Dense_1/bias", "params/Dense_2/kernel", "params/Dense_2/bias",
+    ]  # fmt: skip
+    assert table["parameters"].sum() == 535_818
+    assert "class MLP(nn.Module)" in app.code[0].value
+    app.selectbox(key="variables.kernel").set_value("params/Dense_1/kernel").run()
+    assert not app.exception
+
+
+def _train(app, epochs: int = 2) -> None:
+    app.switch_page("pages/train.py").run()
+    app.number_input(key="train.epochs").set_value(epochs)
+    button(app, "Start training").click().run()
+    assert not app.exception
+    assert state(app).active_run is not None or state(app).runs[-1].job is not None
+    wait_for_training(app)
+    assert not app.exception
+
+
+def test_training_an_mlp_then_every_page(app):
+    _train(app)
+    run = state(app).runs[-1]
+    assert run.status == "finished" and run.result.steps == 2 * 35
+    assert state(app).selected_run_id == run.run_id
+    assert len(app.get("plotly_chart")) >= 2  # loss and accuracy
+    table = app.dataframe[0].value
+    assert table["status"][0] == "Finished"
+    app.switch_page("pages/variables.py").run()
+    assert "trained" in app.success[0].value
+    app.switch_page("pages/results.py").run()
+    assert not app.exception
+    accuracy = run.result.final_metrics.test_accuracy
+    assert metric(app, "Test accuracy") == f"{accuracy:.1%}"
+    button(app, "New random images").click().run()
+    assert not app.exception and state(app).results_seed == 1
+
+
+def test_training_an_autoencoder_then_results(app):
+    state(app).set_spec(ModelSpec.autoencoder((64, 2), (64,)))
+    _train(app, epochs=3)
+    app.switch_page("pages/results.py").run()
+    assert not app.exception
+    assert metric(app, "Code size") == "2 numbers"
+    assert any("2-number code" in c.value for c in app.caption)
+    assert len(app.get("image")) == 2  # the test images and their reconstructions
+
+
+def test_bad_learning_rate_is_refused_in_the_page(app):
+    app.switch_page("pages/train.py").run()
+    app.text_input(key="train.learning_rate").set_value("fast")
+    button(app, "Start training").click().run()
+    assert not app.exception
+    assert any("learning rate must be a number" in e.value for e in app.error)
+    assert state(app).runs == []
+
+
+def test_results_page_before_training_explains_what_to_do(app):
+    app.switch_page("pages/results.py").run()
+    assert not app.exception
+    assert "has not been trained yet" in app.info[0].value
+
+
+def test_editing_the_model_after_training_shows_fresh_values(app):
+    _train(app, epochs=1)
+    state(app).set_spec(ModelSpec.mlp((64,)))
+    app.switch_page("pages/variables.py").run()
+    assert "starting" in app.info[0].value
