@@ -6,6 +6,7 @@ visitor and live in ``components.state`` instead.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -27,10 +28,27 @@ def process_setup() -> str | None:
     return folder
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+DEFAULT_DATA_ROOTS = ("/usr/share/datasets", "~/data", "~/tensorflow_datasets")
+
+
+def data_roots() -> tuple[str, ...] | None:
+    """Folders the Train page may read IDX files from: any folder when the server only listens on
+    this computer, else only below ``FLAX_DASHBOARD_DATA_ROOTS`` (``os.pathsep``-separated)."""
+    if str(st.get_option("server.address") or "") in LOOPBACK:
+        return None
+    configured = os.environ.get("FLAX_DASHBOARD_DATA_ROOTS")
+    return tuple(p for p in configured.split(os.pathsep) if p) if configured is not None else DEFAULT_DATA_ROOTS
+
+
 def dataset(name: str) -> Dataset:
     """A dataset by name, loaded once per server process (a DataError is not cached)."""
-    return load_dataset(name)
+    return _dataset(name, data_roots())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _dataset(name: str, roots: tuple[str, ...] | None) -> Dataset:
+    return load_dataset(name, allowed_roots=roots)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

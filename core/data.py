@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -95,6 +96,17 @@ def make_dataset(
     return Dataset(name, description, class_names, *arrays)
 
 
+def check_inside_roots(path: Path, roots: Sequence[str | Path]) -> None:
+    """DataError unless ``path`` (already resolved: no ``..`` or symlink tricks) is inside a root."""
+    resolved = [Path(root).expanduser().resolve() for root in roots]
+    if not any(path == root or root in path.parents for root in resolved):
+        allowed = ", ".join(str(root) for root in resolved) or "none configured"
+        raise DataError(
+            f"reading {path} is not allowed: this dashboard is served to other computers, so local "
+            f"folders are read only below its data roots ({allowed}; set FLAX_DASHBOARD_DATA_ROOTS)"
+        )
+
+
 def parse_dataset_name(name: str) -> tuple[str, str | None]:
     """``"idx:/data/mnist"`` -> ``("idx", "/data/mnist")``; ``"sample"`` -> ``("sample", None)``."""
     if not isinstance(name, str) or not name.strip():
@@ -110,15 +122,25 @@ def parse_dataset_name(name: str) -> tuple[str, str | None]:
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_CHOICES)}")
 
 
-def load_dataset(name: str, *, data_dir: str | None = None, download: bool = True) -> Dataset:
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | None = None,
+    download: bool = True,
+    allowed_roots: Sequence[str | Path] | None = None,
+) -> Dataset:
     """Load a dataset by name (cached per process: loading twice returns the same arrays).
 
     ``data_dir`` is the tensorflow-datasets folder for ``mnist``/``fashion_mnist``.
+    ``allowed_roots``, when given, limits ``idx:`` folders to those folders and below
+    (the dashboard passes it when it is served beyond this computer).
     Raises DataError with what was tried and what to do instead.
     """
     kind, folder = parse_dataset_name(name)
     if kind == "idx":
         path = Path(folder).expanduser().resolve()
+        if allowed_roots is not None:
+            check_inside_roots(path, allowed_roots)
         return _load_idx_cached(str(path), _folder_fingerprint(path))
     if kind == "sample":
         return _load_sample()

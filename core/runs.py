@@ -129,6 +129,10 @@ class TrainingJob:
     dataset: Dataset
     resume: TrainResult | None = None
     on_done: Callable[[TrainingJob], None] | None = None
+    #: False once the visitor who started the job is gone (tab closed); checked every second
+    keep_alive: Callable[[], bool] | None = None
+    #: how long ``keep_alive`` must stay False before the job stops (a reconnect may come back)
+    grace_s: float = 15.0
     job_id: int = field(default_factory=lambda: next(_ids))
     created: float = field(default_factory=time.time)
 
@@ -142,13 +146,30 @@ class TrainingJob:
         self._epochs: list[EpochMetrics] = list(self.resume.history.epochs) if self.resume else []
         self._progress: Progress | None = None
         self.result: TrainResult | None = None
+        self.abandoned = False
         self._thread = threading.Thread(target=self._run, name=f"train-{self.job_id}", daemon=True)
 
     # ----- control (any thread) ---------------------------------------------------------
     def start(self) -> TrainingJob:
         _live_jobs.add(self)
         self._thread.start()
+        if self.keep_alive is not None:
+            threading.Thread(target=self._watch, name=f"watch-{self.job_id}", daemon=True).start()
         return self
+
+    def _watch(self) -> None:
+        """Stop the job when its visitor has been gone for ``grace_s`` (the model is kept)."""
+        gone_since: float | None = None
+        while self._thread.is_alive():
+            if self.keep_alive():
+                gone_since = None
+            elif gone_since is None:
+                gone_since = time.monotonic()
+            elif time.monotonic() - gone_since >= self.grace_s:
+                self.abandoned = True
+                self.stop()
+                return
+            time.sleep(min(1.0, self.grace_s / 4))
 
     def stop(self) -> None:
         """Ask the run to end after its current chunk of steps; the partial model is kept."""
@@ -217,6 +238,8 @@ class TrainingJob:
                 self._epochs = list(result.history.epochs)
                 self._status = result.status
                 self._message = result.reason
+                if self.abandoned and result.status == "stopped":
+                    result.reason = self._message = "stopped because the browser tab that started it was closed"
         except CoreError as err:
             self._set("failed", str(err))
         except Exception as err:  # never let a worker die silently: the page shows the reason

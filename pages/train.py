@@ -9,10 +9,10 @@ from components.frame import require_frame
 from components.images import tile
 from components.run_views import STATUS_WORDS, curve, duration, final_score, progress_text
 from components.state import AppState, Run, get_state
-from core import checkpoint
+from components.training import continue_training, restore_saved, save_status, start_training
+from core import checkpoint, store
 from core.data import Dataset
-from core.errors import CoreError
-from core.runs import TrainingJob
+from core.errors import ConfigError, CoreError
 from core.spec import MAX_SEED
 from core.train import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, RECONSTRUCTION_LOSSES, TrainConfig, loss_label
 
@@ -123,14 +123,10 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
             optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size, epochs=epochs, seed=seed,
             reconstruction_loss=loss, augment=augment, momentum=config.momentum, weight_decay=config.weight_decay,
         )  # fmt: skip
-        job = TrainingJob(spec, state.config, dataset)
+        start_training(state, spec, state.config, dataset)
     except CoreError as err:
         st.error(f"Not started: {getattr(err, 'reason', err)}", icon=":material/warning:")
         return
-    label = f"{spec.describe()} · {state.config.optimizer} lr {state.config.learning_rate:g} · {dataset.name}"
-    run = state.add_run(label, dataset.name, job=job)
-    state.selected_run_id = run.run_id
-    job.start()
     st.rerun()
 
 
@@ -193,62 +189,127 @@ def live_panel(active: bool) -> None:
 
 
 # ----- runs list, save and load -------------------------------------------------------------
-def runs_section(state: AppState) -> None:
-    st.markdown("### Runs")
-    if state.runs:
-        st.dataframe(
-            [
-                {
-                    "run": r.run_id,
-                    "model": r.spec.describe(),
-                    "data": r.dataset,
-                    "settings": f"{r.config.optimizer}, lr {r.config.learning_rate:g}, batch {r.config.batch_size}, "
-                    f"{r.config.epochs} epochs",
-                    "status": STATUS_WORDS.get(r.status, r.status),
-                    "result": final_score(r),
-                    "time": duration(r.result.train_s) if r.result else "",
-                }
-                for r in reversed(state.runs)
-            ],
-            hide_index=True,
-            key="train.runs",
-        )
-        finished = [r for r in state.runs if r.result is not None]
-        if finished:
-            cols = st.columns([3, 2], vertical_alignment="bottom")
-            ids = [r.run_id for r in finished]
-            default = ids.index(state.selected_run_id) if state.selected_run_id in ids else len(ids) - 1
-            chosen = cols[0].selectbox(
-                "Model used on the other pages", ids, index=default, key="train.selected",
-                format_func=lambda i: f"run {i}: {state.run(i).label}",
-                help="The Variables and Results pages show this run's trained model",
-            )  # fmt: skip
-            in_use = chosen == state.selected_run_id and state.run(chosen).spec == state.spec
-            if not in_use and cols[1].button("Use this model", key="train.use_run"):
-                state.selected_run_id = chosen
-                state.set_spec(state.run(chosen).spec)
-                st.rerun()
-            selected = state.run(chosen)
-            cols[1].download_button(
-                "Download checkpoint", icon=":material/download:", data=lambda: checkpoint.to_bytes(selected.result),
-                file_name=f"run{selected.run_id}.msgpack", mime="application/octet-stream", key="train.download",
-                help="Parameters, optimizer state, model spec and curves in one .msgpack file",
-            )  # fmt: skip
+def runs_table(state: AppState) -> None:
+    st.dataframe(
+        [
+            {
+                "run": r.run_id,
+                "model": r.spec.describe(),
+                "data": r.dataset,
+                "settings": f"{r.config.optimizer}, lr {r.config.learning_rate:g}, batch {r.config.batch_size}, "
+                f"{r.config.epochs} epochs",
+                "status": STATUS_WORDS.get(r.status, r.status),
+                "result": final_score(r),
+                "time": duration(r.result.train_s) if r.result else "",
+                "saved": save_status(r),
+            }
+            for r in reversed(state.runs)
+        ],
+        hide_index=True,
+        key="train.runs",
+    )
+
+
+def chosen_run_actions(state: AppState) -> None:
+    """Use, continue or download one finished run."""
+    finished = [r for r in state.runs if r.result is not None]
+    if not finished:
+        return
+    ids = [r.run_id for r in finished]
+    default = ids.index(state.selected_run_id) if state.selected_run_id in ids else len(ids) - 1
+    cols = st.columns([3, 1.3, 1.3, 1.6], vertical_alignment="bottom")
+    chosen = cols[0].selectbox(
+        "Model used on the other pages", ids, index=default, key="train.selected",
+        format_func=lambda i: f"run {i}: {state.run(i).label}",
+        help="The Variables and Results pages show this run's trained model",
+    )  # fmt: skip
+    run = state.run(chosen)
+    in_use = chosen == state.selected_run_id and run.spec == state.spec
+    if cols[1].button("Use this model", key="train.use_run", disabled=in_use):
+        state.selected_run_id = chosen
+        state.set_spec(run.spec)
+        st.rerun()
+    more = cols[2].number_input(
+        "More epochs", value=5, step=1, key="train.more_epochs",
+        help="Continue this run: same model, same optimizer state, the curve goes on where it stopped",
+    )  # fmt: skip
+    busy = state.active_run is not None
+    if cols[3].button("Continue training", icon=":material/resume:", key="train.continue", disabled=busy):
+        try:
+            if not 1 <= int(more) <= MAX_EPOCHS:
+                raise ConfigError("epochs", f"more epochs must be between 1 and {MAX_EPOCHS}, got {int(more)}")
+            continue_training(state, run, int(more), resources.dataset(run.dataset))
+        except CoreError as err:
+            st.error(f"Not continued: {getattr(err, 'reason', err)}", icon=":material/warning:")
+        else:
+            st.rerun()
+    st.download_button(
+        "Download checkpoint", icon=":material/download:", data=lambda: checkpoint.to_bytes(run.result),
+        file_name=f"run{run.run_id}.msgpack", mime="application/octet-stream", key="train.download",
+        help="Parameters, optimizer state, model spec and curves in one .msgpack file",
+    )  # fmt: skip
+
+
+def load_checkpoint_upload(state: AppState) -> None:
     upload = st.file_uploader(
         "Load a checkpoint (.msgpack saved from this tool)", type=["msgpack"], key="train.upload",
         help="Restores the model, its settings and its curves as a new run",
     )  # fmt: skip
-    if upload is not None and state.uploaded_file_id != upload.file_id:
-        state.uploaded_file_id = upload.file_id
-        try:
-            result = checkpoint.from_bytes(upload.getvalue(), upload.name)
-        except CoreError as err:
-            st.error(f"Could not load {upload.name}: {err}", icon=":material/description:")
-        else:
-            run = state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
-            state.selected_run_id = run.run_id
-            state.set_spec(result.spec)
-            st.rerun()
+    if upload is None or state.uploaded_file_id == upload.file_id:
+        return
+    state.uploaded_file_id = upload.file_id
+    try:
+        result = checkpoint.from_bytes(upload.getvalue(), upload.name)
+    except CoreError as err:
+        st.error(f"Could not load {upload.name}: {err}", icon=":material/description:")
+        return
+    run = state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
+    state.selected_run_id = run.run_id
+    state.set_spec(result.spec)
+    st.rerun()
+
+
+def saved_runs_section(state: AppState) -> None:
+    saved = store.list_runs()
+    with st.expander(f"Saved runs on this computer ({len(saved)}) in {store.runs_dir()}"):
+        if not saved:
+            st.caption("Every run is saved here when it finishes or is stopped, and listed again after a restart.")
+            return
+        st.dataframe(
+            [
+                {
+                    "id": r.run_id,
+                    "model": r.summary.get("model"),
+                    "data": r.summary.get("dataset"),
+                    "status": r.summary.get("status"),
+                    "epochs": r.summary.get("epochs_done"),
+                    "test accuracy": r.summary.get("test_accuracy"),
+                    "test loss": r.summary.get("test_loss"),
+                }
+                for r in saved[:200]
+            ],
+            hide_index=True,
+            key="train.saved",
+            column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
+        )
+        cols = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = cols[0].selectbox("Saved run", [r.run_id for r in saved[:200]], key="train.saved_choice")
+        if cols[1].button("Load it", key="train.load_saved"):
+            try:
+                restore_saved(state, store.find_run(chosen))
+            except CoreError as err:
+                st.error(f"Could not load {chosen}: {err}", icon=":material/description:")
+            else:
+                st.rerun()
+
+
+def runs_section(state: AppState) -> None:
+    st.markdown("### Runs")
+    if state.runs:
+        runs_table(state)
+        chosen_run_actions(state)
+    load_checkpoint_upload(state)
+    saved_runs_section(state)
 
 
 dataset = choose_dataset(state)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Compiled programs persist between test runs (and reach CLI subprocesses through the env).
 os.environ.setdefault("FLAX_DASHBOARD_JAX_CACHE", str(ROOT / ".cache" / "jax"))
+# Runs saved by tests (and by the servers they start) go to a fresh folder, never ./runs.
+os.environ.setdefault("FLAX_DASHBOARD_RUNS_DIR", tempfile.mkdtemp(prefix="flax-dashboard-test-runs-"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -170,3 +170,18 @@ def test_headers_with_any_dims_parse_or_raise(ndim, dims, extra):
         assert extra != 0
         return
     assert array.shape == tuple(dims[:ndim])
+
+
+def test_folders_outside_the_data_roots_are_refused(tmp_path, sample):
+    inside = tmp_path / "root" / "mnist"
+    export_idx(inside, "train", sample.train_images[:20], sample.train_labels[:20])
+    export_idx(inside, "t10k", sample.test_images[:10], sample.test_labels[:10])
+    roots = [tmp_path / "root"]
+    assert load_dataset(f"idx:{inside}", allowed_roots=roots).num_train == 20
+    with pytest.raises(DataError, match="not allowed: this dashboard is served to other computers"):
+        load_dataset(f"idx:{tmp_path}", allowed_roots=roots)
+    with pytest.raises(DataError, match="not allowed"):  # '..' cannot climb out of a root
+        load_dataset(f"idx:{inside}/../../", allowed_roots=roots)
+    (tmp_path / "root" / "link").symlink_to(tmp_path)
+    with pytest.raises(DataError, match="not allowed"):  # nor can a symlink
+        load_dataset(f"idx:{tmp_path / 'root' / 'link'}", allowed_roots=roots)

@@ -86,3 +86,25 @@ def test_stop_all_ends_every_live_job(sample):
     runs.stop_all(timeout=10)
     assert all(not job.alive for job in jobs)
     assert {job.snapshot().status for job in jobs} <= {"stopped"}
+
+
+def test_a_job_stops_when_its_visitor_is_gone(sample):
+    alive = {"tab": True}
+    job = TrainingJob(
+        ModelSpec.mlp((256,)), TrainConfig(epochs=500), sample, keep_alive=lambda: alive["tab"], grace_s=0.5
+    ).start()
+    deadline = time.monotonic() + 60
+    while job.snapshot().step == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive["tab"] = False
+    assert job.join(5)
+    assert job.abandoned and job.snapshot().status == "stopped"
+    assert "browser tab" in job.result.reason
+    assert job.result.steps > 0
+
+
+def test_a_short_disconnect_does_not_stop_the_job(small):
+    blips = iter([False, False] + [True] * 10_000)
+    job = TrainingJob(SPEC, TrainConfig(epochs=20), small, keep_alive=lambda: next(blips), grace_s=3).start()
+    assert job.join(60)
+    assert job.snapshot().status == "finished" and not job.abandoned

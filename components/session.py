@@ -1,0 +1,23 @@
+"""Facts about the visitor's browser session that background threads may check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def session_alive_check() -> Callable[[], bool]:
+    """A check a training thread may call (it makes no UI calls): is this visitor's tab still open?
+
+    Uses the Streamlit runtime's thread-safe ``is_active_session``; a session leaves the
+    active set when its websocket disconnects (tab closed). Under AppTest there is no
+    runtime, so the check always answers True.
+    """
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return lambda: True
+    instance = runtime.Runtime.instance()
+    session_id = ctx.session_id
+    return lambda: instance.is_active_session(session_id)

@@ -1,0 +1,64 @@
+"""Starting, continuing and restoring runs for a visitor (the glue between pages and core.runs)."""
+
+from __future__ import annotations
+
+import math
+
+from components.session import session_alive_check
+from components.state import AppState, Run
+from core import store
+from core.data import Dataset
+from core.runs import TrainingJob
+from core.spec import ModelSpec
+from core.train import TrainConfig, TrainResult, steps_per_epoch, with_epochs
+
+
+def start_training(
+    state: AppState,
+    spec: ModelSpec,
+    config: TrainConfig,
+    dataset: Dataset,
+    *,
+    resume: TrainResult | None = None,
+    label: str | None = None,
+) -> Run:
+    """Start a background job (stopped if the tab closes, saved to the runs folder when it ends)."""
+    job = TrainingJob(spec, config, dataset, resume=resume, keep_alive=session_alive_check(), on_done=store.autosave)
+    label = label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset.name}"
+    run = state.add_run(label, dataset.name, job=job)
+    state.selected_run_id = run.run_id
+    job.start()
+    return run
+
+
+def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Dataset) -> Run:
+    """Train ``run``'s model for ``more_epochs`` more full epochs, optimizer state kept.
+
+    A run stopped inside an epoch first completes that epoch; the curve continues where it ended.
+    """
+    result = run.result
+    done = result.steps / steps_per_epoch(result.config, dataset.num_train)
+    config = with_epochs(result.config, math.floor(done) + more_epochs)
+    return start_training(
+        state, result.spec, config, dataset, resume=result, label=f"{run.label} · continued to {config.epochs} epochs"
+    )
+
+
+def restore_saved(state: AppState, saved: store.SavedRun) -> Run:
+    """Load a run from the runs folder into this visitor's list and make it the current model."""
+    result = saved.load()
+    run = state.add_run(f"{result.spec.describe()} · saved {saved.run_id}", result.dataset, loaded=result)
+    state.selected_run_id = run.run_id
+    state.set_spec(result.spec)
+    return run
+
+
+def save_status(run: Run) -> str:
+    """Where the run was saved, in words (empty while it trains)."""
+    job = run.job
+    if job is None:
+        return "loaded"
+    if getattr(job, "save_error", None):
+        return job.save_error
+    saved = getattr(job, "saved_run", None)
+    return f"saved as {saved.run_id}" if saved else ""

@@ -1,0 +1,134 @@
+"""Saved runs: every finished, stopped or diverged run is written to a runs folder, so nothing
+trained is lost when a tab closes or the server restarts.
+
+Each run is two files written atomically (write to a temporary file, then rename): the
+checkpoint ``<id>.msgpack`` (core.checkpoint) and a small ``<id>.json`` summary that makes
+listing hundreds of runs cheap. The folder is ``$FLAX_DASHBOARD_RUNS_DIR`` or ``./runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import checkpoint
+from core.errors import CheckpointError
+from core.train import TrainResult
+
+ENV_VAR = "FLAX_DASHBOARD_RUNS_DIR"
+_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
+
+
+def runs_dir(folder: str | Path | None = None) -> Path:
+    return Path(folder or os.environ.get(ENV_VAR) or "runs").expanduser()
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A run on disk: its id (file stem) and the summary written next to it."""
+
+    run_id: str
+    folder: Path
+    summary: dict[str, Any]
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.folder / f"{self.run_id}.msgpack"
+
+    @property
+    def created(self) -> float:
+        return float(self.summary.get("created", 0.0))
+
+    def load(self) -> TrainResult:
+        return checkpoint.load(self.checkpoint_path)
+
+
+def summarize(result: TrainResult) -> dict[str, Any]:
+    last = result.final_metrics
+    return {
+        "model": result.spec.describe(),
+        "kind": result.spec.kind,
+        "parameters": result.spec.parameter_count,
+        "dataset": result.dataset,
+        "status": result.status,
+        "reason": result.reason,
+        "optimizer": result.config.optimizer,
+        "learning_rate": result.config.learning_rate,
+        "batch_size": result.config.batch_size,
+        "epochs_planned": result.config.epochs,
+        "epochs_done": len(result.history.epochs),
+        "steps": result.steps,
+        "test_accuracy": last.test_accuracy if last else None,
+        "test_loss": last.test_loss if last else None,
+        "train_s": result.train_s,
+        "created": time.time(),
+    }
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_run(result: TrainResult, folder: str | Path | None = None) -> SavedRun:
+    """Write a run (checkpoint first, then its summary: a listed run always has its checkpoint)."""
+    folder = runs_dir(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    checkpoint.save(folder / f"{run_id}.msgpack", result)
+    summary = summarize(result)
+    _write_atomic(folder / f"{run_id}.json", json.dumps(summary, indent=1).encode())
+    return SavedRun(run_id, folder, summary)
+
+
+def list_runs(folder: str | Path | None = None) -> list[SavedRun]:
+    """Saved runs, newest first; files that are not a complete run are skipped."""
+    folder = runs_dir(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("*.json"):
+        if not _ID.match(path.stem) or not (folder / f"{path.stem}.msgpack").is_file():
+            continue
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(summary, dict):
+            found.append(SavedRun(path.stem, folder, summary))
+    return sorted(found, key=lambda run: run.created, reverse=True)
+
+
+def find_run(run_id: str, folder: str | Path | None = None) -> SavedRun:
+    if not _ID.match(run_id or ""):
+        raise CheckpointError(f"{run_id!r} is not a saved run id")
+    for run in list_runs(folder):
+        if run.run_id == run_id:
+            return run
+    raise CheckpointError(f"no saved run {run_id} in {runs_dir(folder)}")
+
+
+def autosave(job: Any, folder: str | Path | None = None) -> None:
+    """``TrainingJob.on_done`` hook: save the job's result and note where (or why not) on the job."""
+    job.saved_run, job.save_error = None, None
+    if job.result is None:
+        return
+    try:
+        job.saved_run = save_run(job.result, folder)
+    except OSError as err:  # disk full, read-only folder: the run stays usable in memory
+        job.save_error = f"could not save the run to {runs_dir(folder)}: {err.strerror or err}"

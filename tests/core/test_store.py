@@ -1,0 +1,68 @@
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from core import store
+from core.errors import CheckpointError
+from core.runs import TrainingJob
+from core.spec import ModelSpec
+from core.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def result(small):
+    return train(ModelSpec.mlp((32,)), TrainConfig(epochs=1), small)
+
+
+def test_saved_runs_are_listed_newest_first_and_load_back(tmp_path, result):
+    first = store.save_run(result, tmp_path)
+    second = store.save_run(result, tmp_path)
+    listed = store.list_runs(tmp_path)
+    assert [r.run_id for r in listed] == [second.run_id, first.run_id]
+    assert listed[0].summary["model"] == "MLP 784-32-10"
+    assert listed[0].summary["test_accuracy"] == result.final_metrics.test_accuracy
+    loaded = store.find_run(first.run_id, tmp_path).load()
+    for a, b in zip(jax.tree_util.tree_leaves(loaded.params), jax.tree_util.tree_leaves(result.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_incomplete_or_foreign_files_are_skipped(tmp_path, result):
+    good = store.save_run(result, tmp_path)
+    (tmp_path / "notes.json").write_text("{}")
+    (tmp_path / "20260101-000000-deadbeef.json").write_text('{"model": "x"}')  # no checkpoint beside it
+    (tmp_path / "20260101-000001-deadbeef.json").write_text("not json")
+    (tmp_path / "20260101-000001-deadbeef.msgpack").write_bytes(b"")
+    assert [r.run_id for r in store.list_runs(tmp_path)] == [good.run_id]
+    assert store.list_runs(tmp_path / "missing") == []
+
+
+def test_find_refuses_path_tricks(tmp_path):
+    with pytest.raises(CheckpointError, match="not a saved run id"):
+        store.find_run("../../etc/passwd", tmp_path)
+    with pytest.raises(CheckpointError, match="no saved run"):
+        store.find_run("20260101-000000-deadbeef", tmp_path)
+
+
+def test_finished_jobs_save_themselves(tmp_path, small):
+    job = TrainingJob(ModelSpec.mlp((16,)), TrainConfig(epochs=1), small, on_done=lambda j: store.autosave(j, tmp_path))
+    job.start()
+    assert job.join(60)
+    assert job.saved_run is not None and job.save_error is None
+    assert store.list_runs(tmp_path)[0].run_id == job.saved_run.run_id
+
+
+def test_a_failed_save_is_reported_not_raised(tmp_path, small):
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    os.chmod(readonly, 0o500)
+    job = TrainingJob(ModelSpec.mlp((16,)), TrainConfig(epochs=1), small, on_done=lambda j: store.autosave(j, readonly))
+    job.start()
+    assert job.join(60)
+    if os.geteuid() == 0:  # root writes anyway: then it simply saved
+        assert job.saved_run is not None
+    else:
+        assert "could not save the run" in job.save_error
+    assert job.result is not None  # the run itself is intact either way
