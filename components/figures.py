@@ -278,9 +278,22 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], height: 
             showscale=False,
         )
     )
+    # invisible markers on every cell: plotly selects points, not heatmap cells, so clicks land here
+    names = list(class_names)
+    fig.add_trace(
+        go.Scatter(
+            x=[p for _ in names for p in names],
+            y=[t for t in names for _ in names],
+            customdata=[[t, p] for t in range(len(names)) for p in range(len(names))],
+            mode="markers",
+            marker={"size": 28, "opacity": 0.01, "color": "#000000"},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
     fig.update_xaxes(title="predicted", type="category")
     fig.update_yaxes(title="true", autorange="reversed", type="category")
-    return _layout(fig, height=height)
+    return _layout(fig, height=height, clickmode="event+select")
 
 
 def probability_figure(probabilities: np.ndarray, class_names: Sequence[str], height: int = 260) -> go.Figure:

@@ -32,18 +32,29 @@ def pages() -> list:
 
 def run_app() -> None:
     """Everything ``streamlit run app.py`` draws, in order."""
+    from components.links import apply_link_once, sync_link
     from components.resources import process_setup
     from components.sidebar import sidebar
+    from components.state import get_state
+    from components.ui import apply_presenter_style
 
     st.set_page_config(page_title="flax model dashboard", page_icon=":material/neurology:", layout="wide")
     process_setup()
+    state = get_state()
+    apply_link_once(state)
     page = st.navigation(pages())
+    state.visited.add(page.title)
+    apply_presenter_style()
     sidebar()
+    if state.notice:
+        st.info(state.notice, icon=":material/link:")
+        state.notice = None
     _local.active = True
     try:
         page.run()
     finally:
         _local.active = False
+    sync_link(state)
 
 
 def require_frame() -> None:

@@ -5,15 +5,52 @@ from __future__ import annotations
 import streamlit as st
 
 from components.run_views import STATUS_WORDS, final_score, progress_text
-from components.state import get_state
+from components.state import AppState, get_state
+from core.runs import SLOTS
 
 POLL_SECONDS = 1.0
+
+
+STEPS = (
+    ("pages/build.py", "Build", "Build a model"),
+    ("pages/train.py", "Train", "Train it"),
+    ("pages/results.py", "Results", "See what it learned"),
+)
+
+
+def _set_presenter() -> None:
+    state = get_state()
+    state.presenter = bool(st.session_state["sidebar.presenter"])
+
+
+def guided_path(state: AppState) -> None:
+    """Build -> Train -> See, with the next step highlighted; every step stays clickable."""
+    done = {
+        "Build": "Build" in state.visited,
+        "Train": state.trained_result() is not None,
+        "Results": "Results" in state.visited and state.trained_result() is not None,
+    }
+    following = next((title for _, title, _ in STEPS if not done[title]), None)
+    st.markdown("#### Your path")
+    for number, (path, title, words) in enumerate(STEPS, start=1):
+        if done[title]:
+            st.page_link(path, label=f"{number}. {words}", icon=":material/check_circle:")
+        elif title == following:
+            st.page_link(path, label=f"**{number}. {words}** ← next", icon=":material/arrow_forward:")
+        else:
+            st.page_link(path, label=f"{number}. {words}", icon=":material/radio_button_unchecked:")
 
 
 def sidebar() -> None:
     state = get_state()
     spec = state.spec
     with st.sidebar:
+        st.toggle(
+            "Presenter mode", value=state.presenter, key="sidebar.presenter", on_change=_set_presenter,
+            help="For showing the dashboard to others: fewer controls, bigger charts and images, "
+            "and a plain-language sentence under each view. The defaults keep working.",
+        )  # fmt: skip
+        guided_path(state)
         st.markdown("#### Current model")
         st.markdown(f"**{spec.describe()}**")
         st.caption(
@@ -36,6 +73,7 @@ def _training_status(active: bool) -> None:
             return
         if active:  # it was training at the last full run and has just ended: redraw every page part
             st.rerun(scope="app")
+        server_note = f"Trainings on this server: {SLOTS.running} running, at most {SLOTS.limit} at once."
         last = state.runs[-1] if state.runs else None
         if last is None:
             st.caption("Idle: no model trained yet. Go to **Train** to teach the model.")
@@ -44,5 +82,6 @@ def _training_status(active: bool) -> None:
             st.caption(
                 f"Run {last.run_id}: {STATUS_WORDS.get(last.status, last.status)}" + (f" · {score}" if score else "")
             )
+        st.caption(server_note)
 
     status()

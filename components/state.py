@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from core.costs import describe_change
 from core.runs import JobSnapshot, TrainingJob
 from core.spec import PRESETS, ModelSpec
 from core.train import TrainConfig, TrainResult
@@ -82,6 +83,17 @@ class AppState:
     results_seed: int = 0
     #: the last checkpoint upload handled (an upload stays in its widget across reruns)
     uploaded_file_id: str | None = None
+    #: presenter / beginner mode: fewer controls, bigger charts, more words
+    presenter: bool = False
+    #: the last edit of the model in words ("layer 2: 128 -> 256 units adds ...") and the model before it
+    last_change: str = ""
+    previous_spec: ModelSpec | None = None
+    #: pages this visitor has opened (for the guided Build -> Train -> See path)
+    visited: set[str] = field(default_factory=set)
+    #: a message to show once at the top of the next page (e.g. a shared link that was not valid)
+    notice: str | None = None
+    #: whether the settings of the page URL have been applied to this session yet
+    link_applied: bool = False
 
     # ----- the model being edited ----------------------------------------------------
     @property
@@ -89,6 +101,10 @@ class AppState:
         return self.specs[self.kind]
 
     def set_spec(self, spec: ModelSpec, *, from_editor: bool = False) -> None:
+        old = self.spec
+        if spec != old:
+            self.previous_spec = old
+            self.last_change = describe_change(old, spec)
         self.specs[spec.kind] = spec
         self.kind = spec.kind
         if not from_editor:

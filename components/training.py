@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 from components.session import session_alive_check
 from components.state import AppState, Run
@@ -29,6 +30,14 @@ def start_training(
     state.selected_run_id = run.run_id
     job.start()
     return run
+
+
+def tab_grace_seconds() -> float:
+    """How long a run outlives its closed tab ($FLAX_DASHBOARD_TAB_GRACE_S, default 15 s)."""
+    try:
+        return max(0.5, float(os.environ.get("FLAX_DASHBOARD_TAB_GRACE_S", "15")))
+    except ValueError:
+        return 15.0
 
 
 def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Dataset) -> Run:

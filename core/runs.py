@@ -25,6 +25,7 @@ import numpy as np
 from core.data import Dataset
 from core.errors import CoreError
 from core.history import EpochMetrics
+from core.priority import lower_training_priority
 from core.spec import ModelSpec
 from core.train import Progress, TrainConfig, TrainResult, steps_per_epoch, train
 
@@ -147,6 +148,7 @@ class TrainingJob:
         self._progress: Progress | None = None
         self.result: TrainResult | None = None
         self.abandoned = False
+        self._reniced = False
         self._thread = threading.Thread(target=self._run, name=f"train-{self.job_id}", daemon=True)
 
     # ----- control (any thread) ---------------------------------------------------------
@@ -209,6 +211,10 @@ class TrainingJob:
             self._message = message
 
     def _on_progress(self, p: Progress) -> None:
+        if p.phase == "training" and not self._reniced:
+            # XLA creates its compute threads on first use: renice them once they exist
+            lower_training_priority()
+            self._reniced = True
         status = {"compiling": "compiling", "evaluating": "evaluating"}.get(p.phase, "running")
         with self._lock:
             self._progress = p
@@ -227,6 +233,7 @@ class TrainingJob:
             self._finish()
             return
         try:
+            lower_training_priority()
             self._set("compiling", "compiling the training step (first time for this model only)")
             result = train(
                 self.spec, self.config, self.dataset, on_progress=self._on_progress, stop=self._stop, resume=self.resume

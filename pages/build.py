@@ -8,6 +8,8 @@ from components import figures
 from components.frame import require_frame
 from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
+from components.ui import advanced, explain, height
+from core.costs import human_bytes, human_count, model_costs
 from core.spec import MAX_SEED, PRESETS
 
 require_frame()
@@ -57,28 +59,39 @@ spec = state.spec
 left, right = st.columns([1.1, 1.4], gap="large")
 with left:
     spec = layer_editor(state)
-    with st.expander("Type the widths instead"):
-        text_editor(state)
-    with st.expander("Initialisation seed"):
-        seed = st.number_input(
-            "Seed", min_value=0, max_value=MAX_SEED, value=spec.seed, step=1, key=f"build.seed.v{state.editor_version}",
-            help="The starting weights are random; the same seed always gives the same starting weights.",
-        )  # fmt: skip
-        if seed != spec.seed:
-            state.set_spec(spec.replace(seed=int(seed)), from_editor=True)
-            spec = state.spec
+    if advanced():
+        with st.expander("Type the widths instead"):
+            text_editor(state)
+        with st.expander("Initialisation seed"):
+            seed = st.number_input(
+                "Seed", min_value=0, max_value=MAX_SEED, value=spec.seed, step=1,
+                key=f"build.seed.v{state.editor_version}",
+                help="The starting weights are random; the same seed always gives the same starting weights.",
+            )  # fmt: skip
+            if seed != spec.seed:
+                state.set_spec(spec.replace(seed=int(seed)), from_editor=True)
+                spec = state.spec
 
 with right:
     st.markdown(f"#### {spec.describe()}")
+    if state.last_change:
+        st.success(f"Last change: {state.last_change}", icon=":material/compare_arrows:")
+    costs = model_costs(spec, state.config)
     m = st.columns(3)
     m[0].metric("Parameters", f"{spec.parameter_count:,}", help="Weights and biases the model learns while training.")
-    m[1].metric("Dense layers", len(spec.dense_layers), help="Including the fixed output layer.")
-    m[2].metric(
-        "Memory of the parameters", f"{spec.parameter_count * 4 / 1e6:.2f} MB",
-        help="Each parameter is a 32-bit float: 4 bytes.",
+    m[1].metric(
+        "Memory while training", human_bytes(costs.parameter_bytes + costs.optimizer_state_bytes),
+        help=f"Parameters: {human_bytes(costs.parameter_bytes)} (4 bytes each). The {state.config.optimizer} "
+        f"optimizer keeps {human_bytes(costs.optimizer_state_bytes)} more (Adam: two running averages "
+        "per parameter).",
     )  # fmt: skip
-    st.plotly_chart(figures.stack_figure(spec), key="build.stack", config={"displayModeBar": False})
-    st.caption("Bars are drawn to scale: height = number of units. Hover a bar for its parameters.")
+    m[2].metric(
+        "Work per image", f"{human_count(costs.forward_flops)} operations",
+        help=f"Arithmetic operations to classify or rebuild one image (forward pass). Learning from one "
+        f"image costs about {human_count(costs.train_flops)} (forward + backward pass).",
+    )  # fmt: skip
+    st.plotly_chart(figures.stack_figure(spec, height=height(340)), key="build.stack", config={"displayModeBar": False})
+    explain("Bars are drawn to scale: height = number of units. Hover a bar for its parameters.")
     st.dataframe(
         [
             {

@@ -12,7 +12,9 @@ import streamlit as st
 from components import figures, resources
 from components.frame import require_frame
 from components.images import tile
+from components.report import run_report
 from components.state import get_state
+from components.ui import explain, height, image_scale
 from core import predict
 from core.data import Dataset
 from core.errors import CoreError
@@ -74,9 +76,13 @@ if spec.kind == "autoencoder":
     )  # fmt: skip
     m[2].metric("Code size", f"{spec.code_size} numbers", help="Each image is squeezed into this many numbers")
     rebuilt = predict.reconstruct(spec, result.params, dataset.test_images[shown])
-    st.image(tile(dataset.test_images[shown], cols=GRID, scale=3), output_format="PNG", caption="Test images")
     st.image(
-        tile(rebuilt, cols=GRID, scale=3), output_format="PNG", caption="What the autoencoder rebuilt from the code"
+        tile(dataset.test_images[shown], cols=GRID, scale=image_scale(3)), output_format="PNG", caption="Test images"
+    )
+    st.image(
+        tile(rebuilt, cols=GRID, scale=image_scale(3)),
+        output_format="PNG",
+        caption="What the autoencoder rebuilt from the code",
     )
     cols = st.columns(GRID)
     for col, index in zip(cols, shown, strict=True):
@@ -94,7 +100,8 @@ if spec.kind == "autoencoder":
             "(PCA). Similar images land close together."
         )
     st.plotly_chart(
-        figures.latent_figure(points, dataset.test_labels, dataset.class_names, titles), key="results.latent"
+        figures.latent_figure(points, dataset.test_labels, dataset.class_names, titles, height=height(480)),
+        key="results.latent",
     )
 else:
     probabilities = outputs["probabilities"]
@@ -108,7 +115,10 @@ else:
     )
     m[1].metric("Wrong", f"{(~right).sum():,} of {dataset.num_test:,}")
     m[2].metric("Average confidence", f"{confidence.mean():.0%}", help="The probability the model gives its own answer")
-    st.image(tile(dataset.test_images[shown], cols=GRID, scale=3), output_format="PNG", caption="Random test images")
+    st.image(
+        tile(dataset.test_images[shown], cols=GRID, scale=image_scale(3)), output_format="PNG",
+        caption="Random test images",
+    )  # fmt: skip
     cols = st.columns(GRID)
     for col, index in zip(cols, shown, strict=True):
         mark = ":green[:material/check:]" if right[index] else ":red[:material/close:]"
@@ -119,23 +129,51 @@ else:
         st.markdown("### Confusion matrix")
         confusion = np.zeros((len(names), len(names)), int)
         np.add.at(confusion, (dataset.test_labels, predicted), 1)
-        st.plotly_chart(figures.confusion_figure(confusion, names), key="results.confusion")
-        st.caption("Rows: the true class. Columns: the model's answer. Numbers off the diagonal are mistakes.")
+        event = st.plotly_chart(
+            figures.confusion_figure(confusion, names, height=height(460)), key="results.confusion",
+            on_select="rerun", selection_mode="points",
+        )  # fmt: skip
+        clicked = [p.get("customdata") for p in (event.selection.points if event else []) if p.get("customdata")]
+        if clicked and st.session_state.get("results.last_click") != clicked[0]:
+            # a new click on a square chooses it below (the selection persists across reruns: apply it once)
+            st.session_state["results.last_click"] = clicked[0]
+            st.session_state["results.cell_true"], st.session_state["results.cell_pred"] = map(int, clicked[0])
+        explain("Rows: the true class. Columns: the model's answer. Numbers off the diagonal are mistakes. "
+                "Click a square to see its images.")  # fmt: skip
     with right_col:
-        st.markdown("### Most confident mistakes")
-        wrong = np.flatnonzero(~right)
-        worst = wrong[np.argsort(-confidence[wrong])][:GRID]
-        if worst.size == 0:
-            st.success("No mistakes on the test images.")
+        st.markdown("### The images in one square")
+        pick = st.columns(2)
+        true_class = pick[0].selectbox(
+            "True class", range(len(names)), format_func=names.__getitem__, key="results.cell_true",
+            index=int(np.argmax(confusion - np.diag(np.diag(confusion))) // len(names)),
+        )  # fmt: skip
+        said_class = pick[1].selectbox(
+            "Model's answer", range(len(names)), format_func=names.__getitem__, key="results.cell_pred",
+            index=int(np.argmax(confusion - np.diag(np.diag(confusion))) % len(names)),
+        )  # fmt: skip
+        cell = np.flatnonzero((dataset.test_labels == true_class) & (predicted == said_class))
+        cell = cell[np.argsort(-confidence[cell])]
+        if cell.size == 0:
+            st.info(f"No test image of {names[true_class]} was answered {names[said_class]}.")
         else:
-            st.image(tile(dataset.test_images[worst], cols=6, scale=3), output_format="PNG")
+            st.image(tile(dataset.test_images[cell[:24]], cols=8, scale=image_scale(3)), output_format="PNG")
             st.caption(
-                " · ".join(
-                    f"{names[dataset.test_labels[i]]} → {names[predicted[i]]} ({confidence[i]:.0%})" for i in worst
-                )
+                f"{cell.size} image(s) of {names[true_class]} the model called {names[said_class]}, most confident "
+                "first: " + ", ".join(f"{confidence[i]:.0%}" for i in cell[:24])
             )
         st.markdown("### One image in detail")
-        pick = st.selectbox("Test image", shown.tolist(), format_func=lambda i: f"#{i}", key="results.pick")
+        one = st.selectbox("Test image", shown.tolist(), format_func=lambda i: f"#{i}", key="results.pick")
         detail = st.columns([1, 3])
-        detail[0].image(tile(dataset.test_images[[pick]], cols=1, scale=4), output_format="PNG")
-        detail[1].plotly_chart(figures.probability_figure(probabilities[pick], names), key="results.probabilities")
+        detail[0].image(tile(dataset.test_images[[one]], cols=1, scale=image_scale(4)), output_format="PNG")
+        detail[1].plotly_chart(
+            figures.probability_figure(probabilities[one], names, height=height(260)), key="results.probabilities"
+        )
+        explain("The model's probability for each class: the tallest bar is its answer.")
+
+st.divider()
+st.download_button(
+    "Download a report of this run (HTML)", icon=":material/summarize:", key="results.report",
+    data=lambda: run_report(result, dataset, f"Run {run.run_id}: {run.label}"),
+    file_name=f"run{run.run_id}-report.html", mime="text/html",
+    help="One file with the model, its flax code, the curves, example results and timings; opens offline",
+)  # fmt: skip

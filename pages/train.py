@@ -10,9 +10,11 @@ from components.images import tile
 from components.run_views import STATUS_WORDS, curve, duration, final_score, progress_text
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
+from components.ui import advanced, explain, height
 from core import checkpoint, store
 from core.data import Dataset
 from core.errors import ConfigError, CoreError
+from core.jax_setup import compilation_cache_dir
 from core.spec import MAX_SEED
 from core.train import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, RECONSTRUCTION_LOSSES, TrainConfig, loss_label
 
@@ -70,42 +72,44 @@ def choose_dataset(state: AppState) -> Dataset | None:
 # ----- settings and start ---------------------------------------------------------------------
 def settings_form(state: AppState, dataset: Dataset | None) -> None:
     config = state.config
+    optimizer, batch_size, seed = config.optimizer, config.batch_size, config.seed
+    augment, loss = config.augment, config.reconstruction_loss
     with st.form("train.settings"):
         cols = st.columns(4)
-        optimizer = cols[0].selectbox(
-            "Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(config.optimizer), key="train.optimizer",
-            help="How the nudges are computed. " + " ".join(f"{k}: {v}." for k, v in OPTIMIZERS.items()),
+        epochs = cols[0].number_input(
+            "Epochs", value=config.epochs, step=1, key="train.epochs",
+            help=f"How many times to go through all training images (1 to {MAX_EPOCHS}).",
         )  # fmt: skip
         learning_rate = cols[1].text_input(
             "Learning rate", value=f"{config.learning_rate:g}", key="train.learning_rate",
             help="How big each nudge is. 0.001 is a good start for Adam; too big and the loss blows up, "
             "too small and learning crawls.",
         )  # fmt: skip
-        epochs = cols[2].number_input(
-            "Epochs", value=config.epochs, step=1, key="train.epochs",
-            help=f"How many times to go through all training images (1 to {MAX_EPOCHS}).",
-        )  # fmt: skip
-        batch_size = cols[3].number_input(
-            "Batch size", value=config.batch_size, step=1, key="train.batch_size",
-            help=f"Images per nudge (1 to {MAX_BATCH_SIZE:,}). Bigger batches give steadier but fewer steps.",
-        )  # fmt: skip
-        more = st.columns(4)
-        seed = more[0].number_input(
-            "Seed", value=config.seed, step=1, key="train.seed",
-            help=f"Fixes the shuffling and augmentation (0 to {MAX_SEED:,}): same seed, same curve.",
-        )  # fmt: skip
-        augment = more[1].checkbox(
-            "Shift images by 1 pixel", value=config.augment, key="train.augment",
-            help="Each time an image is shown, move it by up to one pixel. The model then learns the shape, "
-            "not the exact position, and does better on new images.",
-        )  # fmt: skip
-        loss = config.reconstruction_loss
-        if spec.kind == "autoencoder":
-            loss = more[2].selectbox(
-                "Reconstruction loss", list(RECONSTRUCTION_LOSSES), format_func=RECONSTRUCTION_LOSSES.get,
-                index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
-                help="How the difference between the image and its rebuilt version is measured.",
+        if advanced():
+            optimizer = cols[2].selectbox(
+                "Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(config.optimizer), key="train.optimizer",
+                help="How the nudges are computed. " + " ".join(f"{k}: {v}." for k, v in OPTIMIZERS.items()),
             )  # fmt: skip
+            batch_size = cols[3].number_input(
+                "Batch size", value=config.batch_size, step=1, key="train.batch_size",
+                help=f"Images per nudge (1 to {MAX_BATCH_SIZE:,}). Bigger batches give steadier but fewer steps.",
+            )  # fmt: skip
+            more = st.columns(4)
+            seed = more[0].number_input(
+                "Seed", value=config.seed, step=1, key="train.seed",
+                help=f"Fixes the shuffling and augmentation (0 to {MAX_SEED:,}): same seed, same curve.",
+            )  # fmt: skip
+            augment = more[1].checkbox(
+                "Shift images by 1 pixel", value=config.augment, key="train.augment",
+                help="Each time an image is shown, move it by up to one pixel. The model then learns the shape, "
+                "not the exact position, and does better on new images.",
+            )  # fmt: skip
+            if spec.kind == "autoencoder":
+                loss = more[2].selectbox(
+                    "Reconstruction loss", list(RECONSTRUCTION_LOSSES), format_func=RECONSTRUCTION_LOSSES.get,
+                    index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
+                    help="How the difference between the image and its rebuilt version is measured.",
+                )  # fmt: skip
         busy = state.active_run is not None
         submitted = st.form_submit_button(
             "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None,
@@ -163,25 +167,37 @@ def live_panel(active: bool) -> None:
             st.progress(snap.progress, text=progress_text(snap))
             metrics = st.columns(4)
             metrics[0].metric("Steps done", f"{snap.step:,}", help="One step = one batch of images = one nudge")
-            metrics[1].metric("Images per second", f"{snap.samples_per_s:,.0f}", help="Training speed")
+            steps_per_s = snap.samples_per_s / run.config.batch_size
+            metrics[1].metric(
+                "Images per second", f"{snap.samples_per_s:,.0f}",
+                help=f"Training speed: {steps_per_s:,.0f} steps per second of {run.config.batch_size} images each",
+            )  # fmt: skip
             metrics[2].metric("Time left", duration(snap.eta_s) if snap.active else "—")
+            compiled = "compiling…" if snap.status == "compiling" else (
+                duration(snap.compile_s) if snap.compile_s > 0 else "reused"
+            )  # fmt: skip
             metrics[3].metric(
-                "Compile time", duration(snap.compile_s),
-                help="JAX turns the training step into fast machine code once per model; later runs reuse it",
+                "Compile time", compiled,
+                help="Before the first step JAX turns the training step into machine code for this exact model "
+                "(first time only). The result is reused by later runs of the same model, even after a restart "
+                f"(kept in {compilation_cache_dir() or 'memory only'}).",
             )  # fmt: skip
             if snap.message and snap.status in ("diverged", "failed", "stopped", "queued"):
                 (st.error if snap.status in ("diverged", "failed") else st.info)(snap.message)
         others = comparison_runs(state, run) if not run.active else []
         curves = [curve(run)] + [curve(r) for r in others]
         config = run.config
-        st.plotly_chart(figures.loss_figure(curves, loss_label(run.spec, config)), key="train.loss_chart")
-        st.caption(
+        st.plotly_chart(
+            figures.loss_figure(curves, loss_label(run.spec, config), height=height(380)), key="train.loss_chart"
+        )
+        explain(
             "Solid: loss of each training batch (lower is better). Dashed: loss on the test images, "
             "measured after every epoch. If the dashed line rises while the solid one falls, the model "
             "is memorising (overfitting)."
         )
         if run.spec.kind == "mlp":
-            st.plotly_chart(figures.accuracy_figure(curves), key="train.accuracy_chart")
+            st.plotly_chart(figures.accuracy_figure(curves, height=height(300)), key="train.accuracy_chart")
+            explain("The share of test images the model gets right, measured after every epoch.")
         if active and not run.active:
             st.rerun(scope="app")
 

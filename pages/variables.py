@@ -9,7 +9,9 @@ import treescope
 from components import figures
 from components.frame import require_frame
 from components.state import get_state
+from components.ui import explain, height
 from core import models
+from core.costs import parameter_diff
 from core.variables import flax_source, get_leaf, layer_rows, tree_outline, variable_rows
 
 require_frame()
@@ -92,7 +94,27 @@ with table_tab:
     st.caption("Before training, kernels start random with std about 1/√inputs (LeCun normal) and biases start at 0.")
 
 with sizes_tab:
-    st.plotly_chart(figures.treemap_figure(rows), key="variables.treemap")
+    st.plotly_chart(figures.treemap_figure(rows, height=height(420)), key="variables.treemap")
+    explain("Each box is one array; its area is how many numbers it holds. Most parameters sit in the widest layers.")
+    previous = state.previous_spec
+    if previous is not None and previous.kind == spec.kind and previous != spec:
+        st.markdown(f"**Compared with the previous model** ({previous.describe()}): {state.last_change}")
+        st.dataframe(
+            [
+                {
+                    "layer": d.path,
+                    "before": d.before,
+                    "now": d.after,
+                    "change": (d.after or 0) - (d.before or 0),
+                }
+                for d in parameter_diff(previous, spec)
+            ],
+            hide_index=True,
+            key="variables.diff",
+            column_config={
+                "change": st.column_config.NumberColumn(format="%+d", help="parameters added (+) or removed (-)")
+            },
+        )
     st.dataframe(
         [{"layer": layer.module, "arrays": ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in layer.shapes.items()),
           "parameters": layer.parameters, "share": layer.parameters / total} for layer in layers],
@@ -108,17 +130,19 @@ with kernel_tab:
     left, right = st.columns(2)
     with left:
         st.plotly_chart(
-            figures.kernel_heatmap(kernel, f"{chosen}: {kernel.shape[0]:,} x {kernel.shape[1]:,}"),
+            figures.kernel_heatmap(kernel, f"{chosen}: {kernel.shape[0]:,} x {kernel.shape[1]:,}", height=height(420)),
             key="variables.heatmap",
         )
-        st.caption("Each square is one weight: red pushes the unit's output up, blue pushes it down.")
+        explain("Each square is one weight: red pulls the unit's output up, blue pulls it down.")
     with right:
-        st.plotly_chart(figures.histogram_figure(kernel, f"values of {chosen}"), key="variables.histogram")
+        st.plotly_chart(
+            figures.histogram_figure(kernel, f"values of {chosen}", height=height(300)), key="variables.histogram"
+        )
         st.caption(f"mean {float(np.mean(kernel)):.4f}, std {float(np.std(kernel)):.4f}")
     if kernel.shape[0] == spec.input_size:
         st.markdown("**What the first units look for**: each square is one unit's weights laid out as a 28x28 image.")
-        st.plotly_chart(figures.receptive_field_figure(kernel), key="variables.fields")
-        st.caption("Red pixels make the unit fire, blue ones hold it back. After training, shapes of strokes appear.")
+        st.plotly_chart(figures.receptive_field_figure(kernel, height=height(420)), key="variables.fields")
+        explain("Red pixels make the unit fire, blue ones hold it back. After training, shapes of strokes appear.")
 
 with code_tab:
     st.caption("Runnable flax.linen code for this exact model (copy button at the top right of the box).")

@@ -1,0 +1,34 @@
+"""The page URL carries the model and training settings, so a link reproduces them elsewhere."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.state import AppState
+from core.links import LinkError, from_query, to_query
+
+
+def apply_link_once(state: AppState) -> None:
+    """On a visitor's first run, take the settings from the URL (a bad link falls back to defaults)."""
+    if state.link_applied:
+        return
+    state.link_applied = True
+    try:
+        settings = from_query(st.query_params.to_dict())
+    except LinkError as err:
+        state.notice = f"This link's settings were not valid ({err}); showing the default model instead."
+        return
+    if settings is None:
+        return
+    state.set_spec(settings.spec)
+    state.config = settings.config
+    if settings.dataset:
+        state.dataset_name = settings.dataset
+    state.notice = f"Opened from a shared link: {settings.spec.describe()}."
+
+
+def sync_link(state: AppState) -> None:
+    """Keep the URL in step with the current model and settings (no rerun is caused)."""
+    query = to_query(state.spec, state.config, state.dataset_name)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)

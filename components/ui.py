@@ -1,0 +1,49 @@
+"""Presenter / beginner mode: one switch that hides advanced controls, enlarges charts and
+images, and puts a plain-language sentence under each view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.state import get_state
+
+PRESENTER_SCALE = 1.4
+_PRESENTER_CSS = """
+<style>
+  [data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.15rem; }
+  [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
+  [data-testid="stMetricValue"] { font-size: 2.6rem; }
+</style>
+"""
+
+
+def presenter() -> bool:
+    return get_state().presenter
+
+
+def advanced() -> bool:
+    """Whether to draw controls a newcomer does not need (seeds, batch size, optimizer internals)."""
+    return not get_state().presenter
+
+
+def height(base: int) -> int:
+    """A chart height, taller in presenter mode."""
+    return int(base * PRESENTER_SCALE) if presenter() else base
+
+
+def image_scale(base: int = 3) -> int:
+    """How many screen pixels per image pixel."""
+    return base + 2 if presenter() else base
+
+
+def explain(text: str) -> None:
+    """The sentence under a view: a caption normally, a highlighted sentence in presenter mode."""
+    if presenter():
+        st.info(text, icon=":material/lightbulb:")
+    else:
+        st.caption(text)
+
+
+def apply_presenter_style() -> None:
+    if presenter():
+        st.html(_PRESENTER_CSS)

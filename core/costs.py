@@ -1,0 +1,150 @@
+"""What a model costs and what an edit changed: parameters, memory, FLOPs, in numbers and words.
+
+FLOPs count multiply-adds as 2 (the usual convention, and what XLA's cost analysis
+reports), per example:
+- forward: each Dense layer does ``2 * inputs * outputs`` for the matrix product and
+  ``outputs`` for the bias; activations add about one operation per unit (more for
+  gelu/sigmoid/tanh, which we still count as one: they are a few percent of the total).
+- training step: the forward pass, plus the backward pass, which needs the gradient of
+  each weight matrix (``2 * inputs * outputs``) and, except for the first layer, the
+  gradient of its input (another ``2 * inputs * outputs``). The optimizer update is
+  per parameter, not per example, and is reported separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jax
+import numpy as np
+
+from core import models
+from core.spec import ModelSpec
+from core.train import TrainConfig, TrainState, make_optimizer, set_hyperparameters
+
+BYTES_PER_FLOAT = 4
+
+
+@dataclass(frozen=True)
+class ModelCosts:
+    parameters: int
+    parameter_bytes: int
+    optimizer_state_bytes: int
+    forward_flops: int  # per example
+    train_flops: int  # per example: forward + backward
+
+
+def forward_flops(spec: ModelSpec) -> int:
+    return sum(2 * d.inputs * d.outputs + d.outputs + (0 if d.activation == "linear" else d.outputs)
+               for d in spec.dense_layers)  # fmt: skip
+
+
+def train_flops(spec: ModelSpec) -> int:
+    backward = 0
+    for i, d in enumerate(spec.dense_layers):
+        backward += 2 * d.inputs * d.outputs + d.outputs  # weight and bias gradients
+        if i > 0:
+            backward += 2 * d.inputs * d.outputs  # gradient flowing to the layer below
+    return forward_flops(spec) + backward
+
+
+def optimizer_state_bytes(spec: ModelSpec, config: TrainConfig) -> int:
+    """Exact size of the optimizer state optax keeps for these parameters (Adam: two moments)."""
+    return _optimizer_state_bytes(spec, config.optimizer)
+
+
+@lru_cache(maxsize=64)
+def _optimizer_state_bytes(spec: ModelSpec, optimizer: str) -> int:
+    config = TrainConfig(optimizer=optimizer)  # the state's size does not depend on the values
+    model = models.build_model(spec)
+    params = jax.eval_shape(model.init, jax.random.key(0), models.example_batch(spec))["params"]
+    state = jax.eval_shape(
+        lambda p: (
+            set_hyperparameters(
+                TrainState.create(apply_fn=None, params=p, tx=make_optimizer(config.optimizer)), config
+            ).opt_state
+        ),
+        params,
+    )
+    return int(
+        sum(np.prod(leaf.shape, dtype=np.int64) * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(state))
+    )
+
+
+def model_costs(spec: ModelSpec, config: TrainConfig | None = None) -> ModelCosts:
+    config = config or TrainConfig()
+    return ModelCosts(
+        parameters=spec.parameter_count,
+        parameter_bytes=spec.parameter_count * BYTES_PER_FLOAT,
+        optimizer_state_bytes=optimizer_state_bytes(spec, config),
+        forward_flops=forward_flops(spec),
+        train_flops=train_flops(spec),
+    )
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_count(n: float) -> str:
+    """``1_234_567`` -> ``"1.2 million"``: big numbers a newcomer can read."""
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
+        if n >= size:
+            return f"{n / size:,.1f} {word}"
+    return f"{n:,.0f}"
+
+
+# ----- what an edit changed ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerDiff:
+    path: str
+    before: int | None  # parameters, None if the layer is new
+    after: int | None  # None if the layer was removed
+
+
+def parameter_diff(old: ModelSpec, new: ModelSpec) -> list[LayerDiff]:
+    """Parameters per Dense layer before and after, matched by their place in the variables tree."""
+    before = {d.path: d.parameters for d in old.dense_layers}
+    after = {d.path: d.parameters for d in new.dense_layers}
+    order = [d.path for d in new.dense_layers] + [p for p in before if p not in after]
+    return [LayerDiff(path, before.get(path), after.get(path)) for path in order]
+
+
+def _change(delta: int, total_before: int) -> str:
+    verb = "adds" if delta >= 0 else "removes"
+    return f"{verb} {abs(delta):,} parameters ({delta / total_before:+.0%})"
+
+
+def describe_change(old: ModelSpec, new: ModelSpec) -> str:
+    """One sentence about an edit, e.g. "layer 2: 128 -> 256 units adds 33,024 parameters (+6%)"."""
+    if old == new:
+        return ""
+    delta = new.parameter_count - old.parameter_count
+    if old.kind != new.kind:
+        return f"switched to {new.describe()}: {new.parameter_count:,} parameters"
+    old_layers, new_layers = old.layers, new.layers
+    if len(old_layers) == len(new_layers):
+        changed = [i for i, (a, b) in enumerate(zip(old_layers, new_layers, strict=True)) if a != b]
+        if len(changed) == 1:
+            i = changed[0]
+            a, b = old_layers[i], new_layers[i]
+            if a.width != b.width and a.activation == b.activation:
+                return f"layer {i + 1}: {a.width:,} → {b.width:,} units {_change(delta, old.parameter_count)}"
+            if a.width == b.width:
+                return f"layer {i + 1}: activation {a.activation} → {b.activation} (same parameters)"
+        if all(a.width == b.width for a, b in zip(old_layers, new_layers, strict=True)) and changed:
+            return "activations changed (same parameters)"
+    if len(new_layers) == len(old_layers) + 1:
+        return f"one more layer: {_change(delta, old.parameter_count)}"
+    if len(new_layers) == len(old_layers) - 1:
+        return f"one layer fewer: {_change(delta, old.parameter_count)}"
+    if delta == 0 and old.seed != new.seed:
+        return f"seed {old.seed} → {new.seed}: new starting weights (same parameters)"
+    return f"{old.describe()} → {new.describe()}: {_change(delta, old.parameter_count)}"

@@ -1,0 +1,103 @@
+"""Shareable links: a model and its training settings as short, readable URL query parameters.
+
+``?model=mlp&layers=512.relu-256.relu&seed=0&opt=adam&lr=0.001&bs=128&ep=10&data=sample``
+Autoencoders use ``enc=`` and ``dec=`` instead of ``layers=``. Parsing validates everything
+through ModelSpec and TrainConfig, so a hand-edited link can only give valid settings or
+a LinkError that says what was wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.errors import CoreError
+from core.spec import Layer, ModelSpec
+from core.train import TrainConfig
+
+KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "bs", "ep", "tseed", "aug", "loss", "data")
+SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist")  # local folders mean nothing on another computer
+
+
+class LinkError(CoreError):
+    """A link whose settings are not valid."""
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    spec: ModelSpec
+    config: TrainConfig
+    dataset: str | None
+
+
+def _stack(layers: tuple[Layer, ...]) -> str:
+    return "-".join(f"{layer.width}.{layer.activation}" for layer in layers)
+
+
+def to_query(spec: ModelSpec, config: TrainConfig, dataset: str) -> dict[str, str]:
+    query = {"model": "mlp" if spec.kind == "mlp" else "ae"}
+    if spec.kind == "mlp":
+        query["layers"] = _stack(spec.hidden)
+    else:
+        query["enc"] = _stack(spec.encoder)
+        query["dec"] = _stack(spec.decoder)
+    query.update(
+        seed=str(spec.seed), opt=config.optimizer, lr=f"{config.learning_rate:g}", bs=str(config.batch_size),
+        ep=str(config.epochs), tseed=str(config.seed), aug="1" if config.augment else "0",
+    )  # fmt: skip
+    if spec.kind == "autoencoder":
+        query["loss"] = config.reconstruction_loss
+    if dataset in SHAREABLE_DATA:
+        query["data"] = dataset
+    return query
+
+
+def _parse_stack(text: str, name: str) -> tuple[Layer, ...]:
+    if not text:
+        return ()
+    layers = []
+    for i, part in enumerate(text.split("-")):
+        width, _, activation = part.partition(".")
+        layers.append(Layer(width, activation or "relu"))  # ModelSpec validates both
+        if i > 64:
+            raise LinkError(f"{name} lists too many layers")
+    return tuple(layers)
+
+
+def from_query(query: Mapping[str, str]) -> LinkSettings | None:
+    """Settings from a link, None if the link carries none; LinkError naming what is wrong."""
+    query = {k: v for k, v in query.items() if k in KEYS}
+    if not query:
+        return None
+    defaults = TrainConfig()
+    try:
+        kind = {"mlp": "mlp", "ae": "autoencoder", "autoencoder": "autoencoder"}.get(query.get("model", "mlp"))
+        if kind is None:
+            raise LinkError(f"model must be mlp or ae, got {query.get('model')!r}")
+        seed = query.get("seed", "0")
+        if kind == "mlp":
+            spec = ModelSpec(kind="mlp", hidden=_parse_stack(query.get("layers", ""), "layers"), seed=seed)
+        else:
+            spec = ModelSpec(
+                kind="autoencoder",
+                encoder=_parse_stack(query.get("enc", ""), "enc"),
+                decoder=_parse_stack(query.get("dec", ""), "dec"),
+                seed=seed,
+            )
+        config = TrainConfig(
+            optimizer=query.get("opt", defaults.optimizer),
+            learning_rate=query.get("lr", defaults.learning_rate),
+            batch_size=query.get("bs", defaults.batch_size),
+            epochs=query.get("ep", defaults.epochs),
+            seed=query.get("tseed", defaults.seed),
+            augment=query.get("aug", "1") != "0",
+            reconstruction_loss=query.get("loss", defaults.reconstruction_loss),
+        )
+    except LinkError:
+        raise
+    except CoreError as err:
+        raise LinkError(str(err)) from None
+    dataset = query.get("data")
+    if dataset is not None and dataset not in SHAREABLE_DATA:
+        raise LinkError(f"data must be one of {', '.join(SHAREABLE_DATA)}, got {dataset!r}")
+    return LinkSettings(spec, config, dataset)

@@ -1,0 +1,145 @@
+"""Faults and many visitors, in real browsers against one server."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import pytest
+
+from core import checkpoint
+from core.spec import ModelSpec
+from core.train import TrainConfig, train
+from tests.browser_support import (
+    goto,
+    no_exception,
+    open_page,
+    rss_mb,
+    screenshot,
+    sidebar_text,
+    start_server,
+    stop_server,
+    wait_for_sidebar,
+    wait_idle,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def strict_server():
+    """A server whose runs stop 2 s after their tab closes, at most 2 trainings at once."""
+    proc, url = start_server({"FLAX_DASHBOARD_TAB_GRACE_S": "2", "FLAX_DASHBOARD_MAX_TRAININGS": "2"})
+    yield proc, url
+    stop_server(proc)
+
+
+def start_training(page, epochs: int = 300) -> None:
+    """On the Train page (already open in this visitor's session), start a run of ``epochs``."""
+    field = page.get_by_role("spinbutton", name="Epochs")
+    field.fill(str(epochs))
+    field.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start training").click()
+
+
+def running_on_server(browser, url: str) -> int:
+    """Read the server-wide count from a fresh visitor's sidebar."""
+    context = browser.new_context()
+    page = context.new_page()
+    goto(page, url)
+    text = sidebar_text(page)
+    context.close()
+    return int(text.split("Trainings on this server: ")[1].split(" running")[0])
+
+
+def test_closing_the_tab_ends_its_training_and_frees_memory(browser, strict_server):
+    proc, url = strict_server
+    sizes = []
+    for _ in range(3):
+        context = browser.new_context()
+        page = context.new_page()
+        goto(page, f"{url}/train")
+        start_training(page)
+        wait_for_sidebar(page, "images/s", timeout=60)
+        assert running_on_server(browser, url) == 1
+        context.close()  # the visitor closes the tab mid-training
+        deadline = time.monotonic() + 30
+        while running_on_server(browser, url) != 0:
+            assert time.monotonic() < deadline, "training kept running after its tab closed"
+            time.sleep(1)
+        sizes.append(rss_mb(proc.pid))
+    # repeated cycles must not pile up memory (each abandoned run is saved and dropped)
+    assert sizes[-1] - sizes[0] < 150, sizes
+
+
+def test_four_visitors_two_training_each_sees_only_their_own(browser, strict_server):
+    _, url = strict_server
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(4)]
+    pages = [c.new_page() for c in contexts]
+    try:
+        for page in pages[2:]:  # two more visitors have the dashboard open
+            goto(page, url)
+        # visitor 0 trains an MLP, visitor 1 an autoencoder, at the same time
+        goto(pages[1], url)
+        pages[1].get_by_role("radio", name="AutoEncoder").click()
+        wait_idle(pages[1])
+        goto(pages[0], f"{url}/train")
+        start_training(pages[0], epochs=40)
+        open_page(pages[1], "Train")
+        start_training(pages[1], epochs=40)
+        wait_for_sidebar(pages[0], "images/s", timeout=60)
+        wait_for_sidebar(pages[1], "images/s", timeout=60)
+        assert "MLP 784-512-256-10" in sidebar_text(pages[0])
+        assert "AutoEncoder" in sidebar_text(pages[1])
+        # meanwhile the other two click through pages: each loads in under 2 s, and shows no one else's run
+        for page in pages[2:]:
+            for title in ("Variables", "Train", "Build"):
+                tic = time.monotonic()
+                open_page(page, title)
+                assert time.monotonic() - tic < 2.0, f"{title} took over 2 s while two runs train"
+            open_page(page, "Train")
+            assert page.get_by_text("No run yet").first.is_visible()
+            assert "Idle" in sidebar_text(page)
+        # a third training waits for a free slot, with a message
+        start_training(pages[2], epochs=1)
+        wait_for_sidebar(pages[2], "Waiting for a free training slot", timeout=30)
+        screenshot(pages[2], "11-queued")
+        # each training visitor sees only their own run: one row in the runs table
+        for page in pages[:2]:
+            page.get_by_role("button", name="Stop").click()
+            wait_for_sidebar(page, "Stopped", timeout=30)
+            assert page.locator('[data-testid="stDataFrame"]').first.inner_text().count("Run") <= 1
+        wait_for_sidebar(pages[2], "Finished", timeout=120)
+        for page in pages:
+            no_exception(page)
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("random.msgpack", bytes(range(256)) * 40, "not a checkpoint of this tool"),
+        ("empty.msgpack", b"", "is empty"),
+        ("pickle.msgpack", pickle.dumps({"format": "flax-dashboard-checkpoint"}), "not a checkpoint"),
+    ],
+)
+def test_bad_uploads_are_explained(page, server, tmp_path, name, content, words):
+    path = tmp_path / name
+    path.write_bytes(content)
+    goto(page, f"{server}/train")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text(words).first.wait_for(timeout=20_000)
+    no_exception(page)
+
+
+def test_a_good_upload_becomes_the_current_model(page, server, tmp_path, small):
+    result = train(ModelSpec.mlp((32,)), TrainConfig(epochs=1), small)
+    path = checkpoint.save(tmp_path / "mine.msgpack", result)
+    goto(page, f"{server}/train")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    wait_for_sidebar(page, "MLP 784-32-10", timeout=30)
+    open_page(page, "Results")
+    assert page.get_by_text(f"{result.final_metrics.test_accuracy:.1%}").first.is_visible()

@@ -1,0 +1,41 @@
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.priority import lower_training_priority, training_niceness
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread niceness via /proc is Linux-only")
+
+
+def test_the_calling_thread_and_xla_threads_get_a_lower_priority(small):
+    from core.spec import ModelSpec
+    from core.train import TrainConfig, train
+
+    train(ModelSpec.mlp((16,)), TrainConfig(epochs=1), small)  # make XLA start its compute threads
+    seen = {}
+
+    def worker():
+        lower_training_priority(7)
+        seen["me"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen["me"] == 7
+    tasks = Path("/proc/self/task")
+    xla = [int(t.name) for t in tasks.iterdir() if (t / "comm").read_text().startswith("tf_XLAEigen")]
+    assert xla and all(os.getpriority(os.PRIO_PROCESS, tid) >= 7 for tid in xla)
+    # the main thread (where page scripts would run) keeps its priority
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 7
+
+
+def test_niceness_setting(monkeypatch):
+    monkeypatch.setenv("FLAX_DASHBOARD_TRAINING_NICE", "0")
+    assert training_niceness() == 0 and lower_training_priority() == 0
+    monkeypatch.setenv("FLAX_DASHBOARD_TRAINING_NICE", "99")
+    assert training_niceness() == 19
+    monkeypatch.setenv("FLAX_DASHBOARD_TRAINING_NICE", "x")
+    assert training_niceness() == 10

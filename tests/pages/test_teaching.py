@@ -1,0 +1,106 @@
+"""Presenter mode, the guided path, shared links, explained edits, resume, confusion cells."""
+
+from streamlit.testing.v1 import AppTest
+
+from core.links import to_query
+from core.spec import ModelSpec
+from core.train import TrainConfig
+from tests.pages.conftest import ROOT
+from tests.support import button, state, wait_for_training
+
+
+def _sidebar_links(at) -> list[str]:
+    return [link.label for link in at.sidebar.get("page_link")]
+
+
+def test_presenter_mode_hides_advanced_controls_and_defaults_still_work(app):
+    app.sidebar.toggle(key="sidebar.presenter").set_value(True).run()
+    assert state(app).presenter
+    app.switch_page("pages/train.py").run()
+    keys = {w.key for w in app.number_input} | {w.key for w in app.selectbox}
+    assert "train.epochs" in keys
+    assert not keys & {"train.batch_size", "train.seed", "train.optimizer"}
+    app.number_input(key="train.epochs").set_value(1)
+    button(app, "Start training").click().run()
+    wait_for_training(app)
+    assert state(app).runs[0].status == "finished"
+    assert state(app).runs[0].config.batch_size == TrainConfig().batch_size
+    assert app.get("html")  # the presenter stylesheet
+    assert any("share of test images" in i.value for i in app.info)  # sentences become visible hints
+
+
+def test_guided_path_highlights_the_next_step(app):
+    assert any("**2. Train it** ← next" in label for label in _sidebar_links(app))
+    app.switch_page("pages/train.py").run()
+    app.number_input(key="train.epochs").set_value(1)
+    button(app, "Start training").click().run()
+    wait_for_training(app)
+    assert any("**3. See what it learned** ← next" in label for label in _sidebar_links(app))
+    app.switch_page("pages/results.py").run()
+    assert not any("← next" in label for label in _sidebar_links(app))
+
+
+def test_a_link_reproduces_the_model_and_settings(app):
+    spec, config = ModelSpec.autoencoder((128, 2), (128,), seed=4), TrainConfig(learning_rate=0.003, epochs=7)
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in to_query(spec, config, "sample").items():
+        other.query_params[key] = value
+    other.run()
+    assert not other.exception
+    assert state(other).spec == spec and state(other).config == config
+    assert any("shared link" in i.value for i in other.info)
+
+
+def test_a_bad_link_falls_back_to_defaults_with_a_message(app):
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other.query_params["layers"] = "0.relu-abc"
+    other.run()
+    assert not other.exception
+    assert state(other).spec == ModelSpec.mlp((512, 256))
+    assert any("not valid" in i.value and "got 0" in i.value for i in other.info)
+
+
+def test_the_url_follows_the_model(app):
+    app.number_input(key="build.hidden.0.width.v0").set_value(100).run()
+    assert app.query_params["layers"] == "100.relu-256.relu"
+    assert app.query_params["lr"] == "0.001" and app.query_params["data"] == "sample"
+
+
+def test_a_width_change_is_explained_and_diffed(app):
+    app.number_input(key="build.hidden.1.width.v0").set_value(128).run()
+    old, new = ModelSpec.mlp((512, 256)), ModelSpec.mlp((512, 128))
+    delta = old.parameter_count - new.parameter_count
+    assert any(f"layer 2: 256 → 128 units removes {delta:,} parameters" in s.value for s in app.success)
+    app.switch_page("pages/variables.py").run()
+    diff = next(d.value for d in app.dataframe if "change" in d.value.columns)
+    assert list(diff["layer"]) == ["Dense_0", "Dense_1", "Dense_2"]
+    assert int(diff["change"].sum()) == -delta
+
+
+def test_continue_training_keeps_the_curve(app):
+    app.switch_page("pages/train.py").run()
+    app.number_input(key="train.epochs").set_value(1)
+    button(app, "Start training").click().run()
+    wait_for_training(app)
+    first = state(app).runs[0]
+    app.number_input(key="train.more_epochs").set_value(2)
+    button(app, "Continue training").click().run()
+    assert not app.exception
+    wait_for_training(app)
+    second = state(app).runs[-1]
+    assert second is not first and second.status == "finished"
+    assert second.result.steps == 3 * 35
+    assert second.result.history.step_losses[:35] == first.result.history.step_losses
+    assert [e.epoch for e in second.result.history.epochs] == [1, 2, 3]
+
+
+def test_confusion_cell_shows_its_images(app):
+    app.switch_page("pages/train.py").run()
+    app.number_input(key="train.epochs").set_value(1)
+    button(app, "Start training").click().run()
+    wait_for_training(app)
+    app.switch_page("pages/results.py").run()
+    app.selectbox(key="results.cell_true").set_value(7)
+    app.selectbox(key="results.cell_pred").set_value(7).run()
+    assert not app.exception
+    assert any("image(s) of 7 the model called 7, most confident first" in c.value for c in app.caption)
