@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from core.history import downsample_curve
 from core.spec import ModelSpec
+from core.sweep import SweepRun, WidthSummary
 from core.variables import VariableRow
 
 ROLE_COLOURS = {
@@ -287,7 +288,7 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], height: 
             customdata=[[t, p] for t in range(len(names)) for p in range(len(names))],
             mode="markers",
             marker={"size": 28, "opacity": 0.01, "color": "#000000"},
-            hoverinfo="skip",
+            hoverinfo="none",  # "skip" would also swallow the clicks
             showlegend=False,
         )
     )
@@ -338,4 +339,99 @@ def latent_figure(
         )
     fig.update_xaxes(title=axis_titles[0])
     fig.update_yaxes(title=axis_titles[1])
+    return _layout(fig, height=height, legend={"orientation": "v"})
+
+
+# ----- width sweeps ---------------------------------------------------------------------------
+
+
+def _width_colours(widths: Sequence[int]) -> dict[int, str]:
+    """One colour per width along a sequential scale: the wider the model, the darker."""
+    from plotly.colors import sample_colorscale
+
+    ordered = sorted(set(widths))
+    positions = [0.5] if len(ordered) == 1 else list(np.linspace(0.85, 0.0, len(ordered)))
+    return dict(zip(ordered, sample_colorscale("Viridis", positions), strict=True))
+
+
+def sweep_figure(
+    runs: Sequence[SweepRun], summaries: Sequence[WidthSummary], score_title: str, height: int = 420
+) -> go.Figure:
+    """Test score (left) and final training loss (right) against parameter count, on a log axis.
+
+    Per width: the mean over seeds with an error bar of one standard deviation. Every run is
+    also a point whose ``customdata`` is its index in ``runs``, so clicking it can pick that model.
+    """
+    from plotly.subplots import make_subplots
+
+    accuracy = bool(runs) and runs[0].test_accuracy is not None
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(score_title, "final training loss"), horizontal_spacing=0.1)
+    x = [s.parameter_count for s in summaries]
+    run_x = [r.parameter_count for r in runs]
+    run_names = [f"width {r.width:,}, seed {r.seed}" for r in runs]
+    fmt = ".1%" if accuracy else ".4f"
+    panels = (
+        ([s.score_mean for s in summaries], [s.score_std for s in summaries], [r.score for r in runs], fmt),
+        ([s.train_loss_mean for s in summaries], [s.train_loss_std for s in summaries],
+         [r.train_loss for r in runs], ".4f"),
+    )  # fmt: skip
+    for col, (means, stds, values, number) in enumerate(panels, start=1):
+        hover = [
+            f"width {s.width:,} ({s.parameter_count:,} parameters)<br>mean of {len(s.seeds)} seed(s): "
+            f"{m:{number}} ± {d:{number}}"
+            for s, m, d in zip(summaries, means, stds, strict=True)
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=means, error_y={"type": "data", "array": stds, "visible": True}, mode="lines+markers",
+                name="mean over seeds (bar: ± 1 std)", legendgroup="mean", showlegend=col == 1,
+                line={"color": QUALITATIVE[0]}, marker={"size": 8}, text=hover, hovertemplate="%{text}<extra></extra>",
+            ),
+            row=1, col=col,
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=run_x, y=values, mode="markers", name="one model (click to use it)", legendgroup="runs",
+                showlegend=col == 1, customdata=list(range(len(runs))), text=run_names,
+                marker={"size": 10, "color": QUALITATIVE[1], "opacity": 0.55, "line": {"width": 1, "color": "white"}},
+                hovertemplate=f"%{{text}}<br>%{{x:,}} parameters: %{{y:{number}}}<extra></extra>",
+            ),
+            row=1, col=col,
+        )  # fmt: skip
+    fig.update_xaxes(type="log", title="parameters (log scale)")
+    if accuracy:
+        fig.update_yaxes(tickformat=".0%", row=1, col=1)
+    margin = {"l": 10, "r": 10, "t": 40, "b": 10}  # room for the panel titles
+    return _layout(fig, height=height, clickmode="event+select", margin=margin)
+
+
+def sweep_curves_figure(
+    runs: Sequence[SweepRun],
+    y_title: str,
+    live: dict[int, np.ndarray] | None = None,
+    live_width: int | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """The training loss of every model of a sweep overlaid (log scale), coloured by width; ``live``
+    holds the curves of the width being trained (seed -> step losses), drawn dashed."""
+    live = live or {}
+    widths = [r.width for r in runs] + ([live_width] if live_width is not None and live else [])
+    colours = _width_colours(widths)
+    per_curve = max(100, MAX_CURVE_POINTS // max(len(runs) + len(live), 1))
+    curves = [(r.width, r.seed, r.result.history.step_losses, False) for r in runs]
+    curves += [(live_width, seed, losses, True) for seed, losses in live.items()]
+    fig, named = go.Figure(), set()
+    for width, seed, losses, training in curves:
+        steps, values = downsample_curve(losses, per_curve)
+        fig.add_trace(
+            go.Scatter(
+                x=steps, y=values, mode="lines", name=f"width {width:,}" + (" (training)" if training else ""),
+                legendgroup=f"{width}", showlegend=(width, training) not in named,
+                line={"color": colours[width], "width": 1.3, "dash": "dash" if training else "solid"},
+                hovertemplate=f"width {width:,}, seed {seed}<br>step %{{x:,}}: loss %{{y:.4f}}<extra></extra>",
+            )
+        )  # fmt: skip
+        named.add((width, training))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title=f"training loss ({y_title}, log scale)", type="log")
     return _layout(fig, height=height, legend={"orientation": "v"})

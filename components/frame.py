@@ -19,6 +19,9 @@ PAGE_FILES = {
     "pages/variables.py": ("Variables", ":material/account_tree:"),
     "pages/train.py": ("Train", ":material/show_chart:"),
     "pages/results.py": ("Results", ":material/image:"),
+    "pages/sweep.py": ("Width sweep", ":material/stacked_line_chart:"),
+    "pages/explore.py": ("Explore", ":material/explore:"),
+    "pages/draw.py": ("Draw", ":material/draw:"),
 }
 _local = threading.local()
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from core import models, predict
 from core.data import Dataset, load_dataset
+from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
 from core.train import TrainResult
 
@@ -66,3 +67,17 @@ def test_outputs(run_id: int, dataset_name: str, _result: TrainResult, _dataset:
     originals = _dataset.test_images.astype(np.float32) / 255.0
     errors = ((rebuilt - originals) ** 2).mean(axis=(1, 2, 3))
     return {"codes": codes, "errors": errors}
+
+
+def test_dataset(result: TrainResult, fallback: str) -> Dataset:
+    """The data a run was trained on, for showing its test images; if that is not available here
+    (an uploaded run from another computer), the visitor's dataset or the sample, with a warning."""
+    for name in (result.dataset, fallback, "sample"):
+        try:
+            dataset_ = dataset(name)
+        except CoreError:
+            continue
+        if name != result.dataset:
+            st.warning(f"The run's data ({result.dataset}) is not available here; showing {dataset_.name} instead.")
+        return dataset_
+    raise AssertionError("the bundled sample always loads")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.run_views import STATUS_WORDS, final_score, progress_text
 from components.state import AppState, get_state
+from components.sweep_views import sweep_progress_text
 from core.runs import SLOTS
 
 POLL_SECONDS = 1.0
@@ -57,7 +58,7 @@ def sidebar() -> None:
             f"{spec.parameter_count:,} parameters (numbers the model learns) in {len(spec.dense_layers)} Dense layers"
         )
         st.markdown(f"Dataset: **{state.dataset_name}**")
-        _training_status(state.active_run is not None)
+        _training_status(state.active_run is not None or state.sweep.active)
 
 
 def _training_status(active: bool) -> None:
@@ -66,10 +67,16 @@ def _training_status(active: bool) -> None:
         state = get_state()
         run = state.active_run
         st.markdown("#### Training")
+        if state.sweep.active:
+            snap = state.sweep.job.snapshot()
+            st.progress(snap.progress, text=f"Width sweep: {snap.progress:.0%}")
+            st.caption(sweep_progress_text(snap))
         if run is not None:
             snap = run.snapshot()
             st.progress(snap.progress, text=f"Run {run.run_id}: {snap.progress:.0%}")
             st.caption(progress_text(snap))
+            return
+        if state.sweep.active:
             return
         if active:  # it was training at the last full run and has just ended: redraw every page part
             st.rerun(scope="app")

@@ -16,6 +16,7 @@ import streamlit as st
 from core.costs import describe_change
 from core.runs import JobSnapshot, TrainingJob
 from core.spec import PRESETS, ModelSpec
+from core.sweep import SweepEstimate, SweepJob, SweepPlan
 from core.train import TrainConfig, TrainResult
 
 _STATE_KEY = "flax_dashboard.state"
@@ -65,6 +66,23 @@ class Run:
 
 
 @dataclass
+class SweepPageState:
+    """A visitor's width sweep: the job (running or done), estimates per plan, and runs made current."""
+
+    job: SweepJob | None = None
+    #: (plan, dataset name) -> estimate; timing again for the same plan would only repeat the work
+    estimates: dict[tuple[SweepPlan, str], SweepEstimate] = field(default_factory=dict)
+    #: (sweep job id, width, seed) -> the visitor's Run made from that model, so it is added once
+    added: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    #: the last chart selection acted on (a selection stays in its widget across reruns)
+    handled_selection: tuple = ()
+
+    @property
+    def active(self) -> bool:
+        return self.job is not None and self.job.snapshot().active
+
+
+@dataclass
 class AppState:
     """What one visitor is doing: the models being edited, settings, and their runs."""
 
@@ -94,6 +112,8 @@ class AppState:
     notice: str | None = None
     #: whether the settings of the page URL have been applied to this session yet
     link_applied: bool = False
+    #: the Width sweep page's job and estimates
+    sweep: SweepPageState = field(default_factory=SweepPageState)
 
     # ----- the model being edited ----------------------------------------------------
     @property

@@ -35,23 +35,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="Build, train and evaluate flax.linen MLPs and autoencoders.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def model_and_training_arguments(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--model", choices=("mlp", "autoencoder"), default="mlp")
+        command.add_argument("--widths", default="512,256", help="MLP hidden layer widths, e.g. 512,256")
+        command.add_argument("--encoder", default="256,64,16", help="autoencoder encoder widths; the last is the code")
+        command.add_argument("--decoder", default="64,256", help="autoencoder decoder widths")
+        command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
+        command.add_argument("--dataset", default="sample", help=f"one of {', '.join(DATASET_CHOICES)}")
+        command.add_argument("--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist)")
+        command.add_argument("--epochs", default=defaults.epochs, type=_text)
+        command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
+        command.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
+        command.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
+        command.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
+        command.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
+
     train = commands.add_parser("train", help="train a model and print one JSON line of results")
-    train.add_argument("--model", choices=("mlp", "autoencoder"), default="mlp")
-    train.add_argument("--widths", default="512,256", help="MLP hidden layer widths, e.g. 512,256")
-    train.add_argument("--encoder", default="256,64,16", help="autoencoder encoder widths; the last is the code size")
-    train.add_argument("--decoder", default="64,256", help="autoencoder decoder widths")
-    train.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
-    train.add_argument("--dataset", default="sample", help=f"one of {', '.join(DATASET_CHOICES)}")
-    train.add_argument("--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist)")
-    train.add_argument("--epochs", default=defaults.epochs, type=_text)
-    train.add_argument("--batch-size", default=defaults.batch_size, type=_text)
-    train.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
-    train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
-    train.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
-    train.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
+    model_and_training_arguments(train)
     train.add_argument("--seed", default=0, type=_text, help="seeds initialisation, shuffling and augmentation")
     train.add_argument("--save", default=None, help="write the trained model to this checkpoint file")
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    sweep = commands.add_parser("sweep", help="train one model per width (and seed), print one JSON line per run")
+    model_and_training_arguments(sweep)
+    sweep.add_argument(
+        "--layer", default="0",
+        help="the layer to resize, counted from 0 (autoencoder: encoder layers, then decoder layers), or 'all': "
+        "scale every hidden layer together, each value then being the widest layer's width, the others keeping "
+        "their proportions (an autoencoder's code keeps its size)",
+    )  # fmt: skip
+    sweep.add_argument("--values", default="8,16,32,64,128,256,512,1024", help="the widths to try, e.g. 8,16,32")
+    sweep.add_argument("--seeds", default="0", help="seeds per width, e.g. 0,1,2 (error bars need two or more)")
+    sweep.add_argument(
+        "--no-vmap", action="store_true",
+        help="train the seeds of a width one after another with the ordinary engine, not together in one program",
+    )  # fmt: skip
+    sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on test data, print one JSON line")
     evaluate.add_argument("--checkpoint", required=True)
@@ -72,25 +91,33 @@ def _log(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def cmd_train(args: argparse.Namespace) -> dict:
-    from core import checkpoint
-    from core.data import load_dataset
+def _spec_and_config(args: argparse.Namespace, seed: object):
+    """The model and training settings the shared arguments describe."""
     from core.spec import ModelSpec
-    from core.train import Progress, TrainConfig, steps_per_epoch, train
+    from core.train import TrainConfig
 
     if args.model == "mlp":
-        spec = ModelSpec.mlp(args.widths, args.activation, seed=args.seed)
+        spec = ModelSpec.mlp(args.widths, args.activation, seed=seed)
     else:
-        spec = ModelSpec.autoencoder(args.encoder, args.decoder, args.activation, seed=args.seed)
+        spec = ModelSpec.autoencoder(args.encoder, args.decoder, args.activation, seed=seed)
     config = TrainConfig(
         optimizer=args.optimizer,
         learning_rate=args.lr,
         batch_size=args.batch_size,
         epochs=args.epochs,
-        seed=args.seed,
+        seed=seed,
         reconstruction_loss=args.loss,
         augment=not args.no_augment,
     )
+    return spec, config
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from core import checkpoint
+    from core.data import load_dataset
+    from core.train import Progress, steps_per_epoch, train
+
+    spec, config = _spec_and_config(args, args.seed)
     tic = time.perf_counter()
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
     steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
@@ -139,6 +166,40 @@ def cmd_train(args: argparse.Namespace) -> dict:
     return summary
 
 
+def cmd_sweep(args: argparse.Namespace) -> None:
+    """Train the plan's models width after width, printing one JSON line per run as it finishes."""
+    from core.data import load_dataset
+    from core.sweep import SweepPlan, SweepProgress, SweepRun, estimate_sweep, run_sweep
+    from core.train import steps_per_epoch
+
+    spec, config = _spec_and_config(args, 0)
+    plan = SweepPlan(spec, args.layer, args.values, args.seeds, config)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
+    batched = not args.no_vmap
+    _log(dataset.description, args.quiet)
+    _log(f"sweep of {plan.describe()}: {plan.models} models", args.quiet)
+    estimate = estimate_sweep(plan, dataset, batched=batched)
+    _log(f"estimated time: {estimate.total_s:.0f}s ({estimate.describe()})", args.quiet)
+    started: set[int] = set()
+
+    def show(p: SweepProgress) -> None:
+        if p.width not in started:
+            started.add(p.width)
+            model = plan.specs[p.width_index]
+            _log(f"[{p.width_index + 1}/{p.widths}] width {p.width}: {model.describe()}, "
+                 f"{model.parameter_count:,} parameters", args.quiet)  # fmt: skip
+
+    def emit(run: SweepRun) -> None:
+        print(json.dumps(run.to_dict()), flush=True)
+        score = f"test acc {run.test_accuracy:.2%}" if run.test_accuracy is not None else f"test mse {run.test_mse:.4f}"
+        _log(f"  seed {run.seed}: {run.status}, {score}, train loss {run.train_loss or 0:.4f}", args.quiet)
+
+    tic = time.perf_counter()
+    run_sweep(plan, dataset, on_run=emit, on_progress=show, estimate=estimate, batched=batched)
+    _log(f"done in {time.perf_counter() - tic:.1f}s (estimated {estimate.total_s:.1f}s)", args.quiet)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> dict:
     from core import checkpoint
     from core.data import load_dataset, read_idx_split
@@ -161,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     enable_compilation_cache()
     try:
+        if args.command == "sweep":
+            cmd_sweep(args)  # prints a line per run as it goes
+            return 0
         summary = cmd_train(args) if args.command == "train" else cmd_evaluate(args)
     except CoreError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -135,7 +135,7 @@ def evaluate(
         raise CoreError("no images to evaluate")
     batched = tuple(jnp.asarray(a) for a in batched_for_eval(np.asarray(images), np.asarray(labels, np.int32)))
     args = (params, *batched)
-    fn, _ = compile_once("eval", evaluation_sums, (spec, reconstruction_loss), args)
+    fn, _ = compile_once("eval", evaluation_sums, (spec.replace(seed=0), reconstruction_loss), args)
     loss_sum, second, confusion = fn(*args)
     if spec.kind == "mlp":
         return Evaluation(n, float(loss_sum) / n, float(second) / n, None, np.asarray(confusion))

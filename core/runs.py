@@ -121,8 +121,105 @@ class JobSnapshot:
         return self.status in ACTIVE
 
 
+class BackgroundJob:
+    """What every background job shares: its thread, a stop event, a slot in ``SLOTS``, the
+    visitor watchdog, a status with a message, the lower CPU priority and the ``on_done`` hook.
+
+    Subclasses are dataclasses with ``on_done``, ``keep_alive``, ``grace_s`` and ``job_id``
+    fields; they call ``_init_job`` from ``__post_init__`` and implement ``_work``.
+    """
+
+    on_done: Callable | None
+    keep_alive: Callable[[], bool] | None
+    grace_s: float
+    job_id: int
+
+    def _init_job(self, thread_name: str) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._status = "queued"
+        self._message = f"waiting for a free slot ({SLOTS.limit} trainings may run at once)"
+        self.abandoned = False
+        self._reniced = False
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+
+    # ----- control (any thread) ---------------------------------------------------------
+    def start(self):
+        _live_jobs.add(self)  # stopped and joined at interpreter exit
+        self._thread.start()
+        if self.keep_alive is not None:
+            threading.Thread(target=self._watch, name=f"watch-{self._thread.name}", daemon=True).start()
+        return self
+
+    def _watch(self) -> None:
+        """Stop the job when its visitor has been gone for ``grace_s`` (what it trained is kept)."""
+        gone_since: float | None = None
+        while self._thread.is_alive():
+            if self.keep_alive():
+                gone_since = None
+            elif gone_since is None:
+                gone_since = time.monotonic()
+            elif time.monotonic() - gone_since >= self.grace_s:
+                self.abandoned = True
+                self.stop()
+                return
+            time.sleep(min(1.0, self.grace_s / 4))
+
+    def stop(self) -> None:
+        """Ask the job to end after its current chunk of steps; what it trained is kept."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ----- the worker thread ------------------------------------------------------------
+    def _set(self, status: str, message: str = "") -> None:
+        with self._lock:
+            self._status = status
+            self._message = message
+
+    def _renice_once(self) -> None:
+        """XLA creates its compute threads on first use: renice them once they exist."""
+        if not self._reniced:
+            lower_training_priority()
+            self._reniced = True
+
+    def _work(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        if not SLOTS.acquire(self._stop):
+            self._set("stopped", "stopped before it started")
+            self._finish()
+            return
+        try:
+            lower_training_priority()
+            self._work()
+        except CoreError as err:
+            self._set("failed", str(err))
+        except Exception as err:  # never let a worker die silently: the page shows the reason
+            traceback.print_exc()
+            self._set("failed", f"training failed unexpectedly: {type(err).__name__}: {err}")
+        finally:
+            SLOTS.release()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.on_done is not None:
+            try:
+                self.on_done(self)
+            except Exception:
+                traceback.print_exc()
+
+
 @dataclass(eq=False)  # compared and hashed by identity (jobs live in a WeakSet)
-class TrainingJob:
+class TrainingJob(BackgroundJob):
     """One training run in a background thread."""
 
     spec: ModelSpec
@@ -139,52 +236,11 @@ class TrainingJob:
 
     def __post_init__(self) -> None:
         self.total_steps = steps_per_epoch(self.config, self.dataset.num_train) * self.config.epochs
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._status = "queued"
-        self._message = f"waiting for a free slot ({SLOTS.limit} trainings may run at once)"
+        self._init_job(f"train-{self.job_id}")
         self._losses: list[float] = list(self.resume.history.step_losses) if self.resume else []
         self._epochs: list[EpochMetrics] = list(self.resume.history.epochs) if self.resume else []
         self._progress: Progress | None = None
         self.result: TrainResult | None = None
-        self.abandoned = False
-        self._reniced = False
-        self._thread = threading.Thread(target=self._run, name=f"train-{self.job_id}", daemon=True)
-
-    # ----- control (any thread) ---------------------------------------------------------
-    def start(self) -> TrainingJob:
-        _live_jobs.add(self)
-        self._thread.start()
-        if self.keep_alive is not None:
-            threading.Thread(target=self._watch, name=f"watch-{self.job_id}", daemon=True).start()
-        return self
-
-    def _watch(self) -> None:
-        """Stop the job when its visitor has been gone for ``grace_s`` (the model is kept)."""
-        gone_since: float | None = None
-        while self._thread.is_alive():
-            if self.keep_alive():
-                gone_since = None
-            elif gone_since is None:
-                gone_since = time.monotonic()
-            elif time.monotonic() - gone_since >= self.grace_s:
-                self.abandoned = True
-                self.stop()
-                return
-            time.sleep(min(1.0, self.grace_s / 4))
-
-    def stop(self) -> None:
-        """Ask the run to end after its current chunk of steps; the partial model is kept."""
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
@@ -204,17 +260,9 @@ class TrainingJob:
                 message=self._message,
             )
 
-    # ----- the worker thread ------------------------------------------------------------
-    def _set(self, status: str, message: str = "") -> None:
-        with self._lock:
-            self._status = status
-            self._message = message
-
     def _on_progress(self, p: Progress) -> None:
-        if p.phase == "training" and not self._reniced:
-            # XLA creates its compute threads on first use: renice them once they exist
-            lower_training_priority()
-            self._reniced = True
+        if p.phase == "training":
+            self._renice_once()
         status = {"compiling": "compiling", "evaluating": "evaluating"}.get(p.phase, "running")
         with self._lock:
             self._progress = p
@@ -227,38 +275,17 @@ class TrainingJob:
                     "compiling the training step (first time for this model only)" if p.phase == "compiling" else ""
                 )
 
-    def _run(self) -> None:
-        if not SLOTS.acquire(self._stop):
-            self._set("stopped", "stopped before it started")
-            self._finish()
-            return
-        try:
-            lower_training_priority()
-            self._set("compiling", "compiling the training step (first time for this model only)")
-            result = train(
-                self.spec, self.config, self.dataset, on_progress=self._on_progress, stop=self._stop, resume=self.resume
-            )
-            with self._lock:
-                self.result = result
-                # the engine's history is the reference (a diverged chunk is rolled back)
-                self._losses = list(result.history.step_losses)
-                self._epochs = list(result.history.epochs)
-                self._status = result.status
-                self._message = result.reason
-                if self.abandoned and result.status == "stopped":
-                    result.reason = self._message = "stopped because the browser tab that started it was closed"
-        except CoreError as err:
-            self._set("failed", str(err))
-        except Exception as err:  # never let a worker die silently: the page shows the reason
-            traceback.print_exc()
-            self._set("failed", f"training failed unexpectedly: {type(err).__name__}: {err}")
-        finally:
-            SLOTS.release()
-        self._finish()
-
-    def _finish(self) -> None:
-        if self.on_done is not None:
-            try:
-                self.on_done(self)
-            except Exception:
-                traceback.print_exc()
+    def _work(self) -> None:
+        self._set("compiling", "compiling the training step (first time for this model only)")
+        result = train(
+            self.spec, self.config, self.dataset, on_progress=self._on_progress, stop=self._stop, resume=self.resume
+        )
+        with self._lock:
+            self.result = result
+            # the engine's history is the reference (a diverged chunk is rolled back)
+            self._losses = list(result.history.step_losses)
+            self._epochs = list(result.history.epochs)
+            self._status = result.status
+            self._message = result.reason
+            if self.abandoned and result.status == "stopped":
+                result.reason = self._message = "stopped because the browser tab that started it was closed"

@@ -174,7 +174,7 @@ def _hyperparameters(config: TrainConfig) -> dict[str, float]:
     return {"learning_rate": config.learning_rate}
 
 
-def _to_float(images: jax.Array) -> jax.Array:
+def to_float(images: jax.Array) -> jax.Array:
     return images.astype(jnp.float32) / 255.0
 
 
@@ -211,8 +211,11 @@ TrainState = train_state.TrainState
 
 
 @dataclass(frozen=True)
-class _Program:
-    """Static description of a compiled training program; equal programs share compiled code."""
+class Program:
+    """Static description of a compiled training program; equal programs share compiled code.
+
+    Its spec carries seed 0: the seed only changes starting values, not the program.
+    """
 
     spec: ModelSpec
     optimizer: str
@@ -221,26 +224,33 @@ class _Program:
     batch_size: int
 
 
-def _train_steps(program: _Program, tx, state, images, labels, perm, start, count, key, limit):
+def optimizer_step(program: Program, tx, images, labels, state, perm, key, position):
+    """One optimiser step on batch ``position`` of the permutation ``perm``: returns (state, loss).
+
+    The single definition of a training step, used by ``train_steps`` here and, vmapped over
+    several seeds, by ``core.sweep``.
+    """
+    batch = program.batch_size
+    idx = jax.lax.dynamic_slice_in_dim(perm, position * batch, batch)
+    x = to_float(images[idx])
+    if program.augment:
+        x = random_shift(jax.random.fold_in(key, state.step), x)
+    loss, grads = jax.value_and_grad(partial(batch_loss, program.spec, program.loss_kind))(state.params, x, labels[idx])
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
+
+
+def train_steps(program: Program, tx, state, images, labels, perm, start, count, key, limit):
     """Run ``count`` optimiser steps (at most MAX_CHUNK_STEPS) over batches ``start..`` of ``perm``.
 
     Returns the new state, a buffer of per-step losses and the number of steps whose loss
     was computed; stops early after the first loss that is not finite or exceeds ``limit``.
     """
-    batch = program.batch_size
-    grad_fn = jax.value_and_grad(partial(batch_loss, program.spec, program.loss_kind))
 
     def body(carry):
         i, state, losses, _ = carry
-        idx = jax.lax.dynamic_slice_in_dim(perm, (start + i) * batch, batch)
-        x = _to_float(images[idx])
-        if program.augment:
-            x = random_shift(jax.random.fold_in(key, state.step), x)
-        loss, grads = grad_fn(state.params, x, labels[idx])
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        state = state.replace(
-            step=state.step + 1, params=optax.apply_updates(state.params, updates), opt_state=opt_state
-        )
+        state, loss = optimizer_step(program, tx, images, labels, state, perm, key, start + i)
         return i + 1, state, losses.at[i].set(loss), jnp.isfinite(loss) & (loss <= limit)
 
     def cond(carry):
@@ -259,7 +269,7 @@ def evaluation_sums(spec: ModelSpec, loss_kind: str, params, images, labels, mas
 
     def one(carry, xs):
         x, y, m = xs
-        x = _to_float(x)
+        x = to_float(x)
         if spec.kind == "mlp":
             logits = model.apply({"params": params}, x)
             loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
@@ -349,7 +359,7 @@ def device_data(dataset: Dataset) -> DeviceData:
 
 
 @partial(jax.jit, static_argnums=2)
-def _epoch_permutation(key: jax.Array, epoch: jax.Array, n: int) -> jax.Array:
+def epoch_permutation(key: jax.Array, epoch: jax.Array, n: int) -> jax.Array:
     return jax.random.permutation(jax.random.fold_in(key, epoch), n)
 
 
@@ -446,7 +456,9 @@ def train(
     stop = stop or threading.Event()
     per_epoch = steps_per_epoch(config, dataset.num_train)
     total_steps = per_epoch * config.epochs
-    program = _Program(spec, config.optimizer, config.reconstruction_loss, config.augment, config.batch_size)
+    program = Program(
+        spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment, config.batch_size
+    )
     tx = make_optimizer(config.optimizer)
     if resume is not None:
         _check_resumable(resume, spec, config)
@@ -484,13 +496,13 @@ def train(
 
     start_steps, start_elapsed, compile_s = history.steps, elapsed, 0.0
     report("compiling")
-    perm = _epoch_permutation(shuffle_key, 0, dataset.num_train)
+    perm = epoch_permutation(shuffle_key, 0, dataset.num_train)
     step_args = (state, data.train_images, data.train_labels, perm, jnp.int32(0), jnp.int32(1), augment_key,
                  jnp.float32(np.inf))  # fmt: skip
-    step_fn, seconds = compile_once("train", _train_steps, (program, tx), step_args)
+    step_fn, seconds = compile_once("train", train_steps, (program, tx), step_args)
     compile_s += seconds
     eval_args = (state.params, data.test_images, data.test_labels, data.test_mask)
-    eval_fn, seconds = compile_once("eval", evaluation_sums, (spec, config.reconstruction_loss), eval_args)
+    eval_fn, seconds = compile_once("eval", evaluation_sums, (program.spec, config.reconstruction_loss), eval_args)
     compile_s += seconds
 
     status, reason = "finished", ""
@@ -498,7 +510,7 @@ def train(
     eval_seconds = 0.0
     while history.steps < total_steps and not stop.is_set():
         epoch, offset = divmod(history.steps, per_epoch)
-        perm = _epoch_permutation(shuffle_key, epoch, dataset.num_train)
+        perm = epoch_permutation(shuffle_key, epoch, dataset.num_train)
         while offset < per_epoch and not stop.is_set():
             if seconds_per_step is None:
                 count = min(2, per_epoch - offset)
@@ -527,7 +539,7 @@ def train(
                     )  # fmt: skip
                 history.step_losses.extend(float(x) for x in losses[:keep])
                 status = "diverged"
-                reason = _divergence_reason(losses[bad], first_loss, bad_step, history, config)
+                reason = divergence_reason(losses[bad], first_loss, bad_step, history, config)
                 report("training", losses[:keep])
                 break
             state = new_state
@@ -544,7 +556,7 @@ def train(
         if offset == per_epoch:
             tic = time.perf_counter()
             report("evaluating")
-            metrics = _epoch_metrics(eval_fn, state.params, data, spec, history, per_epoch, elapsed)
+            metrics = epoch_metrics(eval_fn, state.params, data, spec, history, per_epoch, elapsed)
             eval_seconds = time.perf_counter() - tic
             history.epochs.append(metrics)
             remaining = (total_steps - history.steps) * (seconds_per_step or 0) + (
@@ -572,7 +584,7 @@ def train(
     return result
 
 
-def _divergence_reason(loss: float, first_loss: float, step: int, history: History, config: TrainConfig) -> str:
+def divergence_reason(loss: float, first_loss: float, step: int, history: History, config: TrainConfig) -> str:
     if np.isfinite(loss):
         what = f"exploded to {loss:.3g} (over {DIVERGENCE_FACTOR:,.0f} times its first value, {first_loss:.3g})"
     else:
@@ -584,7 +596,7 @@ def _divergence_reason(loss: float, first_loss: float, step: int, history: Histo
     )
 
 
-def _epoch_metrics(eval_fn, params, data: DeviceData, spec: ModelSpec, history: History, per_epoch: int,
+def epoch_metrics(eval_fn, params, data: DeviceData, spec: ModelSpec, history: History, per_epoch: int,
                    elapsed: float) -> EpochMetrics:  # fmt: skip
     loss_sum, second, _ = eval_fn(params, data.test_images, data.test_labels, data.test_mask)
     epoch = history.steps // per_epoch

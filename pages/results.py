@@ -16,9 +16,6 @@ from components.report import run_report
 from components.state import get_state
 from components.ui import explain, height, image_scale
 from core import predict
-from core.data import Dataset
-from core.errors import CoreError
-from core.train import TrainResult
 
 require_frame()
 
@@ -39,19 +36,7 @@ if result is None:
     st.stop()
 
 
-def load_test_data(result: TrainResult) -> Dataset:
-    for name in (result.dataset, state.dataset_name, "sample"):
-        try:
-            dataset = resources.dataset(name)
-        except CoreError:
-            continue
-        if name != result.dataset:
-            st.warning(f"The run's data ({result.dataset}) is not available here; showing {dataset.name} instead.")
-        return dataset
-    raise AssertionError("the bundled sample always loads")
-
-
-dataset = load_test_data(result)
+dataset = resources.test_dataset(result, state.dataset_name)
 run = state.selected_run
 outputs = resources.test_outputs(run.run_id, dataset.name, result, dataset)
 rng = np.random.default_rng(state.results_seed)

@@ -46,104 +46,130 @@ st.markdown(
     "(one weight per connection: inputs x units) and a **bias** (one number per unit)."
 )
 
+# Only the open tab runs and is sent: heavy views (treescope, heatmaps) cost nothing until asked for.
 tree_tab, table_tab, sizes_tab, kernel_tab, code_tab = st.tabs(
-    ["Tree", "Table of every array", "Where the parameters are", "Look at one kernel", "flax code"]
-)
+    ["Tree", "Table of every array", "Where the parameters are", "Look at one kernel", "flax code"],
+    key="variables.tab", on_change="rerun",
+)  # fmt: skip
 
-with tree_tab:
-    left, right = st.columns([1, 1.3])
-    with left:
-        st.caption("The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold.")
-        st.json(tree_outline(variables), expanded=3)
-    with right:
-        st.caption("The same tree in treescope (the pytree viewer of the JAX world), with value summaries.")
-        st.iframe(treescope.render_to_html(variables), height=420)
+if tree_tab.open:
+    with tree_tab:
+        left, right = st.columns([1, 1.3])
+        with left:
+            st.caption("The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold.")
+            st.json(tree_outline(variables), expanded=3)
+        with right:
+            st.caption("The same tree in treescope (the pytree viewer of the JAX world), with value summaries.")
+            st.iframe(treescope.render_to_html(variables), height=420)
 
-with table_tab:
-    st.dataframe(
-        [
-            {
-                "path": row.path,
-                "shape": " x ".join(str(d) for d in row.shape),
-                "dtype": row.dtype,
-                "parameters": row.size,
-                "mean": row.mean,
-                "std": row.std,
-                "min": row.min,
-                "max": row.max,
-                "histogram": list(row.histogram),
-            }
-            for row in rows
-        ],
-        hide_index=True,
-        key="variables.table",
-        column_config={
-            "path": st.column_config.TextColumn(
-                help="collection / layer / array, as in variables['params']['Dense_0']"
-            ),
-            "parameters": st.column_config.NumberColumn(help="how many numbers this array holds", format="localized"),
-            "mean": st.column_config.NumberColumn(help="average value", format="%.4f"),
-            "std": st.column_config.NumberColumn(
-                help="standard deviation: how spread out the values are", format="%.4f"
-            ),
-            "min": st.column_config.NumberColumn(format="%.4f"),
-            "max": st.column_config.NumberColumn(format="%.4f"),
-            "histogram": st.column_config.BarChartColumn(help="how the values are spread, from min to max"),
-        },
-    )
-    st.caption("Before training, kernels start random with std about 1/√inputs (LeCun normal) and biases start at 0.")
-
-with sizes_tab:
-    st.plotly_chart(figures.treemap_figure(rows, height=height(420)), key="variables.treemap")
-    explain("Each box is one array; its area is how many numbers it holds. Most parameters sit in the widest layers.")
-    previous = state.previous_spec
-    if previous is not None and previous.kind == spec.kind and previous != spec:
-        st.markdown(f"**Compared with the previous model** ({previous.describe()}): {state.last_change}")
+if table_tab.open:
+    with table_tab:
         st.dataframe(
             [
                 {
-                    "layer": d.path,
-                    "before": d.before,
-                    "now": d.after,
-                    "change": (d.after or 0) - (d.before or 0),
+                    "path": row.path,
+                    "shape": " x ".join(str(d) for d in row.shape),
+                    "dtype": row.dtype,
+                    "parameters": row.size,
+                    "mean": row.mean,
+                    "std": row.std,
+                    "min": row.min,
+                    "max": row.max,
+                    "histogram": list(row.histogram),
                 }
-                for d in parameter_diff(previous, spec)
+                for row in rows
             ],
             hide_index=True,
-            key="variables.diff",
+            key="variables.table",
             column_config={
-                "change": st.column_config.NumberColumn(format="%+d", help="parameters added (+) or removed (-)")
+                "path": st.column_config.TextColumn(
+                    help="collection / layer / array, as in variables['params']['Dense_0']"
+                ),
+                "parameters": st.column_config.NumberColumn(
+                    help="how many numbers this array holds", format="localized"
+                ),
+                "mean": st.column_config.NumberColumn(help="average value", format="%.4f"),
+                "std": st.column_config.NumberColumn(
+                    help="standard deviation: how spread out the values are", format="%.4f"
+                ),
+                "min": st.column_config.NumberColumn(format="%.4f"),
+                "max": st.column_config.NumberColumn(format="%.4f"),
+                "histogram": st.column_config.BarChartColumn(help="how the values are spread, from min to max"),
             },
         )
-    st.dataframe(
-        [{"layer": layer.module, "arrays": ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in layer.shapes.items()),
-          "parameters": layer.parameters, "share": layer.parameters / total} for layer in layers],
-        hide_index=True,
-        key="variables.layers",
-        column_config={"share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
-    )  # fmt: skip
-
-with kernel_tab:
-    kernels = [row.path for row in rows if row.name == "kernel"]
-    chosen = st.selectbox("Kernel", kernels, key="variables.kernel", help="A weight matrix: inputs down, units across")
-    kernel = get_leaf(variables, chosen)
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(
-            figures.kernel_heatmap(kernel, f"{chosen}: {kernel.shape[0]:,} x {kernel.shape[1]:,}", height=height(420)),
-            key="variables.heatmap",
+        st.caption(
+            "Before training, kernels start random with std about 1/√inputs (LeCun normal) and biases start at 0."
         )
-        explain("Each square is one weight: red pulls the unit's output up, blue pulls it down.")
-    with right:
-        st.plotly_chart(
-            figures.histogram_figure(kernel, f"values of {chosen}", height=height(300)), key="variables.histogram"
-        )
-        st.caption(f"mean {float(np.mean(kernel)):.4f}, std {float(np.std(kernel)):.4f}")
-    if kernel.shape[0] == spec.input_size:
-        st.markdown("**What the first units look for**: each square is one unit's weights laid out as a 28x28 image.")
-        st.plotly_chart(figures.receptive_field_figure(kernel, height=height(420)), key="variables.fields")
-        explain("Red pixels make the unit fire, blue ones hold it back. After training, shapes of strokes appear.")
 
-with code_tab:
-    st.caption("Runnable flax.linen code for this exact model (copy button at the top right of the box).")
-    st.code(flax_source(spec), language="python")
+if sizes_tab.open:
+    with sizes_tab:
+        st.plotly_chart(figures.treemap_figure(rows, height=height(420)), key="variables.treemap")
+        explain(
+            "Each box is one array; its area is how many numbers it holds. Most parameters sit in the widest layers."
+        )
+        previous = state.previous_spec
+        if previous is not None and previous.kind == spec.kind and previous != spec:
+            st.markdown(f"**Compared with the previous model** ({previous.describe()}): {state.last_change}")
+            st.dataframe(
+                [
+                    {
+                        "layer": d.path,
+                        "before": d.before,
+                        "now": d.after,
+                        "change": (d.after or 0) - (d.before or 0),
+                    }
+                    for d in parameter_diff(previous, spec)
+                ],
+                hide_index=True,
+                key="variables.diff",
+                column_config={
+                    "change": st.column_config.NumberColumn(format="%+d", help="parameters added (+) or removed (-)")
+                },
+            )
+        st.dataframe(
+            [
+                {
+                    "layer": layer.module,
+                    "arrays": ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in layer.shapes.items()),
+                    "parameters": layer.parameters,
+                    "share": layer.parameters / total,
+                }
+                for layer in layers
+            ],
+            hide_index=True,
+            key="variables.layers",
+            column_config={"share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+        )  # fmt: skip
+
+if kernel_tab.open:
+    with kernel_tab:
+        kernels = [row.path for row in rows if row.name == "kernel"]
+        chosen = st.selectbox(
+            "Kernel", kernels, key="variables.kernel", help="A weight matrix: inputs down, units across"
+        )
+        kernel = get_leaf(variables, chosen)
+        left, right = st.columns(2)
+        with left:
+            st.plotly_chart(
+                figures.kernel_heatmap(
+                    kernel, f"{chosen}: {kernel.shape[0]:,} x {kernel.shape[1]:,}", height=height(420)
+                ),
+                key="variables.heatmap",
+            )
+            explain("Each square is one weight: red pulls the unit's output up, blue pulls it down.")
+        with right:
+            st.plotly_chart(
+                figures.histogram_figure(kernel, f"values of {chosen}", height=height(300)), key="variables.histogram"
+            )
+            st.caption(f"mean {float(np.mean(kernel)):.4f}, std {float(np.std(kernel)):.4f}")
+        if kernel.shape[0] == spec.input_size:
+            st.markdown(
+                "**What the first units look for**: each square is one unit's weights laid out as a 28x28 image."
+            )
+            st.plotly_chart(figures.receptive_field_figure(kernel, height=height(420)), key="variables.fields")
+            explain("Red pixels make the unit fire, blue ones hold it back. After training, shapes of strokes appear.")
+
+if code_tab.open:
+    with code_tab:
+        st.caption("Runnable flax.linen code for this exact model (copy button at the top right of the box).")
+        st.code(flax_source(spec), language="python")

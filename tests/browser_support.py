@@ -82,10 +82,20 @@ def rss_mb(pid: int) -> float:
 
 
 def wait_idle(page, timeout: float = 60) -> None:
-    """Wait until Streamlit has finished the current script run (and give the DOM a moment)."""
+    """Wait until Streamlit has finished the current script run and the page stopped changing.
+
+    The script state flips to notRunning when the server is done; the browser may still be
+    drawing what arrived, so also wait until the page text is the same twice, 250 ms apart.
+    """
     page.wait_for_selector(IDLE, timeout=timeout * 1000)
-    page.wait_for_timeout(300)
-    page.wait_for_selector(IDLE, timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    before = None
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        now = page.locator('[data-testid="stApp"]').inner_text()
+        if now == before and page.locator(IDLE).count():
+            return
+        before = now
 
 
 def goto(page, url: str) -> None:
@@ -95,8 +105,12 @@ def goto(page, url: str) -> None:
 
 
 def open_page(page, title: str) -> None:
-    """Click a page in the sidebar navigation."""
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    """Click a page in the sidebar navigation and wait until it is the current page and drawn."""
+    link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True)
+    link.click()
+    page.wait_for_function(
+        "el => el.getAttribute('aria-current') === 'page'", arg=link.element_handle(), timeout=30_000
+    )
     wait_idle(page)
 
 
@@ -127,3 +141,27 @@ def no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]'
     ).first.inner_text()
+
+
+def start_training(page, epochs: int) -> None:
+    """On the Train page (open in this visitor's session), start a run of ``epochs`` epochs."""
+    field = page.get_by_role("spinbutton", name="Epochs").first
+    field.fill(str(epochs))
+    field.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start training").click()
+
+
+def train_on_page(page, epochs: int) -> str:
+    """Open Train, train the current model for ``epochs`` epochs, wait for it; returns the sidebar text."""
+    open_page(page, "Train")
+    start_training(page, epochs)
+    text = wait_for_sidebar(page, "Finished", timeout=180)
+    wait_idle(page)
+    return text
+
+
+def open_tab(page, label: str) -> None:
+    """Click a tab and wait for the rerun that draws it (tabs are lazy: only the open one is drawn)."""
+    page.get_by_role("tab", name=label).click()
+    wait_idle(page)

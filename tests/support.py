@@ -33,3 +33,9 @@ def button(at: AppTest, label: str):
 
 def text_input(at: AppTest, label: str):
     return next(t for t in at.text_input if t.label == label)
+
+
+def open_tab(at: AppTest, key: str, label: str) -> None:
+    """Open a lazy tab (``st.tabs(..., key=key, on_change="rerun")``) and rerun: only it is drawn."""
+    at.session_state[key] = label
+    at.run()

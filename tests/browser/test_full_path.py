@@ -9,7 +9,7 @@ from core.data import load_dataset
 from core.predict import evaluate
 from core.spec import ModelSpec
 from core.train import TrainConfig, train
-from tests.browser_support import goto, no_exception, open_page, screenshot, wait_for_sidebar, wait_idle
+from tests.browser_support import goto, no_exception, open_page, open_tab, screenshot, train_on_page, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,15 +19,6 @@ def set_number(page, label: str, value: int, nth: int = 0) -> None:
     field.fill(str(value))
     field.press("Enter")
     wait_idle(page)
-
-
-def train_one_epoch(page) -> str:
-    open_page(page, "Train")
-    set_number(page, "Epochs", 1)
-    page.get_by_role("button", name="Start training").click()
-    text = wait_for_sidebar(page, "Finished", timeout=180)
-    wait_idle(page)
-    return text
 
 
 def plotted_points(page, chart_index: int = 0) -> int:
@@ -49,13 +40,13 @@ def test_mlp_path(page, server):
 
     open_page(page, "Variables")
     assert page.get_by_text(f"{spec.parameter_count:,} parameters").first.is_visible()
-    page.get_by_role("tab", name="flax code").click()
+    open_tab(page, "flax code")
     assert page.get_by_text("features=(256, 256, 10)").first.is_visible()
-    page.get_by_role("tab", name="Table of every array").click()
+    open_tab(page, "Table of every array")
     assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
     screenshot(page, "2-variables-mlp")
 
-    sidebar = train_one_epoch(page)
+    sidebar = train_on_page(page, 1)
     expected = train(spec, TrainConfig(epochs=1), load_dataset("sample"))
     accuracy = f"{expected.final_metrics.test_accuracy:.1%}"
     assert f"{accuracy} of test images right" in sidebar
@@ -80,10 +71,10 @@ def test_autoencoder_path(page, server):
     screenshot(page, "5-build-autoencoder")
 
     open_page(page, "Variables")
-    page.get_by_role("tab", name="flax code").click()
+    open_tab(page, "flax code")
     assert page.get_by_text("method=model.encode").first.is_visible()
 
-    train_one_epoch(page)
+    train_on_page(page, 1)
     dataset = load_dataset("sample")
     expected = train(spec, TrainConfig(epochs=1), dataset)
     mse = evaluate(spec, expected.params, dataset.test_images, dataset.test_labels).mse

@@ -3,7 +3,7 @@
 import pytest
 
 from core.spec import ModelSpec
-from tests.support import button, metric, state, wait_for_training
+from tests.support import button, metric, open_tab, state, wait_for_training
 
 
 @pytest.mark.parametrize("page", ["pages/variables.py", "pages/train.py", "pages/results.py"])
@@ -16,13 +16,17 @@ def test_variables_page_shows_the_init_tree(app):
     app.switch_page("pages/variables.py").run()
     assert not app.exception
     assert "starting" in app.info[0].value
+    assert len(app.json) == 1 and not app.dataframe  # the tree tab is open; the others are not drawn
+    open_tab(app, "variables.tab", "Table of every array")
     table = app.dataframe[0].value
     assert list(table["path"]) == [
         "params/Dense_0/kernel", "params/Dense_0/bias", "params/Dense_1/kernel",
         "params/Dense_1/bias", "params/Dense_2/kernel", "params/Dense_2/bias",
     ]  # fmt: skip
     assert table["parameters"].sum() == 535_818
+    open_tab(app, "variables.tab", "flax code")
     assert "class MLP(nn.Module)" in app.code[0].value
+    open_tab(app, "variables.tab", "Look at one kernel")
     app.selectbox(key="variables.kernel").set_value("params/Dense_1/kernel").run()
     assert not app.exception
 

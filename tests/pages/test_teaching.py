@@ -6,7 +6,7 @@ from core.links import to_query
 from core.spec import ModelSpec
 from core.train import TrainConfig
 from tests.pages.conftest import ROOT
-from tests.support import button, state, wait_for_training
+from tests.support import button, open_tab, state, wait_for_training
 
 
 def _sidebar_links(at) -> list[str]:
@@ -72,6 +72,7 @@ def test_a_width_change_is_explained_and_diffed(app):
     delta = old.parameter_count - new.parameter_count
     assert any(f"layer 2: 256 → 128 units removes {delta:,} parameters" in s.value for s in app.success)
     app.switch_page("pages/variables.py").run()
+    open_tab(app, "variables.tab", "Where the parameters are")
     diff = next(d.value for d in app.dataframe if "change" in d.value.columns)
     assert list(diff["layer"]) == ["Dense_0", "Dense_1", "Dense_2"]
     assert int(diff["change"].sum()) == -delta

@@ -1,0 +1,81 @@
+"""The Width sweep page's table, labels and actions (its per-visitor state is ``AppState.sweep``)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from components.run_views import duration
+from components.state import AppState, Run, SweepPageState, get_state
+from core import store
+from core.sweep import SweepRun, SweepSnapshot
+
+STATUS_WORDS = {
+    "queued": "Waiting for a free training slot",
+    "compiling": "Preparing",
+    "running": "Training",
+    "evaluating": "Testing on held-out images",
+    "finished": "Finished",
+    "stopped": "Stopped (the models trained so far are kept)",
+    "failed": "Failed",
+}
+
+
+def get_sweep_state() -> SweepPageState:
+    return get_state().sweep
+
+
+def sweep_progress_text(snap: SweepSnapshot) -> str:
+    """One line: what the sweep is doing, how many models are done and how long is left."""
+    done = sum(r.status == "finished" for r in snap.runs)
+    parts = [STATUS_WORDS.get(snap.status, snap.status)]
+    if snap.active and snap.width is not None:
+        parts.append(f"width {snap.width:,} ({snap.width_index + 1} of {snap.widths})")
+    parts.append(f"{done} models finished")
+    if snap.active and snap.eta_s is not None:
+        parts.append(f"about {duration(snap.eta_s)} left")
+    elif not snap.active:
+        parts.append(f"took {duration(snap.elapsed_s)}")
+    return " · ".join(parts)
+
+
+def run_label(run: SweepRun) -> str:
+    """``"width 64, seed 1: 96.2% right"`` (or the reconstruction error)."""
+    score = f"{run.test_accuracy:.1%} right" if run.test_accuracy is not None else f"error {run.test_mse:.4f}"
+    status = "" if run.status == "finished" else f" ({run.status})"
+    return f"width {run.width:,}, seed {run.seed}: {score}{status}"
+
+
+def run_rows(runs: list[SweepRun] | tuple[SweepRun, ...]) -> list[dict]:
+    """One table row per run, in width order."""
+    rows = []
+    for run in sorted(runs, key=lambda r: (r.width, r.seed)):
+        row = {
+            "width": run.width,
+            "model": run.spec.describe(),
+            "seed": run.seed,
+            "parameters": run.parameter_count,
+            "status": run.status,
+        }
+        if run.test_accuracy is not None:
+            row["test accuracy"] = f"{run.test_accuracy:.1%}"
+        else:
+            row["reconstruction error"] = round(run.test_mse, 5)
+        row["final train loss"] = None if run.train_loss is None else round(run.train_loss, 4)
+        row["time"] = duration(run.seconds)
+        rows.append(row)
+    return rows
+
+
+def make_current(state: AppState, sweep_state: SweepPageState, job_id: int, run: SweepRun) -> Run:
+    """Make a sweep's model the visitor's current one (Variables and Results show it); added once."""
+    key = (job_id, run.width, run.seed)
+    existing = state.run(sweep_state.added.get(key))
+    if existing is None:
+        label = f"{run.spec.describe()} · sweep {job_id}, seed {run.seed} · {run.result.dataset}"
+        existing = state.add_run(label, run.result.dataset, loaded=run.result)
+        sweep_state.added[key] = existing.run_id
+        with contextlib.suppress(OSError):  # saved like any run; on a full disk it stays usable here
+            store.save_run(run.result)
+    state.selected_run_id = existing.run_id
+    state.set_spec(run.result.spec)
+    return existing

@@ -1,0 +1,103 @@
+"""Draw: a person draws a digit; the page prepares it the way MNIST digits were made and shows
+what the trained model makes of it (class probabilities, or the autoencoder's reconstruction).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from components import figures, resources
+from components.frame import require_frame
+from components.images import tile
+from components.state import get_state
+from core import canvas, predict
+from core.data import DIGIT_NAMES
+from core.errors import CoreError
+
+require_frame()
+
+CANVAS_PIXELS = 280  # ten times MNIST's 28: the prepared digit is 20 pixels tall, the drawing ~200
+BIG = 8
+
+state = get_state()
+spec = state.spec
+result = state.trained_result()
+
+st.title(":material/draw: Draw a digit")
+st.caption(
+    "Draw one digit with the mouse or a finger, as big as you like, anywhere on the square. "
+    "The page turns it into a 28x28 image the way MNIST's digits were made, then asks the model."
+)
+
+controls = st.columns([2, 3])
+pen = controls[0].slider(
+    "Pen width", min_value=8, max_value=40, value=22, step=2, key="draw.pen",
+    help="Thickness of the pen in canvas pixels. MNIST strokes end up 2 to 3 pixels wide in 28x28, "
+    "which is a pen of about 20 on this canvas for a digit drawn to fill most of the height.",
+)  # fmt: skip
+controls[1].caption(
+    "The buttons above the canvas: undo, redo and the bin to start again (the pencil lets you move a stroke)."
+)
+
+drawing_column, seen_column, answer_column = st.columns([3, 2, 3])
+with drawing_column:
+    drawn = st_canvas(
+        stroke_width=pen, stroke_color="#000000", background_color="#FFFFFF",
+        width=CANVAS_PIXELS, height=CANVAS_PIXELS, drawing_mode="freedraw", return_image_data=True,
+        key="draw.canvas",
+    )  # fmt: skip
+
+try:
+    prepared = canvas.prepare_drawing(drawn.image_data) if drawn.image_data is not None else None
+except canvas.EmptyDrawingError:
+    prepared = None
+with seen_column:
+    st.markdown("**As the model sees it**")
+    if prepared is None:
+        st.info("Draw something first: the canvas is empty.", icon=":material/draw:")
+    else:
+        st.image(tile(prepared.image[None], cols=1, scale=BIG), output_format="PNG")
+        top, left, bottom, right = prepared.box
+        st.caption(
+            f"Cropped to the ink ({right - left}x{bottom - top} pixels), shrunk by {prepared.scale:.2f} so the "
+            "longer side is 20 pixels, centred by its centre of mass in 28x28, white on black like MNIST."
+        )
+
+with answer_column:
+    if result is None:
+        st.info(
+            f"**{spec.describe()}** has not been trained yet, so its answer would be a guess. "
+            "Train it first; this page then shows what it makes of your drawing.",
+            icon=":material/school:",
+        )
+        st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
+    elif prepared is None:
+        st.caption("The model's answer appears here once you draw.")
+    elif spec.kind == "mlp":
+        try:
+            names = resources.dataset(result.dataset).class_names
+        except CoreError:
+            names = DIGIT_NAMES
+        probabilities = predict.predict_probabilities(spec, result.params, prepared.image[None])[0]
+        best = int(np.argmax(probabilities))
+        st.metric(
+            "The model says", names[best], f"{probabilities[best]:.0%} sure", delta_color="off",
+            help="The class with the highest probability. The bars show how sure the model is of each class.",
+        )  # fmt: skip
+        st.plotly_chart(figures.probability_figure(probabilities, names), key="draw.probabilities")
+    else:
+        rebuilt = predict.reconstruct(spec, result.params, prepared.image[None])
+        error = float(np.mean((rebuilt - prepared.image[None]) ** 2))
+        st.markdown("**What the autoencoder rebuilds**")
+        st.image(tile(rebuilt, cols=1, scale=BIG), output_format="PNG")
+        st.metric(
+            "Reconstruction error", f"{error:.4f}",
+            help="Mean squared difference per pixel between your prepared digit and its rebuilt version "
+            "(0 = perfect). Something unlike the training images is rebuilt worse.",
+        )  # fmt: skip
+        st.caption(
+            f"The drawing was squeezed into {spec.code_size} numbers and drawn again from them: the autoencoder "
+            "can only draw what resembles the images it learned from."
+        )

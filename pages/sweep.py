@@ -1,0 +1,223 @@
+"""Width sweep: train the current model at several widths of one layer and compare size with result."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import figures, resources
+from components.frame import require_frame
+from components.run_views import duration
+from components.session import session_alive_check
+from components.state import AppState, get_state
+from components.sweep_views import (
+    SweepPageState,
+    get_sweep_state,
+    make_current,
+    run_label,
+    run_rows,
+    sweep_progress_text,
+)
+from components.ui import explain, height
+from core.data import Dataset
+from core.errors import CoreError
+from core.spec import MAX_WIDTH
+from core.sweep import (
+    ALL_LAYERS,
+    DEFAULT_WIDTHS,
+    MAX_SEEDS,
+    MAX_VALUES,
+    SweepJob,
+    SweepPlan,
+    estimate_sweep,
+    layer_description,
+    summarise,
+)
+from core.train import MAX_BATCH_SIZE, MAX_EPOCHS, TrainConfig, loss_label
+
+require_frame()
+
+POLL_SECONDS = 1.0
+
+state = get_state()
+sweep_state = get_sweep_state()
+spec = state.spec
+
+st.title(":material/stacked_line_chart: Width sweep")
+st.caption(
+    f"How wide does **{spec.describe()}** need to be? Train it at several widths of one layer (every model "
+    "sees the same images, for the same number of epochs, with the same optimizer) and compare each model's "
+    "size, its number of parameters, with how well it does on images it never trained on."
+)
+
+
+def sweep_dataset(state: AppState) -> Dataset | None:
+    try:
+        with st.spinner("Loading the images…"):
+            return resources.dataset(state.dataset_name)
+    except CoreError as err:
+        st.error(f"Could not load {state.dataset_name}: {err}. Choose other data on the Train page.")
+        return None
+
+
+def settings_form(state: AppState) -> SweepPlan | None:
+    """The sweep's settings; the plan they describe (None, with the reason shown, if invalid)."""
+    config = state.config
+    layers = [*range(len(spec.layers)), ALL_LAYERS]
+    with st.form("sweep.settings"):
+        cols = st.columns([2, 3, 1])
+        layer = cols[0].selectbox(
+            "Layer to resize", layers, format_func=lambda i: layer_description(spec, i).capitalize(), key="sweep.layer",
+            help="Which layer gets a different width in each model; the others stay as built. 'All hidden layers' "
+            "scales every layer together, keeping their proportions: the width is then that of the widest layer.",
+        )  # fmt: skip
+        widths = cols[1].text_input(
+            "Widths to try", value=",".join(str(w) for w in DEFAULT_WIDTHS), key="sweep.widths",
+            help=f"Numbers of units, separated by commas (1 to {MAX_WIDTH:,}, at most {MAX_VALUES}). Each width "
+            "trains its own model, smallest first.",
+        )  # fmt: skip
+        seeds = cols[2].text_input(
+            "Seeds", value="0,1,2", key="sweep.seeds",
+            help=f"One model per seed and width (at most {MAX_SEEDS} seeds). A seed fixes the starting weights and "
+            "the order of the images; several seeds show how much a result varies by chance (the error bars).",
+        )  # fmt: skip
+        more = st.columns(3)
+        epochs = more[0].number_input(
+            "Epochs", value=config.epochs, step=1, key="sweep.epochs",
+            help=f"How many times every model goes through all training images (1 to {MAX_EPOCHS}).",
+        )  # fmt: skip
+        batch_size = more[1].number_input(
+            "Batch size", value=config.batch_size, step=1, key="sweep.batch_size",
+            help=f"Images per nudge (1 to {MAX_BATCH_SIZE:,}), the same for every model.",
+        )  # fmt: skip
+        more[2].markdown(
+            f"Optimizer **{config.optimizer}**, learning rate **{config.learning_rate:g}**",
+            help="Taken from the Train page's settings, the same for every model of the sweep.",
+        )
+        st.form_submit_button(
+            "Apply and estimate the time", icon=":material/timer:",
+            help="Check the settings and time a few training steps on this machine to say how long the sweep takes",
+        )  # fmt: skip
+    try:
+        train_config = TrainConfig(**{**config.to_dict(), "epochs": epochs, "batch_size": batch_size})
+        return SweepPlan(spec, layer, widths, seeds, train_config)
+    except CoreError as err:
+        st.error(f"Cannot sweep these settings: {getattr(err, 'reason', err)}", icon=":material/warning:")
+        return None
+
+
+def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Dataset) -> None:
+    """Show how long the plan will take (timed on this machine), then offer to start it."""
+    busy = sweep_state.active
+    key = (plan, dataset.name)
+    estimate = sweep_state.estimates.get(key)
+    if estimate is None and not busy:
+        try:
+            with st.spinner("Timing a few training steps on this machine to estimate the time…"):
+                estimate = sweep_state.estimates[key] = estimate_sweep(plan, dataset)
+        except CoreError as err:
+            st.error(f"Cannot sweep these settings: {getattr(err, 'reason', err)}", icon=":material/warning:")
+            return
+    models = f"**{plan.models} models** ({len(plan.widths)} widths × {len(plan.seeds)} seeds)"
+    where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {dataset.name}"
+    if estimate is None:
+        st.info(f"{models}, {where}. The time is estimated once the running sweep ends.", icon=":material/timer:")
+    else:
+        st.info(
+            f"{models}, {where}. Estimated time: **about {duration(estimate.total_s)}** ({estimate.describe()}).",
+            icon=":material/timer:",
+        )
+    started = st.button(
+        "Start sweep", icon=":material/play_arrow:", type="primary", key="sweep.start", disabled=busy,
+        help="A sweep is running: stop it first" if busy else "Train every model, width after width; "
+        "the results appear as each width finishes",
+    )  # fmt: skip
+    if started:
+        job = SweepJob(plan, dataset, estimate, keep_alive=session_alive_check())
+        sweep_state.job = job.start()
+        sweep_state.handled_selection = ()
+        st.rerun()
+
+
+def choose_run(state: AppState, sweep_state: SweepPageState, job: SweepJob, runs) -> None:
+    """A select box of the sweep's models, and a button that makes the chosen one current."""
+    cols = st.columns([3, 1], vertical_alignment="bottom")
+    index = cols[0].selectbox(
+        "Model to use on the other pages", range(len(runs)), format_func=lambda i: run_label(runs[i]),
+        key="sweep.choice", help="The Variables and Results pages show the model you pick here (or click a point "
+        "in the chart above).",
+    )  # fmt: skip
+    if cols[1].button("Use this model", key="sweep.use", icon=":material/check:"):
+        run = make_current(state, sweep_state, job.job_id, runs[index])
+        st.toast(f"Now using {run.label}", icon=":material/check:")
+        st.rerun(scope="app")
+
+
+def chart_selection(state: AppState, sweep_state: SweepPageState, job: SweepJob, runs, event) -> None:
+    """A click on a model's point in the chart makes that model current."""
+    points = [p for p in (event.selection.points if event else []) if isinstance(p.get("customdata"), int)]
+    picked = tuple(p["customdata"] for p in points)
+    if not picked or picked == sweep_state.handled_selection:
+        return
+    sweep_state.handled_selection = picked
+    run = make_current(state, sweep_state, job.job_id, runs[picked[-1]])
+    st.toast(f"Now using {run.label}", icon=":material/check:")
+    st.rerun(scope="app")
+
+
+def results_panel(active: bool) -> None:
+    @st.fragment(run_every=POLL_SECONDS if active else None)
+    def panel() -> None:
+        state, sweep_state = get_state(), get_sweep_state()
+        job = sweep_state.job
+        if job is None:
+            st.info("No sweep yet: check the plan above and press **Start sweep**.", icon=":material/arrow_upward:")
+            return
+        snap = job.snapshot()
+        header = st.columns([4, 1], vertical_alignment="center")
+        header[0].markdown(f"#### Sweep {job.job_id}: {job.plan.describe()}")
+        if snap.active:
+            header[1].button("Stop", icon=":material/stop:", key="sweep.stop", on_click=job.stop,
+                             help="End the sweep now; the models trained so far are kept")  # fmt: skip
+        st.progress(snap.progress, text=sweep_progress_text(snap))
+        if snap.message and snap.status in ("stopped", "failed", "queued"):
+            (st.error if snap.status == "failed" else st.info)(snap.message)
+        runs = list(snap.runs)
+        finished = [r for r in runs if r.status == "finished"]
+        plan_spec = job.plan.spec
+        if finished:
+            score = "test accuracy" if plan_spec.kind == "mlp" else "reconstruction error (test)"
+            event = st.plotly_chart(
+                figures.sweep_figure(finished, summarise(finished), score, height=height(420)), key="sweep.chart",
+                on_select="rerun",
+                selection_mode="points",
+            )  # fmt: skip
+            explain(
+                "Each orange point is one model, the blue line the mean over its seeds with a bar of one standard "
+                "deviation. The parameter axis is logarithmic: each doubling moves a point the same distance right. "
+                "Click a point to use that model on the other pages."
+            )
+            chart_selection(state, sweep_state, job, finished, event)
+        if runs or snap.live_losses:
+            y_title = loss_label(plan_spec, job.plan.config)
+            st.plotly_chart(
+                figures.sweep_curves_figure(runs, y_title, snap.live_losses, snap.width), key="sweep.curves"
+            )
+            explain("The training loss of every model, step by step: darker lines are wider models.")
+        if runs:
+            st.dataframe(run_rows(runs), hide_index=True, key="sweep.table")
+            st.caption(
+                "Time: each model's share of its width's wall time, compiling included (the seeds of one width "
+                "train together in one program)."
+            )
+            choose_run(state, sweep_state, job, runs)
+        if active and not snap.active:
+            st.rerun(scope="app")
+
+    panel()
+
+
+dataset = sweep_dataset(state)
+plan = settings_form(state)
+if plan is not None and dataset is not None:
+    estimate_and_start(sweep_state, plan, dataset)
+results_panel(sweep_state.active)

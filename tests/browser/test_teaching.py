@@ -1,0 +1,61 @@
+"""Teaching features in a real browser: presenter mode, links, the offline report, confusion cells."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_support import goto, no_exception, open_page, screenshot, sidebar_text, train_on_page, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_presenter_mode_for_a_first_visit(page, server):
+    goto(page, server)
+    text = sidebar_text(page)
+    assert "2. Train it ← next" in text, text
+    page.get_by_text("Presenter mode").click()
+    wait_idle(page)
+    screenshot(page, "12-presenter-build")
+    train_on_page(page, 2)
+    assert page.get_by_role("spinbutton", name="Batch size").count() == 0  # advanced controls hidden
+    open_page(page, "Results")
+    screenshot(page, "13-presenter-results")
+    no_exception(page)
+
+
+def test_a_shared_link_opens_the_same_model(page, server, browser):
+    goto(page, f"{server}/?model=ae&enc=128.relu-2.linear&dec=128.relu&lr=0.002&ep=3")
+    assert "AutoEncoder 784-128-[2]-128-784" in sidebar_text(page)
+    assert page.get_by_text("Opened from a shared link").first.is_visible()
+    bad = browser.new_context().new_page()
+    goto(bad, f"{server}/?layers=99999.relu")
+    assert bad.get_by_text("not valid").first.is_visible()
+    assert "MLP 784-512-256-10" in sidebar_text(bad)
+
+
+def test_report_renders_offline_and_confusion_cells_click(page, server, browser, tmp_path):
+    goto(page, server)
+    train_on_page(page, 2)
+    open_page(page, "Results")
+    # click the square "true 0, predicted 0" in the confusion matrix
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 20, box["y"] + box["height"] / 20)
+    wait_idle(page)
+    assert page.get_by_text("the model called 0, most confident first").first.is_visible()
+    screenshot(page, "14-confusion-cell")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download a report of this run (HTML)").click()
+    report = tmp_path / "report.html"
+    download.value.save_as(report)
+    offline = browser.new_context(offline=True)
+    viewer = offline.new_page()
+    viewer.route(
+        "**/*", lambda route: route.abort() if not route.request.url.startswith("file:") else route.continue_()
+    )
+    viewer.goto(report.as_uri())
+    viewer.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    assert viewer.locator(".js-plotly-plot").count() >= 3  # loss, accuracy, confusion
+    assert viewer.locator("img").count() >= 1
+    viewer.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    offline.close()

@@ -1,0 +1,272 @@
+import json
+import time
+from dataclasses import replace
+
+import jax
+import numpy as np
+import pytest
+
+from core.errors import ConfigError
+from core.predict import evaluate
+from core.runs import SLOTS, TrainingJob
+from core.spec import ModelSpec
+from core.sweep import (
+    SweepJob,
+    SweepPlan,
+    estimate_sweep,
+    parse_whole_numbers,
+    run_sweep,
+    spec_with_width,
+    summarise,
+    train_seeds,
+)
+from core.train import TrainConfig, train
+from tests.core.test_cli import run_cli
+
+MLP = ModelSpec.mlp((64, 32))
+CONFIG = TrainConfig(epochs=2)
+
+
+def _assert_params_close(a, b, atol=1e-5) -> None:
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=atol)
+
+
+@pytest.fixture
+def one_slot():
+    limit = SLOTS.limit
+    SLOTS.set_limit(1)
+    yield
+    SLOTS.set_limit(limit)
+
+
+# ----- seeds trained together equal separate runs -------------------------------------------
+
+
+def test_seeds_trained_together_match_separate_train_calls(small):
+    spec, seeds = ModelSpec.mlp((32,)), (0, 1, 2)
+    together = train_seeds(spec, CONFIG, small, seeds)
+    for seed, result in zip(seeds, together, strict=True):
+        alone = train(spec.replace(seed=seed), replace(CONFIG, seed=seed), small)
+        assert result.spec == alone.spec and result.config == alone.config and result.status == "finished"
+        assert result.steps == alone.steps == 2 * 8
+        np.testing.assert_allclose(result.history.step_losses, alone.history.step_losses, rtol=1e-4)
+        got, want = result.final_metrics, alone.final_metrics
+        assert got.test_accuracy == pytest.approx(want.test_accuracy, abs=1e-5)
+        assert got.test_loss == pytest.approx(want.test_loss, rel=1e-5)
+        _assert_params_close(result.params, alone.params)
+    # three different models, not one model three times
+    assert len({r.history.step_losses[0] for r in together}) == 3
+
+
+def test_autoencoder_seeds_together_match_separate_runs(small):
+    spec, config = ModelSpec.autoencoder((32, 4), (32,)), TrainConfig(epochs=1, reconstruction_loss="bce")
+    together = train_seeds(spec, config, small, (3, 7))
+    for seed, result in zip((3, 7), together, strict=True):
+        alone = train(spec.replace(seed=seed), replace(config, seed=seed), small)
+        np.testing.assert_allclose(result.history.step_losses, alone.history.step_losses, rtol=1e-4)
+        assert result.final_metrics.test_loss == pytest.approx(alone.final_metrics.test_loss, rel=1e-5)
+
+
+def test_a_diverging_seed_ends_like_train_does(small):
+    spec, config = ModelSpec.mlp((32,)), TrainConfig(optimizer="sgd", learning_rate=1e6, epochs=2)
+    together = train_seeds(spec, config, small, (0, 1))
+    for seed, result in zip((0, 1), together, strict=True):
+        alone = train(spec.replace(seed=seed), replace(config, seed=seed), small)
+        assert result.status == alone.status == "diverged"
+        assert result.reason == alone.reason and "learning rate" in result.reason
+        assert result.history.step_losses == pytest.approx(alone.history.step_losses, rel=1e-4)
+        _assert_params_close(result.params, alone.params)
+
+
+# ----- the plan ------------------------------------------------------------------------------
+
+
+def test_plan_sorts_widths_and_builds_one_model_per_width():
+    plan = SweepPlan(MLP, "0", "32, 8,16,8", "1,0", CONFIG)
+    assert plan.layer == 0 and plan.widths == (8, 16, 32) and plan.seeds == (0, 1) and plan.models == 6
+    assert [s.describe() for s in plan.specs] == ["MLP 784-8-32-10", "MLP 784-16-32-10", "MLP 784-32-32-10"]
+    assert plan.specs[0].parameter_count == 785 * 8 + 9 * 32 + 33 * 10
+
+
+def test_all_layers_scale_together_and_keep_the_autoencoder_code():
+    assert spec_with_width(ModelSpec.mlp((512, 256)), "all", 64).describe() == "MLP 784-64-32-10"
+    assert spec_with_width(ModelSpec.mlp((512, 256)), "all", 1).describe() == "MLP 784-1-1-10"
+    ae = ModelSpec.autoencoder((256, 64, 16), (64, 256))
+    assert spec_with_width(ae, "all", 32).describe() == "AutoEncoder 784-32-8-[16]-8-32-784"
+    assert spec_with_width(ae, 2, 4).describe() == "AutoEncoder 784-256-64-[4]-64-256-784"
+    assert spec_with_width(ae, 3, 10).describe() == "AutoEncoder 784-256-64-[16]-10-256-784"
+
+
+@pytest.mark.parametrize(
+    ("spec", "layer", "widths", "seeds", "message"),
+    [
+        (ModelSpec.autoencoder((64, 8), (64,)), 1, "8,1024", "0", "width 1,024 gives an invalid model: the code layer"),
+        (MLP, 2, "8", "0", "this model has 2 layers, numbered 0 to 1; got layer 2"),
+        (MLP, "first", "8", "0", "layer must be a layer number"),
+        (MLP, 0, "8,x", "0", "widths must be whole numbers separated by commas, got 'x'"),
+        (MLP, 0, "", "0", "give at least one of the widths"),
+        (MLP, 0, "0,8", "0", "each width must be between 1 and 4,096, got 0"),
+        (MLP, 0, "8", "-1", "each seed must be between 0"),
+        (MLP, 0, "8", ",".join(map(str, range(11))), "at most 10 seeds per width"),
+        (ModelSpec.autoencoder((16,), ()), "all", "8", "0", "no layer besides its code"),
+    ],
+)
+def test_invalid_plans_fail_before_anything_runs(spec, layer, widths, seeds, message):
+    with pytest.raises(ConfigError, match=message):
+        SweepPlan(spec, layer, widths, seeds, CONFIG)
+
+
+def test_parse_whole_numbers():
+    assert parse_whole_numbers(" 8, 16 ,32,", "widths", "widths") == (8, 16, 32)
+    assert parse_whole_numbers([8, 16.0], "widths", "widths") == (8, 16)
+    with pytest.raises(ConfigError, match=r"whole numbers, got '2\.5'"):
+        parse_whole_numbers("2.5", "seeds", "seeds")
+
+
+# ----- running a sweep -----------------------------------------------------------------------
+
+
+def test_sweep_streams_every_width_and_batched_equals_one_by_one(small):
+    plan = SweepPlan(MLP, 0, (8, 32), (0, 1), CONFIG)
+    streamed, progress = [], []
+    batched = run_sweep(plan, small, on_run=streamed.append, on_progress=progress.append)
+    assert streamed == batched
+    assert [(r.width, r.seed) for r in batched] == [(8, 0), (8, 1), (32, 0), (32, 1)]
+    for run in batched:
+        assert run.status == "finished" and run.result.steps == 2 * 8
+        assert run.parameter_count == 785 * run.width + (run.width + 1) * 32 + 33 * 10
+        assert run.test_accuracy == run.result.final_metrics.test_accuracy and run.test_mse is None
+        assert run.train_loss == pytest.approx(run.result.final_metrics.train_loss)
+        assert run.seconds > 0
+    assert progress[-1].fraction == pytest.approx(1.0) and progress[-1].eta_s == 0.0
+    assert [p.width_index for p in progress] == sorted(p.width_index for p in progress)
+
+    one_by_one = run_sweep(plan, small, batched=False)
+    for a, b in zip(batched, one_by_one, strict=True):
+        assert (a.width, a.seed, a.spec) == (b.width, b.seed, b.spec)
+        assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=1e-5)
+        assert a.test_loss == pytest.approx(b.test_loss, rel=1e-5)
+        np.testing.assert_allclose(a.result.history.step_losses, b.result.history.step_losses, rtol=1e-4)
+
+    rows = summarise(batched)
+    assert [r.width for r in rows] == [8, 32]
+    scores = [r.test_accuracy for r in batched if r.width == 32]
+    assert rows[1].score_mean == pytest.approx(np.mean(scores))
+    assert rows[1].score_std == pytest.approx(np.std(scores, ddof=1))
+    assert rows[1].parameter_count == plan.specs[1].parameter_count and rows[1].seeds == (0, 1)
+
+
+def test_same_plan_same_results(small):
+    plan = SweepPlan(ModelSpec.autoencoder((32, 4), (32,)), "all", (8, 16), (5,), TrainConfig(epochs=1))
+    first, second = run_sweep(plan, small), run_sweep(plan, small)
+    assert [r.result.history.step_losses for r in first] == [r.result.history.step_losses for r in second]
+    assert [r.test_mse for r in first] == [r.test_mse for r in second]
+    for run in first:
+        assert run.test_accuracy is None
+        expected = evaluate(run.spec, run.result.params, small.test_images, small.test_labels).mse
+        assert run.test_mse == pytest.approx(expected, rel=1e-5)
+    assert first[0].to_dict()["widths"] == [8, 4, 8] and "test_mse" in first[0].to_dict()
+
+
+def test_estimate_is_positive_and_near_the_real_time(small):
+    plan = SweepPlan(MLP, 0, (8, 24, 128), (0, 1), TrainConfig(epochs=3))
+    estimate = estimate_sweep(plan, small)
+    assert len(estimate.per_width_s) == 3 and all(s > 0 for s in estimate.per_width_s)
+    assert estimate.total_s == pytest.approx(sum(estimate.per_width_s))
+    assert estimate.step_s[0] <= estimate.step_s[2]  # a bigger model takes longer per step
+    assert "MLP 784-8-32-10 and MLP 784-128-32-10" in estimate.describe()
+    tic = time.perf_counter()
+    run_sweep(plan, small, estimate=estimate)
+    actual = time.perf_counter() - tic
+    assert estimate.total_s / 4 < actual < estimate.total_s * 4, (actual, estimate)
+
+
+# ----- in the background ---------------------------------------------------------------------
+
+
+def test_sweep_job_streams_results_then_finishes(small):
+    plan = SweepPlan(MLP, 1, (4, 8), (0,), CONFIG)
+    finished = []
+    job = SweepJob(plan, small, on_done=finished.append).start()
+    assert job.join(120)
+    snap = job.snapshot()
+    assert snap.status == "finished" and not snap.active and snap.progress == 1.0 and snap.eta_s == 0.0
+    assert [r.width for r in snap.runs] == [4, 8] and snap.elapsed_s > 0
+    assert finished == [job]
+
+
+def test_stop_ends_the_sweep_within_a_second_and_keeps_the_runs(sample):
+    plan = SweepPlan(ModelSpec.mlp((256,)), 0, (4, 256), (0, 1), TrainConfig(epochs=300))
+    job = SweepJob(plan, sample).start()
+    deadline = time.monotonic() + 120
+    while job.snapshot().step < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    snap = job.snapshot()
+    assert snap.status in ("running", "evaluating") and snap.width == 4 and set(snap.live_losses) == {0, 1}
+    tic = time.monotonic()
+    job.stop()
+    assert job.join(5)
+    assert time.monotonic() - tic < 1.0
+    snap = job.snapshot()
+    assert snap.status == "stopped" and "0 of 4 models fully trained" in snap.message
+    assert [(r.width, r.seed, r.status) for r in snap.runs] == [(4, 0, "stopped"), (4, 1, "stopped")]
+    assert 0 < snap.runs[0].result.steps < 300 * 35
+    assert summarise(snap.runs) == []  # partly trained models are not compared with finished ones
+
+
+def test_a_sweep_waits_for_a_training_slot(small, one_slot):
+    training = TrainingJob(ModelSpec.mlp((256,)), TrainConfig(epochs=500), small).start()
+    job = SweepJob(SweepPlan(MLP, 0, (8,), (0,), TrainConfig(epochs=1)), small).start()
+    time.sleep(0.5)
+    assert job.snapshot().status == "queued"
+    training.stop()
+    assert training.join(10) and job.join(120)
+    assert job.snapshot().status == "finished"
+
+
+# ----- the command line ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_cli_prints_one_json_line_per_run_as_it_finishes():
+    proc = run_cli(
+        "sweep", "--model", "mlp", "--widths", "64,32", "--layer", "0", "--values", "16,8", "--seeds", "0,1",
+        "--epochs", "1", "--dataset", "sample",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert [(r["width"], r["seed"]) for r in lines] == [(8, 0), (8, 1), (16, 0), (16, 1)]
+    for row in lines:
+        assert row["widths"] == [row["width"], 32] and row["status"] == "finished" and row["epochs"] == 1
+        assert row["params"] == ModelSpec.mlp((row["width"], 32)).parameter_count
+        assert 0.3 < row["test_accuracy"] <= 1 and row["train_loss"] > 0 and row["seconds"] > 0
+    assert "estimated time" in proc.stderr and "[2/2] width 16" in proc.stderr
+
+
+@pytest.mark.slow
+def test_cli_scales_all_autoencoder_layers_and_reports_mse():
+    proc = run_cli(
+        "sweep", "--model", "autoencoder", "--encoder", "64,8", "--decoder", "64", "--layer", "all",
+        "--values", "32", "--epochs", "1", "--quiet",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    row = json.loads(proc.stdout)
+    assert row["widths"] == [32, 8, 32] and 0 < row["test_mse"] < 0.2 and "test_accuracy" not in row
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--layer", "2"), "error: layer: this model has 2 layers"),
+        (("--values", "8,abc"), "error: values: widths must be whole numbers"),
+        (("--model", "autoencoder", "--layer", "2", "--values", "900"), "wider than the input it compresses"),
+        (("--seeds", "0", "--batch-size", "0"), "error: batch_size: batch size must be between 1"),
+    ],
+)
+def test_cli_bad_arguments_exit_2_with_one_line(args, message):
+    proc = run_cli("sweep", *args)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
