@@ -7,6 +7,7 @@ import streamlit as st
 from components.run_views import STATUS_WORDS, final_score, progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
+from core.jax_setup import device_summary
 from core.runs import SLOTS
 
 POLL_SECONDS = 1.0
@@ -58,6 +59,11 @@ def sidebar() -> None:
             f"{spec.parameter_count:,} parameters (numbers the model learns) in {len(spec.dense_layers)} Dense layers"
         )
         st.markdown(f"Dataset: **{state.dataset_name}**")
+        st.caption(
+            f"Computing on: {device_summary()}",
+            help="The processors JAX found. With several, each batch is split between them (data parallel). "
+            "On a machine with an NVIDIA GPU, installing the CUDA build of jax makes it train there, no change needed.",
+        )
         _training_status(state.active_run is not None or state.sweep.active)
 
 

@@ -42,3 +42,12 @@ def enable_compilation_cache(cache_dir: str | None = None) -> str | None:
 def compilation_cache_dir() -> str | None:
     """The folder in use, or None when the cache is off."""
     return _configured
+
+
+def device_summary() -> str:
+    """What JAX computes on, in words: "1 CPU device", "2 GPU devices (NVIDIA H100 80GB HBM3)"."""
+    devices = jax.local_devices()
+    platform = devices[0].platform.upper()
+    kinds = sorted({getattr(d, "device_kind", "") for d in devices} - {"", "cpu"})
+    detail = f" ({', '.join(kinds)})" if kinds and platform != "CPU" else ""
+    return f"{len(devices)} {platform} device{'s' if len(devices) > 1 else ''}{detail}"

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax.training import train_state
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from core import models
 from core.data import Dataset
@@ -222,6 +223,32 @@ class Program:
     loss_kind: str
     augment: bool
     batch_size: int
+    devices: int = 1  # local devices sharing each batch (data parallel); 1 = a single device
+
+
+# ----- data parallel over local devices ---------------------------------------------------
+
+
+def data_parallel_devices(batch_size: int) -> int:
+    """How many local devices share each batch: all of them when there are several and the
+    batch splits evenly between them, else 1 (one device does everything)."""
+    count = jax.local_device_count()
+    return count if count > 1 and batch_size % count == 0 else 1
+
+
+@cache
+def _mesh(devices: int) -> Mesh:
+    return Mesh(np.array(jax.local_devices()[:devices]), ("data",))
+
+
+def replicated(devices: int) -> NamedSharding:
+    """Every device holds the whole array (parameters, optimiser state, the dataset)."""
+    return NamedSharding(_mesh(devices), PartitionSpec())
+
+
+def split_batch(devices: int) -> NamedSharding:
+    """Each device holds 1/devices of the batch (its first axis)."""
+    return NamedSharding(_mesh(devices), PartitionSpec("data"))
 
 
 def optimizer_step(program: Program, tx, images, labels, state, perm, key, position):
@@ -232,10 +259,15 @@ def optimizer_step(program: Program, tx, images, labels, state, perm, key, posit
     """
     batch = program.batch_size
     idx = jax.lax.dynamic_slice_in_dim(perm, position * batch, batch)
-    x = to_float(images[idx])
+    x, y = to_float(images[idx]), labels[idx]
+    if program.devices > 1:
+        # Split the batch over the devices; XLA partitions the forward and backward passes
+        # and all-reduces the gradients of the (replicated) parameters.
+        x = jax.lax.with_sharding_constraint(x, split_batch(program.devices))
+        y = jax.lax.with_sharding_constraint(y, split_batch(program.devices))
     if program.augment:
         x = random_shift(jax.random.fold_in(key, state.step), x)
-    loss, grads = jax.value_and_grad(partial(batch_loss, program.spec, program.loss_kind))(state.params, x, labels[idx])
+    loss, grads = jax.value_and_grad(partial(batch_loss, program.spec, program.loss_kind))(state.params, x, y)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
@@ -345,15 +377,17 @@ def batched_for_eval(images: np.ndarray, labels: np.ndarray, batch: int = EVAL_B
 
 
 @lru_cache(maxsize=4)
-def device_data(dataset: Dataset) -> DeviceData:
-    """Put a dataset on the device once (cached per dataset object)."""
+def device_data(dataset: Dataset, devices: int = 1) -> DeviceData:
+    """Put a dataset on the device(s) once (cached per dataset object): on every device when
+    training data parallel, so each can gather its part of any batch locally."""
     test_images, test_labels, mask = batched_for_eval(dataset.test_images, dataset.test_labels)
+    where = replicated(devices) if devices > 1 else None
     return DeviceData(
-        jax.device_put(dataset.train_images),
-        jax.device_put(dataset.train_labels),
-        jax.device_put(test_images),
-        jax.device_put(test_labels),
-        jax.device_put(mask),
+        jax.device_put(dataset.train_images, where),
+        jax.device_put(dataset.train_labels, where),
+        jax.device_put(test_images, where),
+        jax.device_put(test_labels, where),
+        jax.device_put(mask, where),
         dataset.num_test,
     )
 
@@ -456,8 +490,9 @@ def train(
     stop = stop or threading.Event()
     per_epoch = steps_per_epoch(config, dataset.num_train)
     total_steps = per_epoch * config.epochs
+    devices = data_parallel_devices(config.batch_size)
     program = Program(
-        spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment, config.batch_size
+        spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment, config.batch_size, devices
     )
     tx = make_optimizer(config.optimizer)
     if resume is not None:
@@ -471,7 +506,14 @@ def train(
         history = History()
         elapsed = 0.0
     state = state.replace(step=jnp.asarray(state.step, jnp.int32))
-    data = device_data(dataset)
+    data = device_data(dataset, devices)
+    if devices > 1:
+        state = jax.device_put(state, replicated(devices))
+
+    def permutation(epoch: int) -> jax.Array:
+        perm = epoch_permutation(shuffle_key, epoch, dataset.num_train)
+        return jax.device_put(perm, replicated(devices)) if devices > 1 else perm
+
     root = jax.random.key(config.seed)
     shuffle_key, augment_key = jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
 
@@ -496,7 +538,7 @@ def train(
 
     start_steps, start_elapsed, compile_s = history.steps, elapsed, 0.0
     report("compiling")
-    perm = epoch_permutation(shuffle_key, 0, dataset.num_train)
+    perm = permutation(0)
     step_args = (state, data.train_images, data.train_labels, perm, jnp.int32(0), jnp.int32(1), augment_key,
                  jnp.float32(np.inf))  # fmt: skip
     step_fn, seconds = compile_once("train", train_steps, (program, tx), step_args)
@@ -510,7 +552,7 @@ def train(
     eval_seconds = 0.0
     while history.steps < total_steps and not stop.is_set():
         epoch, offset = divmod(history.steps, per_epoch)
-        perm = epoch_permutation(shuffle_key, epoch, dataset.num_train)
+        perm = permutation(epoch)
         while offset < per_epoch and not stop.is_set():
             if seconds_per_step is None:
                 count = min(2, per_epoch - offset)
@@ -579,6 +621,7 @@ def train(
         compile_s=compile_s,
         train_s=elapsed,
         samples_per_s=trained * config.batch_size / max(elapsed - start_elapsed, 1e-9),
+        extra={"devices": devices, "platform": jax.devices()[0].platform},
     )
     report("done", eta=0.0)
     return result

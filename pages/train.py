@@ -182,6 +182,8 @@ def live_panel(active: bool) -> None:
                 "(first time only). The result is reused by later runs of the same model, even after a restart "
                 f"(kept in {compilation_cache_dir() or 'memory only'}).",
             )  # fmt: skip
+            if run.result is not None and run.result.extra.get("devices", 1) > 1:
+                st.caption(f"Each batch was split over {run.result.extra['devices']} devices (data parallel).")
             if snap.message and snap.status in ("diverged", "failed", "stopped", "queued"):
                 (st.error if snap.status in ("diverged", "failed") else st.info)(snap.message)
         others = comparison_runs(state, run) if not run.active else []

@@ -18,3 +18,12 @@ def test_core_never_imports_streamlit():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok")
     assert int(proc.stdout.split()[1]) >= 8
+
+
+def test_device_summary_names_what_jax_uses():
+    import jax
+
+    from core.jax_setup import device_summary
+
+    summary = device_summary()
+    assert summary.startswith(f"{jax.local_device_count()} {jax.devices()[0].platform.upper()} device")
