@@ -145,3 +145,19 @@ def test_a_good_upload_becomes_the_current_model(page, server, tmp_path, small):
     wait_for_sidebar(page, "MLP 784-32-10", timeout=30)
     open_page(page, "Results")
     assert page.get_by_text(f"{result.final_metrics.test_accuracy:.1%}").first.is_visible()
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(browser, tmp_path):
+    """Streamlit enforces server.maxUploadSize (400 MB in .streamlit/config.toml); here 1 MB."""
+    proc, url = start_server({"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "1"})
+    try:
+        page = browser.new_context().new_page()
+        big = tmp_path / "big.msgpack"
+        big.write_bytes(b"\0" * 3_000_000)
+        goto(page, f"{url}/train")
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(big))
+        page.get_by_text("File must be 1.0MB or smaller.").first.wait_for(timeout=20_000)
+        no_exception(page)
+        assert "loaded from big.msgpack" not in sidebar_text(page)
+    finally:
+        stop_server(proc)

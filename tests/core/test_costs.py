@@ -49,10 +49,17 @@ def test_matmul_flops_agree_with_xla_cost_analysis():
     assert forward_flops(spec) * batch == pytest.approx(cost["flops"], rel=0.02)
 
 
-def test_flax_tabulate_shows_the_same_parameter_counts():
-    spec = ModelSpec.mlp((64, 32))
-    table = nn.tabulate(models.build_model(spec), jax.random.key(0))(jnp.zeros((1, 28, 28, 1)))
+@pytest.mark.parametrize(
+    ("spec", "transcendental"),
+    [(ModelSpec.mlp((64, 32)), 0), (ModelSpec.mlp((512, 256), "tanh"), 512 + 256)],
+    ids=["relu", "tanh"],
+)
+def test_flax_tabulate_agrees_on_parameters_and_forward_flops(spec, transcendental):
+    """flax's own nn.tabulate(compute_flops=True) reports the same parameters and forward FLOPs;
+    it counts tanh as a transcendental, not a FLOP, where we count one operation per unit."""
+    table = nn.tabulate(models.build_model(spec), jax.random.key(0), compute_flops=True)(jnp.zeros((1, 28, 28, 1)))
     assert f"{spec.parameter_count:,}" in table
+    assert f" {forward_flops(spec) - transcendental} " in table  # the MLP row: flops of one example
 
 
 def test_describe_a_width_change():
