@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 
@@ -21,3 +22,11 @@ def session_alive_check() -> Callable[[], bool]:
     instance = runtime.Runtime.instance()
     session_id = ctx.session_id
     return lambda: instance.is_active_session(session_id)
+
+
+def tab_grace_seconds() -> float:
+    """How long a run outlives its closed tab ($FLAX_DASHBOARD_TAB_GRACE_S, default 15 s)."""
+    try:
+        return max(0.5, float(os.environ.get("FLAX_DASHBOARD_TAB_GRACE_S", "15")))
+    except ValueError:
+        return 15.0

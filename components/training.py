@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 
-from components.session import session_alive_check
+from components.session import session_alive_check, tab_grace_seconds
 from components.state import AppState, Run
 from core import store
 from core.data import Dataset
@@ -24,20 +23,15 @@ def start_training(
     label: str | None = None,
 ) -> Run:
     """Start a background job (stopped if the tab closes, saved to the runs folder when it ends)."""
-    job = TrainingJob(spec, config, dataset, resume=resume, keep_alive=session_alive_check(), on_done=store.autosave)
+    job = TrainingJob(
+        spec, config, dataset, resume=resume, on_done=store.autosave,
+        keep_alive=session_alive_check(), grace_s=tab_grace_seconds(),
+    )  # fmt: skip
     label = label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset.name}"
     run = state.add_run(label, dataset.name, job=job)
     state.selected_run_id = run.run_id
     job.start()
     return run
-
-
-def tab_grace_seconds() -> float:
-    """How long a run outlives its closed tab ($FLAX_DASHBOARD_TAB_GRACE_S, default 15 s)."""
-    try:
-        return max(0.5, float(os.environ.get("FLAX_DASHBOARD_TAB_GRACE_S", "15")))
-    except ValueError:
-        return 15.0
 
 
 def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Dataset) -> Run:
