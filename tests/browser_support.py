@@ -162,6 +162,20 @@ def train_on_page(page, epochs: int) -> str:
 
 
 def open_tab(page, label: str) -> None:
-    """Click a tab and wait for the rerun that draws it (tabs are lazy: only the open one is drawn)."""
-    page.get_by_role("tab", name=label).click()
+    """Click a tab and wait for the rerun that draws it (tabs are lazy: only the open one is drawn).
+
+    Idleness alone is not enough: right after the click the previous run's "not running" state is
+    still shown, so also wait until the tab is selected and its panel has content.
+    """
+    tab = page.get_by_role("tab", name=label)
+    tab.click()
+    page.wait_for_function(
+        """el => {
+            if (el.getAttribute('aria-selected') !== 'true') return false;
+            const panel = document.getElementById(el.getAttribute('aria-controls'));
+            return panel !== null && panel.innerText.trim().length > 0;
+        }""",
+        arg=tab.element_handle(),
+        timeout=60_000,
+    )
     wait_idle(page)
