@@ -12,11 +12,12 @@ import threading
 import numpy as np
 import streamlit as st
 
+from components.state import DEFAULT_SPECS
 from core import models, predict
 from core.data import Dataset, load_dataset
 from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
-from core.train import TrainResult
+from core.train import TrainConfig, TrainResult, warm_up
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,8 +26,16 @@ def process_setup() -> str | None:
     in the background so the first width changes are already instant."""
     folder = enable_compilation_cache()
     # not a daemon: the interpreter waits for it instead of killing XLA mid-compile at exit
-    threading.Thread(target=models.warm_up_preview, name="warm-up", daemon=False).start()
+    threading.Thread(target=_warm_up, name="warm-up", daemon=False).start()
     return folder
+
+
+def _warm_up() -> None:
+    """Compile the init draws of every layer size, then the default models' training programs."""
+    models.warm_up_preview()
+    sample = load_dataset("sample")
+    for spec in DEFAULT_SPECS.values():
+        warm_up(spec, TrainConfig(), sample)
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

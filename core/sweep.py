@@ -32,7 +32,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from core import models
 from core.data import Dataset
 from core.errors import ConfigError, SpecError
 from core.history import History
@@ -230,12 +229,6 @@ class SeedsProgress:
     compile_s: float
 
 
-def _initial_params(spec: ModelSpec, keys: jax.Array):
-    """``model.init(key, x)["params"]`` for each key, stacked on a leading model axis."""
-    model = models.build_model(spec)
-    return jax.vmap(lambda key: model.init(key, models.example_batch(spec))["params"])(keys)
-
-
 def _steps_for_seeds(program: Program, tx, masked: bool, states, images, labels, perms, start, counts, keys,
                      limits):  # fmt: skip
     """Up to ``counts`` optimiser steps of every model of a stack, one vmapped step per loop iteration.
@@ -290,8 +283,9 @@ def _stack(trees: Sequence[Any]) -> Any:
     return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *trees)
 
 
-def _permutations(keys: Sequence[jax.Array], epoch: int, n: int) -> jax.Array:
-    return jnp.stack([epoch_permutation(key, epoch, n) for key in keys])
+def _permutations(seeds: Sequence[int], epoch: int, n: int) -> jax.Array:
+    """Each seed's epoch order, exactly as ``train()`` shuffles for that seed."""
+    return jnp.asarray(np.stack([epoch_permutation(seed, epoch, n) for seed in seeds]))
 
 
 def _shape_of(spec: ModelSpec) -> ModelSpec:
@@ -327,7 +321,7 @@ class _Stack:
     data: DeviceData
     states: TrainState
     eval_fn: Any
-    shuffle_keys: list[jax.Array]
+    shuffle_keys: list[int]  # the seeds: each shuffles like train() with that seed
     augment_keys: jax.Array
     compile_s: float
 
@@ -344,16 +338,14 @@ class _Stack:
 def _prepare(spec: ModelSpec, config: TrainConfig, dataset: Dataset, seeds: Sequence[int]) -> _Stack:
     """Initialise one model per seed (as ``train()`` would) and compile the batched step and evaluation."""
     shape = _shape_of(spec)
-    roots = [jax.random.key(s) for s in seeds]
-    init_fn, compile_s = compile_once("sweep.init", _initial_params, (shape,), (jnp.stack(roots),))
-    params = init_fn(jnp.stack(roots))
     states = []
-    for m, seed in enumerate(seeds):
-        state = init_state(spec.replace(seed=seed), replace(config, seed=seed), params=_take(params, m))
+    for seed in seeds:  # the very initialisation train() uses for this seed
+        state = init_state(spec.replace(seed=seed), replace(config, seed=seed))
         states.append(state.replace(step=jnp.asarray(state.step, jnp.int32)))
     states = _stack(states)
-    shuffle_keys = [jax.random.fold_in(root, 0) for root in roots]
-    augment_keys = jnp.stack([jax.random.fold_in(root, 1) for root in roots])
+    compile_s = 0.0
+    shuffle_keys = list(seeds)
+    augment_keys = jnp.stack([jax.random.fold_in(jax.random.key(seed), 1) for seed in seeds])
     data = device_data(dataset)
     program = Program(shape, config.optimizer, config.reconstruction_loss, config.augment, config.batch_size)
     tx = make_optimizer(config.optimizer)

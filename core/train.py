@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache, partial
 from typing import Any
@@ -326,22 +327,32 @@ def evaluation_sums(spec: ModelSpec, loss_kind: str, params, images, labels, mas
 
 _compile_lock = threading.Lock()
 _compiled: dict[tuple, Any] = {}
+_compile_locks: dict[tuple, threading.Lock] = {}
 
 
 def compile_once(name: str, fn: Callable, static: tuple, args: tuple) -> tuple[Any, float]:
-    """AOT-compile ``fn`` for these argument shapes once per process; returns (executable, seconds)."""
+    """AOT-compile ``fn`` for these argument shapes once per process; returns (executable, seconds).
+
+    Different programs compile in parallel; a second caller of the same program waits for
+    the first one's result instead of compiling it again.
+    """
     shapes = tuple(
         (tuple(leaf.shape), str(leaf.dtype)) for leaf in jax.tree_util.tree_leaves(args) if hasattr(leaf, "shape")
     )
     key = (name, static, jax.tree_util.tree_structure(args), shapes)
     with _compile_lock:
+        key_lock = _compile_locks.setdefault(key, threading.Lock())
+    with key_lock:
         if key in _compiled:
             return _compiled[key], 0.0
         start = time.perf_counter()
         executable = jax.jit(partial(fn, *static)).lower(*args).compile()
-        _compiled[key] = executable
-        if len(_compiled) > 64:
-            _compiled.pop(next(iter(_compiled)))
+        with _compile_lock:
+            _compiled[key] = executable
+            if len(_compiled) > 64:
+                oldest = next(iter(_compiled))
+                _compiled.pop(oldest)
+                _compile_locks.pop(oldest, None)
         return executable, time.perf_counter() - start
 
 
@@ -392,9 +403,11 @@ def device_data(dataset: Dataset, devices: int = 1) -> DeviceData:
     )
 
 
-@partial(jax.jit, static_argnums=2)
-def epoch_permutation(key: jax.Array, epoch: jax.Array, n: int) -> jax.Array:
-    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of the training images in one epoch: fixed by (seed, epoch), so a stopped run
+    resumes exactly and every run of the same seed sees the same batches (host-side: it takes
+    about a millisecond for 60,000 images and needs no compile)."""
+    return np.random.default_rng((seed, epoch)).permutation(n).astype(np.int32)
 
 
 # ----- the engine -------------------------------------------------------------------------
@@ -455,11 +468,83 @@ def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
 
 
 def init_state(spec: ModelSpec, config: TrainConfig, params: Any = None) -> TrainState:
-    """A fresh TrainState from ``model.init`` (or from given params)."""
+    """A fresh TrainState: ``models.init_params(spec)`` (or given params) and a fresh optimiser state."""
     if params is None:
-        params = models.init_variables(spec)["params"]
-    state = TrainState.create(apply_fn=None, params=params, tx=make_optimizer(config.optimizer))
+        params = models.init_params(spec)
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    tx = make_optimizer(config.optimizer)
+    state = TrainState(
+        step=jnp.zeros((), jnp.int32), apply_fn=None, params=params, tx=tx,
+        opt_state=fresh_opt_state(config.optimizer, params),
+    )  # fmt: skip
     return set_hyperparameters(state, config)
+
+
+def fresh_opt_state(optimizer: str, params: Any) -> Any:
+    """``tx.init(params)`` without a compile per parameter shape.
+
+    For adam, adamw and sgd every array of a fresh state is zeros (moments, momentum, step
+    counts); only the injected hyperparameters (b1, b2, eps, ...) carry values, and those do
+    not depend on the parameters: take them from the state of one scalar. A test checks
+    this equals ``tx.init(params)`` for every optimizer.
+    """
+    tx = make_optimizer(optimizer)
+    shapes = jax.eval_shape(tx.init, params)
+    zeros = jax.tree_util.tree_map(lambda s: jnp.asarray(np.zeros(s.shape, s.dtype)), shapes)
+    return zeros._replace(hyperparams=_initial_hyperparams(optimizer))
+
+
+@cache
+def _initial_hyperparams(optimizer: str) -> dict:
+    # concrete values even when first asked for while tracing (they are cached)
+    with jax.ensure_compile_time_eval():
+        return dict(make_optimizer(optimizer).init({"w": jnp.zeros(())}).hyperparams)
+
+
+def _submit_compiles(pool, program: Program, tx, config: TrainConfig, data: DeviceData, shapes, perm, augment_key):
+    """Start compiling the training step and the evaluation (the same cache keys for ``train`` and ``warm_up``)."""
+    step_args = (shapes, data.train_images, data.train_labels, perm, jnp.int32(0), jnp.int32(1), augment_key,
+                 jnp.float32(np.inf))  # fmt: skip
+    eval_args = (shapes.params, data.test_images, data.test_labels, data.test_mask)
+    step_job = pool.submit(compile_once, "train", train_steps, (program, tx), step_args)
+    eval_job = pool.submit(compile_once, "eval", evaluation_sums, (program.spec, config.reconstruction_loss), eval_args)
+    return step_job, eval_job
+
+
+def warm_up(spec: ModelSpec, config: TrainConfig, dataset: Dataset) -> float:
+    """Compile what ``train(spec, config, dataset)`` will need, without training; returns seconds.
+
+    The dashboard does this for its default models when it starts, so a first Start is
+    already warm; the programs also land in the persistent compilation cache.
+    """
+    tic = time.perf_counter()
+    devices = data_parallel_devices(config.batch_size)
+    program = Program(
+        spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment, config.batch_size, devices
+    )
+    where = replicated(devices) if devices > 1 else None
+    data = device_data(dataset, devices)
+    perm = jax.ShapeDtypeStruct((dataset.num_train,), jnp.int32, sharding=where)
+    augment_key = jax.random.fold_in(jax.random.key(config.seed), 1)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="warm-up") as pool:
+        jobs = _submit_compiles(pool, program, make_optimizer(config.optimizer), config, data,
+                                _state_shapes(spec, config, None, where), perm, augment_key)  # fmt: skip
+        models.init_params(spec)  # compiles the random draws of its layer sizes
+        for job in jobs:
+            job.result()
+    return time.perf_counter() - tic
+
+
+def _state_shapes(spec: ModelSpec, config: TrainConfig, state: TrainState | None, where) -> TrainState:
+    """Shapes, dtypes (and placement) of the training state, from the spec when there is no state yet."""
+    if state is None:
+        model = models.build_model(spec)
+        params = jax.eval_shape(model.init, jax.random.key(0), models.example_batch(spec))["params"]
+        state = jax.eval_shape(partial(init_state, spec, config), params)
+    return jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=where, weak_type=getattr(x, "weak_type", False)),
+        state,
+    )
 
 
 def set_hyperparameters(state: TrainState, config: TrainConfig) -> TrainState:
@@ -497,25 +582,23 @@ def train(
     tx = make_optimizer(config.optimizer)
     if resume is not None:
         _check_resumable(resume, spec, config)
-        state = TrainState(step=resume.steps, apply_fn=None, params=resume.params, tx=tx, opt_state=resume.opt_state)
+        state = TrainState(
+            step=jnp.int32(resume.steps), apply_fn=None, params=resume.params, tx=tx, opt_state=resume.opt_state
+        )
         state = set_hyperparameters(state, config)
         history = resume.history.copy()
         elapsed = resume.train_s
     else:
-        state = init_state(spec, config)
+        state = None  # computed below, while the training step compiles
         history = History()
         elapsed = 0.0
-    state = state.replace(step=jnp.asarray(state.step, jnp.int32))
     data = device_data(dataset, devices)
-    if devices > 1:
-        state = jax.device_put(state, replicated(devices))
+    where = replicated(devices) if devices > 1 else None
 
     def permutation(epoch: int) -> jax.Array:
-        perm = epoch_permutation(shuffle_key, epoch, dataset.num_train)
-        return jax.device_put(perm, replicated(devices)) if devices > 1 else perm
+        return jax.device_put(epoch_permutation(config.seed, epoch, dataset.num_train), where)
 
-    root = jax.random.key(config.seed)
-    shuffle_key, augment_key = jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
+    augment_key = jax.random.fold_in(jax.random.key(config.seed), 1)
 
     def report(phase: str, new_losses=(), metrics: EpochMetrics | None = None, eta: float | None = None) -> None:
         if on_progress is not None:
@@ -539,13 +622,18 @@ def train(
     start_steps, start_elapsed, compile_s = history.steps, elapsed, 0.0
     report("compiling")
     perm = permutation(0)
-    step_args = (state, data.train_images, data.train_labels, perm, jnp.int32(0), jnp.int32(1), augment_key,
-                 jnp.float32(np.inf))  # fmt: skip
-    step_fn, seconds = compile_once("train", train_steps, (program, tx), step_args)
-    compile_s += seconds
-    eval_args = (state.params, data.test_images, data.test_labels, data.test_mask)
-    eval_fn, seconds = compile_once("eval", evaluation_sums, (program.spec, config.reconstruction_loss), eval_args)
-    compile_s += seconds
+    # Compile from the shapes of the state while its starting values are computed: the two
+    # compiles and the initialisation run at once (XLA works outside the GIL).
+    shapes = _state_shapes(spec, config, state, where)
+    tic = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="compile") as pool:
+        step_job, eval_job = _submit_compiles(pool, program, tx, config, data, shapes, perm, augment_key)
+        if state is None:
+            state = init_state(spec, config)
+        if where is not None:
+            state = jax.device_put(state, where)
+        (step_fn, step_s), (eval_fn, eval_s) = step_job.result(), eval_job.result()
+    compile_s = time.perf_counter() - tic if step_s or eval_s else 0.0
 
     status, reason = "finished", ""
     seconds_per_step: float | None = None

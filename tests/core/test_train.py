@@ -5,10 +5,11 @@ import jax
 import numpy as np
 import pytest
 
+from core import models
 from core.errors import ConfigError
 from core.predict import evaluate, mean_image_mse
 from core.spec import ModelSpec
-from core.train import TrainConfig, random_shift, train
+from core.train import TrainConfig, epoch_permutation, fresh_opt_state, init_state, make_optimizer, random_shift, train
 
 TINY_MLP = ModelSpec.mlp((64,))
 
@@ -189,3 +190,31 @@ def test_default_mlp_reaches_94_percent_on_held_out_digits(sample):
     """The acceptance target: the default MLP, trained on the 4,500 sample digits, on 500 it never saw."""
     result = train(ModelSpec.mlp((512, 256)), TrainConfig(epochs=10), sample)
     assert result.final_metrics.test_accuracy >= 0.94
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_fresh_optimizer_state_equals_tx_init(optimizer):
+    params = models.init_params(ModelSpec.autoencoder((64, 8), (64,)))
+    expected = make_optimizer(optimizer).init(params)
+    ours = fresh_opt_state(optimizer, params)
+    assert jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(expected)
+    for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(expected), strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_training_starts_from_the_values_of_model_init(small):
+    """Training starts from init_params, which equals flax's model.init to float32 rounding."""
+    spec = ModelSpec.mlp((64,), seed=4)
+    exact = models.build_model(spec).init(jax.random.key(4), models.example_batch(spec))["params"]
+    state = init_state(spec, TrainConfig())
+    for a, b in zip(jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(exact), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_epoch_order_is_fixed_by_seed_and_epoch():
+    a = epoch_permutation(3, 0, 1000)
+    assert sorted(a.tolist()) == list(range(1000))
+    np.testing.assert_array_equal(a, epoch_permutation(3, 0, 1000))
+    assert not np.array_equal(a, epoch_permutation(3, 1, 1000))
+    assert not np.array_equal(a, epoch_permutation(4, 0, 1000))
