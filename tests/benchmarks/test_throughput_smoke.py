@@ -8,20 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.benchmarks.reports import numeric_leaves
+
 ROOT = Path(__file__).resolve().parents[2]
 MEASURED_PER_CANDIDATE = ("samples_per_s", "startup_s", "gflops", "ceiling_fraction")
-
-
-def numeric_leaves(tree, path: str = ""):
-    """(path, value) for every number in a JSON tree, so a zero or negative one can be named."""
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from numeric_leaves(value, f"{path}.{key}")
-    elif isinstance(tree, list):
-        for i, value in enumerate(tree):
-            yield from numeric_leaves(value, f"{path}[{i}]")
-    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
-        yield path, tree
 
 
 @pytest.mark.slow

@@ -1,0 +1,488 @@
+"""How the dashboard feels at full scale: compile, clicks, training inside the app, memory, long curves.
+
+``python -m benchmarks.app [--size small|full] [--json out.json]`` measures, in one run:
+
+- time to the first training step of the default MLP and autoencoder in a fresh process, cold
+  (JAX's persistent compilation cache in a new empty folder) and warm (a second process, same folder);
+- how long full Fashion-MNIST takes to load (``benchmarks.throughput.time_dataset_load``);
+- the latency of the main interactions through ``streamlit.testing.v1.AppTest`` on ``app.py``:
+  a width change on the Build page, the same change with the Variables page open, page switches;
+- training images/s started from the Train page (rerun every ``POLL_INTERVAL_S`` like a browser
+  polling it) against ``core.train.train`` alone, interleaved, best of ``repeats`` rounds each;
+- the peak memory (VmHWM) of a fresh app process that trains the default MLP that way;
+- the weight of a 150,000-step loss curve: build time, JSON size, points per trace.
+
+Every number is printed with its target where the issue "Performance and scale" sets one. AppTest
+runs the script in this process without a browser: its latencies are server-side only (no
+websocket, no drawing in the browser). Targets are printed, never asserted (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.throughput import FASHION_DIR, MODELS, machine_info, time_dataset_load
+from core import data as core_data
+from core.jax_setup import ENV_VAR as JAX_CACHE_ENV
+from core.jax_setup import enable_compilation_cache
+from core.spec import ModelSpec
+from core.store import ENV_VAR as RUNS_DIR_ENV
+from core.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+#: How often the in-app run reruns the script while it trains; the page's fragments poll every second.
+POLL_INTERVAL_S = 0.5
+#: Widths typed in the timed trials: a new one each time, so no cache answers for the page.
+BUILD_WIDTHS_FROM = 300
+VARIABLES_WIDTHS_FROM = 600
+PAGES = {
+    "pages/build.py": "Build a model",
+    "pages/variables.py": "Look inside the variables",
+    "pages/train.py": "Train",
+    "pages/results.py": "Predictions",
+}
+CURVE_STEPS = 150_000
+CURVE_STEPS_PER_EPOCH = 468  # 60,000 images at batch 128
+TARGETS = {
+    "first_step_s": 2.0,
+    "width_change_s": 0.3,
+    "page_switch_s": 0.2,
+    "in_app_vs_headless": 0.9,
+    "peak_rss_bytes": 1.5e9,
+}
+
+
+@dataclass(frozen=True)
+class AppBenchmarkSize:
+    """``small`` checks that everything works (CI, ~1 minute); ``full`` uses full Fashion-MNIST."""
+
+    name: str
+    dataset: str  # what the compile, training and memory measurements train on
+    trials: int  # timed repetitions of each interaction
+    epochs: int  # of each in-app and headless training run
+    repeats: int  # interleaved rounds of in-app and headless training
+
+
+SIZES = {
+    "small": AppBenchmarkSize("small", dataset="sample", trials=5, epochs=10, repeats=2),
+    "full": AppBenchmarkSize("full", dataset=f"idx:{FASHION_DIR}", trials=20, epochs=3, repeats=3),
+}
+
+
+def spread(seconds: list[float], target_s: float | None = None) -> dict[str, Any]:
+    """Median and 90th percentile of repeated timings; the target is judged on the 90th percentile."""
+    summary: dict[str, Any] = {
+        "median_s": float(np.median(seconds)),
+        "p90_s": float(np.percentile(seconds, 90)),
+        "trials_s": seconds,
+    }
+    if target_s is not None:
+        summary |= {"target_s": target_s, "meets_target": summary["p90_s"] < target_s}
+    return summary
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far (VmHWM), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("VmHWM not found in /proc/self/status (Linux only)")
+
+
+def run_worker(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python -m benchmarks.app --worker ...`` in a fresh process; its last stdout line is JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.app", *args],
+        capture_output=True, text=True, cwd=ROOT, env=env or dict(os.environ), timeout=600,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {' '.join(args)} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ----- 1. compile: time to the first training step -------------------------------------------
+
+
+def first_step(spec: ModelSpec, dataset: core_data.Dataset) -> dict[str, float]:
+    """Seconds from calling ``core.train.train`` to its first finished chunk of steps, in this process.
+
+    That is what a person waits for after pressing Start: ``model.init``, the optimiser state,
+    compiling the training and evaluation programs, and the first two steps. ``compile_s`` is
+    the engine's own share for the two programs (0 when this process already compiled them).
+    """
+    enable_compilation_cache()  # as the app does: $FLAX_DASHBOARD_JAX_CACHE
+    stop = threading.Event()
+    reached: list[float] = []
+    tic = time.perf_counter()
+
+    def on_progress(progress) -> None:
+        if progress.phase == "training" and not reached:
+            reached.append(time.perf_counter() - tic)
+            stop.set()
+
+    result = train(spec, TrainConfig(), dataset, on_progress=on_progress, stop=stop)
+    return {"first_step_s": reached[0], "compile_s": result.compile_s}
+
+
+def compile_times(dataset: str) -> dict[str, Any]:
+    """Per model: a cold process on a new, empty compilation cache folder, then a warm one on the same folder."""
+    report = {}
+    for model in MODELS:
+        with tempfile.TemporaryDirectory(prefix="flax-dashboard-bench-jax-") as cache:
+            env = {**os.environ, JAX_CACHE_ENV: cache}
+            args = ["--worker", "first-step", "--model", model, "--dataset", dataset]
+            cold = run_worker(args, env)
+            cached_files = sum(1 for path in Path(cache).rglob("*") if path.is_file())
+            warm = run_worker(args, env)
+        report[model] = {
+            "description": MODELS[model].describe(),
+            "cold": cold,
+            "warm": warm,
+            "cache_files": cached_files,
+            "target_s": TARGETS["first_step_s"],
+            "meets_target": max(cold["first_step_s"], warm["first_step_s"]) < TARGETS["first_step_s"],
+        }
+    return report
+
+
+# ----- 3. interactions through AppTest --------------------------------------------------------
+
+
+def open_app():
+    """A new visitor on ``app.py`` (the Build page), once the app's background warm-up has finished."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.run()
+    check_page(at, "pages/build.py")
+    for thread in threading.enumerate():
+        if thread.name == "warm-up":  # components.resources.process_setup's compile of the init previews
+            thread.join()
+    return at
+
+
+def check_page(at, path: str) -> None:
+    """Fail loudly when a run raised or did not draw the expected page: a timing of an error page is no timing."""
+    if at.exception:
+        raise RuntimeError(f"{path} raised: {at.exception[0].message}")
+    if not any(PAGES[path] in title.value for title in at.title):
+        raise RuntimeError(f"expected the page {path}, got titles {[t.value for t in at.title]}")
+
+
+def timed_run(at, path: str) -> float:
+    tic = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - tic
+    check_page(at, path)
+    return seconds
+
+
+def default_mlp(first_width: int) -> ModelSpec:
+    """The default MLP (784-512-256-10) with another width for its first hidden layer."""
+    return ModelSpec.mlp((first_width, *(layer.width for layer in MODELS["mlp"].hidden[1:])))
+
+
+def build_width_change(trials: int) -> list[float]:
+    """Type a new width of the first layer on the Build page: seconds until the page with the new table is drawn.
+
+    The first change is a warm-up and is not counted.
+    """
+    from tests.support import metric
+
+    at = open_app()
+    seconds = []
+    for width in range(BUILD_WIDTHS_FROM, BUILD_WIDTHS_FROM + trials + 1):
+        at.number_input(key="build.hidden.0.width.v0").set_value(width)
+        seconds.append(timed_run(at, "pages/build.py"))
+        spec = default_mlp(width)
+        first_layer_weights = at.dataframe[0].value["weights"].iloc[0]
+        if metric(at, "Parameters") != f"{spec.parameter_count:,}" or first_layer_weights != spec.input_size * width:
+            raise RuntimeError(f"the Build page did not show the model with width {width}")
+    return seconds[1:]
+
+
+def variables_width_change(trials: int) -> list[float]:
+    """With the Variables page open (Tree tab), a new width arrives through ``AppState.set_spec`` (the
+    layer editor's own call; its widgets are on the Build page): seconds of the rerun that redraws
+    the variables of the new model. The first change is a warm-up and is not counted."""
+    from tests.support import state
+
+    at = open_app()
+    at.switch_page("pages/variables.py")
+    timed_run(at, "pages/variables.py")
+    seconds = []
+    for width in range(VARIABLES_WIDTHS_FROM, VARIABLES_WIDTHS_FROM + trials + 1):
+        spec = default_mlp(width)
+        state(at).set_spec(spec, from_editor=True)
+        seconds.append(timed_run(at, "pages/variables.py"))
+        if not any(f"**{spec.parameter_count:,} parameters**" in m.value for m in at.markdown):
+            raise RuntimeError(f"the Variables page did not show the model with width {width}")
+    return seconds[1:]
+
+
+def page_switches(trials: int) -> dict[str, list[float]]:
+    """Seconds of ``switch_page(...).run()`` per page, going Build -> Variables -> Train -> Results and
+    around again ``trials`` times, after one uncounted warm-up pass."""
+    at = open_app()
+    seconds: dict[str, list[float]] = {path: [] for path in PAGES}
+    for _ in range(trials + 1):
+        for path in PAGES:
+            at.switch_page(path)
+            seconds[path].append(timed_run(at, path))
+    return {path: values[1:] for path, values in seconds.items()}
+
+
+def interaction_latencies(trials: int) -> dict[str, Any]:
+    switches = page_switches(trials)
+    every_switch = [value for values in switches.values() for value in values]
+    return {
+        "build_width_change": spread(build_width_change(trials), TARGETS["width_change_s"]),
+        "variables_width_change": spread(variables_width_change(trials), TARGETS["width_change_s"]),
+        "page_switch": spread(every_switch, TARGETS["page_switch_s"])
+        | {"pages": {path: spread(values) for path, values in switches.items()}},
+    }
+
+
+# ----- 4 and 5. training inside the app against headless, and its memory -------------------
+
+
+def train_in_app(dataset: str, epochs: int) -> dict[str, Any]:
+    """Train the default MLP the way a person does: Train page, data, epochs, Start training; then
+    rerun the script every ``POLL_INTERVAL_S`` until the job ends, as a browser's polling would.
+
+    Returns the job's own images/s (compile and evaluation excluded, like ``core.train.train``).
+    """
+    from tests.support import button, state, text_input
+
+    at = open_app()
+    at.switch_page("pages/train.py")
+    timed_run(at, "pages/train.py")
+    if dataset.startswith("idx:"):
+        at.radio(key="train.dataset").set_value("idx").run()
+        text_input(at, "Folder").set_value(dataset.removeprefix("idx:")).run()
+    at.number_input(key="train.epochs").set_value(epochs)
+    button(at, "Start training").click()
+    timed_run(at, "pages/train.py")
+    run = state(at).runs[-1]
+    if run.dataset != dataset or run.spec != MODELS["mlp"] or run.config.epochs != epochs:
+        raise RuntimeError(f"the Train page started {run.label}, not the default MLP on {dataset}")
+    polls: list[float] = []
+    while not polls or run.job.alive:  # at least once: a short run may end before the first poll
+        time.sleep(POLL_INTERVAL_S)
+        polls.append(timed_run(at, "pages/train.py"))
+    run.job.join()
+    if run.job.result is None or run.job.result.status != "finished":
+        raise RuntimeError(f"in-app training ended as {run.status}: {run.job.snapshot().message}")
+    return {"samples_per_s": run.job.result.samples_per_s, "polls": len(polls), "poll_s": spread(polls)}
+
+
+def train_headless(dataset: str, epochs: int) -> dict[str, Any]:
+    result = train(MODELS["mlp"], TrainConfig(epochs=epochs), core_data.load_dataset(dataset))
+    return {"samples_per_s": result.samples_per_s}
+
+
+def training_in_app_vs_headless(size: AppBenchmarkSize) -> dict[str, Any]:
+    """Both in this process, interleaved (the order alternates each round), best round of each."""
+    candidates: dict[str, Callable[[], dict[str, Any]]] = {
+        "headless": lambda: train_headless(size.dataset, size.epochs),
+        "in_app": lambda: train_in_app(size.dataset, size.epochs),
+    }
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in candidates}
+    for round_ in range(size.repeats):
+        for name in sorted(candidates, reverse=round_ % 2 == 1):
+            runs[name].append(candidates[name]())
+    best = {name: max(run["samples_per_s"] for run in candidate) for name, candidate in runs.items()}
+    ratio = best["in_app"] / best["headless"]
+    return {
+        "model": MODELS["mlp"].describe(),
+        "dataset": size.dataset,
+        "epochs": size.epochs,
+        "poll_interval_s": POLL_INTERVAL_S,
+        "headless_samples_per_s": best["headless"],
+        "in_app_samples_per_s": best["in_app"],
+        "in_app_vs_headless": ratio,
+        "target_ratio": TARGETS["in_app_vs_headless"],
+        "meets_target": ratio >= TARGETS["in_app_vs_headless"],
+        "rounds": runs,
+    }
+
+
+def peak_memory_in_app(size: AppBenchmarkSize) -> dict[str, Any]:
+    """A fresh process that opens the app and trains the default MLP in it once: its VmHWM at the end."""
+    worker = run_worker(["--worker", "in-app", "--dataset", size.dataset, "--epochs", str(size.epochs)])
+    return {
+        "dataset": size.dataset,
+        "epochs": size.epochs,
+        "peak_rss_bytes": worker["peak_rss_bytes"],
+        "samples_per_s": worker["samples_per_s"],
+        "target_bytes": TARGETS["peak_rss_bytes"],
+        "meets_target": worker["peak_rss_bytes"] < TARGETS["peak_rss_bytes"],
+    }
+
+
+# ----- 6. a long loss curve -------------------------------------------------------------------
+
+
+def long_loss_curve(steps: int = CURVE_STEPS, repeats: int = 5) -> dict[str, Any]:
+    """``components.figures.loss_figure`` for one run of ``steps`` step losses and an epoch every 468 steps."""
+    from components.figures import MAX_CURVE_POINTS, Curve, loss_figure
+
+    rng = np.random.default_rng(0)
+    losses = (2.3 * np.exp(-np.arange(steps) / 20_000) + 0.1 * rng.random(steps)).astype(np.float32)
+    epoch_steps = list(range(CURVE_STEPS_PER_EPOCH, steps + 1, CURVE_STEPS_PER_EPOCH))
+    test_losses = [float(losses[step - 1]) for step in epoch_steps]
+    curve = Curve("run 1", losses, epoch_steps, test_losses, [0.9] * len(epoch_steps))
+    build_s = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        figure = loss_figure([curve], "cross-entropy")
+        build_s.append(time.perf_counter() - tic)
+    tic = time.perf_counter()
+    json_bytes = len(figure.to_json().encode())
+    to_json_s = time.perf_counter() - tic
+    points = max(len(trace.x) for trace in figure.data)
+    return {
+        "steps": steps,
+        "build_s": float(np.median(build_s)),
+        "to_json_s": to_json_s,
+        "json_bytes": json_bytes,
+        "max_points_per_trace": points,
+        "points_limit": MAX_CURVE_POINTS,
+        "meets_target": points <= MAX_CURVE_POINTS,
+    }
+
+
+# ----- running and reporting ------------------------------------------------------------------
+
+
+def run_benchmark(size: AppBenchmarkSize) -> dict[str, Any]:
+    """Every measurement of one run, as JSON-ready data. Finished runs are saved to a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="flax-dashboard-bench-runs-") as runs_dir:
+        os.environ[RUNS_DIR_ENV] = runs_dir  # read by core.store and by the worker processes
+        _, load = time_dataset_load(FASHION_DIR)
+        return {
+            "machine": machine_info(),
+            "size": asdict(size),
+            "targets": TARGETS,
+            "dataset_load": load,
+            "compile": compile_times(size.dataset),
+            "interactions": interaction_latencies(size.trials),
+            "training": training_in_app_vs_headless(size),
+            "memory": peak_memory_in_app(size),
+            "loss_curve": long_loss_curve(),
+        }
+
+
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "MISS"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    machine, size, targets = report["machine"], report["size"], report["targets"]
+    load, interactions = report["dataset_load"], report["interactions"]
+    training, memory, curve = report["training"], report["memory"], report["loss_curve"]
+    lines = [
+        f"machine: {machine['cpu']}, {machine['cpu_count']} cores ({machine['usable_cores']} usable), "
+        f"devices {', '.join(machine['devices'])}",
+        "versions: " + ", ".join(f"{name} {version}" for name, version in machine["versions"].items()),
+        f"size: {size['name']} (data {size['dataset']}, {size['trials']} timed trials per interaction, "
+        f"{size['epochs']} epoch(s) x best of {size['repeats']} training rounds)",
+        f"dataset load (full Fashion-MNIST, {FASHION_DIR}): cold {load['cold_s']:.3f} s, "
+        f"cached {load['cached_s'] * 1e3:.3f} ms",
+        "",
+        f"time to the first training step (fresh process; cold = empty compilation cache), target < "
+        f"{targets['first_step_s']:.1f} s:",
+    ]
+    for model in report["compile"].values():
+        for phase in ("cold", "warm"):
+            seconds = model[phase]["first_step_s"]
+            lines.append(
+                f"  {model['description']:<42}{phase:<6}{seconds:>6.2f} s  (XLA compile {model[phase]['compile_s']:.2f}"
+                f" s)  {verdict(seconds < model['target_s'])}"
+            )
+    lines += ["", "interactions (AppTest, server side only; median / p90 of the trials, target on p90):"]
+    labels = {
+        "build_width_change": "width change, Build page",
+        "variables_width_change": "width change, Variables page open",
+        "page_switch": "page switch (all pages)",
+    }
+    for name, label in labels.items():
+        result = interactions[name]
+        lines.append(
+            f"  {label:<40}{result['median_s'] * 1e3:>7.0f} ms {result['p90_s'] * 1e3:>6.0f} ms  "
+            f"target < {result['target_s'] * 1e3:.0f} ms  {verdict(result['meets_target'])}"
+        )
+    for path, result in interactions["page_switch"]["pages"].items():
+        lines.append(f"    to {path:<35}{result['median_s'] * 1e3:>7.0f} ms {result['p90_s'] * 1e3:>6.0f} ms")
+    in_app_runs = training["rounds"]["in_app"]
+    lines += [
+        "",
+        f"training {training['model']} on {training['dataset']}, {training['epochs']} epoch(s), best of "
+        f"{len(in_app_runs)} interleaved rounds:",
+        f"  headless core.train.train   {training['headless_samples_per_s']:>9,.0f} images/s  (rounds: "
+        + ", ".join(f"{run['samples_per_s']:,.0f}" for run in training["rounds"]["headless"])
+        + ")",
+        f"  in the app (rerun / {training['poll_interval_s']:g} s) {training['in_app_samples_per_s']:>9,.0f} images/s  "
+        "(rounds: "
+        + ", ".join(f"{run['samples_per_s']:,.0f}" for run in in_app_runs)
+        + "; median rerun "
+        + ", ".join(f"{run['poll_s']['median_s'] * 1e3:.0f} ms" for run in in_app_runs)
+        + ")",
+        f"  in-app / headless {training['in_app_vs_headless']:.2f}  target >= {training['target_ratio']:.2f}  "
+        f"{verdict(training['meets_target'])}",
+        "",
+        f"peak memory of a fresh app process training it ({memory['dataset']}): "
+        f"{memory['peak_rss_bytes'] / 1e9:.2f} GB VmHWM  target < {memory['target_bytes'] / 1e9:.1f} GB  "
+        f"{verdict(memory['meets_target'])}  ({memory['samples_per_s']:,.0f} images/s)",
+        f"loss curve of {curve['steps']:,} steps: built in {curve['build_s'] * 1e3:.0f} ms, to_json "
+        f"{curve['to_json_s'] * 1e3:.0f} ms, {curve['json_bytes'] / 1e3:.0f} kB JSON, at most "
+        f"{curve['max_points_per_trace']:,} points per trace  target <= {curve['points_limit']:,}  "
+        f"{verdict(curve['meets_target'])}",
+    ]
+    return "\n".join(lines)
+
+
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    """One measurement that needs a process of its own; prints its JSON on the last line of stdout."""
+    if args.worker == "first-step":
+        return first_step(MODELS[args.model], core_data.load_dataset(args.dataset))
+    result = train_in_app(args.dataset, args.epochs)
+    return {"samples_per_s": result["samples_per_s"], "peak_rss_bytes": peak_rss_bytes()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.app", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=tuple(SIZES), default="full", help="small: bundled sample, 5 trials (CI)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
+    parser.add_argument("--worker", choices=("first-step", "in-app"), help=argparse.SUPPRESS)
+    parser.add_argument("--model", choices=tuple(MODELS), default="mlp", help=argparse.SUPPRESS)
+    parser.add_argument("--dataset", default="sample", help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    if not Path(FASHION_DIR).is_dir():
+        parser.exit(2, f"error: {FASHION_DIR} is missing: apt-get install dataset-fashion-mnist\n")
+    report = run_benchmark(SIZES[args.size])
+    print(format_report(report))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

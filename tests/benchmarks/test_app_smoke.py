@@ -1,0 +1,72 @@
+"""The app benchmark runs end to end, as CI runs it, and ``python -m benchmarks`` merges both reports.
+
+Speeds, latencies and memory are printed, never asserted (DESIGN.md); only facts that do not
+depend on the machine are: every measurement is there and positive, and a 150,000-step loss
+curve is drawn with at most ``MAX_CURVE_POINTS`` points per trace.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from benchmarks import __main__ as benchmarks_main
+from benchmarks import app, throughput
+from components.figures import MAX_CURVE_POINTS
+from tests.benchmarks.reports import numeric_leaves
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_dir, tmp_path):
+    out = tmp_path / "app.json"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.app", "--size", "small", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for words in ("time to the first training step", "page switch", "in-app / headless", "VmHWM", "loss curve"):
+        assert words in proc.stdout
+    report = json.loads(out.read_text())
+
+    assert set(report["compile"]) == {"mlp", "autoencoder"}
+    for model in report["compile"].values():
+        assert model["cold"]["first_step_s"] > 0 and model["warm"]["first_step_s"] > 0
+        assert model["cache_files"] > 0  # the cold process filled the new cache folder
+    interactions = report["interactions"]
+    for name in ("build_width_change", "variables_width_change", "page_switch"):
+        assert len(interactions[name]["trials_s"]) >= report["size"]["trials"], name
+    assert set(interactions["page_switch"]["pages"]) == set(app.PAGES)
+    assert report["training"]["dataset"] == "sample"
+    assert all(run["polls"] >= 1 for run in report["training"]["rounds"]["in_app"])
+    assert report["loss_curve"]["steps"] == 150_000
+    assert report["loss_curve"]["max_points_per_trace"] <= MAX_CURVE_POINTS
+    not_positive = [(path, value) for path, value in numeric_leaves(report) if value <= 0]
+    assert not not_positive
+
+
+def fake_report(name: str, size) -> dict:
+    return {"from": name, "size": size.name}
+
+
+def test_python_m_benchmarks_prints_both_reports_and_writes_them_in_one_json(monkeypatch, tmp_path, capsys):
+    for module in (throughput, app):
+        monkeypatch.setattr(module, "run_benchmark", partial(fake_report, module.__name__))
+        monkeypatch.setattr(module, "format_report", lambda report: f"report of {report['from']}")
+    monkeypatch.setattr(throughput, "FASHION_DIR", str(tmp_path))  # any existing folder
+    out = tmp_path / "all.json"
+
+    benchmarks_main.main(["--size", "small", "--json", str(out)])
+
+    printed = capsys.readouterr().out
+    assert printed.index("report of benchmarks.throughput") < printed.index("report of benchmarks.app")
+    assert json.loads(out.read_text()) == {
+        "throughput": {"from": "benchmarks.throughput", "size": "small"},
+        "app": {"from": "benchmarks.app", "size": "small"},
+    }
