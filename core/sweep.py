@@ -50,7 +50,7 @@ from core.train import (
     device_data,
     divergence_reason,
     epoch_metrics,
-    epoch_permutation,
+    epoch_order,
     evaluation_sums,
     init_state,
     make_optimizer,
@@ -229,12 +229,11 @@ class SeedsProgress:
     compile_s: float
 
 
-def _steps_for_seeds(program: Program, tx, masked: bool, states, images, labels, perms, start, counts, keys,
-                     limits):  # fmt: skip
+def _steps_for_seeds(program: Program, tx, masked: bool, states, images, labels, orders, start, counts, limits):
     """Up to ``counts`` optimiser steps of every model of a stack, one vmapped step per loop iteration.
 
-    The same update as ``core.train.train_steps`` for each model (its own permutation ``perms[m]``,
-    augmentation key ``keys[m]`` and divergence ``limits[m]``), but under one shared loop counter:
+    The same update as ``core.train.train_steps`` for each model (its own epoch order ``orders[m]``
+    and divergence ``limits[m]``), but under one shared loop counter:
     a while loop whose condition differed per model would be vmapped into a select over every
     parameter and optimiser state at every step (5-8% of the step time of the 784-1024-256-10 MLP
     on a CPU). Unmasked, every model takes ``counts[0]`` steps; ``masked`` lets model m stop
@@ -243,21 +242,21 @@ def _steps_for_seeds(program: Program, tx, masked: bool, states, images, labels,
     losses (models, MAX_CHUNK_STEPS) and the number of loop iterations run.
     """
 
-    def one_step(state, perm, key, position):
-        return optimizer_step(program, tx, images, labels, state, perm, key, position)
+    def one_step(state, order, position):
+        return optimizer_step(program, tx, images, labels, state, order, position)
 
     if counts.shape[0] == 1:  # one model: plain matrix products (a batch axis of 1 makes XLA's CPU dots slower)
 
-        def every_model(states, perms, keys, position):
-            state, loss = one_step(_take(states, 0), perms[0], keys[0], position)
+        def every_model(states, orders, position):
+            state, loss = one_step(_take(states, 0), orders[0], position)
             return jax.tree_util.tree_map(lambda leaf: leaf[None], state), loss[None]
 
     else:
-        every_model = jax.vmap(one_step, in_axes=(0, 0, 0, None))
+        every_model = jax.vmap(one_step, in_axes=(0, 0, None))
 
     def body(carry):
         i, states, losses, _ = carry
-        new, loss = every_model(states, perms, keys, start + i)
+        new, loss = every_model(states, orders, start + i)
         live = i < counts
         if masked:
             new = jax.tree_util.tree_map(
@@ -283,9 +282,9 @@ def _stack(trees: Sequence[Any]) -> Any:
     return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *trees)
 
 
-def _permutations(seeds: Sequence[int], epoch: int, n: int) -> jax.Array:
-    """Each seed's epoch order, exactly as ``train()`` shuffles for that seed."""
-    return jnp.asarray(np.stack([epoch_permutation(seed, epoch, n) for seed in seeds]))
+def _orders(seeds: Sequence[int], epoch: int, n: int) -> jax.Array:
+    """Each seed's epoch order and shifts, exactly as ``train()`` draws them for that seed."""
+    return jnp.asarray(np.stack([epoch_order(seed, epoch, n) for seed in seeds]))
 
 
 def _shape_of(spec: ModelSpec) -> ModelSpec:
@@ -321,15 +320,14 @@ class _Stack:
     data: DeviceData
     states: TrainState
     eval_fn: Any
-    shuffle_keys: list[int]  # the seeds: each shuffles like train() with that seed
-    augment_keys: jax.Array
+    seeds: list[int]  # each model's epochs are ordered and shifted like train() with that seed
     compile_s: float
 
-    def steps(self, masked: bool, states, perms, start: int, counts, limits):
+    def steps(self, masked: bool, states, orders, start: int, counts, limits):
         """Run ``_steps_for_seeds`` (compiled once per process for each shape and variant)."""
         data = self.data
-        args = (states, data.train_images, data.train_labels, perms, jnp.int32(start),
-                jnp.asarray(counts, jnp.int32), self.augment_keys, jnp.asarray(limits, jnp.float32))  # fmt: skip
+        args = (states, data.train_images, data.train_labels, orders, jnp.int32(start),
+                jnp.asarray(counts, jnp.int32), jnp.asarray(limits, jnp.float32))  # fmt: skip
         step_fn, seconds = compile_once("sweep.train", _steps_for_seeds, (self.program, self.tx, masked), args)
         self.compile_s += seconds
         return step_fn(*args)
@@ -344,18 +342,16 @@ def _prepare(spec: ModelSpec, config: TrainConfig, dataset: Dataset, seeds: Sequ
         states.append(state.replace(step=jnp.asarray(state.step, jnp.int32)))
     states = _stack(states)
     compile_s = 0.0
-    shuffle_keys = list(seeds)
-    augment_keys = jnp.stack([jax.random.fold_in(jax.random.key(seed), 1) for seed in seeds])
     data = device_data(dataset)
     program = Program(shape, config.optimizer, config.reconstruction_loss, config.augment, config.batch_size)
     tx = make_optimizer(config.optimizer)
     count = len(seeds)
     eval_args = (_take(states.params, 0), data.test_images, data.test_labels, data.test_mask)
     eval_fn, seconds = compile_once("eval", evaluation_sums, (shape, config.reconstruction_loss), eval_args)
-    stack = _Stack(shape, program, tx, data, states, eval_fn, shuffle_keys, augment_keys, compile_s + seconds)
+    stack = _Stack(shape, program, tx, data, states, eval_fn, list(seeds), compile_s + seconds)
     # compile the step now (not at the first chunk), so that compiling and training are reported apart
-    perms = _permutations(shuffle_keys, 0, dataset.num_train)
-    jax.block_until_ready(stack.steps(False, states, perms, 0, np.zeros(count), np.full(count, np.inf)))
+    orders = _orders(list(seeds), 0, dataset.num_train)
+    jax.block_until_ready(stack.steps(False, states, orders, 0, np.zeros(count), np.full(count, np.inf)))
     _note_compile(_program_key(spec, config, count), stack.compile_s)
     return stack
 
@@ -403,7 +399,7 @@ def train_seeds(
     steps = 0  # every seed that is still training has done this many steps
     while steps < total_steps and alive.any() and not stop.is_set():
         epoch, offset = divmod(steps, per_epoch)
-        perms = _permutations(stack.shuffle_keys, epoch, dataset.num_train)
+        orders = _orders(stack.seeds, epoch, dataset.num_train)
         while offset < per_epoch and alive.any() and not stop.is_set():
             if seconds_per_step is None:
                 chunk = min(2, per_epoch - offset)
@@ -413,7 +409,7 @@ def train_seeds(
             limits = [DIVERGENCE_FACTOR * h.step_losses[0] if h.steps else np.inf for h in histories]
             tic = time.perf_counter()
             # once a seed has stopped (diverged), the others go on in the masked variant of the program
-            new_states, losses, done = stack.steps(not alive.all(), states, perms, offset, counts, limits)
+            new_states, losses, done = stack.steps(not alive.all(), states, orders, offset, counts, limits)
             losses, done = np.asarray(losses), int(done)
             toc = time.perf_counter() - tic
             elapsed += toc
@@ -433,7 +429,7 @@ def train_seeds(
                     )  # fmt: skip
             if diverged:
                 # Replay the chunk: diverged seeds stop before their bad step, the others redo the same steps.
-                new_states, _, _ = stack.steps(True, states, perms, offset, kept, np.full(count, np.inf))
+                new_states, _, _ = stack.steps(True, states, orders, offset, kept, np.full(count, np.inf))
             states = new_states
             for m in np.flatnonzero(alive):
                 histories[m].step_losses.extend(float(x) for x in losses[m, : kept[m]])
@@ -736,12 +732,12 @@ def estimate_sweep(
         stack = _prepare(specs[i], config, dataset, group)
         if stack.compile_s > 0:
             compiles.append(stack.compile_s)
-        perms = _permutations(stack.shuffle_keys, 0, dataset.num_train)
+        orders = _orders(stack.seeds, 0, dataset.num_train)
         limits = np.full(len(group), np.inf)
 
-        def run(steps: int, stack=stack, perms=perms, limits=limits) -> float:
+        def run(steps: int, stack=stack, orders=orders, limits=limits) -> float:
             start = time.perf_counter()
-            jax.block_until_ready(stack.steps(False, stack.states, perms, 0, np.full(len(limits), steps), limits))
+            jax.block_until_ready(stack.steps(False, stack.states, orders, 0, np.full(len(limits), steps), limits))
             return time.perf_counter() - start
 
         run(min(2, per_epoch))  # the first call pays one-off costs

@@ -1,9 +1,10 @@
 """Training engine: optax optimisers, a jitted multi-step update, streamed metrics, stop, evaluate.
 
 Design (see DESIGN.md "Training in a dashboard"):
-- The whole dataset lives on the device as uint8; each epoch's shuffle is a permutation
-  computed on the device from ``fold_in(seed, epoch)``, so runs are reproducible and a
-  stopped run can resume at any step.
+- The whole dataset lives on the device as uint8; each epoch's order (which images, in
+  which batch, shifted by how many pixels when augmenting) is drawn on the host from
+  ``(seed, epoch)`` and the compiled step gathers its batch from it, so runs are
+  reproducible and a stopped run can resume at any step.
 - ``train_steps`` runs a dynamic number of optimiser steps inside one compiled
   ``lax.while_loop``. The engine sizes each call to take ~0.2 s, so Python overhead is
   negligible, a stop request is honoured within a fraction of a second, and the number
@@ -180,17 +181,17 @@ def to_float(images: jax.Array) -> jax.Array:
     return images.astype(jnp.float32) / 255.0
 
 
-def random_shift(key: jax.Array, images: jax.Array, max_shift: int = SHIFT_PIXELS) -> jax.Array:
-    """Shift each image (B, H, W, C) by a random whole number of pixels in [-max, max] along
-    each axis, filling with 0. Built from static slices and selects (no gathers), so it
-    costs a few elementwise passes over the batch."""
-    batch, height, width, _ = images.shape
+def shift_images(images: jax.Array, shifts: jax.Array, max_shift: int = SHIFT_PIXELS) -> jax.Array:
+    """Shift each image (B, H, W, C) by ``shifts`` (2, B) whole pixels (down, right; each in
+    [-max, max]), filling with 0. Built from static slices and selects (no gathers, no random
+    numbers in the compiled step), so it costs a few elementwise passes over the batch."""
+    _, height, width, _ = images.shape
     m = max_shift
-    shifts = jax.random.randint(key, (2, batch, 1, 1, 1), -m, m + 1)
+    down, right = (shifts[k].astype(jnp.int32).reshape(-1, 1, 1, 1) for k in range(2))
     padded = jnp.pad(images, ((0, 0), (m, m), (0, 0), (0, 0)))
-    images = sum(jnp.where(shifts[0] == s, padded[:, m - s : m - s + height], 0) for s in range(-m, m + 1))
+    images = sum(jnp.where(down == s, padded[:, m - s : m - s + height], 0) for s in range(-m, m + 1))
     padded = jnp.pad(images, ((0, 0), (0, 0), (m, m), (0, 0)))
-    return sum(jnp.where(shifts[1] == s, padded[:, :, m - s : m - s + width], 0) for s in range(-m, m + 1))
+    return sum(jnp.where(right == s, padded[:, :, m - s : m - s + width], 0) for s in range(-m, m + 1))
 
 
 def batch_loss(spec: ModelSpec, loss_kind: str, params: Any, images: jax.Array, labels: jax.Array) -> jax.Array:
@@ -252,30 +253,31 @@ def split_batch(devices: int) -> NamedSharding:
     return NamedSharding(_mesh(devices), PartitionSpec("data"))
 
 
-def optimizer_step(program: Program, tx, images, labels, state, perm, key, position):
-    """One optimiser step on batch ``position`` of the permutation ``perm``: returns (state, loss).
+def optimizer_step(program: Program, tx, images, labels, state, order, position):
+    """One optimiser step on batch ``position`` of the epoch ``order`` (see ``epoch_order``):
+    returns (state, loss).
 
     The single definition of a training step, used by ``train_steps`` here and, vmapped over
     several seeds, by ``core.sweep``.
     """
     batch = program.batch_size
-    idx = jax.lax.dynamic_slice_in_dim(perm, position * batch, batch)
-    x, y = to_float(images[idx]), labels[idx]
+    rows = jax.lax.dynamic_slice_in_dim(order, position * batch, batch, axis=1)
+    x, y = to_float(images[rows[0]]), labels[rows[0]]
     if program.devices > 1:
         # Split the batch over the devices; XLA partitions the forward and backward passes
         # and all-reduces the gradients of the (replicated) parameters.
         x = jax.lax.with_sharding_constraint(x, split_batch(program.devices))
         y = jax.lax.with_sharding_constraint(y, split_batch(program.devices))
     if program.augment:
-        x = random_shift(jax.random.fold_in(key, state.step), x)
+        x = shift_images(x, rows[1:])
     loss, grads = jax.value_and_grad(partial(batch_loss, program.spec, program.loss_kind))(state.params, x, y)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
 
 
-def train_steps(program: Program, tx, state, images, labels, perm, start, count, key, limit):
-    """Run ``count`` optimiser steps (at most MAX_CHUNK_STEPS) over batches ``start..`` of ``perm``.
+def train_steps(program: Program, tx, state, images, labels, order, start, count, limit):
+    """Run ``count`` optimiser steps (at most MAX_CHUNK_STEPS) over batches ``start..`` of ``order``.
 
     Returns the new state, a buffer of per-step losses and the number of steps whose loss
     was computed; stops early after the first loss that is not finite or exceeds ``limit``.
@@ -283,7 +285,7 @@ def train_steps(program: Program, tx, state, images, labels, perm, start, count,
 
     def body(carry):
         i, state, losses, _ = carry
-        state, loss = optimizer_step(program, tx, images, labels, state, perm, key, start + i)
+        state, loss = optimizer_step(program, tx, images, labels, state, order, start + i)
         return i + 1, state, losses.at[i].set(loss), jnp.isfinite(loss) & (loss <= limit)
 
     def cond(carry):
@@ -403,11 +405,17 @@ def device_data(dataset: Dataset, devices: int = 1) -> DeviceData:
     )
 
 
-def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order of the training images in one epoch: fixed by (seed, epoch), so a stopped run
-    resumes exactly and every run of the same seed sees the same batches (host-side: it takes
-    about a millisecond for 60,000 images and needs no compile)."""
-    return np.random.default_rng((seed, epoch)).permutation(n).astype(np.int32)
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """One epoch's plan, fixed by (seed, epoch): int32 (3, n). Row 0 is the order of the
+    training images; rows 1 and 2 shift the image at each position down and right by up to
+    ``SHIFT_PIXELS`` (used when augmenting). Drawn on the host in about a millisecond for
+    60,000 images, so the compiled step holds no random number generator (threefry alone
+    added a third of a second to every compile) and a resumed run continues exactly."""
+    rng = np.random.default_rng((seed, epoch))
+    order = np.empty((3, n), np.int32)
+    order[0] = rng.permutation(n)
+    order[1:] = rng.integers(-SHIFT_PIXELS, SHIFT_PIXELS + 1, (2, n))
+    return order
 
 
 # ----- the engine -------------------------------------------------------------------------
@@ -501,10 +509,9 @@ def _initial_hyperparams(optimizer: str) -> dict:
         return dict(make_optimizer(optimizer).init({"w": jnp.zeros(())}).hyperparams)
 
 
-def _submit_compiles(pool, program: Program, tx, config: TrainConfig, data: DeviceData, shapes, perm, augment_key):
+def _submit_compiles(pool, program: Program, tx, config: TrainConfig, data: DeviceData, shapes, order):
     """Start compiling the training step and the evaluation (the same cache keys for ``train`` and ``warm_up``)."""
-    step_args = (shapes, data.train_images, data.train_labels, perm, jnp.int32(0), jnp.int32(1), augment_key,
-                 jnp.float32(np.inf))  # fmt: skip
+    step_args = (shapes, data.train_images, data.train_labels, order, jnp.int32(0), jnp.int32(1), jnp.float32(np.inf))
     eval_args = (shapes.params, data.test_images, data.test_labels, data.test_mask)
     step_job = pool.submit(compile_once, "train", train_steps, (program, tx), step_args)
     eval_job = pool.submit(compile_once, "eval", evaluation_sums, (program.spec, config.reconstruction_loss), eval_args)
@@ -524,11 +531,10 @@ def warm_up(spec: ModelSpec, config: TrainConfig, dataset: Dataset) -> float:
     )
     where = replicated(devices) if devices > 1 else None
     data = device_data(dataset, devices)
-    perm = jax.ShapeDtypeStruct((dataset.num_train,), jnp.int32, sharding=where)
-    augment_key = jax.random.fold_in(jax.random.key(config.seed), 1)
+    order = jax.ShapeDtypeStruct((3, dataset.num_train), jnp.int32, sharding=where)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="warm-up") as pool:
         jobs = _submit_compiles(pool, program, make_optimizer(config.optimizer), config, data,
-                                _state_shapes(spec, config, None, where), perm, augment_key)  # fmt: skip
+                                _state_shapes(spec, config, None, where), order)  # fmt: skip
         models.init_params(spec)  # compiles the random draws of its layer sizes
         for job in jobs:
             job.result()
@@ -595,10 +601,8 @@ def train(
     data = device_data(dataset, devices)
     where = replicated(devices) if devices > 1 else None
 
-    def permutation(epoch: int) -> jax.Array:
-        return jax.device_put(epoch_permutation(config.seed, epoch, dataset.num_train), where)
-
-    augment_key = jax.random.fold_in(jax.random.key(config.seed), 1)
+    def plan(epoch: int) -> jax.Array:
+        return jax.device_put(epoch_order(config.seed, epoch, dataset.num_train), where)
 
     def report(phase: str, new_losses=(), metrics: EpochMetrics | None = None, eta: float | None = None) -> None:
         if on_progress is not None:
@@ -621,13 +625,13 @@ def train(
 
     start_steps, start_elapsed, compile_s = history.steps, elapsed, 0.0
     report("compiling")
-    perm = permutation(0)
+    order = plan(0)
     # Compile from the shapes of the state while its starting values are computed: the two
     # compiles and the initialisation run at once (XLA works outside the GIL).
     shapes = _state_shapes(spec, config, state, where)
     tic = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="compile") as pool:
-        step_job, eval_job = _submit_compiles(pool, program, tx, config, data, shapes, perm, augment_key)
+        step_job, eval_job = _submit_compiles(pool, program, tx, config, data, shapes, order)
         if state is None:
             state = init_state(spec, config)
         if where is not None:
@@ -640,7 +644,7 @@ def train(
     eval_seconds = 0.0
     while history.steps < total_steps and not stop.is_set():
         epoch, offset = divmod(history.steps, per_epoch)
-        perm = permutation(epoch)
+        order = plan(epoch)
         while offset < per_epoch and not stop.is_set():
             if seconds_per_step is None:
                 count = min(2, per_epoch - offset)
@@ -649,7 +653,7 @@ def train(
             limit = DIVERGENCE_FACTOR * history.step_losses[0] if history.steps else np.inf
             tic = time.perf_counter()
             new_state, losses, done = step_fn(
-                state, data.train_images, data.train_labels, perm, jnp.int32(offset), jnp.int32(count), augment_key,
+                state, data.train_images, data.train_labels, order, jnp.int32(offset), jnp.int32(count),
                 jnp.float32(limit),
             )  # fmt: skip
             losses = np.asarray(losses)[: int(done)]
@@ -664,8 +668,8 @@ def train(
                 keep = max(bad - 1, 0)
                 if keep:
                     state, _, _ = step_fn(
-                        state, data.train_images, data.train_labels, perm, jnp.int32(offset), jnp.int32(keep),
-                        augment_key, jnp.float32(limit),
+                        state, data.train_images, data.train_labels, order, jnp.int32(offset), jnp.int32(keep),
+                        jnp.float32(limit),
                     )  # fmt: skip
                 history.step_losses.extend(float(x) for x in losses[:keep])
                 status = "diverged"
