@@ -8,13 +8,14 @@ and ``Sequence``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax.core.scope import _fold_in_static
+from jax.extend.random import threefry2x32_p
 
 from core.spec import ModelSpec
 
@@ -119,36 +120,53 @@ def _init_cached(spec: ModelSpec) -> dict:
 # ----- the same values, without compiling a program per shape ------------------------------
 
 _LECUN_TRUNCATION = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
+PREVIEW_CHUNK = 1 << 16  # values drawn per call of the one compiled draw program
 
 
-@partial(jax.jit, static_argnums=1)
-def _unit_truncated_normal(key: jax.Array, size: int) -> jax.Array:
-    return jax.random.truncated_normal(key, -2.0, 2.0, (size,), jnp.float32)
+@jax.jit
+def _truncated_normal_chunk(key_data: jax.Array, offset: jax.Array) -> jax.Array:
+    """Values ``offset .. offset + PREVIEW_CHUNK`` (flat index) of
+    ``jax.random.truncated_normal(key, -2, 2, shape, float32)`` for any shape that long.
+
+    With JAX's default partitionable threefry, flat element i of a draw is
+    ``threefry2x32(key, (0, i))`` whatever the shape, so one program of a fixed length
+    serves every layer size: the steps below are those of ``jax.random.uniform`` and
+    ``jax.random.truncated_normal``, counted from ``offset``. A test compares the result
+    with ``model.init`` for several models.
+    """
+    counts = offset + jax.lax.iota(jnp.uint32, PREVIEW_CHUNK)
+    hi, lo = threefry2x32_p.bind(key_data[0], key_data[1], jnp.zeros_like(counts), counts)
+    bits = hi ^ lo
+    sqrt2 = np.array(np.sqrt(2), np.float32)
+    lower, upper = jnp.float32(-2.0), jnp.float32(2.0)
+    a, b = jax.lax.erf(lower / sqrt2), jax.lax.erf(upper / sqrt2)
+    floats = jax.lax.bitcast_convert_type((bits >> 9) | np.uint32(0x3F800000), jnp.float32) - jnp.float32(1.0)
+    u = jax.lax.max(a, floats * (b - a) + a)
+    out = sqrt2 * jax.lax.erf_inv(u)
+    return jnp.clip(out, jax.lax.nextafter(lower, jnp.float32(np.inf)), jax.lax.nextafter(upper, jnp.float32(-np.inf)))
 
 
-MAX_PREVIEW_BUCKET = 1 << 24  # 4096 x 4096, the largest layer a spec allows
-
-
-def _bucket(size: int) -> int:
-    return max(1024, 1 << (size - 1).bit_length())
+def _unit_truncated_normal(key: jax.Array, size: int) -> np.ndarray:
+    """The first ``size`` values of ``jax.random.truncated_normal(key, -2, 2, (size,))``."""
+    if not jax.config.jax_threefry_partitionable:  # the old scheme depends on the shape: draw it whole
+        return np.asarray(jax.random.truncated_normal(key, -2.0, 2.0, (size,), jnp.float32))
+    data = jax.random.key_data(key)
+    chunks = [_truncated_normal_chunk(data, np.uint32(start)) for start in range(0, size, PREVIEW_CHUNK)]
+    return np.concatenate([np.asarray(chunk) for chunk in chunks])[:size]
 
 
 def warm_up_preview() -> None:
-    """Compile the random draw for every bucket size once, without running it (a few seconds,
-    mostly read from the persistent compilation cache; then every width is instant)."""
-    key = jax.random.key(0)
-    size = 1024
-    while size <= MAX_PREVIEW_BUCKET:
-        _unit_truncated_normal.lower(key, size).compile()
-        size *= 2
+    """Compile the one draw program (a fraction of a second, or read from the persistent
+    compilation cache); after that every layer width initialises without compiling."""
+    _truncated_normal_chunk.lower(jax.random.key_data(jax.random.key(0)), np.uint32(0)).compile()
 
 
 def init_params(spec: ModelSpec) -> dict:
     """The parameters training starts from: ``preview_variables(spec)["params"]``.
 
     The values of ``model.init(jax.random.key(spec.seed), x)`` to float32 rounding, without
-    compiling an init program for every new width (that compile took ~1.4 s of the ~4 s a
-    fresh process needed before its first training step).
+    compiling an init program for every new width (compiling ``model.init`` took ~1.4 s of
+    the ~4 s a fresh process needed before its first training step).
     """
     return preview_variables(spec)["params"]
 
@@ -159,17 +177,15 @@ def preview_variables(spec: ModelSpec) -> dict:
 
     flax's default Dense init is ``lecun_normal`` for the kernel and zeros for the bias;
     the kernel's key is the root key folded with its module path and the param counter
-    (flax's ``_fold_in_static``). JAX's threefry bits for shape (a, b) are the first a*b
-    of any longer draw from the same key, so one compiled draw per power-of-two size
-    serves every layer shape. A test checks this against ``model.init``.
+    (flax's ``_fold_in_static``). One compiled program draws those values for every
+    layer shape (``_truncated_normal_chunk``). A test checks this against ``model.init``.
     """
     root = jax.random.key(spec.seed)
     params: dict = {}
     for dense in spec.dense_layers:
         *parents, name = dense.path.split("/")
         size = dense.inputs * dense.outputs
-        unit = np.asarray(_unit_truncated_normal(_fold_in_static(root, (*parents, name, 1)), _bucket(size)))
-        # slicing in numpy: a jax slice of a new shape would compile again
+        unit = _unit_truncated_normal(_fold_in_static(root, (*parents, name, 1)), size)
         scale = np.float32(np.sqrt(np.float32(1.0 / dense.inputs)) / np.float32(_LECUN_TRUNCATION))
         node = params
         for parent in parents:

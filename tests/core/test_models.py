@@ -55,8 +55,9 @@ def test_init_is_seeded():
         ModelSpec.mlp((3, 4095, 7), activation="tanh", seed=11),
         ModelSpec.autoencoder((300, 64, 16), (64, 256), seed=3),
         ModelSpec.autoencoder((2,), ()),
+        ModelSpec.mlp((256, 256), seed=5),  # a 256 x 256 kernel is exactly one PREVIEW_CHUNK
     ],
-    ids=["default-mlp", "odd-mlp", "autoencoder", "smallest-ae"],
+    ids=["default-mlp", "odd-mlp", "autoencoder", "smallest-ae", "chunk-boundary"],
 )
 def test_preview_equals_model_init(spec):
     """The fast preview must be the very values flax's model.init produces."""
