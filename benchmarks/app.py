@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.throughput import FASHION_DIR, MODELS, machine_info, time_dataset_load
+from components.sidebar import POLL_SECONDS
 from core import data as core_data
 from core.jax_setup import ENV_VAR as JAX_CACHE_ENV
 from core.jax_setup import enable_compilation_cache
@@ -44,8 +45,9 @@ from core.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
-#: How often the in-app run reruns the script while it trains; the page's fragments poll every second.
-POLL_INTERVAL_S = 0.5
+#: How often the in-app run reruns the whole script while it trains: as often as the page's
+#: fragments (live panel and sidebar) poll, and a full rerun costs more than those two.
+POLL_INTERVAL_S = POLL_SECONDS
 #: Widths typed in the timed trials: a new one each time, so no cache answers for the page.
 BUILD_WIDTHS_FROM = 300
 VARIABLES_WIDTHS_FROM = 600

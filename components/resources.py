@@ -6,12 +6,15 @@ visitor and live in ``components.state`` instead.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
+from components.images import tile
 from components.state import DEFAULT_SPECS
 from core import models, predict
 from core.data import Dataset, load_dataset
@@ -59,6 +62,19 @@ def dataset(name: str) -> Dataset:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _dataset(name: str, roots: tuple[str, ...] | None) -> Dataset:
     return load_dataset(name, allowed_roots=roots)
+
+
+def first_images_png(name: str) -> bytes:
+    """The Train page's strip of a dataset's first 32 training images, as PNG bytes, encoded
+    once per dataset instead of on every rerun while a run is training."""
+    return _first_images_png(name, data_roots())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _first_images_png(name: str, roots: tuple[str, ...] | None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(tile(_dataset(name, roots).train_images[:32], cols=16, scale=2)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

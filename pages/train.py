@@ -6,7 +6,6 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import require_frame
-from components.images import tile
 from components.run_views import STATUS_WORDS, curve, duration, final_score, progress_text
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
@@ -62,9 +61,7 @@ def choose_dataset(state: AppState) -> Dataset | None:
         return None
     state.dataset_name = name
     with st.expander(f"{dataset.description}", expanded=False):
-        st.image(
-            tile(dataset.train_images[:32], cols=16, scale=2), output_format="PNG", caption="First training images"
-        )
+        st.image(resources.first_images_png(name), caption="First training images")
         st.caption("Labels: " + ", ".join(dataset.class_names[int(i)] for i in dataset.train_labels[:16]) + " …")
     return dataset
 
