@@ -44,6 +44,16 @@ def explain(text: str) -> None:
         st.caption(text)
 
 
+def not_trained_yet(model: str, without_training: str, once_trained: str) -> None:
+    """The notice of a page that needs a trained model: what it would show untrained, what it
+    shows once trained, and a link to the Train page."""
+    st.info(
+        f"**{model}** has not been trained yet, so {without_training}. Train it first; this page then {once_trained}.",
+        icon=":material/school:",
+    )
+    st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
+
+
 def apply_presenter_style() -> None:
     if presenter():
         st.html(_PRESENTER_CSS)

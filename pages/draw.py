@@ -12,6 +12,7 @@ from components import figures, resources
 from components.frame import require_frame
 from components.images import tile
 from components.state import get_state
+from components.ui import not_trained_yet
 from core import canvas, predict
 from core.data import DIGIT_NAMES
 from core.errors import CoreError
@@ -67,12 +68,7 @@ with seen_column:
 
 with answer_column:
     if result is None:
-        st.info(
-            f"**{spec.describe()}** has not been trained yet, so its answer would be a guess. "
-            "Train it first; this page then shows what it makes of your drawing.",
-            icon=":material/school:",
-        )
-        st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
+        not_trained_yet(spec.describe(), "its answer would be a guess", "shows what it makes of your drawing")
     elif prepared is None:
         st.caption("The model's answer appears here once you draw.")
     elif spec.kind == "mlp":

@@ -14,6 +14,7 @@ from components import figures, resources
 from components.frame import require_frame
 from components.images import tile
 from components.state import get_state
+from components.ui import not_trained_yet
 from core import latent, predict
 from core.errors import CoreError
 from core.latent import LatentAxes
@@ -38,12 +39,11 @@ if spec.kind != "autoencoder":
     st.page_link("pages/build.py", label="Go to Build →", icon=":material/construction:")
     st.stop()
 if result is None:
-    st.info(
-        f"**{spec.describe()}** has not been trained yet, so its decoder would only draw noise. "
-        "Train it first; this page then lets you move through its codes and watch what it draws.",
-        icon=":material/school:",
+    not_trained_yet(
+        spec.describe(),
+        "its decoder would only draw noise",
+        "lets you move through its codes and watch what it draws",
     )
-    st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
     st.stop()
 
 

@@ -14,7 +14,7 @@ from components.frame import require_frame
 from components.images import tile
 from components.report import run_report
 from components.state import get_state
-from components.ui import explain, height, image_scale
+from components.ui import explain, height, image_scale, not_trained_yet
 from core import predict
 
 require_frame()
@@ -27,12 +27,7 @@ result = state.trained_result()
 
 st.title(":material/image: " + ("Reconstructions" if spec.kind == "autoencoder" else "Predictions"))
 if result is None:
-    st.info(
-        f"**{spec.describe()}** has not been trained yet, so it would only show noise. "
-        "Train it first; this page then shows what it does with test images.",
-        icon=":material/school:",
-    )
-    st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
+    not_trained_yet(spec.describe(), "it would only show noise", "shows what it does with test images")
     st.stop()
 
 
