@@ -13,7 +13,6 @@ os.environ.setdefault("FLAX_DASHBOARD_JAX_CACHE", str(ROOT / ".cache" / "jax"))
 # Runs saved by tests (and by the servers they start) go to a fresh folder, never ./runs.
 os.environ.setdefault("FLAX_DASHBOARD_RUNS_DIR", tempfile.mkdtemp(prefix="flax-dashboard-test-runs-"))
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from core.data import Dataset, load_dataset, make_dataset  # noqa: E402
@@ -47,13 +46,3 @@ def fashion_dir() -> str:
             pytest.fail(f"{FASHION_DIR} is missing: apt-get install dataset-fashion-mnist")
         pytest.skip(f"{FASHION_DIR} not installed (apt-get install dataset-fashion-mnist)")
     return FASHION_DIR
-
-
-def assert_trees_equal(a, b) -> None:
-    import jax
-
-    la, ta = jax.tree_util.tree_flatten(a)
-    lb, tb = jax.tree_util.tree_flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb, strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

@@ -1,6 +1,5 @@
 import pickle
 
-import jax
 import msgpack
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ from core import checkpoint
 from core.errors import CheckpointError
 from core.spec import ModelSpec
 from core.train import TrainConfig, train
+from tests.trees import assert_leaves_close
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,8 @@ def test_round_trip_keeps_everything(tmp_path, trained):
     assert loaded.history.step_losses == trained.history.step_losses
     assert loaded.history.epochs == trained.history.epochs
     assert loaded.status == "finished" and loaded.samples_per_s == pytest.approx(trained.samples_per_s)
-    for a, b in zip(jax.tree_util.tree_leaves(loaded.params), jax.tree_util.tree_leaves(trained.params), strict=True):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(
-        jax.tree_util.tree_leaves(loaded.opt_state), jax.tree_util.tree_leaves(trained.opt_state), strict=True
-    ):
-        np.testing.assert_array_equal(a, b)
+    assert_leaves_close(loaded.params, trained.params)
+    assert_leaves_close(loaded.opt_state, trained.opt_state)
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed into place
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from core import models
 from core.spec import ModelSpec
+from tests.trees import assert_leaves_close
 
 
 def test_mlp_maps_images_to_class_scores():
@@ -64,6 +65,4 @@ def test_preview_equals_model_init(spec):
     exact = models.build_model(spec).init(jax.random.key(spec.seed), models.example_batch(spec))
     preview = models.preview_variables(spec)
     assert jax.tree_util.tree_structure(preview) == jax.tree_util.tree_structure(exact)
-    for a, b in zip(jax.tree_util.tree_leaves(preview), jax.tree_util.tree_leaves(exact), strict=True):
-        assert a.shape == b.shape and a.dtype == b.dtype
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert_leaves_close(preview, exact, rtol=1e-6, atol=1e-7, same_dtype=True)

@@ -5,19 +5,11 @@ import pytest
 
 from core import runs
 from core.errors import ConfigError
-from core.runs import SLOTS, TrainingJob
+from core.runs import TrainingJob
 from core.spec import ModelSpec
 from core.train import TrainConfig
 
 SPEC = ModelSpec.mlp((64,))
-
-
-@pytest.fixture
-def one_slot():
-    limit = SLOTS.limit
-    SLOTS.set_limit(1)
-    yield
-    SLOTS.set_limit(limit)
 
 
 def test_job_trains_in_the_background_and_reports(small):

@@ -1,7 +1,5 @@
 import os
 
-import jax
-import numpy as np
 import pytest
 
 from core import store
@@ -9,6 +7,7 @@ from core.errors import CheckpointError
 from core.runs import TrainingJob
 from core.spec import ModelSpec
 from core.train import TrainConfig, train
+from tests.trees import assert_leaves_close
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +23,7 @@ def test_saved_runs_are_listed_newest_first_and_load_back(tmp_path, result):
     assert listed[0].summary["model"] == "MLP 784-32-10"
     assert listed[0].summary["test_accuracy"] == result.final_metrics.test_accuracy
     loaded = store.find_run(first.run_id, tmp_path).load()
-    for a, b in zip(jax.tree_util.tree_leaves(loaded.params), jax.tree_util.tree_leaves(result.params), strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert_leaves_close(loaded.params, result.params)
     assert not list(tmp_path.glob(".*.tmp"))
 
 

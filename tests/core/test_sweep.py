@@ -2,13 +2,12 @@ import json
 import time
 from dataclasses import replace
 
-import jax
 import numpy as np
 import pytest
 
 from core.errors import ConfigError
 from core.predict import evaluate
-from core.runs import SLOTS, TrainingJob
+from core.runs import TrainingJob
 from core.spec import ModelSpec
 from core.sweep import (
     SweepJob,
@@ -22,22 +21,10 @@ from core.sweep import (
 )
 from core.train import TrainConfig, train
 from tests.core.test_cli import run_cli
+from tests.trees import assert_leaves_close
 
 MLP = ModelSpec.mlp((64, 32))
 CONFIG = TrainConfig(epochs=2)
-
-
-def _assert_params_close(a, b, atol=1e-5) -> None:
-    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=atol)
-
-
-@pytest.fixture
-def one_slot():
-    limit = SLOTS.limit
-    SLOTS.set_limit(1)
-    yield
-    SLOTS.set_limit(limit)
 
 
 # ----- seeds trained together equal separate runs -------------------------------------------
@@ -54,7 +41,7 @@ def test_seeds_trained_together_match_separate_train_calls(small):
         got, want = result.final_metrics, alone.final_metrics
         assert got.test_accuracy == pytest.approx(want.test_accuracy, abs=1e-5)
         assert got.test_loss == pytest.approx(want.test_loss, rel=1e-5)
-        _assert_params_close(result.params, alone.params)
+        assert_leaves_close(result.params, alone.params, rtol=1e-7, atol=1e-5)
     # three different models, not one model three times
     assert len({r.history.step_losses[0] for r in together}) == 3
 
@@ -76,7 +63,7 @@ def test_a_diverging_seed_ends_like_train_does(small):
         assert result.status == alone.status == "diverged"
         assert result.reason == alone.reason and "learning rate" in result.reason
         assert result.history.step_losses == pytest.approx(alone.history.step_losses, rel=1e-4)
-        _assert_params_close(result.params, alone.params)
+        assert_leaves_close(result.params, alone.params, rtol=1e-7, atol=1e-5)
 
 
 # ----- the plan ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from core.train import (
     shift_images,
     train,
 )
+from tests.trees import assert_leaves_close
 
 TINY_MLP = ModelSpec.mlp((64,))
 
@@ -107,8 +108,7 @@ def test_resumed_run_equals_uninterrupted_run(small):
     resumed = train(TINY_MLP, config, small, resume=part)
     assert resumed.steps == full.steps
     np.testing.assert_allclose(resumed.history.step_losses, full.history.step_losses, rtol=1e-6)
-    for a, b in zip(jax.tree_util.tree_leaves(resumed.params), jax.tree_util.tree_leaves(full.params), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert_leaves_close(resumed.params, full.params, rtol=1e-5, atol=1e-7)
     assert [e.epoch for e in resumed.history.epochs] == [1, 2, 3]
 
 
@@ -207,9 +207,7 @@ def test_fresh_optimizer_state_equals_tx_init(optimizer):
     expected = make_optimizer(optimizer).init(params)
     ours = fresh_opt_state(optimizer, params)
     assert jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(expected)
-    for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(expected), strict=True):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a, b)
+    assert_leaves_close(ours, expected, same_dtype=True)
 
 
 def test_training_starts_from_the_values_of_model_init(small):
@@ -217,8 +215,7 @@ def test_training_starts_from_the_values_of_model_init(small):
     spec = ModelSpec.mlp((64,), seed=4)
     exact = models.build_model(spec).init(jax.random.key(4), models.example_batch(spec))["params"]
     state = init_state(spec, TrainConfig())
-    for a, b in zip(jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(exact), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert_leaves_close(state.params, exact, rtol=1e-6, atol=1e-7)
 
 
 def test_epoch_order_is_fixed_by_seed_and_epoch():

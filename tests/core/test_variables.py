@@ -6,6 +6,7 @@ import pytest
 from core import models
 from core.spec import PRESETS, ModelSpec
 from core.variables import flax_source, get_leaf, layer_rows, total_parameters, tree_outline, variable_rows
+from tests.trees import assert_leaves_close
 
 
 @pytest.mark.parametrize("spec", [ModelSpec.mlp(), ModelSpec.autoencoder()], ids=["mlp", "autoencoder"])
@@ -62,8 +63,7 @@ def test_generated_flax_code_builds_the_same_shapes(name):
     ours = models.init_variables(spec)
     assert jax.tree_util.tree_map(jnp.shape, generated) == jax.tree_util.tree_map(jnp.shape, ours)
     # same seed, same module structure -> the very same initial values
-    for a, b in zip(jax.tree_util.tree_leaves(generated), jax.tree_util.tree_leaves(ours), strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert_leaves_close(generated, ours)
 
 
 def test_generated_code_mentions_encode_for_autoencoders():

@@ -1,0 +1,16 @@
+"""Comparing pytrees leaf by leaf in tests (import as ``tests.trees``)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+
+def assert_leaves_close(a, b, rtol: float = 0.0, atol: float = 0.0, same_dtype: bool = False) -> None:
+    """The leaves of two pytrees, pairwise: as many, same shapes, values within ``rtol``/``atol``
+    (exactly equal with the defaults), and the same dtypes when ``same_dtype``."""
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+        x, y = np.asarray(x), np.asarray(y)
+        if same_dtype:
+            assert x.dtype == y.dtype, (x.dtype, y.dtype)
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
