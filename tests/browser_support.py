@@ -121,20 +121,34 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def region_text(page, testid: str) -> str:
+    """The text of one part of the page: ``stSidebar`` or ``stMain``."""
+    return page.locator(f'[data-testid="{testid}"]').inner_text()
+
+
 def sidebar_text(page) -> str:
-    return page.locator('[data-testid="stSidebar"]').inner_text()
+    return region_text(page, "stSidebar")
+
+
+def main_text(page) -> str:
+    return region_text(page, "stMain")
+
+
+def wait_for_text(page, testid: str, words: str, timeout: float = 120) -> str:
+    """Poll a part of the page until it contains ``words`` (live panels refresh once a second)."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = region_text(page, testid)
+        if words in text:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"{testid} never showed {words!r}; last text: {text[-2000:]!r}")
 
 
 def wait_for_sidebar(page, words: str, timeout: float = 120) -> str:
     """Poll the sidebar until it contains ``words`` (training status updates live)."""
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = sidebar_text(page)
-        if words in text:
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"sidebar never showed {words!r}; last text: {text!r}")
+    return wait_for_text(page, "stSidebar", words, timeout)
 
 
 def no_exception(page) -> None:

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from core.data import load_dataset
 from core.spec import ModelSpec
 from core.sweep import SweepPlan, run_sweep
 from core.train import TrainConfig
-from tests.browser_support import goto, no_exception, open_page, screenshot, sidebar_text, wait_idle
+from tests.browser_support import (
+    goto,
+    main_text,
+    no_exception,
+    open_page,
+    screenshot,
+    sidebar_text,
+    wait_for_text,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def main_text(page) -> str:
-    return page.locator('[data-testid="stMain"]').inner_text()
-
-
-def wait_for_main(page, words: str, timeout: float = 180) -> str:
-    """Poll the page until it shows ``words`` (the sweep's panel refreshes once a second)."""
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = main_text(page)
-        if words in text:
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"the page never showed {words!r}; last text: {text[-2000:]!r}")
 
 
 def fill(page, label: str, value: str) -> None:
@@ -58,18 +49,19 @@ def click_run_point(page, index: int) -> None:
 def test_tiny_sweep_on_the_sample(page, server):
     goto(page, server)
     open_page(page, "Width sweep")
-    assert "24 models" in wait_for_main(page, "Estimated time")  # the default plan, timed before anything starts
+    # the default plan, timed before anything starts
+    assert "24 models" in wait_for_text(page, "stMain", "Estimated time", timeout=180)
     fill(page, "Widths to try", "32,8")
     fill(page, "Seeds", "0,1")
     fill(page, "Epochs", "1")
     page.get_by_role("button", name="Apply and estimate the time").click()
     wait_idle(page, timeout=120)
-    text = wait_for_main(page, "4 models")
+    text = wait_for_text(page, "stMain", "4 models", timeout=180)
     assert "Estimated time: about" in text
     no_exception(page)
 
     page.get_by_role("button", name="Start sweep").click()
-    text = wait_for_main(page, "4 models finished")
+    text = wait_for_text(page, "stMain", "4 models finished", timeout=180)
     wait_idle(page)
     expected = run_sweep(
         SweepPlan(ModelSpec.mlp((512, 256)), 0, (8, 32), (0, 1), TrainConfig(epochs=1)), load_dataset("sample")
