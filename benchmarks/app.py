@@ -34,7 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.throughput import FASHION_DIR, MODELS, machine_info, time_dataset_load
+from benchmarks.throughput import (
+    FASHION_DIR,
+    MODELS,
+    benchmark_parser,
+    machine_info,
+    require_fashion,
+    time_dataset_load,
+    write_json,
+)
 from components.sidebar import POLL_SECONDS
 from core import data as core_data
 from core.jax_setup import ENV_VAR as JAX_CACHE_ENV
@@ -467,9 +475,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.app", description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=tuple(SIZES), default="full", help="small: bundled sample, 5 trials (CI)")
-    parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
+    parser = benchmark_parser("python -m benchmarks.app", __doc__, "bundled sample, 5 trials (CI)")
     parser.add_argument("--worker", choices=("first-step", "in-app"), help=argparse.SUPPRESS)
     parser.add_argument("--model", choices=tuple(MODELS), default="mlp", help=argparse.SUPPRESS)
     parser.add_argument("--dataset", default="sample", help=argparse.SUPPRESS)
@@ -478,12 +484,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         print(json.dumps(worker(args)))
         return
-    if not Path(FASHION_DIR).is_dir():
-        parser.exit(2, f"error: {FASHION_DIR} is missing: apt-get install dataset-fashion-mnist\n")
+    require_fashion(parser)
     report = run_benchmark(SIZES[args.size])
     print(format_report(report))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -373,17 +373,35 @@ def run_benchmark(size: BenchmarkSize) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=tuple(SIZES), default="full", help="small: 6,000 images, 1 epoch (CI)")
+# ----- command line, shared by every benchmark -----------------------------------------------
+
+
+def benchmark_parser(prog: str, doc: str, small_help: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes: ``--size small|full`` and ``--json FILE``."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    parser.add_argument("--size", choices=("small", "full"), default="full", help=f"small: {small_help}")
     parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def require_fashion(parser: argparse.ArgumentParser) -> None:
+    """Exit 2 with one line when Debian's Fashion-MNIST, which every benchmark reads, is missing."""
     if not Path(FASHION_DIR).is_dir():
         parser.exit(2, f"error: {FASHION_DIR} is missing: apt-get install dataset-fashion-mnist\n")
+
+
+def write_json(path: Path | None, report: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser("python -m benchmarks.throughput", __doc__, "6,000 images, 1 epoch (CI)")
+    args = parser.parse_args(argv)
+    require_fashion(parser)
     report = run_benchmark(SIZES[args.size])
     print(format_report(report))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.json, report)
 
 
 if __name__ == "__main__":

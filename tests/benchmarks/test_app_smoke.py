@@ -6,34 +6,21 @@ curve is drawn with at most ``MAX_CURVE_POINTS`` points per trace.
 """
 
 import json
-import os
-import subprocess
-import sys
 from functools import partial
-from pathlib import Path
 
 import pytest
 
 from benchmarks import __main__ as benchmarks_main
 from benchmarks import app, throughput
 from components.figures import MAX_CURVE_POINTS
-from tests.benchmarks.reports import numeric_leaves
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.reports import not_positive, run_small
 
 
 @pytest.mark.slow
 def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_dir, tmp_path):
-    out = tmp_path / "app.json"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.app", "--size", "small", "--json", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=ROOT, env=env,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc, report = run_small("benchmarks.app", tmp_path / "app.json")
     for words in ("time to the first training step", "page switch", "in-app / headless", "VmHWM", "loss curve"):
         assert words in proc.stdout
-    report = json.loads(out.read_text())
 
     assert set(report["compile"]) == {"mlp", "autoencoder"}
     for model in report["compile"].values():
@@ -47,8 +34,7 @@ def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_
     assert all(run["polls"] >= 1 for run in report["training"]["rounds"]["in_app"])
     assert report["loss_curve"]["steps"] == 150_000
     assert report["loss_curve"]["max_points_per_trace"] <= MAX_CURVE_POINTS
-    not_positive = [(path, value) for path, value in numeric_leaves(report) if value <= 0]
-    assert not not_positive
+    assert not not_positive(report)
 
 
 def fake_report(name: str, size) -> dict:
