@@ -14,6 +14,15 @@ def state(at: AppTest):
     return at.session_state[STATE_KEY]
 
 
+def select_trained(at: AppTest, result) -> int:
+    """Put an already trained model (a TrainResult) in the session as the selected run; returns its run id."""
+    app_state = state(at)
+    run = app_state.add_run("trained in the test", "sample", loaded=result)
+    app_state.selected_run_id = run.run_id
+    app_state.set_spec(result.spec)
+    return run.run_id
+
+
 def wait_for_training(at: AppTest, timeout: float = 120) -> None:
     """AppTest does not run timers: wait for the background jobs, then rerun the script."""
     deadline = time.monotonic() + timeout

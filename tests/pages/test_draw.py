@@ -19,7 +19,7 @@ from core import canvas, predict
 from core.data import load_dataset
 from core.spec import ModelSpec
 from core.train import TrainConfig, TrainResult, train
-from tests.support import metric, state
+from tests.support import metric, select_trained
 
 PAGE = "pages/draw.py"
 
@@ -32,13 +32,6 @@ def classifier() -> TrainResult:
 @pytest.fixture(scope="module")
 def autoencoder() -> TrainResult:
     return train(ModelSpec.autoencoder((64, 8), (64,)), TrainConfig(epochs=1), load_dataset("sample"))
-
-
-def select_trained(at, result: TrainResult) -> None:
-    app_state = state(at)
-    run = app_state.add_run("trained in the test", "sample", loaded=result)
-    app_state.selected_run_id = run.run_id
-    app_state.set_spec(result.spec)
 
 
 def drawn_digit(index: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from core.data import load_dataset
 from core.latent import latent_axes
 from core.spec import ModelSpec
 from core.train import TrainConfig, TrainResult, train
-from tests.support import state
+from tests.support import select_trained, state
 
 PAGE = "pages/explore.py"
 
@@ -24,15 +24,6 @@ def two_number_autoencoder() -> TrainResult:
 @pytest.fixture(scope="module")
 def wide_autoencoder() -> TrainResult:
     return train(ModelSpec.autoencoder((64, 12), (64,)), TrainConfig(epochs=1), load_dataset("sample"))
-
-
-def select_trained(at, result: TrainResult) -> int:
-    """Put an already trained model in the session as the selected run; returns its run id."""
-    app_state = state(at)
-    run = app_state.add_run("trained in the test", "sample", loaded=result)
-    app_state.selected_run_id = run.run_id
-    app_state.set_spec(result.spec)
-    return run.run_id
 
 
 def image_urls(at) -> list[str]:
