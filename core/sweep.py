@@ -336,19 +336,15 @@ class _Stack:
 def _prepare(spec: ModelSpec, config: TrainConfig, dataset: Dataset, seeds: Sequence[int]) -> _Stack:
     """Initialise one model per seed (as ``train()`` would) and compile the batched step and evaluation."""
     shape = _shape_of(spec)
-    states = []
-    for seed in seeds:  # the very initialisation train() uses for this seed
-        state = init_state(spec.replace(seed=seed), replace(config, seed=seed))
-        states.append(state.replace(step=jnp.asarray(state.step, jnp.int32)))
-    states = _stack(states)
-    compile_s = 0.0
+    # the very initialisation train() uses for each seed
+    states = _stack([init_state(spec.replace(seed=seed), replace(config, seed=seed)) for seed in seeds])
     data = device_data(dataset)
     program = Program(shape, config.optimizer, config.reconstruction_loss, config.augment, config.batch_size)
     tx = make_optimizer(config.optimizer)
     count = len(seeds)
     eval_args = (_take(states.params, 0), data.test_images, data.test_labels, data.test_mask)
     eval_fn, seconds = compile_once("eval", evaluation_sums, (shape, config.reconstruction_loss), eval_args)
-    stack = _Stack(shape, program, tx, data, states, eval_fn, list(seeds), compile_s + seconds)
+    stack = _Stack(shape, program, tx, data, states, eval_fn, list(seeds), seconds)
     # compile the step now (not at the first chunk), so that compiling and training are reported apart
     orders = _orders(list(seeds), 0, dataset.num_train)
     jax.block_until_ready(stack.steps(False, states, orders, 0, np.zeros(count), np.full(count, np.inf)))
