@@ -39,22 +39,25 @@ from core.jax_setup import compilation_cache_dir
 from core.runs import ACTIVE, DONE, BackgroundJob
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, Layer, ModelSpec
 from core.train import (
-    DIVERGENCE_FACTOR,
     MAX_CHUNK_STEPS,
     DeviceData,
     Program,
     TrainConfig,
     TrainResult,
     TrainState,
+    chunk_steps,
     compile_once,
     device_data,
     divergence_reason,
     epoch_metrics,
     epoch_order,
     evaluation_sums,
+    first_bad_step,
     init_state,
+    loss_limit,
     make_optimizer,
     optimizer_step,
+    smoothed_step_time,
     steps_per_epoch,
     train,
 )
@@ -397,12 +400,8 @@ def train_seeds(
         epoch, offset = divmod(steps, per_epoch)
         orders = _orders(stack.seeds, epoch, dataset.num_train)
         while offset < per_epoch and alive.any() and not stop.is_set():
-            if seconds_per_step is None:
-                chunk = min(2, per_epoch - offset)
-            else:
-                chunk = int(min(MAX_CHUNK_STEPS, per_epoch - offset, max(1, chunk_seconds / seconds_per_step)))
-            counts = np.where(alive, chunk, 0)
-            limits = [DIVERGENCE_FACTOR * h.step_losses[0] if h.steps else np.inf for h in histories]
+            counts = np.where(alive, chunk_steps(seconds_per_step, per_epoch - offset, chunk_seconds), 0)
+            limits = [loss_limit(h) for h in histories]
             tic = time.perf_counter()
             # once a seed has stopped (diverged), the others go on in the masked variant of the program
             new_states, losses, done = stack.steps(not alive.all(), states, orders, offset, counts, limits)
@@ -413,10 +412,8 @@ def train_seeds(
             diverged = False
             for m in np.flatnonzero(alive):
                 mine = losses[m, : kept[m]]
-                first = histories[m].step_losses[0] if histories[m].steps else (mine[0] if mine.size else np.inf)
-                bad_mask = ~np.isfinite(mine) | (mine > np.float32(DIVERGENCE_FACTOR * first))
-                if bad_mask.any():
-                    bad = int(np.argmax(bad_mask))
+                bad, first = first_bad_step(histories[m], mine)
+                if bad is not None:
                     kept[m] = max(bad - 1, 0)
                     status[m], diverged = "diverged", True
                     reasons[m] = divergence_reason(
@@ -434,7 +431,7 @@ def train_seeds(
             offset += done
             steps += done
             step_time = toc / done
-            seconds_per_step = step_time if seconds_per_step is None else 0.7 * seconds_per_step + 0.3 * step_time
+            seconds_per_step = smoothed_step_time(seconds_per_step, step_time)
         if offset == per_epoch and alive.any():
             report("evaluating")
             for m in np.flatnonzero(alive):

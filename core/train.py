@@ -646,11 +646,8 @@ def train(
         epoch, offset = divmod(history.steps, per_epoch)
         order = plan(epoch)
         while offset < per_epoch and not stop.is_set():
-            if seconds_per_step is None:
-                count = min(2, per_epoch - offset)
-            else:
-                count = int(min(MAX_CHUNK_STEPS, per_epoch - offset, max(1, chunk_seconds / seconds_per_step)))
-            limit = DIVERGENCE_FACTOR * history.step_losses[0] if history.steps else np.inf
+            count = chunk_steps(seconds_per_step, per_epoch - offset, chunk_seconds)
+            limit = loss_limit(history)
             tic = time.perf_counter()
             new_state, losses, done = step_fn(
                 state, data.train_images, data.train_labels, order, jnp.int32(offset), jnp.int32(count),
@@ -659,11 +656,9 @@ def train(
             losses = np.asarray(losses)[: int(done)]
             toc = time.perf_counter() - tic
             elapsed += toc
-            first_loss = history.step_losses[0] if history.steps else (losses[0] if losses.size else np.inf)
-            bad_mask = ~np.isfinite(losses) | (losses > np.float32(DIVERGENCE_FACTOR * first_loss))
-            if bad_mask.any():
+            bad, first_loss = first_bad_step(history, losses)
+            if bad is not None:
                 # Replay the chunk up to the step before the bad one: those parameters gave a sane loss.
-                bad = int(np.argmax(bad_mask))
                 bad_step = history.steps + bad + 1
                 keep = max(bad - 1, 0)
                 if keep:
@@ -680,8 +675,7 @@ def train(
             history.step_losses.extend(float(x) for x in losses)
             offset += int(done)
             step_time = toc / max(int(done), 1)
-            # The first chunk includes one-off dispatch costs: trust later chunks more.
-            seconds_per_step = step_time if seconds_per_step is None else 0.7 * seconds_per_step + 0.3 * step_time
+            seconds_per_step = smoothed_step_time(seconds_per_step, step_time)
             remaining_epochs = config.epochs - epoch - (offset == per_epoch)
             eta = (total_steps - history.steps) * seconds_per_step + remaining_epochs * eval_seconds
             report("training", losses, eta=eta)
@@ -717,6 +711,33 @@ def train(
     )
     report("done", eta=0.0)
     return result
+
+
+def chunk_steps(seconds_per_step: float | None, steps_left: int, chunk_seconds: float) -> int:
+    """How many steps the next compiled call runs: 2 to measure first, then about ``chunk_seconds``
+    worth (at least 1, at most MAX_CHUNK_STEPS and what is left of the epoch)."""
+    if seconds_per_step is None:
+        return min(2, steps_left)
+    return int(min(MAX_CHUNK_STEPS, steps_left, max(1, chunk_seconds / seconds_per_step)))
+
+
+def smoothed_step_time(previous: float | None, step_time: float) -> float:
+    """The running estimate of seconds per step (the first chunk includes one-off dispatch costs:
+    later chunks count more)."""
+    return step_time if previous is None else 0.7 * previous + 0.3 * step_time
+
+
+def loss_limit(history: History) -> float:
+    """A loss above this ends the compiled loop early: DIVERGENCE_FACTOR times the first loss."""
+    return DIVERGENCE_FACTOR * history.step_losses[0] if history.steps else np.inf
+
+
+def first_bad_step(history: History, losses: np.ndarray) -> tuple[int | None, float]:
+    """(index in ``losses`` of the first loss that is not finite or over DIVERGENCE_FACTOR times the
+    run's first loss, or None; that first loss), for the new ``losses`` of a run with ``history``."""
+    first_loss = history.step_losses[0] if history.steps else (losses[0] if losses.size else np.inf)
+    bad_mask = ~np.isfinite(losses) | (losses > np.float32(DIVERGENCE_FACTOR * first_loss))
+    return (int(np.argmax(bad_mask)) if bad_mask.any() else None), first_loss
 
 
 def divergence_reason(loss: float, first_loss: float, step: int, history: History, config: TrainConfig) -> str:
