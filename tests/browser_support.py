@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -105,12 +106,19 @@ def goto(page, url: str) -> None:
 
 
 def open_page(page, title: str) -> None:
-    """Click a page in the sidebar navigation and wait until it is the current page and drawn."""
+    """Click a page in the sidebar navigation and wait until it is the current page and drawn.
+
+    The link is marked current as soon as it is clicked, while the previous page's finished run
+    still shows "not running"; the address changes only when the server starts the new page's
+    run, so wait for that before waiting for the run to end.
+    """
     link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True)
+    target = urlparse(link.get_attribute("href")).path
     link.click()
     page.wait_for_function(
         "el => el.getAttribute('aria-current') === 'page'", arg=link.element_handle(), timeout=30_000
     )
+    page.wait_for_url(lambda url: urlparse(url).path == target, timeout=30_000)
     wait_idle(page)
 
 
