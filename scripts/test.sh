@@ -23,6 +23,7 @@ python3 -m venv .venv
 export JAX_PLATFORMS=cpu
 export REQUIRE_FASHION_MNIST=1   # a skipped full-data test would hide a broken install
 export REQUIRE_BROWSER=1
+export FAIL_ON_SKIP=1        # a skip not on the allow-list in tests/skip_policy.py fails the run
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"
