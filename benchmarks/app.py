@@ -8,7 +8,7 @@
 - the latency of the main interactions through ``streamlit.testing.v1.AppTest`` on ``app.py``:
   a width change on the Build page, the same change with the Variables page open, page switches;
 - training images/s started from the Train page (rerun every ``POLL_INTERVAL_S`` like a browser
-  polling it) against ``core.train.train`` alone, interleaved, best of ``repeats`` rounds each;
+  polling it) against ``core.training.train`` alone, interleaved, best of ``repeats`` rounds each;
 - the peak memory (VmHWM) of a fresh app process that trains the default MLP that way;
 - the weight of a 150,000-step loss curve: build time, JSON size, points per trace.
 
@@ -47,9 +47,9 @@ from components.sidebar import POLL_SECONDS
 from core import data as core_data
 from core.jax_setup import ENV_VAR as JAX_CACHE_ENV
 from core.jax_setup import enable_compilation_cache
+from core.runs.store import ENV_VAR as RUNS_DIR_ENV
 from core.spec import ModelSpec
-from core.store import ENV_VAR as RUNS_DIR_ENV
-from core.train import TrainConfig, train
+from core.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -128,7 +128,7 @@ def run_worker(args: list[str], env: dict[str, str] | None = None) -> dict[str, 
 
 
 def first_step(spec: ModelSpec, dataset: core_data.Dataset) -> dict[str, float]:
-    """Seconds from calling ``core.train.train`` to its first finished chunk of steps, in this process.
+    """Seconds from calling ``core.training.train`` to its first finished chunk of steps, in this process.
 
     That is what a person waits for after pressing Start: ``model.init``, the optimiser state,
     compiling the training and evaluation programs, and the first two steps. ``compile_s`` is
@@ -274,7 +274,7 @@ def train_in_app(dataset: str, epochs: int) -> dict[str, Any]:
     """Train the default MLP the way a person does: Train page, data, epochs, Start training; then
     rerun the script every ``POLL_INTERVAL_S`` until the job ends, as a browser's polling would.
 
-    Returns the job's own images/s (compile and evaluation excluded, like ``core.train.train``).
+    Returns the job's own images/s (compile and evaluation excluded, like ``core.training.train``).
     """
     from tests.support import button, state, text_input
 
@@ -382,7 +382,7 @@ def long_loss_curve(steps: int = CURVE_STEPS, repeats: int = 5) -> dict[str, Any
 def run_benchmark(size: AppBenchmarkSize) -> dict[str, Any]:
     """Every measurement of one run, as JSON-ready data. Finished runs are saved to a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="flax-dashboard-bench-runs-") as runs_dir:
-        os.environ[RUNS_DIR_ENV] = runs_dir  # read by core.store and by the worker processes
+        os.environ[RUNS_DIR_ENV] = runs_dir  # read by core.runs.store and by the worker processes
         _, load = time_dataset_load(FASHION_DIR)
         return {
             "machine": machine_info(),
@@ -443,7 +443,7 @@ def format_report(report: dict[str, Any]) -> str:
         "",
         f"training {training['model']} on {training['dataset']}, {training['epochs']} epoch(s), best of "
         f"{len(in_app_runs)} interleaved rounds:",
-        f"  headless core.train.train   {training['headless_samples_per_s']:>9,.0f} images/s  (rounds: "
+        f"  headless core.training.train   {training['headless_samples_per_s']:>9,.0f} images/s  (rounds: "
         + ", ".join(f"{run['samples_per_s']:,.0f}" for run in training["rounds"]["headless"])
         + ")",
         f"  in the app (rerun / {training['poll_interval_s']:g} s) {training['in_app_samples_per_s']:>9,.0f} images/s  "

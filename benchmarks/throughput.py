@@ -4,7 +4,7 @@
 
 - how long full Fashion-MNIST takes to load from Debian's IDX files, cold and cached;
 - the machine's ceiling: float32 GFLOP/s of a jitted 2048x2048 matmul (median of several runs);
-- training samples/s of the default MLP and autoencoder at batch 128 with ``core.train.train``
+- training samples/s of the default MLP and autoencoder at batch 128 with ``core.training.train``
   (without and with augmentation), with a per-batch flax+optax loop written the way flax's
   ``examples/mnist`` does it, and with PyTorch eager when torch is importable.
 
@@ -39,7 +39,8 @@ from core import data as core_data
 from core import models
 from core.data import Dataset, make_dataset
 from core.spec import ModelSpec
-from core.train import TrainConfig, batch_loss, train
+from core.tasks import task_of
+from core.training import TrainConfig, train
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 BATCH_SIZE = 128
@@ -161,7 +162,7 @@ def matmul_gflops(n: int, runs: int) -> float:
 
 
 def engine_run(spec: ModelSpec, dataset: Dataset, epochs: int, augment: bool) -> Run:
-    """``core.train.train``: its samples/s already excludes compile and per-epoch evaluation."""
+    """``core.training.train``: its samples/s already excludes compile and per-epoch evaluation."""
     config = TrainConfig(epochs=epochs, batch_size=BATCH_SIZE, augment=augment, learning_rate=LEARNING_RATE)
     result = train(spec, config, dataset)
     return Run(result.samples_per_s, result.compile_s)
@@ -176,7 +177,8 @@ def plain_train_step(spec: ModelSpec) -> Callable:
 
     @jax.jit
     def step(state: train_state.TrainState, images: jax.Array, labels: jax.Array):
-        loss, grads = jax.value_and_grad(batch_loss, argnums=2)(spec, LOSS_KIND, state.params, images, labels)
+        task, model = task_of(spec), models.build_model(spec)
+        loss, grads = jax.value_and_grad(task.mean_loss, argnums=1)(model, state.params, images, labels, LOSS_KIND)
         return state.apply_gradients(grads=grads), loss
 
     return step
@@ -302,7 +304,7 @@ def model_report(spec: ModelSpec, runs: dict[str, list[Run]], ceiling: float) ->
 
 
 CANDIDATE_LABELS = {
-    "engine": "engine (core.train)",
+    "engine": "engine (core.training)",
     "engine_augment": "engine, augment=True",
     "plain_flax": "plain flax+optax loop",
     "torch": "PyTorch eager",

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from core.history import downsample_curve
 from core.spec import ModelSpec
-from core.sweep import SweepRun, WidthSummary
+from core.training.history import downsample_curve
+from core.training.sweep import SweepRun, WidthSummary
 from core.variables import VariableRow
 
 ROLE_COLOURS = {

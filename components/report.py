@@ -20,7 +20,8 @@ from components.images import tile
 from core import predict
 from core.costs import human_bytes, human_count, model_costs
 from core.data import Dataset
-from core.train import TrainResult, loss_label
+from core.tasks import task_of
+from core.training import TrainResult
 from core.variables import flax_source
 
 _STYLE = """
@@ -86,9 +87,8 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
         "run", np.asarray(history.step_losses, np.float32), [e.step for e in history.epochs],
         [e.test_loss for e in history.epochs], [e.test_accuracy for e in history.epochs],
     )  # fmt: skip
-    parts = [
-        f"<h2>Learning curve</h2>{_figure(figures.loss_figure([curve], loss_label(spec, config)), first=True)}",
-    ]
+    loss_name = task_of(spec).loss_label(config.reconstruction_loss)
+    parts = [f"<h2>Learning curve</h2>{_figure(figures.loss_figure([curve], loss_name), first=True)}"]
     shown = np.random.default_rng(0).choice(dataset.num_test, size=min(images, dataset.num_test), replace=False)
     originals = dataset.test_images[shown]
     if spec.kind == "mlp":

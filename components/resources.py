@@ -20,7 +20,7 @@ from core import models, predict
 from core.data import Dataset, load_dataset
 from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
-from core.train import TrainConfig, TrainResult, warm_up
+from core.training import TrainConfig, TrainResult, warm_up
 
 
 @st.cache_resource(show_spinner=False)

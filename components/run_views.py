@@ -6,7 +6,7 @@ import numpy as np
 
 from components.figures import Curve
 from components.state import Run
-from core.runs import JobSnapshot
+from core.runs.jobs import JobSnapshot
 
 STATUS_WORDS = {
     "queued": "Waiting for a free training slot",

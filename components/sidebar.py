@@ -8,7 +8,7 @@ from components.run_views import STATUS_WORDS, final_score, progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
 from core.jax_setup import device_summary
-from core.runs import SLOTS
+from core.runs.jobs import SLOTS
 
 POLL_SECONDS = 1.0
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from core.costs import describe_change
-from core.runs import JobSnapshot, TrainingJob
+from core.runs.jobs import JobSnapshot, TrainingJob
+from core.runs.sweep_job import SweepJob
 from core.spec import PRESETS, ModelSpec
-from core.sweep import SweepEstimate, SweepJob, SweepPlan
-from core.train import TrainConfig, TrainResult
+from core.training import TrainConfig, TrainResult
+from core.training.estimate import SweepEstimate
+from core.training.sweep import SweepPlan
 
 _STATE_KEY = "flax_dashboard.state"
 _run_ids = itertools.count(1)

@@ -6,8 +6,9 @@ import contextlib
 
 from components.run_views import duration
 from components.state import AppState, Run, SweepPageState, get_state
-from core import store
-from core.sweep import SweepRun, SweepSnapshot
+from core.runs import store
+from core.runs.sweep_job import SweepSnapshot
+from core.training.sweep import SweepRun
 
 STATUS_WORDS = {
     "queued": "Waiting for a free training slot",

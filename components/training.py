@@ -1,4 +1,4 @@
-"""Starting, continuing and restoring runs for a visitor (the glue between pages and core.runs)."""
+"""Starting, continuing and restoring runs for a visitor (the glue between pages and core.runs.jobs)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import math
 
 from components.session import session_alive_check, tab_grace_seconds
 from components.state import AppState, Run
-from core import store
 from core.data import Dataset
-from core.runs import TrainingJob
+from core.runs import store
+from core.runs.jobs import TrainingJob
 from core.spec import ModelSpec
-from core.train import TrainConfig, TrainResult, steps_per_epoch, with_epochs
+from core.training import TrainConfig, TrainResult, steps_per_epoch
 
 
 def start_training(
@@ -41,7 +41,7 @@ def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Data
     """
     result = run.result
     done = result.steps / steps_per_epoch(result.config, dataset.num_train)
-    config = with_epochs(result.config, math.floor(done) + more_epochs)
+    config = result.config.with_epochs(math.floor(done) + more_epochs)
     return start_training(
         state, result.spec, config, dataset, resume=result, label=f"{run.label} · continued to {config.epochs} epochs"
     )

@@ -29,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from core.data import DATASET_CHOICES
     from core.spec import ACTIVATIONS
-    from core.train import OPTIMIZERS, RECONSTRUCTION_LOSSES, TrainConfig
+    from core.tasks import RECONSTRUCTION_LOSSES
+    from core.training import OPTIMIZERS, TrainConfig
 
     defaults = TrainConfig()
     parser = _Parser(prog="python -m core", description="Build, train and evaluate flax.linen MLPs and autoencoders.")
@@ -94,7 +95,7 @@ def _log(message: str, quiet: bool = False) -> None:
 def _spec_and_config(args: argparse.Namespace, seed: object):
     """The model and training settings the shared arguments describe."""
     from core.spec import ModelSpec
-    from core.train import TrainConfig
+    from core.training import TrainConfig
 
     if args.model == "mlp":
         spec = ModelSpec.mlp(args.widths, args.activation, seed=seed)
@@ -113,9 +114,9 @@ def _spec_and_config(args: argparse.Namespace, seed: object):
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
-    from core import checkpoint
     from core.data import load_dataset
-    from core.train import Progress, steps_per_epoch, train
+    from core.runs import checkpoint
+    from core.training import Progress, steps_per_epoch, train
 
     spec, config = _spec_and_config(args, args.seed)
     tic = time.perf_counter()
@@ -127,7 +128,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     def show(p: Progress) -> None:
         if p.phase == "compiling":
             _log("compiling the training step ...", args.quiet)
-        m = p.epoch_metrics
+        m = p.epoch_metrics[0] if p.epoch_metrics else None
         if m is not None:
             score = f"test acc {m.test_accuracy:.2%}" if m.test_accuracy is not None else f"test loss {m.test_loss:.4f}"
             _log(
@@ -169,8 +170,9 @@ def cmd_train(args: argparse.Namespace) -> dict:
 def cmd_sweep(args: argparse.Namespace) -> None:
     """Train the plan's models width after width, printing one JSON line per run as it finishes."""
     from core.data import load_dataset
-    from core.sweep import SweepPlan, SweepProgress, SweepRun, estimate_sweep, run_sweep
-    from core.train import steps_per_epoch
+    from core.training import steps_per_epoch
+    from core.training.estimate import estimate_sweep
+    from core.training.sweep import SweepPlan, SweepProgress, SweepRun, run_sweep
 
     spec, config = _spec_and_config(args, 0)
     plan = SweepPlan(spec, args.layer, args.values, args.seeds, config)
@@ -201,9 +203,10 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
-    from core import checkpoint
-    from core.data import load_dataset, read_idx_split
+    from core.data import load_dataset
+    from core.data.idx import read_idx_split
     from core.predict import evaluate
+    from core.runs import checkpoint
 
     result = checkpoint.load(args.checkpoint)
     if args.idx_dir:

@@ -21,7 +21,8 @@ import numpy as np
 
 from core import models
 from core.spec import ModelSpec
-from core.train import TrainConfig, TrainState, make_optimizer, set_hyperparameters
+from core.training import TrainConfig
+from core.training.optimizer import optimizer
 
 BYTES_PER_FLOAT = 4
 
@@ -55,18 +56,11 @@ def optimizer_state_bytes(spec: ModelSpec, config: TrainConfig) -> int:
 
 
 @lru_cache(maxsize=64)
-def _optimizer_state_bytes(spec: ModelSpec, optimizer: str) -> int:
-    config = TrainConfig(optimizer=optimizer)  # the state's size does not depend on the values
+def _optimizer_state_bytes(spec: ModelSpec, name: str) -> int:
+    config = TrainConfig(optimizer=name)  # the state's size does not depend on the values
     model = models.build_model(spec)
     params = jax.eval_shape(model.init, jax.random.key(0), models.example_batch(spec))["params"]
-    state = jax.eval_shape(
-        lambda p: (
-            set_hyperparameters(
-                TrainState.create(apply_fn=None, params=p, tx=make_optimizer(config.optimizer)), config
-            ).opt_state
-        ),
-        params,
-    )
+    state = jax.eval_shape(optimizer(config).init, params)
     return int(
         sum(np.prod(leaf.shape, dtype=np.int64) * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(state))
     )

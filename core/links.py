@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from core.errors import CoreError
 from core.spec import Layer, ModelSpec
-from core.train import TrainConfig
+from core.training import TrainConfig
 
 KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "bs", "ep", "tseed", "aug", "loss", "data")
 SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist")  # local folders mean nothing on another computer

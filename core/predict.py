@@ -18,7 +18,10 @@ import numpy as np
 from core import models
 from core.errors import CoreError
 from core.spec import ModelSpec
-from core.train import batched_for_eval, compile_once, evaluation_sums
+from core.tasks import task_of
+from core.training.devices import batched_for_eval
+from core.training.engine import evaluation_program, stack_evaluation_sums
+from core.training.programs import compile_once
 
 _BUCKET = 1024
 
@@ -109,37 +112,44 @@ def decode(spec: ModelSpec, params: Any, codes: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A model's score on a set of labelled images."""
+    """A model's score on a set of labelled images: the task's named metrics (``Task.metrics``)."""
 
     n: int
-    loss: float  # cross-entropy (MLP) or the reconstruction loss it was trained with
-    accuracy: float | None  # MLP only
-    mse: float | None  # autoencoder only: mean squared error per pixel
-    confusion: np.ndarray | None  # MLP only: confusion[true, predicted] counts
+    metrics: dict[str, float]  # "loss" and "accuracy" (MLP) or "loss" and "mse" (autoencoder)
+    confusion: np.ndarray | None = None  # MLP only: confusion[true class, predicted class] counts
+
+    @property
+    def loss(self) -> float:
+        """Cross-entropy (MLP) or the reconstruction loss it was trained with (autoencoder)."""
+        return self.metrics["loss"]
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.metrics.get("accuracy")
+
+    @property
+    def mse(self) -> float | None:
+        """Mean squared error per pixel of the reconstructions (autoencoder)."""
+        return self.metrics.get("mse")
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"n": self.n, "loss": self.loss}
-        if self.accuracy is not None:
-            data["accuracy"] = self.accuracy
-        if self.mse is not None:
-            data["mse"] = self.mse
-        return data
+        return {"n": self.n, **self.metrics}
 
 
 def evaluate(
     spec: ModelSpec, params: Any, images: np.ndarray, labels: np.ndarray, reconstruction_loss: str = "mse"
 ) -> Evaluation:
-    """Accuracy and confusion matrix (MLP) or MSE (autoencoder) over all of ``images``."""
+    """The task's metrics over all of ``images`` (and the confusion matrix of an MLP)."""
     n = len(labels)
     if n == 0:
         raise CoreError("no images to evaluate")
     batched = tuple(jnp.asarray(a) for a in batched_for_eval(np.asarray(images), np.asarray(labels, np.int32)))
-    args = (params, *batched)
-    fn, _ = compile_once("eval", evaluation_sums, (spec.replace(seed=0), reconstruction_loss), args)
-    loss_sum, second, confusion = fn(*args)
-    if spec.kind == "mlp":
-        return Evaluation(n, float(loss_sum) / n, float(second) / n, None, np.asarray(confusion))
-    return Evaluation(n, float(loss_sum) / n, None, float(second) / n, None)
+    # a stack of one model: the very program the engine evaluates a run of the Train page with
+    args = (jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[None], params), *batched)
+    fn, _ = compile_once("eval", stack_evaluation_sums, evaluation_program(spec, reconstruction_loss, 1), args)
+    sums = {name: np.asarray(value)[0] for name, value in fn(*args).items()}
+    confusion = np.rint(sums["confusion"]).astype(np.int64) if "confusion" in sums else None
+    return Evaluation(n, task_of(spec).metrics(sums, n), confusion)
 
 
 def mean_image_mse(train_images: np.ndarray, test_images: np.ndarray) -> float:

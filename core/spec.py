@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core import validate
 from core.errors import SpecError
 
 ModelKind = Literal["mlp", "autoencoder"]
@@ -39,21 +40,8 @@ NUM_CLASSES = 10
 
 
 def _as_int(value: Any, field_name: str, low: int, high: int, what: str) -> int:
-    """Return ``value`` as an int in [low, high] or raise a SpecError naming the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise SpecError(field_name, f"{what} must be a whole number, got {value!r}")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise SpecError(field_name, f"{what} must be a whole number, got {value!r}") from None
-    if isinstance(value, float):
-        if not math.isfinite(value) or value != int(value):
-            raise SpecError(field_name, f"{what} must be a whole number, got {value!r}")
-        value = int(value)
-    if not low <= value <= high:
-        raise SpecError(field_name, f"{what} must be between {low:,} and {high:,}, got {value:,}")
-    return value
+    """``value`` as an int in [low, high], or a SpecError naming the field."""
+    return validate.whole_number(value, field_name, low, high, what, error=SpecError)
 
 
 @dataclass(frozen=True)

@@ -18,21 +18,22 @@ from components.sweep_views import (
     sweep_progress_text,
 )
 from components.ui import explain, height
+from components.words import layer_description
 from core.data import Dataset
 from core.errors import CoreError
+from core.runs.sweep_job import SweepJob
 from core.spec import MAX_WIDTH
-from core.sweep import (
+from core.tasks import task_of
+from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, TrainConfig
+from core.training.estimate import estimate_sweep
+from core.training.sweep import (
     ALL_LAYERS,
     DEFAULT_WIDTHS,
     MAX_SEEDS,
     MAX_VALUES,
-    SweepJob,
     SweepPlan,
-    estimate_sweep,
-    layer_description,
     summarise,
 )
-from core.train import MAX_BATCH_SIZE, MAX_EPOCHS, TrainConfig, loss_label
 
 require_frame()
 
@@ -198,7 +199,7 @@ def results_panel(active: bool) -> None:
             )
             chart_selection(state, sweep_state, job, finished, event)
         if runs or snap.live_losses:
-            y_title = loss_label(plan_spec, job.plan.config)
+            y_title = task_of(plan_spec).loss_label(job.plan.config.reconstruction_loss)
             st.plotly_chart(
                 figures.sweep_curves_figure(runs, y_title, snap.live_losses, snap.width), key="sweep.curves"
             )

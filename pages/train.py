@@ -10,12 +10,13 @@ from components.run_views import STATUS_WORDS, curve, duration, final_score, pro
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
 from components.ui import advanced, explain, height
-from core import checkpoint, store
 from core.data import Dataset
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
+from core.runs import checkpoint, store
 from core.spec import MAX_SEED
-from core.train import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, RECONSTRUCTION_LOSSES, TrainConfig, loss_label
+from core.tasks import RECONSTRUCTION_LOSSES, task_of
+from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig
 
 require_frame()
 
@@ -185,10 +186,8 @@ def live_panel(active: bool) -> None:
                 (st.error if snap.status in ("diverged", "failed") else st.info)(snap.message)
         others = comparison_runs(state, run) if not run.active else []
         curves = [curve(run)] + [curve(r) for r in others]
-        config = run.config
-        st.plotly_chart(
-            figures.loss_figure(curves, loss_label(run.spec, config), height=height(380)), key="train.loss_chart"
-        )
+        loss_name = task_of(run.spec).loss_label(run.config.reconstruction_loss)
+        st.plotly_chart(figures.loss_figure(curves, loss_name, height=height(380)), key="train.loss_chart")
         explain(
             "Solid: loss of each training batch (lower is better). Dashed: loss on the test images, "
             "measured after every epoch. If the dashed line rises while the solid one falls, the model "

@@ -8,7 +8,7 @@ import pytest
 from core.data import load_dataset
 from core.predict import evaluate
 from core.spec import ModelSpec
-from core.train import TrainConfig, train
+from core.training import TrainConfig, train
 from tests.browser_support import goto, no_exception, open_page, open_tab, screenshot, train_on_page, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from core import checkpoint
+from core.runs import checkpoint
 from core.spec import ModelSpec
-from core.train import TrainConfig, train
+from core.training import TrainConfig, train
 from tests.browser_support import (
     goto,
     no_exception,

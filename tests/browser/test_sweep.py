@@ -6,8 +6,8 @@ import pytest
 
 from core.data import load_dataset
 from core.spec import ModelSpec
-from core.sweep import SweepPlan, run_sweep
-from core.train import TrainConfig
+from core.training import TrainConfig
+from core.training.sweep import SweepPlan, run_sweep
 from tests.browser_support import (
     goto,
     main_text,

@@ -6,8 +6,8 @@ import pytest
 from components import figures
 from components.images import tile, to_uint8
 from core import models
-from core.history import downsample_curve
 from core.spec import ModelSpec
+from core.training.history import downsample_curve
 from core.variables import variable_rows
 
 

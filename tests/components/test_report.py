@@ -4,7 +4,7 @@ import pytest
 
 from components.report import run_report
 from core.spec import ModelSpec
-from core.train import TrainConfig, train
+from core.training import TrainConfig, train
 
 
 @pytest.fixture(scope="module", params=["mlp", "autoencoder"])

@@ -9,7 +9,7 @@ from components.state import AppState
 from components.training import start_training
 from core.data import load_dataset
 from core.spec import ModelSpec
-from core.train import TrainConfig
+from core.training import TrainConfig
 
 
 @pytest.mark.parametrize(("value", "expected"), [("2", 2.0), ("0", 0.5), ("-3", 0.5), ("soon", 15.0), (None, 15.0)])

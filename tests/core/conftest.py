@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.runs import SLOTS
+from core.runs.jobs import SLOTS
 
 
 @pytest.fixture

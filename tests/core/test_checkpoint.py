@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from flax import serialization
 
-from core import checkpoint
 from core.errors import CheckpointError
+from core.runs import checkpoint
 from core.spec import ModelSpec
-from core.train import TrainConfig, train
+from core.training import TrainConfig, train
 from tests.trees import assert_leaves_close
 
 

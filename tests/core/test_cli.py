@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.data import export_idx, load_dataset
+from core.data import load_dataset
+from core.data.idx import export_idx
 from core.predict import mean_image_mse
 
 ROOT = Path(__file__).resolve().parents[2]

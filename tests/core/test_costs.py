@@ -14,7 +14,7 @@ from core.costs import (
     train_flops,
 )
 from core.spec import ModelSpec
-from core.train import TrainConfig
+from core.training import TrainConfig
 
 
 def test_small_model_by_hand():

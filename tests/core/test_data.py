@@ -6,16 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.data import (
-    FASHION_NAMES,
-    MAX_IDX_BYTES,
-    export_idx,
-    load_dataset,
-    parse_dataset_name,
-    parse_idx,
-    read_idx_split,
-    write_idx,
-)
+from core.data import FASHION_NAMES, load_dataset, parse_dataset_name
+from core.data.idx import MAX_IDX_BYTES, export_idx, parse_idx, read_idx_split, write_idx
 from core.errors import DataError
 
 

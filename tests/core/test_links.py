@@ -2,7 +2,7 @@ import pytest
 
 from core.links import LinkError, from_query, to_query
 from core.spec import ModelSpec
-from core.train import TrainConfig
+from core.training import TrainConfig
 
 
 @pytest.mark.parametrize(

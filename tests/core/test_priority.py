@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from core.priority import lower_training_priority, training_niceness
+from core.runs.priority import lower_training_priority, training_niceness
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread niceness via /proc is Linux-only")
 
 
 def test_the_calling_thread_and_xla_threads_get_a_lower_priority(small):
     from core.spec import ModelSpec
-    from core.train import TrainConfig, train
+    from core.training import TrainConfig, train
 
     train(ModelSpec.mlp((16,)), TrainConfig(epochs=1), small)  # make XLA start its compute threads
     seen = {}

@@ -3,11 +3,11 @@ import time
 import numpy as np
 import pytest
 
-from core import runs
 from core.errors import ConfigError
-from core.runs import TrainingJob
+from core.runs import jobs as runs
+from core.runs.jobs import TrainingJob
 from core.spec import ModelSpec
-from core.train import TrainConfig
+from core.training import TrainConfig
 
 SPEC = ModelSpec.mlp((64,))
 

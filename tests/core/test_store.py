@@ -2,11 +2,11 @@ import os
 
 import pytest
 
-from core import store
 from core.errors import CheckpointError
-from core.runs import TrainingJob
+from core.runs import store
+from core.runs.jobs import TrainingJob
 from core.spec import ModelSpec
-from core.train import TrainConfig, train
+from core.training import TrainConfig, train
 from tests.trees import assert_leaves_close
 
 

@@ -7,19 +7,14 @@ import pytest
 
 from core.errors import ConfigError
 from core.predict import evaluate
-from core.runs import TrainingJob
+from core.runs.jobs import TrainingJob
+from core.runs.sweep_job import SweepJob
 from core.spec import ModelSpec
-from core.sweep import (
-    SweepJob,
-    SweepPlan,
-    estimate_sweep,
-    parse_whole_numbers,
-    run_sweep,
-    spec_with_width,
-    summarise,
-    train_seeds,
-)
-from core.train import TrainConfig, train
+from core.training import TrainConfig, train
+from core.training.engine import train_stack
+from core.training.estimate import estimate_sweep
+from core.training.sweep import SweepPlan, run_sweep, spec_with_width, summarise
+from core.validate import whole_numbers as parse_whole_numbers
 from tests.core.test_cli import run_cli
 from tests.trees import assert_leaves_close
 
@@ -28,6 +23,11 @@ CONFIG = TrainConfig(epochs=2)
 
 
 # ----- seeds trained together equal separate runs -------------------------------------------
+
+
+def train_seeds(spec, config, dataset, seeds):
+    """One stack of the engine with a model per seed, as the sweep trains the seeds of a width."""
+    return train_stack([(spec.replace(seed=s), replace(config, seed=s)) for s in seeds], dataset)
 
 
 def test_seeds_trained_together_match_separate_train_calls(small):

@@ -20,8 +20,8 @@ import pytest
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download import checksums as checksums_lib
 
-from core import tfds_source
 from core.data import load_dataset
+from core.data import tfds as tfds_source
 from core.errors import DataError
 
 N_TRAIN, N_TEST = 30, 12

@@ -9,16 +9,11 @@ from core import models
 from core.errors import ConfigError
 from core.predict import evaluate, mean_image_mse
 from core.spec import ModelSpec
-from core.train import (
-    SHIFT_PIXELS,
-    TrainConfig,
-    epoch_order,
-    fresh_opt_state,
-    init_state,
-    make_optimizer,
-    shift_images,
-    train,
-)
+from core.training import TrainConfig, train
+from core.training.config import SHIFT_PIXELS
+from core.training.engine import fresh_model_state
+from core.training.optimizer import fresh_state, optimizer
+from core.training.programs import epoch_plan, shift_images
 from tests.trees import assert_leaves_close
 
 TINY_MLP = ModelSpec.mlp((64,))
@@ -42,8 +37,9 @@ def test_mlp_learns_on_real_digits(small):
     assert events[0].phase == "compiling" and events[-1].phase == "done"
     steps = [e.step for e in events]
     assert steps == sorted(steps) and steps[-1] == result.steps
-    assert sum(len(e.new_losses) for e in events) == result.steps
-    assert [e.epoch_metrics.epoch for e in events if e.epoch_metrics] == [1, 2, 3, 4]
+    assert all(len(e.new_losses) == 1 for e in events)  # one model
+    assert sum(len(e.new_losses[0]) for e in events) == result.steps
+    assert [e.epoch_metrics[0].epoch for e in events if e.epoch_metrics] == [1, 2, 3, 4]
     assert events[-1].eta_s == 0.0
 
 
@@ -68,7 +64,7 @@ def test_stop_from_another_thread_is_fast_and_keeps_progress(sample):
     stopped_at: list[float] = []
 
     def on_progress(p):
-        if p.epoch_metrics is not None and not stop.is_set():
+        if p.epoch_metrics and not stop.is_set():
             stopped_at.append(time.perf_counter())
             threading.Timer(0.05, stop.set).start()
 
@@ -181,7 +177,7 @@ def test_shift_images_moves_digits_without_losing_ink(sample):
     border[:, 1:-1, 1:-1] = 0
     images = jax.numpy.asarray(raw[border.sum(axis=(1, 2, 3)) == 0][:64], dtype=np.float32)
     assert images.shape[0] == 64  # nearly every MNIST digit leaves the outer pixels empty
-    shifts = epoch_order(0, 0, 64)[1:]
+    shifts = epoch_plan(0, 0, 64)[1:]
     shifted = np.asarray(shift_images(images, jax.numpy.asarray(shifts)))
     assert shifted.shape == images.shape
     # with an empty 1-pixel border a 1-pixel shift keeps all the ink
@@ -201,11 +197,12 @@ def test_default_mlp_reaches_94_percent_on_held_out_digits(sample):
     assert result.final_metrics.test_accuracy >= 0.94
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
-def test_fresh_optimizer_state_equals_tx_init(optimizer):
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+def test_fresh_optimizer_state_equals_tx_init(name):
     params = models.init_params(ModelSpec.autoencoder((64, 8), (64,)))
-    expected = make_optimizer(optimizer).init(params)
-    ours = fresh_opt_state(optimizer, params)
+    config = TrainConfig(optimizer=name, learning_rate=0.25, momentum=0.5, weight_decay=0.125)
+    expected = optimizer(config).init(params)
+    ours = fresh_state(config, params)
     assert jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(expected)
     assert_leaves_close(ours, expected, same_dtype=True)
 
@@ -214,15 +211,15 @@ def test_training_starts_from_the_values_of_model_init(small):
     """Training starts from init_params, which equals flax's model.init to float32 rounding."""
     spec = ModelSpec.mlp((64,), seed=4)
     exact = models.build_model(spec).init(jax.random.key(4), models.example_batch(spec))["params"]
-    state = init_state(spec, TrainConfig())
+    state = fresh_model_state(spec, TrainConfig())
     assert_leaves_close(state.params, exact, rtol=1e-6, atol=1e-7)
 
 
-def test_epoch_order_is_fixed_by_seed_and_epoch():
-    a = epoch_order(3, 0, 1000)
+def test_epoch_plan_is_fixed_by_seed_and_epoch():
+    a = epoch_plan(3, 0, 1000)
     assert a.shape == (3, 1000) and a.dtype == np.int32
     assert sorted(a[0].tolist()) == list(range(1000))  # every image once
     assert set(np.unique(a[1:]).tolist()) == set(range(-SHIFT_PIXELS, SHIFT_PIXELS + 1))
-    np.testing.assert_array_equal(a, epoch_order(3, 0, 1000))
-    assert not np.array_equal(a[0], epoch_order(3, 1, 1000)[0])
-    assert not np.array_equal(a[0], epoch_order(4, 0, 1000)[0])
+    np.testing.assert_array_equal(a, epoch_plan(3, 0, 1000))
+    assert not np.array_equal(a[0], epoch_plan(3, 1, 1000)[0])
+    assert not np.array_equal(a[0], epoch_plan(4, 0, 1000)[0])

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from core import tfds_source
-from core.data import export_idx, write_idx
+from core.data import tfds as tfds_source
+from core.data.idx import export_idx, write_idx
 from core.spec import ModelSpec
 from tests.support import button, state, text_input, wait_for_training
 

@@ -18,7 +18,7 @@ from PIL import Image
 from core import canvas, predict
 from core.data import load_dataset
 from core.spec import ModelSpec
-from core.train import TrainConfig, TrainResult, train
+from core.training import TrainConfig, TrainResult, train
 from tests.support import metric, select_trained
 
 PAGE = "pages/draw.py"

@@ -10,7 +10,7 @@ from core import predict
 from core.data import load_dataset
 from core.latent import latent_axes
 from core.spec import ModelSpec
-from core.train import TrainConfig, TrainResult, train
+from core.training import TrainConfig, TrainResult, train
 from tests.support import select_trained, state
 
 PAGE = "pages/explore.py"

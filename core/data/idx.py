@@ -1,0 +1,124 @@
+"""IDX files, the format MNIST is distributed in: parse, read (gzipped or not), write, find in a folder."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from core.data.dataset import NUM_CLASSES
+from core.errors import DataError
+
+#: Largest IDX payload read (uncompressed). Full MNIST train images are 47 MB.
+MAX_IDX_BYTES = 256 * 1024 * 1024
+
+_IDX_UBYTE = 0x08
+
+
+def read_idx_bytes(path: Path, limit: int) -> bytes:
+    """The file's bytes (decompressed if .gz), refusing more than ``limit`` bytes."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                data = f.read(limit + 1)
+        else:
+            if path.stat().st_size > limit:
+                raise DataError(
+                    f"{path.name} is {path.stat().st_size / 1e6:,.0f} MB, larger than the "
+                    f"{limit / 1e6:,.0f} MB an MNIST-style IDX file can be"
+                )
+            data = path.read_bytes()
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataError(f"cannot read {path.name}: {err}") from None
+    if len(data) > limit:
+        raise DataError(f"{path.name} holds more than {limit / 1e6:,.0f} MB, too large for an MNIST-style IDX file")
+    return data
+
+
+def parse_idx(data: bytes, source: str = "data") -> np.ndarray:
+    """Parse an IDX (ubyte) blob into an array; DataError for anything that is not a valid one."""
+    if len(data) < 4:
+        raise DataError(f"{source} is not an IDX file: only {len(data)} bytes")
+    zero1, zero2, dtype_code, ndim = data[:4]
+    if zero1 != 0 or zero2 != 0 or dtype_code != _IDX_UBYTE or not 1 <= ndim <= 4:
+        raise DataError(
+            f"{source} is not an unsigned-byte IDX file (magic number 0x{data[:4].hex()}, "
+            "expected 0x00000801 for labels or 0x00000803 for images)"
+        )
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{source} is truncated inside its header")
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(dims, dtype=np.int64))
+    actual = len(data) - header
+    if actual != expected:
+        shape = "x".join(f"{d:,}" for d in dims)
+        state = "is truncated" if actual < expected else "has extra bytes at the end"
+        raise DataError(f"{source} {state}: its header says {shape} values but it holds {actual:,}")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write a uint8 array as an IDX file (gzipped when ``path`` ends in .gz), e.g. to export a split."""
+    path = Path(path)
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, _IDX_UBYTE, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+    return path
+
+
+def export_idx(folder: str | Path, prefix: str, images: np.ndarray, labels: np.ndarray, gz: bool = False) -> None:
+    """Write one split as ``{prefix}-images-idx3-ubyte`` and ``{prefix}-labels-idx1-ubyte`` in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", np.asarray(images).reshape(-1, 28, 28))
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", np.asarray(labels))
+
+
+def find_idx_file(folder: Path, prefix: str, kind: str) -> Path:
+    """Find e.g. ``t10k-images-idx3-ubyte[.gz]`` (or ``t10k-images.idx3-ubyte``) in ``folder``."""
+    ndim = 3 if kind == "images" else 1
+    pattern = re.compile(rf"^{prefix}-{kind}[-.]idx{ndim}-ubyte(\.gz)?$")
+    matches = sorted((p for p in folder.iterdir() if pattern.match(p.name)), key=lambda p: p.suffix == ".gz")
+    if not matches:
+        present = sorted(p.name for p in folder.iterdir())[:8]
+        listing = ", ".join(present) if present else "nothing"
+        raise DataError(
+            f"{folder} has no {prefix}-{kind} file (expected {prefix}-{kind}-idx{ndim}-ubyte or .gz); "
+            f"it holds: {listing}"
+        )
+    return matches[0]
+
+
+def _check_folder(folder: Path) -> None:
+    if not folder.exists():
+        raise DataError(f"folder {folder} does not exist")
+    if not folder.is_dir():
+        raise DataError(f"{folder} is a file, not a folder of IDX files")
+
+
+def read_idx_split(folder: str | Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28, 1) uint8 and labels (N,) int32 of one split (``train`` or ``t10k``)."""
+    folder = Path(folder)
+    _check_folder(folder)
+    image_file = find_idx_file(folder, prefix, "images")
+    label_file = find_idx_file(folder, prefix, "labels")
+    images = parse_idx(read_idx_bytes(image_file, MAX_IDX_BYTES), image_file.name)
+    labels = parse_idx(read_idx_bytes(label_file, MAX_IDX_BYTES), label_file.name)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise DataError(f"{image_file.name} must hold 28x28 images, it holds an array of shape {images.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{label_file.name} must hold one label per image, it holds shape {labels.shape}")
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(
+            f"{image_file.name} has {images.shape[0]:,} images but {label_file.name} has {labels.shape[0]:,} labels"
+        )
+    if labels.size and labels.max() >= NUM_CLASSES:
+        raise DataError(f"{label_file.name} has label {int(labels.max())}; labels must be 0-9")
+    return images[..., None], labels.astype(np.int32)

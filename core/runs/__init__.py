@@ -1,0 +1,8 @@
+"""Runs outside the engine: background jobs, saved runs and checkpoints.
+
+- ``jobs.py``: trainings and sweeps in background threads, with a stop, a visitor watchdog
+  and a process-wide limit on how many run at once.
+- ``store.py``: finished runs saved to ``runs/`` and listed again after a restart.
+- ``checkpoint.py``: a model and its settings as one msgpack file, never unpickled.
+- ``priority.py``: training threads at a lower CPU priority than the pages.
+"""

@@ -1,0 +1,137 @@
+"""What a kind of model is trained to do: its loss, its evaluation metrics and its score.
+
+In the spirit of flax's examples (``loss_fn`` / ``compute_metrics``): one small object per
+kind of model, so the engine, the evaluation and the pages never branch on a kind's name.
+
+- ``Classification`` (the MLP): softmax cross-entropy; metrics ``loss`` and ``accuracy``
+  (share of images classified right) and a confusion matrix ``[true class, predicted class]``.
+- ``Reconstruction`` (the autoencoder): per-pixel MSE or binary cross-entropy of the
+  reconstruction; metrics ``loss`` and ``mse`` (mean squared error per pixel, whatever loss
+  it trained with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from core.spec import NUM_CLASSES, ModelSpec
+
+Sums = dict[str, jax.Array]
+
+#: How an autoencoder's reconstruction can be scored while it trains, in words.
+RECONSTRUCTION_LOSSES: dict[str, str] = {
+    "mse": "mean squared error per pixel",
+    "bce": "binary cross-entropy per pixel (treats each pixel as ink / no ink)",
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A number evaluation reports: its key, its name in words, and whether higher is better."""
+
+    key: str
+    label: str
+    higher_is_better: bool
+
+    def format(self, value: float) -> str:
+        return f"{value:.1%}" if self.key == "accuracy" else f"{value:.4f}"
+
+
+class Task:
+    """The interface of a kind of model; see the module docstring."""
+
+    kind: str
+    score: Metric  # the one number the pages compare models by
+    sums: tuple[str, ...]  # what ``eval_sums`` adds up over the test set
+
+    def per_example_loss(self, model: nn.Module, params: Any, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
+        """The training loss of each image of a float batch ``x`` (B, 28, 28, 1) in 0..1, shape (B,)."""
+        raise NotImplementedError
+
+    def eval_sums(self, model: nn.Module, params: Any, x: jax.Array, y: jax.Array, mask: jax.Array, loss: str) -> Sums:
+        """Sums over one batch of the test set; ``mask`` (B,) is 0 for padding images."""
+        raise NotImplementedError
+
+    def metrics(self, sums: dict[str, Any], n: int) -> dict[str, float]:
+        """Named metrics from the sums over ``n`` images: ``loss`` and the score's key."""
+        raise NotImplementedError
+
+    def loss_label(self, loss: str) -> str:
+        """The training loss in words, for axis titles."""
+        raise NotImplementedError
+
+    def mean_loss(self, model: nn.Module, params: Any, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
+        return self.per_example_loss(model, params, x, y, loss).mean()
+
+    def zero_sums(self) -> Sums:
+        return {name: jnp.zeros((NUM_CLASSES, NUM_CLASSES) if name == "confusion" else (), jnp.float32)
+                for name in self.sums}  # fmt: skip
+
+
+class Classification(Task):
+    kind = "mlp"
+    score = Metric("accuracy", "test accuracy", higher_is_better=True)
+    sums = ("loss", "correct", "confusion")
+
+    def per_example_loss(self, model, params, x, y, loss):
+        logits = model.apply({"params": params}, x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y)
+
+    def eval_sums(self, model, params, x, y, mask, loss):
+        logits = model.apply({"params": params}, x)
+        predicted = jnp.argmax(logits, axis=-1)
+        return {
+            "loss": jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, y) * mask),
+            "correct": jnp.sum((predicted == y) * mask),
+            # row = the true class, column = the class the model predicted
+            "confusion": jnp.zeros((NUM_CLASSES, NUM_CLASSES), jnp.float32).at[y, predicted].add(mask),
+        }
+
+    def metrics(self, sums, n):
+        return {"loss": float(sums["loss"]) / n, "accuracy": float(sums["correct"]) / n}
+
+    def loss_label(self, loss):
+        return "cross-entropy"
+
+
+class Reconstruction(Task):
+    kind = "autoencoder"
+    score = Metric("mse", "reconstruction error", higher_is_better=False)
+    sums = ("loss", "squared_error")
+
+    @staticmethod
+    def _logits_and_pixels(model, params, x):
+        logits = model.apply({"params": params}, x, method=lambda m, v: m.decode_logits(m.encode(v)))
+        return logits, x.reshape(x.shape[0], -1)
+
+    def per_example_loss(self, model, params, x, y, loss):
+        logits, pixels = self._logits_and_pixels(model, params, x)
+        if loss == "bce":
+            return optax.sigmoid_binary_cross_entropy(logits, pixels).mean(axis=1)
+        return jnp.mean((jax.nn.sigmoid(logits) - pixels) ** 2, axis=1)
+
+    def eval_sums(self, model, params, x, y, mask, loss):
+        logits, pixels = self._logits_and_pixels(model, params, x)
+        squared = jnp.mean((jax.nn.sigmoid(logits) - pixels) ** 2, axis=1)
+        per_image = optax.sigmoid_binary_cross_entropy(logits, pixels).mean(axis=1) if loss == "bce" else squared
+        return {"loss": jnp.sum(per_image * mask), "squared_error": jnp.sum(squared * mask)}
+
+    def metrics(self, sums, n):
+        return {"loss": float(sums["loss"]) / n, "mse": float(sums["squared_error"]) / n}
+
+    def loss_label(self, loss):
+        return RECONSTRUCTION_LOSSES[loss]
+
+
+TASKS: dict[str, Task] = {task.kind: task for task in (Classification(), Reconstruction())}
+
+
+def task_of(spec: ModelSpec) -> Task:
+    """The task a model of this kind is trained for."""
+    return TASKS[spec.kind]

@@ -1,0 +1,29 @@
+"""Training: settings, the one engine, sweeps, and what they report.
+
+- ``config.py``: ``TrainConfig``, the validated settings of a run.
+- ``optimizer.py``: the optax transform, from the learning rate a person types to the update.
+- ``programs.py``: the compiled programs (a chunk of steps for a stack of models; evaluation).
+- ``devices.py``: the data on the device(s), and how several devices share the work.
+- ``engine.py``: ``train_stack`` (N models of one shape together) and ``train`` (N = 1).
+- ``results.py``: ``Progress``, ``TrainResult``, the run statuses; ``history.py``: losses and metrics.
+- ``sweep.py`` / ``estimate.py``: width sweeps on top of the engine, and how long they take.
+"""
+
+from core.training.config import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig
+from core.training.engine import steps_per_epoch, train, train_stack, warm_up
+from core.training.results import Phase, Progress, Status, TrainResult
+
+__all__ = [
+    "MAX_BATCH_SIZE",
+    "MAX_EPOCHS",
+    "OPTIMIZERS",
+    "Phase",
+    "Progress",
+    "Status",
+    "TrainConfig",
+    "TrainResult",
+    "steps_per_epoch",
+    "train",
+    "train_stack",
+    "warm_up",
+]

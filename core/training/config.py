@@ -1,0 +1,79 @@
+"""A run's training settings (``TrainConfig``), validated on construction, JSON round-trippable."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from core import validate
+from core.errors import ConfigError
+from core.spec import MAX_SEED
+from core.tasks import RECONSTRUCTION_LOSSES
+
+#: The optimizers a person can pick, in words.
+OPTIMIZERS: dict[str, str] = {
+    "adam": "Adam: adapts each weight's step size; the reliable default",
+    "adamw": "Adam with weight decay: also pulls weights gently towards zero",
+    "sgd": "Stochastic gradient descent with momentum: the classic",
+}
+MAX_BATCH_SIZE = 8192
+MAX_EPOCHS = 1000
+MAX_LEARNING_RATE = 1e6
+#: Each training image is shifted by up to this many pixels in x and y when augmenting.
+SHIFT_PIXELS = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one run, validated on construction (a ConfigError names the field)."""
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    epochs: int = 10
+    seed: int = 0  # shuffles and augmentation of the training images
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 1e-4  # adamw only
+    reconstruction_loss: str = "mse"  # autoencoder only
+    augment: bool = True  # shift each training image by up to SHIFT_PIXELS in x and y
+
+    def __post_init__(self) -> None:
+        validate.choice(self.optimizer, "optimizer", OPTIMIZERS, "optimizer")
+        lr = validate.number(self.learning_rate, "learning_rate", "learning rate")
+        if not 0 < lr <= MAX_LEARNING_RATE:
+            raise ConfigError(
+                "learning_rate", f"learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {lr:g}"
+            )
+        momentum = validate.number(self.momentum, "momentum", "momentum")
+        if not 0 <= momentum < 1:
+            raise ConfigError("momentum", f"momentum must be at least 0 and below 1, got {momentum:g}")
+        decay = validate.number(self.weight_decay, "weight_decay", "weight decay")
+        if not 0 <= decay <= 1:
+            raise ConfigError("weight_decay", f"weight decay must be between 0 and 1, got {decay:g}")
+        checked = {
+            "learning_rate": lr,
+            "momentum": momentum,
+            "weight_decay": decay,
+            "batch_size": validate.whole_number(self.batch_size, "batch_size", 1, MAX_BATCH_SIZE, "batch size"),
+            "epochs": validate.whole_number(self.epochs, "epochs", 1, MAX_EPOCHS, "number of epochs"),
+            "seed": validate.whole_number(self.seed, "seed", 0, MAX_SEED, "seed"),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+        validate.choice(self.reconstruction_loss, "reconstruction_loss", RECONSTRUCTION_LOSSES, "loss")
+        validate.flag(self.augment, "augment", "augment")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrainConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("config", f"training settings must be a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(str(unknown[0]), "unknown training setting")
+        return cls(**data)
+
+    def with_epochs(self, epochs: int) -> TrainConfig:
+        return replace(self, epochs=epochs)
