@@ -1,16 +1,22 @@
-"""Training settings (core/train.py): TrainConfig keeps every valid value and refuses, by name, every bad one."""
+"""Training settings (core/train.py): TrainConfig keeps every valid value and refuses, by name, every bad
+one; and each setting takes effect in the compiled training step."""
 
 import json
 import math
 from dataclasses import fields
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core import models
+from core.data import make_dataset
 from core.errors import ConfigError
-from core.spec import MAX_SEED
+from core.spec import MAX_SEED, ModelSpec
 from core.train import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
@@ -18,7 +24,10 @@ from core.train import (
     OPTIMIZERS,
     RECONSTRUCTION_LOSSES,
     TrainConfig,
+    epoch_order,
+    train,
 )
+from tests.trees import assert_leaves_close
 
 # ----- TrainConfig: round trip -------------------------------------------------------------
 
@@ -168,3 +177,132 @@ def test_settings_that_are_not_an_object_are_refused(data):
     with pytest.raises(ConfigError) as info:
         TrainConfig.from_dict(data)
     assert info.value.field == "config"
+
+
+# ----- every setting reaches the compiled step ---------------------------------------------
+# ``train`` runs two steps (64 images, batches of 32); the same two steps are written out here
+# with plain jnp maths and the optax optimiser the settings name, from the same starting values
+# and the same epoch plan. Equal parameters mean the setting took effect; the other value of the
+# setting gives parameters a hundred times further away than the tolerance.
+
+TINY = ModelSpec.mlp((8,), seed=2)
+TINY_AE = ModelSpec.autoencoder((8,), (), seed=2)  # 784-[8]-784
+TOLERANCE = {"rtol": 1e-4, "atol": 2e-5}  # float32 rounding, compiled vs eager: differences seen ~1e-6
+
+
+@pytest.fixture(scope="module")
+def two_batches(sample):
+    """64 training digits (two batches of 32), 16 test digits."""
+    return make_dataset(
+        "two batches",
+        "first 64 train / 16 test digits of the sample",
+        sample.class_names,
+        (sample.train_images[:64], sample.train_labels[:64]),
+        (sample.test_images[:16], sample.test_labels[:16]),
+    )
+
+
+def _dense(params, x):
+    return x @ params["kernel"] + params["bias"]
+
+
+def _mlp_loss(params, x, y):
+    """Cross-entropy of the 784-8-10 ReLU MLP, by hand."""
+    logits = _dense(params["Dense_1"], jax.nn.relu(_dense(params["Dense_0"], x.reshape(len(x), -1))))
+    log_p = logits - jax.scipy.special.logsumexp(logits, axis=1, keepdims=True)
+    return -jnp.mean(log_p[jnp.arange(len(y)), y])
+
+
+def _autoencoder_logits(params, x):
+    code = _dense(params["encoder"]["Dense_0"], x.reshape(len(x), -1))  # the code layer is linear
+    return _dense(params["decoder"]["Dense_0"], code)
+
+
+def _bce_loss(params, x, _):
+    z, pixels = _autoencoder_logits(params, x), x.reshape(len(x), -1)
+    return jnp.mean(jnp.logaddexp(0.0, z) - pixels * z)  # -log sigmoid(z)*p - log(1-sigmoid(z))*(1-p)
+
+
+def _mse_loss(params, x, _):
+    return jnp.mean((jax.nn.sigmoid(_autoencoder_logits(params, x)) - x.reshape(len(x), -1)) ** 2)
+
+
+def _shifted(image: np.ndarray, down: int, right: int) -> np.ndarray:
+    """The 28x28x1 image moved ``down`` and ``right`` pixels (-1, 0 or 1), filled with 0."""
+    padded = np.pad(image, ((1, 1), (1, 1), (0, 0)))
+    return padded[1 - down : 29 - down, 1 - right : 29 - right]
+
+
+def _reference_run(spec, dataset, seed, tx, loss, augment: bool, batch: int = 32):
+    """One epoch of ``tx`` on ``loss``, written out: (params, per-step losses)."""
+
+    @jax.jit  # one small compile instead of many op-by-op ones
+    def step(params, opt_state, images, labels):
+        value, grads = jax.value_and_grad(loss)(params, images, labels)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    params = models.init_params(spec)
+    opt_state = tx.init(params)
+    plan = epoch_order(seed, 0, dataset.num_train)  # rows: image order, shift down, shift right
+    losses = []
+    for start in range(0, dataset.num_train - batch + 1, batch):
+        at = plan[:, start : start + batch]
+        images = dataset.train_images[at[0]].astype(np.float32) / 255
+        if augment:
+            images = np.stack([_shifted(im, d, r) for im, d, r in zip(images, at[1], at[2], strict=True)])
+        params, opt_state, value = step(params, opt_state, images, dataset.train_labels[at[0]])
+        losses.append(float(value))
+    return params, losses
+
+
+def _largest_difference(a, b) -> float:
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in pairs)
+
+
+def _check_matches(result, expected, other):
+    """``result`` equals the ``expected`` reference (params, losses), and is far from the ``other`` one."""
+    assert result.status == "finished" and result.steps == 2
+    np.testing.assert_allclose(result.history.step_losses, expected[1], rtol=1e-5)
+    assert_leaves_close(result.params, expected[0], **TOLERANCE)
+    assert _largest_difference(expected[0], other[0]) > 1e-3  # (3e-3 to 4e-2 for the settings below)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_augment_shifts_the_training_images_only_when_asked(two_batches, augment):
+    config = TrainConfig(learning_rate=0.01, batch_size=32, epochs=1, seed=3, augment=augment)
+    result = train(TINY, config, two_batches)
+    plain = _reference_run(TINY, two_batches, 3, optax.adam(0.01), _mlp_loss, augment=False)
+    shifted = _reference_run(TINY, two_batches, 3, optax.adam(0.01), _mlp_loss, augment=True)
+    _check_matches(result, *((shifted, plain) if augment else (plain, shifted)))
+
+
+def test_sgd_momentum_reaches_the_optimizer(two_batches):
+    # the first step of momentum SGD is plain SGD; the second adds momentum times the first gradient
+    config = TrainConfig(optimizer="sgd", learning_rate=0.1, momentum=0.5, batch_size=32, epochs=1, augment=False)
+    result = train(TINY, config, two_batches)
+    assert result.opt_state.hyperparams["momentum"] == np.float32(0.5)
+    assert result.opt_state.hyperparams["learning_rate"] == np.float32(0.1)
+    expected = _reference_run(TINY, two_batches, 0, optax.sgd(0.1, momentum=0.5), _mlp_loss, augment=False)
+    default = _reference_run(TINY, two_batches, 0, optax.sgd(0.1, momentum=0.9), _mlp_loss, augment=False)
+    _check_matches(result, expected, default)
+
+
+def test_adamw_weight_decay_reaches_the_optimizer(two_batches):
+    config = TrainConfig(optimizer="adamw", learning_rate=0.01, weight_decay=0.5, batch_size=32, epochs=1,
+                         augment=False)  # fmt: skip
+    result = train(TINY, config, two_batches)
+    assert result.opt_state.hyperparams["weight_decay"] == np.float32(0.5)
+    expected = _reference_run(TINY, two_batches, 0, optax.adamw(0.01, weight_decay=0.5), _mlp_loss, augment=False)
+    default = _reference_run(TINY, two_batches, 0, optax.adamw(0.01, weight_decay=1e-4), _mlp_loss, augment=False)
+    _check_matches(result, expected, default)
+
+
+def test_binary_cross_entropy_is_the_loss_an_autoencoder_trains_on_when_chosen(two_batches):
+    config = TrainConfig(optimizer="sgd", learning_rate=1.0, momentum=0, batch_size=32, epochs=1,
+                         reconstruction_loss="bce", augment=False)  # fmt: skip
+    result = train(TINY_AE, config, two_batches)
+    expected = _reference_run(TINY_AE, two_batches, 0, optax.sgd(1.0), _bce_loss, augment=False)
+    mse = _reference_run(TINY_AE, two_batches, 0, optax.sgd(1.0), _mse_loss, augment=False)
+    _check_matches(result, expected, mse)
