@@ -1,4 +1,5 @@
-"""The command line, run as a person would: in a subprocess."""
+"""The command line: once end to end as a person runs it (``python -m core`` in a subprocess),
+otherwise through ``main(argv)`` in this process, which is the same code without the start-up."""
 
 import json
 import os
@@ -8,11 +9,22 @@ from pathlib import Path
 
 import pytest
 
+from core.cli import main
 from core.data import load_dataset
 from core.data.idx import export_idx
 from core.predict import mean_image_mse
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``python -m core *args``, run in this process."""
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:  # argparse ends the program on a bad argument
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -46,22 +58,31 @@ def test_train_then_evaluate_on_idx_files(tmp_path):
     evaluation = json.loads(proc.stdout)
     assert evaluation["n"] == 500
     assert evaluation["accuracy"] == pytest.approx(result["test_accuracy"], abs=1e-6)
+    # and a bad input ends the process with exit code 2 and one line
+    proc = run_cli("evaluate", "--checkpoint", str(tmp_path / "missing.msgpack"))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.startswith("error: cannot open checkpoint") and proc.stderr.count("\n") == 1
 
 
 @pytest.mark.slow
-def test_autoencoder_reports_test_mse(tmp_path):
-    proc = run_cli(
-        "train", "--model", "autoencoder", "--encoder", "64,8", "--decoder", "64", "--epochs", "4",
+def test_autoencoder_reports_test_mse(tmp_path, capsys):
+    code, out, err = run_main(
+        capsys, "train", "--model", "autoencoder", "--encoder", "64,8", "--decoder", "64", "--epochs", "4",
         "--save", str(tmp_path / "ae.msgpack"), "--quiet",
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    result = json.loads(proc.stdout)
+    assert code == 0, err
+    assert err == ""
+    result = json.loads(out)
+    assert (result["status"], result["epochs"], result["steps"]) == ("finished", 4, 4 * (4500 // 128))
+    assert result["params"] == 785 * 64 + 65 * 8 + 9 * 64 + 65 * 784
     sample = load_dataset("sample")
     assert 0 < result["test_mse"] < mean_image_mse(sample.train_images, sample.test_images)
     assert "test_accuracy" not in result
-    proc = run_cli("evaluate", "--checkpoint", str(tmp_path / "ae.msgpack"), "--dataset", "sample")
-    assert json.loads(proc.stdout)["mse"] == pytest.approx(result["test_mse"], rel=1e-5)
+    code, out, err = run_main(capsys, "evaluate", "--checkpoint", str(tmp_path / "ae.msgpack"), "--dataset", "sample")
+    assert code == 0, err
+    evaluation = json.loads(out)
+    assert evaluation["n"] == 500 and evaluation["data"] == "sample"
+    assert evaluation["mse"] == pytest.approx(result["test_mse"], rel=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -85,10 +106,10 @@ def test_autoencoder_reports_test_mse(tmp_path):
         ([], "required"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(args, words):
-    proc = run_cli(*args, timeout=120)
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+def test_bad_arguments_exit_2_with_one_line(capsys, args, words):
+    code, out, err = run_main(capsys, *args)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and words in lines[0]

@@ -1,8 +1,12 @@
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from core.links import LinkError, from_query, to_query
-from core.spec import ModelSpec
-from core.training import TrainConfig
+from core.errors import SpecError
+from core.links import SHAREABLE_DATA, LinkError, from_query, to_query
+from core.spec import ACTIVATIONS, MAX_LAYERS, MAX_SEED, MAX_WIDTH, MIN_WIDTH, Layer, ModelSpec
+from core.tasks import RECONSTRUCTION_LOSSES
+from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig
 
 
 @pytest.mark.parametrize(
@@ -60,3 +64,95 @@ def test_no_settings_in_the_link():
 def test_bad_links_say_what_is_wrong(query, words):
     with pytest.raises(LinkError, match=words):
         from_query(query)
+
+
+# ----- every field of a link survives the round trip ---------------------------------------
+
+activations = st.sampled_from(sorted(ACTIVATIONS))
+# mostly narrow layers so that most stacks stay under the parameter limit, sometimes up to the widest
+layers = st.builds(Layer, st.integers(MIN_WIDTH, 64) | st.integers(MIN_WIDTH, MAX_WIDTH), activations)
+
+
+def stacks(min_size: int, max_size: int = MAX_LAYERS):
+    return st.lists(layers, min_size=min_size, max_size=max_size).map(tuple)
+
+
+@st.composite
+def model_specs(draw) -> ModelSpec:
+    seed = draw(st.integers(0, MAX_SEED))
+    try:
+        if draw(st.booleans()):
+            return ModelSpec(kind="mlp", hidden=draw(stacks(1)), seed=seed)
+        # the code (the last encoder layer) may be at most as wide as the 784-pixel input
+        code = draw(st.builds(Layer, st.integers(MIN_WIDTH, 784), activations))
+        encoder = (*draw(stacks(0, MAX_LAYERS - 1)), code)
+        return ModelSpec(kind="autoencoder", encoder=encoder, decoder=draw(stacks(0)), seed=seed)
+    except SpecError as err:
+        assume(err.field != "layers")  # over the parameter limit: not a model a link can describe
+        raise
+
+
+# learning rates with at most 6 significant digits: exactly what f"{lr:g}" keeps
+learning_rates = st.builds(lambda digits, exponent: float(f"{digits}e{exponent}"), st.integers(1, 999_999),
+                           st.integers(-12, 0))  # fmt: skip
+
+
+@st.composite
+def configs(draw, kind: str) -> TrainConfig:
+    return TrainConfig(
+        optimizer=draw(st.sampled_from(sorted(OPTIMIZERS))),
+        learning_rate=draw(learning_rates),
+        batch_size=draw(st.integers(1, MAX_BATCH_SIZE)),
+        epochs=draw(st.integers(1, MAX_EPOCHS)),
+        seed=draw(st.integers(0, MAX_SEED)),
+        augment=draw(st.booleans()),
+        # an MLP has no reconstruction loss: its link carries none and it comes back as the default
+        reconstruction_loss=draw(st.sampled_from(sorted(RECONSTRUCTION_LOSSES))) if kind == "autoencoder" else "mse",
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_every_field_of_a_link_survives_the_round_trip(data):
+    spec = data.draw(model_specs())
+    config = data.draw(configs(spec.kind))
+    dataset = data.draw(st.sampled_from(SHAREABLE_DATA))
+    query = to_query(spec, config, dataset)
+    assert all(isinstance(v, str) for v in query.values())
+    back = from_query(query)
+    assert back.spec.kind == spec.kind
+    assert back.spec.hidden == spec.hidden
+    assert back.spec.encoder == spec.encoder
+    assert back.spec.decoder == spec.decoder
+    assert back.spec.seed == spec.seed
+    assert back.config.optimizer == config.optimizer
+    assert back.config.learning_rate == config.learning_rate
+    assert back.config.batch_size == config.batch_size
+    assert back.config.epochs == config.epochs
+    assert back.config.seed == config.seed
+    assert back.config.augment is config.augment
+    assert back.config.reconstruction_loss == config.reconstruction_loss
+    assert back.dataset == dataset
+    assert back.spec == spec and back.config == config
+
+
+@pytest.mark.parametrize(
+    ("learning_rate", "in_link", "back"),
+    [
+        (0.00123456789, "0.00123457", 0.00123457),  # six significant digits, rounded half up
+        (1 / 3, "0.333333", 0.333333),
+        (2.5e-7, "2.5e-07", 2.5e-7),
+        (123456.7, "123457", 123457.0),
+    ],
+)
+def test_a_link_keeps_six_significant_digits_of_the_learning_rate(learning_rate, in_link, back):
+    query = to_query(ModelSpec.mlp((8,)), TrainConfig(learning_rate=learning_rate), "sample")
+    assert query["lr"] == in_link
+    assert from_query(query).config.learning_rate == back
+
+
+def test_a_link_without_training_settings_gives_the_default_ones():
+    settings_ = from_query({"layers": "8.tanh"})
+    assert settings_.spec == ModelSpec.mlp((8,), "tanh") and settings_.dataset is None
+    assert settings_.config == TrainConfig()
+    assert settings_.config.augment is True  # aug is on unless the link says aug=0
