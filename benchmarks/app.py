@@ -14,7 +14,7 @@
 
 Every number is printed with its target where the issue "Performance and scale" sets one. AppTest
 runs the script in this process without a browser: its latencies are server-side only (no
-websocket, no drawing in the browser). Targets are printed, never asserted (DESIGN.md).
+websocket, no drawing in the browser). Targets are printed, never asserted (a loaded machine would flake).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
 The machine is shared and noisy, and noise only ever slows a run down, so the ceiling and
 every training candidate are measured in ``repeats`` interleaved rounds and the best round
 of each is reported (every round is listed too).
-It prints ratios rather than asserting speeds: DESIGN.md keeps timings out of the tests.
+It prints ratios rather than asserting speeds: timings stay out of the tests, which a loaded machine would flake.
 """
 
 from __future__ import annotations

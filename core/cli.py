@@ -116,6 +116,7 @@ def _spec_and_config(args: argparse.Namespace, seed: object):
 def cmd_train(args: argparse.Namespace) -> dict:
     from core.data import load_dataset
     from core.runs import checkpoint
+    from core.tasks import task_of
     from core.training import Progress, steps_per_epoch, train
 
     spec, config = _spec_and_config(args, args.seed)
@@ -148,18 +149,13 @@ def cmd_train(args: argparse.Namespace) -> dict:
         "epochs": len(result.history.epochs),
         "steps": result.steps,
         "train_loss": result.final_metrics.train_loss if result.final_metrics else None,
-        "test_loss": result.final_metrics.test_loss if result.final_metrics else None,
+        "test_loss": result.test_metrics["loss"],
         "samples_per_s": round(result.samples_per_s, 1),
         "compile_s": round(result.compile_s, 3),
         "train_s": round(result.train_s, 3),
     }
-    if spec.kind == "mlp":
-        summary["test_accuracy"] = result.final_metrics.test_accuracy if result.final_metrics else None
-    else:
-        from core.predict import evaluate
-
-        evaluation = evaluate(spec, result.params, dataset.test_images, dataset.test_labels)
-        summary["test_mse"] = evaluation.mse
+    score = task_of(spec).score.key  # "accuracy" or "mse"
+    summary[f"test_{score}"] = result.test_metrics[score]
     if args.save:
         path = checkpoint.save(args.save, result)
         summary["checkpoint"] = str(path)

@@ -15,7 +15,7 @@ from core.errors import CoreError
 from core.spec import Layer, ModelSpec
 from core.training import TrainConfig
 
-KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "bs", "ep", "tseed", "aug", "loss", "data")
+KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "mom", "wd", "bs", "ep", "tseed", "aug", "loss", "data")
 SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist")  # local folders mean nothing on another computer
 
 
@@ -45,6 +45,10 @@ def to_query(spec: ModelSpec, config: TrainConfig, dataset: str) -> dict[str, st
         seed=str(spec.seed), opt=config.optimizer, lr=f"{config.learning_rate:g}", bs=str(config.batch_size),
         ep=str(config.epochs), tseed=str(config.seed), aug="1" if config.augment else "0",
     )  # fmt: skip
+    if config.optimizer == "sgd":
+        query["mom"] = f"{config.momentum:g}"
+    if config.optimizer == "adamw":
+        query["wd"] = f"{config.weight_decay:g}"
     if spec.kind == "autoencoder":
         query["loss"] = config.reconstruction_loss
     if dataset in SHAREABLE_DATA:
@@ -87,6 +91,8 @@ def from_query(query: Mapping[str, str]) -> LinkSettings | None:
         config = TrainConfig(
             optimizer=query.get("opt", defaults.optimizer),
             learning_rate=query.get("lr", defaults.learning_rate),
+            momentum=query.get("mom", defaults.momentum),
+            weight_decay=query.get("wd", defaults.weight_decay),
             batch_size=query.get("bs", defaults.batch_size),
             epochs=query.get("ep", defaults.epochs),
             seed=query.get("tseed", defaults.seed),

@@ -102,7 +102,7 @@ class Classification(Task):
 
 class Reconstruction(Task):
     kind = "autoencoder"
-    score = Metric("mse", "reconstruction error", higher_is_better=False)
+    score = Metric("mse", "reconstruction error (test)", higher_is_better=False)
     sums = ("loss", "squared_error")
 
     @staticmethod

@@ -186,7 +186,7 @@ def results_panel(active: bool) -> None:
         finished = [r for r in runs if r.status == "finished"]
         plan_spec = job.plan.spec
         if finished:
-            score = "test accuracy" if plan_spec.kind == "mlp" else "reconstruction error (test)"
+            score = task_of(plan_spec).score.label
             event = st.plotly_chart(
                 figures.sweep_figure(finished, summarise(finished), score, height=height(420)), key="sweep.chart",
                 on_select="rerun",

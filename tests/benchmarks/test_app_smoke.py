@@ -1,6 +1,6 @@
 """The app benchmark runs end to end, as CI runs it, and ``python -m benchmarks`` merges both reports.
 
-Speeds, latencies and memory are printed, never asserted (DESIGN.md); only facts that do not
+Speeds, latencies and memory are printed, never asserted (tests assert behaviour); only facts that do not
 depend on the machine are: every measurement is there and positive, and a 150,000-step loss
 curve is drawn with at most ``MAX_CURVE_POINTS`` points per trace.
 """

@@ -99,9 +99,14 @@ learning_rates = st.builds(lambda digits, exponent: float(f"{digits}e{exponent}"
 
 @st.composite
 def configs(draw, kind: str) -> TrainConfig:
+    optimizer = draw(st.sampled_from(sorted(OPTIMIZERS)))
+    six_digits = st.builds(lambda digits: digits / 1_000_000, st.integers(0, 999_999))
     return TrainConfig(
-        optimizer=draw(st.sampled_from(sorted(OPTIMIZERS))),
+        optimizer=optimizer,
         learning_rate=draw(learning_rates),
+        # a link carries the momentum of sgd and the weight decay of adamw; other optimizers use neither
+        momentum=draw(six_digits) if optimizer == "sgd" else TrainConfig.momentum,
+        weight_decay=draw(six_digits) if optimizer == "adamw" else TrainConfig.weight_decay,
         batch_size=draw(st.integers(1, MAX_BATCH_SIZE)),
         epochs=draw(st.integers(1, MAX_EPOCHS)),
         seed=draw(st.integers(0, MAX_SEED)),
@@ -127,6 +132,8 @@ def test_every_field_of_a_link_survives_the_round_trip(data):
     assert back.spec.seed == spec.seed
     assert back.config.optimizer == config.optimizer
     assert back.config.learning_rate == config.learning_rate
+    assert back.config.momentum == config.momentum
+    assert back.config.weight_decay == config.weight_decay
     assert back.config.batch_size == config.batch_size
     assert back.config.epochs == config.epochs
     assert back.config.seed == config.seed
