@@ -23,7 +23,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -40,7 +40,7 @@ from core import models
 from core.data import Dataset, make_dataset
 from core.spec import ModelSpec
 from core.tasks import task_of
-from core.training import TrainConfig, train
+from core.training import TrainConfig, train, train_stack
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 BATCH_SIZE = 128
@@ -282,6 +282,23 @@ def candidates(spec: ModelSpec, dataset: Dataset, epochs: int, with_torch: bool)
     return runs
 
 
+SEEDS_SPEC = ModelSpec.mlp((128,))
+SEEDS = (0, 1, 2, 3)
+
+
+def seeds_run(dataset: Dataset, epochs: int) -> dict[str, float]:
+    """The seeds of one sweep point: images/s of all of them trained as one stack of the engine,
+    and of the same models trained one after another (compile and evaluation excluded)."""
+    config = TrainConfig(epochs=epochs, batch_size=BATCH_SIZE, augment=False, learning_rate=LEARNING_RATE)
+    members = [(SEEDS_SPEC.replace(seed=s), replace(config, seed=s)) for s in SEEDS]
+    together = train_stack(members, dataset)
+    alone = [train(spec, member_config, dataset) for spec, member_config in members]
+    return {
+        "together_samples_per_s": len(SEEDS) * together[0].samples_per_s,
+        "one_by_one_samples_per_s": len(SEEDS) / sum(1 / r.samples_per_s for r in alone),
+    }
+
+
 def model_report(spec: ModelSpec, runs: dict[str, list[Run]], ceiling: float) -> dict[str, Any]:
     """One model's candidates against the ceiling, and the ratios between their best runs."""
     flops = 6 * spec.parameter_count
@@ -342,6 +359,11 @@ def format_report(report: dict[str, Any]) -> str:
         if model["torch"] != "measured":
             lines.append(f"  PyTorch eager: {model['torch']}")
         lines.append("  ratios: " + ", ".join(f"{name} {value:.2f}" for name, value in model["ratios"].items()))
+    seeds = report["seeds"]
+    lines.append(
+        f"{seeds['description']}, one stack (vmap) against one by one: {seeds['together_samples_per_s']:,.0f} "
+        f"against {seeds['one_by_one_samples_per_s']:,.0f} images/s, ratio {seeds['together/one_by_one']:.2f}"
+    )
     return "\n".join(lines)
 
 
@@ -356,13 +378,15 @@ def run_benchmark(size: BenchmarkSize) -> dict[str, Any]:
     with_torch = torch_available()
     plans = {name: candidates(spec, dataset, size.epochs, with_torch) for name, spec in MODELS.items()}
     runs: dict[str, dict[str, list[Run]]] = {model: {name: [] for name in plan} for model, plan in plans.items()}
-    ceilings = []
+    ceilings, seeds = [], []
     for _ in range(size.repeats):
         ceilings.append(matmul_gflops(MATMUL_SIZE, size.matmul_runs))
         for model, plan in plans.items():
             for name, run in plan.items():
                 runs[model][name].append(run())
+        seeds.append(seeds_run(dataset, size.epochs))
     ceiling = max(ceilings)
+    best_seeds = {key: max(round_[key] for round_ in seeds) for key in seeds[0]}
     return {
         "machine": machine_info(),
         "size": asdict(size),
@@ -372,6 +396,12 @@ def run_benchmark(size: BenchmarkSize) -> dict[str, Any]:
         "dataset_load": load,
         "matmul": {"n": MATMUL_SIZE, "gflops": ceiling, "rounds_gflops": ceilings},
         "models": {name: model_report(spec, runs[name], ceiling) for name, spec in MODELS.items()},
+        "seeds": {
+            "description": f"{len(SEEDS)} seeds of {SEEDS_SPEC.describe()}",
+            **best_seeds,
+            "together/one_by_one": best_seeds["together_samples_per_s"] / best_seeds["one_by_one_samples_per_s"],
+            "rounds": seeds,
+        },
     }
 
 

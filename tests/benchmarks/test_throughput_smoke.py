@@ -21,4 +21,6 @@ def test_small_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_dir,
         for candidate in candidates.values():
             assert set(MEASURED_PER_CANDIDATE) <= set(candidate)
         assert {"engine/plain_flax", "engine_augment/engine"} <= set(model["ratios"])
+    assert {"together_samples_per_s", "one_by_one_samples_per_s", "together/one_by_one"} <= set(report["seeds"])
+    assert "one stack (vmap) against one by one" in proc.stdout
     assert not not_positive(report)
