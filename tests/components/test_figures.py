@@ -71,10 +71,25 @@ def test_downsample_is_exact_for_short_curves():
     assert list(steps) == [3, 6, 9, 10] and list(values) == [1.0, 4.0, 7.0, 9.0]
 
 
-def test_confusion_latent_and_probabilities():
-    confusion = np.diag([5] * 10)
-    fig = figures.confusion_figure(confusion, [str(i) for i in range(10)])
-    np.testing.assert_array_equal(fig.data[0].z, confusion)
+def test_confusion_heatmap_rows_are_the_true_class_and_columns_the_prediction():
+    names = ["cat", "dog", "owl"]
+    # 4 cats called dog, no dog called cat; 1 owl called cat
+    confusion = np.array([[6, 4, 0], [0, 9, 2], [1, 0, 7]])
+    fig = figures.confusion_figure(confusion, names)
+    heat, clicks = fig.data
+    assert heat.z[0][1] == 4 and heat.z[1][0] == 0 and heat.z[2][0] == 1 and heat.z[1][2] == 2
+    assert heat.text[0][1] == 4 and heat.text[1][0] == 0  # the number written in each cell
+    assert list(heat.x) == names and list(heat.y) == names  # x: columns, y: rows
+    assert fig.layout.xaxis.title.text == "predicted" and fig.layout.yaxis.title.text == "true"
+    assert heat.hovertemplate.startswith("true %{y}, predicted %{x}")
+    assert fig.layout.yaxis.autorange == "reversed"  # first class on top, like a printed table
+    # the click targets: a marker drawn at (x=predicted, y=true) reports [true, predicted]
+    cells = {(y, x): tuple(data) for x, y, data in zip(clicks.x, clicks.y, clicks.customdata, strict=True)}
+    assert len(cells) == 9
+    assert cells[("cat", "dog")] == (0, 1) and cells[("owl", "cat")] == (2, 0)
+
+
+def test_latent_and_probabilities():
     points = np.random.default_rng(2).normal(size=(30, 2))
     labels = np.repeat(np.arange(3), 10)
     latent = figures.latent_figure(points, labels, ["a", "b", "c"] + list("defghij"), ("x", "y"))

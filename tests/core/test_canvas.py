@@ -113,8 +113,25 @@ def test_a_speck_of_ink_is_not_a_digit_but_a_dot_is_scaled_up():
     with pytest.raises(EmptyDrawingError):
         prepare_drawing(canvas)
     canvas[100:104, 100:104] = 1.0
-    image = prepare_drawing(canvas).image
-    assert np.isfinite(image).all() and image.sum() > 0
+    prepared = prepare_drawing(canvas)
+    # the 4x4 dot grows 5 times to a solid 20x20 square (every output pixel lies inside one inked
+    # pixel); its centre of mass (9.5, 9.5) moves to 14 by round(4.5) = 4 pixels
+    expected = np.zeros((28, 28), np.float32)
+    expected[4:24, 4:24] = 1.0
+    np.testing.assert_allclose(prepared.image[..., 0], expected, atol=1e-6)
+    assert prepared.scale == 5.0 and prepared.box == (100, 100, 104, 104) and prepared.corner == (4, 4)
+
+
+def test_a_short_stroke_grows_to_twenty_pixels_keeping_its_aspect():
+    canvas = np.zeros((CANVAS, CANVAS), np.float32)
+    canvas[50:52, 200:206] = 0.6  # 2 rows x 6 columns of faint ink (scaled to 1 like any drawing)
+    prepared = prepare_drawing(canvas)
+    # scale 20/6: 6 columns -> 20, 2 rows -> round(6.67) = 7; a solid 7x20 bar with its centre of
+    # mass at (3, 9.5), moved by (round(11), round(4.5)) = (11, 4)
+    expected = np.zeros((28, 28), np.float32)
+    expected[11:18, 4:24] = 1.0
+    np.testing.assert_allclose(prepared.image[..., 0], expected, atol=1e-6)
+    assert prepared.scale == pytest.approx(20 / 6) and prepared.corner == (11, 4)
 
 
 def test_a_digit_with_its_mass_far_off_centre_is_clipped_not_an_error():

@@ -13,29 +13,64 @@ from core.costs import (
     parameter_diff,
     train_flops,
 )
-from core.spec import ModelSpec
+from core.spec import Layer, ModelSpec
 from core.training import TrainConfig
 
 
-def test_small_model_by_hand():
-    spec = ModelSpec.mlp((3,), activation="relu")  # 784 -> 3 (relu) -> 10 (linear)
-    # forward: 2*784*3 + 3 (bias) + 3 (relu) + 2*3*10 + 10 (bias)
-    assert forward_flops(spec) == 4704 + 3 + 3 + 60 + 10
-    # backward: weight+bias grads of both layers, input grad of the second only
-    assert train_flops(spec) == forward_flops(spec) + (4704 + 3) + (60 + 10) + 60
+def mlp_784_3_5_10() -> ModelSpec:
+    """Dense_0 784->3 relu, Dense_1 3->5 linear (a hidden layer without activation), Dense_2 5->10 output."""
+    return ModelSpec(kind="mlp", hidden=(Layer(3, "relu"), Layer(5, "linear")))
+
+
+def test_mlp_costs_by_hand():
+    spec = mlp_784_3_5_10()
+    # parameters: (inputs + 1 bias) * outputs per layer
+    assert spec.parameter_count == 785 * 3 + 4 * 5 + 6 * 10 == 2435
+    # forward: 2*in*out matmul + out bias + out activations (none for the linear layers)
+    dense_0 = 2 * 784 * 3 + 3 + 3
+    dense_1 = 2 * 3 * 5 + 5
+    dense_2 = 2 * 5 * 10 + 10
+    assert forward_flops(spec) == dense_0 + dense_1 + dense_2 == 4855
+    # backward: weight and bias gradients of every layer, input gradients of all but the first
+    weights_and_biases = (2 * 784 * 3 + 3) + (2 * 3 * 5 + 5) + (2 * 5 * 10 + 10)
+    inputs_below = 2 * 3 * 5 + 2 * 5 * 10
+    assert train_flops(spec) == 4855 + weights_and_biases + inputs_below == 9837
     costs = model_costs(spec, TrainConfig(optimizer="adam"))
-    assert costs.parameters == 785 * 3 + 4 * 10 == 2395
-    assert costs.parameter_bytes == 4 * 2395
-    # adam keeps two float32 moments per parameter, plus 7 scalars: two step counters and the
-    # injected hyperparameters b1, b2, eps, eps_root and the learning rate
-    assert costs.optimizer_state_bytes == 2 * 4 * 2395 + 7 * 4
+    assert (costs.parameters, costs.parameter_bytes, costs.forward_flops, costs.train_flops) == (
+        2435,
+        4 * 2435,
+        4855,
+        9837,
+    )
 
 
-@pytest.mark.parametrize(("optimizer", "moments"), [("adam", 2), ("adamw", 2), ("sgd", 1)])
-def test_optimizer_state_scales_with_parameters(optimizer, moments):
-    spec = ModelSpec.mlp((512, 256))
-    extra = model_costs(spec, TrainConfig(optimizer=optimizer)).optimizer_state_bytes - moments * 4 * 535_818
-    assert 0 < extra < 64  # only a few scalars beyond the moments
+def test_autoencoder_costs_by_hand():
+    spec = ModelSpec.autoencoder((6, 2), (4,))  # 784 -6 relu- [2] linear code -4 relu- 784 sigmoid
+    assert spec.parameter_count == 785 * 6 + 7 * 2 + 3 * 4 + 5 * 784 == 8656
+    encoder_0 = 2 * 784 * 6 + 6 + 6
+    code = 2 * 6 * 2 + 2
+    decoder_0 = 2 * 2 * 4 + 4 + 4
+    reconstruction = 2 * 4 * 784 + 784 + 784  # the sigmoid counts one operation per pixel
+    assert forward_flops(spec) == encoder_0 + code + decoder_0 + reconstruction == 17310
+    weights_and_biases = (2 * 784 * 6 + 6) + (2 * 6 * 2 + 2) + (2 * 2 * 4 + 4) + (2 * 4 * 784 + 784)
+    inputs_below = 2 * 6 * 2 + 2 * 2 * 4 + 2 * 4 * 784
+    assert train_flops(spec) == 17310 + weights_and_biases + inputs_below == 40138
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "expected"),
+    [
+        # inject_hyperparams keeps a step counter and each hyperparameter as a 4-byte scalar:
+        # adam: count + learning_rate, b1, b2, eps, eps_root, then scale_by_adam's own count and mu, nu
+        ("adam", 2 * 4 * 2435 + 7 * 4),
+        # adamw: the same plus weight_decay
+        ("adamw", 2 * 4 * 2435 + 8 * 4),
+        # sgd: count + learning_rate, momentum, then one momentum trace
+        ("sgd", 1 * 4 * 2435 + 3 * 4),
+    ],
+)
+def test_optimizer_state_bytes_by_hand(optimizer, expected):
+    assert model_costs(mlp_784_3_5_10(), TrainConfig(optimizer=optimizer)).optimizer_state_bytes == expected
 
 
 def test_matmul_flops_agree_with_xla_cost_analysis():
@@ -64,11 +99,11 @@ def test_flax_tabulate_agrees_on_parameters_and_forward_flops(spec, transcendent
 
 def test_describe_a_width_change():
     old, new = ModelSpec.mlp((512, 128)), ModelSpec.mlp((512, 256))
-    delta = new.parameter_count - old.parameter_count
-    assert delta == 512 * 128 + 128 + 10 * 128  # Dense_1 gains 128 units, Dense_2 128 inputs
-    expected = f"layer 2: 128 → 256 units adds {delta:,} parameters (+{delta / old.parameter_count:.0%})"
-    assert describe_change(old, new) == expected
-    assert describe_change(new, old).startswith("layer 2: 256 → 128 units removes")
+    # Dense_1 gains 128 units (513 parameters each), Dense_2 gains 128 inputs (10 weights each):
+    # 128 * 513 + 128 * 10 = 66,944 more, on 785*512 + 513*128 + 129*10 = 468,874 before (+14.3%)
+    assert describe_change(old, new) == "layer 2: 128 → 256 units adds 66,944 parameters (+14%)"
+    # back down: 66,944 / 535,818 = -12.49%
+    assert describe_change(new, old) == "layer 2: 256 → 128 units removes 66,944 parameters (-12%)"
     assert describe_change(old, old) == ""
 
 

@@ -87,6 +87,35 @@ def test_truncated_file(tmp_path):
         read_idx_split(tmp_path, "t10k")
 
 
+def test_a_file_with_extra_bytes_at_the_end_is_refused(tmp_path):
+    _split(tmp_path)
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    path.write_bytes(path.read_bytes() + b"\x07\x07\x07")  # 5 labels, then 3 more bytes
+    message = "t10k-labels-idx1-ubyte has extra bytes at the end: its header says 5 values but it holds 8"
+    with pytest.raises(DataError, match=message):
+        read_idx_split(tmp_path, "t10k")
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (bytes(range(7)), "has extra bytes at the end: its header says 2x3 values but it holds 7"),
+        (bytes(range(5)), "is truncated: its header says 2x3 values but it holds 5"),
+    ],
+    ids=["one byte too many", "one byte too few"],
+)
+def test_idx_body_must_hold_exactly_what_its_header_says(body, problem):
+    header = bytes([0, 0, 8, 2]) + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")  # a 2x3 ubyte array
+    with pytest.raises(DataError, match=f"^blob {problem}$"):
+        parse_idx(header + body, "blob")
+    np.testing.assert_array_equal(parse_idx(header + bytes(range(6)), "blob"), [[0, 1, 2], [3, 4, 5]])
+
+
+def test_idx_cut_inside_its_header_is_refused():
+    with pytest.raises(DataError, match="blob is truncated inside its header"):
+        parse_idx(bytes([0, 0, 8, 3]) + (5).to_bytes(4, "big"), "blob")  # 3 dimensions, only 1 given
+
+
 def test_wrong_magic(tmp_path):
     _split(tmp_path)
     path = tmp_path / "t10k-labels-idx1-ubyte"
