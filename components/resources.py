@@ -81,12 +81,15 @@ def _first_images_png(name: str, roots: tuple[str, ...] | None) -> bytes:
 def test_outputs(run_id: int, dataset_name: str, _result: TrainResult, _dataset: Dataset) -> dict[str, np.ndarray]:
     """What a trained run's model says about every test image, computed once per run.
 
-    MLP: class probabilities; autoencoder: latent codes and the error of each reconstruction.
+    MLP: class probabilities and the confusion matrix [true, predicted]; autoencoder: latent codes
+    and the error of each reconstruction.
     (Run ids are unique in the server process, so runs of different visitors never collide.)
     """
     spec, params = _result.spec, _result.params
     if spec.kind == "mlp":
-        return {"probabilities": predict.predict_probabilities(spec, params, _dataset.test_images)}
+        evaluation = predict.evaluate(spec, params, _dataset.test_images, _dataset.test_labels)
+        probabilities = predict.predict_probabilities(spec, params, _dataset.test_images)
+        return {"probabilities": probabilities, "confusion": evaluation.confusion}
     codes = predict.encode(spec, params, _dataset.test_images)
     rebuilt = predict.reconstruct(spec, params, _dataset.test_images)
     originals = _dataset.test_images.astype(np.float32) / 255.0

@@ -107,8 +107,7 @@ else:
     left, right_col = st.columns(2)
     with left:
         st.markdown("### Confusion matrix")
-        confusion = np.zeros((len(names), len(names)), int)
-        np.add.at(confusion, (dataset.test_labels, predicted), 1)
+        confusion = outputs["confusion"]
         event = st.plotly_chart(
             figures.confusion_figure(confusion, names, height=height(460)), key="results.confusion",
             on_select="rerun", selection_mode="points",
