@@ -535,7 +535,7 @@ def warm_up(spec: ModelSpec, config: TrainConfig, dataset: Dataset) -> float:
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="warm-up") as pool:
         jobs = _submit_compiles(pool, program, make_optimizer(config.optimizer), config, data,
                                 _state_shapes(spec, config, None, where), order)  # fmt: skip
-        models.init_params(spec)  # compiles the one program that draws initial values
+        models.compiled_init(program.spec)  # flax's model.init for this shape: every seed shares it
         for job in jobs:
             job.result()
     return time.perf_counter() - tic
