@@ -8,6 +8,7 @@ and ``Sequence``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import flax.linen as nn
@@ -131,3 +132,62 @@ def compiled_init(shape: ModelSpec) -> jax.stages.Compiled:
     model = build_model(shape)
     lowered = jax.jit(model.init).lower(jax.random.key(0), example_batch(shape))
     return lowered.compile(compiler_options=INIT_COMPILER_OPTIONS)
+
+
+# ----- the layers as flax builds them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """One Dense layer of the built model: its place in the variables tree and its matrix size."""
+
+    path: str  # "Dense_0", "encoder/Dense_2": flax's names, as in variables["params"]
+    inputs: int
+    outputs: int
+    activation: str  # applied to its outputs
+    role: str  # "hidden", "output", "code" or "reconstruction"
+
+    @property
+    def parameters(self) -> int:
+        return (self.inputs + 1) * self.outputs
+
+
+def dense_layers(spec: ModelSpec) -> tuple[DenseLayer, ...]:
+    """Every Dense layer of the spec's model, including the fixed output layer, in the order the
+    model applies them. Paths and sizes are those of ``jax.eval_shape(model.init, ...)``: flax's
+    own names and kernel shapes, in milliseconds and without compiling (cached per shape)."""
+    return _dense_layers(spec.replace(seed=0))
+
+
+@lru_cache(maxsize=64)
+def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
+    """The kernel shapes come from the variables tree; the order from a flax interceptor that
+    notes each Dense call (the tree's keys are sorted: ``decoder`` before ``encoder``)."""
+    applied: list[str] = []
+
+    def record_dense_calls(next_fun, args, kwargs, context):
+        if isinstance(context.module, nn.Dense) and context.method_name == "__call__":
+            applied.append("/".join(context.module.path))
+        return next_fun(*args, **kwargs)
+
+    # A new function: jax could reuse a cached trace of ``model.init`` without running flax's
+    # Python, and the interceptor would see no call.
+    def init(key, x):
+        return build_model(shape).init(key, x)
+
+    with nn.intercept_methods(record_dense_calls):
+        variables = jax.eval_shape(init, jax.random.key(0), example_batch(shape))
+    leaves, _ = jax.tree_util.tree_flatten_with_path(variables["params"])
+    kernels = {"/".join(key.key for key in path[:-1]): leaf.shape for path, leaf in leaves if path[-1].key == "kernel"}
+    return tuple(
+        DenseLayer(path, *kernels[path], activation, role)
+        for path, (activation, role) in zip(applied, _activations_and_roles(shape), strict=True)
+    )
+
+
+def _activations_and_roles(spec: ModelSpec) -> list[tuple[str, str]]:
+    """What follows each Dense layer, in order, and what the layer is for."""
+    if spec.kind == "mlp":
+        return [(layer.activation, "hidden") for layer in spec.hidden] + [("linear", "output")]
+    encoder = [(layer.activation, "hidden") for layer in spec.encoder[:-1]] + [(spec.encoder[-1].activation, "code")]
+    return encoder + [(layer.activation, "hidden") for layer in spec.decoder] + [("sigmoid", "reconstruction")]
