@@ -180,7 +180,7 @@ def open_app():
     at.run()
     check_page(at, "pages/build.py")
     for thread in threading.enumerate():
-        if thread.name == "warm-up":  # components.resources.process_setup's compile of the init previews
+        if thread.name == "warm-up":  # components.resources.process_setup's compile of the default models
             thread.join()
     return at
 

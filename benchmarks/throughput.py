@@ -229,7 +229,7 @@ def torch_model(spec: ModelSpec) -> Any:
 
     activations = {"relu": nn.ReLU, "linear": nn.Identity, "sigmoid": nn.Sigmoid}
     layers: list[Any] = [nn.Flatten()]
-    for dense in spec.dense_layers:
+    for dense in models.dense_layers(spec):
         layers += [nn.Linear(dense.inputs, dense.outputs), activations[dense.activation]()]
     return nn.Sequential(*layers)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from core import models
 from core.spec import ModelSpec
 from core.training.history import downsample_curve
 from core.training.sweep import SweepRun, WidthSummary
@@ -55,7 +56,7 @@ def stack_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
     """The layer stack drawn to scale: one bar per layer, its height the number of units."""
     names, widths, colours, hovers = ["input<br>28x28"], [spec.input_size], [ROLE_COLOURS["input"]], []
     hovers.append(f"input: {spec.input_size} pixels (28x28 image, flattened)")
-    for i, dense in enumerate(spec.dense_layers):
+    for i, dense in enumerate(models.dense_layers(spec)):
         role = dense.role
         label = {"code": "code", "output": "output", "reconstruction": "output"}.get(role, f"layer {i + 1}")
         names.append(f"{label}<br>{dense.activation}")
@@ -86,7 +87,7 @@ def stack_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
 
 def parameter_figure(spec: ModelSpec, height: int = 260) -> go.Figure:
     """Parameters per Dense layer (weights + biases)."""
-    dense = spec.dense_layers
+    dense = models.dense_layers(spec)
     fig = go.Figure(
         go.Bar(
             x=[d.path for d in dense],

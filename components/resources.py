@@ -16,7 +16,7 @@ from PIL import Image
 
 from components.images import tile
 from components.state import DEFAULT_SPECS
-from core import models, predict
+from core import predict
 from core.data import Dataset, load_dataset
 from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
@@ -25,8 +25,8 @@ from core.training import TrainConfig, TrainResult, warm_up
 
 @st.cache_resource(show_spinner=False)
 def process_setup() -> str | None:
-    """Once per server process: persistent compilation cache, and compile the init previews
-    in the background so the first width changes are already instant."""
+    """Once per server process: persistent compilation cache, and compile the default models'
+    programs in the background so a first Start is already warm."""
     folder = enable_compilation_cache()
     # not a daemon: the interpreter waits for it instead of killing XLA mid-compile at exit
     threading.Thread(target=_warm_up, name="warm-up", daemon=False).start()
@@ -34,8 +34,7 @@ def process_setup() -> str | None:
 
 
 def _warm_up() -> None:
-    """Compile the init draws of every layer size, then the default models' training programs."""
-    models.warm_up_preview()
+    """Compile the default models' initialisation, training and evaluation programs."""
     sample = load_dataset("sample")
     for spec in DEFAULT_SPECS.values():
         warm_up(spec, TrainConfig(), sample)

@@ -7,6 +7,7 @@ import streamlit as st
 from components.run_views import STATUS_WORDS, final_score, progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
+from core import models
 from core.jax_setup import device_summary
 from core.runs.jobs import SLOTS
 
@@ -55,9 +56,8 @@ def sidebar() -> None:
         guided_path(state)
         st.markdown("#### Current model")
         st.markdown(f"**{spec.describe()}**")
-        st.caption(
-            f"{spec.parameter_count:,} parameters (numbers the model learns) in {len(spec.dense_layers)} Dense layers"
-        )
+        layers = len(models.dense_layers(spec))
+        st.caption(f"{spec.parameter_count:,} parameters (numbers the model learns) in {layers} Dense layers")
         st.markdown(f"Dataset: **{state.dataset_name}**")
         st.caption(
             f"Computing on: {device_summary()}",

@@ -38,12 +38,12 @@ class ModelCosts:
 
 def forward_flops(spec: ModelSpec) -> int:
     return sum(2 * d.inputs * d.outputs + d.outputs + (0 if d.activation == "linear" else d.outputs)
-               for d in spec.dense_layers)  # fmt: skip
+               for d in models.dense_layers(spec))  # fmt: skip
 
 
 def train_flops(spec: ModelSpec) -> int:
     backward = 0
-    for i, d in enumerate(spec.dense_layers):
+    for i, d in enumerate(models.dense_layers(spec)):
         backward += 2 * d.inputs * d.outputs + d.outputs  # weight and bias gradients
         if i > 0:
             backward += 2 * d.inputs * d.outputs  # gradient flowing to the layer below
@@ -105,9 +105,9 @@ class LayerDiff:
 
 def parameter_diff(old: ModelSpec, new: ModelSpec) -> list[LayerDiff]:
     """Parameters per Dense layer before and after, matched by their place in the variables tree."""
-    before = {d.path: d.parameters for d in old.dense_layers}
-    after = {d.path: d.parameters for d in new.dense_layers}
-    order = [d.path for d in new.dense_layers] + [p for p in before if p not in after]
+    before = {d.path: d.parameters for d in models.dense_layers(old)}
+    after = {d.path: d.parameters for d in models.dense_layers(new)}
+    order = [d.path for d in models.dense_layers(new)] + [p for p in before if p not in after]
     return [LayerDiff(path, before.get(path), after.get(path)) for path in order]
 
 

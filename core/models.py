@@ -1,6 +1,6 @@
 """flax.linen modules of the classic flax introduction, generalised to per-layer activations.
 
-The code between the ``# --- model source`` markers is also what ``core.inspect.flax_source``
+The code between the ``# --- model source`` markers is also what ``core.variables.flax_source``
 shows to a person, so it must stay self-contained: it uses only ``nn``, ``jnp``, ``np``
 and ``Sequence``.
 """
@@ -8,14 +8,13 @@ and ``Sequence``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax.core.scope import _fold_in_static
-from jax.extend.random import threefry2x32_p
 
 from core.spec import ModelSpec
 
@@ -103,95 +102,92 @@ def example_batch(spec: ModelSpec, batch_size: int = 1) -> jnp.ndarray:
     return jnp.zeros((batch_size, *spec.input_shape), jnp.float32)
 
 
+#: Init runs once per model, so its program is compiled with little optimisation: about half
+#: the compile time of XLA's default for a new layer width, and (a test checks) the very same
+#: values as eager ``model.init``. Level 0 compiles a little faster still but rounds a few
+#: values differently and runs several times slower on large models.
+INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
+
+
 def init_variables(spec: ModelSpec) -> dict:
-    """``model.init(jax.random.key(spec.seed), batch)``: the freshly initialised variables tree.
+    """``model.init(jax.random.key(spec.seed), example_batch(spec))``: the freshly initialised
+    variables tree, ``{"params": {"Dense_0": {"kernel": ..., "bias": ...}, ...}}``.
 
-    Cached per spec; each call returns a fresh dict over the same (immutable) arrays.
+    Computed by flax's ``model.init``, compiled once per model shape: specs that differ only
+    in their seed share one program (and the persistent compilation cache keeps it across
+    restarts).
     """
-    return jax.tree_util.tree_map(lambda leaf: leaf, _init_cached(spec))
-
-
-@lru_cache(maxsize=16)
-def _init_cached(spec: ModelSpec) -> dict:
-    model = build_model(spec)
-    return jax.jit(model.init)(jax.random.key(spec.seed), example_batch(spec))
-
-
-# ----- the same values, without compiling a program per shape ------------------------------
-
-_LECUN_TRUNCATION = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
-PREVIEW_CHUNK = 1 << 16  # values drawn per call of the one compiled draw program
-
-
-@jax.jit
-def _truncated_normal_chunk(key_data: jax.Array, offset: jax.Array) -> jax.Array:
-    """Values ``offset .. offset + PREVIEW_CHUNK`` (flat index) of
-    ``jax.random.truncated_normal(key, -2, 2, shape, float32)`` for any shape that long.
-
-    With JAX's default partitionable threefry, flat element i of a draw is
-    ``threefry2x32(key, (0, i))`` whatever the shape, so one program of a fixed length
-    serves every layer size: the steps below are those of ``jax.random.uniform`` and
-    ``jax.random.truncated_normal``, counted from ``offset``. A test compares the result
-    with ``model.init`` for several models.
-    """
-    counts = offset + jax.lax.iota(jnp.uint32, PREVIEW_CHUNK)
-    hi, lo = threefry2x32_p.bind(key_data[0], key_data[1], jnp.zeros_like(counts), counts)
-    bits = hi ^ lo
-    sqrt2 = np.array(np.sqrt(2), np.float32)
-    lower, upper = jnp.float32(-2.0), jnp.float32(2.0)
-    a, b = jax.lax.erf(lower / sqrt2), jax.lax.erf(upper / sqrt2)
-    floats = jax.lax.bitcast_convert_type((bits >> 9) | np.uint32(0x3F800000), jnp.float32) - jnp.float32(1.0)
-    u = jax.lax.max(a, floats * (b - a) + a)
-    out = sqrt2 * jax.lax.erf_inv(u)
-    return jnp.clip(out, jax.lax.nextafter(lower, jnp.float32(np.inf)), jax.lax.nextafter(upper, jnp.float32(-np.inf)))
-
-
-def _unit_truncated_normal(key: jax.Array, size: int) -> np.ndarray:
-    """The first ``size`` values of ``jax.random.truncated_normal(key, -2, 2, (size,))``."""
-    if not jax.config.jax_threefry_partitionable:  # the old scheme depends on the shape: draw it whole
-        return np.asarray(jax.random.truncated_normal(key, -2.0, 2.0, (size,), jnp.float32))
-    data = jax.random.key_data(key)
-    chunks = [_truncated_normal_chunk(data, np.uint32(start)) for start in range(0, size, PREVIEW_CHUNK)]
-    return np.concatenate([np.asarray(chunk) for chunk in chunks])[:size]
-
-
-def warm_up_preview() -> None:
-    """Compile the one draw program (a fraction of a second, or read from the persistent
-    compilation cache); after that every layer width initialises without compiling."""
-    _truncated_normal_chunk.lower(jax.random.key_data(jax.random.key(0)), np.uint32(0)).compile()
+    return compiled_init(spec.replace(seed=0))(jax.random.key(spec.seed), example_batch(spec))
 
 
 def init_params(spec: ModelSpec) -> dict:
-    """The parameters training starts from: ``preview_variables(spec)["params"]``.
-
-    The values of ``model.init(jax.random.key(spec.seed), x)`` to float32 rounding, without
-    compiling an init program for every new width (compiling ``model.init`` took ~1.4 s of
-    the ~4 s a fresh process needed before its first training step).
-    """
-    return preview_variables(spec)["params"]
+    """The parameters training starts from: ``init_variables(spec)["params"]``."""
+    return init_variables(spec)["params"]
 
 
-def preview_variables(spec: ModelSpec) -> dict:
-    """What ``model.init(jax.random.key(spec.seed), x)`` returns (equal up to float32 rounding),
-    as numpy arrays, in milliseconds instead of a fresh compile for every new layer width.
+@lru_cache(maxsize=32)
+def compiled_init(shape: ModelSpec) -> jax.stages.Compiled:
+    """``jax.jit(model.init)`` compiled for the spec's input batch, taking ``(key, batch)``;
+    ``compiled_init.cache_info().misses`` counts the compiles."""
+    model = build_model(shape)
+    lowered = jax.jit(model.init).lower(jax.random.key(0), example_batch(shape))
+    return lowered.compile(compiler_options=INIT_COMPILER_OPTIONS)
 
-    flax's default Dense init is ``lecun_normal`` for the kernel and zeros for the bias;
-    the kernel's key is the root key folded with its module path and the param counter
-    (flax's ``_fold_in_static``). One compiled program draws those values for every
-    layer shape (``_truncated_normal_chunk``). A test checks this against ``model.init``.
-    """
-    root = jax.random.key(spec.seed)
-    params: dict = {}
-    for dense in spec.dense_layers:
-        *parents, name = dense.path.split("/")
-        size = dense.inputs * dense.outputs
-        unit = _unit_truncated_normal(_fold_in_static(root, (*parents, name, 1)), size)
-        scale = np.float32(np.sqrt(np.float32(1.0 / dense.inputs)) / np.float32(_LECUN_TRUNCATION))
-        node = params
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[name] = {
-            "kernel": unit[:size].reshape(dense.inputs, dense.outputs) * scale,
-            "bias": np.zeros((dense.outputs,), np.float32),
-        }
-    return {"params": params}
+
+# ----- the layers as flax builds them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """One Dense layer of the built model: its place in the variables tree and its matrix size."""
+
+    path: str  # "Dense_0", "encoder/Dense_2": flax's names, as in variables["params"]
+    inputs: int
+    outputs: int
+    activation: str  # applied to its outputs
+    role: str  # "hidden", "output", "code" or "reconstruction"
+
+    @property
+    def parameters(self) -> int:
+        return (self.inputs + 1) * self.outputs
+
+
+def dense_layers(spec: ModelSpec) -> tuple[DenseLayer, ...]:
+    """Every Dense layer of the spec's model, including the fixed output layer, in the order the
+    model applies them. Paths and sizes are those of ``jax.eval_shape(model.init, ...)``: flax's
+    own names and kernel shapes, in milliseconds and without compiling (cached per shape)."""
+    return _dense_layers(spec.replace(seed=0))
+
+
+@lru_cache(maxsize=64)
+def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
+    """The kernel shapes come from the variables tree; the order from a flax interceptor that
+    notes each Dense call (the tree's keys are sorted: ``decoder`` before ``encoder``)."""
+    applied: list[str] = []
+
+    def record_dense_calls(next_fun, args, kwargs, context):
+        if isinstance(context.module, nn.Dense) and context.method_name == "__call__":
+            applied.append("/".join(context.module.path))
+        return next_fun(*args, **kwargs)
+
+    # A new function: jax could reuse a cached trace of ``model.init`` without running flax's
+    # Python, and the interceptor would see no call.
+    def init(key, x):
+        return build_model(shape).init(key, x)
+
+    with nn.intercept_methods(record_dense_calls):
+        variables = jax.eval_shape(init, jax.random.key(0), example_batch(shape))
+    leaves, _ = jax.tree_util.tree_flatten_with_path(variables["params"])
+    kernels = {"/".join(key.key for key in path[:-1]): leaf.shape for path, leaf in leaves if path[-1].key == "kernel"}
+    return tuple(
+        DenseLayer(path, *kernels[path], activation, role)
+        for path, (activation, role) in zip(applied, _activations_and_roles(shape), strict=True)
+    )
+
+
+def _activations_and_roles(spec: ModelSpec) -> list[tuple[str, str]]:
+    """What follows each Dense layer, in order, and what the layer is for."""
+    if spec.kind == "mlp":
+        return [(layer.activation, "hidden") for layer in spec.hidden] + [("linear", "output")]
+    encoder = [(layer.activation, "hidden") for layer in spec.encoder[:-1]] + [(spec.encoder[-1].activation, "code")]
+    return encoder + [(layer.activation, "hidden") for layer in spec.decoder] + [("sigmoid", "reconstruction")]

@@ -7,9 +7,10 @@ flax modules from it, checkpoints store it. Construction validates every field, 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from core import validate
@@ -56,21 +57,6 @@ class Layer:
 
 
 @dataclass(frozen=True)
-class DenseShape:
-    """One Dense layer as built: where it lives in the variables tree and its matrix size."""
-
-    path: str  # e.g. "Dense_0" or "encoder/Dense_2"
-    inputs: int
-    outputs: int
-    activation: str
-    role: str  # "hidden", "output", "code", "reconstruction"
-
-    @property
-    def parameters(self) -> int:
-        return (self.inputs + 1) * self.outputs
-
-
-@dataclass(frozen=True)
 class ModelSpec:
     """A model: an MLP classifier or an AutoEncoder built from stacks of Dense layers.
 
@@ -87,7 +73,6 @@ class ModelSpec:
     seed: int = 0
     input_shape: tuple[int, int, int] = INPUT_SHAPE
     num_classes: int = NUM_CLASSES
-    _dense: tuple[DenseShape, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -111,7 +96,6 @@ class ModelSpec:
                 raise SpecError(name, f"a {self.kind} has no {name} layers; remove them")
         for name, layers in stacks.items():
             object.__setattr__(self, name, _validated_stack(name, layers, allow_empty=name == "decoder"))
-        dense = self._build_dense_shapes()
         if self.kind == "autoencoder":
             code = self.encoder[-1].width
             if code > self.input_size:
@@ -120,14 +104,13 @@ class ModelSpec:
                     f"the code layer ({code:,} units) is wider than the input it compresses "
                     f"({self.input_size:,} pixels); make it at most {self.input_size:,}",
                 )
-        total = sum(d.parameters for d in dense)
+        total = self.parameter_count
         if total > MAX_PARAMETERS:
             raise SpecError(
                 "layers",
                 f"this model would have {total:,} parameters, more than the limit of {MAX_PARAMETERS:,}; "
                 "use fewer or narrower layers",
             )
-        object.__setattr__(self, "_dense", dense)
 
     # ----- derived views -------------------------------------------------------------
     @property
@@ -144,41 +127,22 @@ class ModelSpec:
         return self.encoder[-1].width if self.kind == "autoencoder" else None
 
     @property
-    def dense_layers(self) -> tuple[DenseShape, ...]:
-        """Every Dense layer of the built model, including the fixed output layer."""
-        return self._dense
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Units from the input to the output, ``(784, 512, 256, 10)``: the model's Dense layers
+        map ``layer_sizes[i]`` to ``layer_sizes[i + 1]`` values (``core.models.dense_layers``
+        names them)."""
+        output = self.num_classes if self.kind == "mlp" else self.input_size
+        return (self.input_size, *(layer.width for layer in self.layers), output)
 
     @property
     def parameter_count(self) -> int:
-        return sum(d.parameters for d in self._dense)
-
-    def _build_dense_shapes(self) -> tuple[DenseShape, ...]:
-        shapes: list[DenseShape] = []
-        if self.kind == "mlp":
-            fan_in = self.input_size
-            for i, layer in enumerate(self.hidden):
-                shapes.append(DenseShape(f"Dense_{i}", fan_in, layer.width, layer.activation, "hidden"))
-                fan_in = layer.width
-            shapes.append(DenseShape(f"Dense_{len(self.hidden)}", fan_in, self.num_classes, "linear", "output"))
-            return tuple(shapes)
-        fan_in = self.input_size
-        for i, layer in enumerate(self.encoder):
-            role = "code" if i == len(self.encoder) - 1 else "hidden"
-            shapes.append(DenseShape(f"encoder/Dense_{i}", fan_in, layer.width, layer.activation, role))
-            fan_in = layer.width
-        for i, layer in enumerate(self.decoder):
-            shapes.append(DenseShape(f"decoder/Dense_{i}", fan_in, layer.width, layer.activation, "hidden"))
-            fan_in = layer.width
-        shapes.append(
-            DenseShape(f"decoder/Dense_{len(self.decoder)}", fan_in, self.input_size, "sigmoid", "reconstruction")
-        )
-        return tuple(shapes)
+        """Weights and biases of every Dense layer: ``(inputs + 1) * outputs`` each."""
+        return sum((inputs + 1) * outputs for inputs, outputs in itertools.pairwise(self.layer_sizes))
 
     def describe(self) -> str:
         """A one-line summary such as ``MLP 784-512-256-10`` or ``AutoEncoder 784-256-[16]-256-784``."""
         if self.kind == "mlp":
-            widths = [self.input_size, *(layer.width for layer in self.hidden), self.num_classes]
-            return "MLP " + "-".join(str(w) for w in widths)
+            return "MLP " + "-".join(str(w) for w in self.layer_sizes)
         enc = [str(layer.width) for layer in self.encoder]
         enc[-1] = f"[{enc[-1]}]"
         widths = [str(self.input_size), *enc, *(str(layer.width) for layer in self.decoder), str(self.input_size)]

@@ -9,6 +9,7 @@ from components.frame import require_frame
 from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
 from components.ui import advanced, explain, height
+from core import models
 from core.costs import human_bytes, human_count, model_costs
 from core.spec import MAX_SEED, PRESETS
 
@@ -92,6 +93,7 @@ with right:
     )  # fmt: skip
     st.plotly_chart(figures.stack_figure(spec, height=height(340)), key="build.stack", config={"displayModeBar": False})
     explain("Bars are drawn to scale: height = number of units. Hover a bar for its parameters.")
+    dense_layers = models.dense_layers(spec)
     st.dataframe(
         [
             {
@@ -102,7 +104,7 @@ with right:
                 "biases": d.outputs,
                 "parameters": d.parameters,
             }
-            for d in spec.dense_layers
+            for d in dense_layers
         ],
         hide_index=True,
         key="build.table",
@@ -111,7 +113,7 @@ with right:
             "biases": st.column_config.NumberColumn(help="one per unit", format="localized"),
             "parameters": st.column_config.ProgressColumn(
                 help="weights + biases", format="localized", min_value=0,
-                max_value=max(d.parameters for d in spec.dense_layers),
+                max_value=max(d.parameters for d in dense_layers),
             ),
         },
     )  # fmt: skip

@@ -30,7 +30,7 @@ if trained is not None:
         icon=":material/school:",
     )
 else:
-    variables = models.preview_variables(spec)
+    variables = models.init_variables(spec)
     st.info(
         f"Showing the **starting** values: `model.init(jax.random.key({spec.seed}), x)` with an all-zero "
         "28x28 image `x`. Train the model to see how they change.",

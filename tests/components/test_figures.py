@@ -27,7 +27,7 @@ def test_parameter_bars_match_the_spec():
 
 def test_treemap_totals_add_up():
     spec = ModelSpec.autoencoder((64, 8), (64,))
-    rows = variable_rows(models.preview_variables(spec))
+    rows = variable_rows(models.init_variables(spec))
     tree = figures.treemap_figure(rows).data[0]
     values = dict(zip(tree.ids, tree.values, strict=True))
     assert values["params"] == spec.parameter_count

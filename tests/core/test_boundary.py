@@ -1,6 +1,9 @@
+import ast
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,3 +30,84 @@ def test_device_summary_names_what_jax_uses():
 
     summary = device_summary()
     assert summary.startswith(f"{jax.local_device_count()} {jax.devices()[0].platform.upper()} device")
+
+
+# ----- only the public API of the JAX libraries -----------------------------------------------
+
+LIBRARIES = {"jax", "jaxlib", "flax", "optax", "orbax", "chex", "treescope"}
+INTERNAL_MODULES = ("jax.extend", "jax.interpreters", "jax.lib", "jaxlib")  # primitives, lowering, C++
+SCANNED = ("core", "components", "pages", "benchmarks", "scripts", "tests", "app.py")
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.endswith("__")
+
+
+def _internal(dotted: str) -> str | None:
+    """Why a dotted name is not the libraries' public API, or None when it is."""
+    parts = dotted.split(".")
+    if parts[0] not in LIBRARIES:
+        return None
+    if any(_is_private(part) for part in parts):
+        return "private name"
+    if any(dotted == module or dotted.startswith(module + ".") for module in INTERNAL_MODULES):
+        return "internal module"
+    if parts[0] == "jax" and parts[-1].endswith("_p"):
+        return "internal primitive"
+    return None
+
+
+def internal_uses(source: str) -> list[str]:
+    """Every import of, and attribute access to, a private or internal name of a JAX library:
+    ``from flax.core.scope import _fold_in_static``, ``jax._src...``, ``threefry2x32_p``."""
+    tree = ast.parse(source)
+    imported: dict[str, str] = {}  # local name -> dotted name it stands for
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.split(".")[0]
+                imported[local] = alias.name if alias.asname else local
+                found.append((node.lineno, alias.name))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                found.append((node.lineno, f"{node.module}.{alias.name}"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            attrs, root = [], node
+            while isinstance(root, ast.Attribute):
+                attrs.insert(0, root.attr)
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in imported:
+                found.append((node.lineno, ".".join([imported[root.id], *attrs])))
+    return sorted({f"line {line}: {dotted} ({why})" for line, dotted in found if (why := _internal(dotted))})
+
+
+@pytest.mark.parametrize(
+    ("source", "internal"),
+    [
+        ("from flax.core.scope import _fold_in_static", True),
+        ("from jax.extend.random import threefry2x32_p", True),
+        ("from jax._src import core", True),
+        ("import jax._src.prng as prng", True),
+        ("import jax\nx = jax._src.prng", True),
+        ("import flax.linen as nn\nnn.module._ParentType", True),
+        ("import jax\njax.extend.random.threefry2x32_p.bind(1)", True),
+        ("import jax\nkey = jax.random.key(0)\nstate.opt_state._replace(count=1)", False),
+        ("import flax.linen as nn\nfrom jax import numpy as jnp\nnn.Dense(3).path, jnp.zeros(2)", False),
+        ("import jax\nprint(jax.__version__)", False),
+    ],
+)
+def test_the_scan_for_internal_names_finds_them(source, internal):
+    assert bool(internal_uses(source)) is internal
+
+
+def test_only_public_names_of_jax_flax_and_optax_are_used():
+    """A private name (``_fold_in_static``) or an internal primitive (``threefry2x32_p``) can change
+    or vanish in any release; the project builds on the libraries' documented API only."""
+    files = [ROOT / name for name in SCANNED if (ROOT / name).is_file()]
+    files += sorted(path for name in SCANNED if (ROOT / name).is_dir() for path in (ROOT / name).rglob("*.py"))
+    assert len(files) > 20
+    problems = [f"{path.relative_to(ROOT)} {use}" for path in files for use in internal_uses(path.read_text())]
+    assert not problems, "\n".join(problems)

@@ -15,22 +15,14 @@ def test_default_mlp_parameter_count_is_exact():
     # (784+1)*512 + (512+1)*256 + (256+1)*10
     assert spec.parameter_count == 401_920 + 131_328 + 2_570 == 535_818
     assert spec.describe() == "MLP 784-512-256-10"
-    assert [d.path for d in spec.dense_layers] == ["Dense_0", "Dense_1", "Dense_2"]
+    assert spec.layer_sizes == (784, 512, 256, 10)
 
 
 def test_autoencoder_layout_and_count():
     spec = ModelSpec.autoencoder((256, 64, 16), (64, 256))
     assert spec.code_size == 16
     assert spec.encoder[-1].activation == "linear"
-    assert [d.path for d in spec.dense_layers] == [
-        "encoder/Dense_0",
-        "encoder/Dense_1",
-        "encoder/Dense_2",
-        "decoder/Dense_0",
-        "decoder/Dense_1",
-        "decoder/Dense_2",
-    ]
-    assert spec.dense_layers[-1].outputs == 784
+    assert spec.layer_sizes == (784, 256, 64, 16, 64, 256, 784)
     expected = 785 * 256 + 257 * 64 + 65 * 16 + 17 * 64 + 65 * 256 + 257 * 784
     assert spec.parameter_count == expected == 437_664
     assert spec.describe() == "AutoEncoder 784-256-64-[16]-64-256-784"

@@ -213,11 +213,11 @@ def test_fresh_optimizer_state_equals_tx_init(name):
 
 
 def test_training_starts_from_the_values_of_model_init(small):
-    """Training starts from init_params, which equals flax's model.init to float32 rounding."""
+    """Training starts from exactly what flax's model.init returns."""
     spec = ModelSpec.mlp((64,), seed=4)
     exact = models.build_model(spec).init(jax.random.key(4), models.example_batch(spec))["params"]
     state = fresh_model_state(spec, TrainConfig())
-    assert_leaves_close(state.params, exact, rtol=1e-6, atol=1e-7)
+    assert_leaves_close(state.params, exact, same_dtype=True)
 
 
 def test_epoch_plan_is_fixed_by_seed_and_epoch():

@@ -18,8 +18,8 @@ def test_rows_match_jax_leaf_sizes_exactly(spec):
     assert sum(r.size for r in rows) == sum(leaf.size for leaf in leaves) == spec.parameter_count
     assert total_parameters(variables) == spec.parameter_count
     layers = layer_rows(rows)
-    assert [layer.module for layer in layers] == [d.path for d in spec.dense_layers]
-    assert [layer.parameters for layer in layers] == [d.parameters for d in spec.dense_layers]
+    assert [layer.module for layer in layers] == [d.path for d in models.dense_layers(spec)]
+    assert [layer.parameters for layer in layers] == [d.parameters for d in models.dense_layers(spec)]
 
 
 def test_row_statistics_are_those_of_the_array():
