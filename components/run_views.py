@@ -6,19 +6,9 @@ import numpy as np
 
 from components.figures import Curve
 from components.state import Run
+from components.words import status_words
 from core.runs.jobs import JobSnapshot
-
-STATUS_WORDS = {
-    "queued": "Waiting for a free training slot",
-    "compiling": "Preparing: compiling the training step",
-    "running": "Training",
-    "evaluating": "Testing on held-out images",
-    "finished": "Finished",
-    "stopped": "Stopped (the model so far is kept)",
-    "diverged": "Stopped: the loss blew up",
-    "failed": "Failed",
-    "unknown": "Loaded from a file",
-}
+from core.training import Status
 
 
 def duration(seconds: float | None) -> str:
@@ -37,8 +27,8 @@ def duration(seconds: float | None) -> str:
 def progress_text(snap: JobSnapshot) -> str:
     """One line a newcomer can read: where the run is and how long is left."""
     epoch = min(snap.epochs, snap.step * snap.epochs // max(snap.total_steps, 1) + 1)
-    parts = [f"{STATUS_WORDS.get(snap.status, snap.status)}: step {snap.step:,} of {snap.total_steps:,}"]
-    if snap.active and snap.status != "queued":
+    parts = [f"{status_words(snap.status)}: step {snap.step:,} of {snap.total_steps:,}"]
+    if snap.active and snap.status != Status.QUEUED:
         parts.append(f"epoch {epoch} of {snap.epochs}")
         if snap.samples_per_s:
             parts.append(f"{snap.samples_per_s:,.0f} images/s")

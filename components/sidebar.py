@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.run_views import STATUS_WORDS, final_score, progress_text
+from components.run_views import final_score, progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
+from components.words import status_words
 from core import models
 from core.jax_setup import device_summary
 from core.runs.jobs import SLOTS
@@ -92,9 +93,7 @@ def _training_status(active: bool) -> None:
             st.caption("Idle: no model trained yet. Go to **Train** to teach the model.")
         else:
             score = final_score(last)
-            st.caption(
-                f"Run {last.run_id}: {STATUS_WORDS.get(last.status, last.status)}" + (f" · {score}" if score else "")
-            )
+            st.caption(f"Run {last.run_id}: {status_words(last.status)}" + (f" · {score}" if score else ""))
         st.caption(server_note)
 
     status()

@@ -6,19 +6,11 @@ import contextlib
 
 from components.run_views import duration
 from components.state import AppState, Run, SweepPageState, get_state
+from components.words import status_words
 from core.runs import store
 from core.runs.sweep_job import SweepSnapshot
+from core.training import Status
 from core.training.sweep import SweepRun
-
-STATUS_WORDS = {
-    "queued": "Waiting for a free training slot",
-    "compiling": "Preparing",
-    "running": "Training",
-    "evaluating": "Testing on held-out images",
-    "finished": "Finished",
-    "stopped": "Stopped (the models trained so far are kept)",
-    "failed": "Failed",
-}
 
 
 def get_sweep_state() -> SweepPageState:
@@ -27,8 +19,8 @@ def get_sweep_state() -> SweepPageState:
 
 def sweep_progress_text(snap: SweepSnapshot) -> str:
     """One line: what the sweep is doing, how many models are done and how long is left."""
-    done = sum(r.status == "finished" for r in snap.runs)
-    parts = [STATUS_WORDS.get(snap.status, snap.status)]
+    done = sum(r.status == Status.FINISHED for r in snap.runs)
+    parts = [status_words(snap.status, "the models trained so far")]
     if snap.active and snap.width is not None:
         parts.append(f"width {snap.width:,} ({snap.width_index + 1} of {snap.widths})")
     parts.append(f"{done} models finished")
@@ -42,7 +34,7 @@ def sweep_progress_text(snap: SweepSnapshot) -> str:
 def run_label(run: SweepRun) -> str:
     """``"width 64, seed 1: 96.2% right"`` (or the reconstruction error)."""
     score = f"{run.test_accuracy:.1%} right" if run.test_accuracy is not None else f"error {run.test_mse:.4f}"
-    status = "" if run.status == "finished" else f" ({run.status})"
+    status = "" if run.status == Status.FINISHED else f" ({run.status})"
     return f"width {run.width:,}, seed {run.seed}: {score}{status}"
 
 

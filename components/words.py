@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.spec import ModelSpec
+from core.training import Status
 from core.training.sweep import ALL_LAYERS
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
@@ -28,3 +29,18 @@ def layer_description(spec: ModelSpec, layer: int | str) -> str:
     else:
         name = f"the {ordinal(layer - len(spec.encoder) + 1)} decoder layer"
     return f"{name} ({width:,} units)"
+
+
+def status_words(status: str, models: str = "the model so far") -> str:
+    """A run's (or a sweep's) status in words; ``models`` names what a stop keeps."""
+    words = {
+        Status.QUEUED: "Waiting for a free training slot",
+        Status.COMPILING: "Preparing: compiling the training step",
+        Status.RUNNING: "Training",
+        Status.EVALUATING: "Testing on held-out images",
+        Status.FINISHED: "Finished",
+        Status.STOPPED: f"Stopped ({models} {'is' if models.endswith('so far') else 'are'} kept)",
+        Status.DIVERGED: "Stopped: the loss blew up",
+        Status.FAILED: "Failed",
+    }
+    return words.get(status, "Loaded from a file")

@@ -117,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from core.data import load_dataset
     from core.runs import checkpoint
     from core.tasks import task_of
-    from core.training import Progress, steps_per_epoch, train
+    from core.training import Phase, Progress, Status, steps_per_epoch, train
 
     spec, config = _spec_and_config(args, args.seed)
     tic = time.perf_counter()
@@ -127,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     _log(f"{spec.describe()}: {spec.parameter_count:,} parameters", args.quiet)
 
     def show(p: Progress) -> None:
-        if p.phase == "compiling":
+        if p.phase == Phase.COMPILING:
             _log("compiling the training step ...", args.quiet)
         m = p.epoch_metrics[0] if p.epoch_metrics else None
         if m is not None:
@@ -139,7 +139,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
             )
 
     result = train(spec, config, dataset, on_progress=show)
-    if result.status != "finished":
+    if result.status != Status.FINISHED:
         _log(f"{result.status}: {result.reason}", args.quiet)
     summary = {
         "model": spec.describe(),

@@ -24,7 +24,7 @@ from core.errors import CoreError
 from core.runs.sweep_job import SweepJob
 from core.spec import MAX_WIDTH
 from core.tasks import task_of
-from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, TrainConfig
+from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, Status, TrainConfig
 from core.training.estimate import estimate_sweep
 from core.training.sweep import (
     ALL_LAYERS,
@@ -180,10 +180,10 @@ def results_panel(active: bool) -> None:
             header[1].button("Stop", icon=":material/stop:", key="sweep.stop", on_click=job.stop,
                              help="End the sweep now; the models trained so far are kept")  # fmt: skip
         st.progress(snap.progress, text=sweep_progress_text(snap))
-        if snap.message and snap.status in ("stopped", "failed", "queued"):
-            (st.error if snap.status == "failed" else st.info)(snap.message)
+        if snap.message and snap.status in (Status.STOPPED, Status.FAILED, Status.QUEUED):
+            (st.error if snap.status == Status.FAILED else st.info)(snap.message)
         runs = list(snap.runs)
-        finished = [r for r in runs if r.status == "finished"]
+        finished = [r for r in runs if r.status == Status.FINISHED]
         plan_spec = job.plan.spec
         if finished:
             score = task_of(plan_spec).score.label

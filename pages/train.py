@@ -6,17 +6,18 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import require_frame
-from components.run_views import STATUS_WORDS, curve, duration, final_score, progress_text
+from components.run_views import curve, duration, final_score, progress_text
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
 from components.ui import advanced, explain, height
+from components.words import status_words
 from core.data import Dataset
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
 from core.runs import checkpoint, store
 from core.spec import MAX_SEED
 from core.tasks import RECONSTRUCTION_LOSSES, task_of
-from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig
+from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, Status, TrainConfig
 
 require_frame()
 
@@ -171,7 +172,7 @@ def live_panel(active: bool) -> None:
                 help=f"Training speed: {steps_per_s:,.0f} steps per second of {run.config.batch_size} images each",
             )  # fmt: skip
             metrics[2].metric("Time left", duration(snap.eta_s) if snap.active else "—")
-            compiled = "compiling…" if snap.status == "compiling" else (
+            compiled = "compiling…" if snap.status == Status.COMPILING else (
                 duration(snap.compile_s) if snap.compile_s > 0 else "reused"
             )  # fmt: skip
             metrics[3].metric(
@@ -182,8 +183,8 @@ def live_panel(active: bool) -> None:
             )  # fmt: skip
             if run.result is not None and run.result.extra.get("devices", 1) > 1:
                 st.caption(f"Each batch was split over {run.result.extra['devices']} devices (data parallel).")
-            if snap.message and snap.status in ("diverged", "failed", "stopped", "queued"):
-                (st.error if snap.status in ("diverged", "failed") else st.info)(snap.message)
+            if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
+                (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(snap.message)
         others = comparison_runs(state, run) if not run.active else []
         curves = [curve(run)] + [curve(r) for r in others]
         loss_name = task_of(run.spec).loss_label(run.config.reconstruction_loss)
@@ -212,7 +213,7 @@ def runs_table(state: AppState) -> None:
                 "data": r.dataset,
                 "settings": f"{r.config.optimizer}, lr {r.config.learning_rate:g}, batch {r.config.batch_size}, "
                 f"{r.config.epochs} epochs",
-                "status": STATUS_WORDS.get(r.status, r.status),
+                "status": status_words(r.status),
                 "result": final_score(r),
                 "time": duration(r.result.train_s) if r.result else "",
                 "saved": save_status(r),

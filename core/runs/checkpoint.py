@@ -23,7 +23,7 @@ from flax import serialization
 from core import models
 from core.errors import CheckpointError, CoreError
 from core.spec import ModelSpec
-from core.training import TrainConfig, TrainResult
+from core.training import Status, TrainConfig, TrainResult
 from core.training.history import History
 from core.training.optimizer import fresh_state
 from core.variables import path_to_str
@@ -135,13 +135,21 @@ def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
         params=params,
         opt_state=opt_state,
         history=history,
-        status=str(run.get("status", "finished")),
+        status=_status(run.get("status", Status.FINISHED), source),
         reason=str(run.get("reason", "")),
         compile_s=_float(run.get("compile_s")),
         train_s=_float(run.get("train_s")),
         samples_per_s=_float(run.get("samples_per_s")),
         extra=run.get("extra") if isinstance(run.get("extra"), dict) else {},
     )
+
+
+def _status(value: object, source: str) -> Status:
+    """A saved run's status; anything this tool does not write is refused."""
+    try:
+        return Status(value)
+    except (ValueError, TypeError):
+        raise CheckpointError(f"{source} has an unknown run status {str(value)[:40]!r}") from None
 
 
 def _text(payload: dict, key: str) -> str:

@@ -28,7 +28,7 @@ from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, Layer, ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
 from core.training.engine import steps_per_epoch, train_stack
-from core.training.results import Progress, Status, TrainResult
+from core.training.results import Phase, Progress, Status, TrainResult
 
 if TYPE_CHECKING:
     from core.training.estimate import SweepEstimate
@@ -254,7 +254,7 @@ def summarise(sweep_runs: Iterable[SweepRun]) -> list[WidthSummary]:
 class SweepProgress:
     """What ``run_sweep`` reports after each chunk of steps of the width being trained."""
 
-    phase: str  # "compiling", "training", "evaluating", "done"
+    phase: Phase
     width: int
     width_index: int  # 0-based, in plan order
     widths: int
