@@ -133,6 +133,9 @@ class BackgroundJob:
     keep_alive: Callable[[], bool] | None
     grace_s: float
     job_id: int
+    #: the watchdog's clock and its pause between two looks at ``keep_alive`` (a test steps them by hand)
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+    pause: Callable[[float], object] = staticmethod(time.sleep)
 
     def _init_job(self, thread_name: str) -> None:
         self._lock = threading.Lock()
@@ -158,12 +161,12 @@ class BackgroundJob:
             if self.keep_alive():
                 gone_since = None
             elif gone_since is None:
-                gone_since = time.monotonic()
-            elif time.monotonic() - gone_since >= self.grace_s:
+                gone_since = self.clock()
+            elif self.clock() - gone_since >= self.grace_s:
                 self.abandoned = True
                 self.stop()
                 return
-            time.sleep(min(1.0, self.grace_s / 4))
+            self.pause(min(1.0, self.grace_s / 4))
 
     def stop(self) -> None:
         """Ask the job to end after its current chunk of steps; what it trained is kept."""
@@ -233,6 +236,8 @@ class TrainingJob(BackgroundJob):
     grace_s: float = 15.0
     job_id: int = field(default_factory=lambda: next(_ids))
     created: float = field(default_factory=time.time)
+    clock: Callable[[], float] = time.monotonic
+    pause: Callable[[float], object] = time.sleep
 
     def __post_init__(self) -> None:
         self.total_steps = steps_per_epoch(self.config, self.dataset.num_train) * self.config.epochs

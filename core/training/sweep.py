@@ -298,7 +298,7 @@ def run_sweep(
                 return
             fraction = (sum(weights[:index]) + weights[index] * step / max(total, 1)) / sum(weights)
             elapsed = time.perf_counter() - start
-            eta = _eta(elapsed, fraction, estimate)
+            eta = eta_seconds(elapsed, fraction, estimate)
             on_progress(
                 SweepProgress(phase, width, index, len(plan.widths), step, total, new_losses, elapsed, eta, fraction)
             )
@@ -325,7 +325,7 @@ def run_sweep(
     return results
 
 
-def _eta(elapsed: float, fraction: float, estimate: SweepEstimate | None) -> float | None:
+def eta_seconds(elapsed: float, fraction: float, estimate: SweepEstimate | None) -> float | None:
     """Seconds left: the estimate, corrected by how fast the sweep has really gone so far."""
     if fraction >= 1:
         return 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import statistics
 import time
 
 import pytest
@@ -93,18 +92,18 @@ def test_four_visitors_two_training_each_sees_only_their_own(browser, strict_ser
         # redrawn every second in two other tabs would be measured too; a visitor's own browser would not.
         for page in pages[:2]:
             open_page(page, "Build")
-        # meanwhile the other two click through pages: each loads in about 2 s at most, showing no one else's run
-        switches = []
+        # meanwhile the other two click through pages, each drawn with its content and no one else's run
+        # (how long a switch takes with two trainings running is measured by benchmarks.app, not asserted)
         for page in pages[2:]:
-            for title in ("Variables", "Train", "Build"):
-                tic = time.monotonic()
-                open_page(page, title)
-                switches.append(time.monotonic() - tic)
+            open_page(page, "Variables")
+            assert page.get_by_text("535,818 parameters").first.is_visible()  # the default MLP 784-512-256-10
+            open_page(page, "Build")
+            assert page.get_by_role("spinbutton", name="units").count() == 2  # the default MLP's two hidden layers
             open_page(page, "Train")
+            assert page.get_by_role("button", name="Start training").is_visible()
             assert page.get_by_text("No run yet").first.is_visible()
-            assert "Idle" in sidebar_text(page)
-        # this browser draws all four tabs on the same two cores as the server and both trainings
-        assert statistics.median(switches) < 2.0 and max(switches) < 3.0, [round(t, 2) for t in switches]
+            sidebar = sidebar_text(page)
+            assert "Idle" in sidebar and "Trainings on this server: 2 running" in sidebar, sidebar
         # a third training waits for a free slot, with a message
         start_training(pages[2], epochs=1)
         wait_for_sidebar(pages[2], "Waiting for a free training slot", timeout=30)

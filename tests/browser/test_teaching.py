@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser_support import goto, no_exception, open_page, screenshot, sidebar_text, train_on_page, wait_idle
@@ -16,9 +18,13 @@ def test_presenter_mode_for_a_first_visit(page, server):
     page.get_by_text("Presenter mode").click()
     wait_idle(page)
     screenshot(page, "12-presenter-build")
-    train_on_page(page, 2)
+    sidebar = train_on_page(page, 2)
     assert page.get_by_role("spinbutton", name="Batch size").count() == 0  # advanced controls hidden
+    right = re.search(r"([0-9]+\.[0-9])% of test images right", sidebar)
+    assert right and 80 < float(right.group(1)) <= 100, sidebar  # the default MLP, 2 epochs of the sample
     open_page(page, "Results")
+    assert page.locator('[data-testid="stMetricValue"]').first.inner_text().strip() == f"{right.group(1)}%"
+    assert page.locator('[data-testid="stImage"]').count() >= 2  # random test images, one square's images
     screenshot(page, "13-presenter-results")
     no_exception(page)
 

@@ -1,5 +1,4 @@
 import threading
-import time
 
 import jax
 import numpy as np
@@ -64,22 +63,30 @@ def test_learning_rate_change_reuses_the_compiled_step_and_takes_effect(small):
     assert np.mean(fast.history.step_losses[-4:]) < np.mean(slow.history.step_losses[-4:]) - 0.2
 
 
-def test_stop_from_another_thread_is_fast_and_keeps_progress(sample):
+def test_stop_from_another_thread_ends_training_after_the_current_chunk(sample):
     stop = threading.Event()
-    stopped_at: list[float] = []
+    reported: list[int] = []  # the step count after each chunk, in order
+    chunks: list[int] = []
+    at_stop: list[int] = []
+
+    def stop_now() -> None:
+        stop.set()
+        at_stop.append(reported[-1])  # read after setting: the chunk running then is the last one
 
     def on_progress(p):
-        if p.epoch_metrics and not stop.is_set():
-            stopped_at.append(time.perf_counter())
-            threading.Timer(0.05, stop.set).start()
+        if p.new_losses[0]:
+            chunks.append(len(p.new_losses[0]))
+        reported.append(p.step)
+        if p.step >= 40 and not stop.is_set():  # inside the second epoch of 35 steps (4,500 // 128)
+            threading.Thread(target=stop_now).start()  # the stop arrives while the next chunks run
 
     spec = ModelSpec.mlp((256,))
-    result = train(spec, TrainConfig(epochs=200), sample, on_progress=on_progress, stop=stop)
-    waited = time.perf_counter() - stopped_at[0]
+    # chunks of one step (after the first two, which measure): a stop that waited for the epoch's end would show
+    result = train(spec, TrainConfig(epochs=200), sample, on_progress=on_progress, stop=stop, chunk_seconds=1e-6)
     assert result.status == "stopped"
     assert "stopped by request" in result.reason
-    assert waited < 1.0
-    assert 35 <= result.steps < 200 * 35
+    assert max(chunks) <= 2 and at_stop[0] >= 40
+    assert at_stop[0] <= result.steps <= at_stop[0] + max(chunks)
     assert len(result.history.step_losses) == result.steps
     assert result.history.epochs[0].epoch == 1
     evaluation = evaluate(spec, result.params, sample.test_images, sample.test_labels)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import numpy as np
 import pytest
@@ -114,7 +113,7 @@ def test_bad_data_folders_are_explained(trained, tmp_path, sample, damage, words
     assert state(app).runs == [run]
 
 
-def test_a_tfds_dataset_without_network_answers_within_seconds(app, monkeypatch):
+def test_a_tfds_dataset_without_network_is_explained_and_cannot_be_trained_on(app, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
@@ -123,11 +122,10 @@ def test_a_tfds_dataset_without_network_answers_within_seconds(app, monkeypatch)
     monkeypatch.setattr(tfds_source, "registered_resources", lambda name: (urls, {u: None for u in urls.values()}))
     tfds_source._load_cached.cache_clear()
     app.switch_page("pages/train.py").run()
-    tic = time.monotonic()
-    app.radio(key="train.dataset").set_value("mnist").run()
-    assert time.monotonic() - tic < 10
+    app.radio(key="train.dataset").set_value("mnist").run()  # how fast it fails: tests/core/test_tfds_source.py
     assert not app.exception
-    assert any("no network" in e.value and "'sample'" in e.value for e in app.error)
+    assert any(f"no network: cannot reach 127.0.0.1:{closed}" in e.value and "'sample'" in e.value for e in app.error)
+    assert button(app, "Start training").disabled
 
 
 def test_two_start_clicks_start_one_run(app):
@@ -139,7 +137,8 @@ def test_two_start_clicks_start_one_run(app):
     assert len(state(app).runs) == 1
     state(app).runs[0].job.stop()
     wait_for_training(app)
-    assert state(app).runs[0].status == "stopped"
+    run = state(app).runs[0]
+    assert run.status == "stopped" and run.result.steps < 200 * 35  # what it trained before the stop is kept
 
 
 def test_changing_the_model_while_training_trains_the_original(app):

@@ -1,7 +1,12 @@
 """Every page renders from a fresh session and after the main interactions, for both kinds."""
 
+import json
+import re
+
 import pytest
 
+from core.data import load_dataset
+from core.predict import evaluate
 from core.spec import ModelSpec
 from tests.support import button, metric, open_tab, state, wait_for_training
 
@@ -29,6 +34,13 @@ def test_variables_page_shows_the_init_tree(app):
     open_tab(app, "variables.tab", "Look at one kernel")
     app.selectbox(key="variables.kernel").set_value("params/Dense_1/kernel").run()
     assert not app.exception
+    heatmap = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert heatmap["layout"]["title"]["text"] == "params/Dense_1/kernel: 512 x 256"
+    stats = next(c.value for c in app.caption if c.value.startswith("mean "))
+    mean, std = (float(x) for x in re.fullmatch(r"mean (\S+), std (\S+)", stats).groups())
+    # 512 x 256 = 131,072 LeCun-normal draws: std 1/sqrt(512) = 0.0442, mean 0 within a few 0.0001
+    assert abs(mean) < 0.001 and 0.042 < std < 0.046
+    assert len(app.get("plotly_chart")) == 2  # heatmap and histogram: no receptive fields for a hidden layer
 
 
 def _train(app, epochs: int = 2) -> None:
@@ -54,9 +66,15 @@ def test_training_an_mlp_then_every_page(app):
     app.switch_page("pages/results.py").run()
     assert not app.exception
     accuracy = run.result.final_metrics.test_accuracy
+    assert 0.8 < accuracy <= 1  # the default MLP, 2 epochs of the sample
     assert metric(app, "Test accuracy") == f"{accuracy:.1%}"
+    assert metric(app, "Wrong") == f"{round((1 - accuracy) * 500):,} of 500"
+    shown = app.selectbox(key="results.pick").options
+    assert len(set(shown)) == 12
     button(app, "New random images").click().run()
     assert not app.exception and state(app).results_seed == 1
+    again = app.selectbox(key="results.pick").options
+    assert len(set(again)) == 12 and again != shown  # twelve other test images
 
 
 def test_training_an_autoencoder_then_results(app):
@@ -64,6 +82,13 @@ def test_training_an_autoencoder_then_results(app):
     _train(app, epochs=3)
     app.switch_page("pages/results.py").run()
     assert not app.exception
+    run = state(app).runs[-1]
+    assert run.status == "finished" and run.result.steps == 3 * 35
+    dataset = load_dataset("sample")
+    mse = evaluate(run.spec, run.result.params, dataset.test_images, dataset.test_labels).mse
+    assert metric(app, "Reconstruction error (test)") == f"{mse:.4f}"
+    # trained, it rebuilds the test images better than drawing the average image would
+    assert float(metric(app, "Reconstruction error (test)")) < float(metric(app, "Error of drawing the average image"))
     assert metric(app, "Code size") == "2 numbers"
     assert any("2-number code" in c.value for c in app.caption)
     assert len(app.get("image")) == 2  # the test images and their reconstructions

@@ -106,7 +106,12 @@ def test_stop_ends_a_running_sweep_and_keeps_its_models(app):
     app.run()
     app.button(key="sweep.stop").click().run()
     assert not app.exception
-    _wait_for_sweep(app, timeout=5)
+    at_stop = job.snapshot().step // 2  # steps of each of the two seeds, read after the click
+    _wait_for_sweep(app, timeout=60)
     snap = job.snapshot()
     assert snap.status == "stopped" and [r.status for r in snap.runs] == ["stopped", "stopped"]
+    # both models kept, trained up to the end of the chunk running at the click (never past an epoch of 35)
+    assert all(25 <= at_stop <= r.result.steps <= at_stop + 35 for r in snap.runs), (at_stop, snap.runs)
     assert "Stopped" in app.get("progress")[0].proto.text
+    table = app.dataframe[0].value
+    assert list(table["width"]) == [4, 4] and list(table["seed"]) == [0, 1]

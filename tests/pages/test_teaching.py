@@ -1,8 +1,11 @@
 """Presenter mode, the guided path, shared links, explained edits, resume, confusion cells."""
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from core.data import load_dataset
 from core.links import to_query
+from core.predict import predict_probabilities
 from core.spec import ModelSpec
 from core.training import TrainConfig
 from tests.pages.conftest import ROOT
@@ -104,4 +107,11 @@ def test_confusion_cell_shows_its_images(app):
     app.selectbox(key="results.cell_true").set_value(7)
     app.selectbox(key="results.cell_pred").set_value(7).run()
     assert not app.exception
-    assert any("image(s) of 7 the model called 7, most confident first" in c.value for c in app.caption)
+    result, dataset = state(app).runs[0].result, load_dataset("sample")
+    said = predict_probabilities(result.spec, result.params, dataset.test_images).argmax(axis=1)
+    sevens = int(np.sum((dataset.test_labels == 7) & (said == 7)))
+    assert 30 < sevens <= int(np.sum(dataset.test_labels == 7))  # one epoch gets most sevens right
+    caption = next(c.value for c in app.caption if "the model called 7" in c.value)
+    assert caption.startswith(f"{sevens} image(s) of 7 the model called 7, most confident first: ")
+    confidences = [int(x.rstrip("%")) for x in caption.split(": ")[1].split(", ")]
+    assert len(confidences) == min(sevens, 24) and confidences == sorted(confidences, reverse=True)
