@@ -10,22 +10,21 @@ Two routes, tried in order:
    encodes through TensorFlow.
 
 Never hang: tfds' downloader uses ``requests`` with no timeout and 10 retries (over 200 s
-offline, forever on a stalled server). So before fetching a file that is not cached we
-probe DNS + TCP to its host in a daemon thread with a deadline, and while downloading we
-give tfds' (private) ``_open_url`` a timeout and one retry.
+offline, forever on a stalled server), and has no public setting for either. So before
+fetching a file that is not cached we probe DNS + TCP to its host in a daemon thread with a
+deadline, and the download itself runs in a daemon thread that is given up (with a message)
+once no byte has arrived for ``READ_TIMEOUT_S``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import socket
-import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,12 +36,12 @@ from core.errors import DataError
 
 SPLITS = ("train", "test")
 CLASS_NAMES = {"mnist": DIGIT_NAMES, "fashion_mnist": FASHION_NAMES}
-#: Keys of tfds' MNIST builder and the module constants holding each file name.
-_FILE_CONSTANTS = {
-    "train_images": "_MNIST_TRAIN_DATA_FILENAME",
-    "train_labels": "_MNIST_TRAIN_LABELS_FILENAME",
-    "test_images": "_MNIST_TEST_DATA_FILENAME",
-    "test_labels": "_MNIST_TEST_LABELS_FILENAME",
+#: The four files of an MNIST-style dataset, by the keys of tfds' MNIST builder: the standard IDX names.
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 30.0
@@ -141,10 +140,7 @@ def registered_resources(name: str) -> tuple[dict[str, str], dict[str, object]]:
     from tensorflow_datasets.core.download import checksums
 
     builder_cls = tfds.builder_cls(name)
-    module = sys.modules[builder_cls.__module__]
-    urls = {
-        key: urllib.parse.urljoin(builder_cls.URL, getattr(module, const)) for key, const in _FILE_CONSTANTS.items()
-    }
+    urls = {key: urllib.parse.urljoin(builder_cls.URL, file) for key, file in FILES.items()}
     # builder_cls.url_infos reads the same file but needs importlib_resources (tfds issue #11212)
     infos = checksums.load_url_infos(tfds.core.tfds_path("url_checksums", f"{name}.txt"))
     missing = [url for url in urls.values() if url not in infos]
@@ -193,40 +189,53 @@ def check_reachable(urls: list[str], timeout: float = CONNECT_TIMEOUT_S) -> None
         )
 
 
-_PATCH_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def bounded_tfds_http(timeout: tuple[float, float], retries: int = 1) -> Iterator[None]:
-    """Give tfds' downloader a (connect, read) timeout and fewer retries while the block runs.
-
-    tfds 4.9 has no public setting for either (``socket.setdefaulttimeout`` does not
-    help: requests passes ``timeout=None``). Patches private module globals, restored after.
-    """
-    from tensorflow_datasets.core.download import downloader
-
-    if not hasattr(downloader, "_open_url") or not hasattr(downloader, "MAX_RETRIES"):
-        yield  # tfds internals changed: the reachability probe still guards the common case
-        return
-    with _PATCH_LOCK:
-        original_open, original_retries = downloader._open_url, downloader.MAX_RETRIES
-        downloader._open_url = functools.partial(original_open, timeout=timeout)
-        downloader.MAX_RETRIES = retries
-        try:
-            yield
-        finally:
-            downloader._open_url, downloader.MAX_RETRIES = original_open, original_retries
-
-
-def _is_cached(manager, url: str) -> bool:
-    """Whether the DownloadManager would serve ``url`` from its checksum-named cache."""
+def _is_cached(manager, url: str, url_info, download_dir: str, name: str) -> bool:
+    """Whether the DownloadManager would serve ``url`` from its checksum-named cache (with or
+    without the dataset's folder, as tfds looks)."""
     from tensorflow_datasets.core.download import resource as resource_lib
 
-    try:
-        res = resource_lib.Resource(url=url)
-        return bool(manager._get_checksum_dl_result(res) or manager._get_checksum_dl_result(res, legacy_mode=True))
-    except Exception:  # private API changed: assume not cached, the probe then runs
-        return False
+    res = resource_lib.Resource(url=url)
+    fname = resource_lib.get_dl_fname(url, url_info.checksum)
+    folders = (Path(download_dir) / name, Path(download_dir))
+    return any(resource_lib.is_locally_cached(folder / res.relative_download_dir / fname) for folder in folders)
+
+
+def _folder_bytes(folder: str) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for file in files:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, file)).st_size
+    return total
+
+
+def download_with_progress_deadline(download: Callable[[], dict], folder: str, stall_s: float, what: str) -> dict:
+    """Run ``download()`` in a daemon thread; give it up when ``folder`` has not grown for ``stall_s``.
+
+    A given-up download goes on in its thread until its socket fails (it holds no lock);
+    the person gets a DataError at once.
+    """
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["paths"] = download()
+        except BaseException as err:
+            outcome["error"] = err
+
+    thread = threading.Thread(target=work, name="tfds-download", daemon=True)
+    thread.start()
+    size, changed = -1, time.monotonic()
+    while thread.is_alive():
+        thread.join(0.2)
+        now_size = _folder_bytes(folder)
+        if now_size != size:
+            size, changed = now_size, time.monotonic()
+        elif thread.is_alive() and time.monotonic() - changed > stall_s:
+            raise DataError(f"downloading {what} stalled: no data arrived for {stall_s:g}s; {_ADVICE}")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["paths"]  # type: ignore[return-value]
 
 
 def download_idx_files(
@@ -250,17 +259,19 @@ def download_idx_files(
     if urls is None or url_infos is None:
         urls, url_infos = registered_resources(name)
     manager = tfds.download.DownloadManager(
-        download_dir=os.path.join(data_dir, "downloads"),
+        download_dir=os.path.join(data_dir, "downloads"),  # the same folder as download_dir below
         dataset_name=name,
         url_infos=dict(url_infos),
         force_checksums_validation=True,  # refuse any file without a registered checksum
     )
-    todo = [url for url in urls.values() if not _is_cached(manager, url)]
+    download_dir = os.path.join(data_dir, "downloads")
+    todo = [url for url in urls.values() if not _is_cached(manager, url, url_infos[url], download_dir, name)]
     if todo:
         check_reachable(todo, timeout=connect_timeout)
     try:
-        with bounded_tfds_http(timeout=(connect_timeout, read_timeout)):
-            paths = manager.download(dict(urls))
+        paths = download_with_progress_deadline(lambda: manager.download(dict(urls)), download_dir, read_timeout, name)
+    except DataError:
+        raise
     except NonMatchingChecksumError:
         raise DataError(
             f"a downloaded {name} file did not match the checksum tensorflow-datasets expects "

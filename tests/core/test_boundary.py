@@ -34,7 +34,23 @@ def test_device_summary_names_what_jax_uses():
 
 # ----- only the public API of the JAX libraries -----------------------------------------------
 
-LIBRARIES = {"jax", "jaxlib", "flax", "optax", "orbax", "chex", "treescope"}
+LIBRARIES = {
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "orbax",
+    "chex",
+    "treescope",
+    "tensorflow_datasets",
+    "streamlit",
+    "plotly",
+    "requests",
+    "numpy",
+    "PIL",
+    "absl",
+    "array_record",
+}
 INTERNAL_MODULES = ("jax.extend", "jax.interpreters", "jax.lib", "jaxlib")  # primitives, lowering, C++
 SCANNED = ("core", "components", "pages", "benchmarks", "scripts", "tests", "app.py")
 

@@ -203,19 +203,19 @@ def test_a_name_lookup_that_never_answers_is_cut_off_at_the_connect_timeout(monk
     assert seen == [((host, 80), 1.0)]
 
 
-def test_a_server_that_never_answers_times_out_after_one_retry(monkeypatch, tmp_path):
+def test_a_server_that_never_answers_is_given_up_when_no_data_arrives(monkeypatch, tmp_path):
     """It accepts connections (the kernel does, listen() without accept()) and never sends a byte:
-    tfds alone would wait forever. Counted: the probe, then each of the four files twice."""
+    tfds alone would wait forever. The probe connects, then tfds' download does, and is given up."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(32)
     _unreachable(monkeypatch, f"http://127.0.0.1:{listener.getsockname()[1]}/{uuid.uuid4().hex}/")
     monkeypatch.setattr(tfds_source, "READ_TIMEOUT_S", 0.3)
-    hang_guard = threading.Timer(30, listener.close)  # only if the read timeout were lost: ends the wait
+    hang_guard = threading.Timer(30, listener.close)  # ends the abandoned download threads' wait
     hang_guard.start()
     accepted = []
     try:
-        with pytest.raises(DataError, match=r"(?i)read timed out\. \(read timeout=0\.3\)"):
+        with pytest.raises(DataError, match=r"downloading mnist stalled: no data arrived for 0\.3s; .*'sample'"):
             load_dataset("mnist", data_dir=str(tmp_path))
         listener.setblocking(False)
         with contextlib.suppress(BlockingIOError):
@@ -223,10 +223,10 @@ def test_a_server_that_never_answers_times_out_after_one_retry(monkeypatch, tmp_
                 accepted.append(listener.accept()[0])
     finally:
         hang_guard.cancel()
+        listener.close()
         for conn in accepted:
             conn.close()
-        listener.close()
-    assert len(accepted) == 1 + 4 * 2
+    assert len(accepted) >= 2  # the probe, and at least one file request that never got an answer
 
 
 def test_no_download_when_not_prepared(tmp_path):
