@@ -93,8 +93,8 @@ def latent_axes(codes: np.ndarray, max_unit_axes: int = MAX_UNIT_AXES) -> Latent
 def pca_axes(codes: np.ndarray, count: int = PCA_AXES) -> LatentAxes:
     """The ``count`` directions along which ``codes`` vary most, through their mean.
 
-    Same projection as ``core.predict.project_2d``, so a point of the Results page's map and
-    of the explorer's map are the same point.
+    ``core.predict.project_2d`` draws its map with these axes, so a point of the Results page's
+    map and of the explorer's map are the same point.
     """
     codes = _as_codes(codes)
     if len(codes) < 2:

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from core import models
+from core import latent, models
 from core.errors import CoreError
 from core.spec import ModelSpec
 from core.tasks import task_of
@@ -169,8 +169,5 @@ def project_2d(codes: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
         return np.stack([codes[:, 0], np.zeros(len(codes))], axis=1), (1.0, 0.0)
     if codes.shape[1] == 2:
         return codes, (1.0, 0.0)
-    centred = codes - codes.mean(axis=0)
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    variance = singular**2
-    share = variance / variance.sum() if variance.sum() > 0 else np.zeros_like(variance)
-    return centred @ vt[:2].T, (float(share[0]), float(share[1]))
+    axes = latent.pca_axes(codes, 2)
+    return axes.coordinates(codes).astype(np.float64), (axes.variance_share[0], axes.variance_share[1])

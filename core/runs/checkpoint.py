@@ -10,8 +10,6 @@ stored spec builds, so a hostile or damaged file can only produce a CheckpointEr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from flax import serialization
 
 from core import models
 from core.errors import CheckpointError, CoreError
+from core.files import write_atomic
 from core.spec import ModelSpec
 from core.training import Status, TrainConfig, TrainResult
 from core.training.history import History
@@ -68,17 +67,7 @@ def save(path: str | Path, result: TrainResult) -> Path:
     path = Path(path)
     data = to_bytes(result)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, data)
 
 
 def load(path: str | Path) -> TrainResult:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CheckpointError
+from core.files import write_atomic
 from core.runs import checkpoint
 from core.training import TrainResult
 
@@ -72,19 +72,6 @@ def summarize(result: TrainResult) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_run(result: TrainResult, folder: str | Path | None = None) -> SavedRun:
     """Write a run (checkpoint first, then its summary: a listed run always has its checkpoint)."""
     folder = runs_dir(folder)
@@ -92,7 +79,7 @@ def save_run(result: TrainResult, folder: str | Path | None = None) -> SavedRun:
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     checkpoint.save(folder / f"{run_id}.msgpack", result)
     summary = summarize(result)
-    _write_atomic(folder / f"{run_id}.json", json.dumps(summary, indent=1).encode())
+    write_atomic(folder / f"{run_id}.json", json.dumps(summary, indent=1).encode())
     return SavedRun(run_id, folder, summary)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from flax import serialization
 
+from core import files
 from core.errors import CheckpointError
 from core.runs import checkpoint
 from core.spec import ModelSpec
@@ -125,7 +126,7 @@ def test_failed_save_leaves_the_old_file_intact(tmp_path, trained, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint.os, "fsync", crash)
+    monkeypatch.setattr(files.os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
         checkpoint.save(path, trained)
     assert path.read_bytes() == before
