@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from core import models
 from core.costs import describe_change
 from core.runs.jobs import JobSnapshot, TrainingJob
 from core.runs.sweep_job import SweepJob
@@ -129,6 +130,7 @@ class AppState:
             self.last_change = describe_change(old, spec)
         self.specs[spec.kind] = spec
         self.kind = spec.kind
+        models.prepare_init(spec)  # the Variables page's model.init compiles while the person edits
         if not from_editor:
             self.editor_version += 1
 

@@ -7,7 +7,9 @@ and ``Sequence``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -132,6 +134,25 @@ def compiled_init(shape: ModelSpec) -> jax.stages.Compiled:
     model = build_model(shape)
     lowered = jax.jit(model.init).lower(jax.random.key(0), example_batch(shape))
     return lowered.compile(compiler_options=INIT_COMPILER_OPTIONS)
+
+
+_init_lock = threading.Lock()
+_init_jobs: dict[ModelSpec, Future] = {}
+_init_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="init-compile")
+
+
+def prepare_init(spec: ModelSpec) -> Future:
+    """Start compiling ``model.init`` for the spec's shape in the background (once per shape);
+    the future is done when ``init_variables(spec)`` will answer without compiling. The Build
+    page calls it on every edit, so a new width's values are ready by the time they are looked at."""
+    shape = spec.replace(seed=0)
+    with _init_lock:
+        job = _init_jobs.get(shape)
+        if job is None:
+            job = _init_jobs[shape] = _init_pool.submit(compiled_init, shape)
+            while len(_init_jobs) > 64:
+                _init_jobs.pop(next(iter(_init_jobs)))
+        return job
 
 
 # ----- the layers as flax builds them ---------------------------------------------------------

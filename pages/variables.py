@@ -16,6 +16,15 @@ from core.variables import flax_source, get_leaf, layer_rows, tree_outline, vari
 
 require_frame()
 
+INIT_WAIT_S = 0.2  # a new shape's model.init compiles in ~0.5 s: show a notice instead of a frozen page
+
+
+@st.fragment(run_every=0.25)
+def wait_then_rerun(job) -> None:
+    if job.done():
+        st.rerun(scope="app")
+
+
 state = get_state()
 spec = state.spec
 trained = state.trained_result()
@@ -30,6 +39,17 @@ if trained is not None:
         icon=":material/school:",
     )
 else:
+    initialising = models.prepare_init(spec)
+    try:
+        initialising.result(timeout=INIT_WAIT_S)
+    except TimeoutError:
+        st.info(
+            f"Computing `model.init` for this new shape ({spec.parameter_count:,} parameters): flax compiles it "
+            "once per shape, then every seed and every visit is instant.",
+            icon=":material/hourglass_top:",
+        )
+        wait_then_rerun(initialising)
+        st.stop()
     variables = models.init_variables(spec)
     st.info(
         f"Showing the **starting** values: `model.init(jax.random.key({spec.seed}), x)` with an all-zero "

@@ -194,8 +194,11 @@ def _is_cached(manager, url: str, url_info, download_dir: str, name: str) -> boo
     without the dataset's folder, as tfds looks)."""
     from tensorflow_datasets.core.download import resource as resource_lib
 
+    checksum = getattr(url_info, "checksum", None)
+    if checksum is None:  # no registered checksum: the DownloadManager would not serve it from its cache
+        return False
     res = resource_lib.Resource(url=url)
-    fname = resource_lib.get_dl_fname(url, url_info.checksum)
+    fname = resource_lib.get_dl_fname(url, checksum)
     folders = (Path(download_dir) / name, Path(download_dir))
     return any(resource_lib.is_locally_cached(folder / res.relative_download_dir / fname) for folder in folders)
 
