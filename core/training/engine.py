@@ -289,15 +289,17 @@ def train_stack(
 
     report(Phase.COMPILING)
     tic = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="compile") as pool:
-        jobs = stack_.compile(state_shapes(stack_, members), pool)
-        if resume is not None:
-            states = stack([resumed_state(r, c) for r, (_, c) in zip(resume, members, strict=True)])
-        else:
-            states = stack([fresh_model_state(spec, c) for spec, c in members])
-        states = jax.device_put(states, program.layout.per_model)
-        compiled = [job.result() for job in jobs]
-    if any(seconds for _, seconds in compiled):
+    # The step and the evaluation compile in two threads while the starting values are computed;
+    # training starts as soon as the step is ready (the evaluation is first needed an epoch later).
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compile")
+    step_job, eval_job = stack_.compile(state_shapes(stack_, members), pool)
+    pool.shutdown(wait=False)
+    if resume is not None:
+        states = stack([resumed_state(r, c) for r, (_, c) in zip(resume, members, strict=True)])
+    else:
+        states = stack([fresh_model_state(spec, c) for spec, c in members])
+    states = jax.device_put(states, program.layout.per_model)
+    if step_job.result()[1] or (eval_job.done() and eval_job.result()[1]) or not eval_job.done():
         stack_.compile_s = time.perf_counter() - tic
 
     def place(plans: np.ndarray) -> jax.Array:
@@ -337,6 +339,7 @@ def train_stack(
             report(Phase.TRAINING, [losses[m, : kept[m]] for m in range(count)], eta=eta())
         if offset == per_epoch and alive.any():
             report(Phase.EVALUATING, eta=eta())
+            eval_job.result()  # compiled in the background while the first epoch trained
             tic = time.perf_counter()
             sums, sums_at = stack_.evaluate(states.params), [h.steps for h in histories]
             metrics: list[EpochMetrics | None] = [None] * count
@@ -347,6 +350,7 @@ def train_stack(
             eval_seconds = time.perf_counter() - tic
             evaluated += 1
             report(Phase.TRAINING, metrics=metrics, eta=eta())
+    eval_job.result()
     if sums is None or sums_at != [h.steps for h in histories]:
         sums = stack_.evaluate(states.params)  # the final parameters of a stopped or diverged model
     results = []
