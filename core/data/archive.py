@@ -10,7 +10,9 @@ bytes written are counted as they are written, so a header lying about sizes can
 from __future__ import annotations
 
 import io
+import shutil
 import stat
+import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +25,8 @@ MAX_FILE_BYTES = 20 * 2**20
 MAX_TOTAL_BYTES = 500 * 2**20
 MAX_RATIO = 200  # image files are compressed already: PNG/JPEG hardly shrink, a blank BMP ~100x
 CHUNK = 2**16
+#: where the dashboard unpacks visitors' zips, one new folder per upload
+UPLOAD_ROOT = Path(tempfile.gettempdir()) / "flax-dashboard-uploads"
 
 
 def safe_member_path(name: str) -> PurePosixPath:
@@ -97,3 +101,14 @@ def extract_image_zip(source: bytes | str | Path, destination: str | Path) -> Pa
                     raise DataError(f"{entry.filename!r} uses a compression this server cannot read") from None
                 target.write_bytes(b"")  # a damaged entry: the folder reader counts it as unreadable
     return destination
+
+
+def unpack_upload(data: bytes) -> Path:
+    """Unpack an uploaded zip into a new folder below ``UPLOAD_ROOT`` (removed again if refused)."""
+    UPLOAD_ROOT.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=UPLOAD_ROOT))
+    try:
+        return extract_image_zip(data, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise

@@ -14,6 +14,7 @@ converted to grey (ITU-R 601 luma), then *polarity*: MNIST is light ink on a dar
 image whose outer border is mostly light (mean above mid-grey: dark ink on paper, the usual photo or
 scan) is inverted. Then it is scaled, keeping its aspect, so that its longer side is 28 pixels
 (already 28x28: left untouched) and centred on a black (background) canvas.
+The models have 10 outputs: a folder of fewer classes leaves the rest named ``(unused 3)`` etc.
 Files that cannot be decoded are skipped and counted; files with other suffixes and hidden files
 (``.DS_Store``, ``__MACOSX/``) are ignored.
 """
@@ -208,7 +209,10 @@ def read_image_folder(root: str | Path, name: str | None = None) -> Dataset:
         f"Images in {root}: {len(class_names)} classes ({', '.join(class_names)}), "
         f"{len(train_part[1]):,} train / {len(test_part[1]):,} test from {how}{note}"
     )
-    return make_dataset(name or f"folder:{root}", description, class_names, train_part, test_part)
+    # the models always have NUM_CLASSES outputs: the ones no folder uses keep a name, so that every
+    # page showing all outputs (probabilities, confusion matrix) has a label for each
+    outputs = class_names + tuple(f"(unused {i})" for i in range(len(class_names), NUM_CLASSES))
+    return make_dataset(name or f"folder:{root}", description, outputs, train_part, test_part)
 
 
 def folder_fingerprint(root: Path) -> tuple:

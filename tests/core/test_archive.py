@@ -108,3 +108,14 @@ def test_limits_on_files_sizes_and_total(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="at most 0 MiB is accepted"):
         extract_image_zip(many, tmp_path / "d")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_upload_gets_a_new_folder_and_a_refused_one_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(archive, "UPLOAD_ROOT", tmp_path / "uploads")
+    good = zip_of({"train/a/1.png": png(), "train/b/1.png": png(10)})
+    first, second = archive.unpack_upload(good), archive.unpack_upload(good)
+    assert first != second and first.parent == second.parent == tmp_path / "uploads"
+    assert sorted(p.name for p in (first / "train").iterdir()) == ["a", "b"]
+    with pytest.raises(DataError, match="a path leaving its folder"):
+        archive.unpack_upload(zip_of({"train/a/1.png": png(), "../x.png": png()}))
+    assert sorted((tmp_path / "uploads").iterdir()) == sorted([first, second])
