@@ -215,6 +215,29 @@ def read_image_folder(root: str | Path, name: str | None = None) -> Dataset:
     return make_dataset(name or f"folder:{root}", description, outputs, train_part, test_part)
 
 
+def read_test_folder(root: str | Path) -> FolderImages:
+    """``root/test``'s images, labelled by the sorted class folders of ``root/train`` (or of ``root/test``
+    itself when there is no train folder): what a checkpoint trained on ``folder:root`` is evaluated on."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"folder {root} does not exist" if not root.exists() else f"{root} is a file, not a folder")
+    test_dir = root / "test"
+    if not test_dir.is_dir():
+        raise DataError(f"{root} has no test folder: expected {root}/test/<class name>/<images>")
+    train_dir = root / "train"
+    class_names = tuple(p.name for p in class_folders(train_dir if train_dir.is_dir() else test_dir))
+    unknown = sorted({p.name for p in class_folders(test_dir)} - set(class_names))
+    if unknown or not class_names or len(class_names) > NUM_CLASSES:
+        raise DataError(
+            f"{test_dir}'s class folders ({', '.join(p.name for p in class_folders(test_dir)) or 'none'}) must be "
+            f"1 to {NUM_CLASSES} classes among {train_dir}'s ({', '.join(class_names) or 'none'})"
+        )
+    test = read_split(test_dir, class_names)
+    if test.labels.size == 0:
+        raise DataError(f"no readable images in {test_dir}")
+    return test
+
+
 def folder_fingerprint(root: Path) -> tuple:
     """Every file's path, size and modification time below ``root``: a changed file invalidates the cache."""
     entries = []
