@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--dataset", default="sample",
             help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
         )  # fmt: skip
-        command.add_argument("--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist)")
+        command.add_argument(
+            "--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist)"
+        )
         command.add_argument("--epochs", default=defaults.epochs, type=_text)
         command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
         command.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")

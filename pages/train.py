@@ -25,6 +25,7 @@ DATASETS = {
     "sample": "Bundled sample: 5,000 real MNIST digits (works offline)",
     "mnist": "MNIST: 70,000 digits, downloaded once through tensorflow-datasets",
     "fashion_mnist": "Fashion-MNIST: 70,000 clothing photos, via tensorflow-datasets",
+    "kmnist": "Kuzushiji-MNIST: 70,000 cursive hiragana (10 characters), via tensorflow-datasets",
     "idx": "A folder of IDX files on this computer",
     "folder": "Your own images (a .zip of class folders)",
 }

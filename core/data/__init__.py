@@ -2,7 +2,7 @@
 
 Names:
 - ``sample``: 5,000 real MNIST digits bundled with the project (works offline).
-- ``mnist`` / ``fashion_mnist``: through tensorflow-datasets (see ``core.data.tfds``).
+- ``mnist`` / ``fashion_mnist`` / ``kmnist``: through tensorflow-datasets (see ``core.data.tfds``).
 - ``idx:<folder>``: a folder holding the four standard IDX files, gzipped or not.
 - ``folder:<folder>``: image files in class folders, ``train/<class>/*.png`` (see ``core.data.folder``).
 
@@ -18,15 +18,32 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, IMAGE_SHAPE, NUM_CLASSES, Dataset, make_dataset
+from core.data.dataset import (
+    DIGIT_NAMES,
+    FASHION_NAMES,
+    IMAGE_SHAPE,
+    KUZUSHIJI_NAMES,
+    NUM_CLASSES,
+    Dataset,
+    make_dataset,
+)
 from core.data.folder import folder_fingerprint, read_image_folder
 from core.data.idx import read_idx_split
 from core.errors import DataError
 
-__all__ = ["DIGIT_NAMES", "FASHION_NAMES", "IMAGE_SHAPE", "NUM_CLASSES", "Dataset", "load_dataset", "make_dataset"]
+__all__ = [
+    "DIGIT_NAMES",
+    "FASHION_NAMES",
+    "IMAGE_SHAPE",
+    "KUZUSHIJI_NAMES",
+    "NUM_CLASSES",
+    "Dataset",
+    "load_dataset",
+    "make_dataset",
+]
 
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "assets" / "mnist_sample.npz"
-TFDS_NAMES = ("mnist", "fashion_mnist")
+TFDS_NAMES = ("mnist", "fashion_mnist", "kmnist")
 DATASET_CHOICES = ("sample", *TFDS_NAMES, "idx:<folder>", "folder:<folder>")
 FOLDER_KINDS = {"idx": "idx:/usr/share/datasets/fashion-mnist", "folder": "folder:~/my-images"}
 
@@ -67,7 +84,7 @@ def load_dataset(
 ) -> Dataset:
     """Load a dataset by name (cached per process: loading twice returns the same arrays).
 
-    ``data_dir`` is the tensorflow-datasets folder for ``mnist``/``fashion_mnist``.
+    ``data_dir`` is the tensorflow-datasets folder for ``mnist``/``fashion_mnist``/``kmnist``.
     ``allowed_roots``, when given, limits ``idx:`` and ``folder:`` folders to those folders and below
     (the dashboard passes it when it is served beyond this computer).
     Raises DataError with what was tried and what to do instead.

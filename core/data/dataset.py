@@ -23,6 +23,19 @@ FASHION_NAMES = (
     "Bag",
     "Ankle boot",
 )
+#: Kuzushiji-MNIST's ten cursive hiragana, in its label order (kmnist_classmap.csv), with their readings
+KUZUSHIJI_NAMES = (
+    "お (o)",
+    "き (ki)",
+    "す (su)",
+    "つ (tsu)",
+    "な (na)",
+    "は (ha)",
+    "ま (ma)",
+    "や (ya)",
+    "れ (re)",
+    "を (wo)",
+)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,4 +1,4 @@
-"""``mnist`` and ``fashion_mnist`` through tensorflow-datasets, without TensorFlow.
+"""``mnist``, ``fashion_mnist`` and ``kmnist`` (Kuzushiji-MNIST) through tensorflow-datasets, without TensorFlow.
 
 Two routes, tried in order:
 1. Prepared: a finished array_record build in the tfds data dir is read with
@@ -31,12 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, Dataset, make_dataset
+from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, KUZUSHIJI_NAMES, Dataset, make_dataset
 from core.data.idx import MAX_IDX_BYTES, parse_idx, read_idx_bytes
 from core.errors import DataError
 
 SPLITS = ("train", "test")
-CLASS_NAMES = {"mnist": DIGIT_NAMES, "fashion_mnist": FASHION_NAMES}
+CLASS_NAMES = {"mnist": DIGIT_NAMES, "fashion_mnist": FASHION_NAMES, "kmnist": KUZUSHIJI_NAMES}
+#: tfds' KMNIST builder subclasses its MNIST builder: same four IDX files, its own URL and checksums
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "kmnist": "Kuzushiji-MNIST"}
 #: Keys of tfds' MNIST builder and the module constants holding each file name.
 _FILE_CONSTANTS = {
     "train_images": "_MNIST_TRAIN_DATA_FILENAME",
@@ -87,7 +89,7 @@ def _load_cached(name: str, data_dir: str, download: bool) -> Dataset:
         how = f"downloaded through tfds, cached in {data_dir}/downloads"
     return make_dataset(
         name,
-        f"{'MNIST' if name == 'mnist' else 'Fashion-MNIST'} via tensorflow-datasets ({how}; "
+        f"{TITLES[name]} via tensorflow-datasets ({how}; "
         f"{len(splits['train'][1]):,} train / {len(splits['test'][1]):,} test; {time.perf_counter() - tic:.1f}s)",
         CLASS_NAMES[name],
         splits["train"],

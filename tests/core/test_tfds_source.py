@@ -103,6 +103,7 @@ def server(raw, tmp_path, monkeypatch):
     [
         ("mnist", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         ("fashion_mnist", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+        ("kmnist", "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
     ],
 )
 def test_registered_resources_are_tfds_own(name, base):
@@ -111,17 +112,21 @@ def test_registered_resources_are_tfds_own(name, base):
     assert all(len(infos[url].checksum) == 64 and int(infos[url].size) > 1000 for url in urls.values())
 
 
-def test_download_is_verified_parsed_and_cached(server, raw):
-    ds = load_dataset("mnist", data_dir=server.data_dir)
+@pytest.mark.parametrize(
+    ("name", "title", "first_class"), [("mnist", "MNIST via", "0"), ("kmnist", "Kuzushiji-MNIST via", "お (o)")]
+)
+def test_download_is_verified_parsed_and_cached(server, raw, name, title, first_class):
+    ds = load_dataset(name, data_dir=server.data_dir)
+    assert ds.description.startswith(title) and ds.class_names[0] == first_class and len(ds.class_names) == 10
     assert ds.train_images.shape == (N_TRAIN, 28, 28, 1) and ds.train_images.dtype == np.uint8
     np.testing.assert_array_equal(ds.train_images[..., 0], raw["train_images"])
     np.testing.assert_array_equal(ds.test_labels, raw["test_labels"])
     assert "downloaded through tfds" in ds.description
     assert len(server.hits) == 4
-    files = os.listdir(os.path.join(server.data_dir, "downloads", "mnist"))
+    files = os.listdir(os.path.join(server.data_dir, "downloads", name))
     assert len([f for f in files if f.endswith(".gz")]) == 4
     tfds_source._load_cached.cache_clear()
-    again = load_dataset("mnist", data_dir=server.data_dir)  # from tfds' download cache: no request
+    again = load_dataset(name, data_dir=server.data_dir)  # from tfds' download cache: no request
     np.testing.assert_array_equal(again.test_images, ds.test_images)
     assert len(server.hits) == 4
 
