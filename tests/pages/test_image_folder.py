@@ -35,3 +35,12 @@ def test_an_unpacked_zip_is_the_data_with_its_folder_names(app, sample):
     assert r"2 classes \(\[evil\]\(javascript\:x\), \_two\_\), 32 train / 8 test" in expander.label
     assert not button(app, "Start training").disabled
     assert state(app).dataset_name == f"folder:{folder}"
+
+
+def test_draw_asks_for_one_of_the_folder_classes(app, sample):
+    folder = unpack_upload(zip_of_sample(sample, ("*cat*", "dog")))
+    state(app).dataset_name = f"folder:{folder}"
+    app.switch_page("pages/draw.py").run()
+    assert not app.exception
+    assert app.title[0].value == ":material/draw: Draw a picture"
+    assert r"Draw one picture of one of\: \*cat\*, dog with the mouse" in app.caption[0].value
