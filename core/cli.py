@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
         )  # fmt: skip
         command.add_argument(
-            "--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist)"
+            "--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits)"
         )
         command.add_argument("--epochs", default=defaults.epochs, type=_text)
         command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
