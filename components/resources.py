@@ -18,6 +18,7 @@ from components.images import tile
 from components.state import DEFAULT_SPECS
 from core import predict
 from core.data import Dataset, load_dataset
+from core.data.archive import UPLOAD_ROOT
 from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
 from core.training import TrainConfig, TrainResult, warm_up
@@ -46,11 +47,13 @@ DEFAULT_DATA_ROOTS = ("/usr/share/datasets", "~/data", "~/tensorflow_datasets")
 
 def data_roots() -> tuple[str, ...] | None:
     """Folders the Train page may read IDX files from: any folder when the server only listens on
-    this computer, else only below ``FLAX_DASHBOARD_DATA_ROOTS`` (``os.pathsep``-separated)."""
+    this computer, else only below ``FLAX_DASHBOARD_DATA_ROOTS`` (``os.pathsep``-separated) and the
+    folder uploaded zips are unpacked into."""
     if str(st.get_option("server.address") or "") in LOOPBACK:
         return None
     configured = os.environ.get("FLAX_DASHBOARD_DATA_ROOTS")
-    return tuple(p for p in configured.split(os.pathsep) if p) if configured is not None else DEFAULT_DATA_ROOTS
+    roots = tuple(p for p in configured.split(os.pathsep) if p) if configured is not None else DEFAULT_DATA_ROOTS
+    return (*roots, str(UPLOAD_ROOT))
 
 
 def dataset(name: str) -> Dataset:

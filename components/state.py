@@ -93,6 +93,9 @@ class AppState:
     kind: str = "mlp"
     dataset_name: str = "sample"
     idx_folder: str = ""
+    #: the folder this visitor's last image zip was unpacked into, and that upload's id
+    image_folder: str = ""
+    uploaded_zip_id: str | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     runs: list[Run] = field(default_factory=list)
     selected_run_id: int | None = None

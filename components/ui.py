@@ -3,6 +3,8 @@ images, and puts a plain-language sentence under each view."""
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from components.state import get_state
@@ -15,6 +17,15 @@ _PRESENTER_CSS = """
   [data-testid="stMetricValue"] { font-size: 2.6rem; }
 </style>
 """
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def markdown_literal(text: str) -> str:
+    """``text`` (folder or file names from a visitor's zip, say) escaped so that Streamlit's markdown
+    shows it as typed: no links, emphasis, ``:material/...:`` icons or ``:red[...]`` colours."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 def presenter() -> bool:

@@ -42,8 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--encoder", default="256,64,16", help="autoencoder encoder widths; the last is the code")
         command.add_argument("--decoder", default="64,256", help="autoencoder decoder widths")
         command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
-        command.add_argument("--dataset", default="sample", help=f"one of {', '.join(DATASET_CHOICES)}")
-        command.add_argument("--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist)")
+        command.add_argument(
+            "--dataset", default="sample",
+            help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
+        )  # fmt: skip
+        command.add_argument(
+            "--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits)"
+        )
         command.add_argument("--epochs", default=defaults.epochs, type=_text)
         command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
         command.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
@@ -77,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", required=True)
     source = evaluate.add_mutually_exclusive_group()
     source.add_argument("--idx-dir", help="folder with t10k-images* and t10k-labels* IDX files")
+    source.add_argument("--folder", help="image folder: evaluate on FOLDER/test/<class name>/<images>")
     source.add_argument("--dataset", help="evaluate on this dataset's test split instead")
     evaluate.add_argument("--data-dir", default=None)
     return parser
@@ -200,6 +206,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
     from core.data import load_dataset
+    from core.data.folder import read_test_folder
     from core.data.idx import read_idx_split
     from core.predict import evaluate
     from core.runs import checkpoint
@@ -208,6 +215,11 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     if args.idx_dir:
         images, labels = read_idx_split(args.idx_dir, "t10k")
         source = f"idx:{args.idx_dir}"
+    elif args.folder:
+        test = read_test_folder(args.folder)
+        images, labels, source = test.images, test.labels, f"folder:{args.folder}/test"
+        if test.skipped:
+            print(f"{len(test.skipped):,} unreadable files skipped", file=sys.stderr)
     else:
         dataset = load_dataset(args.dataset or result.dataset, data_dir=args.data_dir)
         images, labels, source = dataset.test_images, dataset.test_labels, dataset.name

@@ -16,7 +16,8 @@ from core.spec import Layer, ModelSpec
 from core.training import TrainConfig
 
 KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "mom", "wd", "bs", "ep", "tseed", "aug", "loss", "data")
-SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist")  # local folders mean nothing on another computer
+# local folders mean nothing on another computer
+SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist", "kmnist", "emnist_digits")
 
 
 class LinkError(CoreError):

@@ -12,9 +12,10 @@ from components import figures, resources
 from components.frame import require_frame
 from components.images import tile
 from components.state import get_state
-from components.ui import not_trained_yet
+from components.ui import markdown_literal, not_trained_yet
 from core import canvas, predict
 from core.data import DIGIT_NAMES
+from core.data.dataset import drawing_subject
 from core.errors import CoreError
 
 require_frame()
@@ -26,9 +27,14 @@ state = get_state()
 spec = state.spec
 result = state.trained_result()
 
-st.title(":material/draw: Draw a digit")
+try:
+    known = resources.dataset(result.dataset if result is not None else state.dataset_name).class_names
+except CoreError:
+    known = DIGIT_NAMES
+subject = drawing_subject(known)
+st.title(f":material/draw: Draw a {'digit' if subject == 'digit' else subject.split(' of one of')[0]}")
 st.caption(
-    "Draw one digit with the mouse or a finger, as big as you like, anywhere on the square. "
+    f"Draw one {markdown_literal(subject)} with the mouse or a finger, as big as you like, anywhere on the square. "
     "The page turns it into a 28x28 image the way MNIST's digits were made, then asks the model."
 )
 
@@ -72,10 +78,7 @@ with answer_column:
     elif prepared is None:
         st.caption("The model's answer appears here once you draw.")
     elif spec.kind == "mlp":
-        try:
-            names = resources.dataset(result.dataset).class_names
-        except CoreError:
-            names = DIGIT_NAMES
+        names = known
         probabilities = predict.predict_probabilities(spec, result.params, prepared.image[None])[0]
         best = int(np.argmax(probabilities))
         st.metric(

@@ -9,9 +9,9 @@ from components.frame import require_frame
 from components.run_views import curve, duration, final_score, progress_text
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
-from components.ui import advanced, explain, height
+from components.ui import advanced, explain, height, markdown_literal
 from components.words import status_words
-from core.data import Dataset
+from core.data import Dataset, archive
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
 from core.runs import checkpoint, store
@@ -26,7 +26,10 @@ DATASETS = {
     "sample": "Bundled sample: 5,000 real MNIST digits (works offline)",
     "mnist": "MNIST: 70,000 digits, downloaded once through tensorflow-datasets",
     "fashion_mnist": "Fashion-MNIST: 70,000 clothing photos, via tensorflow-datasets",
+    "kmnist": "Kuzushiji-MNIST: 70,000 cursive hiragana (10 characters), via tensorflow-datasets",
+    "emnist_digits": "EMNIST digits: 280,000 handwritten digits, via tensorflow-datasets (a 562 MB download)",
     "idx": "A folder of IDX files on this computer",
+    "folder": "Your own images (a .zip of class folders)",
 }
 
 state = get_state()
@@ -41,7 +44,8 @@ st.caption(
 
 # ----- data ---------------------------------------------------------------------------------
 def choose_dataset(state: AppState) -> Dataset | None:
-    current = "idx" if state.dataset_name.startswith("idx:") else state.dataset_name
+    current = state.dataset_name.split(":", 1)[0] if ":" in state.dataset_name else state.dataset_name
+    current = current if current in DATASETS else "sample"
     choice = st.radio(
         "Data", list(DATASETS), format_func=DATASETS.get, index=list(DATASETS).index(current), key="train.dataset",
         horizontal=True, help="Which images to learn from. Each has a separate test set the model never trains on.",
@@ -55,17 +59,49 @@ def choose_dataset(state: AppState) -> Dataset | None:
         )  # fmt: skip
         state.idx_folder = folder
         name = f"idx:{folder}"
+    elif choice == "folder":
+        folder = upload_image_zip(state)
+        if folder is None:
+            return None
+        name = f"folder:{folder}"
     try:
         with st.spinner("Loading the images…"):
             dataset = resources.dataset(name)
     except CoreError as err:
-        st.error(f"Could not load this data: {err}", icon=":material/cloud_off:")
+        said = markdown_literal(err) if choice == "folder" else err  # a zip's names are the visitor's text
+        st.error(f"Could not load this data: {said}", icon=":material/cloud_off:")
         return None
     state.dataset_name = name
-    with st.expander(f"{dataset.description}", expanded=False):
+    with st.expander(markdown_literal(dataset.description), expanded=choice == "folder"):
         st.image(resources.first_images_png(name), caption="First training images")
-        st.caption("Labels: " + ", ".join(dataset.class_names[int(i)] for i in dataset.train_labels[:16]) + " …")
+        labels = ", ".join(dataset.class_names[int(i)] for i in dataset.train_labels[:16])
+        st.caption(f"Labels: {markdown_literal(labels)} …")
     return dataset
+
+
+def upload_image_zip(state: AppState) -> str | None:
+    """The folder of this visitor's uploaded image zip, unpacked once per upload; None until there is one."""
+    upload = st.file_uploader(
+        "A .zip of your images", type=["zip"], key="train.image_zip",
+        help="Inside the zip: train/<class name>/<images> and, optionally, test/<class name>/<images> "
+        "(PNG, JPEG, BMP, GIF or WebP; at most 10 classes). Without test/, a fifth of each class is held out. "
+        "Images become 28x28 grey, light on dark like MNIST.",
+    )  # fmt: skip
+    if upload is not None and upload.file_id != state.uploaded_zip_id:
+        state.uploaded_zip_id = upload.file_id
+        try:
+            with st.spinner("Unpacking the images…"):
+                state.image_folder = str(archive.unpack_upload(upload.getvalue()))
+        except CoreError as err:
+            state.image_folder = ""
+            st.error(
+                f"Could not use {markdown_literal(upload.name)}: {markdown_literal(err)}", icon=":material/folder_zip:"
+            )
+            return None
+    if not state.image_folder:
+        st.info("Upload a .zip of class folders to train on your own images.", icon=":material/folder_zip:")
+        return None
+    return state.image_folder
 
 
 # ----- settings and start ---------------------------------------------------------------------

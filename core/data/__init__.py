@@ -2,11 +2,12 @@
 
 Names:
 - ``sample``: 5,000 real MNIST digits bundled with the project (works offline).
-- ``mnist`` / ``fashion_mnist``: through tensorflow-datasets (see ``core.data.tfds``).
+- ``mnist`` / ``fashion_mnist`` / ``kmnist``: through tensorflow-datasets (see ``core.data.tfds``).
 - ``idx:<folder>``: a folder holding the four standard IDX files, gzipped or not.
+- ``folder:<folder>``: image files in class folders, ``train/<class>/*.png`` (see ``core.data.folder``).
 
 The pieces: ``dataset.py`` (the Dataset type), ``idx.py`` (the IDX format), ``tfds.py``
-(tensorflow-datasets without TensorFlow); this module chooses between them by name.
+(tensorflow-datasets without TensorFlow), ``folder.py`` (image folders); this module chooses between them by name.
 """
 
 from __future__ import annotations
@@ -17,15 +18,34 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, IMAGE_SHAPE, NUM_CLASSES, Dataset, make_dataset
+from core.data.dataset import (
+    DIGIT_NAMES,
+    FASHION_NAMES,
+    IMAGE_SHAPE,
+    KUZUSHIJI_NAMES,
+    NUM_CLASSES,
+    Dataset,
+    make_dataset,
+)
+from core.data.folder import folder_fingerprint, read_image_folder
 from core.data.idx import read_idx_split
 from core.errors import DataError
 
-__all__ = ["DIGIT_NAMES", "FASHION_NAMES", "IMAGE_SHAPE", "NUM_CLASSES", "Dataset", "load_dataset", "make_dataset"]
+__all__ = [
+    "DIGIT_NAMES",
+    "FASHION_NAMES",
+    "IMAGE_SHAPE",
+    "KUZUSHIJI_NAMES",
+    "NUM_CLASSES",
+    "Dataset",
+    "load_dataset",
+    "make_dataset",
+]
 
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "assets" / "mnist_sample.npz"
-TFDS_NAMES = ("mnist", "fashion_mnist")
-DATASET_CHOICES = ("sample", *TFDS_NAMES, "idx:<folder>")
+TFDS_NAMES = ("mnist", "fashion_mnist", "kmnist", "emnist_digits")
+DATASET_CHOICES = ("sample", *TFDS_NAMES, "idx:<folder>", "folder:<folder>")
+FOLDER_KINDS = {"idx": "idx:/usr/share/datasets/fashion-mnist", "folder": "folder:~/my-images"}
 
 
 def check_inside_roots(path: Path, roots: Sequence[str | Path]) -> None:
@@ -44,11 +64,12 @@ def parse_dataset_name(name: str) -> tuple[str, str | None]:
     if not isinstance(name, str) or not name.strip():
         raise DataError(f"choose a dataset: {', '.join(DATASET_CHOICES)}")
     name = name.strip()
-    if name.startswith("idx:"):
-        folder = name[4:].strip()
-        if not folder:
-            raise DataError("idx: needs a folder, e.g. idx:/usr/share/datasets/fashion-mnist")
-        return "idx", folder
+    for kind, example in FOLDER_KINDS.items():
+        if name.startswith(f"{kind}:"):
+            folder = name[len(kind) + 1 :].strip()
+            if not folder:
+                raise DataError(f"{kind}: needs a folder, e.g. {example}")
+            return kind, folder
     if name in ("sample", *TFDS_NAMES):
         return name, None
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_CHOICES)}")
@@ -63,16 +84,18 @@ def load_dataset(
 ) -> Dataset:
     """Load a dataset by name (cached per process: loading twice returns the same arrays).
 
-    ``data_dir`` is the tensorflow-datasets folder for ``mnist``/``fashion_mnist``.
-    ``allowed_roots``, when given, limits ``idx:`` folders to those folders and below
+    ``data_dir`` is the tensorflow-datasets folder for ``mnist``/``fashion_mnist``/``kmnist``.
+    ``allowed_roots``, when given, limits ``idx:`` and ``folder:`` folders to those folders and below
     (the dashboard passes it when it is served beyond this computer).
     Raises DataError with what was tried and what to do instead.
     """
     kind, folder = parse_dataset_name(name)
-    if kind == "idx":
+    if kind in FOLDER_KINDS:
         path = Path(folder).expanduser().resolve()
         if allowed_roots is not None:
             check_inside_roots(path, allowed_roots)
+        if kind == "folder":
+            return _load_image_folder_cached(str(path), folder_fingerprint(path))
         return _load_idx_cached(str(path), _folder_fingerprint(path))
     if kind == "sample":
         return _load_sample()
@@ -121,3 +144,8 @@ def _load_idx_cached(folder: str, fingerprint: tuple) -> Dataset:
         train,
         test,
     )
+
+
+@lru_cache(maxsize=4)
+def _load_image_folder_cached(folder: str, fingerprint: tuple) -> Dataset:
+    return read_image_folder(folder, name=f"folder:{folder}")

@@ -23,6 +23,19 @@ FASHION_NAMES = (
     "Bag",
     "Ankle boot",
 )
+#: Kuzushiji-MNIST's ten cursive hiragana, in its label order (kmnist_classmap.csv), with their readings
+KUZUSHIJI_NAMES = (
+    "お (o)",
+    "き (ki)",
+    "す (su)",
+    "つ (tsu)",
+    "な (na)",
+    "は (ha)",
+    "ま (ma)",
+    "や (ya)",
+    "れ (re)",
+    "を (wo)",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,3 +89,13 @@ def make_dataset(
         labels.setflags(write=False)
         arrays += [images, labels]
     return Dataset(name, description, class_names, *arrays)
+
+
+def drawing_subject(class_names: tuple[str, ...]) -> str:
+    """What to ask a person to draw for a model that knows ``class_names``: "digit", "hiragana
+    character", "piece of clothing", or for an image folder "picture of one of: cat, dog"."""
+    known = {DIGIT_NAMES: "digit", KUZUSHIJI_NAMES: "hiragana character", FASHION_NAMES: "piece of clothing"}
+    if tuple(class_names) in known:
+        return known[tuple(class_names)]
+    used = [name for name in class_names if not (name.startswith("(unused ") and name.endswith(")"))]
+    return f"picture of one of: {', '.join(used)}"

@@ -1,4 +1,5 @@
-"""``mnist`` and ``fashion_mnist`` through tensorflow-datasets, without TensorFlow.
+"""``mnist``, ``fashion_mnist``, ``kmnist`` (Kuzushiji-MNIST) and ``emnist_digits`` through
+tensorflow-datasets, without TensorFlow. (EMNIST: its zip is fetched the same way, see ``read_archived``.)
 
 Two routes, tried in order:
 1. Prepared: a finished array_record build in the tfds data dir is read with
@@ -30,13 +31,28 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, Dataset, make_dataset
+from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, KUZUSHIJI_NAMES, Dataset, make_dataset
 from core.data.idx import MAX_IDX_BYTES, parse_idx, read_idx_bytes
 from core.errors import DataError
 
 SPLITS = ("train", "test")
-CLASS_NAMES = {"mnist": DIGIT_NAMES, "fashion_mnist": FASHION_NAMES}
-#: The four files of an MNIST-style dataset, by the keys of tfds' MNIST builder: the standard IDX names.
+CLASS_NAMES = {
+    "mnist": DIGIT_NAMES,
+    "fashion_mnist": FASHION_NAMES,
+    "kmnist": KUZUSHIJI_NAMES,
+    "emnist_digits": DIGIT_NAMES,
+}
+TITLES = {
+    "mnist": "MNIST",
+    "fashion_mnist": "Fashion-MNIST",
+    "kmnist": "Kuzushiji-MNIST",
+    "emnist_digits": "EMNIST digits",
+}
+#: EMNIST comes as one zip (tfds' emnist builder) of every subset's IDX .gz files, its images stored
+#: transposed (column by column); our name -> (tfds builder, subset)
+ARCHIVED = {"emnist_digits": ("emnist", "digits")}
+#: The four files of an MNIST-style dataset, by the keys of tfds' MNIST builder: the standard IDX names
+#: (tfds' KMNIST builder subclasses its MNIST builder: same four files, its own URL and checksums).
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
@@ -75,7 +91,12 @@ def load(name: str, *, data_dir: str | None = None, download: bool = True) -> Da
 @lru_cache(maxsize=2)
 def _load_cached(name: str, data_dir: str, download: bool) -> Dataset:
     tic = time.perf_counter()
-    if is_prepared(name, data_dir):
+    if name in ARCHIVED:  # tfds' own build of EMNIST needs TensorFlow: only the download route
+        if not download:
+            raise DataError(f"{name} is read from its downloaded archive and downloading is off; {_ADVICE}")
+        splits = read_archived(name, download_archive(name, data_dir))
+        how = f"downloaded through tfds, cached in {data_dir}/downloads"
+    elif is_prepared(name, data_dir):
         splits = read_prepared(name, data_dir)
         how = f"tfds build in {data_dir}"
     elif not download:
@@ -86,7 +107,7 @@ def _load_cached(name: str, data_dir: str, download: bool) -> Dataset:
         how = f"downloaded through tfds, cached in {data_dir}/downloads"
     return make_dataset(
         name,
-        f"{'MNIST' if name == 'mnist' else 'Fashion-MNIST'} via tensorflow-datasets ({how}; "
+        f"{TITLES[name]} via tensorflow-datasets ({how}; "
         f"{len(splits['train'][1]):,} train / {len(splits['test'][1]):,} test; {time.perf_counter() - tic:.1f}s)",
         CLASS_NAMES[name],
         splits["train"],
@@ -284,6 +305,54 @@ def download_idx_files(
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"downloading {name} through tensorflow-datasets failed: {first_line}; {_ADVICE}") from None
     return {key: os.fspath(path) for key, path in paths.items()}
+
+
+def registered_archive(name: str) -> tuple[str, object]:
+    """(url, UrlInfo) of the archive tfds' builder for ``name`` downloads, with its registered checksum."""
+    tfds = _tfds()
+    from tensorflow_datasets.core.download import checksums
+
+    builder_name, _subset = ARCHIVED[name]
+    url = tfds.builder_cls(builder_name).URL
+    infos = checksums.load_url_infos(tfds.core.tfds_path("url_checksums", f"{builder_name}.txt"))
+    if url not in infos:
+        raise DataError(f"tensorflow-datasets has no registered checksum for {url}; {_ADVICE}")
+    return url, infos[url]
+
+
+def download_archive(name: str, data_dir: str, *, url: str | None = None, url_info: object = None) -> str:
+    """Checksum-verified download (or cache hit) of ``name``'s archive -> its path."""
+    if url is None or url_info is None:
+        url, url_info = registered_archive(name)
+    paths = download_idx_files(ARCHIVED[name][0], data_dir, urls={"archive": url}, url_infos={url: url_info})
+    return paths["archive"]
+
+
+def read_archived(name: str, archive_path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Both splits of an EMNIST subset from tfds' downloaded zip, images transposed back upright."""
+    import gzip
+    import zipfile
+
+    subset = ARCHIVED[name][1]
+    out = {}
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            for split in SPLITS:
+                arrays = []
+                for kind, ndim in (("images", 3), ("labels", 1)):
+                    member = f"gzip/emnist-{subset}-{split}-{kind}-idx{ndim}-ubyte.gz"
+                    with archive.open(member) as packed, gzip.open(packed) as f:
+                        data = f.read(MAX_IDX_BYTES + 1)
+                    if len(data) > MAX_IDX_BYTES:
+                        raise DataError(f"{member} in {archive_path} is larger than {MAX_IDX_BYTES:,} bytes")
+                    arrays.append(parse_idx(data, member))
+                images, labels = arrays
+                if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (images.shape[0],):
+                    raise DataError(f"{name} {split} files have unexpected shapes {images.shape} / {labels.shape}")
+                out[split] = (np.ascontiguousarray(images.transpose(0, 2, 1))[..., None], labels.astype(np.int32))
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
+        raise DataError(f"the downloaded {name} archive {archive_path} could not be read ({err}); {_ADVICE}") from None
+    return out
 
 
 def _parse_split(paths: Mapping[str, str], split: str) -> tuple[np.ndarray, np.ndarray]:

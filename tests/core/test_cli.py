@@ -11,6 +11,7 @@ import pytest
 
 from core.cli import main
 from core.data import load_dataset
+from core.data.folder import write_image_folder
 from core.data.idx import export_idx
 from core.predict import mean_image_mse
 
@@ -65,6 +66,36 @@ def test_train_then_evaluate_on_idx_files(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_sample_as_an_image_folder_trains_to_the_samples_accuracy(tmp_path, capsys, sample):
+    digits = tmp_path / "digits"
+    write_image_folder(digits, "train", sample.train_images, sample.train_labels, sample.class_names)
+    write_image_folder(digits, "test", sample.test_images, sample.test_labels, sample.class_names)
+    common = ("train", "--widths", "128", "--epochs", "3", "--batch-size", "128", "--lr", "1e-3", "--seed", "0",
+              "--quiet")  # fmt: skip
+    code, out, err = run_main(capsys, *common, "--dataset", "sample")
+    assert code == 0, err
+    from_sample = json.loads(out)
+    ckpt = tmp_path / "folder.msgpack"
+    code, out, err = run_main(capsys, *common, "--dataset", f"folder:{digits}", "--save", str(ckpt))
+    assert code == 0, err
+    from_folder = json.loads(out)
+    assert from_folder["dataset"] == f"folder:{digits.resolve()}"
+    assert from_folder["steps"] == from_sample["steps"] == 3 * (4500 // 128)
+    # the same images in another order (class by class): same accuracy within one point
+    assert from_sample["test_accuracy"] > 0.85, from_sample
+    assert abs(from_folder["test_accuracy"] - from_sample["test_accuracy"]) <= 0.01, (from_sample, from_folder)
+    code, out, err = run_main(capsys, "evaluate", "--checkpoint", str(ckpt), "--folder", str(digits))
+    assert code == 0, err
+    evaluation = json.loads(out)
+    assert (evaluation["n"], evaluation["data"]) == (500, f"folder:{digits}/test")
+    assert evaluation["accuracy"] == pytest.approx(from_folder["test_accuracy"], abs=1e-6)
+    for folder, words in ((tmp_path / "none", "does not exist"), (digits / "train", "has no test folder")):
+        code, out, err = run_main(capsys, "evaluate", "--checkpoint", str(ckpt), "--folder", str(folder))
+        assert (code, out) == (2, "")
+        assert err.startswith("error: ") and words in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
 def test_autoencoder_reports_test_mse(tmp_path, capsys):
     code, out, err = run_main(
         capsys, "train", "--model", "autoencoder", "--encoder", "64,8", "--decoder", "64", "--epochs", "4",
@@ -100,6 +131,9 @@ def test_autoencoder_reports_test_mse(tmp_path, capsys):
         (["train", "--model", "cnn"], "invalid choice"),
         (["train", "--dataset", "cifar"], "unknown dataset 'cifar'"),
         (["train", "--dataset", "idx:/nonexistent"], "does not exist"),
+        (["train", "--dataset", "folder:/nonexistent"], "folder /nonexistent does not exist"),
+        (["train", "--dataset", "folder:"], "folder: needs a folder"),
+        (["train", "--dataset", f"folder:{ROOT / 'core'}"], "no readable images in"),
         (["train", "--bogus"], "unrecognized arguments"),
         (["evaluate", "--checkpoint", "/nonexistent.msgpack"], "cannot open checkpoint"),
         (["evaluate", "--checkpoint", __file__], "not a checkpoint"),

@@ -206,3 +206,13 @@ def test_folders_outside_the_data_roots_are_refused(tmp_path, sample):
     (tmp_path / "root" / "link").symlink_to(tmp_path)
     with pytest.raises(DataError, match="not allowed"):  # nor can a symlink
         load_dataset(f"idx:{tmp_path / 'root' / 'link'}", allowed_roots=roots)
+
+
+def test_what_a_person_is_asked_to_draw_follows_the_classes():
+    from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, KUZUSHIJI_NAMES, drawing_subject
+
+    assert drawing_subject(DIGIT_NAMES) == "digit"
+    assert drawing_subject(KUZUSHIJI_NAMES) == "hiragana character"
+    assert drawing_subject(FASHION_NAMES) == "piece of clothing"
+    names = ("cat", "dog", *(f"(unused {i})" for i in range(2, 10)))
+    assert drawing_subject(names) == "picture of one of: cat, dog"

@@ -13,6 +13,7 @@ import socket
 import threading
 import types
 import uuid
+import zipfile
 
 import numpy as np
 import pytest
@@ -106,6 +107,7 @@ def server(raw, tmp_path, monkeypatch):
     [
         ("mnist", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         ("fashion_mnist", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+        ("kmnist", "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
     ],
 )
 def test_registered_resources_are_tfds_own(name, base):
@@ -114,19 +116,69 @@ def test_registered_resources_are_tfds_own(name, base):
     assert all(len(infos[url].checksum) == 64 and int(infos[url].size) > 1000 for url in urls.values())
 
 
-def test_download_is_verified_parsed_and_cached(server, raw):
-    ds = load_dataset("mnist", data_dir=server.data_dir)
+@pytest.mark.parametrize(
+    ("name", "title", "first_class"), [("mnist", "MNIST via", "0"), ("kmnist", "Kuzushiji-MNIST via", "お (o)")]
+)
+def test_download_is_verified_parsed_and_cached(server, raw, name, title, first_class):
+    ds = load_dataset(name, data_dir=server.data_dir)
+    assert ds.description.startswith(title) and ds.class_names[0] == first_class and len(ds.class_names) == 10
     assert ds.train_images.shape == (N_TRAIN, 28, 28, 1) and ds.train_images.dtype == np.uint8
     np.testing.assert_array_equal(ds.train_images[..., 0], raw["train_images"])
     np.testing.assert_array_equal(ds.test_labels, raw["test_labels"])
     assert "downloaded through tfds" in ds.description
     assert len(server.hits) == 4
-    files = os.listdir(os.path.join(server.data_dir, "downloads", "mnist"))
+    files = os.listdir(os.path.join(server.data_dir, "downloads", name))
     assert len([f for f in files if f.endswith(".gz")]) == 4
     tfds_source._load_cached.cache_clear()
-    again = load_dataset("mnist", data_dir=server.data_dir)  # from tfds' download cache: no request
+    again = load_dataset(name, data_dir=server.data_dir)  # from tfds' download cache: no request
     np.testing.assert_array_equal(again.test_images, ds.test_images)
     assert len(server.hits) == 4
+
+
+def test_emnist_digits_come_from_tfds_zip_and_are_turned_upright(raw, tmp_path, monkeypatch):
+    """EMNIST's files store each image transposed; the zip holds every subset under gzip/."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for split, prefix in (("train", "train"), ("test", "test")):
+            z.writestr(f"gzip/emnist-digits-{prefix}-images-idx3-ubyte.gz",
+                       _idx_gz(raw[f"{split}_images"].transpose(0, 2, 1)))  # fmt: skip
+            z.writestr(f"gzip/emnist-digits-{prefix}-labels-idx1-ubyte.gz", _idx_gz(raw[f"{split}_labels"]))
+        z.writestr("gzip/emnist-letters-test-labels-idx1-ubyte.gz", _idx_gz(np.ones(3, np.uint8)))
+    blob = buffer.getvalue()
+    prefix = uuid.uuid4().hex
+    (tmp_path / "www" / prefix).mkdir(parents=True)
+    (tmp_path / "www" / prefix / "gzip.zip").write_bytes(blob)
+    hits: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            hits.append(self.path)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=tmp_path / "www"))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/{prefix}/gzip.zip"
+    info = checksums_lib.UrlInfo(size=len(blob), checksum=hashlib.sha256(blob).hexdigest(), filename="gzip.zip")
+    monkeypatch.setattr(tfds_source, "registered_archive", lambda name: (url, info))
+    try:
+        ds = load_dataset("emnist_digits", data_dir=str(tmp_path / "tfds"))
+        tfds_source._load_cached.cache_clear()
+        again = load_dataset("emnist_digits", data_dir=str(tmp_path / "tfds"))  # from the download cache
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    np.testing.assert_array_equal(ds.train_images[..., 0], raw["train_images"])
+    np.testing.assert_array_equal(ds.test_images[..., 0], raw["test_images"])
+    np.testing.assert_array_equal(ds.test_labels, raw["test_labels"])
+    assert ds.description.startswith("EMNIST digits via") and ds.class_names[9] == "9"
+    np.testing.assert_array_equal(again.train_images, ds.train_images)
+    assert len(hits) == 1
+
+
+def test_registered_emnist_archive_is_tfds_own():
+    url, info = tfds_source.registered_archive("emnist_digits")
+    assert url == "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip" and int(info.size) == 561753746
+    with pytest.raises(DataError, match="downloading is off"):
+        tfds_source.load("emnist_digits", data_dir="/nonexistent", download=False)
 
 
 def test_wrong_checksum_is_rejected(server):

@@ -1,0 +1,114 @@
+"""Unpacking an uploaded .zip of an image folder, refusing what could hurt the server.
+
+Refused, each with a message: not a zip; no image files; more than ``MAX_FILES`` entries; an image
+over ``MAX_FILE_BYTES`` or all of them over ``MAX_TOTAL_BYTES`` uncompressed; an entry expanding more
+than ``MAX_RATIO`` times (a zip bomb); encrypted entries; names that are absolute or use ``..``;
+symbolic links. Only files with image suffixes are written (everything else is skipped), and the
+bytes written are counted as they are written, so a header lying about sizes cannot exceed the limits.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from core.data.folder import IMAGE_SUFFIXES
+from core.errors import DataError
+
+MAX_ZIP_BYTES = 200 * 2**20
+MAX_FILES = 100_000
+MAX_FILE_BYTES = 20 * 2**20
+MAX_TOTAL_BYTES = 500 * 2**20
+MAX_RATIO = 200  # image files are compressed already: PNG/JPEG hardly shrink, a blank BMP ~100x
+CHUNK = 2**16
+#: where the dashboard unpacks visitors' zips, one new folder per upload
+UPLOAD_ROOT = Path(tempfile.gettempdir()) / "flax-dashboard-uploads"
+
+
+def safe_member_path(name: str) -> PurePosixPath:
+    """The relative path an entry may be written to; DataError for absolute names and ``..``."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or (path.parts and path.parts[0].endswith(":")) or ".." in path.parts:
+        raise DataError(f"the zip holds {name!r}, a path leaving its folder; zip the folder itself")
+    return path
+
+
+def extract_image_zip(source: bytes | str | Path, destination: str | Path) -> Path:
+    """Check every entry of the zip ``source`` (its bytes or its path), then write its image files
+    below ``destination`` (a new folder). Returns ``destination``."""
+    destination = Path(destination)
+    try:
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+    except OSError as err:
+        raise DataError(f"cannot read the zip {source} ({err.strerror})") from None
+    if size > MAX_ZIP_BYTES:
+        raise DataError(f"the zip is {size / 2**20:,.0f} MiB; at most {MAX_ZIP_BYTES // 2**20} MiB is accepted")
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise DataError(f"this is not a zip file ({err})") from None
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_FILES:
+            raise DataError(f"the zip holds {len(entries):,} entries; at most {MAX_FILES:,} are accepted")
+        images, total = [], 0
+        for entry in entries:
+            path = safe_member_path(entry.filename)
+            if stat.S_ISLNK(entry.external_attr >> 16):
+                raise DataError(f"the zip holds a symbolic link, {entry.filename!r}; links are not accepted")
+            if entry.is_dir() or not path.name.lower().endswith(IMAGE_SUFFIXES):
+                continue
+            if entry.flag_bits & 0x1:
+                raise DataError(f"{entry.filename!r} is encrypted; zip the images without a password")
+            if entry.file_size > MAX_FILE_BYTES:
+                raise DataError(
+                    f"{entry.filename!r} is {entry.file_size / 2**20:.0f} MiB; images up to "
+                    f"{MAX_FILE_BYTES // 2**20} MiB are accepted"
+                )
+            if entry.file_size > CHUNK and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
+                raise DataError(
+                    f"{entry.filename!r} expands {entry.file_size / max(entry.compress_size, 1):,.0f} times "
+                    f"(a zip bomb?); at most {MAX_RATIO} times is accepted"
+                )
+            total += entry.file_size
+            if total > MAX_TOTAL_BYTES:
+                raise DataError(f"the zip's images add up to over {MAX_TOTAL_BYTES // 2**20} MiB uncompressed")
+            images.append((entry, path))
+        if not images:
+            raise DataError(f"the zip holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+        destination.mkdir(parents=True, exist_ok=True)
+        written = 0
+        for entry, path in images:
+            target = destination.joinpath(*path.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size = 0
+            try:
+                with archive.open(entry) as src, open(target, "wb") as out:
+                    while chunk := src.read(CHUNK):
+                        size += len(chunk)
+                        written += len(chunk)
+                        if size > entry.file_size or size > MAX_FILE_BYTES or written > MAX_TOTAL_BYTES:
+                            raise DataError(f"{entry.filename!r} holds more than its header says; refused")
+                        out.write(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as err:
+                if isinstance(err, NotImplementedError):
+                    raise DataError(f"{entry.filename!r} uses a compression this server cannot read") from None
+                target.write_bytes(b"")  # a damaged entry: the folder reader counts it as unreadable
+    return destination
+
+
+def unpack_upload(data: bytes) -> Path:
+    """Unpack an uploaded zip into a new folder below ``UPLOAD_ROOT`` (removed again if refused)."""
+    UPLOAD_ROOT.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=UPLOAD_ROOT))
+    try:
+        return extract_image_zip(data, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
