@@ -68,6 +68,25 @@ def _add(stack: str) -> None:
     _apply(state, stack, layers)
 
 
+def _edit(stack: str, index: int, field: str, key: str) -> None:
+    """A width or activation was changed: apply it before the script reruns, so that everything drawn
+    before the editor (the sidebar's current model) already shows the new model."""
+    state = get_state()
+    layers = list(getattr(state.spec, stack))
+    value = st.session_state[key]
+    if field == "width":
+        if value is None:
+            return
+        layers[index] = Layer(int(value), layers[index].activation)
+    else:
+        layers[index] = Layer(layers[index].width, value)
+    try:
+        state.set_spec(state.spec.replace(**{stack: tuple(layers)}), from_editor=True)
+        state.editor_error = None
+    except SpecError:
+        pass  # the editor body shows the reason and keeps the last valid model
+
+
 def _layer_label(stack: str, index: int, count: int) -> str:
     if stack == "encoder" and index == count - 1:
         return f"{index + 1} (code)"
@@ -86,19 +105,25 @@ def layer_editor(state: AppState) -> ModelSpec:
         for i, layer in enumerate(layers):
             cols = st.columns([0.9, 2.4, 2.4, 0.6, 0.6, 0.6], vertical_alignment="bottom")
             cols[0].markdown(_layer_label(stack, i, len(layers)))
+            width_key = f"build.{stack}.{i}.width.v{version}"
             width = cols[1].number_input(
                 "units",
                 value=layer.width,
                 step=1,
-                key=f"build.{stack}.{i}.width.v{version}",
+                key=width_key,
+                on_change=_edit,
+                args=(stack, i, "width", width_key),
                 help=WIDTH_HELP,
                 label_visibility="visible" if i == 0 else "collapsed",
             )
+            activation_key = f"build.{stack}.{i}.activation.v{version}"
             activation = cols[2].selectbox(
                 "activation",
                 list(ACTIVATIONS),
                 index=list(ACTIVATIONS).index(layer.activation),
-                key=f"build.{stack}.{i}.activation.v{version}",
+                key=activation_key,
+                on_change=_edit,
+                args=(stack, i, "activation", activation_key),
                 help=ACTIVATION_HELP,
                 label_visibility="visible" if i == 0 else "collapsed",
             )

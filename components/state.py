@@ -150,12 +150,18 @@ class AppState:
     def selected_run(self) -> Run | None:
         return self.run(self.selected_run_id)
 
-    def trained_result(self) -> TrainResult | None:
-        """The selected run's result when it is a model of the spec being edited."""
+    def trained_run(self) -> Run | None:
+        """The run whose trained model the other pages show: the selected run when it is a trained model of
+        the spec being edited, else the latest trained run of that spec (a new run of a trained model is
+        selected while it trains, and the model it retrains stays trained meanwhile)."""
         run = self.selected_run
-        if run is None or run.result is None or run.spec != self.spec:
-            return None
-        return run.result
+        if run is not None and run.result is not None and run.spec == self.spec:
+            return run
+        return self.latest_result_for(self.spec)
+
+    def trained_result(self) -> TrainResult | None:
+        run = self.trained_run()
+        return run.result if run is not None else None
 
     def latest_result_for(self, spec: ModelSpec) -> Run | None:
         return next((r for r in reversed(self.runs) if r.result is not None and r.spec == spec), None)

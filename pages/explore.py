@@ -48,7 +48,7 @@ if result is None:
 
 
 dataset = resources.test_dataset(result, state.dataset_name)
-run = state.selected_run
+run = state.trained_run()
 codes = resources.test_outputs(run.run_id, dataset.name, result, dataset)["codes"]
 try:
     axes = latent.latent_axes(codes)

@@ -32,7 +32,7 @@ if result is None:
 
 
 dataset = resources.test_dataset(result, state.dataset_name)
-run = state.selected_run
+run = state.trained_run()
 outputs = resources.test_outputs(run.run_id, dataset.name, result, dataset)
 rng = np.random.default_rng(state.results_seed)
 shown = rng.choice(dataset.num_test, size=min(GRID, dataset.num_test), replace=False)

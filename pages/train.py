@@ -72,7 +72,8 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
     config = state.config
     optimizer, batch_size, seed = config.optimizer, config.batch_size, config.seed
     augment, loss = config.augment, config.reconstruction_loss
-    with st.form("train.settings"):
+    # Enter in a field must not start a run: only the button does
+    with st.form("train.settings", enter_to_submit=False):
         cols = st.columns(4)
         epochs = cols[0].number_input(
             "Epochs", value=config.epochs, step=1, key="train.epochs",
@@ -110,7 +111,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
                 )  # fmt: skip
         busy = state.active_run is not None
         submitted = st.form_submit_button(
-            "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None,
+            "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None or busy,
             help="A run is already training: stop it first" if busy else "Train a fresh copy of this model",
         )  # fmt: skip
     if not submitted:

@@ -23,7 +23,7 @@ trained = state.trained_result()
 st.title(":material/account_tree: Look inside the variables")
 if trained is not None:
     variables = {"params": trained.params}
-    run = state.selected_run
+    run = state.trained_run()
     st.success(
         f"Showing the **trained** values of run {run.run_id} "
         f"({len(trained.history.epochs)} epochs on {trained.dataset}).",

@@ -1,0 +1,57 @@
+"""Issue 15, server-side points: what the pages say while a run trains, after an edit, and in plain words."""
+
+from __future__ import annotations
+
+from tests.support import button, state, wait_for_training
+
+
+def _sidebar_links(at) -> list[str]:
+    return [link.label for link in at.sidebar.get("page_link")]
+
+
+def _start(at, epochs: int) -> None:
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="train.epochs").set_value(epochs)
+    button(at, "Start training").click().run()
+    assert not at.exception
+
+
+def test_a_new_run_of_a_trained_model_keeps_the_trained_one_on_results_and_the_path(app):
+    _start(app, 1)
+    wait_for_training(app)
+    first = state(app).runs[0]
+    assert first.status == "finished"
+    _start(app, 200)
+    second = state(app).runs[1]
+    assert second.active and state(app).selected_run_id == second.run_id
+    try:
+        app.switch_page("pages/results.py").run()
+        assert not app.exception
+        assert not any("has not been trained" in i.value for i in app.info)
+        assert any(f"Run {first.run_id} on" in c.value for c in app.caption)
+        assert not any("2. Train it** ← next" in label for label in _sidebar_links(app))
+        assert any("3. See what it learned" in label for label in _sidebar_links(app))
+    finally:
+        second.job.stop()
+        wait_for_training(app)
+
+
+def test_the_sidebar_shows_a_width_edit_in_the_same_rerun(app):
+    app.number_input(key="build.hidden.0.width.v0").set_value(64).run()
+    assert not app.exception
+    sidebar_text = [m.value for m in app.sidebar.markdown]
+    assert any("MLP 784-64-256-10" in m for m in sidebar_text), sidebar_text
+    assert any(f"{785 * 64 + 65 * 256 + 257 * 10:,} parameters" in c.value for c in app.sidebar.caption)
+    app.selectbox(key="build.hidden.1.activation.v0").set_value("tanh").run()
+    assert state(app).spec.hidden[1].activation == "tanh"
+
+
+def test_start_is_disabled_while_a_run_trains(app):
+    _start(app, 200)
+    run = state(app).runs[0]
+    try:
+        assert button(app, "Start training").disabled
+    finally:
+        run.job.stop()
+        wait_for_training(app)
+    assert not button(app, "Start training").disabled
