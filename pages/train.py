@@ -284,6 +284,10 @@ def load_checkpoint_upload(state: AppState) -> None:
     st.rerun()
 
 
+def saved_score(value: float | None, pattern: str, missing: str) -> str:
+    return missing if value is None else pattern.format(value)
+
+
 def saved_runs_section(state: AppState) -> None:
     saved = store.list_runs()
     with st.expander(f"Saved runs on this computer ({len(saved)}) in {store.runs_dir()}"):
@@ -296,16 +300,18 @@ def saved_runs_section(state: AppState) -> None:
                     "id": r.run_id,
                     "model": r.summary.get("model"),
                     "data": r.summary.get("dataset"),
-                    "status": r.summary.get("status"),
+                    "status": STATUS_WORDS.get(r.summary.get("status"), r.summary.get("status")),
                     "epochs": r.summary.get("epochs_done"),
-                    "test accuracy": r.summary.get("test_accuracy"),
-                    "test loss": r.summary.get("test_loss"),
+                    "test accuracy": saved_score(r.summary.get("test_accuracy"), "{:.1%}", "not measured"),
+                    "test loss": saved_score(r.summary.get("test_loss"), "{:.4f}", ""),
                 }
                 for r in saved[:200]
             ],
             hide_index=True,
             key="train.saved",
-            column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
+            column_config={
+                "test accuracy": st.column_config.TextColumn(help="An autoencoder rebuilds images: no accuracy"),
+            },
         )
         cols = st.columns([3, 1], vertical_alignment="bottom")
         chosen = cols[0].selectbox("Saved run", [r.run_id for r in saved[:200]], key="train.saved_choice")

@@ -111,19 +111,12 @@ if sizes_tab.open:
         if previous is not None and previous.kind == spec.kind and previous != spec:
             st.markdown(f"**Compared with the previous model** ({previous.describe()}): {state.last_change}")
             st.dataframe(
-                [
-                    {
-                        "layer": d.path,
-                        "before": d.before,
-                        "now": d.after,
-                        "change": (d.after or 0) - (d.before or 0),
-                    }
-                    for d in parameter_diff(previous, spec)
-                ],
+                [d.in_words() for d in parameter_diff(previous, spec)],
                 hide_index=True,
                 key="variables.diff",
                 column_config={
-                    "change": st.column_config.NumberColumn(format="%+d", help="parameters added (+) or removed (-)")
+                    "before": st.column_config.TextColumn(help="parameters of this layer in the previous model"),
+                    "change": st.column_config.TextColumn(help="parameters added (+) or removed (-)"),
                 },
             )
         st.dataframe(
@@ -138,7 +131,10 @@ if sizes_tab.open:
             ],
             hide_index=True,
             key="variables.layers",
-            column_config={"share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+            column_config={
+                "parameters": st.column_config.NumberColumn(format="localized"),
+                "share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+            },
         )  # fmt: skip
 
 if kernel_tab.open:
