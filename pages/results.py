@@ -74,10 +74,15 @@ if spec.kind == "autoencoder":
         titles = ("code number 1", "code number 2")
         st.caption("Every test image is a point at its 2-number code. Similar images land close together.")
     else:
-        titles = (f"main direction 1 ({share[0]:.0%} of the spread)", f"main direction 2 ({share[1]:.0%})")
+        titles = (
+            f"main direction 1 ({share[0]:.0%} of the spread)",
+            f"main direction 2 ({share[1]:.0%} of the spread)",
+        )
         st.caption(
-            f"The codes have {spec.code_size} numbers; this map shows the two directions in which they vary most "
-            "(PCA). Similar images land close together."
+            f"The codes have {spec.code_size} numbers; this map shows the two directions in which they differ most "
+            'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
+            "means that share of all the differences between codes lies along that direction. "
+            "Similar images land close together."
         )
     st.plotly_chart(
         figures.latent_figure(points, dataset.test_labels, dataset.class_names, titles, height=height(480)),

@@ -173,12 +173,13 @@ def live_panel(active: bool) -> None:
             )  # fmt: skip
             metrics[2].metric("Time left", duration(snap.eta_s) if snap.active else "—")
             compiled = "compiling…" if snap.status == "compiling" else (
-                duration(snap.compile_s) if snap.compile_s > 0 else "reused"
+                duration(snap.compile_s) if snap.compile_s > 0 else "none needed"
             )  # fmt: skip
             metrics[3].metric(
                 "Compile time", compiled,
                 help="Before the first step JAX turns the training step into machine code for this exact model "
-                "(first time only). The result is reused by later runs of the same model, even after a restart "
+                "(first time only; 'none needed': an earlier run's machine code was reused). It is reused by "
+                "later runs of the same model, even after a restart "
                 f"(kept in {compilation_cache_dir() or 'memory only'}).",
             )  # fmt: skip
             if run.result is not None and run.result.extra.get("devices", 1) > 1:
@@ -189,10 +190,16 @@ def live_panel(active: bool) -> None:
         curves = [curve(run)] + [curve(r) for r in others]
         loss_name = task_of(run.spec).loss_label(run.config.reconstruction_loss)
         st.plotly_chart(figures.loss_figure(curves, loss_name, height=height(380)), key="train.loss_chart")
+        loss_words = (
+            " For a classifier the loss is the cross-entropy: how surprised the model is by the right answer "
+            "(0 = sure and right; about 2.3 = a blind guess among 10 classes)."
+            if run.spec.kind == "mlp"
+            else ""
+        )
         explain(
             "Solid: loss of each training batch (lower is better). Dashed: loss on the test images, "
             "measured after every epoch. If the dashed line rises while the solid one falls, the model "
-            "is memorising (overfitting)."
+            "is memorising (overfitting)." + loss_words
         )
         if run.spec.kind == "mlp":
             st.plotly_chart(figures.accuracy_figure(curves, height=height(300)), key="train.accuracy_chart")

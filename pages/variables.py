@@ -56,10 +56,16 @@ if tree_tab.open:
     with tree_tab:
         left, right = st.columns([1, 1.3])
         with left:
-            st.caption("The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold.")
+            st.caption(
+                "The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold. "
+                "`float32[784,512]` is a table of 784 x 512 decimal numbers (float32: 4 bytes each)."
+            )
             st.json(tree_outline(variables), expanded=3)
         with right:
-            st.caption("The same tree in treescope (the pytree viewer of the JAX world), with value summaries.")
+            st.caption(
+                "The same tree in treescope, a viewer for pytrees (JAX's word for nested dictionaries and lists of "
+                "arrays), with a summary of the values."
+            )
             st.iframe(treescope.render_to_html(variables), height=420)
 
 if table_tab.open:

@@ -55,3 +55,13 @@ def test_start_is_disabled_while_a_run_trains(app):
         run.job.stop()
         wait_for_training(app)
     assert not button(app, "Start training").disabled
+
+
+def test_presenter_mode_hides_the_sweep_seeds_and_batch_size_and_keeps_their_defaults(app):
+    app.switch_page("pages/sweep.py").run()
+    assert {"sweep.seeds", "sweep.batch_size"} <= {w.key for w in [*app.text_input, *app.number_input]}
+    app.sidebar.toggle(key="sidebar.presenter").set_value(True).run()
+    assert not app.exception
+    keys = {w.key for w in [*app.text_input, *app.number_input]}
+    assert "sweep.widths" in keys and not keys & {"sweep.seeds", "sweep.batch_size"}
+    assert "**24 models** (8 widths × 3 seeds)" in app.info[0].value  # the defaults still make the plan
