@@ -29,7 +29,8 @@ def _set_presenter() -> None:
 def guided_path(state: AppState) -> None:
     """Build -> Train -> See, with the next step highlighted; every step stays clickable."""
     done = {
-        "Build": "Build" in state.visited,
+        # opening the page is not building: an edit, a preset, or training the default model counts
+        "Build": state.previous_spec is not None or bool(state.runs),
         "Train": state.trained_result() is not None,
         "Results": "Results" in state.visited and state.trained_result() is not None,
     }

@@ -22,7 +22,8 @@ from core.training.estimate import SweepEstimate
 from core.training.sweep import SweepPlan
 
 _STATE_KEY = "flax_dashboard.state"
-_run_ids = itertools.count(1)
+#: server-wide identity of a run, for caches shared by every visitor (a visitor sees run numbers 1, 2, ...)
+_cache_ids = itertools.count(1)
 
 DEFAULT_SPECS = {
     "mlp": PRESETS["MNIST classifier (default)"][1],
@@ -40,6 +41,8 @@ class Run:
     job: TrainingJob | None = None
     loaded: TrainResult | None = None  # a run restored from a checkpoint file
     created: float = field(default_factory=time.time)
+    #: unique in the server process (``run_id`` is only unique within one visitor's runs)
+    cache_id: int = field(default_factory=lambda: next(_cache_ids))
 
     @property
     def result(self) -> TrainResult | None:
@@ -134,7 +137,8 @@ class AppState:
 
     # ----- runs ----------------------------------------------------------------------
     def add_run(self, label: str, dataset: str, job: TrainingJob | None = None, loaded=None) -> Run:
-        run = Run(next(_run_ids), label, dataset, job=job, loaded=loaded)
+        number = max((r.run_id for r in self.runs), default=0) + 1  # each visitor counts their own runs
+        run = Run(number, label, dataset, job=job, loaded=loaded)
         self.runs.append(run)
         return run
 

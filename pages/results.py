@@ -33,7 +33,7 @@ if result is None:
 
 dataset = resources.test_dataset(result, state.dataset_name)
 run = state.trained_run()
-outputs = resources.test_outputs(run.run_id, dataset.name, result, dataset)
+outputs = resources.test_outputs(run.cache_id, dataset.name, result, dataset)
 rng = np.random.default_rng(state.results_seed)
 shown = rng.choice(dataset.num_test, size=min(GRID, dataset.num_test), replace=False)
 

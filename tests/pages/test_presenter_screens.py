@@ -65,3 +65,24 @@ def test_presenter_mode_hides_the_sweep_seeds_and_batch_size_and_keeps_their_def
     keys = {w.key for w in [*app.text_input, *app.number_input]}
     assert "sweep.widths" in keys and not keys & {"sweep.seeds", "sweep.batch_size"}
     assert "**24 models** (8 widths × 3 seeds)" in app.info[0].value  # the defaults still make the plan
+
+
+def test_run_numbers_count_per_visitor_and_caches_still_tell_runs_apart(app):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.conftest import ROOT
+
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other.run()
+    mine = [state(app).add_run(f"mine {i}", "sample") for i in range(3)]
+    theirs = state(other).add_run("theirs", "sample")
+    assert [r.run_id for r in mine] == [1, 2, 3] and theirs.run_id == 1  # a visitor's first run is run 1
+    assert len({r.cache_id for r in [*mine, theirs]}) == 4  # the shared test-output cache never mixes them
+
+
+def test_build_is_ticked_only_after_a_real_edit(app):
+    assert "Build" in state(app).visited
+    assert any("**1. Build a model** ← next" in label for label in _sidebar_links(app))
+    app.number_input(key="build.hidden.0.width.v0").set_value(128).run()
+    assert "1. Build a model" in _sidebar_links(app)
+    assert any("**2. Train it** ← next" in label for label in _sidebar_links(app))
