@@ -103,7 +103,8 @@ def layer_editor(state: AppState) -> ModelSpec:
         st.markdown(f"**{STACK_TITLES[stack]}**")
         rows = []
         for i, layer in enumerate(layers):
-            cols = st.columns([0.9, 2.4, 2.4, 0.6, 0.6, 0.6], vertical_alignment="bottom")
+            # icon columns wide enough for a 36 px button, the width field wide enough for its -/+ steppers
+            cols = st.columns([0.55, 2.8, 2.1, 0.85, 0.85, 0.85], gap="xsmall", vertical_alignment="bottom")
             cols[0].markdown(_layer_label(stack, i, len(layers)))
             width_key = f"build.{stack}.{i}.width.v{version}"
             width = cols[1].number_input(

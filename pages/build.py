@@ -57,7 +57,7 @@ top[2].button(
 )  # fmt: skip
 
 spec = state.spec
-left, right = st.columns([1.1, 1.4], gap="large")
+left, right = st.columns([1.3, 1.2], gap="medium")  # the layer rows need ~470 px at 1280
 with left:
     spec = layer_editor(state)
     if advanced():

@@ -341,6 +341,11 @@ def runs_section(state: AppState) -> None:
 
 
 dataset = choose_dataset(state)
-settings_form(state, dataset)
-live_panel(state.active_run is not None)
+if state.active_run is not None:
+    # while a run trains its live view comes first, on screen right after Start even on a 720 px projector
+    live_panel(True)
+    settings_form(state, dataset)
+else:
+    settings_form(state, dataset)
+    live_panel(False)
 runs_section(state)
