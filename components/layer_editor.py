@@ -138,6 +138,7 @@ def layer_editor(state: AppState) -> ModelSpec:
             rows.append(Layer(width, activation))
         st.button("Add layer", icon=":material/add:", key=f"build.{stack}.add.v{version}", on_click=_add, args=(stack,))
         edited[stack] = tuple(rows)
+    st.caption("Type a width, then press Enter or click elsewhere to apply it; the diagram and counts follow.")
     if spec.kind == "mlp":
         st.caption(f"Then a fixed output layer: {spec.num_classes} units, one score per class (no activation).")
     else:
@@ -185,4 +186,5 @@ def text_editor(state: AppState) -> None:
         else:
             state.set_spec(new)
             state.editor_error = None
+            state.text_editor_open = True
             st.rerun()

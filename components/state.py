@@ -117,6 +117,10 @@ class AppState:
     notice: str | None = None
     #: whether the settings of the page URL have been applied to this session yet
     link_applied: bool = False
+    #: the Variables page's open tab, kept when the visitor leaves the page and comes back
+    variables_tab: str | None = None
+    #: keep "Type the widths instead" open after applying from it
+    text_editor_open: bool = False
     #: the Width sweep page's job and estimates
     sweep: SweepPageState = field(default_factory=SweepPageState)
 

@@ -61,7 +61,7 @@ left, right = st.columns([1.3, 1.2], gap="medium")  # the layer rows need ~470 p
 with left:
     spec = layer_editor(state)
     if advanced():
-        with st.expander("Type the widths instead"):
+        with st.expander("Type the widths instead", expanded=state.text_editor_open):
             text_editor(state)
         with st.expander("Initialisation seed"):
             seed = st.number_input(

@@ -86,3 +86,22 @@ def test_build_is_ticked_only_after_a_real_edit(app):
     app.number_input(key="build.hidden.0.width.v0").set_value(128).run()
     assert "1. Build a model" in _sidebar_links(app)
     assert any("**2. Train it** ← next" in label for label in _sidebar_links(app))
+
+
+def test_the_variables_tab_and_the_typed_widths_box_stay_open(app):
+    from tests.support import open_tab, text_input
+
+    app.switch_page("pages/variables.py").run()
+    open_tab(app, "variables.tab", "Table of every array")
+    assert app.dataframe
+    app.switch_page("pages/build.py").run()
+    assert any("press Enter or click elsewhere" in c.value for c in app.caption)  # how a typed width applies
+    expander = next(e for e in app.expander if e.label == "Type the widths instead")
+    assert not expander.proto.expanded
+    text_input(app, "Hidden widths").set_value("64, 32")
+    button(app, "Apply widths").click().run()
+    assert [layer.width for layer in state(app).spec.hidden] == [64, 32]
+    assert next(e for e in app.expander if e.label == "Type the widths instead").proto.expanded
+    app.switch_page("pages/variables.py").run()
+    table = app.dataframe[0].value  # still the table tab, now of the new model
+    assert table["parameters"].sum() == 785 * 64 + 65 * 32 + 33 * 10
