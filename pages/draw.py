@@ -26,9 +26,16 @@ state = get_state()
 spec = state.spec
 result = state.trained_result()
 
-st.title(":material/draw: Draw a digit")
+# the model's own classes decide the words: a Fashion-MNIST model is shown clothes, not digits
+data_name = result.dataset if result is not None else state.dataset_name
+try:
+    class_names = resources.dataset(data_name).class_names
+except CoreError:
+    class_names = DIGIT_NAMES
+thing = "a digit" if tuple(class_names) == tuple(DIGIT_NAMES) else f"one of: {', '.join(class_names)}"
+st.title(":material/draw: " + ("Draw a digit" if thing == "a digit" else "Draw a picture"))
 st.caption(
-    "Draw one digit with the mouse or a finger, as big as you like, anywhere on the square. "
+    f"Draw {thing} with the mouse or a finger, as big as you like, anywhere on the square. "
     "The page turns it into a 28x28 image the way MNIST's digits were made, then asks the model."
 )
 

@@ -105,3 +105,18 @@ def test_the_variables_tab_and_the_typed_widths_box_stay_open(app):
     app.switch_page("pages/variables.py").run()
     table = app.dataframe[0].value  # still the table tab, now of the new model
     assert table["parameters"].sum() == 785 * 64 + 65 * 32 + 33 * 10
+
+
+def test_the_draw_page_asks_for_what_the_data_holds(app, tmp_path, sample):
+    from core.data.idx import export_idx
+
+    app.switch_page("pages/draw.py").run()
+    assert app.title[0].value.endswith("Draw a digit")
+    folder = tmp_path / "fashion"  # an IDX folder named fashion holds Fashion-MNIST's classes
+    export_idx(folder, "train", sample.train_images[:200], sample.train_labels[:200])
+    export_idx(folder, "t10k", sample.test_images[:50], sample.test_labels[:50])
+    state(app).dataset_name = f"idx:{folder}"
+    app.run()
+    assert not app.exception
+    assert app.title[0].value.endswith("Draw a picture")
+    assert any("T-shirt/top" in c.value and "Draw one of" in c.value for c in app.caption)
