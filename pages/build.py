@@ -60,6 +60,8 @@ spec = state.spec
 left, right = st.columns([1.3, 1.2], gap="medium")  # the layer rows need ~470 px at 1280
 with left:
     spec = layer_editor(state)
+    # the count right under the widths: on a phone the metrics column comes three screens further down
+    st.markdown(f"**{spec.parameter_count:,} parameters** in total (numbers the model learns)")
     if advanced():
         with st.expander("Type the widths instead", expanded=state.text_editor_open):
             text_editor(state)

@@ -20,6 +20,7 @@ from core import predict
 require_frame()
 
 GRID = 12
+PER_ROW = 6
 
 state = get_state()
 spec = state.spec
@@ -100,14 +101,15 @@ else:
     )
     m[1].metric("Wrong", f"{(~right).sum():,} of {dataset.num_test:,}")
     m[2].metric("Average confidence", f"{confidence.mean():.0%}", help="The probability the model gives its own answer")
-    st.image(
-        tile(dataset.test_images[shown], cols=GRID, scale=image_scale(3)), output_format="PNG",
-        caption="Random test images",
-    )  # fmt: skip
-    cols = st.columns(GRID)
-    for col, index in zip(cols, shown, strict=True):
-        mark = ":green[:material/check:]" if right[index] else ":red[:material/close:]"
-        col.caption(f"{mark} {names[predicted[index]]} ({confidence[index]:.0%})")
+    st.markdown("**Random test images and the model's answers**")
+    # each image carries its own answer: rows of 6 are wide enough for "T-shirt/top (97%)" on one line,
+    # and on a phone the columns stack as image, answer, image, answer... instead of a strip and a list
+    for start in range(0, len(shown), PER_ROW):
+        cols = st.columns(PER_ROW)
+        for col, index in zip(cols, shown[start : start + PER_ROW], strict=False):
+            mark = ":green[:material/check:]" if right[index] else ":red[:material/close:]"
+            col.image(tile(dataset.test_images[index][None], cols=1, scale=image_scale(3)), output_format="PNG")
+            col.caption(f"{mark} {names[predicted[index]]} ({confidence[index]:.0%})")
 
     left, right_col = st.columns(2)
     with left:

@@ -89,3 +89,17 @@ def test_no_request_leaves_the_machine(browser, server):
     page.wait_for_timeout(1000)
     context.close()
     assert hosts == {"127.0.0.1"}, hosts  # the tab icon and fonts included
+
+
+def test_on_a_phone_the_parameter_count_is_on_screen_with_the_width_field(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(server)  # on a phone the sidebar starts folded away
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stNumberInput"]', timeout=90_000)
+    wait_idle(page)
+    field = page.get_by_role("spinbutton", name="units").first
+    field.scroll_into_view_if_needed()
+    count = page.get_by_text("535,818 parameters in total").first
+    top, below = field.bounding_box(), count.bounding_box()
+    context.close()
+    assert below["y"] + below["height"] - top["y"] <= 844, (top, below)  # both on one phone screen

@@ -120,3 +120,21 @@ def test_the_draw_page_asks_for_what_the_data_holds(app, tmp_path, sample):
     assert not app.exception
     assert app.title[0].value.endswith("Draw a picture")
     assert any("T-shirt/top" in c.value and "Draw one of" in c.value for c in app.caption)
+
+
+def test_each_result_image_carries_its_own_answer(app):
+    from core.data import load_dataset
+    from core.spec import ModelSpec
+    from core.training import TrainConfig, train
+    from tests.support import select_trained
+
+    sample = load_dataset("sample")
+    result = train(ModelSpec.mlp((32,)), TrainConfig(epochs=1), sample)
+    select_trained(app, result)
+    app.switch_page("pages/results.py").run()
+    assert not app.exception
+    answers = [c.value for c in app.caption if c.value.startswith((":green[", ":red["))]
+    assert len(answers) == 12
+    # one image per answer (not one strip above a list of answers), then the most confused square's
+    # images and the image in detail
+    assert len(app.get("image")) == 12 + 2
