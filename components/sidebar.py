@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.run_views import STATUS_WORDS, final_score, progress_text
+from components.run_views import STATUS_WORDS, final_score, sidebar_progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
 from core import models
@@ -81,7 +81,7 @@ def _training_status(active: bool) -> None:
         if run is not None:
             snap = run.snapshot()
             st.progress(snap.progress, text=f"Run {run.run_id}: {snap.progress:.0%}")
-            st.caption(progress_text(snap))
+            st.caption(sidebar_progress_text(snap))
             return
         if state.sweep.active:
             return
