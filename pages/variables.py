@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import treescope
 
 from components import figures
 from components.frame import require_frame
 from components.state import get_state
+from components.tree_view import treescope_html
 from components.ui import explain, height
 from core import models
 from core.costs import parameter_diff
@@ -70,7 +70,7 @@ if tree_tab.open:
                 "The same tree in treescope, a viewer for pytrees (JAX's word for nested dictionaries and lists of "
                 "arrays), with a summary of the values."
             )
-            st.iframe(treescope.render_to_html(variables), height=420)
+            st.iframe(treescope_html(variables, 420), height=420)
 
 if table_tab.open:
     with table_tab:
