@@ -134,10 +134,14 @@ def treemap_figure(rows: Sequence[VariableRow], height: int = 420) -> go.Figure:
     return _layout(fig, height=height)
 
 
+def _block_sizes(shape: tuple[int, int], max_side: int = 200) -> tuple[int, int]:
+    """How many rows and columns of a matrix each heatmap cell averages (1 x 1 when it is small enough)."""
+    return -(-shape[0] // max_side), -(-shape[1] // max_side)
+
+
 def _shrink(matrix: np.ndarray, max_side: int = 200) -> np.ndarray:
     """Average-pool a big matrix so a heatmap stays light (784x4096 -> about 200x200)."""
-    rows = -(-matrix.shape[0] // max_side)
-    cols = -(-matrix.shape[1] // max_side)
+    rows, cols = _block_sizes(matrix.shape, max_side)
     if rows == 1 and cols == 1:
         return matrix
     padded = np.pad(matrix, ((0, (-matrix.shape[0]) % rows), (0, (-matrix.shape[1]) % cols)), constant_values=np.nan)
@@ -145,21 +149,45 @@ def _shrink(matrix: np.ndarray, max_side: int = 200) -> np.ndarray:
 
 
 def kernel_heatmap(kernel: np.ndarray, title: str, height: int = 420) -> go.Figure:
-    """A weight matrix as colours: red positive, blue negative (inputs down, units across)."""
-    shown = _shrink(np.asarray(kernel, np.float32))
+    """A weight matrix as colours: red positive, blue negative (inputs down, units across).
+
+    A big matrix is averaged in blocks; each cell then sits at the real input and unit numbers it
+    covers, and its hover names that range, so the axes end at the matrix's true size."""
+    kernel = np.asarray(kernel, np.float32)
+    shown = _shrink(kernel)
+    rows, cols = _block_sizes(kernel.shape)
     limit = float(np.nanmax(np.abs(shown))) or 1.0
+    first_input = np.arange(shown.shape[0]) * rows
+    first_unit = np.arange(shown.shape[1]) * cols
+    if rows == 1 and cols == 1:
+        hover, customdata = "input %{y}, unit %{x}: %{z:.4f}<extra></extra>", None
+    else:
+        last_input = np.minimum(first_input + rows, kernel.shape[0]) - 1
+        last_unit = np.minimum(first_unit + cols, kernel.shape[1]) - 1
+        customdata = np.stack(
+            np.broadcast_arrays(first_input[:, None], last_input[:, None], first_unit[None, :], last_unit[None, :]),
+            axis=-1,
+        )
+        hover = (
+            "inputs %{customdata[0]}-%{customdata[1]}, units %{customdata[2]}-%{customdata[3]}: "
+            f"average of {rows * cols} weights %{{z:.4f}}<extra></extra>"
+        )
     fig = go.Figure(
         go.Heatmap(
             z=shown,
+            x=first_unit + (cols - 1) / 2,
+            y=first_input + (rows - 1) / 2,
+            customdata=customdata,
             colorscale="RdBu_r",
             zmid=0,
             zmin=-limit,
             zmax=limit,
-            hovertemplate="input %{y}, unit %{x}: %{z:.4f}<extra></extra>",
+            hovertemplate=hover,
         )
     )
-    fig.update_yaxes(autorange="reversed", title="input")
-    fig.update_xaxes(title="unit")
+    pooled = "" if rows == 1 and cols == 1 else f" (each square: {rows} x {cols} weights averaged)"
+    fig.update_yaxes(autorange="reversed", title=f"input (0 to {kernel.shape[0] - 1:,}){pooled}")
+    fig.update_xaxes(title=f"unit (0 to {kernel.shape[1] - 1:,})")
     return _layout(fig, title, height=height)
 
 

@@ -11,6 +11,7 @@ stops the bare run: no rerun, so a click that caused the run is not lost.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -23,6 +24,8 @@ PAGE_FILES = {
     "pages/explore.py": ("Explore", ":material/explore:"),
     "pages/draw.py": ("Draw", ":material/draw:"),
 }
+#: served by this server itself: a material-icon page icon makes the browser fetch it from a font host
+PAGE_ICON = Path(__file__).resolve().parents[1] / "assets" / "favicon.png"
 _local = threading.local()
 
 
@@ -41,7 +44,7 @@ def run_app() -> None:
     from components.state import get_state
     from components.ui import apply_presenter_style
 
-    st.set_page_config(page_title="flax model dashboard", page_icon=":material/neurology:", layout="wide")
+    st.set_page_config(page_title="flax model dashboard", page_icon=str(PAGE_ICON), layout="wide")
     process_setup()
     state = get_state()
     apply_link_once(state)

@@ -68,6 +68,25 @@ def _add(stack: str) -> None:
     _apply(state, stack, layers)
 
 
+def _edit(stack: str, index: int, field: str, key: str) -> None:
+    """A width or activation was changed: apply it before the script reruns, so that everything drawn
+    before the editor (the sidebar's current model) already shows the new model."""
+    state = get_state()
+    layers = list(getattr(state.spec, stack))
+    value = st.session_state[key]
+    if field == "width":
+        if value is None:
+            return
+        layers[index] = Layer(int(value), layers[index].activation)
+    else:
+        layers[index] = Layer(layers[index].width, value)
+    try:
+        state.set_spec(state.spec.replace(**{stack: tuple(layers)}), from_editor=True)
+        state.editor_error = None
+    except SpecError:
+        pass  # the editor body shows the reason and keeps the last valid model
+
+
 def _layer_label(stack: str, index: int, count: int) -> str:
     if stack == "encoder" and index == count - 1:
         return f"{index + 1} (code)"
@@ -84,21 +103,28 @@ def layer_editor(state: AppState) -> ModelSpec:
         st.markdown(f"**{STACK_TITLES[stack]}**")
         rows = []
         for i, layer in enumerate(layers):
-            cols = st.columns([0.9, 2.4, 2.4, 0.6, 0.6, 0.6], vertical_alignment="bottom")
+            # icon columns wide enough for a 36 px button, the width field wide enough for its -/+ steppers
+            cols = st.columns([0.55, 2.8, 2.1, 0.85, 0.85, 0.85], gap="xsmall", vertical_alignment="bottom")
             cols[0].markdown(_layer_label(stack, i, len(layers)))
+            width_key = f"build.{stack}.{i}.width.v{version}"
             width = cols[1].number_input(
                 "units",
                 value=layer.width,
                 step=1,
-                key=f"build.{stack}.{i}.width.v{version}",
+                key=width_key,
+                on_change=_edit,
+                args=(stack, i, "width", width_key),
                 help=WIDTH_HELP,
                 label_visibility="visible" if i == 0 else "collapsed",
             )
+            activation_key = f"build.{stack}.{i}.activation.v{version}"
             activation = cols[2].selectbox(
                 "activation",
                 list(ACTIVATIONS),
                 index=list(ACTIVATIONS).index(layer.activation),
-                key=f"build.{stack}.{i}.activation.v{version}",
+                key=activation_key,
+                on_change=_edit,
+                args=(stack, i, "activation", activation_key),
                 help=ACTIVATION_HELP,
                 label_visibility="visible" if i == 0 else "collapsed",
             )
@@ -112,6 +138,7 @@ def layer_editor(state: AppState) -> ModelSpec:
             rows.append(Layer(width, activation))
         st.button("Add layer", icon=":material/add:", key=f"build.{stack}.add.v{version}", on_click=_add, args=(stack,))
         edited[stack] = tuple(rows)
+    st.caption("Type a width, then press Enter or click elsewhere to apply it; the diagram and counts follow.")
     if spec.kind == "mlp":
         st.caption(f"Then a fixed output layer: {spec.num_classes} units, one score per class (no activation).")
     else:
@@ -159,4 +186,5 @@ def text_editor(state: AppState) -> None:
         else:
             state.set_spec(new)
             state.editor_error = None
+            state.text_editor_open = True
             st.rerun()

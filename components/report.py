@@ -39,8 +39,21 @@ def png_data_uri(picture: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+#: room for tick labels and axis titles: the dashboard's tight margins rely on Streamlit's chart theme,
+#: which a standalone page does not have ("0.5" would show as ".5", confusion row labels cut)
+REPORT_MARGIN = {"l": 80, "r": 30, "t": 50, "b": 70}
+
+
+def report_figure(fig):
+    """A dashboard figure made ready for the standalone page: margins that fit its labels."""
+    fig.update_layout(margin=REPORT_MARGIN, legend={"orientation": "h", "y": -0.3})
+    fig.update_xaxes(automargin=True, title_standoff=12)
+    fig.update_yaxes(automargin=True, title_standoff=12)
+    return fig
+
+
 def _figure(fig, first: bool) -> str:
-    return pio.to_html(fig, full_html=False, include_plotlyjs=first)
+    return pio.to_html(report_figure(fig), full_html=False, include_plotlyjs=first)
 
 
 def _table(rows: list[tuple[str, str]]) -> str:

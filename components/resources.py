@@ -80,12 +80,12 @@ def _first_images_png(name: str, roots: tuple[str, ...] | None) -> bytes:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def test_outputs(run_id: int, dataset_name: str, _result: TrainResult, _dataset: Dataset) -> dict[str, np.ndarray]:
+def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _dataset: Dataset) -> dict[str, np.ndarray]:
     """What a trained run's model says about every test image, computed once per run.
 
     MLP: class probabilities and the confusion matrix [true, predicted]; autoencoder: latent codes
     and the error of each reconstruction.
-    (Run ids are unique in the server process, so runs of different visitors never collide.)
+    (``Run.cache_id`` is unique in the server process, so runs of different visitors never collide.)
     """
     spec, params = _result.spec, _result.params
     if spec.kind == "mlp":

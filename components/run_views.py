@@ -37,6 +37,18 @@ def progress_text(snap: JobSnapshot) -> str:
     return " · ".join(parts)
 
 
+def sidebar_progress_text(snap: JobSnapshot) -> str:
+    """The sidebar's shorter line: the epoch, not the step. The sidebar and the Train page refresh at
+    different moments, so two step counts on one screen would disagree; an epoch lasts many refreshes."""
+    if not snap.active or snap.status == "queued":
+        return progress_text(snap)
+    epoch = min(snap.epochs, snap.step * snap.epochs // max(snap.total_steps, 1) + 1)
+    parts = [f"{status_words(snap.status)}: epoch {epoch} of {snap.epochs}"]
+    if snap.eta_s is not None:
+        parts.append(f"about {duration(snap.eta_s)} left")
+    return " · ".join(parts)
+
+
 def final_score(run: Run) -> str:
     """The run's last test score in words, or an empty string before the first epoch ends."""
     result = run.result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.run_views import final_score, progress_text
+from components.run_views import final_score, sidebar_progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
 from components.words import status_words
@@ -30,7 +30,8 @@ def _set_presenter() -> None:
 def guided_path(state: AppState) -> None:
     """Build -> Train -> See, with the next step highlighted; every step stays clickable."""
     done = {
-        "Build": "Build" in state.visited,
+        # opening the page is not building: an edit, a preset, or training the default model counts
+        "Build": state.previous_spec is not None or bool(state.runs),
         "Train": state.trained_result() is not None,
         "Results": "Results" in state.visited and state.trained_result() is not None,
     }
@@ -81,7 +82,7 @@ def _training_status(active: bool) -> None:
         if run is not None:
             snap = run.snapshot()
             st.progress(snap.progress, text=f"Run {run.run_id}: {snap.progress:.0%}")
-            st.caption(progress_text(snap))
+            st.caption(sidebar_progress_text(snap))
             return
         if state.sweep.active:
             return

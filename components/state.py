@@ -23,7 +23,8 @@ from core.training.estimate import SweepEstimate
 from core.training.sweep import SweepPlan
 
 _STATE_KEY = "flax_dashboard.state"
-_run_ids = itertools.count(1)
+#: server-wide identity of a run, for caches shared by every visitor (a visitor sees run numbers 1, 2, ...)
+_cache_ids = itertools.count(1)
 
 DEFAULT_SPECS = {
     "mlp": PRESETS["MNIST classifier (default)"][1],
@@ -41,6 +42,8 @@ class Run:
     job: TrainingJob | None = None
     loaded: TrainResult | None = None  # a run restored from a checkpoint file
     created: float = field(default_factory=time.time)
+    #: unique in the server process (``run_id`` is only unique within one visitor's runs)
+    cache_id: int = field(default_factory=lambda: next(_cache_ids))
 
     @property
     def result(self) -> TrainResult | None:
@@ -118,6 +121,10 @@ class AppState:
     notice: str | None = None
     #: whether the settings of the page URL have been applied to this session yet
     link_applied: bool = False
+    #: the Variables page's open tab, kept when the visitor leaves the page and comes back
+    variables_tab: str | None = None
+    #: keep "Type the widths instead" open after applying from it
+    text_editor_open: bool = False
     #: the Width sweep page's job and estimates
     sweep: SweepPageState = field(default_factory=SweepPageState)
 
@@ -139,7 +146,8 @@ class AppState:
 
     # ----- runs ----------------------------------------------------------------------
     def add_run(self, label: str, dataset: str, job: TrainingJob | None = None, loaded=None) -> Run:
-        run = Run(next(_run_ids), label, dataset, job=job, loaded=loaded)
+        number = max((r.run_id for r in self.runs), default=0) + 1  # each visitor counts their own runs
+        run = Run(number, label, dataset, job=job, loaded=loaded)
         self.runs.append(run)
         return run
 
@@ -155,12 +163,18 @@ class AppState:
     def selected_run(self) -> Run | None:
         return self.run(self.selected_run_id)
 
-    def trained_result(self) -> TrainResult | None:
-        """The selected run's result when it is a model of the spec being edited."""
+    def trained_run(self) -> Run | None:
+        """The run whose trained model the other pages show: the selected run when it is a trained model of
+        the spec being edited, else the latest trained run of that spec (a new run of a trained model is
+        selected while it trains, and the model it retrains stays trained meanwhile)."""
         run = self.selected_run
-        if run is None or run.result is None or run.spec != self.spec:
-            return None
-        return run.result
+        if run is not None and run.result is not None and run.spec == self.spec:
+            return run
+        return self.latest_result_for(self.spec)
+
+    def trained_result(self) -> TrainResult | None:
+        run = self.trained_run()
+        return run.result if run is not None else None
 
     def latest_result_for(self, spec: ModelSpec) -> Run | None:
         return next((r for r in reversed(self.runs) if r.result is not None and r.spec == spec), None)

@@ -15,6 +15,29 @@ _PRESENTER_CSS = """
   [data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.15rem; }
   [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
   [data-testid="stMetricValue"] { font-size: 2.6rem; }
+  /* the paragraph rule above must not shrink the key numbers to the size of their labels */
+  [data-testid="stMain"] [data-testid="stMetricValue"] p { font-size: inherit; }
+</style>
+"""
+
+#: Drawn in both modes: labels and buttons wrap between words instead of ending in "…" or breaking
+#: mid-word ("activatio / n"), and the layer editor's icon buttons keep room for their icon.
+_LAYOUT_CSS = """
+<style>
+  [data-testid="stMetricLabel"] .stMarkdownEllipsis, [data-testid="stMetricValue"] .stMarkdownEllipsis,
+  [data-testid="stButton"] .stMarkdownEllipsis, [data-testid="stFormSubmitButton"] .stMarkdownEllipsis,
+  [data-testid="stWidgetLabel"] .stMarkdownEllipsis, [data-testid="stMetricLabel"] .stMarkdownEllipsis p,
+  [data-testid="stButton"] .stMarkdownEllipsis p, [data-testid="stFormSubmitButton"] .stMarkdownEllipsis p,
+  [data-testid="stWidgetLabel"] .stMarkdownEllipsis p {
+    white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: normal; word-break: normal;
+  }
+  [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] > div { overflow: visible; }
+  [data-testid="stMetricValue"] p { white-space: normal; overflow-wrap: normal; line-height: 1.15; }
+  [data-testid="stButton"] button, [data-testid="stFormSubmitButton"] button { height: auto; }
+  [class*="st-key-build-"][class*="-up-v"] button, [class*="st-key-build-"][class*="-down-v"] button,
+  [class*="st-key-build-"][class*="-remove-v"] button {
+    padding-left: 0.3rem; padding-right: 0.3rem; min-width: 2.25rem;
+  }
 </style>
 """
 
@@ -66,5 +89,6 @@ def not_trained_yet(model: str, without_training: str, once_trained: str) -> Non
 
 
 def apply_presenter_style() -> None:
+    st.html(_LAYOUT_CSS)
     if presenter():
         st.html(_PRESENTER_CSS)

@@ -102,6 +102,16 @@ class LayerDiff:
     before: int | None  # parameters, None if the layer is new
     after: int | None  # None if the layer was removed
 
+    def in_words(self) -> dict[str, str]:
+        """The row of the before/after table as people read it: "401,920", "new layer", "-351,680"."""
+        change = (self.after or 0) - (self.before or 0)
+        return {
+            "layer": self.path,
+            "before": "new layer" if self.before is None else f"{self.before:,}",
+            "now": "removed" if self.after is None else f"{self.after:,}",
+            "change": f"{change:+,}" if change else "same",
+        }
+
 
 def parameter_diff(old: ModelSpec, new: ModelSpec) -> list[LayerDiff]:
     """Parameters per Dense layer before and after, matched by their place in the variables tree."""
@@ -112,8 +122,27 @@ def parameter_diff(old: ModelSpec, new: ModelSpec) -> list[LayerDiff]:
 
 
 def _change(delta: int, total_before: int) -> str:
-    verb = "adds" if delta >= 0 else "removes"
-    return f"{verb} {abs(delta):,} parameters ({delta / total_before:+.0%})"
+    """The change in words, e.g. 'adds 1,290 parameters (+0.2%)'; a small real change never reads as 0%."""
+    if delta == 0:
+        return "same number of parameters"
+    verb = "adds" if delta > 0 else "removes"
+    share = abs(delta) / total_before
+    sign = "+" if delta > 0 else "-"
+    if share >= 0.01:
+        percent = f"{sign}{share:.0%}"
+    elif share >= 0.001:
+        percent = f"{sign}{share:.1%}"
+    else:
+        percent = "less than 0.1%"
+    return f"{verb} {abs(delta):,} parameters ({percent})"
+
+
+def _inserted_at(shorter: tuple, longer: tuple) -> int | None:
+    """Where ``longer`` has one layer that ``shorter`` lacks, everything else equal; None otherwise."""
+    for i in range(len(longer)):
+        if longer[:i] + longer[i + 1 :] == shorter:
+            return i
+    return None
 
 
 def describe_change(old: ModelSpec, new: ModelSpec) -> str:
@@ -135,10 +164,16 @@ def describe_change(old: ModelSpec, new: ModelSpec) -> str:
                 return f"layer {i + 1}: activation {a.activation} → {b.activation} (same parameters)"
         if all(a.width == b.width for a, b in zip(old_layers, new_layers, strict=True)) and changed:
             return "activations changed (same parameters)"
-    if len(new_layers) == len(old_layers) + 1:
-        return f"one more layer: {_change(delta, old.parameter_count)}"
-    if len(new_layers) == len(old_layers) - 1:
-        return f"one layer fewer: {_change(delta, old.parameter_count)}"
+    added = _inserted_at(old_layers, new_layers) if len(new_layers) == len(old_layers) + 1 else None
+    if added is not None:
+        width = new_layers[added].width
+        why = f": the layers around it now connect through its {width:,} units" if delta < 0 else ""
+        return f"one more layer ({width:,} units, layer {added + 1}) {_change(delta, old.parameter_count)}{why}"
+    removed = _inserted_at(new_layers, old_layers) if len(old_layers) == len(new_layers) + 1 else None
+    if removed is not None:
+        width = old_layers[removed].width
+        why = ": the layers around it are now connected directly" if delta > 0 else ""
+        return f"layer {removed + 1} ({width:,} units) removed: {_change(delta, old.parameter_count)}{why}"
     if delta == 0 and old.seed != new.seed:
         return f"seed {old.seed} → {new.seed}: new starting weights (same parameters)"
     return f"{old.describe()} → {new.describe()}: {_change(delta, old.parameter_count)}"

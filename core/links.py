@@ -103,7 +103,7 @@ def from_query(query: Mapping[str, str]) -> LinkSettings | None:
     except LinkError:
         raise
     except CoreError as err:
-        raise LinkError(str(err)) from None
+        raise LinkError(getattr(err, "reason", str(err))) from None
     dataset = query.get("data")
     if dataset is not None and dataset not in SHAREABLE_DATA:
         raise LinkError(f"data must be one of {', '.join(SHAREABLE_DATA)}, got {dataset!r}")

@@ -57,11 +57,13 @@ top[2].button(
 )  # fmt: skip
 
 spec = state.spec
-left, right = st.columns([1.1, 1.4], gap="large")
+left, right = st.columns([1.3, 1.2], gap="medium")  # the layer rows need ~470 px at 1280
 with left:
     spec = layer_editor(state)
+    # the count right under the widths: on a phone the metrics column comes three screens further down
+    st.markdown(f"**{spec.parameter_count:,} parameters** in total (numbers the model learns)")
     if advanced():
-        with st.expander("Type the widths instead"):
+        with st.expander("Type the widths instead", expanded=state.text_editor_open):
             text_editor(state)
         with st.expander("Initialisation seed"):
             seed = st.number_input(

@@ -48,8 +48,8 @@ if result is None:
 
 
 dataset = resources.test_dataset(result, state.dataset_name)
-run = state.selected_run
-codes = resources.test_outputs(run.run_id, dataset.name, result, dataset)["codes"]
+run = state.trained_run()
+codes = resources.test_outputs(run.cache_id, dataset.name, result, dataset)["codes"]
 try:
     axes = latent.latent_axes(codes)
     map_axes = latent.latent_axes(codes, max_unit_axes=2)

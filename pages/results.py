@@ -20,6 +20,7 @@ from core import predict
 require_frame()
 
 GRID = 12
+PER_ROW = 6
 
 state = get_state()
 spec = state.spec
@@ -32,8 +33,8 @@ if result is None:
 
 
 dataset = resources.test_dataset(result, state.dataset_name)
-run = state.selected_run
-outputs = resources.test_outputs(run.run_id, dataset.name, result, dataset)
+run = state.trained_run()
+outputs = resources.test_outputs(run.cache_id, dataset.name, result, dataset)
 rng = np.random.default_rng(state.results_seed)
 shown = rng.choice(dataset.num_test, size=min(GRID, dataset.num_test), replace=False)
 
@@ -74,10 +75,15 @@ if spec.kind == "autoencoder":
         titles = ("code number 1", "code number 2")
         st.caption("Every test image is a point at its 2-number code. Similar images land close together.")
     else:
-        titles = (f"main direction 1 ({share[0]:.0%} of the spread)", f"main direction 2 ({share[1]:.0%})")
+        titles = (
+            f"main direction 1 ({share[0]:.0%} of the spread)",
+            f"main direction 2 ({share[1]:.0%} of the spread)",
+        )
         st.caption(
-            f"The codes have {spec.code_size} numbers; this map shows the two directions in which they vary most "
-            "(PCA). Similar images land close together."
+            f"The codes have {spec.code_size} numbers; this map shows the two directions in which they differ most "
+            'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
+            "means that share of all the differences between codes lies along that direction. "
+            "Similar images land close together."
         )
     st.plotly_chart(
         figures.latent_figure(points, dataset.test_labels, dataset.class_names, titles, height=height(480)),
@@ -95,14 +101,15 @@ else:
     )
     m[1].metric("Wrong", f"{(~right).sum():,} of {dataset.num_test:,}")
     m[2].metric("Average confidence", f"{confidence.mean():.0%}", help="The probability the model gives its own answer")
-    st.image(
-        tile(dataset.test_images[shown], cols=GRID, scale=image_scale(3)), output_format="PNG",
-        caption="Random test images",
-    )  # fmt: skip
-    cols = st.columns(GRID)
-    for col, index in zip(cols, shown, strict=True):
-        mark = ":green[:material/check:]" if right[index] else ":red[:material/close:]"
-        col.caption(f"{mark} {names[predicted[index]]} ({confidence[index]:.0%})")
+    st.markdown("**Random test images and the model's answers**")
+    # each image carries its own answer: rows of 6 are wide enough for "T-shirt/top (97%)" on one line,
+    # and on a phone the columns stack as image, answer, image, answer... instead of a strip and a list
+    for start in range(0, len(shown), PER_ROW):
+        cols = st.columns(PER_ROW)
+        for col, index in zip(cols, shown[start : start + PER_ROW], strict=False):
+            mark = ":green[:material/check:]" if right[index] else ":red[:material/close:]"
+            col.image(tile(dataset.test_images[index][None], cols=1, scale=image_scale(3)), output_format="PNG")
+            col.caption(f"{mark} {names[predicted[index]]} ({confidence[index]:.0%})")
 
     left, right_col = st.columns(2)
     with left:

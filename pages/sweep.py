@@ -17,7 +17,7 @@ from components.sweep_views import (
     run_rows,
     sweep_progress_text,
 )
-from components.ui import explain, height
+from components.ui import advanced, explain, height
 from components.words import layer_description
 from core.data import Dataset
 from core.errors import CoreError
@@ -38,6 +38,7 @@ from core.training.sweep import (
 require_frame()
 
 POLL_SECONDS = 1.0
+DEFAULT_SEEDS = "0,1,2"
 
 state = get_state()
 sweep_state = get_sweep_state()
@@ -65,7 +66,8 @@ def settings_form(state: AppState) -> SweepPlan | None:
     config = state.config
     layers = [*range(len(spec.layers)), ALL_LAYERS]
     with st.form("sweep.settings"):
-        cols = st.columns([2, 3, 1])
+        seeds, batch_size = DEFAULT_SEEDS, config.batch_size  # presenter mode hides both and keeps these
+        cols = st.columns([2, 3, 1] if advanced() else [2, 4])
         layer = cols[0].selectbox(
             "Layer to resize", layers, format_func=lambda i: layer_description(spec, i).capitalize(), key="sweep.layer",
             help="Which layer gets a different width in each model; the others stay as built. 'All hidden layers' "
@@ -76,20 +78,22 @@ def settings_form(state: AppState) -> SweepPlan | None:
             help=f"Numbers of units, separated by commas (1 to {MAX_WIDTH:,}, at most {MAX_VALUES}). Each width "
             "trains its own model, smallest first.",
         )  # fmt: skip
-        seeds = cols[2].text_input(
-            "Seeds", value="0,1,2", key="sweep.seeds",
-            help=f"One model per seed and width (at most {MAX_SEEDS} seeds). A seed fixes the starting weights and "
-            "the order of the images; several seeds show how much a result varies by chance (the error bars).",
-        )  # fmt: skip
+        if advanced():
+            seeds = cols[2].text_input(
+                "Seeds", value=DEFAULT_SEEDS, key="sweep.seeds",
+                help=f"One model per seed and width (at most {MAX_SEEDS} seeds). A seed fixes the starting weights "
+                "and the order of the images; several seeds show how much a result varies by chance (the error bars).",
+            )  # fmt: skip
         more = st.columns(3)
         epochs = more[0].number_input(
             "Epochs", value=config.epochs, step=1, key="sweep.epochs",
             help=f"How many times every model goes through all training images (1 to {MAX_EPOCHS}).",
         )  # fmt: skip
-        batch_size = more[1].number_input(
-            "Batch size", value=config.batch_size, step=1, key="sweep.batch_size",
-            help=f"Images per nudge (1 to {MAX_BATCH_SIZE:,}), the same for every model.",
-        )  # fmt: skip
+        if advanced():
+            batch_size = more[1].number_input(
+                "Batch size", value=config.batch_size, step=1, key="sweep.batch_size",
+                help=f"Images per nudge (1 to {MAX_BATCH_SIZE:,}), the same for every model.",
+            )  # fmt: skip
         more[2].markdown(
             f"Optimizer **{config.optimizer}**, learning rate **{config.learning_rate:g}**",
             help="Taken from the Train page's settings, the same for every model of the sweep.",

@@ -109,7 +109,8 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
     config = state.config
     optimizer, batch_size, seed = config.optimizer, config.batch_size, config.seed
     augment, loss = config.augment, config.reconstruction_loss
-    with st.form("train.settings"):
+    # Enter in a field must not start a run: only the button does
+    with st.form("train.settings", enter_to_submit=False):
         cols = st.columns(4)
         epochs = cols[0].number_input(
             "Epochs", value=config.epochs, step=1, key="train.epochs",
@@ -147,7 +148,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
                 )  # fmt: skip
         busy = state.active_run is not None
         submitted = st.form_submit_button(
-            "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None,
+            "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None or busy,
             help="A run is already training: stop it first" if busy else "Train a fresh copy of this model",
         )  # fmt: skip
     if not submitted:
@@ -209,12 +210,13 @@ def live_panel(active: bool) -> None:
             )  # fmt: skip
             metrics[2].metric("Time left", duration(snap.eta_s) if snap.active else "—")
             compiled = "compiling…" if snap.status == Status.COMPILING else (
-                duration(snap.compile_s) if snap.compile_s > 0 else "reused"
+                duration(snap.compile_s) if snap.compile_s > 0 else "none needed"
             )  # fmt: skip
             metrics[3].metric(
                 "Compile time", compiled,
                 help="Before the first step JAX turns the training step into machine code for this exact model "
-                "(first time only). The result is reused by later runs of the same model, even after a restart "
+                "(first time only; 'none needed': an earlier run's machine code was reused). It is reused by "
+                "later runs of the same model, even after a restart "
                 f"(kept in {compilation_cache_dir() or 'memory only'}).",
             )  # fmt: skip
             if run.result is not None and run.result.extra.get("devices", 1) > 1:
@@ -225,10 +227,16 @@ def live_panel(active: bool) -> None:
         curves = [curve(run)] + [curve(r) for r in others]
         loss_name = task_of(run.spec).loss_label(run.config.reconstruction_loss)
         st.plotly_chart(figures.loss_figure(curves, loss_name, height=height(380)), key="train.loss_chart")
+        loss_words = (
+            " For a classifier the loss is the cross-entropy: how surprised the model is by the right answer "
+            "(0 = sure and right; about 2.3 = a blind guess among 10 classes)."
+            if run.spec.kind == "mlp"
+            else ""
+        )
         explain(
             "Solid: loss of each training batch (lower is better). Dashed: loss on the test images, "
             "measured after every epoch. If the dashed line rises while the solid one falls, the model "
-            "is memorising (overfitting)."
+            "is memorising (overfitting)." + loss_words
         )
         if run.spec.kind == "mlp":
             st.plotly_chart(figures.accuracy_figure(curves, height=height(300)), key="train.accuracy_chart")
@@ -320,6 +328,10 @@ def load_checkpoint_upload(state: AppState) -> None:
     st.rerun()
 
 
+def saved_score(value: float | None, pattern: str, missing: str) -> str:
+    return missing if value is None else pattern.format(value)
+
+
 def saved_runs_section(state: AppState) -> None:
     saved = store.list_runs()
     with st.expander(f"Saved runs on this computer ({len(saved)}) in {store.runs_dir()}"):
@@ -332,16 +344,18 @@ def saved_runs_section(state: AppState) -> None:
                     "id": r.run_id,
                     "model": r.summary.get("model"),
                     "data": r.summary.get("dataset"),
-                    "status": r.summary.get("status"),
+                    "status": status_words(r.summary.get("status")),
                     "epochs": r.summary.get("epochs_done"),
-                    "test accuracy": r.summary.get("test_accuracy"),
-                    "test loss": r.summary.get("test_loss"),
+                    "test accuracy": saved_score(r.summary.get("test_accuracy"), "{:.1%}", "not measured"),
+                    "test loss": saved_score(r.summary.get("test_loss"), "{:.4f}", ""),
                 }
                 for r in saved[:200]
             ],
             hide_index=True,
             key="train.saved",
-            column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
+            column_config={
+                "test accuracy": st.column_config.TextColumn(help="An autoencoder rebuilds images: no accuracy"),
+            },
         )
         cols = st.columns([3, 1], vertical_alignment="bottom")
         chosen = cols[0].selectbox("Saved run", [r.run_id for r in saved[:200]], key="train.saved_choice")
@@ -364,6 +378,11 @@ def runs_section(state: AppState) -> None:
 
 
 dataset = choose_dataset(state)
-settings_form(state, dataset)
-live_panel(state.active_run is not None)
+if state.active_run is not None:
+    # while a run trains its live view comes first, on screen right after Start even on a 720 px projector
+    live_panel(True)
+    settings_form(state, dataset)
+else:
+    settings_form(state, dataset)
+    live_panel(False)
 runs_section(state)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import treescope
 
 from components import figures
 from components.frame import require_frame
 from components.state import get_state
+from components.tree_view import treescope_html
 from components.ui import explain, height
 from core import models
 from core.costs import parameter_diff
@@ -32,7 +32,7 @@ trained = state.trained_result()
 st.title(":material/account_tree: Look inside the variables")
 if trained is not None:
     variables = {"params": trained.params}
-    run = state.selected_run
+    run = state.trained_run()
     st.success(
         f"Showing the **trained** values of run {run.run_id} "
         f"({len(trained.history.epochs)} epochs on {trained.dataset}).",
@@ -66,21 +66,31 @@ st.markdown(
     "(one weight per connection: inputs x units) and a **bias** (one number per unit)."
 )
 
+# the widget forgets its tab when the visitor opens another page; the visitor's state does not
+if "variables.tab" not in st.session_state and state.variables_tab is not None:
+    st.session_state["variables.tab"] = state.variables_tab
 # Only the open tab runs and is sent: heavy views (treescope, heatmaps) cost nothing until asked for.
 tree_tab, table_tab, sizes_tab, kernel_tab, code_tab = st.tabs(
     ["Tree", "Table of every array", "Where the parameters are", "Look at one kernel", "flax code"],
     key="variables.tab", on_change="rerun",
 )  # fmt: skip
+state.variables_tab = st.session_state.get("variables.tab")
 
 if tree_tab.open:
     with tree_tab:
         left, right = st.columns([1, 1.3])
         with left:
-            st.caption("The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold.")
+            st.caption(
+                "The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold. "
+                "`float32[784,512]` is a table of 784 x 512 decimal numbers (float32: 4 bytes each)."
+            )
             st.json(tree_outline(variables), expanded=3)
         with right:
-            st.caption("The same tree in treescope (the pytree viewer of the JAX world), with value summaries.")
-            st.iframe(treescope.render_to_html(variables), height=420)
+            st.caption(
+                "The same tree in treescope, a viewer for pytrees (JAX's word for nested dictionaries and lists of "
+                "arrays), with a summary of the values."
+            )
+            st.iframe(treescope_html(variables, 420), height=420)
 
 if table_tab.open:
     with table_tab:
@@ -131,19 +141,12 @@ if sizes_tab.open:
         if previous is not None and previous.kind == spec.kind and previous != spec:
             st.markdown(f"**Compared with the previous model** ({previous.describe()}): {state.last_change}")
             st.dataframe(
-                [
-                    {
-                        "layer": d.path,
-                        "before": d.before,
-                        "now": d.after,
-                        "change": (d.after or 0) - (d.before or 0),
-                    }
-                    for d in parameter_diff(previous, spec)
-                ],
+                [d.in_words() for d in parameter_diff(previous, spec)],
                 hide_index=True,
                 key="variables.diff",
                 column_config={
-                    "change": st.column_config.NumberColumn(format="%+d", help="parameters added (+) or removed (-)")
+                    "before": st.column_config.TextColumn(help="parameters of this layer in the previous model"),
+                    "change": st.column_config.TextColumn(help="parameters added (+) or removed (-)"),
                 },
             )
         st.dataframe(
@@ -158,7 +161,10 @@ if sizes_tab.open:
             ],
             hide_index=True,
             key="variables.layers",
-            column_config={"share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+            column_config={
+                "parameters": st.column_config.NumberColumn(format="localized"),
+                "share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+            },
         )  # fmt: skip
 
 if kernel_tab.open:

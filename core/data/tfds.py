@@ -202,11 +202,15 @@ def check_reachable(urls: list[str], timeout: float = CONNECT_TIMEOUT_S) -> None
     thread.join(timeout)
     hosts = ", ".join(f"{h}:{p}" for h, p in targets)
     if "error" not in result:
-        raise DataError(f"no network: could not connect to {hosts} within {timeout:.0f}s; {_ADVICE}")
-    if result["error"] is not None:
         raise DataError(
-            f"no network: cannot reach {result['target']} ({result['error']}) after "
-            f"{time.monotonic() - tic:.1f}s; {_ADVICE}"
+            f"no network: the download server ({hosts}) did not answer within {timeout:.0f}s, so this dataset "
+            f"cannot be downloaded now; {_ADVICE}"
+        )
+    if result["error"] is not None:
+        # the socket error (errno, resolver text) means nothing to a person: say what it means instead
+        raise DataError(
+            f"no network: cannot reach the download server ({result['target'].split(':')[0]}) after "
+            f"{time.monotonic() - tic:.1f}s, so this dataset cannot be downloaded now; {_ADVICE}"
         )
 
 

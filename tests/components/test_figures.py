@@ -44,6 +44,19 @@ def test_kernel_heatmap_shrinks_big_kernels_and_centres_colours():
     np.testing.assert_array_equal(figures.kernel_heatmap(small, "s").data[0].z, small)
 
 
+def test_a_pooled_kernel_heatmap_keeps_the_real_input_and_unit_numbers():
+    kernel = np.random.default_rng(2).normal(size=(784, 256)).astype(np.float32)
+    heat = figures.kernel_heatmap(kernel, "k").data[0]
+    z = np.asarray(heat.z)
+    assert z.shape == (196, 128)  # 4 inputs x 2 units per square
+    assert float(heat.y[0]) == 1.5 and float(heat.y[-1]) == 781.5  # centres of inputs 0-3 ... 780-783
+    assert float(heat.x[0]) == 0.5 and float(heat.x[-1]) == 254.5  # centres of units 0-1 ... 254-255
+    custom = np.asarray(heat.customdata)
+    assert custom[-1, -1].tolist() == [780, 783, 254, 255]
+    assert z[-1, -1] == pytest.approx(kernel[780:, 254:].mean(), rel=1e-5)
+    assert "average of 8 weights" in heat.hovertemplate
+
+
 def test_receptive_fields_are_28x28_tiles():
     kernel = np.random.default_rng(1).normal(size=(784, 20)).astype(np.float32)
     grid = figures.receptive_fields(kernel, units=16)

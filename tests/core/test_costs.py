@@ -112,10 +112,33 @@ def test_describe_other_changes():
     one = base.replace(hidden=(base.hidden[0], base.hidden[1].__class__(32, "tanh")))
     assert describe_change(base, one) == "layer 2: activation relu → tanh (same parameters)"
     assert describe_change(base, ModelSpec.mlp((64, 32), "tanh")) == "activations changed (same parameters)"
-    assert describe_change(base, ModelSpec.mlp((64, 32, 16))).startswith("one more layer: adds")
-    assert describe_change(base, ModelSpec.mlp((64,))).startswith("one layer fewer: removes")
+    # 785*64 + 65*32 + 33*10 = 52,650 before; a third layer of 16: 33*16 + 17*10 - 33*10 = +368 (+0.7%)
+    assert (
+        describe_change(base, ModelSpec.mlp((64, 32, 16)))
+        == "one more layer (16 units, layer 3) adds 368 parameters (+0.7%)"
+    )
+    # without layer 2: 65*32 + 33*10 - 65*10 = 1,760 fewer (-3.3%)
+    assert describe_change(base, ModelSpec.mlp((64,))) == "layer 2 (32 units) removed: removes 1,760 parameters (-3%)"
     assert describe_change(base, base.replace(seed=3)).startswith("seed 0 → 3")
     assert describe_change(base, ModelSpec.autoencoder()).startswith("switched to AutoEncoder")
+
+
+def test_a_layer_that_removes_parameters_says_why_and_tiny_changes_are_not_zero_percent():
+    old = ModelSpec.mlp((512, 256))
+    # 784 -> 16 -> 512 instead of 784 -> 512: 785*16 + 17*512 - 785*512 = 380,656 fewer of 535,818 (-71%)
+    assert describe_change(old, ModelSpec.mlp((16, 512, 256))) == (
+        "one more layer (16 units, layer 1) removes 380,656 parameters (-71%): "
+        "the layers around it now connect through its 16 units"
+    )
+    # 256 -> 255 units: 513 + 10 = 523 fewer of 535,818 (-0.098%)
+    assert (
+        describe_change(old, ModelSpec.mlp((512, 255)))
+        == "layer 2: 256 → 255 units removes 523 parameters (less than 0.1%)"
+    )
+    # 512 -> 511 in layer 1: 785 + 256 = 1,041 fewer (-0.19%)
+    assert (
+        describe_change(old, ModelSpec.mlp((511, 256))) == "layer 1: 512 → 511 units removes 1,041 parameters (-0.2%)"
+    )
 
 
 def test_parameter_diff_matches_layers():
@@ -125,6 +148,18 @@ def test_parameter_diff_matches_layers():
         ("Dense_1", 65 * 32, 65 * 10),
         ("Dense_2", 33 * 10, None),
     ]
+
+
+def test_the_diff_table_reads_as_words_not_raw_numbers_or_none():
+    grown = parameter_diff(ModelSpec.mlp((512,)), ModelSpec.mlp((512, 256)))
+    assert [d.in_words() for d in grown] == [
+        {"layer": "Dense_0", "before": "401,920", "now": "401,920", "change": "same"},
+        # Dense_1 was the 10-unit output (513*10) and is now 256 units (513*256): +126,198
+        {"layer": "Dense_1", "before": "5,130", "now": "131,328", "change": "+126,198"},
+        {"layer": "Dense_2", "before": "new layer", "now": "2,570", "change": "+2,570"},
+    ]
+    shrunk = parameter_diff(ModelSpec.mlp((512, 256)), ModelSpec.mlp((64, 256)))
+    assert shrunk[0].in_words()["change"] == f"{785 * 64 - 785 * 512:+,}" == "-351,680"
 
 
 def test_human_numbers():

@@ -228,8 +228,11 @@ def connections(monkeypatch):
 def test_offline_is_one_bounded_probe_and_suggests_the_sample(monkeypatch, tmp_path, connections):
     port = _closed_port()
     _unreachable(monkeypatch, f"http://127.0.0.1:{port}/{uuid.uuid4().hex}/")
-    with pytest.raises(DataError, match=r"no network: cannot reach 127\.0\.0\.1.*'sample'.*idx:<folder>"):
+    with pytest.raises(
+        DataError, match=r"no network: cannot reach the download server \(127\.0\.0\.1\).*'sample'.*idx:<folder>"
+    ) as caught:
         load_dataset("fashion_mnist", data_dir=str(tmp_path))
+    assert "Errno" not in str(caught.value) and "refused" not in str(caught.value)  # no raw socket error
     # four files on one host: one connection attempt, with the 3 s connect timeout, and no download tried
     assert connections == [(("127.0.0.1", port), 3.0)]
 
@@ -248,7 +251,9 @@ def test_a_name_lookup_that_never_answers_is_cut_off_at_the_connect_timeout(monk
     monkeypatch.setattr(socket, "create_connection", lookup_never_answers)
     monkeypatch.setattr(tfds_source, "CONNECT_TIMEOUT_S", 1.0)
     try:
-        with pytest.raises(DataError, match=rf"no network: could not connect to {host}:80 within 1s; .*'sample'"):
+        with pytest.raises(
+            DataError, match=rf"no network: the download server \({host}:80\) did not answer within 1s.*'sample'"
+        ):
             load_dataset("mnist", data_dir=str(tmp_path))
     finally:
         released.set()

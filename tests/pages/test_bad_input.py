@@ -124,7 +124,10 @@ def test_a_tfds_dataset_without_network_is_explained_and_cannot_be_trained_on(ap
     app.switch_page("pages/train.py").run()
     app.radio(key="train.dataset").set_value("mnist").run()  # how fast it fails: tests/core/test_tfds_source.py
     assert not app.exception
-    assert any(f"no network: cannot reach 127.0.0.1:{closed}" in e.value and "'sample'" in e.value for e in app.error)
+    assert any(
+        "no network: cannot reach the download server (127.0.0.1)" in e.value and "'sample'" in e.value
+        for e in app.error
+    )
     assert button(app, "Start training").disabled
 
 
@@ -132,8 +135,7 @@ def test_two_start_clicks_start_one_run(app):
     app.switch_page("pages/train.py").run()
     _start(app, epochs=200)
     assert len(state(app).runs) == 1
-    button(app, "Start training").click().run()
-    assert any("already training" in w.value for w in app.warning)
+    assert button(app, "Start training").disabled  # a second click cannot reach the page
     assert len(state(app).runs) == 1
     state(app).runs[0].job.stop()
     wait_for_training(app)

@@ -28,12 +28,12 @@ def test_presenter_mode_hides_advanced_controls_and_defaults_still_work(app):
     wait_for_training(app)
     assert state(app).runs[0].status == "finished"
     assert state(app).runs[0].config.batch_size == TrainConfig().batch_size
-    assert app.get("html")  # the presenter stylesheet
+    assert len(app.get("html")) == 2  # the layout and the presenter stylesheets
     assert any("share of test images" in i.value for i in app.info)  # sentences become visible hints
 
 
 def test_guided_path_highlights_the_next_step(app):
-    assert any("**2. Train it** ← next" in label for label in _sidebar_links(app))
+    assert any("**1. Build a model** ← next" in label for label in _sidebar_links(app))  # opening is not building
     app.switch_page("pages/train.py").run()
     app.number_input(key="train.epochs").set_value(1)
     button(app, "Start training").click().run()
@@ -61,6 +61,7 @@ def test_a_bad_link_falls_back_to_defaults_with_a_message(app):
     assert not other.exception
     assert state(other).spec == ModelSpec.mlp((512, 256))
     assert any("not valid" in i.value and "got 0" in i.value for i in other.info)
+    assert not any("hidden[0]" in i.value for i in other.info)  # field paths are for programmers
 
 
 def test_the_url_follows_the_model(app):
@@ -78,7 +79,9 @@ def test_a_width_change_is_explained_and_diffed(app):
     open_tab(app, "variables.tab", "Where the parameters are")
     diff = next(d.value for d in app.dataframe if "change" in d.value.columns)
     assert list(diff["layer"]) == ["Dense_0", "Dense_1", "Dense_2"]
-    assert int(diff["change"].sum()) == -delta
+    # 128 fewer units in Dense_1 (513 each) and 128 fewer inputs to the output (10 each)
+    assert list(diff["change"]) == ["same", f"{-128 * 513:+,}", f"{-128 * 10:+,}"]
+    assert delta == 128 * 513 + 128 * 10
 
 
 def test_continue_training_keeps_the_curve(app):
