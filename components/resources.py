@@ -16,6 +16,7 @@ from PIL import Image
 
 from components.images import tile
 from components.state import DEFAULT_SPECS
+from components.words import plain
 from core import predict
 from core.data import Dataset, load_dataset
 from core.errors import CoreError
@@ -105,6 +106,7 @@ def test_dataset(result: TrainResult, fallback: str) -> Dataset:
         except CoreError:
             continue
         if name != result.dataset:
-            st.warning(f"The run's data ({result.dataset}) is not available here; showing {dataset_.name} instead.")
+            shown_name = plain(dataset_.name)
+            st.warning(f"The run's data ({plain(result.dataset)}) is not available here; showing {shown_name} instead.")
         return dataset_
     raise AssertionError("the bundled sample always loads")

@@ -10,7 +10,7 @@ from components.run_views import curve, duration, final_score, progress_text
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
 from components.ui import advanced, explain, height
-from components.words import status_words
+from components.words import plain, status_words
 from core.data import Dataset
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
@@ -158,7 +158,7 @@ def live_panel(active: bool) -> None:
             return
         snap = run.snapshot()
         header = st.columns([3, 1], vertical_alignment="center")
-        header[0].markdown(f"#### Run {run.run_id}: {run.label}")
+        header[0].markdown(f"#### Run {run.run_id}: {plain(run.label, 160)}")
         if run.active:
             header[1].button("Stop", icon=":material/stop:", key="train.stop", on_click=run.job.stop, type="secondary",
                              help="End training now and keep the model as it is")  # fmt: skip
@@ -184,7 +184,7 @@ def live_panel(active: bool) -> None:
             if run.result is not None and run.result.extra.get("devices", 1) > 1:
                 st.caption(f"Each batch was split over {run.result.extra['devices']} devices (data parallel).")
             if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
-                (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(snap.message)
+                (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(plain(snap.message, 300))
         others = comparison_runs(state, run) if not run.active else []
         curves = [curve(run)] + [curve(r) for r in others]
         loss_name = task_of(run.spec).loss_label(run.config.reconstruction_loss)
@@ -276,7 +276,7 @@ def load_checkpoint_upload(state: AppState) -> None:
     try:
         result = checkpoint.from_bytes(upload.getvalue(), upload.name)
     except CoreError as err:
-        st.error(f"Could not load {upload.name}: {err}", icon=":material/description:")
+        st.error(f"Could not load {plain(upload.name)}: {plain(err, 200)}", icon=":material/description:")
         return
     run = state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
     state.selected_run_id = run.run_id
@@ -313,7 +313,7 @@ def saved_runs_section(state: AppState) -> None:
             try:
                 restore_saved(state, store.find_run(chosen))
             except CoreError as err:
-                st.error(f"Could not load {chosen}: {err}", icon=":material/description:")
+                st.error(f"Could not load {plain(chosen)}: {plain(err, 200)}", icon=":material/description:")
             else:
                 st.rerun()
 
