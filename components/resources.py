@@ -21,6 +21,7 @@ from core import predict
 from core.data import Dataset, load_dataset
 from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
+from core.runs import store
 from core.training import TrainConfig, TrainResult, warm_up
 
 
@@ -29,6 +30,7 @@ def process_setup() -> str | None:
     """Once per server process: persistent compilation cache, and compile the default models'
     programs in the background so a first Start is already warm."""
     folder = enable_compilation_cache()
+    store.remove_leftover_temporaries()  # what a save killed midway left in runs/
     # not a daemon: the interpreter waits for it instead of killing XLA mid-compile at exit
     threading.Thread(target=_warm_up, name="warm-up", daemon=False).start()
     return folder

@@ -95,3 +95,27 @@ def test_a_refused_upload_names_the_file_as_text(app):
     assert "A" * 200 not in message and "…" in message
     for html in _rendered(app):
         assert "<a " not in html and "<img" not in html, html
+
+
+def test_the_train_page_lists_damaged_runs_and_start_up_removes_leftovers(tmp_path, monkeypatch, small):
+    import json
+    import os
+    import time
+
+    from core.runs import store
+
+    monkeypatch.setenv(store.ENV_VAR, str(tmp_path))
+    run = store.save_run(train(ModelSpec.mlp((8,)), TrainConfig(epochs=1, batch_size=64), small), tmp_path)
+    summary_path = tmp_path / f"{run.run_id}.json"
+    summary = json.loads(summary_path.read_text())
+    summary.update(created="yesterday", epochs_done=10**30, dataset=LINK)
+    summary_path.write_text(json.dumps(summary))
+    leftover = tmp_path / f".{run.run_id}.msgpack.x7y8z9.tmp"
+    leftover.write_bytes(b"\0" * 4096)
+    os.utime(leftover, (time.time() - 3600, time.time() - 3600))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()  # the process set-up runs here (caches are cleared before each test)
+    assert not leftover.exists()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("Saved runs on this computer (1)" in e.label for e in at.get("expander"))
