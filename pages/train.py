@@ -184,7 +184,7 @@ def live_panel(active: bool) -> None:
             if run.result is not None and run.result.extra.get("devices", 1) > 1:
                 st.caption(f"Each batch was split over {run.result.extra['devices']} devices (data parallel).")
             if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
-                (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(plain(snap.message, 300))
+                (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(snap.message)
         others = comparison_runs(state, run) if not run.active else []
         curves = [curve(run)] + [curve(r) for r in others]
         loss_name = task_of(run.spec).loss_label(run.config.reconstruction_loss)
