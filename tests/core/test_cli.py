@@ -189,3 +189,20 @@ def test_hostile_idx_folders_exit_2_with_one_line(capsys, no_training, folder, w
         pytest.skip("needs /proc and a user who may not look into process 1")
     line = _one_line_error(capsys, "train", "--epochs", "1", "--dataset", f"idx:{folder}")
     assert words in line and len(line) < 300, line
+
+
+def test_a_save_that_fails_after_training_is_one_line(tmp_path, capsys, monkeypatch):
+    """The disk fills while training: the destination was fine at the start, the write fails at the end."""
+    import errno
+
+    from core.runs import checkpoint
+
+    def full(path, result):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(checkpoint, "save", full)
+    line = _one_line_error(
+        capsys, "train", "--widths", "8", "--epochs", "1", "--batch-size", "256", "--quiet",
+        "--save", str(tmp_path / "run.msgpack"),
+    )  # fmt: skip
+    assert "could not be saved to" in line and "No space left on device" in line
