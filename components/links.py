@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.state import AppState
+from components.words import plain
 from core.links import LinkError, from_query, to_query
 
 
@@ -16,7 +17,8 @@ def apply_link_once(state: AppState) -> None:
     try:
         settings = from_query(st.query_params.to_dict())
     except LinkError as err:
-        state.notice = f"This link's settings were not valid ({err}); showing the default model instead."
+        # The reason quotes the link's own text: a stranger's, shown escaped and cut short.
+        state.notice = f"This link's settings were not valid ({plain(err, 200)}); showing the default model instead."
         return
     if settings is None:
         return

@@ -16,11 +16,13 @@ from PIL import Image
 
 from components.images import tile
 from components.state import DEFAULT_SPECS
+from components.words import plain
 from core import predict
 from core.data import Dataset, load_dataset
 from core.data.archive import UPLOAD_ROOT
 from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
+from core.runs import store
 from core.training import TrainConfig, TrainResult, warm_up
 
 
@@ -29,6 +31,7 @@ def process_setup() -> str | None:
     """Once per server process: persistent compilation cache, and compile the default models'
     programs in the background so a first Start is already warm."""
     folder = enable_compilation_cache()
+    store.remove_leftover_temporaries()  # what a save killed midway left in runs/
     # not a daemon: the interpreter waits for it instead of killing XLA mid-compile at exit
     threading.Thread(target=_warm_up, name="warm-up", daemon=False).start()
     return folder
@@ -108,6 +111,7 @@ def test_dataset(result: TrainResult, fallback: str) -> Dataset:
         except CoreError:
             continue
         if name != result.dataset:
-            st.warning(f"The run's data ({result.dataset}) is not available here; showing {dataset_.name} instead.")
+            shown_name = plain(dataset_.name)
+            st.warning(f"The run's data ({plain(result.dataset)}) is not available here; showing {shown_name} instead.")
         return dataset_
     raise AssertionError("the bundled sample always loads")

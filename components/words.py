@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from core.spec import ModelSpec
 from core.training import Status
 from core.training.sweep import ALL_LAYERS
+
+# Every ASCII punctuation mark can be backslash-escaped in CommonMark; escaping them all also disarms
+# Streamlit's own directives (``:red[...]``, ``:material/x:``) and raw HTML.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=^%@/])")
+ECHO_LIMIT = 80
+
+
+def plain(text: object, limit: int = ECHO_LIMIT) -> str:
+    """A stranger's text (a link value, an uploaded file's name or contents) made safe to put in markdown:
+    on one line, at most ``limit`` characters (then an ellipsis), every markdown character escaped."""
+    flat = " ".join(str(text).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 

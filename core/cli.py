@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from core.errors import CoreError
@@ -38,9 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_and_training_arguments(command: argparse.ArgumentParser) -> None:
         command.add_argument("--model", choices=("mlp", "autoencoder"), default="mlp")
-        command.add_argument("--widths", default="512,256", help="MLP hidden layer widths, e.g. 512,256")
-        command.add_argument("--encoder", default="256,64,16", help="autoencoder encoder widths; the last is the code")
-        command.add_argument("--decoder", default="64,256", help="autoencoder decoder widths")
+        # No defaults here: an option given for the other kind of model is refused, so it is seen as None
+        command.add_argument("--widths", help="MLP hidden layer widths (default 512,256)")
+        command.add_argument("--encoder", help="autoencoder encoder widths; the last is the code (default 256,64,16)")
+        command.add_argument("--decoder", help="autoencoder decoder widths (default 64,256)")
         command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
         command.add_argument(
             "--dataset", default="sample",
@@ -88,6 +92,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class UsageError(CoreError):
+    """An argument that parses but cannot be used (a --save that cannot be written, an option for the other model)."""
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def check_save_path(text: str) -> Path:
+    """The checkpoint destination, checked before any training: a failure after it would lose the run."""
+    if not text.strip():
+        raise UsageError("--save needs a file name")
+    if "\0" in text:
+        raise UsageError("--save cannot contain a NUL byte")
+    path = Path(text)
+    try:
+        if path.is_dir():
+            raise UsageError(f"--save {_short(text)} is a folder; give a file name inside it")
+        parent = path.parent
+        if not parent.is_dir():
+            what = "is not a folder" if parent.exists() else "does not exist"
+            raise UsageError(f"--save {_short(text)}: {_short(str(parent))} {what}")
+        # a real probe: permissions, read-only mounts and too-long names all show up here
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{path.name[:40]}.", suffix=".tmp"):
+            pass
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UsageError(f"--save {_short(text)} exists and cannot be overwritten")
+    except OSError as err:
+        raise UsageError(f"--save {_short(text)} cannot be written: {err.strerror or err}") from None
+    return path
+
+
 def _text(value: str) -> str:
     """Numbers are validated by TrainConfig so that the messages match the dashboard's."""
     return value
@@ -103,10 +139,16 @@ def _spec_and_config(args: argparse.Namespace, seed: object):
     from core.spec import ModelSpec
     from core.training import TrainConfig
 
+    other = ("--encoder", "--decoder") if args.model == "mlp" else ("--widths",)
+    for option in other:
+        if getattr(args, option[2:]) is not None:
+            raise UsageError(
+                f"{option} is for {'an autoencoder' if args.model == 'mlp' else 'an MLP'}, not --model {args.model}"
+            )
     if args.model == "mlp":
-        spec = ModelSpec.mlp(args.widths, args.activation, seed=seed)
+        spec = ModelSpec.mlp(args.widths or "512,256", args.activation, seed=seed)
     else:
-        spec = ModelSpec.autoencoder(args.encoder, args.decoder, args.activation, seed=seed)
+        spec = ModelSpec.autoencoder(args.encoder or "256,64,16", args.decoder or "64,256", args.activation, seed=seed)
     config = TrainConfig(
         optimizer=args.optimizer,
         learning_rate=args.lr,
@@ -126,6 +168,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from core.training import Phase, Progress, Status, steps_per_epoch, train
 
     spec, config = _spec_and_config(args, args.seed)
+    if args.save is not None:
+        check_save_path(args.save)
     tic = time.perf_counter()
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
     steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
@@ -162,8 +206,13 @@ def cmd_train(args: argparse.Namespace) -> dict:
     }
     score = task_of(spec).score.key  # "accuracy" or "mse"
     summary[f"test_{score}"] = result.test_metrics[score]
-    if args.save:
-        path = checkpoint.save(args.save, result)
+    if args.save is not None:
+        try:
+            path = checkpoint.save(args.save, result)
+        except OSError as err:  # e.g. the disk filled during training
+            raise UsageError(
+                f"the trained model could not be saved to {_short(args.save)}: {err.strerror or err}"
+            ) from None
         summary["checkpoint"] = str(path)
         _log(f"saved {path}", args.quiet)
     return summary

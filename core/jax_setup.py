@@ -3,12 +3,15 @@
 Compiling a training step takes a second or two on a laptop CPU; with the cache, the
 same model compiles in a fraction of that after a restart. The folder is
 ``$FLAX_DASHBOARD_JAX_CACHE`` or ``~/.cache/flax-dashboard/jax``; set it to ``off`` to
-disable the cache.
+disable the cache. A folder that cannot be created or written (the variable names a file, HOME is
+read-only) is reported once and the tool runs without the cache: slower starts, nothing else lost.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -16,7 +19,9 @@ import jax
 
 ENV_VAR = "FLAX_DASHBOARD_JAX_CACHE"
 _configured: str | None = None
+_unusable: set[str] = set()  # folders already reported as unusable: warned about once, not retried
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> str:
@@ -26,12 +31,31 @@ def default_cache_dir() -> str:
 def enable_compilation_cache(cache_dir: str | None = None) -> str | None:
     """Turn on JAX's persistent compilation cache (idempotent); returns the folder or None if off."""
     global _configured
-    folder = cache_dir or os.environ.get(ENV_VAR) or default_cache_dir()
+    try:
+        folder = cache_dir or os.environ.get(ENV_VAR) or default_cache_dir()
+    except RuntimeError:  # no home directory to be found
+        if "" not in _unusable:
+            _unusable.add("")
+            log.warning("no home folder for the compilation cache; running without it (set %s)", ENV_VAR)
+        return None
     if folder.lower() == "off":
         return None
     with _lock:
+        if folder in _unusable:
+            return None
         if _configured != folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=folder):  # writable, not only present
+                    pass
+            except (OSError, ValueError) as err:
+                _unusable.add(folder)
+                reason = getattr(err, "strerror", None) or err
+                log.warning(
+                    "the compilation cache folder %r cannot be used (%s); running without it "
+                    "(set %s to a writable folder, or to off)", folder, reason, ENV_VAR,
+                )  # fmt: skip
+                return None
             jax.config.update("jax_compilation_cache_dir", folder)
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

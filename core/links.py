@@ -18,6 +18,7 @@ from core.training import TrainConfig
 KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "mom", "wd", "bs", "ep", "tseed", "aug", "loss", "data")
 # local folders mean nothing on another computer
 SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist", "kmnist", "emnist_digits")
+MAX_VALUE_CHARS = 1_000  # 65 layers of "4096.sigmoid" fit; a longer value is refused unread
 
 
 class LinkError(CoreError):
@@ -74,19 +75,26 @@ def from_query(query: Mapping[str, str]) -> LinkSettings | None:
     query = {k: v for k, v in query.items() if k in KEYS}
     if not query:
         return None
+    for key, value in query.items():
+        if len(value) > MAX_VALUE_CHARS:
+            raise LinkError(f"{key} is {len(value):,} characters long, at most {MAX_VALUE_CHARS:,} are read")
     defaults = TrainConfig()
     try:
         kind = {"mlp": "mlp", "ae": "autoencoder", "autoencoder": "autoencoder"}.get(query.get("model", "mlp"))
         if kind is None:
             raise LinkError(f"model must be mlp or ae, got {query.get('model')!r}")
         seed = query.get("seed", "0")
+        # A setting the link leaves out takes its default, so ``?lr=0.01`` alone is the default model at that rate.
         if kind == "mlp":
-            spec = ModelSpec(kind="mlp", hidden=_parse_stack(query.get("layers", ""), "layers"), seed=seed)
+            default = ModelSpec.mlp()
+            hidden = _parse_stack(query["layers"], "layers") if "layers" in query else default.hidden
+            spec = ModelSpec(kind="mlp", hidden=hidden, seed=seed)
         else:
+            default = ModelSpec.autoencoder()
             spec = ModelSpec(
                 kind="autoencoder",
-                encoder=_parse_stack(query.get("enc", ""), "enc"),
-                decoder=_parse_stack(query.get("dec", ""), "dec"),
+                encoder=_parse_stack(query["enc"], "enc") if "enc" in query else default.encoder,
+                decoder=_parse_stack(query["dec"], "dec") if "dec" in query else default.decoder,
                 seed=seed,
             )
         config = TrainConfig(

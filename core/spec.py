@@ -221,6 +221,8 @@ class ModelSpec:
     def from_json(cls, text: str | bytes) -> ModelSpec:
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise SpecError("spec", "not valid JSON: it is nested too deeply") from None
         except (ValueError, TypeError) as err:
             raise SpecError("spec", f"not valid JSON ({err})") from None
         return cls.from_dict(data)

@@ -15,6 +15,7 @@ from components.images import tile
 from components.report import run_report
 from components.state import get_state
 from components.ui import explain, height, image_scale, not_trained_yet
+from components.words import plain
 from core import predict
 
 require_frame()
@@ -39,7 +40,9 @@ rng = np.random.default_rng(state.results_seed)
 shown = rng.choice(dataset.num_test, size=min(GRID, dataset.num_test), replace=False)
 
 top = st.columns([4, 1], vertical_alignment="bottom")
-top[0].caption(f"Run {run.run_id} on {dataset.num_test:,} test images of {dataset.name} that it never trained on.")
+top[0].caption(
+    f"Run {run.run_id} on {dataset.num_test:,} test images of {plain(dataset.name)} that it never trained on."
+)
 if top[1].button("New random images", icon=":material/casino:", key="results.shuffle"):
     state.results_seed += 1
     st.rerun()

@@ -10,7 +10,7 @@ from components.run_views import curve, duration, final_score, progress_text
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
 from components.ui import advanced, explain, height, markdown_literal
-from components.words import status_words
+from components.words import plain, status_words
 from core.data import Dataset, archive
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
@@ -195,7 +195,7 @@ def live_panel(active: bool) -> None:
             return
         snap = run.snapshot()
         header = st.columns([3, 1], vertical_alignment="center")
-        header[0].markdown(f"#### Run {run.run_id}: {run.label}")
+        header[0].markdown(f"#### Run {run.run_id}: {plain(run.label, 160)}")
         if run.active:
             header[1].button("Stop", icon=":material/stop:", key="train.stop", on_click=run.job.stop, type="secondary",
                              help="End training now and keep the model as it is")  # fmt: skip
@@ -320,7 +320,7 @@ def load_checkpoint_upload(state: AppState) -> None:
     try:
         result = checkpoint.from_bytes(upload.getvalue(), upload.name)
     except CoreError as err:
-        st.error(f"Could not load {upload.name}: {err}", icon=":material/description:")
+        st.error(f"Could not load {plain(upload.name)}: {plain(err, 200)}", icon=":material/description:")
         return
     run = state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
     state.selected_run_id = run.run_id
@@ -363,7 +363,7 @@ def saved_runs_section(state: AppState) -> None:
             try:
                 restore_saved(state, store.find_run(chosen))
             except CoreError as err:
-                st.error(f"Could not load {chosen}: {err}", icon=":material/description:")
+                st.error(f"Could not load {plain(chosen)}: {plain(err, 200)}", icon=":material/description:")
             else:
                 st.rerun()
 

@@ -91,7 +91,12 @@ def load_dataset(
     """
     kind, folder = parse_dataset_name(name)
     if kind in FOLDER_KINDS:
-        path = Path(folder).expanduser().resolve()
+        if "\0" in folder:
+            raise DataError("a folder name cannot contain a NUL byte")
+        try:
+            path = Path(folder).expanduser().resolve()
+        except (OSError, RuntimeError) as err:  # a loop of links, an unknown ~user
+            raise DataError(f"cannot open folder {folder[:80]}: {getattr(err, 'strerror', None) or err}") from None
         if allowed_roots is not None:
             check_inside_roots(path, allowed_roots)
         if kind == "folder":

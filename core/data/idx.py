@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
 import re
+import stat
 import zlib
 from pathlib import Path
 
@@ -96,11 +98,24 @@ def find_idx_file(folder: Path, prefix: str, kind: str) -> Path:
     return matches[0]
 
 
+def _short(folder: Path) -> str:
+    text = str(folder)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
 def _check_folder(folder: Path) -> None:
-    if not folder.exists():
-        raise DataError(f"folder {folder} does not exist")
-    if not folder.is_dir():
-        raise DataError(f"{folder} is a file, not a folder of IDX files")
+    if "\0" in str(folder):
+        raise DataError("a folder name cannot contain a NUL byte")
+    try:
+        info = folder.stat()
+        if stat.S_ISDIR(info.st_mode):
+            os.listdir(folder)  # a folder that cannot be listed (e.g. /proc/1/cwd) is refused here, not later
+    except FileNotFoundError:
+        raise DataError(f"folder {_short(folder)} does not exist") from None
+    except OSError as err:  # permission denied, name too long, a loop of links, ...
+        raise DataError(f"cannot open folder {_short(folder)}: {err.strerror or err}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise DataError(f"{_short(folder)} is a file, not a folder of IDX files")
 
 
 def read_idx_split(folder: str | Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,8 @@ stored spec builds, so a hostile or damaged file can only produce a CheckpointEr
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +76,21 @@ def load(path: str | Path) -> TrainResult:
     """Read a checkpoint file written by ``save``; CheckpointError for anything else."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise CheckpointError(f"cannot open checkpoint {path}: {err.strerror or err}") from None
-    if size > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{path.name} is {size / 1e6:,.0f} MB, larger than any checkpoint this tool writes")
+        info = path.stat()
+    except (OSError, ValueError) as err:  # ValueError: a NUL byte in the name
+        raise CheckpointError(f"cannot open checkpoint {path}: {getattr(err, 'strerror', None) or err}") from None
+    if not stat.S_ISREG(info.st_mode):  # /dev/zero never ends and a FIFO blocks: only plain files are read
+        raise CheckpointError(f"{path.name} is not a regular file, so it is not a checkpoint")
+    if info.st_size > MAX_CHECKPOINT_BYTES:
+        megabytes = info.st_size / 1e6
+        raise CheckpointError(f"{path.name} is {megabytes:,.0f} MB, larger than any checkpoint this tool writes")
     try:
-        data = path.read_bytes()
+        # O_NONBLOCK: should the path be swapped for a FIFO after the check, opening it does not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise CheckpointError(f"{path.name} is not a regular file, so it is not a checkpoint")
+            data = file.read(MAX_CHECKPOINT_BYTES + 1)  # bounded even if the file grows meanwhile
     except OSError as err:
         raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror or err}") from None
     return from_bytes(data, source=path.name)
@@ -112,6 +122,8 @@ def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
             raise CheckpointError("the run record is not a JSON object")
     except CoreError as err:
         raise CheckpointError(f"{source} has an invalid model or settings: {err}") from None
+    except RecursionError:  # json nested thousands deep: no checkpoint of this tool is
+        raise CheckpointError(f"{source} has a damaged field: its JSON is nested too deeply") from None
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{source} has a damaged field: {err}") from None
     params = _checked_params(payload.get("params"), spec, source)

@@ -9,6 +9,7 @@ listing hundreds of runs cheap. The folder is ``$FLAX_DASHBOARD_RUNS_DIR`` or ``
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -44,7 +45,9 @@ class SavedRun:
 
     @property
     def created(self) -> float:
-        return float(self.summary.get("created", 0.0))
+        """When it was saved (seconds since 1970); 0 when the summary's value is not a usable time."""
+        value = self.summary.get("created")
+        return float(value) if _plain_number(value) else 0.0
 
     def load(self) -> TrainResult:
         return checkpoint.load(self.checkpoint_path)
@@ -83,6 +86,49 @@ def save_run(result: TrainResult, folder: str | Path | None = None) -> SavedRun:
     return SavedRun(run_id, folder, summary)
 
 
+MAX_COUNT = 2**53  # counts beyond this are not ones this tool wrote (and overflow int64 columns)
+TEMPORARY = re.compile(r"^\..+\.tmp$")  # core.files.write_atomic's names
+TEMPORARY_AGE_S = 600  # a save in progress writes its file in seconds: older ones were left by a kill
+
+
+def _plain_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _clean(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with every value a table can show: text cut to 200 characters, numbers finite and
+    in range; anything else (nested objects, 10**30 epochs, NaN) becomes None."""
+    clean: dict[str, Any] = {}
+    for key, value in summary.items():
+        if isinstance(value, str):
+            clean[key] = value[:200]
+        elif _plain_number(value) and abs(value) < MAX_COUNT:
+            clean[key] = value
+        else:
+            clean[key] = None
+    return clean
+
+
+def remove_leftover_temporaries(folder: str | Path | None = None, older_than_s: float = TEMPORARY_AGE_S) -> int:
+    """Delete the temporary files a killed save left in the runs folder; returns how many.
+    Only files older than ``older_than_s`` go, so another process saving right now is not disturbed."""
+    folder = runs_dir(folder)
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    cutoff = time.time() - older_than_s
+    for entry in entries:
+        try:
+            if TEMPORARY.match(entry.name) and entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def list_runs(folder: str | Path | None = None) -> list[SavedRun]:
     """Saved runs, newest first; files that are not a complete run are skipped."""
     folder = runs_dir(folder)
@@ -97,7 +143,7 @@ def list_runs(folder: str | Path | None = None) -> list[SavedRun]:
         except (OSError, ValueError):
             continue
         if isinstance(summary, dict):
-            found.append(SavedRun(path.stem, folder, summary))
+            found.append(SavedRun(path.stem, folder, _clean(summary)))
     return sorted(found, key=lambda run: run.created, reverse=True)
 
 

@@ -6,7 +6,7 @@ Plain Python data that round-trips through JSON (for checkpoints and saved runs)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -42,10 +42,34 @@ class History:
         return {"step_losses": [float(x) for x in self.step_losses], "epochs": [asdict(e) for e in self.epochs]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        losses = [float(x) for x in data.get("step_losses", [])]
-        epochs = [EpochMetrics(**e) for e in data.get("epochs", [])]
-        return cls(losses, epochs)
+    def from_dict(cls, data: Any) -> History:
+        """The inverse of ``to_dict``; ValueError naming the first thing that is not what ``to_dict`` writes."""
+        if not isinstance(data, dict):
+            raise ValueError(f"the history must be a JSON object, got {type(data).__name__}")
+        losses, epochs = data.get("step_losses", []), data.get("epochs", [])
+        if not isinstance(losses, list) or not all(_is_number(x) for x in losses):
+            raise ValueError("the history's step losses must be a list of numbers")
+        if not isinstance(epochs, list):
+            raise ValueError("the history's epochs must be a list")
+        return cls([float(x) for x in losses], [_epoch(e, i) for i, e in enumerate(epochs, start=1)])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _epoch(data: Any, index: int) -> EpochMetrics:
+    names = [f.name for f in fields(EpochMetrics)]
+    if not isinstance(data, dict) or sorted(data) != sorted(names):
+        raise ValueError(f"epoch {index} of the history must be an object with {', '.join(names)}")
+    for name in names:
+        value = data[name]
+        if not (_is_number(value) or (name == "test_accuracy" and value is None)):
+            raise ValueError(f"epoch {index} of the history has {name} {str(value)[:40]!r}, not a number")
+    for name in ("epoch", "step"):
+        if not isinstance(data[name], int) or not 0 <= data[name] < 2**53:
+            raise ValueError(f"epoch {index} of the history has {name} {data[name]!r}, not a count")
+    return EpochMetrics(**data)
 
 
 def downsample_curve(values: list[float] | np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:

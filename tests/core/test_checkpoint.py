@@ -1,4 +1,7 @@
+import json
+import os
 import pickle
+from pathlib import Path
 
 import msgpack
 import numpy as np
@@ -131,3 +134,54 @@ def test_failed_save_leaves_the_old_file_intact(tmp_path, trained, monkeypatch):
         checkpoint.save(path, trained)
     assert path.read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "words"),
+    [
+        ("spec", DEEP, "nested too deeply"),
+        ("config", DEEP, "nested too deeply"),
+        ("history", DEEP, "nested too deeply"),
+        ("run", DEEP, "nested too deeply"),
+        ("history", "[1, 2, 3]", "history must be a JSON object, got list"),
+        ("history", '{"step_losses": "abc"}', "step losses must be a list of numbers"),
+        ("history", '{"epochs": {"1": 2}}', "epochs must be a list"),
+    ],
+)
+def test_a_damaged_json_field_is_refused(trained, field, text, words):
+    payload = _payload(trained)
+    payload[field] = text
+    with pytest.raises(CheckpointError, match=words):
+        checkpoint.from_bytes(serialization.msgpack_serialize(payload), "upload")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("test_accuracy", "ninety", "has test_accuracy 'ninety', not a number"),
+        ("test_loss", None, "has test_loss 'None', not a number"),
+        ("epoch", 1.5, "has epoch 1.5, not a count"),
+        ("step", 10**30, "has step 1000000000000000000000000000000, not a count"),
+    ],
+)
+def test_text_where_an_epochs_number_should_be_is_refused(small, name, value, words):
+    result = train(ModelSpec.mlp((8,)), TrainConfig(epochs=1), small)
+    payload = _payload(result)
+    history = json.loads(payload["history"])
+    history["epochs"][0][name] = value
+    payload["history"] = json.dumps(history)
+    with pytest.raises(CheckpointError, match=f"epoch 1 of the history {words}"):
+        checkpoint.from_bytes(serialization.msgpack_serialize(payload), "upload")
+
+
+def test_device_files_and_fifos_are_refused_without_reading(tmp_path):
+    fifo = tmp_path / "pipe.msgpack"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    for path in (Path("/dev/zero"), fifo, tmp_path):
+        with pytest.raises(CheckpointError, match="not a regular file"):
+            checkpoint.load(path)
+    with pytest.raises(CheckpointError, match="cannot open checkpoint"):
+        checkpoint.load(str(tmp_path / "a\0b"))

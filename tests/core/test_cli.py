@@ -147,3 +147,87 @@ def test_bad_arguments_exit_2_with_one_line(capsys, args, words):
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and words in lines[0]
+
+
+def _one_line_error(capsys, *args: str) -> str:
+    code, out, err = run_main(capsys, *args)
+    assert code == 2 and out == "", (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Each case below must be refused before a single step is trained."""
+    import core.training
+
+    monkeypatch.setattr(core.training, "train", lambda *a, **k: pytest.fail("trained before checking --save"))
+
+
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [
+        (lambda tmp: str(tmp), "is a folder"),
+        (lambda tmp: str(tmp / "a-file" / "run.msgpack"), "a-file is not a folder"),
+        (lambda tmp: str(tmp / "missing" / "run.msgpack"), "missing does not exist"),
+        (lambda tmp: "", "--save needs a file name"),
+        (lambda tmp: "  ", "--save needs a file name"),
+        (lambda tmp: str(tmp / ("n" * 5000)), "cannot be written: File name too long"),
+        (lambda tmp: str(tmp / "a\0b"), "NUL byte"),
+    ],
+    ids=["folder", "parent-is-a-file", "no-parent", "empty", "blank", "too-long", "nul"],
+)
+def test_a_save_that_cannot_be_written_is_refused_before_training(tmp_path, capsys, no_training, where, words):
+    (tmp_path / "a-file").write_text("x")
+    line = _one_line_error(capsys, "train", "--widths", "8", "--epochs", "1", "--save", where(tmp_path))
+    assert words in line and len(line) < 300, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # the probe left nothing behind
+
+
+def test_a_save_into_a_place_nobody_may_write_is_refused_before_training(capsys, no_training):
+    """/proc takes no new files, not even from root (CI runs as root, so chmod would prove nothing)."""
+    line = _one_line_error(capsys, "train", "--epochs", "1", "--save", "/proc/flax-dashboard-run.msgpack")
+    assert "cannot be written" in line and len(line) < 300, line
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--model", "autoencoder", "--widths", "7"], "--widths is for an MLP, not --model autoencoder"),
+        (["--model", "mlp", "--encoder", "9,3"], "--encoder is for an autoencoder, not --model mlp"),
+        (["--decoder", "9"], "--decoder is for an autoencoder, not --model mlp"),
+    ],
+)
+def test_an_option_for_the_other_model_is_refused(capsys, no_training, args, words):
+    assert words in _one_line_error(capsys, "train", "--epochs", "1", *args)
+
+
+@pytest.mark.parametrize(
+    ("folder", "words"),
+    [
+        ("/tmp/a\0b", "NUL byte"),
+        ("/tmp/" + "d" * 5000, "File name too long"),
+    ],
+    ids=["nul", "too-long"],
+)
+def test_hostile_idx_folders_exit_2_with_one_line(capsys, no_training, folder, words):
+    line = _one_line_error(capsys, "train", "--epochs", "1", "--dataset", f"idx:{folder}")
+    assert words in line and len(line) < 300, line
+
+
+def test_a_save_that_fails_after_training_is_one_line(tmp_path, capsys, monkeypatch):
+    """The disk fills while training: the destination was fine at the start, the write fails at the end."""
+    import errno
+
+    from core.runs import checkpoint
+
+    def full(path, result):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(checkpoint, "save", full)
+    line = _one_line_error(
+        capsys, "train", "--widths", "8", "--epochs", "1", "--batch-size", "256", "--quiet",
+        "--save", str(tmp_path / "run.msgpack"),
+    )  # fmt: skip
+    assert "could not be saved to" in line and "No space left on device" in line

@@ -163,3 +163,24 @@ def test_a_link_without_training_settings_gives_the_default_ones():
     assert settings_.spec == ModelSpec.mlp((8,), "tanh") and settings_.dataset is None
     assert settings_.config == TrainConfig()
     assert settings_.config.augment is True  # aug is on unless the link says aug=0
+
+
+@pytest.mark.parametrize(
+    ("query", "spec", "config"),
+    [
+        ({"lr": "0.01"}, ModelSpec.mlp(), TrainConfig(learning_rate=0.01)),
+        ({"data": "mnist"}, ModelSpec.mlp(), TrainConfig()),
+        ({"model": "ae"}, ModelSpec.autoencoder(), TrainConfig()),
+        ({"model": "ae", "enc": "32.relu-2.linear"}, ModelSpec.autoencoder((32, 2)), TrainConfig()),
+    ],
+)
+def test_a_link_with_few_settings_takes_defaults_for_the_rest(query, spec, config):
+    settings = from_query(query)
+    assert settings.spec == spec and settings.config == config
+    assert settings.dataset == query.get("data")
+
+
+def test_a_huge_value_is_refused_without_echoing_it():
+    with pytest.raises(LinkError, match="50,000 characters long") as caught:
+        from_query({"layers": "7" * 50_000})
+    assert len(str(caught.value)) < 100

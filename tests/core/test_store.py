@@ -1,3 +1,7 @@
+import json
+import os
+import time
+
 import pytest
 
 from core.errors import CheckpointError
@@ -69,3 +73,39 @@ def test_a_failed_save_is_reported_and_the_trained_run_kept(tmp_path, small, whe
     later = store.save_run(job.result, tmp_path / "elsewhere")
     assert_leaves_close(later.load().params, job.result.params)
     assert (tmp_path / "runs").read_text() == "a file, not a folder"
+
+
+def _damage(run, **values) -> None:
+    path = run.folder / f"{run.run_id}.json"
+    summary = json.loads(path.read_text())
+    summary.update(values)
+    path.write_text(json.dumps(summary))
+
+
+def test_damaged_summaries_are_listed_with_the_damage_left_out(tmp_path, result):
+    good = store.save_run(result, tmp_path)
+    as_text = store.save_run(result, tmp_path)
+    as_null = store.save_run(result, tmp_path)
+    _damage(as_text, created="yesterday", epochs_done=10**30, model={"nested": [1]})
+    _damage(as_null, created=None, test_accuracy=float("nan"), steps=True)
+    listed = {r.run_id: r for r in store.list_runs(tmp_path)}
+    assert next(iter(listed)) == good.run_id  # a damaged time sorts as the oldest
+    assert listed[as_text.run_id].created == 0.0 and listed[as_null.run_id].created == 0.0
+    assert listed[as_text.run_id].summary["epochs_done"] is None
+    assert listed[as_text.run_id].summary["model"] is None
+    assert listed[as_null.run_id].summary["test_accuracy"] is None and listed[as_null.run_id].summary["steps"] is None
+    assert listed[good.run_id].summary["epochs_done"] == 1
+
+
+def test_temporary_files_left_by_a_killed_save_are_removed(tmp_path, result):
+    kept = store.save_run(result, tmp_path)
+    old = tmp_path / f".{kept.run_id}.msgpack.k2j3h4.tmp"
+    old.write_bytes(b"\0" * 4096)
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    fresh = tmp_path / ".20260101-000000-deadbeef.json.a1b2c3.tmp"  # another process saving right now
+    fresh.write_bytes(b"{")
+    (tmp_path / "notes.tmp").write_text("not ours")
+    assert store.remove_leftover_temporaries(tmp_path) == 1
+    assert not old.exists() and fresh.exists() and (tmp_path / "notes.tmp").exists()
+    assert [r.run_id for r in store.list_runs(tmp_path)] == [kept.run_id]
+    assert store.remove_leftover_temporaries(tmp_path / "missing") == 0
