@@ -48,3 +48,12 @@ def open_tab(at: AppTest, key: str, label: str) -> None:
     """Open a lazy tab (``st.tabs(..., key=key, on_change="rerun")``) and rerun: only it is drawn."""
     at.session_state[key] = label
     at.run()
+
+
+def is_number_text(text: str) -> bool:
+    """Whether ``float(text)`` accepts it (for hypothesis filters of "not a number" inputs)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from core.errors import SpecError
 from core.spec import ACTIVATIONS, MAX_LAYERS, MAX_PARAMETERS, MAX_SEED, MAX_WIDTH, PRESETS, Layer, ModelSpec
+from tests.support import is_number_text
 
 
 def test_default_mlp_parameter_count_is_exact():
@@ -132,21 +133,13 @@ def test_any_input_gives_a_valid_spec_or_spec_error(kind, first, second, activat
 HUGE = 10**30
 
 
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 good_widths = st.lists(st.integers(1, 64), max_size=MAX_LAYERS - 1)
 not_whole_numbers = st.one_of(
     st.booleans(),  # True is an int to Python, never a width of 1
     st.none(),
     st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x != int(x)),
     st.sampled_from([1.5, math.nan, math.inf, -math.inf, "abc", "1.5", "nan", "inf", ""]),
-    st.text(max_size=6).filter(lambda t: not _is_number_text(t)),
+    st.text(max_size=6).filter(lambda t: not is_number_text(t)),
 )
 bad_widths = not_whole_numbers | st.integers(-HUGE, 0) | st.integers(MAX_WIDTH + 1, HUGE)
 

@@ -21,6 +21,7 @@ from core.tasks import RECONSTRUCTION_LOSSES
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig, train
 from core.training.config import MAX_LEARNING_RATE
 from core.training.programs import epoch_plan
+from tests.support import is_number_text
 from tests.trees import assert_leaves_close
 
 # ----- TrainConfig: round trip -------------------------------------------------------------
@@ -74,19 +75,11 @@ WORDS = {
 WHOLE = ("batch_size", "epochs", "seed")
 
 
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 finite = st.floats(allow_nan=False, allow_infinity=False)
 not_numbers = st.one_of(
     st.booleans(),  # True is an int to Python, never a batch size of 1
     st.sampled_from([math.nan, math.inf, -math.inf, "nan", "inf", "-Infinity"]),
-    st.text(max_size=8).filter(lambda t: not _is_number_text(t)),
+    st.text(max_size=8).filter(lambda t: not is_number_text(t)),
     st.none(),
     st.lists(st.integers(), max_size=2),
 )
