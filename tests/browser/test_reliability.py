@@ -54,7 +54,7 @@ def test_closing_the_tab_ends_its_training_and_frees_memory(browser, strict_serv
         page = context.new_page()
         goto(page, f"{url}/train")
         start_training(page, epochs=300)
-        wait_for_sidebar(page, "images/s", timeout=60)
+        wait_for_sidebar(page, "Training: epoch", timeout=60)
         assert running_on_server(observer, url) == 1
         context.close()  # the visitor closes the tab mid-training
         # the server's grace is 2 s; allow for the current chunk of steps, the save and the page loads
@@ -83,8 +83,8 @@ def test_four_visitors_two_training_each_sees_only_their_own(browser, strict_ser
         start_training(pages[0], epochs=300)
         open_page(pages[1], "Train")
         start_training(pages[1], epochs=300)
-        wait_for_sidebar(pages[0], "images/s", timeout=60)
-        wait_for_sidebar(pages[1], "images/s", timeout=60)
+        wait_for_sidebar(pages[0], "Training: epoch", timeout=60)
+        wait_for_sidebar(pages[1], "Training: epoch", timeout=60)
         assert "MLP 784-512-256-10" in sidebar_text(pages[0])
         assert "AutoEncoder" in sidebar_text(pages[1])
         # The trainers look at their models while training goes on (the sidebar keeps counting). All four
