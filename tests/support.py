@@ -57,3 +57,12 @@ def is_number_text(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def open_variables(at: AppTest) -> None:
+    """Switch to the Variables page once ``model.init`` of the current model is compiled: the page
+    shows a notice and refreshes itself meanwhile, and AppTest does not run that refresh."""
+    from core import models
+
+    models.prepare_init(state(at).spec).result(120)
+    at.switch_page("pages/variables.py").run()

@@ -44,6 +44,7 @@ def projector(browser):
 
 def test_presenter_mode_keeps_the_key_numbers_big_and_cuts_no_text_at_1280(projector, server):
     goto(projector, server)
+    projector.locator('[data-testid="stMetricValue"]').nth(2).wait_for(timeout=60_000)  # a cold server is slow
     normal = projector.evaluate(METRIC_SIZES)
     assert len(normal) == 3 and min(normal) >= 30, normal
     assert projector.evaluate(CUT_TEXT) == []

@@ -10,7 +10,7 @@ import pytest
 from core.data import tfds as tfds_source
 from core.data.idx import export_idx, write_idx
 from core.spec import ModelSpec
-from tests.support import button, state, text_input, wait_for_training
+from tests.support import button, open_variables, state, text_input, wait_for_training
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_changing_the_model_while_training_trains_the_original(app):
     assert state(app).spec == ModelSpec.mlp((64, 256))
     wait_for_training(app)
     assert job.result.spec == ModelSpec.mlp((512, 256)) and job.result.status == "finished"
-    app.switch_page("pages/variables.py").run()  # the edited model is untrained: fresh values
+    open_variables(app)  # the edited model is untrained: fresh values
     assert "starting" in app.info[0].value
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import button, state, wait_for_training
+from tests.support import button, open_variables, state, wait_for_training
 
 
 def _sidebar_links(at) -> list[str]:
@@ -91,7 +91,7 @@ def test_build_is_ticked_only_after_a_real_edit(app):
 def test_the_variables_tab_and_the_typed_widths_box_stay_open(app):
     from tests.support import open_tab, text_input
 
-    app.switch_page("pages/variables.py").run()
+    open_variables(app)
     open_tab(app, "variables.tab", "Table of every array")
     assert app.dataframe
     app.switch_page("pages/build.py").run()
@@ -102,7 +102,7 @@ def test_the_variables_tab_and_the_typed_widths_box_stay_open(app):
     button(app, "Apply widths").click().run()
     assert [layer.width for layer in state(app).spec.hidden] == [64, 32]
     assert next(e for e in app.expander if e.label == "Type the widths instead").proto.expanded
-    app.switch_page("pages/variables.py").run()
+    open_variables(app)
     table = app.dataframe[0].value  # still the table tab, now of the new model
     assert table["parameters"].sum() == 785 * 64 + 65 * 32 + 33 * 10
 

@@ -9,7 +9,7 @@ from core.predict import predict_probabilities
 from core.spec import ModelSpec
 from core.training import TrainConfig
 from tests.pages.conftest import ROOT
-from tests.support import button, open_tab, state, wait_for_training
+from tests.support import button, open_tab, open_variables, state, wait_for_training
 
 
 def _sidebar_links(at) -> list[str]:
@@ -75,7 +75,7 @@ def test_a_width_change_is_explained_and_diffed(app):
     old, new = ModelSpec.mlp((512, 256)), ModelSpec.mlp((512, 128))
     delta = old.parameter_count - new.parameter_count
     assert any(f"layer 2: 256 → 128 units removes {delta:,} parameters" in s.value for s in app.success)
-    app.switch_page("pages/variables.py").run()
+    open_variables(app)
     open_tab(app, "variables.tab", "Where the parameters are")
     diff = next(d.value for d in app.dataframe if "change" in d.value.columns)
     assert list(diff["layer"]) == ["Dense_0", "Dense_1", "Dense_2"]
