@@ -7,10 +7,13 @@ and compared. Any bad argument or input ends with exit code 2 and one line on st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -163,7 +166,6 @@ def _spec_and_config(args: argparse.Namespace, seed: object):
 
 def cmd_train(args: argparse.Namespace) -> dict:
     from core.data import load_dataset
-    from core.runs import checkpoint
     from core.tasks import task_of
     from core.training import Phase, Progress, Status, steps_per_epoch, train
 
@@ -188,7 +190,14 @@ def cmd_train(args: argparse.Namespace) -> dict:
                 args.quiet,
             )
 
-    result = train(spec, config, dataset, on_progress=show)
+    stop = threading.Event()
+    with stop_on_ctrl_c(stop):
+        saved = None
+        if args.save is None:
+            result = train(spec, config, dataset, on_progress=show, stop=stop)
+        else:
+            saved = _train_and_save(spec, config, dataset, args.save, show, stop)
+            result = saved.result
     if result.status != Status.FINISHED:
         _log(f"{result.status}: {result.reason}", args.quiet)
     summary = {
@@ -206,16 +215,56 @@ def cmd_train(args: argparse.Namespace) -> dict:
     }
     score = task_of(spec).score.key  # "accuracy" or "mse"
     summary[f"test_{score}"] = result.test_metrics[score]
-    if args.save is not None:
-        try:
-            path = checkpoint.save(args.save, result)
-        except OSError as err:  # e.g. the disk filled during training
+    if saved is not None:
+        summary["checkpoint"] = str(saved.path)
+        if saved.failure:
             raise UsageError(
-                f"the trained model could not be saved to {_short(args.save)}: {err.strerror or err}"
-            ) from None
-        summary["checkpoint"] = str(path)
-        _log(f"saved {path}", args.quiet)
+                f"the trained model could not be saved to {_short(args.save)} ({saved.failure}); "
+                f"it is saved in {saved.path} instead"
+            )
+        _log(f"saved {saved.path}", args.quiet)
+    if stop.is_set():
+        raise Interrupted(summary)
     return summary
+
+
+class Interrupted(Exception):
+    """Ctrl-C ended the training; ``summary`` describes what was kept."""
+
+    def __init__(self, summary: dict):
+        super().__init__("interrupted")
+        self.summary = summary
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c(stop: threading.Event):
+    """The first Ctrl-C sets ``stop`` (the training ends after its current chunk and its model is
+    kept, saved with ``--save``, as the dashboard's Stop does); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum, frame):
+        stop.set()
+        print("stopping after the current steps (Ctrl-C again to quit at once) ...", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _train_and_save(spec, config, dataset, save: str, show, stop: threading.Event):
+    """Train with a checkpoint written after every epoch (``core.runs.autosave``)."""
+    from core.runs import autosave
+
+    try:
+        saved = autosave.train_saving_each_epoch(spec, config, dataset, save, on_progress=show, stop=stop)
+    except OSError as err:
+        raise UsageError(f"the trained model could not be saved anywhere: {err.strerror or err}") from None
+    return saved
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
@@ -289,6 +338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Interrupted as stopped:
+        print(json.dumps(stopped.summary))
+        kept = stopped.summary.get("checkpoint")
+        print(f"interrupted after {stopped.summary['steps']:,} steps"
+              + (f"; the model so far is saved in {kept}" if kept else ""), file=sys.stderr)  # fmt: skip
+        return 130
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
