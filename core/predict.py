@@ -165,6 +165,7 @@ def project_2d(codes: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     codes = np.asarray(codes, np.float64)
     if codes.ndim != 2 or codes.shape[0] < 2:
         raise CoreError(f"need at least 2 codes of shape (N, size), got {codes.shape}")
+    codes = latent.finite_codes(codes)
     if codes.shape[1] == 1:
         return np.stack([codes[:, 0], np.zeros(len(codes))], axis=1), (1.0, 0.0)
     if codes.shape[1] == 2:
