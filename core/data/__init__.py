@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "assets" / "mnist_sample.npz"
-TFDS_NAMES = ("mnist", "fashion_mnist", "kmnist", "emnist_digits")
+TFDS_NAMES = ("mnist", "fashion_mnist", "kmnist", "emnist_digits", "emnist_letters")
 DATASET_CHOICES = ("sample", *TFDS_NAMES, "idx:<folder>", "folder:<folder>")
 FOLDER_KINDS = {"idx": "idx:/usr/share/datasets/fashion-mnist", "folder": "folder:~/my-images"}
 

@@ -234,3 +234,17 @@ def test_what_a_person_is_asked_to_draw_follows_the_classes():
     assert drawing_subject(FASHION_NAMES) == "piece of clothing"
     names = ("cat", "dog", *(f"(unused {i})" for i in range(2, 10)))
     assert drawing_subject(names) == "picture of one of: cat, dog"
+
+
+def test_labels_are_checked_against_the_class_names():
+    from core.data.dataset import LETTER_NAMES, make_dataset
+
+    images = np.zeros((3, 28, 28, 1), np.uint8)
+    letters = make_dataset("x", "x", LETTER_NAMES, (images, np.array([0, 12, 25])), (images, np.array([1, 2, 25])))
+    assert letters.train_labels.max() == 25 and len(letters.class_names) == 26
+    with pytest.raises(DataError, match="labels must be 0-25"):
+        make_dataset("x", "x", LETTER_NAMES, (images, np.array([0, 1, 26])), (images, np.array([1, 2, 3])))
+    with pytest.raises(DataError, match="labels must be 0-9"):
+        make_dataset("x", "x", tuple("0123456789"), (images, np.array([0, 1, 10])), (images, np.array([1, 2, 3])))
+    with pytest.raises(DataError, match="2 to 64 classes"):
+        make_dataset("x", "x", ("only",), (images, np.zeros(3, int)), (images, np.zeros(3, int)))
