@@ -179,23 +179,26 @@ def _tuple(values: Any) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
+def _layers(layers: Any) -> str:
+    """The module's layer tuples, one per line."""
+    if not layers:
+        return "()"
+    return "(\n" + "".join(f"        {_tuple(layer)},\n" for layer in layers) + "    )"
+
+
 def flax_source(spec: ModelSpec) -> str:
     """Runnable flax.linen code that builds the model ``spec`` describes, with the same shapes."""
     model = models.build_model(spec)
     batch = f"jnp.ones((1, {', '.join(str(d) for d in spec.input_shape)}))"
     if spec.kind == "mlp":
-        construct = (
-            f"model = MLP(\n    features={_tuple(model.features)},\n    activations={_tuple(model.activations)},\n)\n"
-        )
+        construct = f"model = MLP(\n    layers={_layers(model.layers)},\n)\n"
         usage = "logits = model.apply(variables, x)  # one score per class, shape (1, 10)\n"
     else:
         construct = (
             "model = AutoEncoder(\n"
-            f"    encoder_widths={_tuple(model.encoder_widths)},\n"
-            f"    decoder_widths={_tuple(model.decoder_widths)},\n"
+            f"    encoder_layers={_layers(model.encoder_layers)},\n"
+            f"    decoder_layers={_layers(model.decoder_layers)},\n"
             f"    input_shape={_tuple(model.input_shape)},\n"
-            f"    encoder_activations={_tuple(model.encoder_activations)},\n"
-            f"    decoder_activations={_tuple(model.decoder_activations)},\n"
             ")\n"
         )
         usage = (
