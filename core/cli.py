@@ -145,16 +145,12 @@ def _items(option: str, text: str, activation: str, code: bool = False):
     """The layers of ``--layers``/``--encoder``/``--decoder``; a bad item is a UsageError naming it.
     ``code``: the last item, when a bare width, is the (linear) code layer."""
     from core.errors import SpecError
-    from core.spec import Layer, parse_layers
+    from core.spec import parse_layers
 
     try:
-        layers = parse_layers(text, option, activation)
+        return parse_layers(text, option, activation, code_activation="linear" if code else None)
     except SpecError as err:
         raise UsageError(f"{option}: {err.reason}") from None
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if code and layers and layers[-1].is_dense and ":" not in items[-1]:
-        layers = (*layers[:-1], Layer(layers[-1].width, "linear"))
-    return layers
 
 
 def _spec_and_config(args: argparse.Namespace, seed: object):

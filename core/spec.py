@@ -368,15 +368,18 @@ def _check_encoder_ends_with_code(encoder: tuple[Layer, ...]) -> None:
         )
 
 
-def parse_layers(text: Any, name: str, activation: str = "relu") -> tuple[Layer, ...]:
+def parse_layers(
+    text: Any, name: str, activation: str = "relu", code_activation: str | None = None
+) -> tuple[Layer, ...]:
     """Layers from items like ``"512:relu, batchnorm, dropout:0.2, 256"`` (the command line's
     ``--layers`` and the typed editor): ``WIDTH[:ACTIVATION]`` (``activation`` when none is
-    given), ``dropout:RATE``, ``batchnorm``, ``layernorm``. A SpecError names a bad item."""
+    given, ``code_activation`` for a last bare width: an encoder's code), ``dropout:RATE``,
+    ``batchnorm``, ``layernorm``. A SpecError names a bad item."""
     if not isinstance(text, str):
         raise SpecError(name, f"layers must be text like 512:relu,dropout:0.2, got {text!r}")
-    items = [item.strip() for item in text.split(",")]
+    items = [item for item in (part.strip() for part in text.split(",")) if item]
     layers = []
-    for i, item in enumerate(item for item in items if item):
+    for i, item in enumerate(items):
         where = f"{name}[{i}]"
         head, _, tail = (part.strip() for part in item.partition(":"))
         kind = head.lower()
@@ -388,17 +391,41 @@ def parse_layers(text: Any, name: str, activation: str = "relu") -> tuple[Layer,
             if not tail:
                 raise SpecError(where, f"{item!r}: give the rate, e.g. dropout:0.2")
             layer = Layer.dropout(tail)
-        elif head.lstrip("+-").replace(".", "", 1).isdigit():
-            layer = Layer(head, tail or activation)
+        elif _is_number(head):
+            last = i == len(items) - 1
+            layer = Layer(head, tail or (code_activation if last and code_activation else activation))
         else:
             raise SpecError(
-                where, f"{item!r} is not a layer; use WIDTH[:ACTIVATION], dropout:RATE, batchnorm or layernorm"
+                where,
+                f"{item!r} is not a layer; use a whole number of units (WIDTH[:ACTIVATION]), dropout:RATE, "
+                "batchnorm or layernorm",
             )
         try:
             layers.append(_validated_layer(layer, where, f"{name} layer {i + 1}"))
         except SpecError as err:
             raise SpecError(err.field, f"{item!r}: {err.reason}") from None
     return tuple(layers)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def layers_text(layers: tuple[Layer, ...], activation: str = "relu", code_activation: str | None = None) -> str:
+    """The items ``parse_layers`` reads back, e.g. ``"512, batchnorm, dropout:0.2, 256:gelu"``: a width alone
+    when its activation is ``activation`` (``code_activation`` for the last layer)."""
+    items = []
+    for i, layer in enumerate(layers):
+        if not layer.is_dense:
+            items.append(f"dropout:{layer.rate:g}" if layer.type == "dropout" else layer.type)
+            continue
+        usual = code_activation if code_activation and i == len(layers) - 1 else activation
+        items.append(str(layer.width) if layer.activation == usual else f"{layer.width}:{layer.activation}")
+    return ", ".join(items)
 
 
 def _layers(name: str, widths: Any, activation: str) -> tuple[Layer, ...]:
@@ -437,6 +464,14 @@ PRESETS: dict[str, tuple[str, ModelSpec]] = {
     "MNIST classifier (default)": (
         "A two-hidden-layer MLP, 784-512-256-10: about 97% on MNIST test digits.",
         ModelSpec.mlp((512, 256)),
+    ),
+    "MNIST classifier with batch norm and dropout": (
+        "784-512-256-10 with BatchNorm after each hidden layer and Dropout (rate 0.2) before the output: "
+        "the two most used controls against overfitting.",
+        ModelSpec(
+            kind="mlp",
+            hidden=(Layer(512), Layer.batchnorm(), Layer(256), Layer.batchnorm(), Layer.dropout(0.2)),
+        ),
     ),
     "MNIST autoencoder (default)": (
         "Squeezes each digit through 16 numbers and rebuilds it: 784-256-64-[16]-64-256-784.",
