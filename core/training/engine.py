@@ -316,12 +316,12 @@ def train_stack(
     while steps < total_steps and alive.any() and not stop.is_set():
         epoch, offset = divmod(steps, per_epoch)
         plans = place(np.stack([epoch_plan(c.seed, epoch, dataset.num_train) for _, c in members]))
-        first = epoch * per_epoch  # the run's step at batch 0 of this epoch's plan
+        first_step = epoch * per_epoch  # the run's step at batch 0 of this epoch's plan
         while offset < per_epoch and alive.any() and not stop.is_set():
             counts = np.where(alive, chunk_steps(seconds_per_step, per_epoch - offset, chunk_seconds), 0)
             limits = [loss_limit(h) for h in histories]
             tic = time.perf_counter()
-            new_states, losses, done = stack_.steps(not alive.all(), states, plans, offset, counts, limits, first)
+            new_states, losses, done = stack_.steps(not alive.all(), states, plans, offset, counts, limits, first_step)
             losses, done = np.asarray(losses), int(done)
             toc = time.perf_counter() - tic
             elapsed += toc
@@ -338,7 +338,7 @@ def train_stack(
                 new_states = states
                 if kept.any():
                     new_states, _, _ = stack_.steps(
-                        count > 1, states, plans, offset, kept, np.full(count, np.inf), first
+                        count > 1, states, plans, offset, kept, np.full(count, np.inf), first_step
                     )
             states = new_states
             for m in np.flatnonzero(alive):
