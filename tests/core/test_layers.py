@@ -234,11 +234,12 @@ def test_resume_continues_exactly_with_dropout_and_batch_norm(small, two_epochs)
 
 
 def test_a_dense_only_program_draws_no_random_numbers(small):
-    plain = ModelSpec.mlp((24,), seed=1)
-    train(plain, TrainConfig(batch_size=64, epochs=1, augment=False), small)
+    config = TrainConfig(batch_size=64, epochs=1, augment=False)
+    train(ModelSpec.mlp((24,), seed=1), config, small)
+    train(ModelSpec(kind="mlp", hidden=(Layer(23), Layer.dropout(0.5))), config, small)
     texts = [program.as_text() for program in compiled_programs("train")]
-    dense_only = [t for t in texts if "f32[784,24]" in t]
-    with_dropout = [t for t in texts if "f32[784,64]" in t and "f32[64,32]" in t]
+    dense_only = [t for t in texts if "784,24]" in t]
+    with_dropout = [t for t in texts if "784,23]" in t]
     assert dense_only and with_dropout
     assert not any("threefry" in t.lower() or "rng" in t.lower() for t in dense_only)
     assert all("threefry" in t.lower() for t in with_dropout)
@@ -290,3 +291,51 @@ def test_an_autoencoder_with_the_new_layers_trains_and_encodes(small):
     rebuilt = predict.reconstruct(spec, result.variables, small.test_images[:200])
     mse = float(((rebuilt - small.test_images[:200] / 255.0) ** 2).mean())
     assert mse == pytest.approx(result.test_metrics["mse"], rel=1e-4)
+
+
+# ----- the command line ------------------------------------------------------------------------------
+
+
+def _run_main(capsys, *args: str) -> tuple[int, str, str]:
+    from core.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_trains_the_layers_of_the_issue(capsys, tmp_path):
+    ckpt = tmp_path / "bn.msgpack"
+    code, out, err = _run_main(
+        capsys, "train", "--model", "mlp", "--layers", "512:relu,batchnorm,dropout:0.2,256:relu", "--epochs", "1",
+        "--quiet", "--save", str(ckpt),
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"] == "MLP 784-512-batchnorm-dropout 0.2-256-10"
+    assert result["params"] == 785 * 512 + 2 * 512 + 513 * 256 + 257 * 10 == 536_842
+    assert result["status"] == "finished" and result["steps"] == 4_500 // 128
+    assert result["test_accuracy"] > 0.8  # one epoch of the 4,500-image sample
+    saved = checkpoint.load(ckpt)
+    assert saved.spec.hidden[1:3] == (Layer.batchnorm(), Layer.dropout(0.2))
+    assert saved.batch_stats["BatchNorm_0"]["var"].shape == (512,)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--layers", "512,dropout:2"), "--layers: 'dropout:2': a dropout rate"),
+        (("--layers", "foo"), "--layers: 'foo' is not a layer"),
+        (("--layers", "12:nope"), "--layers: '12:nope': unknown activation 'nope'"),
+        (("--layers", "64", "--widths", "64"), "give --widths or --layers, not both"),
+        (("--model", "autoencoder", "--encoder", "64,dropout:0.1"), "encoder[1]: the encoder must end with its code"),
+        (("--model", "autoencoder", "--decoder", "batchnorm:3"), "--decoder: 'batchnorm:3': batchnorm takes no value"),
+    ],
+)
+def test_cli_bad_layer_items_exit_2_with_one_line_naming_them(capsys, args, words):
+    code, out, err = _run_main(capsys, "train", *args, "--epochs", "1", "--quiet")
+    assert code == 2 and not out
+    assert len(err.strip().splitlines()) == 1 and words in err, err
