@@ -88,6 +88,13 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
         ("Outcome", result.status + (f": {result.reason}" if result.reason else "")),
         ("Time", timing),
     ]
+    if spec.has_dropout or spec.has_batchnorm:
+        stats = (
+            f", BatchNorm's {spec.batch_stats_count:,} trained running averages (batch_stats)"
+            if spec.has_batchnorm
+            else ""
+        )
+        rows.append(("Evaluated", f"in evaluation mode: dropout off{stats}"))
     if evaluation.accuracy is not None:
         rows.append(("Test accuracy", f"{evaluation.accuracy:.2%} of {evaluation.n:,} test images"))
     else:

@@ -233,6 +233,31 @@ def test_resume_continues_exactly_with_dropout_and_batch_norm(small, two_epochs)
     assert_leaves_close(resumed.batch_stats, two_epochs.batch_stats)
 
 
+def test_seeds_trained_together_match_separate_runs_with_dropout_and_batch_norm(small):
+    from dataclasses import replace
+
+    from core.training.engine import train_stack
+
+    config = TrainConfig(batch_size=64, epochs=1, augment=False)
+    members = [(BN_DROPOUT.replace(seed=s), replace(config, seed=s)) for s in (3, 4)]
+    together = train_stack(members, small)
+    for (spec, member_config), result in zip(members, together, strict=True):
+        alone = train(spec, member_config, small)
+        np.testing.assert_allclose(result.history.step_losses, alone.history.step_losses, rtol=1e-4)
+        assert_leaves_close(result.batch_stats, alone.batch_stats, rtol=1e-4, atol=1e-5)
+        assert result.final_metrics.test_loss == pytest.approx(alone.final_metrics.test_loss, rel=1e-4)
+    assert together[0].history.step_losses[0] != together[1].history.step_losses[0]
+
+
+def test_a_diverging_batch_norm_model_keeps_its_last_good_batch_stats(small):
+    config = TrainConfig(optimizer="sgd", learning_rate=1e6, batch_size=64, epochs=1, augment=False)
+    result = train(BN_DROPOUT, config, small)
+    assert result.status == "diverged" and "learning rate" in result.reason
+    stats = result.batch_stats["BatchNorm_0"]
+    assert np.all(np.isfinite(np.asarray(stats["mean"]))) and np.all(np.isfinite(np.asarray(stats["var"])))
+    assert np.isfinite(result.test_metrics["loss"])  # evaluated with the kept parameters and statistics
+
+
 def test_a_dense_only_program_draws_no_random_numbers(small):
     config = TrainConfig(batch_size=64, epochs=1, augment=False)
     train(ModelSpec.mlp((24,), seed=1), config, small)
