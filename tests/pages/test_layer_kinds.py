@@ -133,7 +133,8 @@ def test_variables_results_draw_and_sweep_pages_after_training(app, trained_bn):
     app.switch_page("pages/sweep.py").run()
     assert not app.exception
     layers = app.selectbox(key="sweep.layer").options
-    assert len(layers) == 3 and not any("batchnorm" in option or "dropout" in option for option in layers)
+    # Dropout and BatchNorm have no width to sweep; the Dense layers are counted among themselves
+    assert layers == ["The first hidden layer (64 units)", "The second hidden layer (32 units)", "All hidden layers"]
 
 
 def test_results_and_explore_of_an_autoencoder_with_the_new_layers(app):
