@@ -341,7 +341,7 @@ def model_report(spec: ModelSpec, runs: dict[str, list[Run]], ceiling: float) ->
 CANDIDATE_LABELS = {
     "engine": "engine (core.training)",
     "engine_augment": "engine, augment=True",
-    "engine_layers": "engine, + BatchNorm and Dropout",
+    "engine_layers": "engine, BatchNorm + Dropout",
     "plain_flax": "plain flax+optax loop",
     "torch": "PyTorch eager",
 }
