@@ -46,8 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--model", choices=("mlp", "autoencoder"), default="mlp")
         # No defaults here: an option given for the other kind of model is refused, so it is seen as None
         command.add_argument("--widths", help="MLP hidden layer widths (default 512,256)")
-        command.add_argument("--encoder", help="autoencoder encoder widths; the last is the code (default 256,64,16)")
-        command.add_argument("--decoder", help="autoencoder decoder widths (default 64,256)")
+        command.add_argument(
+            "--layers", help="MLP hidden layers, items WIDTH[:ACTIVATION], dropout:RATE, batchnorm, layernorm, e.g. "
+            "512:relu,batchnorm,dropout:0.2,256:relu (instead of --widths)",
+        )  # fmt: skip
+        command.add_argument(
+            "--encoder", help="autoencoder encoder layers (items as --layers); its last Dense layer is the code, "
+            "linear unless given an activation (default 256,64,16)",
+        )  # fmt: skip
+        command.add_argument("--decoder", help="autoencoder decoder layers, items as --layers (default 64,256)")
         command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
         command.add_argument(
             "--dataset", default="sample",
@@ -137,21 +144,39 @@ def _log(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _items(option: str, text: str, activation: str, code: bool = False):
+    """The layers of ``--layers``/``--encoder``/``--decoder``; a bad item is a UsageError naming it.
+    ``code``: the last item, when a bare width, is the (linear) code layer."""
+    from core.errors import SpecError
+    from core.spec import parse_layers
+
+    try:
+        return parse_layers(text, option, activation, code_activation="linear" if code else None)
+    except SpecError as err:
+        raise UsageError(f"{option}: {err.reason}") from None
+
+
 def _spec_and_config(args: argparse.Namespace, seed: object):
     """The model and training settings the shared arguments describe."""
     from core.spec import ModelSpec
     from core.training import TrainConfig
 
-    other = ("--encoder", "--decoder") if args.model == "mlp" else ("--widths",)
+    other = ("--encoder", "--decoder") if args.model == "mlp" else ("--widths", "--layers")
     for option in other:
         if getattr(args, option[2:]) is not None:
             raise UsageError(
                 f"{option} is for {'an autoencoder' if args.model == 'mlp' else 'an MLP'}, not --model {args.model}"
             )
-    if args.model == "mlp":
+    if args.model == "mlp" and args.layers is not None:
+        if args.widths is not None:
+            raise UsageError("give --widths or --layers, not both")
+        spec = ModelSpec(kind="mlp", hidden=_items("--layers", args.layers, args.activation), seed=seed)
+    elif args.model == "mlp":
         spec = ModelSpec.mlp(args.widths or "512,256", args.activation, seed=seed)
     else:
-        spec = ModelSpec.autoencoder(args.encoder or "256,64,16", args.decoder or "64,256", args.activation, seed=seed)
+        encoder = _items("--encoder", args.encoder or "256,64,16", args.activation, code=True)
+        decoder = _items("--decoder", args.decoder or "64,256", args.activation)
+        spec = ModelSpec(kind="autoencoder", encoder=encoder, decoder=decoder, seed=seed)
     config = TrainConfig(
         optimizer=args.optimizer,
         learning_rate=args.lr,
@@ -321,7 +346,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     else:
         dataset = load_dataset(args.dataset or result.dataset, data_dir=args.data_dir)
         images, labels, source = dataset.test_images, dataset.test_labels, dataset.name
-    evaluation = evaluate(result.spec, result.params, images, labels, result.config.reconstruction_loss)
+    evaluation = evaluate(result.spec, result.variables, images, labels, result.config.reconstruction_loss)
     return {"model": result.spec.describe(), "data": source, **evaluation.to_dict()}
 
 

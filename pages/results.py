@@ -60,7 +60,7 @@ if spec.kind == "autoencoder":
         help="What a model that ignores its input would score: the autoencoder should be well below this",
     )  # fmt: skip
     m[2].metric("Code size", f"{spec.code_size} numbers", help="Each image is squeezed into this many numbers")
-    rebuilt = predict.reconstruct(spec, result.params, dataset.test_images[shown])
+    rebuilt = predict.reconstruct(spec, result.variables, dataset.test_images[shown])
     st.image(
         tile(dataset.test_images[shown], cols=GRID, scale=image_scale(3)), output_format="PNG", caption="Test images"
     )
