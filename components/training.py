@@ -22,7 +22,15 @@ def start_training(
     resume: TrainResult | None = None,
     label: str | None = None,
 ) -> Run:
-    """Start a background job (stopped if the tab closes, saved to the runs folder when it ends)."""
+    """Start a background job (stopped if the tab closes, saved to the runs folder when it ends).
+
+    An MLP's output layer follows the dataset (26 units for EMNIST letters): the model trained, and
+    the one the visitor edits from then on, has one output per class."""
+    fitted = spec.for_classes(len(dataset.class_names))
+    if fitted != spec:
+        spec = fitted
+        if state.spec.for_classes(spec.num_classes) == spec:
+            state.set_spec(spec)
     job = TrainingJob(
         spec, config, dataset, resume=resume, on_done=store.autosave,
         keep_alive=session_alive_check(), grace_s=tab_grace_seconds(),

@@ -47,7 +47,8 @@ MAX_LAYERS = 16
 MAX_PARAMETERS = 30_000_000
 MAX_SEED = 2**31 - 1
 INPUT_SHAPE: tuple[int, int, int] = (28, 28, 1)
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # the output units of an MLP unless its dataset has another number of classes
+MAX_CLASSES = 64  # EMNIST letters has 26
 
 
 def _as_int(value: Any, field_name: str, low: int, high: int, what: str) -> int:
@@ -120,8 +121,9 @@ class ModelSpec:
             raise SpecError(
                 "input_shape", f"input shape must be {INPUT_SHAPE} (28x28 grey images), got {self.input_shape!r}"
             )
-        if self.num_classes != NUM_CLASSES:
-            raise SpecError("num_classes", f"number of classes must be {NUM_CLASSES}, got {self.num_classes!r}")
+        object.__setattr__(
+            self, "num_classes", _as_int(self.num_classes, "num_classes", 2, MAX_CLASSES, "number of classes")
+        )
         object.__setattr__(self, "input_shape", INPUT_SHAPE)
         object.__setattr__(self, "seed", _as_int(self.seed, "seed", 0, MAX_SEED, "seed"))
         if self.kind == "mlp":
@@ -264,9 +266,15 @@ class ModelSpec:
             "encoder": self.encoder,
             "decoder": self.decoder,
             "seed": self.seed,
+            "num_classes": self.num_classes,
         }
         fields.update(changes)
         return ModelSpec(**fields)
+
+    def for_classes(self, classes: int) -> ModelSpec:
+        """This model with one output unit per class of a dataset of ``classes`` classes (an MLP's
+        output layer follows its dataset: 10 for digits, 26 for EMNIST letters; an autoencoder has none)."""
+        return self.replace(num_classes=classes) if self.kind == "mlp" and classes != self.num_classes else self
 
     # ----- JSON ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -28,6 +28,8 @@ DATASETS = {
     "fashion_mnist": "Fashion-MNIST: 70,000 clothing photos, via tensorflow-datasets",
     "kmnist": "Kuzushiji-MNIST: 70,000 cursive hiragana (10 characters), via tensorflow-datasets",
     "emnist_digits": "EMNIST digits: 280,000 handwritten digits, via tensorflow-datasets (a 562 MB download)",
+    "emnist_letters": "EMNIST letters: 145,600 handwritten letters (26 classes, capital and small together), "
+    "via tensorflow-datasets (the same 562 MB download)",
     "idx": "A folder of IDX files on this computer",
     "folder": "Your own images (a .zip of class folders)",
 }

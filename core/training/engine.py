@@ -205,6 +205,13 @@ def plan_stack(members: Sequence[Member], dataset: Dataset) -> Stack:
         ):
             raise ConfigError("models", "the models of a stack share their shape and settings; only seeds differ")
     steps_per_epoch(config, dataset.num_train)
+    classes = len(dataset.class_names)
+    if spec.for_classes(classes) != spec:
+        raise ConfigError(
+            "num_classes",
+            f"this model has {spec.num_classes} outputs but {dataset.name} has {classes} classes; "
+            f"train spec.for_classes({classes})",
+        )
     layout = Layout.choose(len(members), config.batch_size)
     program = Program(spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment,
                       config.batch_size, len(members), layout)  # fmt: skip
