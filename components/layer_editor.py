@@ -11,7 +11,8 @@ import streamlit as st
 
 from components.state import AppState, get_state
 from core.errors import SpecError
-from core.spec import ACTIVATIONS, LAYER_TYPES, MAX_WIDTH, Layer, ModelSpec, layers_text, parse_layers
+from core.layers import ACTIVATIONS, LAYER_TYPES, MAX_WIDTH, Layer, layers_text, parse_layers
+from core.spec import ModelSpec
 
 STACK_TITLES = {
     "hidden": "Hidden layers",

@@ -13,8 +13,9 @@ import pytest
 
 from core import costs, links, models, predict
 from core.errors import SpecError
+from core.layers import Layer, parse_layers
 from core.runs import checkpoint
-from core.spec import Layer, ModelSpec, parse_layers
+from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from core.training.engine import fresh_model_state, plan_stack, stack
 from core.training.programs import compiled_programs, dropout_key, epoch_plan, to_float
