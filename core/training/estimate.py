@@ -118,3 +118,39 @@ def estimate_sweep(
         timed=f"{what} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''} at once)",
         timing_s=time.perf_counter() - tic,
     )
+
+
+#: The most "time left" may rise at one update, as a share of what was shown.
+MAX_RISE = 0.2
+#: How far each new estimate moves what is shown towards it (the rest: the clock counting down).
+FOLLOW = 0.3
+
+
+class Countdown:
+    """'Time left' as a person wants to read it: it counts down with the clock, follows new estimates
+    part of the way (``FOLLOW``), never rises by more than ``MAX_RISE`` of what it showed just
+    before an update, and keeps
+    counting down when an update has no estimate (compiling an evaluation, waiting for a turn).
+
+    Estimates from a training's speed jump around (an evaluation, another visitor's chunk, a
+    slow first chunk); shown raw they read 39 s, 23, 13, 17, 15, ?, 13.
+    """
+
+    def __init__(self) -> None:
+        self._shown: float | None = None
+        self._at = 0.0
+
+    def update(self, now: float, estimate: float | None) -> float | None:
+        """What to show at ``now`` (seconds on any steady clock) given a new ``estimate`` (or None)."""
+        if self._shown is None:
+            if estimate is not None:
+                self._shown, self._at = max(0.0, estimate), now
+            return self._shown
+        counted = self.read(now)
+        target = counted if estimate is None else counted + FOLLOW * (max(0.0, estimate) - counted)
+        self._shown, self._at = min(target, (1 + MAX_RISE) * counted), now
+        return self._shown
+
+    def read(self, now: float) -> float | None:
+        """What to show at ``now`` without a new estimate: the last value, counted down."""
+        return None if self._shown is None else max(0.0, self._shown - (now - self._at))
