@@ -1,0 +1,54 @@
+"""'Time left' counts down smoothly: never '?' once known, never up by more than 20%, and it follows the truth."""
+
+import itertools
+
+import pytest
+
+from core.training.estimate import MAX_RISE, Countdown
+
+# What the Train page showed once, a second apart (None: during an evaluation), from issue 12.
+JUMPY = [39.0, 23.0, 13.0, 17.0, 15.0, None, 13.0, 9.0, None, 7.0, 2.3, 7.1, 0.9]
+
+
+def shown_every_quarter_second(estimates):
+    """(time, shown value just before the update, shown value after it) at 4 reads per second."""
+    countdown, out = Countdown(), []
+    for second, estimate in enumerate(estimates):
+        before = countdown.read(second)
+        after = countdown.update(second, estimate)
+        out.append((second, before, after))
+        out += [(second + q / 4, None, countdown.read(second + q / 4)) for q in (1, 2, 3)]
+    return out
+
+
+def test_time_left_never_rises_by_more_than_a_fifth_and_never_becomes_unknown():
+    shown = shown_every_quarter_second(JUMPY)
+    values = [after for _, _, after in shown]
+    assert values[0] == 39.0 and all(v is not None for v in values)
+    for _, before, after in shown:
+        if before is not None:
+            assert after <= (1 + MAX_RISE) * before + 1e-9
+    for earlier, later in itertools.pairwise(values):  # between updates it only counts down
+        assert later <= (1 + MAX_RISE) * earlier + 1e-9
+
+
+def test_steady_estimates_count_down_with_the_clock():
+    countdown = Countdown()
+    for second in range(10):
+        assert countdown.update(second, 30.0 - second) == pytest.approx(30.0 - second)
+    assert countdown.read(10.5) == pytest.approx(19.5)
+
+
+def test_a_run_that_turns_out_slower_gets_a_longer_time_left_within_a_few_updates():
+    countdown = Countdown()
+    countdown.update(0, 10.0)
+    for second in range(1, 12):  # another visitor started: really 20 s left, and still 20 s a second later...
+        shown = countdown.update(second, 20.0)
+    assert shown == pytest.approx(20.0, rel=0.2)
+
+
+def test_nothing_is_shown_before_the_first_estimate():
+    countdown = Countdown()
+    assert countdown.update(0.0, None) is None and countdown.read(1.0) is None
+    assert countdown.update(1.0, 5.0) == 5.0
+    assert countdown.read(9.0) == 0.0  # never below zero
