@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from core.errors import ConfigError
+from core.training.config import MAX_LEARNING_RATE
 
 
 class RoundRobin:
@@ -78,6 +79,7 @@ class JobControls:
         self._paused = False
         self._budget: int | None = None  # steps left before pausing again (a Step); None: no limit
         self._rate: float | None = None  # the learning rate asked for; None: the config's
+        self._holding = False  # paused, and the engine waits: no chunk runs
         self.changes: list[tuple[int, float]] = []  # (step, new learning rate), as applied by the engine
         #: seconds spent waiting for turns and holding them: the share of the machine this job gets
         self.waited_s = 0.0
@@ -89,6 +91,12 @@ class JobControls:
     def paused(self) -> bool:
         with self._cond:
             return self._paused
+
+    @property
+    def holding(self) -> bool:
+        """Paused and no chunk running: the engine waits for Resume or Step (the step count stands still)."""
+        with self._cond:
+            return self._holding
 
     def pause(self) -> None:
         """Stop asking for turns after the current chunk."""
@@ -110,8 +118,10 @@ class JobControls:
 
     def set_learning_rate(self, rate: float) -> None:
         """Train with ``rate`` from the next chunk on (no restart, no recompile)."""
-        if not rate > 0 or rate > 10:
-            raise ConfigError("learning_rate", f"the learning rate must be above 0 and at most 10, got {rate:g}")
+        if not 0 < rate <= MAX_LEARNING_RATE:
+            raise ConfigError(
+                "learning_rate", f"learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {rate:g}"
+            )
         with self._cond:
             self._rate = float(rate)
 
@@ -121,7 +131,9 @@ class JobControls:
         """Wait while paused (a stop ends the wait), then for this job's turn of the machine."""
         with self._cond:
             while self._paused and not self._stop.is_set():
+                self._holding = True
                 self._cond.wait(timeout=0.1)
+            self._holding = False
         with self._scheduler.turn(self) as waited:
             tic = time.perf_counter()
             try:
