@@ -84,6 +84,7 @@ class JobControls:
         #: seconds spent waiting for turns and holding them: the share of the machine this job gets
         self.waited_s = 0.0
         self.held_s = 0.0
+        self.steps_run = 0  # compiled steps run (of the whole stack: a step of n seeds trains n models)
         self._share: float | None = None
 
     # ----- the presenter's side (any thread) ----------------------------------------------
@@ -152,6 +153,7 @@ class JobControls:
 
     def ran(self, steps: int) -> None:
         with self._cond:
+            self.steps_run += steps
             if self._budget is not None:
                 self._budget -= steps
                 if self._budget <= 0:
