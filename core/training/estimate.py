@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -128,9 +129,11 @@ FOLLOW = 0.3
 
 class Countdown:
     """'Time left' as a person wants to read it: it counts down with the clock, follows new estimates
-    part of the way (``FOLLOW``), never rises by more than ``MAX_RISE`` of what it showed just
-    before an update, and keeps
-    counting down when an update has no estimate (compiling an evaluation, waiting for a turn).
+    part of the way (``FOLLOW``), never rises by more than ``MAX_RISE`` of what it showed just before
+    an update, and keeps counting down when an update has no estimate (compiling, evaluating,
+    waiting for a turn). Below the latest estimate its clock slows (it decays towards zero
+    instead of reaching it), so a run that turned out slower than first thought climbs back
+    within a few updates instead of sitting at "0 s" while it still trains.
 
     Estimates from a training's speed jump around (an evaluation, another visitor's chunk, a
     slow first chunk); shown raw they read 39 s, 23, 13, 17, 15, ?, 13.
@@ -139,18 +142,26 @@ class Countdown:
     def __init__(self) -> None:
         self._shown: float | None = None
         self._at = 0.0
+        self._estimate = 0.0  # the latest estimate given
 
     def update(self, now: float, estimate: float | None) -> float | None:
         """What to show at ``now`` (seconds on any steady clock) given a new ``estimate`` (or None)."""
-        if self._shown is None:
-            if estimate is not None:
-                self._shown, self._at = max(0.0, estimate), now
-            return self._shown
         counted = self.read(now)
-        target = counted if estimate is None else counted + FOLLOW * (max(0.0, estimate) - counted)
+        if estimate is not None:
+            self._estimate = max(0.0, estimate)
+        if counted is None:
+            if estimate is not None:
+                self._shown, self._at = self._estimate, now
+            return self._shown
+        target = counted if estimate is None else counted + FOLLOW * (self._estimate - counted)
         self._shown, self._at = min(target, (1 + MAX_RISE) * counted), now
         return self._shown
 
     def read(self, now: float) -> float | None:
         """What to show at ``now`` without a new estimate: the last value, counted down."""
-        return None if self._shown is None else max(0.0, self._shown - (now - self._at))
+        if self._shown is None:
+            return None
+        waited = max(0.0, now - self._at)
+        if 0 < self._shown < self._estimate:
+            return self._shown * math.exp(-waited / self._estimate)
+        return max(0.0, self._shown - waited)

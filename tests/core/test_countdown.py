@@ -47,8 +47,21 @@ def test_a_run_that_turns_out_slower_gets_a_longer_time_left_within_a_few_update
     assert shown == pytest.approx(20.0, rel=0.2)
 
 
+def test_a_first_guess_far_too_low_climbs_to_the_truth_instead_of_sitting_at_zero():
+    countdown = Countdown()
+    countdown.update(0.0, 1.0)  # the first chunk looked fast: "1 s"
+    shown = []
+    for tick in range(1, 41):  # then 14 s of training, measured right, four updates a second
+        now = tick / 4
+        before = countdown.read(now)
+        shown.append(countdown.update(now, 14.0 - now))
+        assert 0 < shown[-1] <= (1 + MAX_RISE) * before  # never zero while it trains, never a jump
+    assert shown[-1] == pytest.approx(14.0 - 10.0, rel=0.3)
+
+
 def test_nothing_is_shown_before_the_first_estimate():
     countdown = Countdown()
     assert countdown.update(0.0, None) is None and countdown.read(1.0) is None
     assert countdown.update(1.0, 5.0) == 5.0
     assert countdown.read(9.0) == 0.0  # never below zero
+    assert countdown.update(9.0, 0.0) == 0.0  # finished
