@@ -289,7 +289,6 @@ class TrainingJob(BackgroundJob):
     def _on_progress(self, p: Progress) -> None:
         if p.phase == Phase.TRAINING:
             self._renice_once()
-        if p.phase == Phase.TRAINING:
             self.time_left(p.eta_s)
         with self._lock:
             self._progress = p
