@@ -121,16 +121,18 @@ def estimate_sweep(
     )
 
 
-#: The most "time left" may rise at one update, as a share of what was shown.
+#: The most "time left" may rise in ``RISE_PERIOD_S`` (the page shows it once a second), as a share of
+#: what was shown: a training reports several times a second, so a rise per update would compound.
 MAX_RISE = 0.2
+RISE_PERIOD_S = 1.0
 #: How far each new estimate moves what is shown towards it (the rest: the clock counting down).
 FOLLOW = 0.3
 
 
 class Countdown:
     """'Time left' as a person wants to read it: it counts down with the clock, follows new estimates
-    part of the way (``FOLLOW``), never rises by more than ``MAX_RISE`` of what it showed just before
-    an update, and keeps counting down when an update has no estimate (compiling, evaluating,
+    part of the way (``FOLLOW``), never rises by more than ``MAX_RISE`` within ``RISE_PERIOD_S``
+    however often it is updated, and keeps counting down when an update has no estimate (compiling, evaluating,
     waiting for a turn). Below the latest estimate its clock slows (it decays towards zero
     instead of reaching it), so a run that turned out slower than first thought climbs back
     within a few updates instead of sitting at "0 s" while it still trains.
@@ -154,7 +156,8 @@ class Countdown:
                 self._shown, self._at = self._estimate, now
             return self._shown
         target = counted if estimate is None else counted + FOLLOW * (self._estimate - counted)
-        self._shown, self._at = min(target, (1 + MAX_RISE) * counted), now
+        rise = (1 + MAX_RISE) ** min(1.0, max(0.0, now - self._at) / RISE_PERIOD_S)
+        self._shown, self._at = min(target, rise * counted), now
         return self._shown
 
     def read(self, now: float) -> float | None:

@@ -32,6 +32,19 @@ def test_time_left_never_rises_by_more_than_a_fifth_and_never_becomes_unknown():
         assert later <= (1 + MAX_RISE) * earlier + 1e-9
 
 
+def test_many_updates_a_second_cannot_add_up_to_a_rise_of_more_than_a_fifth_in_a_second():
+    countdown = Countdown()
+    countdown.update(0.0, 40.0)
+    reads = []
+    for tick in range(1, 41):  # a sweep reports every chunk, 5 times a second; its estimate doubles
+        now = tick / 5
+        countdown.update(now, 80.0)
+        reads.append(countdown.read(now))
+    for earlier, later in zip(reads, reads[5:], strict=False):  # what a page polling once a second shows
+        assert later <= (1 + MAX_RISE) * earlier + 1e-9
+    assert reads[-1] > 40.0  # and it does follow the longer estimate
+
+
 def test_steady_estimates_count_down_with_the_clock():
     countdown = Countdown()
     for second in range(10):
@@ -47,16 +60,24 @@ def test_a_run_that_turns_out_slower_gets_a_longer_time_left_within_a_few_update
     assert shown == pytest.approx(20.0, rel=0.2)
 
 
-def test_a_first_guess_far_too_low_climbs_to_the_truth_instead_of_sitting_at_zero():
+def test_a_first_guess_too_low_climbs_to_the_truth_instead_of_sitting_at_zero():
     countdown = Countdown()
-    countdown.update(0.0, 1.0)  # the first chunk looked fast: "1 s"
+    countdown.update(0.0, 7.0)  # the first chunks looked fast: "7 s"
     shown = []
-    for tick in range(1, 41):  # then 14 s of training, measured right, four updates a second
+    for tick in range(1, 49):  # then 14 s of training, measured right, four updates a second
         now = tick / 4
         before = countdown.read(now)
         shown.append(countdown.update(now, 14.0 - now))
         assert 0 < shown[-1] <= (1 + MAX_RISE) * before  # never zero while it trains, never a jump
-    assert shown[-1] == pytest.approx(14.0 - 10.0, rel=0.3)
+    assert shown[19] == pytest.approx(14.0 - 5.0, rel=0.1)  # within 5 s it tells the truth
+    assert shown[-1] == pytest.approx(2.0, rel=0.05)
+
+
+def test_a_first_guess_far_too_low_never_shows_zero_while_it_trains():
+    countdown = Countdown()
+    countdown.update(0.0, 1.0)  # "1 s", then 14 s of training
+    shown = [countdown.update(tick / 4, 14.0 - tick / 4) for tick in range(1, 41)]
+    assert min(shown) > 0 and shown[-1] > shown[3]  # it climbs (at most 20% a second) instead of sitting at 0
 
 
 def test_nothing_is_shown_before_the_first_estimate():
