@@ -368,15 +368,15 @@ def train_stack(
     if sums is None or sums_at != [h.steps for h in histories]:
         sums = stack_.evaluate(states.params)  # the final parameters of a stopped or diverged model
     results = []
+    # sliced on the host: slicing on the device compiles a program per leaf shape, ~0.4 s per new model shape
+    host = jax.device_get(states)
     for m, (spec, member_config) in enumerate(members):
         if rate != member_config.learning_rate:  # changed while it trained: a resume goes on at the last rate
             member_config = replace(member_config, learning_rate=rate)
         if status[m] == Status.FINISHED and histories[m].steps < total_steps:
             status[m] = Status.STOPPED
             reasons[m] = f"stopped by request after {histories[m].steps:,} of {total_steps:,} steps"
-        state = take(states, m)
-        if program.layout.split == "models":
-            state = jax.device_put(state, jax.local_devices()[0])
+        state = jax.device_put(take(host, m), jax.local_devices()[0])
         results.append(TrainResult(
             spec=spec, config=member_config, dataset=dataset.name, params=state.params, opt_state=state.opt_state,
             history=histories[m], status=status[m], reason=reasons[m],
