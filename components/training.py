@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from components.session import session_alive_check, tab_grace_seconds
+from components.session import session_alive_check, tab_grace_seconds, visitor_id
 from components.state import AppState, Run
 from core.data import Dataset
 from core.runs import store
@@ -33,7 +33,7 @@ def start_training(
             state.set_spec(spec)
     job = TrainingJob(
         spec, config, dataset, resume=resume, on_done=store.autosave,
-        keep_alive=session_alive_check(), grace_s=tab_grace_seconds(),
+        keep_alive=session_alive_check(), grace_s=tab_grace_seconds(), owner=visitor_id(),
     )  # fmt: skip
     label = label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset.name}"
     run = state.add_run(label, dataset.name, job=job)

@@ -140,6 +140,7 @@ class BackgroundJob:
     keep_alive: Callable[[], bool] | None
     grace_s: float
     job_id: int
+    owner: object = None  # the visitor who started it (see the subclasses)
     #: the watchdog's clock and its pause between two looks at ``keep_alive`` (a test steps them by hand)
     clock: Callable[[], float] = staticmethod(time.monotonic)
     pause: Callable[[float], object] = staticmethod(time.sleep)
@@ -151,7 +152,7 @@ class BackgroundJob:
         self._message = f"waiting for a free slot ({SLOTS.limit} trainings may run at once)"
         self.abandoned = False
         self._reniced = False
-        self.controls = JobControls(self._stop)
+        self.controls = JobControls(self._stop, owner=self.owner)
         self._countdown = Countdown()
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
 
@@ -254,6 +255,8 @@ class TrainingJob(BackgroundJob):
     grace_s: float = 15.0
     job_id: int = field(default_factory=lambda: next(_ids))
     created: float = field(default_factory=time.time)
+    #: the visitor who started it: their jobs share one turn of the machine (core.runs.scheduler)
+    owner: object = None
     clock: Callable[[], float] = time.monotonic
     pause: Callable[[float], object] = time.sleep
 

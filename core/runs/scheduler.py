@@ -27,24 +27,43 @@ from core.training.config import MAX_LEARNING_RATE
 
 
 class RoundRobin:
-    """A first-come-first-served turn: at most one holder at a time, waiters served in arrival order."""
+    """One turn at a time, round robin over *visitors*, then over each visitor's jobs.
+
+    A job asks with its ``owner`` (the visitor who started it; by default the job itself). The
+    owners with jobs waiting take turns in the order they first asked, and an owner's jobs take
+    that owner's turns in arrival order: a visitor running a training and a sweep gets the same
+    share of the machine as a visitor running one training, not twice as much.
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queue: deque[object] = deque()
+        self._owners: deque[object] = deque()  # owners with a job waiting, in turn order
+        self._waiting: dict[object, deque[object]] = {}  # per owner: its waiting jobs, first come first
         self._holder: object | None = None
         #: turns had, per holder (a test and the benchmark read fairness from it, in chunks)
         self.turns: Counter = Counter()
 
+    def _next(self) -> object | None:
+        return self._waiting[self._owners[0]][0] if self._owners else None
+
     @contextmanager
-    def turn(self, who: object) -> Iterator[float]:
+    def turn(self, who: object, owner: object | None = None) -> Iterator[float]:
         """Wait for this job's turn, hold it for the ``with`` block; yields the seconds waited."""
+        owner = who if owner is None else owner
         tic = time.perf_counter()
         with self._cond:
-            self._queue.append(who)
-            while self._holder is not None or self._queue[0] is not who:
+            jobs = self._waiting.setdefault(owner, deque())
+            if not jobs:
+                self._owners.append(owner)
+            jobs.append(who)
+            while self._holder is not None or self._next() is not who:
                 self._cond.wait()
-            self._queue.popleft()
+            self._owners.popleft()
+            jobs.popleft()
+            if jobs:  # the owner's other jobs wait behind the other owners
+                self._owners.append(owner)
+            else:
+                del self._waiting[owner]
             self._holder = who
         try:
             yield time.perf_counter() - tic
@@ -58,7 +77,7 @@ class RoundRobin:
     def waiting(self) -> int:
         """Jobs waiting for a turn now (the holder not counted)."""
         with self._cond:
-            return len(self._queue)
+            return sum(len(jobs) for jobs in self._waiting.values())
 
 
 SCHEDULER = RoundRobin()
@@ -72,9 +91,10 @@ class JobControls:
     ``pause``, ``resume``, ``step`` and ``set_learning_rate``.
     """
 
-    def __init__(self, stop: threading.Event, scheduler: RoundRobin | None = None) -> None:
+    def __init__(self, stop: threading.Event, scheduler: RoundRobin | None = None, owner: object = None) -> None:
         self._stop = stop
         self._scheduler = scheduler or SCHEDULER
+        self.owner = owner  # the visitor whose turns this job shares (None: its own)
         self._cond = threading.Condition()
         self._paused = False
         self._budget: int | None = None  # steps left before pausing again (a Step); None: no limit
@@ -135,7 +155,7 @@ class JobControls:
                 self._holding = True
                 self._cond.wait(timeout=0.1)
             self._holding = False
-        with self._scheduler.turn(self) as waited:
+        with self._scheduler.turn(self, self.owner) as waited:
             tic = time.perf_counter()
             try:
                 yield

@@ -55,6 +55,8 @@ class SweepJob(BackgroundJob):
     keep_alive: Callable[[], bool] | None = None
     grace_s: float = 15.0
     job_id: int = field(default_factory=lambda: next(_sweep_ids))
+    #: the visitor who started it: their jobs share one turn of the machine (core.runs.scheduler)
+    owner: object = None
 
     def __post_init__(self) -> None:
         steps_per_epoch(self.plan.config, self.dataset.num_train)  # a bad batch size fails here, not in the thread

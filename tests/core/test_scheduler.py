@@ -52,6 +52,36 @@ def test_turns_go_round_robin_so_no_job_gets_two_turns_before_another_waiting_on
     assert rr.turns == {0: 30, 1: 30, 2: 30, "first": 1}
 
 
+def test_a_visitor_with_two_jobs_gets_the_share_of_one_visitor():
+    """Visitor "a" runs a training and a sweep, visitor "b" one training: turns alternate a, b, a, b,
+    and a's two jobs share a's turns, so one visitor cannot take two shares of the machine."""
+    rr = RoundRobin()
+    order: list[str] = []
+    ready = threading.Barrier(3)
+
+    def job(me: str, owner: str) -> None:
+        ready.wait()
+        for _ in range(20):
+            with rr.turn(me, owner):
+                order.append(me)
+                time.sleep(0.001)
+
+    with rr.turn("first"):
+        threads = [threading.Thread(target=job, args=args) for args in (("a1", "a"), ("a2", "a"), ("b1", "b"))]
+        for t in threads:
+            t.start()
+        wait_until(lambda: rr.waiting == 3)
+    for t in threads:
+        t.join()
+
+    last_b = max(i for i, name in enumerate(order) if name == "b1")
+    busy = order[: last_b + 1]  # while b still had turns to take
+    for end in range(2, len(busy) + 1):  # at every moment a's two jobs together had b's turns, within one
+        a_turns = busy[:end].count("a1") + busy[:end].count("a2")
+        assert abs(a_turns - busy[:end].count("b1")) <= 1, busy[:end]
+    assert abs(busy.count("a1") - busy.count("a2")) <= 1  # and a's jobs share a's turns evenly
+
+
 def started_paused(dataset, config: TrainConfig) -> TrainingJob:
     job = TrainingJob(SPEC, config, dataset)
     job.controls.pause()
