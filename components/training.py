@@ -47,7 +47,7 @@ def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Data
 
     A run stopped inside an epoch first completes that epoch; the curve continues where it ended.
     """
-    result = run.result
+    result = store.full_result(run.job) if run.job is not None else run.result  # with its optimizer state
     done = result.steps / steps_per_epoch(result.config, dataset.num_train)
     config = result.config.with_epochs(math.floor(done) + more_epochs)
     return start_training(

@@ -348,7 +348,8 @@ def chosen_run_actions(state: AppState) -> None:
         else:
             st.rerun()
     st.download_button(
-        "Download checkpoint", icon=":material/download:", data=lambda: checkpoint.to_bytes(run.result),
+        "Download checkpoint", icon=":material/download:",
+        data=lambda: checkpoint.to_bytes(store.full_result(run.job) if run.job else run.result),
         file_name=f"run{run.run_id}.msgpack", mime="application/octet-stream", key="train.download",
         help="Parameters, optimizer state, model spec and curves in one .msgpack file",
     )  # fmt: skip
