@@ -23,22 +23,37 @@ from core.data.archive import UPLOAD_ROOT
 from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
 from core.runs import store
+from core.runs.priority import lower_training_priority
 from core.training import TrainConfig, TrainResult, warm_up
+
+_setup_lock = threading.Lock()
+_setup_done: list[str | None] = []
+
+
+def start_process_setup() -> str | None:
+    """Once per server process (the server's start, or else the first script run): persistent
+    compilation cache, leftovers of killed saves removed, and the default models' programs compiled
+    in the background so a first Start is already warm. Returns the cache folder."""
+    with _setup_lock:
+        if not _setup_done:
+            folder = enable_compilation_cache()
+            store.remove_leftover_temporaries()  # what a save killed midway left in runs/
+            # not a daemon: the interpreter waits for it instead of killing XLA mid-compile at exit
+            threading.Thread(target=_warm_up, name="warm-up", daemon=False).start()
+            _setup_done.append(folder)
+        return _setup_done[0]
 
 
 @st.cache_resource(show_spinner=False)
 def process_setup() -> str | None:
-    """Once per server process: persistent compilation cache, and compile the default models'
-    programs in the background so a first Start is already warm."""
-    folder = enable_compilation_cache()
-    store.remove_leftover_temporaries()  # what a save killed midway left in runs/
-    # not a daemon: the interpreter waits for it instead of killing XLA mid-compile at exit
-    threading.Thread(target=_warm_up, name="warm-up", daemon=False).start()
-    return folder
+    """``start_process_setup`` (already done when the server started it)."""
+    return start_process_setup()
 
 
 def _warm_up() -> None:
-    """Compile the default models' initialisation, training and evaluation programs."""
+    """Compile the default models' initialisation, training and evaluation programs, at the
+    training threads' lower CPU priority: visitors' pages go first."""
+    lower_training_priority()
     sample = load_dataset("sample")
     for spec in DEFAULT_SPECS.values():
         try:

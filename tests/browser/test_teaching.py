@@ -6,14 +6,24 @@ import re
 
 import pytest
 
-from tests.browser_support import goto, no_exception, open_page, screenshot, sidebar_text, train_on_page, wait_idle
+from tests.browser_support import (
+    goto,
+    no_exception,
+    open_page,
+    screenshot,
+    sidebar_text,
+    train_on_page,
+    wait_for_sidebar,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_presenter_mode_for_a_first_visit(page, server):
     goto(page, server)
-    text = sidebar_text(page)
+    text = wait_for_sidebar(page, "Your path")  # the path's links come with the rest of the sidebar
+    text = wait_for_sidebar(page, "1. Build a model")
     assert "1. Build a model ← next" in text, text  # opening Build is not building
     page.get_by_text("Presenter mode").click()
     wait_idle(page)
