@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import jax
 import numpy as np
 
 from core.data import Dataset
@@ -245,6 +246,7 @@ class TrainingJob(BackgroundJob):
         self._losses: list[float] = list(self.resume.history.step_losses) if self.resume else []
         self._epochs: list[EpochMetrics] = list(self.resume.history.epochs) if self.resume else []
         self._progress: Progress | None = None
+        self._params = None  # the stacked parameters of the last report
         self.result: TrainResult | None = None
 
     def snapshot(self) -> JobSnapshot:
@@ -265,11 +267,22 @@ class TrainingJob(BackgroundJob):
                 message=self._message,
             )
 
+    def latest_params(self):
+        """Read-only: the model's parameters as of its last report while training (the result's once
+        done), or None before its first steps. For views that watch the model learn."""
+        with self._lock:
+            if self.result is not None:
+                return self.result.params
+            stacked = self._params
+        return None if stacked is None else jax.tree_util.tree_map(lambda leaf: leaf[0], stacked)
+
     def _on_progress(self, p: Progress) -> None:
         if p.phase == Phase.TRAINING:
             self._renice_once()
         with self._lock:
             self._progress = p
+            if p.params is not None:
+                self._params = p.params
             self._losses.extend(p.new_losses[0])
             if p.epoch_metrics and p.epoch_metrics[0] is not None:
                 self._epochs.append(p.epoch_metrics[0])
