@@ -187,3 +187,15 @@ def grid_shape(units: int) -> tuple[int, int]:
     if rows == 1 or units // rows > 4 * rows:  # a prime width: a near-square grid with a short last row
         rows = int(np.ceil(np.sqrt(units / 2)))
     return rows, -(-units // rows)
+
+
+def weight_images(kernel: np.ndarray, image_shape: tuple[int, int], count: int) -> np.ndarray:
+    """The incoming weights of the first ``count`` units of a first layer (pixels, units) as images
+    (count, H, W) in 0..1: 0.5 is a weight of 0, lighter is positive, darker negative, each unit
+    scaled by its own largest weight so a unit with small weights still shows its pattern."""
+    kernel = np.asarray(kernel, np.float32)
+    if kernel.shape[0] != int(np.prod(image_shape)):
+        raise CoreError(f"a kernel of {kernel.shape[0]} inputs is not an image of {image_shape}")
+    chosen = kernel[:, : min(count, kernel.shape[1])].T
+    largest = np.maximum(np.abs(chosen).max(axis=1, keepdims=True), 1e-12)
+    return (0.5 + 0.5 * chosen / largest).reshape(-1, *image_shape)

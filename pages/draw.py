@@ -60,6 +60,8 @@ try:
     prepared = canvas.prepare_drawing(drawn.image_data) if drawn.image_data is not None else None
 except canvas.EmptyDrawingError:
     prepared = None
+if prepared is not None:
+    state.drawing = prepared.image  # the Inside page can look inside the network with it
 with seen_column:
     st.markdown("**As the model sees it**")
     if prepared is None:

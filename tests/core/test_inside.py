@@ -126,3 +126,15 @@ def test_wide_layers_get_a_compact_grid(units, shape):
     rows, cols = inside.grid_shape(units)
     assert (rows, cols) == shape
     assert rows * cols >= units and (rows - 1) * cols < units
+
+
+def test_first_layer_weights_become_images_with_grey_for_zero():
+    kernel = np.zeros((4, 3), np.float32)
+    kernel[:, 0] = [1.0, -1.0, 0.0, 0.5]
+    kernel[:, 1] = [0.01, 0.0, 0.0, -0.02]
+    images = inside.weight_images(kernel, (2, 2), 2)
+    assert images.shape == (2, 2, 2)
+    np.testing.assert_allclose(images[0], [[1.0, 0.0], [0.5, 0.75]])
+    np.testing.assert_allclose(images[1], [[0.75, 0.5], [0.5, 0.0]])  # scaled by its own largest weight
+    with pytest.raises(CoreError, match="not an image"):
+        inside.weight_images(kernel, (3, 3), 2)
