@@ -130,8 +130,10 @@ class AppState:
     sweep: SweepPageState = field(default_factory=SweepPageState)
     #: the last digit drawn on the Draw page, prepared like MNIST (28, 28, 1) in 0..1, for the Inside page
     drawing: np.ndarray | None = None
-    #: the Inside page's input: a test image's number (chosen there or clicked on Results)
+    #: the Inside page's input: a test image's number (chosen there or opened from Results) ...
     inside_image: int | None = None
+    #: ... or the drawing: "test" or "drawing", whichever the visitor chose last on any page
+    inside_source: str = "test"
 
     # ----- the model being edited ----------------------------------------------------
     @property

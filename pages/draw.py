@@ -61,7 +61,7 @@ try:
 except canvas.EmptyDrawingError:
     prepared = None
 if prepared is not None:
-    state.drawing = prepared.image  # the Inside page can look inside the network with it
+    state.drawing, state.inside_source = prepared.image, "drawing"  # the Inside page opens with it
 with seen_column:
     st.markdown("**As the model sees it**")
     if prepared is None:

@@ -58,10 +58,8 @@ names = dataset.class_names
 
 # ----- the input --------------------------------------------------------------------------------
 st.markdown("### 1. Pick an input")
-# the drawing first when one was just made (Results sets ``inside_image`` to open one of its images)
-st.session_state.setdefault(
-    "inside.source", "drawing" if state.drawing is not None and state.inside_image is None else "test"
-)
+# what the visitor chose last: a digit just drawn, or an image opened from Results
+st.session_state.setdefault("inside.source", state.inside_source)
 choice = st.radio(
     "Look inside with", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="inside.source",
     help="A test image the model never trained on, or the digit you drew on the Draw page.",
@@ -75,6 +73,7 @@ def another_image() -> None:
     state.inside_image = int(np.random.default_rng().choice(pool))
 
 
+state.inside_source = choice
 if choice == "drawing" and state.drawing is None:
     st.info("Nothing drawn yet: draw a digit on the Draw page, then come back.", icon=":material/draw:")
     st.page_link("pages/draw.py", label="Go to Draw →", icon=":material/draw:")
