@@ -65,6 +65,7 @@ PAGES = {
     "pages/variables.py": "Look inside the variables",
     "pages/train.py": "Train",
     "pages/results.py": "Predictions",
+    "pages/inside.py": "Inside the network",
 }
 CURVE_STEPS = 150_000
 CURVE_STEPS_PER_EPOCH = 468  # 60,000 images at batch 128
@@ -73,6 +74,8 @@ TARGETS = {
     "width_change_s": 0.3,
     "page_switch_s": 0.2,
     "in_app_vs_headless": 0.9,
+    "inside_new_input_s": 0.3,
+    "live_views_vs_none": 0.9,
     "peak_rss_bytes": 1.5e9,
 }
 
@@ -292,7 +295,31 @@ def page_switches_while_training(trials: int, dataset: str) -> list[float]:
             job.join()
 
 
+def inside_new_input(trials: int) -> dict[str, list[float]]:
+    """Per default model, untrained (the same layers and arrays as trained): on the Inside page, seconds
+    of the rerun after "Another image", which redraws every layer, the diagram and the chosen unit.
+    The first pick is a warm-up and is not counted."""
+    from components.state import DEFAULT_SPECS
+    from tests.support import state
+
+    seconds: dict[str, list[float]] = {}
+    for kind, spec in DEFAULT_SPECS.items():
+        at = open_app()
+        state(at).set_spec(spec)
+        at.switch_page("pages/inside.py")
+        timed_run(at, "pages/inside.py")
+        picks = []
+        for _ in range(trials + 1):
+            before = state(at).inside_image
+            while state(at).inside_image == before:  # a random pick may draw the same image: a new one is timed
+                at.button(key="inside.another").click()
+                picks.append(timed_run(at, "pages/inside.py"))
+        seconds[kind] = picks[1:]
+    return seconds
+
+
 def interaction_latencies(trials: int, dataset: str) -> dict[str, Any]:
+    inside_picks = inside_new_input(trials)
     switches = page_switches(trials)
     every_switch = [value for values in switches.values() for value in values]
     variables_redraw, variables_values = variables_width_change(trials)
@@ -303,21 +330,26 @@ def interaction_latencies(trials: int, dataset: str) -> dict[str, Any]:
         "page_switch": spread(every_switch, TARGETS["page_switch_s"])
         | {"pages": {path: spread(values) for path, values in switches.items()}},
         "page_switch_two_trainings": spread(page_switches_while_training(trials, dataset)) | {"dataset": dataset},
+        "inside_new_input": {
+            kind: spread(values, TARGETS["inside_new_input_s"]) for kind, values in inside_picks.items()
+        },
     }
 
 
 # ----- 4 and 5. training inside the app against headless, and its memory -------------------
 
 
-def train_in_app(dataset: str, epochs: int) -> dict[str, Any]:
+def train_in_app(dataset: str, epochs: int, live_views: bool = True) -> dict[str, Any]:
     """Train the default MLP the way a person does: Train page, data, epochs, Start training; then
     rerun the script every ``POLL_INTERVAL_S`` until the job ends, as a browser's polling would.
+    ``live_views``: the page's "Watch the model learn" views (on by default) are drawn on each rerun.
 
     Returns the job's own images/s (compile and evaluation excluded, like ``core.training.train``).
     """
     from tests.support import button, state, text_input
 
     at = open_app()
+    state(at).watch_training = live_views
     at.switch_page("pages/train.py")
     timed_run(at, "pages/train.py")
     if dataset.startswith("idx:"):
@@ -349,6 +381,7 @@ def training_in_app_vs_headless(size: AppBenchmarkSize) -> dict[str, Any]:
     candidates: dict[str, Callable[[], dict[str, Any]]] = {
         "headless": lambda: train_headless(size.dataset, size.epochs),
         "in_app": lambda: train_in_app(size.dataset, size.epochs),
+        "in_app_no_live_views": lambda: train_in_app(size.dataset, size.epochs, live_views=False),
     }
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in candidates}
     for round_ in range(size.repeats):
@@ -356,6 +389,7 @@ def training_in_app_vs_headless(size: AppBenchmarkSize) -> dict[str, Any]:
             runs[name].append(candidates[name]())
     best = {name: max(run["samples_per_s"] for run in candidate) for name, candidate in runs.items()}
     ratio = best["in_app"] / best["headless"]
+    live_ratio = best["in_app"] / best["in_app_no_live_views"]
     return {
         "model": MODELS["mlp"].describe(),
         "dataset": size.dataset,
@@ -366,6 +400,10 @@ def training_in_app_vs_headless(size: AppBenchmarkSize) -> dict[str, Any]:
         "in_app_vs_headless": ratio,
         "target_ratio": TARGETS["in_app_vs_headless"],
         "meets_target": ratio >= TARGETS["in_app_vs_headless"],
+        "in_app_no_live_views_samples_per_s": best["in_app_no_live_views"],
+        "live_views_vs_none": live_ratio,
+        "live_views_target_ratio": TARGETS["live_views_vs_none"],
+        "live_views_meet_target": live_ratio >= TARGETS["live_views_vs_none"],
         "rounds": runs,
     }
 
@@ -487,6 +525,12 @@ def format_report(report: dict[str, Any]) -> str:
         f"  {'page switch, two trainings running':<40}{busy['median_s'] * 1e3:>7.0f} ms "
         f"{busy['p90_s'] * 1e3:>6.0f} ms  (default MLP and autoencoder on {busy['dataset']}; no target)"
     )
+    for kind, result in interactions["inside_new_input"].items():
+        lines.append(
+            f"  {'Inside page, another input (' + kind + ')':<40}{result['median_s'] * 1e3:>7.0f} ms "
+            f"{result['p90_s'] * 1e3:>6.0f} ms  target < {result['target_s'] * 1e3:.0f} ms  "
+            f"{verdict(result['meets_target'])}"
+        )
     in_app_runs = training["rounds"]["in_app"]
     lines += [
         "",
@@ -503,6 +547,12 @@ def format_report(report: dict[str, Any]) -> str:
         + ")",
         f"  in-app / headless {training['in_app_vs_headless']:.2f}  target >= {training['target_ratio']:.2f}  "
         f"{verdict(training['meets_target'])}",
+        f"  in the app, live views off     {training['in_app_no_live_views_samples_per_s']:>9,.0f} images/s  "
+        "(rounds: "
+        + ", ".join(f"{run['samples_per_s']:,.0f}" for run in training["rounds"]["in_app_no_live_views"])
+        + ")",
+        f"  live views on / off {training['live_views_vs_none']:.2f}  target >= "
+        f"{training['live_views_target_ratio']:.2f}  {verdict(training['live_views_meet_target'])}",
         "",
         f"peak memory of a fresh app process training it ({memory['dataset']}): "
         f"{memory['peak_rss_bytes'] / 1e9:.2f} GB VmHWM  target < {memory['target_bytes'] / 1e9:.1f} GB  "

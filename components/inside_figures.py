@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from components.figures import _layout
 from core.inside import Connections, grid_shape
 
 POSITIVE, NEGATIVE = "#2f6db3", "#d1453b"
@@ -28,6 +27,14 @@ def _colour_scale(values: np.ndarray) -> dict:
         bound = max(abs(low), abs(high), 1e-6)
         return {"colorscale": "RdBu_r", "cmin": -bound, "cmax": bound, "cmid": 0.0}
     return {"colorscale": "Blues", "cmin": 0.0, "cmax": max(high, 1e-6)}
+
+
+def _grid_layout(title: str, height: int) -> dict:
+    """Square cells, no axes, the first row on top (one layout dict: building a figure once is faster)."""
+    return {
+        "title": title, "height": height, "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        "xaxis": {"visible": False}, "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+    }  # fmt: skip
 
 
 def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: str = "unit") -> go.Figure:
@@ -50,11 +57,10 @@ def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: st
             ygap=1,
             hovertemplate=f"{what} %{{customdata}}: %{{z:.2f}}<extra></extra>",
             colorbar={"thickness": 10, "len": 0.9},
-        )
+        ),
+        layout=_grid_layout(title, height),
     )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    return _layout(fig, title=title, height=height)
+    return fig
 
 
 def image_figure(image: np.ndarray, title: str, height: int = 260, what: str = "weight") -> go.Figure:
@@ -69,11 +75,10 @@ def image_figure(image: np.ndarray, title: str, height: int = 260, what: str = "
             zmax=scale["cmax"],
             hovertemplate=f"row %{{y}}, column %{{x}}: {what} %{{z:.3f}}<extra></extra>",
             colorbar={"thickness": 10, "len": 0.9},
-        )
+        ),
+        layout=_grid_layout(title, height),
     )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    return _layout(fig, title=title, height=height)
+    return fig
 
 
 @dataclass(frozen=True)
@@ -102,59 +107,79 @@ def network_figure(layers: Sequence[DiagramLayer], connections: Sequence[Connect
     their values, and between two columns the strongest weights as lines, blue for positive and red
     for negative, thicker for larger magnitude. ``connections[i]`` joins ``layers[i]`` to ``layers[i + 1]``."""
     positions = [_positions(layer.values.size, i) for i, layer in enumerate(layers)]
-    fig = go.Figure()
+    # one trace per sign and thickness for all the layers' lines (a trace per layer pair is slower to build)
+    segments: dict[tuple[bool, int], list[tuple[np.ndarray, np.ndarray]]] = {}
+    notes = []
     for i, links in enumerate(connections):
         (x0, y0), (x1, y1) = positions[i], positions[i + 1]
         magnitude = np.abs(links.weights)
         edges = np.quantile(magnitude, [0.25, 0.5, 0.75]) if magnitude.size else np.zeros(3)
         band = np.searchsorted(edges, magnitude, side="right")
-        for positive, colour in ((True, POSITIVE), (False, NEGATIVE)):
-            for b, width in enumerate(WIDTHS):
+        for positive in (True, False):
+            for b in range(len(WIDTHS)):
                 chosen = np.flatnonzero((band == b) & ((links.weights > 0) == positive))
-                if chosen.size == 0:
-                    continue
                 s, t = links.sources[chosen], links.targets[chosen]
-                xs = np.column_stack([x0[s], x1[t], np.full(chosen.size, np.nan)]).ravel()
-                ys = np.column_stack([y0[s], y1[t], np.full(chosen.size, np.nan)]).ravel()
-                fig.add_trace(
-                    go.Scatter(
-                        x=xs,
-                        y=ys,
-                        mode="lines",
-                        line={"color": colour, "width": width},
-                        opacity=0.45,
-                        hoverinfo="skip",
-                        showlegend=False,
-                    )
-                )
-        fig.add_annotation(
-            x=2 * i + 1, y=-0.08, showarrow=False, font={"size": 11},
-            text=f"showing the {len(links.weights):,} strongest<br>of {links.total:,} weights",
-        )  # fmt: skip
+                gap = np.full(chosen.size, np.nan)
+                xs = np.column_stack([x0[s], x1[t], gap]).ravel()
+                segments.setdefault((positive, b), []).append((xs, np.column_stack([y0[s], y1[t], gap]).ravel()))
+        notes.append(
+            {
+                "x": 2 * i + 1,
+                "y": -0.08,
+                "showarrow": False,
+                "font": {"size": 11},
+                "text": f"showing the {len(links.weights):,} strongest<br>of {links.total:,} weights",
+            }
+        )
+    traces = [
+        go.Scatter(
+            x=np.concatenate([xs for xs, _ in parts]),
+            y=np.concatenate([ys for _, ys in parts]),
+            mode="lines",
+            line={"color": POSITIVE if positive else NEGATIVE, "width": WIDTHS[b]},
+            opacity=0.3,
+            hoverinfo="skip",
+            showlegend=False,
+        )
+        for (positive, b), parts in segments.items()
+        if sum(len(xs) for xs, _ in parts)
+    ]
     pixels_per_step = (height - 20) / 1.32  # the y axis spans 1.32
     for i, (layer, (x, y)) in enumerate(zip(layers, positions, strict=True)):
         values = np.asarray(layer.values, np.float32).ravel()
-        scale = _colour_scale(values)
         dot = float(np.clip(0.8 * abs(y[0] - y[1]) * pixels_per_step if values.size > 1 else 14, 3, 14))
-        fig.add_trace(
+        what = "pixel" if i == 0 else "unit"
+        traces.append(
             go.Scatter(
                 x=x,
                 y=y,
                 mode="markers",
                 name=layer.name,
                 showlegend=False,
-                marker={"size": dot, "color": values, **scale, "line": {"width": 0.5, "color": "#777"}},
+                marker={"size": dot, "color": values, **_colour_scale(values), "line": {"width": 0.5, "color": "#777"}},
                 # a click selects one unit: the others keep their colour instead of fading out
                 selected={"marker": {"opacity": 1.0}},
                 unselected={"marker": {"opacity": 1.0}},
-                # plain lists: a numpy array reaches the selection event as {"0": layer, "1": unit}
-                customdata=[[i, unit] for unit in range(values.size)],
-                hovertemplate=f"{layer.name}<br>"
-                + ("pixel" if i == 0 else "unit")
-                + " %{customdata[1]}: %{marker.color:.2f}<extra></extra>",
+                customdata=np.column_stack([np.full(values.size, i), np.arange(values.size)]),
+                hovertemplate=f"{layer.name}<br>{what} %{{customdata[1]}}: %{{marker.color:.2f}}<extra></extra>",
             )
         )
-        fig.add_annotation(x=2 * i, y=1.08, showarrow=False, text=f"<b>{layer.name}</b><br>{values.size:,}")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, range=[-0.16, 1.16])
-    return _layout(fig, height=height, clickmode="event+select", dragmode=False, hovermode="closest")
+        notes.append({"x": 2 * i, "y": 1.08, "showarrow": False, "text": f"<b>{layer.name}</b><br>{values.size:,}"})
+    layout = {
+        "height": height, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "showlegend": False, "annotations": notes,
+        "xaxis": {"visible": False}, "yaxis": {"visible": False, "range": [-0.16, 1.16]},
+        "clickmode": "event+select", "dragmode": False, "hovermode": "closest",
+    }  # fmt: skip
+    return go.Figure(data=traces, layout=layout)
+
+
+def clicked_unit(point: dict) -> tuple[int, int] | None:
+    """(layer number, unit) of a point of ``network_figure`` in a selection event (0: the input's pixels).
+
+    A numpy ``customdata`` row reaches the event as a list or as ``{"0": layer, "1": unit}``."""
+    data = point.get("customdata")
+    if isinstance(data, dict):
+        data = [data.get("0"), data.get("1")]
+    if not isinstance(data, list | tuple) or len(data) != 2 or not all(isinstance(v, int | float) for v in data):
+        return None
+    return int(data[0]), int(data[1])

@@ -134,6 +134,8 @@ class AppState:
     inside_image: int | None = None
     #: ... or the drawing: "test" or "drawing", whichever the visitor chose last on any page
     inside_source: str = "test"
+    #: the Train page's live views of the model learning (answers, latent map, weights)
+    watch_training: bool = True
 
     # ----- the model being edited ----------------------------------------------------
     @property

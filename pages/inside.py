@@ -151,12 +151,12 @@ links = [inside.strongest_connections(kernel, DIAGRAM_WEIGHTS) for kernel in ker
 
 clicked = st.session_state.get("inside.diagram")
 points = clicked.selection.points if clicked else []
-if points and points[0].get("customdata") and st.session_state.get("inside.last_click") != points[0]["customdata"]:
+picked = inside_figures.clicked_unit(points[0]) if points else None
+if picked is not None and st.session_state.get("inside.last_click") != picked:
     # a new click chooses that unit below (the selection stays in the chart's state: apply it once)
-    layer_number, unit_number = map(int, points[0]["customdata"])
-    st.session_state["inside.last_click"] = points[0]["customdata"]
-    if layer_number > 0:
-        st.session_state["inside.unit_layer"], st.session_state["inside.unit"] = layer_number, unit_number
+    st.session_state["inside.last_click"] = picked
+    if picked[0] > 0:  # not a pixel of the input
+        st.session_state["inside.unit_layer"], st.session_state["inside.unit"] = picked
 st.plotly_chart(
     inside_figures.network_figure(layers, links, height=height(560)), key="inside.diagram",
     on_select="rerun", selection_mode="points",

@@ -190,11 +190,13 @@ def live_views(run: Run, snap) -> None:
     params = run.job.latest_params() if run.job is not None else None
     if params is None or snap is None:
         return
-    if not st.toggle(
-        "Watch the model learn", value=True, key="train.watch",
+    state = get_state()
+    state.watch_training = st.toggle(
+        "Watch the model learn", value=state.watch_training, key="train.watch",
         help="Shows what the model does with a few test images while it trains, redrawn every second. "
         "Costs training a few percent of its speed.",
-    ):  # fmt: skip
+    )  # fmt: skip
+    if not state.watch_training:
         return
     try:
         dataset = resources.dataset(run.dataset)
