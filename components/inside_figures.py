@@ -95,17 +95,20 @@ def _positions(units: int, column: int) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = grid_shape(units)
     wide, tall = rows, cols  # the grid turned on its side: a column of units
     spacing = min(1.0 / max(tall, 1), 0.09)
-    x_spacing = min(spacing, 1.1 / max(wide, 1))
+    x_spacing = 1.2 / wide if wide > 1 else 0.0  # blocks 1.2 wide between columns 2 apart
     unit = np.arange(units)
     x = 2.0 * column + (unit // tall - (wide - 1) / 2) * x_spacing
     y = 0.5 - (unit % tall - (tall - 1) / 2) * spacing
     return x, y
 
 
-def network_figure(layers: Sequence[DiagramLayer], connections: Sequence[Connections], height: int = 560) -> go.Figure:
+def network_figure(
+    layers: Sequence[DiagramLayer], connections: Sequence[Connections], height: int = 560, width: int = 1000
+) -> go.Figure:
     """The network as a diagram: one column of unit dots per layer (the input's pixels first), lit by
     their values, and between two columns the strongest weights as lines, blue for positive and red
-    for negative, thicker for larger magnitude. ``connections[i]`` joins ``layers[i]`` to ``layers[i + 1]``."""
+    for negative, thicker for larger magnitude. ``connections[i]`` joins ``layers[i]`` to ``layers[i + 1]``.
+    ``width``: about how wide the chart is drawn, in pixels, to size the dots so that they do not overlap."""
     positions = [_positions(layer.values.size, i) for i, layer in enumerate(layers)]
     # one trace per sign and thickness for all the layers' lines (a trace per layer pair is slower to build)
     segments: dict[tuple[bool, int], list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -144,10 +147,14 @@ def network_figure(layers: Sequence[DiagramLayer], connections: Sequence[Connect
         for (positive, b), parts in segments.items()
         if sum(len(xs) for xs, _ in parts)
     ]
-    pixels_per_step = (height - 20) / 1.32  # the y axis spans 1.32
+    pixels_per_y = (height - 20) / 1.32  # the y axis spans 1.32
+    pixels_per_x = (width - 20) / (2 * (len(layers) - 1) + 1.4)
     for i, (layer, (x, y)) in enumerate(zip(layers, positions, strict=True)):
         values = np.asarray(layer.values, np.float32).ravel()
-        dot = float(np.clip(0.8 * abs(y[0] - y[1]) * pixels_per_step if values.size > 1 else 14, 3, 14))
+        steps = [abs(y[0] - y[1]) * pixels_per_y] if values.size > 1 else [14.0]
+        if len(np.unique(x)) > 1:
+            steps.append(float(np.diff(np.unique(x)).min()) * pixels_per_x)
+        dot = float(np.clip(0.8 * min(steps), 3, 14))
         what = "pixel" if i == 0 else "unit"
         traces.append(
             go.Scatter(
