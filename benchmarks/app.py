@@ -7,9 +7,10 @@
 - how long full Fashion-MNIST takes to load (``benchmarks.throughput.time_dataset_load``);
 - the latency of the main interactions through ``streamlit.testing.v1.AppTest`` on ``app.py``:
   a width change on the Build page, the same change with the Variables page open, page switches
-  (also while two trainings run);
+  (also while two trainings run), another input on the Inside page for the default models;
 - training images/s started from the Train page (rerun every ``POLL_INTERVAL_S`` like a browser
-  polling it) against ``core.training.train`` alone, interleaved, best of ``repeats`` rounds each;
+  polling it) against ``core.training.train`` alone, interleaved, best of ``repeats`` rounds each,
+  and in the app with the Train page's live views of the model on (default) against off;
 - the peak memory (VmHWM) of a fresh app process that trains the default MLP that way;
 - the weight of a 150,000-step loss curve: build time, JSON size, points per trace.
 
