@@ -22,7 +22,10 @@ WIDTHS = (0.6, 1.2, 2.2, 3.6)
 
 def _colour_scale(values: np.ndarray) -> dict:
     """Blue-white-red around 0 when values go negative; light to dark for values that are all >= 0."""
-    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    finite = np.asarray(values, np.float64)[np.isfinite(values)]
+    if finite.size == 0:  # a diverged model's NaNs: an empty grid rather than an error
+        return {"colorscale": "Blues", "cmin": 0.0, "cmax": 1.0}
+    low, high = float(finite.min()), float(finite.max())
     if low < 0:
         bound = max(abs(low), abs(high), 1e-6)
         return {"colorscale": "RdBu_r", "cmin": -bound, "cmax": bound, "cmid": 0.0}

@@ -189,7 +189,8 @@ unit = int(
 )
 incoming = kernels[layer_number - 1][:, unit]
 value = float(row.values[0, unit])
-st.markdown(f"**{row.name(layer_number)}, unit {unit}:** {value:.2f} for this image")
+said = f"{value:.2f} for this image" if np.isfinite(value) else "not a number (the training diverged)"
+st.markdown(f"**{row.name(layer_number)}, unit {unit}:** {said}")
 weights_column, images_column = st.columns(2)
 with weights_column:
     if layer_number == 1:

@@ -149,3 +149,15 @@ def test_an_image_of_the_results_page_opens_on_inside(app, sample, trained_autoe
     assert not app.exception
     assert f"Test image #{number:,} of 500" in " ".join(c.value for c in app.caption)
     assert state(app).inside_image == number
+
+
+def test_a_diverged_model_is_shown_without_an_error(app, sample):
+    """A run stopped at NaN weights keeps its model: the page draws it (empty cells) instead of failing."""
+    import jax
+
+    result = train(MLP, TrainConfig(epochs=1), sample)
+    result.params = jax.tree_util.tree_map(lambda leaf: np.full_like(np.asarray(leaf), np.nan), result.params)
+    select_trained(app, result)
+    open_inside(app)
+    assert not app.exception
+    assert any("unit 0:** not a number (the training diverged)" in m.value for m in app.markdown)
