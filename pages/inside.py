@@ -56,7 +56,15 @@ if result is None:
 model_key = ("run", run.cache_id) if result is not None else ("untrained", spec)
 names = dataset.class_names
 
+
 # ----- the input --------------------------------------------------------------------------------
+def another_image() -> None:
+    """A random test image of the chosen class (or of any class)."""
+    wanted = st.session_state.get("inside.class", ANY_CLASS)
+    pool = np.arange(dataset.num_test) if wanted == ANY_CLASS else np.flatnonzero(dataset.test_labels == wanted)
+    state.inside_image = int(np.random.default_rng().choice(pool))
+
+
 st.markdown("### 1. Pick an input")
 # what the visitor chose last: a digit just drawn, or an image opened from Results
 st.session_state.setdefault("inside.source", state.inside_source)
@@ -64,13 +72,6 @@ choice = st.radio(
     "Look inside with", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="inside.source",
     help="A test image the model never trained on, or the digit you drew on the Draw page.",
 )  # fmt: skip
-
-
-def another_image() -> None:
-    """A random test image of the chosen class (or of any class)."""
-    wanted = st.session_state.get("inside.class", ANY_CLASS)
-    pool = np.arange(dataset.num_test) if wanted == ANY_CLASS else np.flatnonzero(dataset.test_labels == wanted)
-    state.inside_image = int(np.random.default_rng().choice(pool))
 
 
 state.inside_source = choice
@@ -123,7 +124,9 @@ for column, (label, _, out) in zip(seen[1:], models_shown, strict=True):
 st.markdown("### 2. Every layer's output")
 explain(
     "One square per unit, in reading order (unit 0 top left). Hover a square for its number and value. "
-    "Dark blue: a unit that responds strongly to this image; white: a unit that stays silent (ReLU gives 0)."
+    "Dark blue: a unit that responds strongly to this image; white: a unit that stays silent (ReLU gives 0). "
+    "Layers whose values can be negative (the output scores, a code) go from red (negative) through white (0) "
+    "to blue (positive)."
 )
 for number, row in enumerate(rows, start=1):
     title = row.name(number)
