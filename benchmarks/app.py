@@ -377,6 +377,38 @@ def train_headless(dataset: str, epochs: int) -> dict[str, Any]:
     return {"samples_per_s": result.samples_per_s}
 
 
+def live_views_rerun_cost(trials: int) -> dict[str, Any]:
+    """Per default model, after one short in-app run (the live views then show the finished model, with
+    the arrays of a running one): the Train page's rerun with "Watch the model learn" on and off,
+    alternating, ``2 * trials`` reruns each. The difference of the medians is what the live views add
+    to each poll; per second of polling, that is the share of one core they take from training."""
+    from components.state import DEFAULT_SPECS
+    from tests.support import button, state, wait_for_training
+
+    costs: dict[str, Any] = {}
+    for kind, spec in DEFAULT_SPECS.items():
+        at = open_app()
+        state(at).set_spec(spec)
+        at.switch_page("pages/train.py")
+        timed_run(at, "pages/train.py")
+        at.number_input(key="train.epochs").set_value(1)
+        button(at, "Start training").click()
+        timed_run(at, "pages/train.py")
+        wait_for_training(at)
+        reruns: dict[bool, list[float]] = {True: [], False: []}
+        for i in range(4 * trials + 2):
+            watch = i % 2 == 0
+            at.session_state["train.watch"] = watch  # the switch itself, as a click on it would set it
+            seconds = timed_run(at, "pages/train.py")
+            if any(m.value.startswith("#### The model after") for m in at.markdown) != watch:
+                raise RuntimeError(f"the live views of the {kind} did not follow their switch")
+            if i >= 2:  # one warm-up rerun of each
+                reruns[watch].append(seconds)
+        # the difference is printed, not stored: on a busy machine it can come out below 0
+        costs[kind] = {"on": spread(reruns[True]), "off": spread(reruns[False])}
+    return costs
+
+
 def training_in_app_vs_headless(size: AppBenchmarkSize) -> dict[str, Any]:
     """Both in this process, interleaved (the order alternates each round), best round of each."""
     candidates: dict[str, Callable[[], dict[str, Any]]] = {
@@ -470,6 +502,7 @@ def run_benchmark(size: AppBenchmarkSize) -> dict[str, Any]:
             "compile": compile_times(size.dataset),
             "interactions": interaction_latencies(size.trials, size.dataset),
             "training": training_in_app_vs_headless(size),
+            "live_views": live_views_rerun_cost(size.trials),
             "memory": peak_memory_in_app(size),
             "loss_curve": long_loss_curve(),
         }
@@ -483,6 +516,7 @@ def format_report(report: dict[str, Any]) -> str:
     machine, size, targets = report["machine"], report["size"], report["targets"]
     load, interactions = report["dataset_load"], report["interactions"]
     training, memory, curve = report["training"], report["memory"], report["loss_curve"]
+    live = report["live_views"]
     lines = [
         f"machine: {machine['cpu']}, {machine['cpu_count']} cores ({machine['usable_cores']} usable), "
         f"devices {', '.join(machine['devices'])}",
@@ -554,6 +588,13 @@ def format_report(report: dict[str, Any]) -> str:
         + ")",
         f"  live views on / off {training['live_views_vs_none']:.2f}  target >= "
         f"{training['live_views_target_ratio']:.2f}  {verdict(training['live_views_meet_target'])}",
+        "  what the live views add to each poll of the Train page (median rerun on - off):",
+        *(
+            f"    {kind:<12}{cost['on']['median_s'] * 1e3:>6.0f} ms on, {cost['off']['median_s'] * 1e3:>4.0f} ms off: "
+            f"{added * 1e3:+.0f} ms per {POLL_INTERVAL_S:g} s poll = {added / POLL_INTERVAL_S:.1%} of one core"
+            for kind, cost in live.items()
+            for added in [cost["on"]["median_s"] - cost["off"]["median_s"]]
+        ),
         "",
         f"peak memory of a fresh app process training it ({memory['dataset']}): "
         f"{memory['peak_rss_bytes'] / 1e9:.2f} GB VmHWM  target < {memory['target_bytes'] / 1e9:.1f} GB  "

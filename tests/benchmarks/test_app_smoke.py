@@ -21,7 +21,7 @@ def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_
     proc, report = run_small("benchmarks.app", tmp_path / "app.json")
     for words in (
         "time to the first training step", "page switch", "in-app / headless", "VmHWM", "loss curve",
-        "Inside page, another input", "live views on / off",
+        "Inside page, another input", "live views on / off", "what the live views add to each poll",
     ):  # fmt: skip
         assert words in proc.stdout
 
@@ -36,6 +36,7 @@ def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_
     assert set(interactions["inside_new_input"]) == {"mlp", "autoencoder"}
     assert all(len(r["trials_s"]) >= report["size"]["trials"] for r in interactions["inside_new_input"].values())
     assert len(report["training"]["rounds"]["in_app_no_live_views"]) == report["size"]["repeats"]
+    assert set(report["live_views"]) == {"mlp", "autoencoder"}
     assert report["training"]["dataset"] == "sample"
     assert all(run["polls"] >= 1 for run in report["training"]["rounds"]["in_app"])
     assert report["loss_curve"]["steps"] == 150_000
