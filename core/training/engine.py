@@ -114,22 +114,23 @@ def stack(trees: Sequence[Any]) -> Any:
 
 
 def fresh_model_state(spec: ModelSpec, config: TrainConfig) -> ModelState:
-    """Where training starts: flax's ``model.init`` parameters and a fresh optimizer state."""
-    params = models.init_params(spec)
-    return ModelState(params, fresh_state(config, params))
+    """Where training starts: flax's ``model.init`` parameters and batch_stats, and a fresh optimizer state."""
+    variables = models.init_variables(spec)
+    params = variables["params"]
+    return ModelState(params, fresh_state(config, params), variables.get("batch_stats", {}))
 
 
 def resumed_state(result: TrainResult, config: TrainConfig) -> ModelState:
     """A result's parameters and optimizer state, with ``config``'s hyperparameters written in."""
-    return ModelState(result.params, with_hyperparameters(result.opt_state, config))
+    return ModelState(result.params, with_hyperparameters(result.opt_state, config), result.batch_stats)
 
 
-def stack_evaluation_sums(spec: ModelSpec, loss: str, models_: int, params, images, labels, mask):
+def stack_evaluation_sums(spec: ModelSpec, loss: str, models_: int, variables, images, labels, mask):
     """``programs.evaluation_sums`` of every model of a stack: {name: array with a leading model axis}."""
     evaluate = partial(evaluation_sums, spec, loss)
     if models_ == 1:
-        return jax.tree_util.tree_map(lambda x: x[None], evaluate(take(params, 0), images, labels, mask))
-    return jax.vmap(evaluate, in_axes=(0, None, None, None))(params, images, labels, mask)
+        return jax.tree_util.tree_map(lambda x: x[None], evaluate(take(variables, 0), images, labels, mask))
+    return jax.vmap(evaluate, in_axes=(0, None, None, None))(variables, images, labels, mask)
 
 
 def evaluation_program(spec: ModelSpec, loss: str, models_: int) -> tuple:
@@ -143,17 +144,22 @@ class Stack:
 
     program: Program
     data: DeviceData
+    seeds: tuple[int, ...] = ()  # each model's training seed (its dropout keys)
     compile_s: float = 0.0
 
-    def steps(self, masked: bool, states: ModelState, plans, start: int, counts, limits):
-        """``programs.train_steps`` for this stack (each variant compiled once per process)."""
+    def steps(self, masked: bool, states: ModelState, plans, start: int, counts, limits, first: int = 0):
+        """``programs.train_steps`` for this stack (each variant compiled once per process); ``first`` is
+        the run's step at batch 0 of ``plans``."""
+        seeds = np.zeros(self.program.models, np.int32) if not self.seeds else np.asarray(self.seeds, np.int32)
         args = (states, self.data.train_images, self.data.train_labels, plans, jnp.int32(start),
-                jnp.asarray(counts, jnp.int32), jnp.asarray(limits, jnp.float32))  # fmt: skip
+                jnp.asarray(counts, jnp.int32), jnp.asarray(limits, jnp.float32),
+                jax.device_put(seeds, self.program.layout.per_model), jnp.int32(first))  # fmt: skip
         return self._compiled("train", train_steps, (self.program, masked), args)(*args)
 
-    def evaluate(self, params) -> dict[str, np.ndarray]:
-        """The task's evaluation sums of every model: {name: array with a leading model axis}."""
-        args = (params, self.data.test_images, self.data.test_labels, self.data.test_mask)
+    def evaluate(self, variables) -> dict[str, np.ndarray]:
+        """The task's evaluation sums of every model (``ModelState.variables`` of a stack): {name: array
+        with a leading model axis}."""
+        args = (variables, self.data.test_images, self.data.test_labels, self.data.test_mask)
         static = evaluation_program(self.program.spec, self.program.loss, self.program.models)
         sums = self._compiled("eval", stack_evaluation_sums, static, args)(*args)
         return {name: np.asarray(value) for name, value in sums.items()}
@@ -175,9 +181,10 @@ class Stack:
     def _programs(self, states: Any) -> tuple[tuple, tuple]:
         d, n = self.data, self.program.models
         plans = jax.ShapeDtypeStruct((n, 3, d.train_labels.shape[0]), jnp.int32, sharding=self.program.layout.per_model)
+        seeds = jax.ShapeDtypeStruct((n,), jnp.int32, sharding=self.program.layout.per_model)
         step_args = (states, d.train_images, d.train_labels, plans, jnp.int32(0), jnp.zeros(n, jnp.int32),
-                     jnp.zeros(n))  # fmt: skip
-        eval_args = (states.params, d.test_images, d.test_labels, d.test_mask)
+                     jnp.zeros(n), seeds, jnp.int32(0))  # fmt: skip
+        eval_args = (states.variables, d.test_images, d.test_labels, d.test_mask)
         static = evaluation_program(self.program.spec, self.program.loss, self.program.models)
         return ("train", train_steps, (self.program, False), step_args), (
             "eval",
@@ -201,7 +208,7 @@ def plan_stack(members: Sequence[Member], dataset: Dataset) -> Stack:
     layout = Layout.choose(len(members), config.batch_size)
     program = Program(spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment,
                       config.batch_size, len(members), layout)  # fmt: skip
-    return Stack(program, device_data(dataset, layout))
+    return Stack(program, device_data(dataset, layout), tuple(c.seed for _, c in members))
 
 
 def state_shapes(stack_: Stack, members: Sequence[Member]) -> ModelState:
@@ -210,8 +217,9 @@ def state_shapes(stack_: Stack, members: Sequence[Member]) -> ModelState:
     model = models.build_model(spec)
 
     def one(key):
-        params = model.init(key, models.example_batch(spec))["params"]
-        return ModelState(params, fresh_state(config, params))
+        variables = model.init(key, models.example_batch(spec))
+        params = variables["params"]
+        return ModelState(params, fresh_state(config, params), variables.get("batch_stats", {}))
 
     shape = jax.eval_shape(one, jax.random.key(0))
     n, where = stack_.program.models, stack_.program.layout.per_model
@@ -289,9 +297,10 @@ def train_stack(
 
     report(Phase.COMPILING)
     tic = time.perf_counter()
-    # The step and the evaluation compile in two threads while the starting values are computed;
-    # training starts as soon as the step is ready (the evaluation is first needed an epoch later).
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compile")
+    # The step compiles in a thread while the starting values are computed (flax's init compiles
+    # here), then the evaluation compiles in that thread while training runs: it is first needed
+    # an epoch later. Three compiles at once on two cores made the first step ~0.3 s later.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compile")
     step_job, eval_job = stack_.compile(state_shapes(stack_, members), pool)
     pool.shutdown(wait=False)
     if resume is not None:
@@ -308,11 +317,12 @@ def train_stack(
     while steps < total_steps and alive.any() and not stop.is_set():
         epoch, offset = divmod(steps, per_epoch)
         plans = place(np.stack([epoch_plan(c.seed, epoch, dataset.num_train) for _, c in members]))
+        first_step = epoch * per_epoch  # the run's step at batch 0 of this epoch's plan
         while offset < per_epoch and alive.any() and not stop.is_set():
             counts = np.where(alive, chunk_steps(seconds_per_step, per_epoch - offset, chunk_seconds), 0)
             limits = [loss_limit(h) for h in histories]
             tic = time.perf_counter()
-            new_states, losses, done = stack_.steps(not alive.all(), states, plans, offset, counts, limits)
+            new_states, losses, done = stack_.steps(not alive.all(), states, plans, offset, counts, limits, first_step)
             losses, done = np.asarray(losses), int(done)
             toc = time.perf_counter() - tic
             elapsed += toc
@@ -328,7 +338,9 @@ def train_stack(
                 # Replay the chunk: a diverged model stops before its bad step, the others redo their steps.
                 new_states = states
                 if kept.any():
-                    new_states, _, _ = stack_.steps(count > 1, states, plans, offset, kept, np.full(count, np.inf))
+                    new_states, _, _ = stack_.steps(
+                        count > 1, states, plans, offset, kept, np.full(count, np.inf), first_step
+                    )
             states = new_states
             for m in np.flatnonzero(alive):
                 histories[m].step_losses.extend(float(x) for x in losses[m, : kept[m]])
@@ -341,7 +353,7 @@ def train_stack(
             report(Phase.EVALUATING, eta=eta())
             eval_job.result()  # compiled in the background while the first epoch trained
             tic = time.perf_counter()
-            sums, sums_at = stack_.evaluate(states.params), [h.steps for h in histories]
+            sums, sums_at = stack_.evaluate(states.variables), [h.steps for h in histories]
             metrics: list[EpochMetrics | None] = [None] * count
             for m in np.flatnonzero(alive):
                 named = task.metrics({k: v[m] for k, v in sums.items()}, data.num_test)
@@ -352,7 +364,7 @@ def train_stack(
             report(Phase.TRAINING, metrics=metrics, eta=eta())
     eval_job.result()
     if sums is None or sums_at != [h.steps for h in histories]:
-        sums = stack_.evaluate(states.params)  # the final parameters of a stopped or diverged model
+        sums = stack_.evaluate(states.variables)  # the final parameters of a stopped or diverged model
     results = []
     for m, (spec, member_config) in enumerate(members):
         if status[m] == Status.FINISHED and histories[m].steps < total_steps:
@@ -363,6 +375,7 @@ def train_stack(
             state = jax.device_put(state, jax.local_devices()[0])
         results.append(TrainResult(
             spec=spec, config=member_config, dataset=dataset.name, params=state.params, opt_state=state.opt_state,
+            batch_stats=state.batch_stats,
             history=histories[m], status=status[m], reason=reasons[m],
             test_metrics=task.metrics({k: v[m] for k, v in sums.items()}, data.num_test),
             compile_s=stack_.compile_s, train_s=elapsed,
