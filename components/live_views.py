@@ -2,7 +2,7 @@
 
 A few test images and the model's answers (or its reconstructions), the map of latent codes
 (autoencoder) and the first layer's weights as images, all from the parameters of the job's
-latest report (``TrainingJob.latest_params``), so a room sees the model learn.
+latest report (``TrainingJob.latest_variables``), so a room sees the model learn.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from core.live import LIVE_IMAGES, WEIGHT_UNITS, compute_live_views
 from core.spec import ModelSpec
 
 
-def watch_learning(spec: ModelSpec, params: Any, dataset: Dataset, step: int) -> None:
+def watch_learning(spec: ModelSpec, variables: Any, dataset: Dataset, step: int) -> None:
     """Draw the live views of the model as it is after ``step`` steps."""
-    views = compute_live_views(spec, params, dataset)
+    views = compute_live_views(spec, variables, dataset)
     names = dataset.class_names
     st.markdown(f"#### The model after {step:,} steps")
     left, right = st.columns([3, 2])

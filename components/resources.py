@@ -107,10 +107,12 @@ MOST_ACTIVE_POOL = 5_000
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def test_activations(model_key: tuple, dataset_name: str, _spec, _params, _dataset: Dataset) -> dict[str, np.ndarray]:
+def test_activations(
+    model_key: tuple, dataset_name: str, _spec, _variables, _dataset: Dataset
+) -> dict[str, np.ndarray]:
     """Every unit's value for the first ``MOST_ACTIVE_POOL`` test images, {layer path: (N, units)},
     once per model (``model_key``: ("run", cache_id) or ("untrained", spec))."""
-    rows, _ = inside.layer_outputs(_spec, _params, _dataset.test_images[:MOST_ACTIVE_POOL])
+    rows, _ = inside.layer_outputs(_spec, _variables, _dataset.test_images[:MOST_ACTIVE_POOL])
     return {row.path: row.values for row in rows}
 
 

@@ -69,18 +69,19 @@ def captured_modules(shape: ModelSpec) -> tuple[tuple[str, str], ...]:
 
 
 @partial(jax.jit, static_argnums=0)
-def _outputs_and_intermediates(spec: ModelSpec, params: Any, x: jax.Array):
-    return models.build_model(spec).apply({"params": params}, x, capture_intermediates=True, mutable=["intermediates"])
+def _outputs_and_intermediates(spec: ModelSpec, variables: dict, x: jax.Array):
+    # evaluation mode (train=False): Dropout off, BatchNorm on its running averages, as the model is scored
+    return models.build_model(spec).apply(variables, x, capture_intermediates=True, mutable=["intermediates"])
 
 
-def _captured(spec: ModelSpec, params: Any, images: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _captured(spec: ModelSpec, variables: dict, images: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The model's output and every module's captured output, over ``images`` in padded chunks."""
     outputs, captured = [], []
     for start in range(0, len(images), _CHUNK):
         chunk = images[start : start + _CHUNK]
         size = min(_CHUNK, 1 << max(0, len(chunk) - 1).bit_length())
         padded = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-        output, state = _outputs_and_intermediates(spec, params, jnp.asarray(padded))
+        output, state = _outputs_and_intermediates(spec, variables, jnp.asarray(padded))
         leaves, _ = jax.tree_util.tree_flatten_with_path(state["intermediates"])
         # a path is ("encoder", "Dense_0", "__call__", 0): the module, the method, the call
         found = {"/".join(k.key for k in path[:-2]): np.asarray(leaf)[: len(chunk)] for path, leaf in leaves}
@@ -100,15 +101,16 @@ def as_inputs(images: np.ndarray) -> np.ndarray:
     return images
 
 
-def layer_outputs(spec: ModelSpec, params: Any, images: np.ndarray) -> tuple[list[LayerOutput], np.ndarray]:
+def layer_outputs(spec: ModelSpec, variables: Any, images: np.ndarray) -> tuple[list[LayerOutput], np.ndarray]:
     """Every layer's output for each of ``images`` (N, 28, 28[, 1]), and the model's output
-    (MLP: class scores (N, classes); autoencoder: reconstructions (N, 28, 28, 1))."""
+    (MLP: class scores (N, classes); autoencoder: reconstructions (N, 28, 28, 1)), in evaluation
+    mode. ``variables``: ``{"params": ..., "batch_stats": ...}`` or a bare params tree."""
     inputs = as_inputs(images)
     if len(inputs) == 0:
         raise CoreError("no image to look inside the network with")
     if inputs.shape[1:] != tuple(spec.input_shape):
         raise CoreError(f"the model takes images of {spec.input_shape}, got {inputs.shape[1:]}")
-    output, captured = _captured(spec, params, inputs)
+    output, captured = _captured(spec, models.as_variables(variables), inputs)
     dense = {layer.path: layer for layer in models.dense_layers(spec)}
     rows = []
     for path, kind in captured_modules(spec.replace(seed=0)):
@@ -157,9 +159,9 @@ def strongest_connections(kernel: np.ndarray, count: int) -> Connections:
     return Connections(sources, targets, kernel.ravel()[chosen], int(flat.size))
 
 
-def kernel_of(params: Any, path: str) -> np.ndarray:
+def kernel_of(variables: Any, path: str) -> np.ndarray:
     """The kernel (inputs, outputs) of the Dense layer at ``path`` ("encoder/Dense_0")."""
-    node = params
+    node = models.as_variables(variables)["params"]
     for key in path.split("/"):
         node = node[key]
     return np.asarray(node["kernel"])

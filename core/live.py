@@ -32,16 +32,16 @@ class LiveViews:
     weights: np.ndarray  # (WEIGHT_UNITS, 28, 28) in 0..1, 0.5 = a weight of 0
 
 
-def compute_live_views(spec: ModelSpec, params: Any, dataset: Dataset) -> LiveViews:
+def compute_live_views(spec: ModelSpec, variables: Any, dataset: Dataset) -> LiveViews:
     """Everything the live views draw for these parameters: a few small jitted calls (the benchmark times it)."""
     images, labels = dataset.test_images[:LIVE_IMAGES], dataset.test_labels[:LIVE_IMAGES]
     first = models.dense_layers(spec)[0]
-    weights = inside.weight_images(inside.kernel_of(params, first.path), spec.input_shape[:2], WEIGHT_UNITS)
+    weights = inside.weight_images(inside.kernel_of(variables, first.path), spec.input_shape[:2], WEIGHT_UNITS)
     if spec.kind == "mlp":
-        chances = predict.predict_probabilities(spec, params, images)
+        chances = predict.predict_probabilities(spec, variables, images)
         return LiveViews(images, labels, chances.argmax(1), chances.max(1), None, None, None, None, weights)
-    rebuilt = predict.reconstruct(spec, params, images)
-    codes = predict.encode(spec, params, dataset.test_images[:MAP_IMAGES])
+    rebuilt = predict.reconstruct(spec, variables, images)
+    codes = predict.encode(spec, variables, dataset.test_images[:MAP_IMAGES])
     if np.all(np.isfinite(codes)) and len(codes) >= 2:
         points, share = predict.project_2d(codes)
     else:  # a diverged model: no map rather than an error

@@ -44,8 +44,8 @@ try:
     )
 except CoreError:
     dataset = resources.dataset("sample")
-untrained = models.init_params(spec)
-params = result.params if result is not None else untrained
+untrained = models.init_variables(spec)
+variables = result.variables if result is not None else untrained
 if result is None:
     st.info(
         f"**{spec.describe()}** has not been trained yet: these are the values of its random starting weights. "
@@ -95,7 +95,7 @@ if choice == "test":
 else:
     image = np.asarray(state.drawing, np.float32)
 
-rows, output = inside.layer_outputs(spec, params, image)
+rows, output = inside.layer_outputs(spec, variables, image)
 compare = st.toggle(
     "Side by side with the untrained model", key="inside.compare", disabled=result is None,
     help="The same image through the same layers with the random weights training started from.",
@@ -146,7 +146,7 @@ for number, row in enumerate(rows, start=1):
 # ----- the diagram ------------------------------------------------------------------------------
 st.markdown("### 3. The network as a diagram")
 dense = [row for row in rows if row.path in {layer.path for layer in models.dense_layers(spec)}]
-kernels = [inside.kernel_of(params, row.path) for row in dense]
+kernels = [inside.kernel_of(variables, row.path) for row in dense]
 layers = [DiagramLayer("input", image.ravel())] + [
     DiagramLayer(row.name(number).split(" (")[0], row.values[0]) for number, row in enumerate(dense, start=1)
 ]
@@ -213,7 +213,7 @@ with weights_column:
     st.plotly_chart(figure, key="inside.incoming")
     explain(words)
 with images_column:
-    activations = resources.test_activations(model_key, dataset.name, spec, params, dataset)[row.path]
+    activations = resources.test_activations(model_key, dataset.name, spec, variables, dataset)[row.path]
     top = inside.most_active(activations, unit, MOST_ACTIVE)
     st.image(
         tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",

@@ -187,8 +187,8 @@ def comparison_runs(state: AppState, shown: Run) -> list[Run]:
 def live_views(run: Run, snap) -> None:
     """The model as it learns (answers or reconstructions, latent map, first-layer weights), redrawn
     with the curve from the job's latest parameters; a switch turns them off."""
-    params = run.job.latest_params() if run.job is not None else None
-    if params is None or snap is None:
+    variables = run.job.latest_variables() if run.job is not None else None
+    if variables is None or snap is None:
         return
     state = get_state()
     state.watch_training = st.toggle(
@@ -202,7 +202,7 @@ def live_views(run: Run, snap) -> None:
         dataset = resources.dataset(run.dataset)
     except CoreError:
         return  # its data is gone (a folder removed): the curve alone
-    watch_learning(run.spec, params, dataset, snap.step)
+    watch_learning(run.spec, variables, dataset, snap.step)
 
 
 def live_panel(active: bool) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from core import inside, models, predict
 from core.errors import CoreError
-from core.spec import PRESETS, ModelSpec
+from core.spec import PRESETS, Layer, ModelSpec
+from core.training import TrainConfig, train
 
 MLP = PRESETS["MNIST classifier (default)"][1]
 AUTOENCODER = PRESETS["MNIST autoencoder (default)"][1]
@@ -138,3 +139,40 @@ def test_first_layer_weights_become_images_with_grey_for_zero():
     np.testing.assert_allclose(images[1], [[0.75, 0.5], [0.5, 0.0]])  # scaled by its own largest weight
     with pytest.raises(CoreError, match="not an image"):
         inside.weight_images(kernel, (3, 3), 2)
+
+
+def module_inputs(spec: ModelSpec, variables, images: np.ndarray) -> dict[str, np.ndarray]:
+    """What every leaf module receives in evaluation mode, recorded by a flax interceptor."""
+    received: dict[str, np.ndarray] = {}
+
+    def record(next_fun, args, kwargs, context):
+        leaf = type(context.module).__name__ not in ("MLP", "AutoEncoder")
+        if context.method_name == "__call__" and context.module.path and leaf:
+            received["/".join(context.module.path)] = np.asarray(args[0])
+        return next_fun(*args, **kwargs)
+
+    with nn.intercept_methods(record):
+        models.build_model(spec).apply(variables, inside.as_inputs(images))
+    return received
+
+
+@pytest.mark.parametrize("kind", ["mlp", "autoencoder"])
+def test_new_layer_kinds_appear_as_rows_and_use_the_trained_running_averages(kind, small):
+    """Dropout, BatchNorm and LayerNorm come from flax's capture like Dense: one row each, in order,
+    and what each row passes on is what the next module receives, in evaluation mode."""
+    extra = (Layer.batchnorm(), Layer.dropout(0.2), Layer.layernorm())
+    if kind == "mlp":
+        spec = ModelSpec(kind="mlp", hidden=(Layer(32), *extra, Layer(16)))
+    else:
+        spec = ModelSpec(kind="autoencoder", encoder=(Layer(32), *extra, Layer(4, "linear")), decoder=(Layer(32),))
+    result = train(spec, TrainConfig(epochs=1), small)  # BatchNorm's running averages move away from 0 and 1
+    rows, _ = inside.layer_outputs(spec, result.variables, small.test_images[:4])
+    kinds = [r.kind for r in rows]
+    assert kinds[:5] == ["Dense", "BatchNorm", "Dropout", "LayerNorm", "Dense"]
+    assert [r.path for r in rows][:2] == (
+        ["Dense_0", "BatchNorm_0"] if kind == "mlp" else ["encoder/Dense_0", "encoder/BatchNorm_0"]
+    )
+    received = module_inputs(spec, result.variables, small.test_images[:4])
+    for row, following in itertools.pairwise(rows):
+        np.testing.assert_allclose(row.values, received[following.path].reshape(4, -1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(rows[2].values, rows[1].values)  # Dropout is off when looking inside

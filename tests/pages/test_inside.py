@@ -161,3 +161,17 @@ def test_a_diverged_model_is_shown_without_an_error(app, sample):
     open_inside(app)
     assert not app.exception
     assert any("unit 0:** not a number (the training diverged)" in m.value for m in app.markdown)
+
+
+def test_a_model_with_norm_and_dropout_layers_shows_them_as_rows(app, small):
+    from core.spec import Layer, ModelSpec
+
+    spec = ModelSpec(kind="mlp", hidden=(Layer(64), Layer.batchnorm(), Layer.dropout(0.3), Layer(32)))
+    result = train(spec, TrainConfig(epochs=1), small)
+    select_trained(app, result)
+    open_inside(app)
+    titles = [title(c) for c in charts(app)]
+    assert "layer 2 (BatchNorm, 64 units)" in titles and "layer 3 (Dropout, 64 units)" in titles
+    dots = [t for t in diagram(app)["data"] if t.get("mode") == "markers"]
+    assert [len(numbers(t["x"])) for t in dots] == [784, 64, 32, 10]  # the diagram joins the Dense layers
+    assert not app.exception
