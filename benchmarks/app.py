@@ -7,9 +7,10 @@
 - how long full Fashion-MNIST takes to load (``benchmarks.throughput.time_dataset_load``);
 - the latency of the main interactions through ``streamlit.testing.v1.AppTest`` on ``app.py``:
   a width change on the Build page, the same change with the Variables page open, page switches
-  (also while two trainings run);
+  (also while two trainings run), another input on the Inside page for the default models;
 - training images/s started from the Train page (rerun every ``POLL_INTERVAL_S`` like a browser
-  polling it) against ``core.training.train`` alone, interleaved, best of ``repeats`` rounds each;
+  polling it) against ``core.training.train`` alone, interleaved, best of ``repeats`` rounds each,
+  and in the app with the Train page's live views of the model on (default) against off;
 - the peak memory (VmHWM) of a fresh app process that trains the default MLP that way;
 - the weight of a 150,000-step loss curve: build time, JSON size, points per trace.
 
@@ -65,6 +66,7 @@ PAGES = {
     "pages/variables.py": "Look inside the variables",
     "pages/train.py": "Train",
     "pages/results.py": "Predictions",
+    "pages/inside.py": "Inside the network",
 }
 CURVE_STEPS = 150_000
 CURVE_STEPS_PER_EPOCH = 468  # 60,000 images at batch 128
@@ -73,6 +75,8 @@ TARGETS = {
     "width_change_s": 0.3,
     "page_switch_s": 0.2,
     "in_app_vs_headless": 0.9,
+    "inside_new_input_s": 0.3,
+    "live_views_vs_none": 0.9,
     "peak_rss_bytes": 1.5e9,
 }
 
@@ -292,7 +296,31 @@ def page_switches_while_training(trials: int, dataset: str) -> list[float]:
             job.join()
 
 
+def inside_new_input(trials: int) -> dict[str, list[float]]:
+    """Per default model, untrained (the same layers and arrays as trained): on the Inside page, seconds
+    of the rerun after "Another image", which redraws every layer, the diagram and the chosen unit.
+    The first pick is a warm-up and is not counted."""
+    from components.state import DEFAULT_SPECS
+    from tests.support import state
+
+    seconds: dict[str, list[float]] = {}
+    for kind, spec in DEFAULT_SPECS.items():
+        at = open_app()
+        state(at).set_spec(spec)
+        at.switch_page("pages/inside.py")
+        timed_run(at, "pages/inside.py")
+        picks = []
+        for _ in range(trials + 1):
+            before = state(at).inside_image
+            while state(at).inside_image == before:  # a random pick may draw the same image: a new one is timed
+                at.button(key="inside.another").click()
+                picks.append(timed_run(at, "pages/inside.py"))
+        seconds[kind] = picks[1:]
+    return seconds
+
+
 def interaction_latencies(trials: int, dataset: str) -> dict[str, Any]:
+    inside_picks = inside_new_input(trials)
     switches = page_switches(trials)
     every_switch = [value for values in switches.values() for value in values]
     variables_redraw, variables_values = variables_width_change(trials)
@@ -303,21 +331,26 @@ def interaction_latencies(trials: int, dataset: str) -> dict[str, Any]:
         "page_switch": spread(every_switch, TARGETS["page_switch_s"])
         | {"pages": {path: spread(values) for path, values in switches.items()}},
         "page_switch_two_trainings": spread(page_switches_while_training(trials, dataset)) | {"dataset": dataset},
+        "inside_new_input": {
+            kind: spread(values, TARGETS["inside_new_input_s"]) for kind, values in inside_picks.items()
+        },
     }
 
 
 # ----- 4 and 5. training inside the app against headless, and its memory -------------------
 
 
-def train_in_app(dataset: str, epochs: int) -> dict[str, Any]:
+def train_in_app(dataset: str, epochs: int, live_views: bool = True) -> dict[str, Any]:
     """Train the default MLP the way a person does: Train page, data, epochs, Start training; then
     rerun the script every ``POLL_INTERVAL_S`` until the job ends, as a browser's polling would.
+    ``live_views``: the page's "Watch the model learn" views (on by default) are drawn on each rerun.
 
     Returns the job's own images/s (compile and evaluation excluded, like ``core.training.train``).
     """
     from tests.support import button, state, text_input
 
     at = open_app()
+    state(at).watch_training = live_views
     at.switch_page("pages/train.py")
     timed_run(at, "pages/train.py")
     if dataset.startswith("idx:"):
@@ -344,11 +377,44 @@ def train_headless(dataset: str, epochs: int) -> dict[str, Any]:
     return {"samples_per_s": result.samples_per_s}
 
 
+def live_views_rerun_cost(trials: int) -> dict[str, Any]:
+    """Per default model, after one short in-app run (the live views then show the finished model, with
+    the arrays of a running one): the Train page's rerun with "Watch the model learn" on and off,
+    alternating, ``2 * trials`` reruns each. The difference of the medians is what the live views add
+    to each poll; per second of polling, that is the share of one core they take from training."""
+    from components.state import DEFAULT_SPECS
+    from tests.support import button, state, wait_for_training
+
+    costs: dict[str, Any] = {}
+    for kind, spec in DEFAULT_SPECS.items():
+        at = open_app()
+        state(at).set_spec(spec)
+        at.switch_page("pages/train.py")
+        timed_run(at, "pages/train.py")
+        at.number_input(key="train.epochs").set_value(1)
+        button(at, "Start training").click()
+        timed_run(at, "pages/train.py")
+        wait_for_training(at)
+        reruns: dict[bool, list[float]] = {True: [], False: []}
+        for i in range(4 * trials + 2):
+            watch = i % 2 == 0
+            at.session_state["train.watch"] = watch  # the switch itself, as a click on it would set it
+            seconds = timed_run(at, "pages/train.py")
+            if any(m.value.startswith("#### The model after") for m in at.markdown) != watch:
+                raise RuntimeError(f"the live views of the {kind} did not follow their switch")
+            if i >= 2:  # one warm-up rerun of each
+                reruns[watch].append(seconds)
+        # the difference is printed, not stored: on a busy machine it can come out below 0
+        costs[kind] = {"on": spread(reruns[True]), "off": spread(reruns[False])}
+    return costs
+
+
 def training_in_app_vs_headless(size: AppBenchmarkSize) -> dict[str, Any]:
     """Both in this process, interleaved (the order alternates each round), best round of each."""
     candidates: dict[str, Callable[[], dict[str, Any]]] = {
         "headless": lambda: train_headless(size.dataset, size.epochs),
         "in_app": lambda: train_in_app(size.dataset, size.epochs),
+        "in_app_no_live_views": lambda: train_in_app(size.dataset, size.epochs, live_views=False),
     }
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in candidates}
     for round_ in range(size.repeats):
@@ -356,6 +422,7 @@ def training_in_app_vs_headless(size: AppBenchmarkSize) -> dict[str, Any]:
             runs[name].append(candidates[name]())
     best = {name: max(run["samples_per_s"] for run in candidate) for name, candidate in runs.items()}
     ratio = best["in_app"] / best["headless"]
+    live_ratio = best["in_app"] / best["in_app_no_live_views"]
     return {
         "model": MODELS["mlp"].describe(),
         "dataset": size.dataset,
@@ -366,6 +433,10 @@ def training_in_app_vs_headless(size: AppBenchmarkSize) -> dict[str, Any]:
         "in_app_vs_headless": ratio,
         "target_ratio": TARGETS["in_app_vs_headless"],
         "meets_target": ratio >= TARGETS["in_app_vs_headless"],
+        "in_app_no_live_views_samples_per_s": best["in_app_no_live_views"],
+        "live_views_vs_none": live_ratio,
+        "live_views_target_ratio": TARGETS["live_views_vs_none"],
+        "live_views_meet_target": live_ratio >= TARGETS["live_views_vs_none"],
         "rounds": runs,
     }
 
@@ -431,6 +502,7 @@ def run_benchmark(size: AppBenchmarkSize) -> dict[str, Any]:
             "compile": compile_times(size.dataset),
             "interactions": interaction_latencies(size.trials, size.dataset),
             "training": training_in_app_vs_headless(size),
+            "live_views": live_views_rerun_cost(size.trials),
             "memory": peak_memory_in_app(size),
             "loss_curve": long_loss_curve(),
         }
@@ -444,6 +516,7 @@ def format_report(report: dict[str, Any]) -> str:
     machine, size, targets = report["machine"], report["size"], report["targets"]
     load, interactions = report["dataset_load"], report["interactions"]
     training, memory, curve = report["training"], report["memory"], report["loss_curve"]
+    live = report["live_views"]
     lines = [
         f"machine: {machine['cpu']}, {machine['cpu_count']} cores ({machine['usable_cores']} usable), "
         f"devices {', '.join(machine['devices'])}",
@@ -487,6 +560,12 @@ def format_report(report: dict[str, Any]) -> str:
         f"  {'page switch, two trainings running':<40}{busy['median_s'] * 1e3:>7.0f} ms "
         f"{busy['p90_s'] * 1e3:>6.0f} ms  (default MLP and autoencoder on {busy['dataset']}; no target)"
     )
+    for kind, result in interactions["inside_new_input"].items():
+        lines.append(
+            f"  {'Inside page, another input (' + kind + ')':<40}{result['median_s'] * 1e3:>7.0f} ms "
+            f"{result['p90_s'] * 1e3:>6.0f} ms  target < {result['target_s'] * 1e3:.0f} ms  "
+            f"{verdict(result['meets_target'])}"
+        )
     in_app_runs = training["rounds"]["in_app"]
     lines += [
         "",
@@ -503,6 +582,19 @@ def format_report(report: dict[str, Any]) -> str:
         + ")",
         f"  in-app / headless {training['in_app_vs_headless']:.2f}  target >= {training['target_ratio']:.2f}  "
         f"{verdict(training['meets_target'])}",
+        f"  in the app, live views off     {training['in_app_no_live_views_samples_per_s']:>9,.0f} images/s  "
+        "(rounds: "
+        + ", ".join(f"{run['samples_per_s']:,.0f}" for run in training["rounds"]["in_app_no_live_views"])
+        + ")",
+        f"  live views on / off {training['live_views_vs_none']:.2f}  target >= "
+        f"{training['live_views_target_ratio']:.2f}  {verdict(training['live_views_meet_target'])}",
+        "  what the live views add to each poll of the Train page (median rerun on - off):",
+        *(
+            f"    {kind:<12}{cost['on']['median_s'] * 1e3:>6.0f} ms on, {cost['off']['median_s'] * 1e3:>4.0f} ms off: "
+            f"{added * 1e3:+.0f} ms per {POLL_INTERVAL_S:g} s poll = {added / POLL_INTERVAL_S:.1%} of one core"
+            for kind, cost in live.items()
+            for added in [cost["on"]["median_s"] - cost["off"]["median_s"]]
+        ),
         "",
         f"peak memory of a fresh app process training it ({memory['dataset']}): "
         f"{memory['peak_rss_bytes'] / 1e9:.2f} GB VmHWM  target < {memory['target_bytes'] / 1e9:.1f} GB  "

@@ -20,6 +20,7 @@ PAGE_FILES = {
     "pages/variables.py": ("Variables", ":material/account_tree:"),
     "pages/train.py": ("Train", ":material/show_chart:"),
     "pages/results.py": ("Results", ":material/image:"),
+    "pages/inside.py": ("Inside", ":material/neurology:"),
     "pages/sweep.py": ("Width sweep", ":material/stacked_line_chart:"),
     "pages/explore.py": ("Explore", ":material/explore:"),
     "pages/draw.py": ("Draw", ":material/draw:"),

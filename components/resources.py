@@ -17,7 +17,7 @@ from PIL import Image
 from components.images import tile
 from components.state import DEFAULT_SPECS
 from components.words import plain
-from core import predict
+from core import inside, predict
 from core.data import Dataset, load_dataset
 from core.data.archive import UPLOAD_ROOT
 from core.errors import CoreError
@@ -118,6 +118,20 @@ def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _datase
     originals = _dataset.test_images.astype(np.float32) / 255.0
     errors = ((rebuilt - originals) ** 2).mean(axis=(1, 2, 3))
     return {"codes": codes, "errors": errors}
+
+
+#: the Inside page looks for the images that light a unit up among this many test images
+MOST_ACTIVE_POOL = 5_000
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def test_activations(
+    model_key: tuple, dataset_name: str, _spec, _variables, _dataset: Dataset
+) -> dict[str, np.ndarray]:
+    """Every unit's value for the first ``MOST_ACTIVE_POOL`` test images, {layer path: (N, units)},
+    once per model (``model_key``: ("run", cache_id) or ("untrained", spec))."""
+    rows, _ = inside.layer_outputs(_spec, _variables, _dataset.test_images[:MOST_ACTIVE_POOL])
+    return {row.path: row.values for row in rows}
 
 
 def test_dataset(result: TrainResult, fallback: str) -> Dataset:

@@ -11,6 +11,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import streamlit as st
 
 from core import models
@@ -127,6 +128,14 @@ class AppState:
     text_editor_open: bool = False
     #: the Width sweep page's job and estimates
     sweep: SweepPageState = field(default_factory=SweepPageState)
+    #: the last digit drawn on the Draw page, prepared like MNIST (28, 28, 1) in 0..1, for the Inside page
+    drawing: np.ndarray | None = None
+    #: the Inside page's input: a test image's number (chosen there or opened from Results) ...
+    inside_image: int | None = None
+    #: ... or the drawing: "test" or "drawing", whichever the visitor chose last on any page
+    inside_source: str = "test"
+    #: the Train page's live views of the model learning (answers, latent map, weights)
+    watch_training: bool = True
 
     # ----- the model being edited ----------------------------------------------------
     @property

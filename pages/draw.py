@@ -60,6 +60,8 @@ try:
     prepared = canvas.prepare_drawing(drawn.image_data) if drawn.image_data is not None else None
 except canvas.EmptyDrawingError:
     prepared = None
+if prepared is not None:
+    state.drawing, state.inside_source = prepared.image, "drawing"  # the Inside page opens with it
 with seen_column:
     st.markdown("**As the model sees it**")
     if prepared is None:

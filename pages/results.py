@@ -34,6 +34,12 @@ if result is None:
     st.stop()
 
 
+def open_inside(index: int) -> None:
+    """Show what every unit of the model does with this test image, on the Inside page."""
+    state.inside_image, state.inside_source = int(index), "test"
+    st.switch_page("pages/inside.py")
+
+
 dataset = resources.test_dataset(result, state.dataset_name)
 run = state.trained_run()
 outputs = resources.test_outputs(run.cache_id, dataset.name, result, dataset)
@@ -72,6 +78,12 @@ if spec.kind == "autoencoder":
     cols = st.columns(GRID)
     for col, index in zip(cols, shown, strict=True):
         col.caption(f"err {errors[index]:.3f}")
+    inside_row = st.columns([2, 2, 3], vertical_alignment="bottom")
+    inside_pick = inside_row[0].selectbox(
+        "One of these images", shown.tolist(), format_func=lambda i: f"#{i}", key="results.inside_pick"
+    )
+    if inside_row[1].button("Look inside the network", icon=":material/neurology:", key="results.inside"):
+        open_inside(inside_pick)
 
     st.markdown("### The latent map")
     try:
@@ -164,6 +176,8 @@ else:
             figures.probability_figure(probabilities[one], names, height=height(260)), key="results.probabilities"
         )
         explain("The model's probability for each class: the tallest bar is its answer.")
+        if st.button("Look inside the network with this image", icon=":material/neurology:", key="results.inside"):
+            open_inside(one)
 
 st.divider()
 st.download_button(

@@ -8,6 +8,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import require_frame
+from components.live_views import watch_learning
 from components.run_views import curve, duration, final_score, progress_text
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
@@ -221,6 +222,27 @@ def comparison_runs(state: AppState, shown: Run) -> list[Run]:
     return [state.run(i) for i in chosen]
 
 
+def live_views(run: Run, snap) -> None:
+    """The model as it learns (answers or reconstructions, latent map, first-layer weights), redrawn
+    with the curve from the job's latest parameters; a switch turns them off."""
+    variables = run.job.latest_variables() if run.job is not None else None
+    if variables is None or snap is None:
+        return
+    state = get_state()
+    state.watch_training = st.toggle(
+        "Watch the model learn", value=state.watch_training, key="train.watch",
+        help="Shows what the model does with a few test images while it trains, redrawn every second. "
+        "Costs training a few percent of its speed.",
+    )  # fmt: skip
+    if not state.watch_training:
+        return
+    try:
+        dataset = resources.dataset(run.dataset)
+    except CoreError:
+        return  # its data is gone (a folder removed): the curve alone
+    watch_learning(run.spec, variables, dataset, snap.step)
+
+
 def live_panel(active: bool) -> None:
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def panel() -> None:
@@ -286,6 +308,7 @@ def live_panel(active: bool) -> None:
         if run.spec.kind == "mlp":
             st.plotly_chart(figures.accuracy_figure(curves, height=height(300)), key="train.accuracy_chart")
             explain("The share of test images the model gets right, measured after every epoch.")
+        live_views(run, snap)
         if active and not run.active:
             st.rerun(scope="app")
 

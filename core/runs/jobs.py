@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import jax
 import numpy as np
 
 from core.data import Dataset
@@ -266,6 +267,7 @@ class TrainingJob(BackgroundJob):
         self._losses: list[float] = list(self.resume.history.step_losses) if self.resume else []
         self._epochs: list[EpochMetrics] = list(self.resume.history.epochs) if self.resume else []
         self._progress: Progress | None = None
+        self._variables = None  # the stacked variables of the last report
         self.result: TrainResult | None = None
 
     def snapshot(self) -> JobSnapshot:
@@ -289,12 +291,24 @@ class TrainingJob(BackgroundJob):
                 learning_rate_changes=tuple(self.controls.changes),
             )
 
+    def latest_variables(self):
+        """Read-only: the model's variables (``{"params": ...}``, and ``"batch_stats"`` with BatchNorm)
+        as of its last report while training (the result's once done), or None before its first steps.
+        For views that watch the model learn."""
+        with self._lock:
+            if self.result is not None:
+                return self.result.variables
+            stacked = self._variables
+        return None if stacked is None else jax.tree_util.tree_map(lambda leaf: leaf[0], stacked)
+
     def _on_progress(self, p: Progress) -> None:
         if p.phase == Phase.TRAINING:
             self._renice_once()
             self.time_left(p.eta_s)
         with self._lock:
             self._progress = p
+            if p.variables is not None:
+                self._variables = p.variables
             self._losses.extend(p.new_losses[0])
             if p.epoch_metrics and p.epoch_metrics[0] is not None:
                 self._epochs.append(p.epoch_metrics[0])

@@ -295,13 +295,14 @@ def train_stack(
     sums: dict[str, np.ndarray] | None = None  # the last evaluation of every model
     sums_at: list[int] = []  # the step of each model at that evaluation
 
-    def report(phase: Phase, losses=None, metrics=(), eta: float | None = None) -> None:
+    def report(phase: Phase, losses=None, metrics=(), eta: float | None = None, variables=None) -> None:
         if on_progress is not None:
             on_progress(Progress(
                 phase=phase, step=steps, total_steps=total_steps, epochs=config.epochs,
                 new_losses=tuple(tuple(float(x) for x in seq) for seq in losses) if losses else ((),) * count,
                 samples_per_s=(steps - start_steps) * config.batch_size / max(elapsed - start_elapsed, 1e-9),
                 elapsed_s=elapsed, eta_s=eta, compile_s=stack_.compile_s, epoch_metrics=tuple(metrics),
+                variables=variables,
             ))  # fmt: skip
 
     def eta() -> float:
@@ -369,7 +370,7 @@ def train_stack(
             offset += done
             steps += done
             seconds_per_step = smoothed_step_time(seconds_per_step, toc / max(done, 1))
-            report(Phase.TRAINING, [losses[m, : kept[m]] for m in range(count)], eta=eta())
+            report(Phase.TRAINING, [losses[m, : kept[m]] for m in range(count)], eta=eta(), variables=states.variables)
         if offset == per_epoch and alive.any():
             report(Phase.EVALUATING, eta=eta())
             eval_job.result()  # compiled in the background while the first epoch trained

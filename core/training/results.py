@@ -62,6 +62,9 @@ class Progress:
     eta_s: float | None
     compile_s: float
     epoch_metrics: tuple[EpochMetrics | None, ...] = ()  # per model, after an evaluation
+    #: the stack's variables after these steps (``ModelState.variables``, leading model axis; read-only,
+    #: for live views)
+    variables: Any = None
 
     @property
     def epoch(self) -> float:

@@ -19,7 +19,10 @@ from tests.benchmarks.reports import not_positive, run_small
 @pytest.mark.slow
 def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_dir, tmp_path):
     proc, report = run_small("benchmarks.app", tmp_path / "app.json")
-    for words in ("time to the first training step", "page switch", "in-app / headless", "VmHWM", "loss curve"):
+    for words in (
+        "time to the first training step", "page switch", "in-app / headless", "VmHWM", "loss curve",
+        "Inside page, another input", "live views on / off", "what the live views add to each poll",
+    ):  # fmt: skip
         assert words in proc.stdout
 
     assert set(report["compile"]) == {"mlp", "autoencoder"}
@@ -30,6 +33,10 @@ def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_
     for name in ("build_width_change", "variables_width_change", "page_switch"):
         assert len(interactions[name]["trials_s"]) >= report["size"]["trials"], name
     assert set(interactions["page_switch"]["pages"]) == set(app.PAGES)
+    assert set(interactions["inside_new_input"]) == {"mlp", "autoencoder"}
+    assert all(len(r["trials_s"]) >= report["size"]["trials"] for r in interactions["inside_new_input"].values())
+    assert len(report["training"]["rounds"]["in_app_no_live_views"]) == report["size"]["repeats"]
+    assert set(report["live_views"]) == {"mlp", "autoencoder"}
     assert report["training"]["dataset"] == "sample"
     assert all(run["polls"] >= 1 for run in report["training"]["rounds"]["in_app"])
     assert report["loss_curve"]["steps"] == 150_000

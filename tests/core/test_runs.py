@@ -26,6 +26,27 @@ def test_job_trains_in_the_background_and_reports(small):
     assert finished == [job]
 
 
+def test_a_job_shows_its_latest_variables_while_it_trains(small):
+    """Live views read the model as it learns: the parameters of the engine's last report."""
+    from core.models import init_params
+    from core.training import Phase, train
+
+    reported = []
+    result = train(SPEC, TrainConfig(epochs=2), small, on_progress=reported.append)
+    training = [p for p in reported if p.phase == Phase.TRAINING and p.variables is not None]
+    assert training, "the engine reports its parameters while it trains"
+    first = np.asarray(training[0].variables["params"]["Dense_0"]["kernel"][0])
+    assert not np.allclose(first, np.asarray(init_params(SPEC)["Dense_0"]["kernel"]))  # already trained a little
+    np.testing.assert_array_equal(np.asarray(training[-1].variables["params"]["Dense_0"]["kernel"][0]),
+                                  np.asarray(result.params["Dense_0"]["kernel"]))  # fmt: skip
+    job = TrainingJob(SPEC, TrainConfig(epochs=2), small)
+    assert job.latest_variables() is None  # nothing trained yet
+    assert job.start().join(60)
+    np.testing.assert_array_equal(
+        job.latest_variables()["params"]["Dense_1"]["bias"], job.result.params["Dense_1"]["bias"]
+    )
+
+
 def test_stop_ends_the_job_within_its_current_chunk_and_keeps_the_partial_model(sample):
     job = TrainingJob(ModelSpec.mlp((256,)), TrainConfig(epochs=500), sample).start()
     deadline = time.monotonic() + 60

@@ -1,0 +1,222 @@
+"""Inside: what every unit of the network does for one input, and the network as a diagram.
+
+The values are flax's own (``core.inside``: ``capture_intermediates``); clicking a unit of the
+diagram shows its incoming weights and the test images that light it up most.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from components import figures, inside_figures, resources
+from components.frame import require_frame
+from components.images import tile
+from components.inside_figures import DiagramLayer
+from components.state import get_state
+from components.ui import explain, height, image_scale
+from components.words import plain
+from core import inside, models
+from core.data import Dataset
+from core.errors import CoreError
+
+require_frame()
+
+DIAGRAM_WEIGHTS = 200  # lines drawn between two layers
+MOST_ACTIVE = 12
+SOURCES = {"test": "A test image", "drawing": "Your drawing from the Draw page"}
+ANY_CLASS = -1
+
+state = get_state()
+spec = state.spec
+run = state.trained_run()
+result = run.result if run is not None else None
+
+st.title(":material/neurology: Inside the network")
+st.caption(
+    f"What each unit (one number a layer computes) of **{spec.describe()}** does with one image: every layer's "
+    "units coloured by their value, the network as a diagram of its strongest weights, and what a unit looks for."
+)
+
+try:
+    dataset: Dataset = (
+        resources.test_dataset(result, state.dataset_name) if result else resources.dataset(state.dataset_name)
+    )
+except CoreError:
+    dataset = resources.dataset("sample")
+untrained = models.init_variables(spec)
+variables = result.variables if result is not None else untrained
+if result is None:
+    st.info(
+        f"**{spec.describe()}** has not been trained yet: these are the values of its random starting weights. "
+        "Train it to see the units learn to respond to shapes.",
+        icon=":material/school:",
+    )
+    st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
+model_key = ("run", run.cache_id) if result is not None else ("untrained", spec)
+names = dataset.class_names
+
+
+# ----- the input --------------------------------------------------------------------------------
+def another_image() -> None:
+    """A random test image of the chosen class (or of any class)."""
+    wanted = st.session_state.get("inside.class", ANY_CLASS)
+    pool = np.arange(dataset.num_test) if wanted == ANY_CLASS else np.flatnonzero(dataset.test_labels == wanted)
+    state.inside_image = int(np.random.default_rng().choice(pool))
+
+
+st.markdown("### 1. Pick an input")
+# what the visitor chose last: a digit just drawn, or an image opened from Results
+st.session_state.setdefault("inside.source", state.inside_source)
+choice = st.radio(
+    "Look inside with", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="inside.source",
+    help="A test image the model never trained on, or the digit you drew on the Draw page.",
+)  # fmt: skip
+
+
+state.inside_source = choice
+if choice == "drawing" and state.drawing is None:
+    st.info("Nothing drawn yet: draw a digit on the Draw page, then come back.", icon=":material/draw:")
+    st.page_link("pages/draw.py", label="Go to Draw →", icon=":material/draw:")
+    st.stop()
+if choice == "test":
+    if state.inside_image is None or not 0 <= state.inside_image < dataset.num_test:
+        state.inside_image = 0
+    pick = st.columns([2, 2, 3], vertical_alignment="bottom")
+    pick[0].selectbox(
+        "Class", [ANY_CLASS, *range(len(names))], key="inside.class", on_change=another_image,
+        format_func=lambda c: "any class" if c == ANY_CLASS else plain(names[c]),
+        help="Browse the test images of one class.",
+    )  # fmt: skip
+    pick[1].button("Another image", icon=":material/casino:", key="inside.another", on_click=another_image)
+    label = plain(names[dataset.test_labels[state.inside_image]])
+    pick[2].caption(f"Test image #{state.inside_image:,} of {dataset.num_test:,}, a {label}.")
+    image = dataset.test_images[state.inside_image].astype(np.float32) / 255.0
+else:
+    image = np.asarray(state.drawing, np.float32)
+
+rows, output = inside.layer_outputs(spec, variables, image)
+compare = st.toggle(
+    "Side by side with the untrained model", key="inside.compare", disabled=result is None,
+    help="The same image through the same layers with the random weights training started from.",
+)  # fmt: skip
+if compare and result is not None:
+    start_rows, start_output = inside.layer_outputs(spec, untrained, image)
+    models_shown = [("trained", rows, output), ("untrained", start_rows, start_output)]
+else:
+    models_shown = [("trained" if result is not None else "untrained", rows, output)]
+
+seen = st.columns([1, *([2] * len(models_shown))])
+seen[0].image(tile(image[None], cols=1, scale=image_scale(5)), output_format="PNG", caption="The input, 28x28 pixels")
+for column, (label, _, out) in zip(seen[1:], models_shown, strict=True):
+    with column:
+        if spec.kind == "mlp":
+            chances = inside.probabilities(out)[0]
+            st.markdown(f"**The {label} model's answer: {plain(names[int(np.argmax(chances))])}**")
+            st.plotly_chart(
+                figures.probability_figure(chances, names, height=height(220)), key=f"inside.answer.{label}"
+            )
+        else:
+            st.markdown(f"**What the {label} autoencoder rebuilds**")
+            st.image(tile(out, cols=1, scale=image_scale(5)), output_format="PNG")
+
+# ----- every layer ------------------------------------------------------------------------------
+st.markdown("### 2. Every layer's output")
+explain(
+    "One square per unit, in reading order (unit 0 top left). Hover a square for its number and value. "
+    "Dark blue: a unit that responds strongly to this image; white: a unit that stays silent (ReLU gives 0). "
+    "Layers whose values can be negative (the output scores, a code) go from red (negative) through white (0) "
+    "to blue (positive)."
+)
+for number, row in enumerate(rows, start=1):
+    title = row.name(number)
+    if row.role == "code":
+        title += f": the {row.units:,} numbers the image is squeezed into"
+    columns = st.columns(len(models_shown))
+    for column, (label, layer_rows, _) in zip(columns, models_shown, strict=True):
+        shown_title = title + (f" · {label}" if len(models_shown) > 1 else "")
+        grid_rows, _ = inside.grid_shape(row.units)
+        column.plotly_chart(
+            inside_figures.unit_grid_figure(
+                layer_rows[number - 1].values[0], shown_title, height=height(60 + 14 * min(grid_rows, 20))
+            ),
+            key=f"inside.layer{number}.{label}",
+        )
+
+# ----- the diagram ------------------------------------------------------------------------------
+st.markdown("### 3. The network as a diagram")
+dense = [row for row in rows if row.path in {layer.path for layer in models.dense_layers(spec)}]
+kernels = [inside.kernel_of(variables, row.path) for row in dense]
+layers = [DiagramLayer("input", image.ravel())] + [
+    DiagramLayer(row.name(number).split(" (")[0], row.values[0]) for number, row in enumerate(dense, start=1)
+]
+links = [inside.strongest_connections(kernel, DIAGRAM_WEIGHTS) for kernel in kernels]
+
+clicked = st.session_state.get("inside.diagram")
+points = clicked.selection.points if clicked else []
+picked = inside_figures.clicked_unit(points[0]) if points else None
+if picked is not None and st.session_state.get("inside.last_click") != picked:
+    # a new click chooses that unit below (the selection stays in the chart's state: apply it once)
+    st.session_state["inside.last_click"] = picked
+    if picked[0] > 0:  # not a pixel of the input
+        st.session_state["inside.unit_layer"], st.session_state["inside.unit"] = picked
+st.plotly_chart(
+    inside_figures.network_figure(layers, links, height=height(560)), key="inside.diagram",
+    on_select="rerun", selection_mode="points",
+)  # fmt: skip
+explain(
+    "Columns: the input's 784 pixels, then each layer's units, lit by their value for this image. Lines: the "
+    f"{DIAGRAM_WEIGHTS} strongest weights between two layers, blue when positive (the unit on the right is pushed "
+    "up), red when negative, thicker when larger. Click a unit to see what it looks for."
+)
+
+# ----- one unit ---------------------------------------------------------------------------------
+st.markdown("### 4. One unit")
+chosen = st.columns([2, 1])
+layer_number = chosen[0].selectbox(
+    "Layer", range(1, len(dense) + 1), key="inside.unit_layer", format_func=lambda n: dense[n - 1].name(n),
+    help="Or click a unit in the diagram.",
+)  # fmt: skip
+row = dense[layer_number - 1]
+if st.session_state.get("inside.unit", 0) >= row.units:
+    st.session_state["inside.unit"] = 0
+unit = int(
+    chosen[1].number_input(
+        "Unit",
+        min_value=0,
+        max_value=row.units - 1,
+        step=1,
+        key="inside.unit",
+        help=f"Units of this layer are numbered 0 to {row.units - 1:,}.",
+    )
+)
+incoming = kernels[layer_number - 1][:, unit]
+value = float(row.values[0, unit])
+said = f"{value:.2f} for this image" if np.isfinite(value) else "not a number (the training diverged)"
+st.markdown(f"**{row.name(layer_number)}, unit {unit}:** {said}")
+weights_column, images_column = st.columns(2)
+with weights_column:
+    if layer_number == 1:
+        figure = inside_figures.image_figure(
+            incoming.reshape(spec.input_shape[:2]), "Its incoming weights, one per pixel", height=height(320)
+        )
+        words = (
+            "Blue pixels push this unit up when they are inked, red ones push it down: the blue shape is what "
+            "the unit looks for."
+        )
+    else:
+        figure = inside_figures.unit_grid_figure(
+            incoming, f"Its {incoming.size:,} incoming weights, one per unit of the layer before",
+            height=height(320), what="weight from unit",
+        )  # fmt: skip
+        words = "Blue: units of the layer before that push this unit up; red: those that push it down."
+    st.plotly_chart(figure, key="inside.incoming")
+    explain(words)
+with images_column:
+    activations = resources.test_activations(model_key, dataset.name, spec, variables, dataset)[row.path]
+    top = inside.most_active(activations, unit, MOST_ACTIVE)
+    st.image(
+        tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",
+        caption=f"The {len(top)} test images (of the first {len(activations):,}) that light it up most",
+    )  # fmt: skip
+    st.caption("Values: " + ", ".join(f"{activations[i, unit]:.2f}" for i in top))
