@@ -59,6 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
         command.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
         command.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
+        command.add_argument(
+            "--l2", default=defaults.l2, type=_text,
+            help="L2 penalty: the loss adds this times half the sum of squared weights (default 0: none)",
+        )  # fmt: skip
+        command.add_argument(
+            "--noise", default=defaults.noise, type=_text,
+            help="standard deviation of Gaussian noise added to each training pixel, pixels being 0 to 1 (default 0)",
+        )  # fmt: skip
+        command.add_argument(
+            "--train-fraction", default=defaults.train_fraction, type=_text,
+            help="train on this share of the training images, e.g. 0.05 or 5%% (a fixed subset with every "
+            "class's share; default 1: all)",
+        )  # fmt: skip
 
     train = commands.add_parser("train", help="train a model and print one JSON line of results")
     model_and_training_arguments(train)
@@ -157,8 +170,21 @@ def _spec_and_config(args: argparse.Namespace, seed: object):
         seed=seed,
         reconstruction_loss=args.loss,
         augment=not args.no_augment,
+        l2=args.l2,
+        noise=args.noise,
+        train_fraction=_fraction(args.train_fraction),
     )
     return spec, config
+
+
+def _fraction(text: object) -> object:
+    """``"5%"`` -> 0.05; anything else is left for TrainConfig to check."""
+    if isinstance(text, str) and text.strip().endswith("%"):
+        try:
+            return float(text.strip()[:-1]) / 100
+        except ValueError:
+            return text
+    return text
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
@@ -166,6 +192,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     from core.runs import checkpoint
     from core.tasks import task_of
     from core.training import Phase, Progress, Status, steps_per_epoch, train
+    from core.training.overfitting import describe_subset, subset_size
 
     spec, config = _spec_and_config(args, args.seed)
     if args.save is not None:
@@ -175,6 +202,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
     _log(f"{dataset.description}; loaded in {time.perf_counter() - tic:.1f}s", args.quiet)
     _log(f"{spec.describe()}: {spec.parameter_count:,} parameters", args.quiet)
+    _log(describe_subset(dataset.num_train, config.train_fraction), args.quiet)
 
     def show(p: Progress) -> None:
         if p.phase == Phase.COMPILING:
@@ -200,12 +228,18 @@ def cmd_train(args: argparse.Namespace) -> dict:
         "steps": result.steps,
         "train_loss": result.final_metrics.train_loss if result.final_metrics else None,
         "test_loss": result.test_metrics["loss"],
+        "train_images": subset_size(dataset.num_train, config.train_fraction),
         "samples_per_s": round(result.samples_per_s, 1),
         "compile_s": round(result.compile_s, 3),
         "train_s": round(result.train_s, 3),
     }
     score = task_of(spec).score.key  # "accuracy" or "mse"
     summary[f"test_{score}"] = result.test_metrics[score]
+    last = result.final_metrics
+    if last is not None and last.train_eval_loss is not None:  # the same numbers on the images it trained on
+        summary["train_eval_loss"] = last.train_eval_loss
+        if last.train_eval_accuracy is not None:
+            summary["train_eval_accuracy"] = last.train_eval_accuracy
     if args.save is not None:
         try:
             path = checkpoint.save(args.save, result)
