@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from core import models
 from core.spec import ModelSpec
-from core.training.history import downsample_curve
+from core.training.history import EpochMetrics, downsample_curve
 from core.training.sweep import SweepRun, WidthSummary
 from core.variables import VariableRow
 
@@ -287,6 +288,39 @@ def accuracy_figure(curves: Sequence[Curve], height: int = 300) -> go.Figure:
         )
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="test accuracy (%)", range=[0, 100])
+    return _layout(fig, height=height)
+
+
+GAP_FILL = "rgba(228, 87, 86, 0.18)"
+
+
+def generalisation_figure(epochs: Sequence[EpochMetrics], loss_title: str, height: int = 340) -> go.Figure:
+    """Train and test per epoch side by side (loss; and accuracy for a classifier), the gap between
+    them shaded. Epochs without a train measurement (runs saved before it existed) are left out."""
+    measured = [e for e in epochs if e.train_eval_loss is not None]
+    accuracy = bool(measured) and measured[0].test_accuracy is not None
+    panels = [(loss_title, "train_eval_loss", "test_loss", 1.0, ".4f")]
+    if accuracy:
+        panels.append(("accuracy (%)", "train_eval_accuracy", "test_accuracy", 100.0, ".1f"))
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, *_ in panels])
+    x = [e.epoch for e in measured]
+    for col, (title, train_key, test_key, scale, fmt) in enumerate(panels, start=1):
+        what = title.split(" (")[0]
+        for name, key, dash, fill in (("train images", train_key, "solid", None), ("test images", test_key, "dash",
+                                                                                  "tonexty")):  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=[getattr(e, key) * scale for e in measured], mode="lines+markers", name=name,
+                    line={"color": QUALITATIVE[0 if key == train_key else 1], "dash": dash}, fill=fill,
+                    fillcolor=GAP_FILL, legendgroup=name, showlegend=col == 1,
+                    hovertemplate=f"epoch %{{x}}: {what} on the {name} %{{y:{fmt}}}<extra></extra>",
+                ),
+                row=1, col=col,
+            )  # fmt: skip
+        fig.update_xaxes(title="epoch", row=1, col=col, dtick=max(1, len(x) // 10) if x else 1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    if accuracy:
+        fig.update_yaxes(range=[0, 100], row=1, col=2)
     return _layout(fig, height=height)
 
 

@@ -362,6 +362,7 @@ def train_stack(
             compile_s=stack_.compile_s, train_s=elapsed,
             samples_per_s=(histories[m].steps - start_steps) * config.batch_size / max(elapsed - start_elapsed, 1e-9),
             extra={"devices": program.layout.devices, "split": program.layout.split,
+                   "train_images": len(indices), "train_eval_images": stack_.train_eval.count,
                    "platform": jax.devices()[0].platform,
                    **({"trained_with_seeds": [c.seed for _, c in members]} if count > 1 else {})},
         ))  # fmt: skip

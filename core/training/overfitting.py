@@ -60,6 +60,19 @@ def training_indices(labels: np.ndarray, fraction: float) -> np.ndarray:
     return np.sort(np.concatenate(chosen)).astype(np.int32)
 
 
+def train_eval_count(num_train: int, num_test: int, fraction: float) -> int:
+    """How many training images the train curve is measured on: ``TRAIN_EVAL_IMAGES``, at most one
+    test batch and at most the images the fraction keeps."""
+    return min(TRAIN_EVAL_IMAGES, EVAL_BATCH, num_test, subset_size(num_train, fraction))
+
+
+def describe_train_eval(num_train: int, num_test: int, fraction: float) -> str:
+    """The train curve's images in words, for the screen."""
+    count, used = train_eval_count(num_train, num_test, fraction), subset_size(num_train, fraction)
+    which = f"all {used:,}" if count == used else f"a fixed {count:,} of the {used:,}"
+    return f"measured on {which} training images the model learns from"
+
+
 @lru_cache(maxsize=16)
 def dataset_indices(dataset: Dataset, fraction: float) -> np.ndarray:
     """``training_indices`` of a dataset's labels (cached per dataset object and fraction)."""
@@ -114,7 +127,8 @@ def train_eval_data(dataset: Dataset, fraction: float, layout: Layout = ONE_DEVI
     one batch of the test set's batch size: with a test set of one batch the evaluation program
     is the very one of the test set, and the train curve costs one batch per epoch."""
     batch = min(EVAL_BATCH, dataset.num_test)
-    chosen = train_eval_indices(dataset_indices(dataset, fraction), min(TRAIN_EVAL_IMAGES, batch))
+    count = train_eval_count(dataset.num_train, dataset.num_test, fraction)
+    chosen = train_eval_indices(dataset_indices(dataset, fraction), count)
     images, labels, mask = batched_for_eval(dataset.train_images[chosen], dataset.train_labels[chosen], batch)
     pad = batch - images.shape[1]  # fewer images than a batch: pad to the batch size
     if pad:

@@ -5,8 +5,8 @@ point; N = 1 for a run of the Train page). ``train_steps`` runs a dynamic number
 inside one ``lax.while_loop``, so the number of steps never changes the program; its
 batches are gathered from the dataset on the device by an epoch plan drawn on the host
 (``epoch_plan``), so every random choice (shuffles, shifts, the seed of input noise) is
-fixed by (seed, epoch) and a stopped run can resume at any step. ``compile_once`` compiles each program once per process (the
-persistent compilation cache keeps it across restarts).
+fixed by (seed, epoch) and a stopped run can resume at any step. ``compile_once`` compiles
+each program once per process (the persistent compilation cache keeps it across restarts).
 """
 
 from __future__ import annotations
