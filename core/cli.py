@@ -87,7 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
         "scale every hidden layer together, each value then being the widest layer's width, the others keeping "
         "their proportions (an autoencoder's code keeps its size)",
     )  # fmt: skip
-    sweep.add_argument("--values", default="8,16,32,64,128,256,512,1024", help="the widths to try, e.g. 8,16,32")
+    sweep.add_argument(
+        "--setting", default="width", choices=("width", "train_fraction", "l2"),
+        help="what the models differ in: the width of --layer, the share of the training images, or the L2 penalty",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--values", default=None,
+        help="the values to try, e.g. 8,16,32 (widths; the default 8 to 1,024), 0.05,0.2,1 (train_fraction) "
+        "or 0,0.0001,0.001 (l2)",
+    )  # fmt: skip
     sweep.add_argument("--seeds", default="0", help="seeds per width, e.g. 0,1,2 (error bars need two or more)")
     sweep.add_argument(
         "--no-vmap", action="store_true",
@@ -257,12 +265,14 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from core.data import load_dataset
     from core.training import steps_per_epoch
     from core.training.estimate import estimate_sweep
-    from core.training.sweep import SweepPlan, SweepProgress, SweepRun, run_sweep
+    from core.training.sweep import SETTINGS, SweepPlan, SweepProgress, SweepRun, run_sweep
 
     spec, config = _spec_and_config(args, 0)
-    plan = SweepPlan(spec, args.layer, args.values, args.seeds, config)
+    values = args.values if args.values is not None else ",".join(f"{v:g}" for v in SETTINGS[args.setting].defaults)
+    plan = SweepPlan(spec, args.layer, values, args.seeds, config, args.setting)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
-    steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
+    for _, point_config in plan.points:  # a bad batch size fails here, before any output
+        steps_per_epoch(point_config, dataset.num_train)
     batched = not args.no_vmap
     _log(dataset.description, args.quiet)
     _log(f"sweep of {plan.describe()}: {plan.models} models", args.quiet)
@@ -274,13 +284,15 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if p.width not in started:
             started.add(p.width)
             model = plan.specs[p.width_index]
-            _log(f"[{p.width_index + 1}/{p.widths}] width {p.width}: {model.describe()}, "
+            value = f"{plan.swept.label} {plan.swept.format(p.width)}"
+            _log(f"[{p.width_index + 1}/{p.widths}] {value}: {model.describe()}, "
                  f"{model.parameter_count:,} parameters", args.quiet)  # fmt: skip
 
     def emit(run: SweepRun) -> None:
         print(json.dumps(run.to_dict()), flush=True)
         score = f"test acc {run.test_accuracy:.2%}" if run.test_accuracy is not None else f"test mse {run.test_mse:.4f}"
-        _log(f"  seed {run.seed}: {run.status}, {score}, train loss {run.train_loss or 0:.4f}", args.quiet)
+        gap = "" if run.gap is None else f", train/test gap {run.gap:.4f}"
+        _log(f"  seed {run.seed}: {run.status}, {score}, train loss {run.train_loss or 0:.4f}{gap}", args.quiet)
 
     tic = time.perf_counter()
     run_sweep(plan, dataset, on_run=emit, on_progress=show, estimate=estimate, batched=batched)
