@@ -38,7 +38,7 @@ from flax.training import train_state
 from core import data as core_data
 from core import models
 from core.data import Dataset, make_dataset
-from core.spec import ModelSpec
+from core.spec import Layer, ModelSpec
 from core.tasks import task_of
 from core.training import TrainConfig, train, train_stack
 
@@ -168,6 +168,22 @@ def engine_run(spec: ModelSpec, dataset: Dataset, epochs: int, augment: bool) ->
     return Run(result.samples_per_s, result.compile_s)
 
 
+def with_batchnorm_and_dropout(spec: ModelSpec) -> ModelSpec:
+    """``spec`` with BatchNorm and Dropout (rate 0.2) after every hidden Dense layer (not after a code)."""
+
+    def extended(layers: tuple[Layer, ...], keep_last: bool) -> tuple[Layer, ...]:
+        out: list[Layer] = []
+        for i, layer in enumerate(layers):
+            out.append(layer)
+            if not (keep_last and i == len(layers) - 1):
+                out += [Layer.batchnorm(), Layer.dropout(0.2)]
+        return tuple(out)
+
+    if spec.kind == "mlp":
+        return spec.replace(hidden=extended(spec.hidden, keep_last=False))
+    return spec.replace(encoder=extended(spec.encoder, keep_last=True), decoder=extended(spec.decoder, keep_last=False))
+
+
 # ----- candidate 2: a plain flax + optax loop (flax examples/mnist style) --------------------
 
 
@@ -275,6 +291,7 @@ def candidates(spec: ModelSpec, dataset: Dataset, epochs: int, with_torch: bool)
     runs: dict[str, Callable[[], Run]] = {
         "engine": lambda: engine_run(spec, dataset, epochs, augment=False),
         "engine_augment": lambda: engine_run(spec, dataset, epochs, augment=True),
+        "engine_layers": lambda: engine_run(with_batchnorm_and_dropout(spec), dataset, epochs, augment=False),
         "plain_flax": lambda: plain_flax_run(spec, dataset, epochs),
     }
     if with_torch:
@@ -307,6 +324,7 @@ def model_report(spec: ModelSpec, runs: dict[str, list[Run]], ceiling: float) ->
     ratios = {
         "engine/plain_flax": best["engine"] / best["plain_flax"],
         "engine_augment/engine": best["engine_augment"] / best["engine"],
+        "engine_layers/engine": best["engine_layers"] / best["engine"],
     }
     if "torch" in best:
         ratios["engine/torch"] = best["engine"] / best["torch"]
@@ -323,6 +341,7 @@ def model_report(spec: ModelSpec, runs: dict[str, list[Run]], ceiling: float) ->
 CANDIDATE_LABELS = {
     "engine": "engine (core.training)",
     "engine_augment": "engine, augment=True",
+    "engine_layers": "engine, BatchNorm + Dropout",
     "plain_flax": "plain flax+optax loop",
     "torch": "PyTorch eager",
 }

@@ -16,7 +16,7 @@ from core.spec import ModelSpec
 from core.training.history import EpochMetrics, downsample_curve
 from core.training.sweep import SweepRun, WidthSummary
 from core.training.sweep_settings import SETTINGS, WIDTH, SweptSetting
-from core.variables import VariableRow
+from core.variables import VariableRow, value_histogram
 
 ROLE_COLOURS = {
     "input": "#9e9e9e",
@@ -217,8 +217,16 @@ def receptive_field_figure(kernel: np.ndarray, units: int = 16, height: int = 42
 
 
 def histogram_figure(values: np.ndarray, title: str, height: int = 300) -> go.Figure:
-    values = np.asarray(values, np.float32).ravel()
-    fig = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color=ROLE_COLOURS["hidden"]))
+    """Bars of ``core.variables.value_histogram``: the counts are computed here, so the chart carries
+    60 numbers whatever the size of the array (plotly's own histogram would send every value)."""
+    hist = value_histogram(values)
+    centres, widths = (hist.edges[:-1] + hist.edges[1:]) / 2, np.diff(hist.edges)
+    fig = go.Figure(go.Bar(
+        x=centres, y=hist.counts, width=widths, marker_color=ROLE_COLOURS["hidden"],
+        customdata=np.stack([hist.edges[:-1], hist.edges[1:]], axis=1),
+        hovertemplate="%{y:,} values from %{customdata[0]:.4f} to %{customdata[1]:.4f}<extra></extra>",
+    ))  # fmt: skip
+    fig.update_layout(bargap=0)
     fig.update_xaxes(title="value")
     fig.update_yaxes(title="how many")
     return _layout(fig, title, height=height, showlegend=False)

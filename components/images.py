@@ -10,12 +10,13 @@ import numpy as np
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels from uint8 or float-in-0..1 images, dropping a trailing channel of 1."""
+    """uint8 pixels from uint8 or float-in-0..1 images, dropping a trailing channel of 1 (a pixel
+    that is not a number, from a broken model, is drawn black)."""
     images = np.asarray(images)
     if images.ndim >= 3 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.dtype != np.uint8:
-        images = np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
+        images = np.clip(np.round(np.nan_to_num(images * 255.0, nan=0.0)), 0, 255).astype(np.uint8)
     return images
 
 

@@ -1,4 +1,5 @@
-"""The layer-stack editor: add, remove, reorder and resize Dense layers.
+"""The layer-stack editor: add, remove, reorder and resize Dense layers, and place Dropout,
+BatchNorm and LayerNorm layers between them.
 
 Every change goes through ``ModelSpec`` validation; an invalid value is refused inline
 with the spec's own message and the model keeps its last valid shape.
@@ -10,7 +11,7 @@ import streamlit as st
 
 from components.state import AppState, get_state
 from core.errors import SpecError
-from core.spec import ACTIVATIONS, MAX_WIDTH, Layer, ModelSpec
+from core.spec import ACTIVATIONS, LAYER_TYPES, MAX_WIDTH, Layer, ModelSpec, layers_text, parse_layers
 
 STACK_TITLES = {
     "hidden": "Hidden layers",
@@ -24,6 +25,12 @@ WIDTH_HELP = (
 ACTIVATION_HELP = "The function applied to each unit's sum. " + " ".join(
     f"{name}: {text}." for name, text in ACTIVATIONS.items()
 )
+RATE_HELP = (
+    "The share of values Dropout zeroes at random while training (0.2: one in five), a new pattern every step; "
+    "the others are scaled up so the sum stays the same on average. When evaluating, nothing is dropped."
+)
+NEW_LAYER_WORDS = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm", "layernorm": "LayerNorm"}
+NEW_LAYER_HELP = " ".join(f"{text}." for text in LAYER_TYPES.values())
 
 
 def _stacks(spec: ModelSpec) -> tuple[str, ...]:
@@ -55,11 +62,19 @@ def _remove(stack: str, index: int) -> None:
     _apply(state, stack, layers)
 
 
-def _add(stack: str) -> None:
+def _add(stack: str, kind_key: str) -> None:
     state = get_state()
     layers = list(getattr(state.spec, stack))
-    width = max(2, layers[-1].width // 2) if layers else 64
-    activation = "relu" if not layers or layers[-1].activation == "linear" else layers[-1].activation
+    kind = st.session_state.get(kind_key, "dense")
+    if kind != "dense":
+        new = Layer.dropout(0.2) if kind == "dropout" else Layer(0, "", kind)
+        # an encoder ends with its code: the new layer goes before it
+        layers.insert(len(layers) - 1 if stack == "encoder" and layers else len(layers), new)
+        _apply(state, stack, layers)
+        return
+    dense = [layer for layer in layers if layer.is_dense]
+    width = max(2, dense[-1].width // 2) if dense else 64
+    activation = "relu" if not dense or dense[-1].activation == "linear" else dense[-1].activation
     if stack == "encoder" and layers:
         # keep the code layer last: the new layer goes before it
         layers.insert(len(layers) - 1, Layer(max(layers[-1].width * 2, 2), activation))
@@ -78,6 +93,10 @@ def _edit(stack: str, index: int, field: str, key: str) -> None:
         if value is None:
             return
         layers[index] = Layer(int(value), layers[index].activation)
+    elif field == "rate":
+        if value is None:
+            return
+        layers[index] = Layer.dropout(value)
     else:
         layers[index] = Layer(layers[index].width, value)
     try:
@@ -106,6 +125,10 @@ def layer_editor(state: AppState) -> ModelSpec:
             # icon columns wide enough for a 36 px button, the width field wide enough for its -/+ steppers
             cols = st.columns([0.55, 2.8, 2.1, 0.85, 0.85, 0.85], gap="xsmall", vertical_alignment="bottom")
             cols[0].markdown(_layer_label(stack, i, len(layers)))
+            if not layer.is_dense:
+                rows.append(_other_layer_row(cols, stack, i, layer, version))
+                _row_buttons(cols, stack, i, len(layers), version)
+                continue
             width_key = f"build.{stack}.{i}.width.v{version}"
             width = cols[1].number_input(
                 "units",
@@ -128,15 +151,14 @@ def layer_editor(state: AppState) -> ModelSpec:
                 help=ACTIVATION_HELP,
                 label_visibility="visible" if i == 0 else "collapsed",
             )
-            key = f"build.{stack}.{i}"
-            cols[3].button(":material/arrow_upward:", key=f"{key}.up.v{version}", on_click=_move,
-                           args=(stack, i, -1), disabled=i == 0, help="Move this layer up")  # fmt: skip
-            cols[4].button(":material/arrow_downward:", key=f"{key}.down.v{version}", on_click=_move,
-                           args=(stack, i, 1), disabled=i == len(layers) - 1, help="Move this layer down")  # fmt: skip
-            cols[5].button(":material/delete:", key=f"{key}.remove.v{version}", on_click=_remove, args=(stack, i),
-                           help="Remove this layer")  # fmt: skip
+            _row_buttons(cols, stack, i, len(layers), version)
             rows.append(Layer(width, activation))
-        st.button("Add layer", icon=":material/add:", key=f"build.{stack}.add.v{version}", on_click=_add, args=(stack,))
+        add = st.columns([2.1, 2.5], gap="xsmall", vertical_alignment="bottom")
+        kind_key = f"build.{stack}.newkind.v{version}"
+        add[0].selectbox("Kind of layer to add", list(NEW_LAYER_WORDS), format_func=NEW_LAYER_WORDS.get,
+                         key=kind_key, help=NEW_LAYER_HELP, label_visibility="collapsed")  # fmt: skip
+        add[1].button("Add layer", icon=":material/add:", key=f"build.{stack}.add.v{version}", on_click=_add,
+                      args=(stack, kind_key))  # fmt: skip
         edited[stack] = tuple(rows)
     st.caption("Type a width, then press Enter or click elsewhere to apply it; the diagram and counts follow.")
     if spec.kind == "mlp":
@@ -157,30 +179,67 @@ def layer_editor(state: AppState) -> ModelSpec:
     return state.spec
 
 
-def widths_text(layers: tuple[Layer, ...]) -> str:
-    return ", ".join(str(layer.width) for layer in layers)
+def _other_layer_row(cols, stack: str, index: int, layer: Layer, version: int) -> Layer:
+    """A Dropout, BatchNorm or LayerNorm row: its kind, and a dropout's rate."""
+    first = "visible" if index == 0 else "collapsed"
+    if layer.type != "dropout":
+        cols[1].markdown(f"**{NEW_LAYER_WORDS[layer.type]}**", help=LAYER_TYPES[layer.type])
+        cols[2].caption("keeps the number of values")
+        return layer
+    rate_key = f"build.{stack}.{index}.rate.v{version}"
+    cols[1].markdown("**Dropout**", help=LAYER_TYPES["dropout"])
+    rate = cols[2].number_input("rate", value=float(layer.rate), min_value=0.0, max_value=0.99, step=0.05,
+                                format="%.2f", key=rate_key, on_change=_edit, args=(stack, index, "rate", rate_key),
+                                help=RATE_HELP, label_visibility=first)  # fmt: skip
+    return Layer.dropout(layer.rate if rate is None else rate)
+
+
+def _row_buttons(cols, stack: str, index: int, count: int, version: int) -> None:
+    key = f"build.{stack}.{index}"
+    cols[3].button(":material/arrow_upward:", key=f"{key}.up.v{version}", on_click=_move,
+                   args=(stack, index, -1), disabled=index == 0, help="Move this layer up")  # fmt: skip
+    cols[4].button(":material/arrow_downward:", key=f"{key}.down.v{version}", on_click=_move,
+                   args=(stack, index, 1), disabled=index == count - 1, help="Move this layer down")  # fmt: skip
+    cols[5].button(":material/delete:", key=f"{key}.remove.v{version}", on_click=_remove, args=(stack, index),
+                   help="Remove this layer")  # fmt: skip
+
+
+def widths_text(layers: tuple[Layer, ...], code: bool = False) -> str:
+    """The typed editor's text for a stack: ``"512, batchnorm, dropout:0.2, 256"``."""
+    return layers_text(layers, "relu", "linear" if code else None)
+
+
+ITEMS_HELP = (
+    "Comma-separated items: a width (512) or width:activation (512:gelu), dropout:RATE (dropout:0.2), batchnorm, "
+    "layernorm. A width alone uses the activation chosen below."
+)
 
 
 def text_editor(state: AppState) -> None:
-    """Type all widths at once ("512, 256"); applied only if the whole model is valid."""
+    """Type all layers at once ("512, batchnorm, dropout:0.2, 256"); applied only if the whole model is valid."""
     spec = state.spec
     version = state.editor_version
     with st.form(f"build.text.v{version}", border=False):
         if spec.kind == "mlp":
-            hidden = st.text_input("Hidden widths", widths_text(spec.hidden), help="Comma-separated, e.g. 512, 256")
-            fields = {"widths": hidden}
+            hidden = st.text_input("Hidden widths", widths_text(spec.hidden), help=ITEMS_HELP + " E.g. 512, 256")
+            fields = {"hidden": hidden}
         else:
-            encoder = st.text_input("Encoder widths (last = code size)", widths_text(spec.encoder))
-            decoder = st.text_input("Decoder widths", widths_text(spec.decoder))
+            encoder = st.text_input(
+                "Encoder widths (last = code size)", widths_text(spec.encoder, code=True),
+                help=ITEMS_HELP + " The code's width alone is linear.",
+            )  # fmt: skip
+            decoder = st.text_input("Decoder widths", widths_text(spec.decoder), help=ITEMS_HELP)
             fields = {"encoder": encoder, "decoder": decoder}
         activation = st.selectbox("Activation for every hidden layer", list(ACTIVATIONS), help=ACTIVATION_HELP)
         submitted = st.form_submit_button("Apply widths")
     if submitted:
         try:
             if spec.kind == "mlp":
-                new = ModelSpec.mlp(fields["widths"], activation, seed=spec.seed)
+                new = ModelSpec(kind="mlp", hidden=parse_layers(fields["hidden"], "hidden", activation), seed=spec.seed)
             else:
-                new = ModelSpec.autoencoder(fields["encoder"], fields["decoder"], activation, seed=spec.seed)
+                encoder = parse_layers(fields["encoder"], "encoder", activation, code_activation="linear")
+                decoder = parse_layers(fields["decoder"], "decoder", activation)
+                new = ModelSpec(kind="autoencoder", encoder=encoder, decoder=decoder, seed=spec.seed)
         except SpecError as err:
             st.error(f"Not applied: {err.reason}.", icon=":material/warning:")
         else:

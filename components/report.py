@@ -67,7 +67,7 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
     costs = model_costs(spec, config)
     last = result.final_metrics
     evaluation = predict.evaluate(
-        spec, result.params, dataset.test_images, dataset.test_labels, config.reconstruction_loss
+        spec, result.variables, dataset.test_images, dataset.test_labels, config.reconstruction_loss
     )
     work = f"{human_count(costs.forward_flops)} operations forward, {human_count(costs.train_flops)} to learn from it"
     augment = ", images shifted by up to 1 pixel" if config.augment else ""
@@ -88,6 +88,13 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
         ("Outcome", result.status + (f": {result.reason}" if result.reason else "")),
         ("Time", timing),
     ]
+    if spec.has_dropout or spec.has_batchnorm:
+        stats = (
+            f", BatchNorm's {spec.batch_stats_count:,} trained running averages (batch_stats)"
+            if spec.has_batchnorm
+            else ""
+        )
+        rows.append(("Evaluated", f"in evaluation mode: dropout off{stats}"))
     if evaluation.accuracy is not None:
         rows.append(("Test accuracy", f"{evaluation.accuracy:.2%} of {evaluation.n:,} test images"))
     else:
@@ -106,7 +113,7 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
     originals = dataset.test_images[shown]
     if spec.kind == "mlp":
         parts.append(_figure(figures.accuracy_figure([curve]), first=False))
-        probabilities = predict.predict_probabilities(spec, result.params, originals)
+        probabilities = predict.predict_probabilities(spec, result.variables, originals)
         answers = zip(probabilities.argmax(1), probabilities.max(1), strict=True)
         said = [f"{dataset.class_names[p]} ({q:.0%})" for p, q in answers]
         parts.append(
@@ -117,7 +124,7 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
             "<p class='cap'>Rows: the true class. Columns: the model's answer.</p>"
         )
     else:
-        rebuilt = predict.reconstruct(spec, result.params, originals)
+        rebuilt = predict.reconstruct(spec, result.variables, originals)
         parts.append(
             "<h2>Reconstructions</h2>"
             f"<img alt='test images' src='{png_data_uri(tile(originals, 8, 4))}'><p class='cap'>Test images</p>"

@@ -90,7 +90,7 @@ def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _datase
     and the error of each reconstruction.
     (``Run.cache_id`` is unique in the server process, so runs of different visitors never collide.)
     """
-    spec, params = _result.spec, _result.params
+    spec, params = _result.spec, _result.variables
     if spec.kind == "mlp":
         evaluation = predict.evaluate(spec, params, _dataset.test_images, _dataset.test_labels)
         probabilities = predict.predict_probabilities(spec, params, _dataset.test_images)

@@ -17,6 +17,14 @@ _PRESENTER_CSS = """
   [data-testid="stMetricValue"] { font-size: 2.6rem; }
   /* the paragraph rule above must not shrink the key numbers to the size of their labels */
   [data-testid="stMain"] [data-testid="stMetricValue"] p { font-size: inherit; }
+  /* chart text is drawn by plotly with inline sizes of 12-14 px: readable from the back of a room */
+  [data-testid="stPlotlyChart"] .xtick text, [data-testid="stPlotlyChart"] .ytick text,
+  [data-testid="stPlotlyChart"] .legendtext, [data-testid="stPlotlyChart"] .annotation-text,
+  [data-testid="stPlotlyChart"] .textpoint text {
+    font-size: 16px !important;
+  }
+  [data-testid="stPlotlyChart"] .g-xtitle text, [data-testid="stPlotlyChart"] .g-ytitle text,
+  [data-testid="stPlotlyChart"] .gtitle { font-size: 18px !important; }
 </style>
 """
 

@@ -36,16 +36,24 @@ def layer_description(spec: ModelSpec, layer: int | str) -> str:
     words rather than a number, which would read differently counted from 0 or from 1."""
     if layer == ALL_LAYERS:
         return "all hidden layers" + (" (the code keeps its size)" if spec.kind == "autoencoder" else "")
-    width = spec.layers[layer].width
+    chosen = spec.layers[layer]
+    if not chosen.is_dense:
+        return f"layer {layer + 1} ({chosen.describe()})"
+    before = (
+        spec.layers[:layer]
+        if layer < len(spec.encoder) or spec.kind == "mlp"
+        else spec.decoder[: layer - len(spec.encoder)]
+    )
+    place = ordinal(1 + sum(one.is_dense for one in before))  # counted among the Dense layers
     if spec.kind == "mlp":
-        name = f"the {ordinal(layer + 1)} hidden layer"
+        name = f"the {place} hidden layer"
     elif layer == len(spec.encoder) - 1:
         name = "the code layer"
     elif layer < len(spec.encoder):
-        name = f"the {ordinal(layer + 1)} encoder layer"
+        name = f"the {place} encoder layer"
     else:
-        name = f"the {ordinal(layer - len(spec.encoder) + 1)} decoder layer"
-    return f"{name} ({width:,} units)"
+        name = f"the {place} decoder layer"
+    return f"{name} ({chosen.width:,} units)"
 
 
 def status_words(status: str, models: str = "the model so far") -> str:

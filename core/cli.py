@@ -7,10 +7,13 @@ and compared. Any bad argument or input ends with exit code 2 and one line on st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,8 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--model", choices=("mlp", "autoencoder"), default="mlp")
         # No defaults here: an option given for the other kind of model is refused, so it is seen as None
         command.add_argument("--widths", help="MLP hidden layer widths (default 512,256)")
-        command.add_argument("--encoder", help="autoencoder encoder widths; the last is the code (default 256,64,16)")
-        command.add_argument("--decoder", help="autoencoder decoder widths (default 64,256)")
+        command.add_argument(
+            "--layers", help="MLP hidden layers, items WIDTH[:ACTIVATION], dropout:RATE, batchnorm, layernorm, e.g. "
+            "512:relu,batchnorm,dropout:0.2,256:relu (instead of --widths)",
+        )  # fmt: skip
+        command.add_argument(
+            "--encoder", help="autoencoder encoder layers (items as --layers); its last Dense layer is the code, "
+            "linear unless given an activation (default 256,64,16)",
+        )  # fmt: skip
+        command.add_argument("--decoder", help="autoencoder decoder layers, items as --layers (default 64,256)")
         command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
         command.add_argument(
             "--dataset", default="sample",
@@ -155,21 +165,39 @@ def _log(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _items(option: str, text: str, activation: str, code: bool = False):
+    """The layers of ``--layers``/``--encoder``/``--decoder``; a bad item is a UsageError naming it.
+    ``code``: the last item, when a bare width, is the (linear) code layer."""
+    from core.errors import SpecError
+    from core.spec import parse_layers
+
+    try:
+        return parse_layers(text, option, activation, code_activation="linear" if code else None)
+    except SpecError as err:
+        raise UsageError(f"{option}: {err.reason}") from None
+
+
 def _spec_and_config(args: argparse.Namespace, seed: object):
     """The model and training settings the shared arguments describe."""
     from core.spec import ModelSpec
     from core.training import TrainConfig
 
-    other = ("--encoder", "--decoder") if args.model == "mlp" else ("--widths",)
+    other = ("--encoder", "--decoder") if args.model == "mlp" else ("--widths", "--layers")
     for option in other:
         if getattr(args, option[2:]) is not None:
             raise UsageError(
                 f"{option} is for {'an autoencoder' if args.model == 'mlp' else 'an MLP'}, not --model {args.model}"
             )
-    if args.model == "mlp":
+    if args.model == "mlp" and args.layers is not None:
+        if args.widths is not None:
+            raise UsageError("give --widths or --layers, not both")
+        spec = ModelSpec(kind="mlp", hidden=_items("--layers", args.layers, args.activation), seed=seed)
+    elif args.model == "mlp":
         spec = ModelSpec.mlp(args.widths or "512,256", args.activation, seed=seed)
     else:
-        spec = ModelSpec.autoencoder(args.encoder or "256,64,16", args.decoder or "64,256", args.activation, seed=seed)
+        encoder = _items("--encoder", args.encoder or "256,64,16", args.activation, code=True)
+        decoder = _items("--decoder", args.decoder or "64,256", args.activation)
+        spec = ModelSpec(kind="autoencoder", encoder=encoder, decoder=decoder, seed=seed)
     config = TrainConfig(
         optimizer=args.optimizer,
         learning_rate=args.lr,
@@ -197,7 +225,6 @@ def _fraction(text: object) -> object:
 
 def cmd_train(args: argparse.Namespace) -> dict:
     from core.data import load_dataset
-    from core.runs import checkpoint
     from core.tasks import task_of
     from core.training import Phase, Progress, Status, steps_per_epoch, train
     from core.training.overfitting import describe_subset, subset_size
@@ -224,7 +251,14 @@ def cmd_train(args: argparse.Namespace) -> dict:
                 args.quiet,
             )
 
-    result = train(spec, config, dataset, on_progress=show)
+    stop = threading.Event()
+    with stop_on_ctrl_c(stop):
+        saved = None
+        if args.save is None:
+            result = train(spec, config, dataset, on_progress=show, stop=stop)
+        else:
+            saved = _train_and_save(spec, config, dataset, args.save, show, stop)
+            result = saved.result
     if result.status != Status.FINISHED:
         _log(f"{result.status}: {result.reason}", args.quiet)
     summary = {
@@ -248,16 +282,56 @@ def cmd_train(args: argparse.Namespace) -> dict:
         summary["train_eval_loss"] = last.train_eval_loss
         if last.train_eval_accuracy is not None:
             summary["train_eval_accuracy"] = last.train_eval_accuracy
-    if args.save is not None:
-        try:
-            path = checkpoint.save(args.save, result)
-        except OSError as err:  # e.g. the disk filled during training
+    if saved is not None:
+        summary["checkpoint"] = str(saved.path)
+        if saved.failure:
             raise UsageError(
-                f"the trained model could not be saved to {_short(args.save)}: {err.strerror or err}"
-            ) from None
-        summary["checkpoint"] = str(path)
-        _log(f"saved {path}", args.quiet)
+                f"the trained model could not be saved to {_short(args.save)} ({saved.failure}); "
+                f"it is saved in {saved.path} instead"
+            )
+        _log(f"saved {saved.path}", args.quiet)
+    if stop.is_set():
+        raise Interrupted(summary)
     return summary
+
+
+class Interrupted(Exception):
+    """Ctrl-C ended the training; ``summary`` describes what was kept."""
+
+    def __init__(self, summary: dict):
+        super().__init__("interrupted")
+        self.summary = summary
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c(stop: threading.Event):
+    """The first Ctrl-C sets ``stop`` (the training ends after its current chunk and its model is
+    kept, saved with ``--save``, as the dashboard's Stop does); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum, frame):
+        stop.set()
+        print("stopping after the current steps (Ctrl-C again to quit at once) ...", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _train_and_save(spec, config, dataset, save: str, show, stop: threading.Event):
+    """Train with a checkpoint written after every epoch (``core.runs.autosave``)."""
+    from core.runs import autosave
+
+    try:
+        saved = autosave.train_saving_each_epoch(spec, config, dataset, save, on_progress=show, stop=stop)
+    except OSError as err:
+        raise UsageError(f"the trained model could not be saved anywhere: {err.strerror or err}") from None
+    return saved
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
@@ -318,7 +392,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     else:
         dataset = load_dataset(args.dataset or result.dataset, data_dir=args.data_dir)
         images, labels, source = dataset.test_images, dataset.test_labels, dataset.name
-    evaluation = evaluate(result.spec, result.params, images, labels, result.config.reconstruction_loss)
+    evaluation = evaluate(result.spec, result.variables, images, labels, result.config.reconstruction_loss)
     return {"model": result.spec.describe(), "data": source, **evaluation.to_dict()}
 
 
@@ -335,6 +409,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Interrupted as stopped:
+        print(json.dumps(stopped.summary))
+        kept = stopped.summary.get("checkpoint")
+        print(f"interrupted after {stopped.summary['steps']:,} steps"
+              + (f"; the model so far is saved in {kept}" if kept else ""), file=sys.stderr)  # fmt: skip
+        return 130
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

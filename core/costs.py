@@ -9,12 +9,19 @@ reports), per example:
   each weight matrix (``2 * inputs * outputs``) and, except for the first layer, the
   gradient of its input (another ``2 * inputs * outputs``). The optimizer update is
   per parameter, not per example, and is reported separately.
+- the other layers work on each value they receive (n values): Dropout is off when
+  evaluating (0) and multiplies by a random mask and a scale while training (2n);
+  BatchNorm subtracts a mean, divides by a spread, scales and shifts (4n), and while
+  training first computes the batch's mean and variance (3n more); LayerNorm computes
+  each image's mean and variance as well (7n). Their backward passes are counted as twice
+  their training forward pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import jax
 import numpy as np
@@ -34,11 +41,26 @@ class ModelCosts:
     optimizer_state_bytes: int
     forward_flops: int  # per example
     train_flops: int  # per example: forward + backward
+    batch_stats_bytes: int = 0  # BatchNorm's running means and variances
+
+
+#: Operations per value of the layers without a matrix: (evaluation forward, training forward).
+ELEMENTWISE_FLOPS = {"dropout": (0, 2), "batchnorm": (4, 7), "layernorm": (7, 7)}
+
+
+def _elementwise_flops(spec: ModelSpec, training: bool) -> int:
+    return sum(ELEMENTWISE_FLOPS[layer.type][training] * size
+               for layer, size in zip(spec.layers, spec.layer_inputs, strict=True) if not layer.is_dense)  # fmt: skip
+
+
+def _dense_forward_flops(spec: ModelSpec) -> int:
+    return sum(2 * d.inputs * d.outputs + d.outputs + (0 if d.activation == "linear" else d.outputs)
+               for d in models.dense_layers(spec))  # fmt: skip
 
 
 def forward_flops(spec: ModelSpec) -> int:
-    return sum(2 * d.inputs * d.outputs + d.outputs + (0 if d.activation == "linear" else d.outputs)
-               for d in models.dense_layers(spec))  # fmt: skip
+    """Per example, in evaluation mode (dropout off)."""
+    return _dense_forward_flops(spec) + _elementwise_flops(spec, training=False)
 
 
 def train_flops(spec: ModelSpec) -> int:
@@ -47,7 +69,8 @@ def train_flops(spec: ModelSpec) -> int:
         backward += 2 * d.inputs * d.outputs + d.outputs  # weight and bias gradients
         if i > 0:
             backward += 2 * d.inputs * d.outputs  # gradient flowing to the layer below
-    return forward_flops(spec) + backward
+    elementwise = _elementwise_flops(spec, training=True)
+    return _dense_forward_flops(spec) + backward + 3 * elementwise  # forward in training mode, backward twice it
 
 
 def optimizer_state_bytes(spec: ModelSpec, config: TrainConfig) -> int:
@@ -74,6 +97,7 @@ def model_costs(spec: ModelSpec, config: TrainConfig | None = None) -> ModelCost
         optimizer_state_bytes=optimizer_state_bytes(spec, config),
         forward_flops=forward_flops(spec),
         train_flops=train_flops(spec),
+        batch_stats_bytes=spec.batch_stats_count * BYTES_PER_FLOAT,
     )
 
 
@@ -145,6 +169,16 @@ def _inserted_at(shorter: tuple, longer: tuple) -> int | None:
     return None
 
 
+def _removed_other(old_layers: tuple, new_layers: tuple) -> tuple[int, Any] | None:
+    """(index, layer) when ``new_layers`` is ``old_layers`` less one Dropout or normalisation layer."""
+    if len(old_layers) != len(new_layers) + 1:
+        return None
+    removed = _inserted_at(new_layers, old_layers)
+    if removed is None or old_layers[removed].is_dense:
+        return None
+    return removed, old_layers[removed]
+
+
 def describe_change(old: ModelSpec, new: ModelSpec) -> str:
     """One sentence about an edit, e.g. "layer 2: 128 -> 256 units adds 33,024 parameters (+6%)"."""
     if old == new:
@@ -153,6 +187,13 @@ def describe_change(old: ModelSpec, new: ModelSpec) -> str:
     if old.kind != new.kind:
         return f"switched to {new.describe()}: {new.parameter_count:,} parameters"
     old_layers, new_layers = old.layers, new.layers
+    same_length = len(old_layers) == len(new_layers)
+    if same_length and not all(a.is_dense and b.is_dense for a, b in zip(old_layers, new_layers, strict=True)):
+        changed = [i for i, (a, b) in enumerate(zip(old_layers, new_layers, strict=True)) if a != b]
+        if len(changed) == 1:
+            i = changed[0]
+            what = f"layer {i + 1}: {old_layers[i].describe()} → {new_layers[i].describe()}"
+            return f"{what} {_change(delta, old.parameter_count)}" if delta else f"{what} (same parameters)"
     if len(old_layers) == len(new_layers):
         changed = [i for i, (a, b) in enumerate(zip(old_layers, new_layers, strict=True)) if a != b]
         if len(changed) == 1:
@@ -165,6 +206,12 @@ def describe_change(old: ModelSpec, new: ModelSpec) -> str:
         if all(a.width == b.width for a, b in zip(old_layers, new_layers, strict=True)) and changed:
             return "activations changed (same parameters)"
     added = _inserted_at(old_layers, new_layers) if len(new_layers) == len(old_layers) + 1 else None
+    if added is not None and not new_layers[added].is_dense:
+        what = f"one more layer ({new_layers[added].describe()}, layer {added + 1})"
+        return f"{what}: {_change(delta, old.parameter_count)}"
+    if removed_layer := _removed_other(old_layers, new_layers):
+        index, layer = removed_layer
+        return f"layer {index + 1} ({layer.describe()}) removed: {_change(delta, old.parameter_count)}"
     if added is not None:
         width = new_layers[added].width
         why = f": the layers around it now connect through its {width:,} units" if delta < 0 else ""

@@ -69,8 +69,16 @@ def _as_codes(codes: np.ndarray, size: int | None = None) -> np.ndarray:
     if codes.ndim != 2 or (size is not None and codes.shape[1] != size):
         expected = f"(N, {size})" if size is not None else "(N, code size)"
         raise CoreError(f"codes must have shape {expected}, got {codes.shape}")
+    return finite_codes(codes)
+
+
+def finite_codes(codes: np.ndarray) -> np.ndarray:
+    """``codes`` unchanged, or a CoreError saying why a map of them cannot be drawn."""
     if not np.all(np.isfinite(codes)):
-        raise CoreError("the codes hold values that are not numbers (was the model trained to a NaN?)")
+        raise CoreError(
+            "some codes are too large to be numbers (infinite) or not a number at all: the model's "
+            "weights are far too large, or its training went to NaN"
+        )
     return codes
 
 

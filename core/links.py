@@ -1,6 +1,7 @@
 """Shareable links: a model and its training settings as short, readable URL query parameters.
 
 ``?model=mlp&layers=512.relu-256.relu&seed=0&opt=adam&lr=0.001&bs=128&ep=10&data=sample``
+Besides ``WIDTH.ACTIVATION`` a stack holds ``dropout.RATE``, ``batchnorm`` and ``layernorm``.
 Autoencoders use ``enc=`` and ``dec=`` instead of ``layers=``. The overfitting lab's settings
 (``l2=``, ``noise=``, ``frac=``) are written only when they are not their defaults, so older
 links stay valid and mean what they meant. Parsing validates everything
@@ -39,8 +40,14 @@ class LinkSettings:
     dataset: str | None
 
 
+def _item(layer: Layer) -> str:
+    if layer.is_dense:
+        return f"{layer.width}.{layer.activation}"
+    return f"dropout.{layer.rate:g}" if layer.type == "dropout" else layer.type
+
+
 def _stack(layers: tuple[Layer, ...]) -> str:
-    return "-".join(f"{layer.width}.{layer.activation}" for layer in layers)
+    return "-".join(_item(layer) for layer in layers)
 
 
 def to_query(spec: ModelSpec, config: TrainConfig, dataset: str) -> dict[str, str]:
@@ -74,8 +81,13 @@ def _parse_stack(text: str, name: str) -> tuple[Layer, ...]:
         return ()
     layers = []
     for i, part in enumerate(text.split("-")):
-        width, _, activation = part.partition(".")
-        layers.append(Layer(width, activation or "relu"))  # ModelSpec validates both
+        head, _, tail = part.partition(".")
+        if head == "dropout":
+            layers.append(Layer.dropout(tail))  # ModelSpec validates the rate
+        elif head in ("batchnorm", "layernorm"):
+            layers.append(Layer(0, "", head))
+        else:
+            layers.append(Layer(head, tail or "relu"))  # ModelSpec validates both
         if i > 64:
             raise LinkError(f"{name} lists too many layers")
     return tuple(layers)

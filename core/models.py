@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from core.spec import ModelSpec
+from core.spec import Layer, ModelSpec
 
 # --- model source begin
 ACTIVATIONS = {
@@ -34,69 +35,108 @@ ACTIVATIONS = {
 
 
 class MLP(nn.Module):
-    """Dense layers; layer i is followed by activations[i]. Images are flattened first."""
+    """Layers applied in order to the flattened images; each is one of
+    ("dense", units, activation), ("dropout", rate), ("batchnorm",) or ("layernorm",).
 
-    features: Sequence[int]
-    activations: Sequence[str]
+    ``train=True`` while training: Dropout zeroes values at random (it needs a "dropout"
+    random key: ``rngs={"dropout": key}``) and BatchNorm normalises with the batch's own
+    statistics, updating its running averages in the ``batch_stats`` collection
+    (``mutable=["batch_stats"]``). ``train=False`` when evaluating: Dropout is off and
+    BatchNorm uses those running averages.
+    """
+
+    layers: Sequence[tuple]
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, train: bool = False):
         x = x.reshape((x.shape[0], -1))
-        for feat, act in zip(self.features, self.activations, strict=True):
-            x = ACTIVATIONS[act](nn.Dense(feat)(x))
+        for kind, *settings in self.layers:
+            if kind == "dense":
+                units, activation = settings
+                x = ACTIVATIONS[activation](nn.Dense(units)(x))
+            elif kind == "dropout":
+                x = nn.Dropout(rate=settings[0], deterministic=not train)(x)
+            elif kind == "batchnorm":
+                x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+            else:
+                x = nn.LayerNorm()(x)
         return x
 
 
 class AutoEncoder(nn.Module):
-    """Encoder MLP down to a code, decoder MLP back up to the input size, then a sigmoid."""
+    """Encoder MLP down to a code (its last Dense layer), decoder MLP back up to the input size,
+    then a sigmoid. ``train`` as in MLP."""
 
-    encoder_widths: Sequence[int]
-    decoder_widths: Sequence[int]
+    encoder_layers: Sequence[tuple]
+    decoder_layers: Sequence[tuple]
     input_shape: Sequence[int]
-    encoder_activations: Sequence[str]
-    decoder_activations: Sequence[str]
 
     def setup(self):
         input_dim = int(np.prod(self.input_shape))
-        self.encoder = MLP(self.encoder_widths, self.encoder_activations)
-        self.decoder = MLP(
-            tuple(self.decoder_widths) + (input_dim,),
-            tuple(self.decoder_activations) + ("linear",),
-        )
+        self.encoder = MLP(self.encoder_layers)
+        self.decoder = MLP(tuple(self.decoder_layers) + (("dense", input_dim, "linear"),))
 
-    def __call__(self, x):
-        return self.decode(self.encode(x))
+    def __call__(self, x, train: bool = False):
+        return self.decode(self.encode(x, train), train)
 
-    def encode(self, x):
+    def encode(self, x, train: bool = False):
         assert x.shape[1:] == tuple(self.input_shape), x.shape
-        return self.encoder(jnp.reshape(x, (x.shape[0], -1)))
+        return self.encoder(jnp.reshape(x, (x.shape[0], -1)), train)
 
-    def decode_logits(self, z):
+    def decode_logits(self, z, train: bool = False):
         """The decoder's output before the sigmoid (used by the binary cross-entropy loss)."""
-        return self.decoder(z)
+        return self.decoder(z, train)
 
-    def decode(self, z):
-        x = nn.sigmoid(self.decode_logits(z))
+    def decode(self, z, train: bool = False):
+        x = nn.sigmoid(self.decode_logits(z, train))
         return jnp.reshape(x, (x.shape[0],) + tuple(self.input_shape))
 
 
 # --- model source end
 
 
+def module_layers(layers: Sequence[Layer]) -> tuple[tuple, ...]:
+    """Spec layers as module layer tuples: ``("dense", 512, "relu")``, ``("dropout", 0.2)``, ``("batchnorm",)``."""
+    out = []
+    for layer in layers:
+        if layer.is_dense:
+            out.append(("dense", layer.width, layer.activation))
+        elif layer.type == "dropout":
+            out.append(("dropout", layer.rate))
+        else:
+            out.append((layer.type,))
+    return tuple(out)
+
+
 @lru_cache(maxsize=64)
 def build_model(spec: ModelSpec) -> nn.Module:
     """The flax module a spec describes (cached: equal specs share one module object)."""
     if spec.kind == "mlp":
-        features = tuple(layer.width for layer in spec.hidden) + (spec.num_classes,)
-        activations = tuple(layer.activation for layer in spec.hidden) + ("linear",)
-        return MLP(features=features, activations=activations)
+        return MLP(layers=module_layers(spec.hidden) + (("dense", spec.num_classes, "linear"),))
     return AutoEncoder(
-        encoder_widths=tuple(layer.width for layer in spec.encoder),
-        decoder_widths=tuple(layer.width for layer in spec.decoder),
+        encoder_layers=module_layers(spec.encoder),
+        decoder_layers=module_layers(spec.decoder),
         input_shape=tuple(spec.input_shape),
-        encoder_activations=tuple(layer.activation for layer in spec.encoder),
-        decoder_activations=tuple(layer.activation for layer in spec.decoder),
     )
+
+
+def as_variables(tree: Any) -> dict:
+    """A variables dict ``{"params": ..., "batch_stats": ...}`` from itself or from a bare params tree
+    (whose top keys are layer names, never "params")."""
+    return tree if "params" in tree else {"params": tree}
+
+
+def forward(model: nn.Module, variables: Any, x, *, train: bool = False, rngs=None, method=None) -> tuple[Any, dict]:
+    """``model.apply`` in evaluation mode (``train=False``) or training mode: (output, batch_stats
+    after the call). In training mode BatchNorm's running averages are updated
+    (``mutable=["batch_stats"]``) and Dropout draws from ``rngs={"dropout": key}``; a model
+    without them is applied exactly as before, so its compiled program is unchanged."""
+    variables = as_variables(variables)
+    stats = variables.get("batch_stats", {})
+    if train and stats:
+        out, updates = model.apply(variables, x, train=True, rngs=rngs, mutable=["batch_stats"], method=method)
+        return out, updates["batch_stats"]
+    return model.apply(variables, x, train=train, rngs=rngs, method=method), stats
 
 
 def example_batch(spec: ModelSpec, batch_size: int = 1) -> jnp.ndarray:
@@ -120,6 +160,11 @@ def init_variables(spec: ModelSpec) -> dict:
     restarts).
     """
     return compiled_init(spec.replace(seed=0))(jax.random.key(spec.seed), example_batch(spec))
+
+
+def init_batch_stats(spec: ModelSpec) -> dict:
+    """The starting running averages of the model's BatchNorm layers (``{}`` without any)."""
+    return init_variables(spec).get("batch_stats", {})
 
 
 def init_params(spec: ModelSpec) -> dict:
@@ -208,7 +253,12 @@ def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
 
 def _activations_and_roles(spec: ModelSpec) -> list[tuple[str, str]]:
     """What follows each Dense layer, in order, and what the layer is for."""
+
+    def dense(layers: Sequence[Layer]) -> list[Layer]:
+        return [layer for layer in layers if layer.is_dense]
+
     if spec.kind == "mlp":
-        return [(layer.activation, "hidden") for layer in spec.hidden] + [("linear", "output")]
-    encoder = [(layer.activation, "hidden") for layer in spec.encoder[:-1]] + [(spec.encoder[-1].activation, "code")]
-    return encoder + [(layer.activation, "hidden") for layer in spec.decoder] + [("sigmoid", "reconstruction")]
+        return [(layer.activation, "hidden") for layer in dense(spec.hidden)] + [("linear", "output")]
+    encoder = dense(spec.encoder)
+    roles = [(layer.activation, "hidden") for layer in encoder[:-1]] + [(encoder[-1].activation, "code")]
+    return roles + [(layer.activation, "hidden") for layer in dense(spec.decoder)] + [("sigmoid", "reconstruction")]

@@ -1,6 +1,9 @@
 """Using a model: class probabilities, reconstructions, latent codes, test-set evaluation.
 
 Inputs are uint8 images (N, 28, 28, 1) as the datasets hold them (or floats in 0..1).
+A model's ``variables`` are what ``model.apply`` takes (``TrainResult.variables``: params, and
+batch_stats for a BatchNorm model) or a bare params tree; every function applies the model
+in evaluation mode (dropout off, BatchNorm's running averages).
 Batches are padded to a few fixed sizes so that asking for 8, 9 or 10 images does not
 compile three programs.
 """
@@ -40,8 +43,9 @@ def _padded_size(n: int) -> int:
     return -(-n // _BUCKET) * _BUCKET
 
 
-def _batched(fn, spec: ModelSpec, params: Any, inputs: np.ndarray) -> np.ndarray:
-    """Apply a jitted ``fn(spec, params, x)`` over ``inputs`` in padded chunks."""
+def _batched(fn, spec: ModelSpec, variables: Any, inputs: np.ndarray) -> np.ndarray:
+    """Apply a jitted ``fn(spec, variables, x)`` over ``inputs`` in padded chunks."""
+    variables = models.as_variables(variables)
     n = len(inputs)
     if n == 0:
         raise CoreError("no images to process")
@@ -50,30 +54,30 @@ def _batched(fn, spec: ModelSpec, params: Any, inputs: np.ndarray) -> np.ndarray
         chunk = inputs[start : start + _BUCKET]
         size = _padded_size(len(chunk))
         padded = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-        outputs.append(np.asarray(fn(spec, params, padded))[: len(chunk)])
+        outputs.append(np.asarray(fn(spec, variables, padded))[: len(chunk)])
     return np.concatenate(outputs)
 
 
 @partial(jax.jit, static_argnums=0)
-def _probabilities(spec: ModelSpec, params, x):
-    return jax.nn.softmax(models.build_model(spec).apply({"params": params}, x), axis=-1)
+def _probabilities(spec: ModelSpec, variables, x):
+    return jax.nn.softmax(models.build_model(spec).apply(variables, x), axis=-1)
 
 
 @partial(jax.jit, static_argnums=0)
-def _reconstruct(spec: ModelSpec, params, x):
-    return models.build_model(spec).apply({"params": params}, x)
+def _reconstruct(spec: ModelSpec, variables, x):
+    return models.build_model(spec).apply(variables, x)
 
 
 @partial(jax.jit, static_argnums=0)
-def _encode(spec: ModelSpec, params, x):
+def _encode(spec: ModelSpec, variables, x):
     model = models.build_model(spec)
-    return model.apply({"params": params}, x, method=model.encode)
+    return model.apply(variables, x, method=model.encode)
 
 
 @partial(jax.jit, static_argnums=0)
-def _decode(spec: ModelSpec, params, z):
+def _decode(spec: ModelSpec, variables, z):
     model = models.build_model(spec)
-    return model.apply({"params": params}, z, method=model.decode)
+    return model.apply(variables, z, method=model.decode)
 
 
 def _require(spec: ModelSpec, kind: str, what: str) -> None:
@@ -83,31 +87,31 @@ def _require(spec: ModelSpec, kind: str, what: str) -> None:
         )
 
 
-def predict_probabilities(spec: ModelSpec, params: Any, images: np.ndarray) -> np.ndarray:
+def predict_probabilities(spec: ModelSpec, variables: Any, images: np.ndarray) -> np.ndarray:
     """Class probabilities (N, 10) of an MLP for each image."""
     _require(spec, "mlp", "Predicting classes")
-    return _batched(_probabilities, spec, params, _as_float(images))
+    return _batched(_probabilities, spec, variables, _as_float(images))
 
 
-def reconstruct(spec: ModelSpec, params: Any, images: np.ndarray) -> np.ndarray:
+def reconstruct(spec: ModelSpec, variables: Any, images: np.ndarray) -> np.ndarray:
     """An autoencoder's reconstructions (N, 28, 28, 1), pixel values in 0..1."""
     _require(spec, "autoencoder", "Reconstructing")
-    return _batched(_reconstruct, spec, params, _as_float(images))
+    return _batched(_reconstruct, spec, variables, _as_float(images))
 
 
-def encode(spec: ModelSpec, params: Any, images: np.ndarray) -> np.ndarray:
+def encode(spec: ModelSpec, variables: Any, images: np.ndarray) -> np.ndarray:
     """Latent codes (N, code size): ``model.apply(variables, x, method=model.encode)``."""
     _require(spec, "autoencoder", "Encoding")
-    return _batched(_encode, spec, params, _as_float(images))
+    return _batched(_encode, spec, variables, _as_float(images))
 
 
-def decode(spec: ModelSpec, params: Any, codes: np.ndarray) -> np.ndarray:
+def decode(spec: ModelSpec, variables: Any, codes: np.ndarray) -> np.ndarray:
     """Images (N, 28, 28, 1) in 0..1 decoded from latent codes (N, code size)."""
     _require(spec, "autoencoder", "Decoding")
     codes = np.asarray(codes, np.float32)
     if codes.ndim != 2 or codes.shape[1] != spec.code_size:
         raise CoreError(f"codes must have shape (N, {spec.code_size}), got {codes.shape}")
-    return _batched(_decode, spec, params, codes)
+    return _batched(_decode, spec, variables, codes)
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,7 @@ class Evaluation:
 
 
 def evaluate(
-    spec: ModelSpec, params: Any, images: np.ndarray, labels: np.ndarray, reconstruction_loss: str = "mse"
+    spec: ModelSpec, variables: Any, images: np.ndarray, labels: np.ndarray, reconstruction_loss: str = "mse"
 ) -> Evaluation:
     """The task's metrics over all of ``images`` (and the confusion matrix of an MLP)."""
     n = len(labels)
@@ -145,7 +149,7 @@ def evaluate(
         raise CoreError("no images to evaluate")
     batched = tuple(jnp.asarray(a) for a in batched_for_eval(np.asarray(images), np.asarray(labels, np.int32)))
     # a stack of one model: the very program the engine evaluates a run of the Train page with
-    args = (jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[None], params), *batched)
+    args = (jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[None], models.as_variables(variables)), *batched)
     fn, _ = compile_once("eval", stack_evaluation_sums, evaluation_program(spec, reconstruction_loss, 1), args)
     sums = {name: np.asarray(value)[0] for name, value in fn(*args).items()}
     confusion = np.rint(sums["confusion"]).astype(np.int64) if "confusion" in sums else None
@@ -165,6 +169,7 @@ def project_2d(codes: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     codes = np.asarray(codes, np.float64)
     if codes.ndim != 2 or codes.shape[0] < 2:
         raise CoreError(f"need at least 2 codes of shape (N, size), got {codes.shape}")
+    codes = latent.finite_codes(codes)
     if codes.shape[1] == 1:
         return np.stack([codes[:, 0], np.zeros(len(codes))], axis=1), (1.0, 0.0)
     if codes.shape[1] == 2:

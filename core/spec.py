@@ -31,6 +31,16 @@ ACTIVATIONS: dict[str, str] = {
     "linear": "no activation: passes the value through (used for an autoencoder's code)",
 }
 
+#: The kinds of layer a stack may hold besides Dense, in the words the editor and the CLI use.
+LAYER_TYPES: dict[str, str] = {
+    "dense": "Dense: every unit sums all the values before it with its own weights, then applies its activation",
+    "dropout": "Dropout: while training, zeroes each value with probability `rate` (a new random pattern every "
+    "step) and scales the rest up; off when evaluating",
+    "batchnorm": "BatchNorm: rescales each value to mean 0 and spread 1 using the statistics of the batch while "
+    "training, and the running averages it kept (batch_stats) when evaluating",
+    "layernorm": "LayerNorm: rescales the values of each image to mean 0 and spread 1 (the same in training and "
+    "evaluation)",
+}
 MIN_WIDTH = 1
 MAX_WIDTH = 4096
 MAX_LAYERS = 16
@@ -47,13 +57,42 @@ def _as_int(value: Any, field_name: str, low: int, high: int, what: str) -> int:
 
 @dataclass(frozen=True)
 class Layer:
-    """One Dense layer: its number of output units and the activation applied after it."""
+    """One layer of a stack. ``Layer(512, "relu")`` is a Dense layer: its number of output units and
+    the activation applied after it. ``Layer.dropout(0.2)``, ``Layer.batchnorm()`` and
+    ``Layer.layernorm()`` keep the number of values; they have no width (0) and no activation ("")."""
 
-    width: int
+    width: int = 0
     activation: str = "relu"
+    type: str = "dense"  # one of LAYER_TYPES
+    rate: float = 0.0  # dropout only: the share of values zeroed while training
+
+    @classmethod
+    def dropout(cls, rate: Any) -> Layer:
+        return cls(0, "", "dropout", rate)
+
+    @classmethod
+    def batchnorm(cls) -> Layer:
+        return cls(0, "", "batchnorm")
+
+    @classmethod
+    def layernorm(cls) -> Layer:
+        return cls(0, "", "layernorm")
+
+    @property
+    def is_dense(self) -> bool:
+        return self.type == "dense"
+
+    def describe(self) -> str:
+        """``"512 relu"``, ``"dropout 0.2"``, ``"batchnorm"``."""
+        if self.is_dense:
+            return f"{self.width:,} {self.activation}"
+        return f"dropout {self.rate:g}" if self.type == "dropout" else self.type
 
     def to_dict(self) -> dict[str, Any]:
-        return {"width": self.width, "activation": self.activation}
+        """Dense layers keep the JSON of earlier versions (no "type" key)."""
+        if self.is_dense:
+            return {"width": self.width, "activation": self.activation}
+        return {"type": self.type, "rate": self.rate} if self.type == "dropout" else {"type": self.type}
 
 
 @dataclass(frozen=True)
@@ -97,6 +136,7 @@ class ModelSpec:
         for name, layers in stacks.items():
             object.__setattr__(self, name, _validated_stack(name, layers, allow_empty=name == "decoder"))
         if self.kind == "autoencoder":
+            _check_encoder_ends_with_code(self.encoder)
             code = self.encoder[-1].width
             if code > self.input_size:
                 raise SpecError(
@@ -123,6 +163,24 @@ class ModelSpec:
         return self.hidden if self.kind == "mlp" else self.encoder + self.decoder
 
     @property
+    def dense_layers(self) -> tuple[Layer, ...]:
+        """The Dense layers of ``layers``, in order."""
+        return tuple(layer for layer in self.layers if layer.is_dense)
+
+    @property
+    def dense_indices(self) -> tuple[int, ...]:
+        """Where the Dense layers sit in ``layers`` (0-based)."""
+        return tuple(i for i, layer in enumerate(self.layers) if layer.is_dense)
+
+    @property
+    def has_dropout(self) -> bool:
+        return any(layer.type == "dropout" for layer in self.layers)
+
+    @property
+    def has_batchnorm(self) -> bool:
+        return any(layer.type == "batchnorm" for layer in self.layers)
+
+    @property
     def code_size(self) -> int | None:
         return self.encoder[-1].width if self.kind == "autoencoder" else None
 
@@ -130,22 +188,51 @@ class ModelSpec:
     def layer_sizes(self) -> tuple[int, ...]:
         """Units from the input to the output, ``(784, 512, 256, 10)``: the model's Dense layers
         map ``layer_sizes[i]`` to ``layer_sizes[i + 1]`` values (``core.models.dense_layers``
-        names them)."""
+        names them). Dropout and normalisation layers keep the number of values."""
         output = self.num_classes if self.kind == "mlp" else self.input_size
-        return (self.input_size, *(layer.width for layer in self.layers), output)
+        return (self.input_size, *(layer.width for layer in self.dense_layers), output)
+
+    @property
+    def layer_inputs(self) -> tuple[int, ...]:
+        """How many values each layer of ``layers`` receives (an image's 784 pixels for the first)."""
+        sizes, size = [], self.input_size
+        for layer in self.layers:
+            sizes.append(size)
+            size = layer.width if layer.is_dense else size
+        return tuple(sizes)
+
+    @property
+    def norm_parameter_count(self) -> int:
+        """A BatchNorm or LayerNorm layer learns a scale and a bias per value it normalises."""
+        return sum(2 * size for layer, size in zip(self.layers, self.layer_inputs, strict=True)
+                   if layer.type in ("batchnorm", "layernorm"))  # fmt: skip
+
+    @property
+    def batch_stats_count(self) -> int:
+        """Numbers in ``batch_stats``: a BatchNorm layer keeps a running mean and variance per value
+        (updated while training, not learned by the optimizer)."""
+        return sum(2 * size for layer, size in zip(self.layers, self.layer_inputs, strict=True)
+                   if layer.type == "batchnorm")  # fmt: skip
 
     @property
     def parameter_count(self) -> int:
-        """Weights and biases of every Dense layer: ``(inputs + 1) * outputs`` each."""
-        return sum((inputs + 1) * outputs for inputs, outputs in itertools.pairwise(self.layer_sizes))
+        """Weights and biases of every Dense layer, ``(inputs + 1) * outputs`` each, plus the scale
+        and bias of every BatchNorm and LayerNorm layer (``batch_stats`` are not parameters)."""
+        dense = sum((inputs + 1) * outputs for inputs, outputs in itertools.pairwise(self.layer_sizes))
+        return dense + self.norm_parameter_count
 
     def describe(self) -> str:
-        """A one-line summary such as ``MLP 784-512-256-10`` or ``AutoEncoder 784-256-[16]-256-784``."""
+        """A one-line summary such as ``MLP 784-512-256-10``, ``MLP 784-512-batchnorm-dropout 0.2-10``
+        or ``AutoEncoder 784-256-[16]-256-784``."""
+
+        def short(layer: Layer) -> str:
+            return str(layer.width) if layer.is_dense else layer.describe()
+
         if self.kind == "mlp":
-            return "MLP " + "-".join(str(w) for w in self.layer_sizes)
-        enc = [str(layer.width) for layer in self.encoder]
+            return "MLP " + "-".join([str(self.input_size), *map(short, self.hidden), str(self.num_classes)])
+        enc = [short(layer) for layer in self.encoder]
         enc[-1] = f"[{enc[-1]}]"
-        widths = [str(self.input_size), *enc, *(str(layer.width) for layer in self.decoder), str(self.input_size)]
+        widths = [str(self.input_size), *enc, *(short(layer) for layer in self.decoder), str(self.input_size)]
         return "AutoEncoder " + "-".join(widths)
 
     # ----- construction helpers ------------------------------------------------------
@@ -240,14 +327,105 @@ def _validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, 
         where = f"{name}[{i}]"
         if not isinstance(layer, Layer):
             raise SpecError(where, f"expected a Layer, got {type(layer).__name__}")
-        width = _as_int(layer.width, f"{where}.width", MIN_WIDTH, MAX_WIDTH, f"width of {name} layer {i + 1}")
-        if layer.activation not in ACTIVATIONS:
-            raise SpecError(
-                f"{where}.activation",
-                f"unknown activation {layer.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
-            )
-        out.append(Layer(width, layer.activation))
+        out.append(_validated_layer(layer, where, f"{name} layer {i + 1}"))
     return tuple(out)
+
+
+def _validated_layer(layer: Layer, where: str, what: str) -> Layer:
+    """The layer in its one normal form (so equal layers compare equal), or a SpecError naming the field."""
+    if layer.type not in LAYER_TYPES:
+        raise SpecError(
+            f"{where}.type", f"unknown kind of layer {layer.type!r}; choose one of {', '.join(LAYER_TYPES)}"
+        )
+    if layer.type == "dropout":
+        rate = validate.number(layer.rate, f"{where}.rate", f"dropout rate of {what}", error=SpecError)
+        if not 0 <= rate < 1:
+            raise SpecError(
+                f"{where}.rate", f"a dropout rate is the share of values zeroed: at least 0 and below 1, got {rate:g}"
+            )
+        return Layer.dropout(rate)
+    if layer.type != "dense":
+        return Layer(0, "", layer.type)
+    width = _as_int(layer.width, f"{where}.width", MIN_WIDTH, MAX_WIDTH, f"width of {what}")
+    if layer.activation not in ACTIVATIONS:
+        raise SpecError(
+            f"{where}.activation",
+            f"unknown activation {layer.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
+        )
+    return Layer(width, layer.activation)
+
+
+def _check_encoder_ends_with_code(encoder: tuple[Layer, ...]) -> None:
+    """The code is the last Dense layer of the encoder, so the encoder must end with it."""
+    if not any(layer.is_dense for layer in encoder):
+        raise SpecError("encoder", "the encoder needs at least one Dense layer: its last one is the code")
+    if not encoder[-1].is_dense:
+        last = len(encoder) - 1
+        raise SpecError(
+            f"encoder[{last}]",
+            f"the encoder must end with its code (a Dense layer), not {encoder[-1].describe()}; move it before the "
+            "code or to the start of the decoder",
+        )
+
+
+def parse_layers(
+    text: Any, name: str, activation: str = "relu", code_activation: str | None = None
+) -> tuple[Layer, ...]:
+    """Layers from items like ``"512:relu, batchnorm, dropout:0.2, 256"`` (the command line's
+    ``--layers`` and the typed editor): ``WIDTH[:ACTIVATION]`` (``activation`` when none is
+    given, ``code_activation`` for a last bare width: an encoder's code), ``dropout:RATE``,
+    ``batchnorm``, ``layernorm``. A SpecError names a bad item."""
+    if not isinstance(text, str):
+        raise SpecError(name, f"layers must be text like 512:relu,dropout:0.2, got {text!r}")
+    items = [item for item in (part.strip() for part in text.split(",")) if item]
+    layers = []
+    for i, item in enumerate(items):
+        where = f"{name}[{i}]"
+        head, _, tail = (part.strip() for part in item.partition(":"))
+        kind = head.lower()
+        if kind in ("batchnorm", "layernorm"):
+            if tail:
+                raise SpecError(where, f"{item!r}: {kind} takes no value")
+            layer = Layer(0, "", kind)
+        elif kind == "dropout":
+            if not tail:
+                raise SpecError(where, f"{item!r}: give the rate, e.g. dropout:0.2")
+            layer = Layer.dropout(tail)
+        elif _is_number(head):
+            last = i == len(items) - 1
+            layer = Layer(head, tail or (code_activation if last and code_activation else activation))
+        else:
+            raise SpecError(
+                where,
+                f"{item!r} is not a layer; use a whole number of units (WIDTH[:ACTIVATION]), dropout:RATE, "
+                "batchnorm or layernorm",
+            )
+        try:
+            layers.append(_validated_layer(layer, where, f"{name} layer {i + 1}"))
+        except SpecError as err:
+            raise SpecError(err.field, f"{item!r}: {err.reason}") from None
+    return tuple(layers)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def layers_text(layers: tuple[Layer, ...], activation: str = "relu", code_activation: str | None = None) -> str:
+    """The items ``parse_layers`` reads back, e.g. ``"512, batchnorm, dropout:0.2, 256:gelu"``: a width alone
+    when its activation is ``activation`` (``code_activation`` for the last layer)."""
+    items = []
+    for i, layer in enumerate(layers):
+        if not layer.is_dense:
+            items.append(f"dropout:{layer.rate:g}" if layer.type == "dropout" else layer.type)
+            continue
+        usual = code_activation if code_activation and i == len(layers) - 1 else activation
+        items.append(str(layer.width) if layer.activation == usual else f"{layer.width}:{layer.activation}")
+    return ", ".join(items)
 
 
 def _layers(name: str, widths: Any, activation: str) -> tuple[Layer, ...]:
@@ -261,13 +439,23 @@ def _layers(name: str, widths: Any, activation: str) -> tuple[Layer, ...]:
 
 
 def _layers_from_json(name: str, items: Any) -> tuple[Layer, ...]:
+    """A layer without a "type" key is Dense (the JSON of earlier versions)."""
     if not isinstance(items, list):
         raise SpecError(name, f"{name} must be a list of layers, got {type(items).__name__}")
     layers = []
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or set(item) - {"width", "activation"} or "width" not in item:
-            raise SpecError(f"{name}[{i}]", 'each layer must look like {"width": 64, "activation": "relu"}')
-        layers.append(Layer(item["width"], item.get("activation", "relu")))
+        kind = item.get("type", "dense") if isinstance(item, dict) else None
+        allowed = {"type", "rate"} if kind == "dropout" else {"type"} if kind in ("batchnorm", "layernorm") else None
+        if allowed is not None and not set(item) - allowed:
+            layers.append(Layer(0, "", kind, item.get("rate", 0.0)) if kind == "dropout" else Layer(0, "", kind))
+            continue
+        if not isinstance(item, dict) or set(item) - {"width", "activation", "type"} or "width" not in item:
+            raise SpecError(
+                f"{name}[{i}]",
+                'each layer must look like {"width": 64, "activation": "relu"}, {"type": "dropout", "rate": 0.2}, '
+                '{"type": "batchnorm"} or {"type": "layernorm"}',
+            )
+        layers.append(Layer(item["width"], item.get("activation", "relu"), str(kind)))
     return tuple(layers)
 
 
@@ -276,6 +464,14 @@ PRESETS: dict[str, tuple[str, ModelSpec]] = {
     "MNIST classifier (default)": (
         "A two-hidden-layer MLP, 784-512-256-10: about 97% on MNIST test digits.",
         ModelSpec.mlp((512, 256)),
+    ),
+    "MNIST classifier with batch norm and dropout": (
+        "784-512-256-10 with BatchNorm after each hidden layer and Dropout (rate 0.2) before the output: "
+        "the two most used controls against overfitting.",
+        ModelSpec(
+            kind="mlp",
+            hidden=(Layer(512), Layer.batchnorm(), Layer(256), Layer.batchnorm(), Layer.dropout(0.2)),
+        ),
     ),
     "MNIST autoencoder (default)": (
         "Squeezes each digit through 16 numbers and rebuilds it: 784-256-64-[16]-64-256-784.",

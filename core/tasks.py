@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from core.models import forward
 from core.spec import NUM_CLASSES, ModelSpec
 
 Sums = dict[str, jax.Array]
@@ -50,12 +51,29 @@ class Task:
     score: Metric  # the one number the pages compare models by
     sums: tuple[str, ...]  # what ``eval_sums`` adds up over the test set
 
-    def per_example_loss(self, model: nn.Module, params: Any, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
-        """The training loss of each image of a float batch ``x`` (B, 28, 28, 1) in 0..1, shape (B,)."""
+    def outputs(self, model: nn.Module, variables: Any, x: jax.Array, train: bool, rngs: Any) -> tuple[Any, dict]:
+        """What the loss is computed from, and the batch_stats after the call (``models.forward``)."""
         raise NotImplementedError
 
-    def eval_sums(self, model: nn.Module, params: Any, x: jax.Array, y: jax.Array, mask: jax.Array, loss: str) -> Sums:
-        """Sums over one batch of the test set; ``mask`` (B,) is 0 for padding images."""
+    def losses(self, outputs: Any, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
+        """The training loss of each image, shape (B,), from ``outputs``."""
+        raise NotImplementedError
+
+    def per_example_loss(self, model: nn.Module, variables: Any, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
+        """The loss of each image of a float batch ``x`` (B, 28, 28, 1) in 0..1, shape (B,), in evaluation
+        mode; ``variables`` may be a bare params tree."""
+        return self.losses(self.outputs(model, variables, x, False, None)[0], x, y, loss)
+
+    def train_loss(self, model: nn.Module, variables: Any, x: jax.Array, y: jax.Array, loss: str, rngs: Any):
+        """The mean training loss in training mode (dropout on, batch statistics) and the updated
+        batch_stats: ``(loss, batch_stats)``, for ``jax.value_and_grad(..., has_aux=True)``."""
+        outputs, stats = self.outputs(model, variables, x, True, rngs)
+        return self.losses(outputs, x, y, loss).mean(), stats
+
+    def eval_sums(
+        self, model: nn.Module, variables: Any, x: jax.Array, y: jax.Array, mask: jax.Array, loss: str
+    ) -> Sums:
+        """Sums over one batch of the test set (evaluation mode); ``mask`` (B,) is 0 for padding images."""
         raise NotImplementedError
 
     def metrics(self, sums: dict[str, Any], n: int) -> dict[str, float]:
@@ -66,8 +84,8 @@ class Task:
         """The training loss in words, for axis titles."""
         raise NotImplementedError
 
-    def mean_loss(self, model: nn.Module, params: Any, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
-        return self.per_example_loss(model, params, x, y, loss).mean()
+    def mean_loss(self, model: nn.Module, variables: Any, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
+        return self.per_example_loss(model, variables, x, y, loss).mean()
 
     def zero_sums(self) -> Sums:
         return {name: jnp.zeros((NUM_CLASSES, NUM_CLASSES) if name == "confusion" else (), jnp.float32)
@@ -79,12 +97,14 @@ class Classification(Task):
     score = Metric("accuracy", "test accuracy", higher_is_better=True)
     sums = ("loss", "correct", "confusion")
 
-    def per_example_loss(self, model, params, x, y, loss):
-        logits = model.apply({"params": params}, x)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y)
+    def outputs(self, model, variables, x, train, rngs):
+        return forward(model, variables, x, train=train, rngs=rngs)
 
-    def eval_sums(self, model, params, x, y, mask, loss):
-        logits = model.apply({"params": params}, x)
+    def losses(self, outputs, x, y, loss):
+        return optax.softmax_cross_entropy_with_integer_labels(outputs, y)
+
+    def eval_sums(self, model, variables, x, y, mask, loss):
+        logits, _ = self.outputs(model, variables, x, False, None)
         predicted = jnp.argmax(logits, axis=-1)
         return {
             "loss": jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, y) * mask),
@@ -105,19 +125,19 @@ class Reconstruction(Task):
     score = Metric("mse", "reconstruction error (test)", higher_is_better=False)
     sums = ("loss", "squared_error")
 
-    @staticmethod
-    def _logits_and_pixels(model, params, x):
-        logits = model.apply({"params": params}, x, method=lambda m, v: m.decode_logits(m.encode(v)))
-        return logits, x.reshape(x.shape[0], -1)
+    def outputs(self, model, variables, x, train, rngs):
+        """The decoder's logits (before the sigmoid)."""
+        return forward(model, variables, x, train=train, rngs=rngs, method=_logits)
 
-    def per_example_loss(self, model, params, x, y, loss):
-        logits, pixels = self._logits_and_pixels(model, params, x)
+    def losses(self, outputs, x, y, loss):
+        pixels = x.reshape(x.shape[0], -1)
         if loss == "bce":
-            return optax.sigmoid_binary_cross_entropy(logits, pixels).mean(axis=1)
-        return jnp.mean((jax.nn.sigmoid(logits) - pixels) ** 2, axis=1)
+            return optax.sigmoid_binary_cross_entropy(outputs, pixels).mean(axis=1)
+        return jnp.mean((jax.nn.sigmoid(outputs) - pixels) ** 2, axis=1)
 
-    def eval_sums(self, model, params, x, y, mask, loss):
-        logits, pixels = self._logits_and_pixels(model, params, x)
+    def eval_sums(self, model, variables, x, y, mask, loss):
+        logits, _ = self.outputs(model, variables, x, False, None)
+        pixels = x.reshape(x.shape[0], -1)
         squared = jnp.mean((jax.nn.sigmoid(logits) - pixels) ** 2, axis=1)
         per_image = optax.sigmoid_binary_cross_entropy(logits, pixels).mean(axis=1) if loss == "bce" else squared
         return {"loss": jnp.sum(per_image * mask), "squared_error": jnp.sum(squared * mask)}
@@ -127,6 +147,10 @@ class Reconstruction(Task):
 
     def loss_label(self, loss):
         return RECONSTRUCTION_LOSSES[loss]
+
+
+def _logits(model: nn.Module, x: jax.Array, train: bool = False) -> jax.Array:
+    return model.decode_logits(model.encode(x, train), train)
 
 
 TASKS: dict[str, Task] = {task.kind: task for task in (Classification(), Reconstruction())}

@@ -118,6 +118,69 @@ def layer_rows(rows: list[VariableRow]) -> list[LayerRow]:
     return [LayerRow(module, grouped[module], counts[module]) for module in grouped]
 
 
+#: What each collection of a variables tree holds, in words.
+COLLECTIONS: dict[str, str] = {
+    "params": "the numbers the optimizer learns: Dense kernels and biases, BatchNorm and LayerNorm scales and biases",
+    "batch_stats": "BatchNorm's running mean and variance of each value it normalises: updated by every training "
+    "step (model.apply(..., mutable=['batch_stats'])), not by the optimizer, and used when evaluating",
+}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One top-level entry of a variables tree: its name, how many arrays and numbers it holds, what it is."""
+
+    name: str
+    arrays: int
+    numbers: int
+    meaning: str
+
+
+def collections(rows: list[VariableRow]) -> list[Collection]:
+    """The collections of ``variable_rows(variables)``, ``params`` first."""
+    grouped: dict[str, list[VariableRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.path.split("/", 1)[0], []).append(row)
+    names = sorted(grouped, key=lambda name: (name != "params", name))
+    return [
+        Collection(name, len(grouped[name]), sum(r.size for r in grouped[name]), COLLECTIONS.get(name, ""))
+        for name in names
+    ]
+
+
+@dataclass(frozen=True)
+class BatchStatsRow:
+    """The running statistics one BatchNorm layer keeps: over its units, the average of the running means
+    and of the running variances (0 and 1 before training)."""
+
+    module: str  # "BatchNorm_0", "decoder/BatchNorm_0"
+    units: int
+    mean_of_means: float
+    mean_of_variances: float
+    min_variance: float
+    max_variance: float
+
+
+def batch_stats_rows(variables: Any) -> list[BatchStatsRow]:
+    """One row per BatchNorm layer of ``variables["batch_stats"]`` (none for a model without BatchNorm)."""
+    stats = variables.get("batch_stats", {}) if hasattr(variables, "get") else {}
+    found: dict[str, dict[str, np.ndarray]] = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(stats)[0]:
+        parts = path_to_str(path).split("/")
+        found.setdefault("/".join(parts[:-1]), {})[parts[-1]] = np.asarray(leaf, np.float64)
+    return [
+        BatchStatsRow(
+            module,
+            int(arrays["mean"].size),
+            float(arrays["mean"].mean()),
+            float(arrays["var"].mean()),
+            float(arrays["var"].min()),
+            float(arrays["var"].max()),
+        )
+        for module, arrays in sorted(found.items(), key=lambda item: _display_key(item[0]))
+    ]
+
+
 def total_parameters(variables: Any) -> int:
     """Number of scalars in the tree: the sum of every leaf's size."""
     return sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(variables))
@@ -138,6 +201,29 @@ def _plain(tree: Any) -> Any:
     if hasattr(tree, "items"):
         return {str(k): _plain(v) for k, v in tree.items()}
     return tree
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """How many values fall in each of ``len(counts)`` equal bins from ``edges[0]`` to ``edges[-1]``."""
+
+    edges: np.ndarray  # (bins + 1,)
+    counts: np.ndarray  # (bins,) int64
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+
+def value_histogram(values: Any, bins: int = 60) -> Histogram:
+    """The histogram of an array's finite values: what a chart of a 4096 x 4096 kernel sends to the
+    browser is these 60 counts, not its 16.8 million numbers. Values that are not finite are left out."""
+    flat = np.asarray(values, np.float64).ravel()
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return Histogram(np.array([0.0, 1.0]), np.zeros(1, np.int64))
+    counts, edges = np.histogram(flat, bins=bins)
+    return Histogram(edges, counts.astype(np.int64))
 
 
 def get_leaf(variables: Any, path: str) -> np.ndarray:
@@ -179,23 +265,26 @@ def _tuple(values: Any) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
+def _layers(layers: Any) -> str:
+    """The module's layer tuples, one per line."""
+    if not layers:
+        return "()"
+    return "(\n" + "".join(f"        {_tuple(layer)},\n" for layer in layers) + "    )"
+
+
 def flax_source(spec: ModelSpec) -> str:
     """Runnable flax.linen code that builds the model ``spec`` describes, with the same shapes."""
     model = models.build_model(spec)
     batch = f"jnp.ones((1, {', '.join(str(d) for d in spec.input_shape)}))"
     if spec.kind == "mlp":
-        construct = (
-            f"model = MLP(\n    features={_tuple(model.features)},\n    activations={_tuple(model.activations)},\n)\n"
-        )
+        construct = f"model = MLP(\n    layers={_layers(model.layers)},\n)\n"
         usage = "logits = model.apply(variables, x)  # one score per class, shape (1, 10)\n"
     else:
         construct = (
             "model = AutoEncoder(\n"
-            f"    encoder_widths={_tuple(model.encoder_widths)},\n"
-            f"    decoder_widths={_tuple(model.decoder_widths)},\n"
+            f"    encoder_layers={_layers(model.encoder_layers)},\n"
+            f"    decoder_layers={_layers(model.decoder_layers)},\n"
             f"    input_shape={_tuple(model.input_shape)},\n"
-            f"    encoder_activations={_tuple(model.encoder_activations)},\n"
-            f"    decoder_activations={_tuple(model.decoder_activations)},\n"
             ")\n"
         )
         usage = (

@@ -83,10 +83,13 @@ with right:
     m = st.columns(3)
     m[0].metric("Parameters", f"{spec.parameter_count:,}", help="Weights and biases the model learns while training.")
     m[1].metric(
-        "Memory while training", human_bytes(costs.parameter_bytes + costs.optimizer_state_bytes),
+        "Memory while training",
+        human_bytes(costs.parameter_bytes + costs.optimizer_state_bytes + costs.batch_stats_bytes),
         help=f"Parameters: {human_bytes(costs.parameter_bytes)} (4 bytes each). The {state.config.optimizer} "
         f"optimizer keeps {human_bytes(costs.optimizer_state_bytes)} more (Adam: two running averages "
-        "per parameter).",
+        "per parameter)."
+        + (f" BatchNorm's running means and variances (batch_stats): {human_bytes(costs.batch_stats_bytes)}."
+           if costs.batch_stats_bytes else ""),
     )  # fmt: skip
     m[2].metric(
         "Work per image", f"{human_count(costs.forward_flops)} operations",
@@ -94,6 +97,14 @@ with right:
         f"image costs about {human_count(costs.train_flops)} (forward + backward pass).",
     )  # fmt: skip
     st.plotly_chart(figures.stack_figure(spec, height=height(340)), key="build.stack", config={"displayModeBar": False})
+    others = [layer for layer in spec.layers if not layer.is_dense]
+    if others:
+        st.caption(
+            "Between the Dense layers (not drawn as bars, they keep the number of values): "
+            + ", ".join(f"{layer.describe()}" for layer in others)
+            + f". BatchNorm and LayerNorm learn a scale and a bias per value: {spec.norm_parameter_count:,} "
+            "of the parameters."
+        )
     explain("Bars are drawn to scale: height = number of units. Hover a bar for its parameters.")
     dense_layers = models.dense_layers(spec)
     st.dataframe(

@@ -79,7 +79,7 @@ with answer_column:
         st.caption("The model's answer appears here once you draw.")
     elif spec.kind == "mlp":
         names = known
-        probabilities = predict.predict_probabilities(spec, result.params, prepared.image[None])[0]
+        probabilities = predict.predict_probabilities(spec, result.variables, prepared.image[None])[0]
         best = int(np.argmax(probabilities))
         st.metric(
             "The model says", names[best], f"{probabilities[best]:.0%} sure", delta_color="off",
@@ -87,7 +87,7 @@ with answer_column:
         )  # fmt: skip
         st.plotly_chart(figures.probability_figure(probabilities, names), key="draw.probabilities")
     else:
-        rebuilt = predict.reconstruct(spec, result.params, prepared.image[None])
+        rebuilt = predict.reconstruct(spec, result.variables, prepared.image[None])
         error = float(np.mean((rebuilt - prepared.image[None]) ** 2))
         st.markdown("**What the autoencoder rebuilds**")
         st.image(tile(rebuilt, cols=1, scale=BIG), output_format="PNG")

@@ -112,7 +112,7 @@ def code_sliders(spec: ModelSpec, params, axes: LatentAxes, coordinates: np.ndar
 
 
 st.markdown("### Move through the code")
-code_sliders(spec, result.params, axes, axes.coordinates(codes), run.run_id)
+code_sliders(spec, result.variables, axes, axes.coordinates(codes), run.run_id)
 
 # ----- the map ------------------------------------------------------------------------------
 st.markdown("### Pick a point on the map")
@@ -146,11 +146,11 @@ with pick_column:
             help="With no dot clicked on the map, this test image's point is decoded.",
         )  # fmt: skip
         map_point = points[index][: map_axes.count]
-    from_point = predict.decode(spec, result.params, map_axes.codes_at(map_point))
+    from_point = predict.decode(spec, result.variables, map_axes.codes_at(map_point))
     shown = [dataset.test_images[[index]].astype(np.float32) / 255.0, from_point]
     labels = ["the test image", "decoded from the map point"]
     if map_axes.principal:
-        shown.insert(1, predict.decode(spec, result.params, codes[[index]]))
+        shown.insert(1, predict.decode(spec, result.variables, codes[[index]]))
         labels.insert(1, "decoded from its full code")
     st.image(tile(np.concatenate(shown), cols=len(shown), scale=5), output_format="PNG")
     st.caption(f"Test image #{index}, a {names[dataset.test_labels[index]]}: " + " · ".join(labels) + ".")
@@ -179,7 +179,7 @@ path = latent.interpolate(codes[first], codes[last], steps)
 strip = np.concatenate(
     [
         dataset.test_images[[first]].astype(np.float32) / 255.0,
-        predict.decode(spec, result.params, path),
+        predict.decode(spec, result.variables, path),
         dataset.test_images[[last]].astype(np.float32) / 255.0,
     ]
 )

@@ -17,6 +17,7 @@ from components.state import get_state
 from components.ui import explain, height, image_scale, not_trained_yet
 from components.words import plain
 from core import predict
+from core.errors import CoreError
 
 require_frame()
 
@@ -59,7 +60,7 @@ if spec.kind == "autoencoder":
         help="What a model that ignores its input would score: the autoencoder should be well below this",
     )  # fmt: skip
     m[2].metric("Code size", f"{spec.code_size} numbers", help="Each image is squeezed into this many numbers")
-    rebuilt = predict.reconstruct(spec, result.params, dataset.test_images[shown])
+    rebuilt = predict.reconstruct(spec, result.variables, dataset.test_images[shown])
     st.image(
         tile(dataset.test_images[shown], cols=GRID, scale=image_scale(3)), output_format="PNG", caption="Test images"
     )
@@ -73,25 +74,30 @@ if spec.kind == "autoencoder":
         col.caption(f"err {errors[index]:.3f}")
 
     st.markdown("### The latent map")
-    points, share = predict.project_2d(outputs["codes"])
-    if spec.code_size == 2:
-        titles = ("code number 1", "code number 2")
-        st.caption("Every test image is a point at its 2-number code. Similar images land close together.")
-    else:
-        titles = (
-            f"main direction 1 ({share[0]:.0%} of the spread)",
-            f"main direction 2 ({share[1]:.0%} of the spread)",
+    try:
+        points, share = predict.project_2d(outputs["codes"])
+    except CoreError as err:  # e.g. an uploaded model whose codes are infinite
+        points = None
+        st.warning(f"The latent map cannot be drawn: {err}.", icon=":material/warning:")
+    if points is not None:
+        if spec.code_size == 2:
+            titles = ("code number 1", "code number 2")
+            st.caption("Every test image is a point at its 2-number code. Similar images land close together.")
+        else:
+            titles = (
+                f"main direction 1 ({share[0]:.0%} of the spread)",
+                f"main direction 2 ({share[1]:.0%} of the spread)",
+            )
+            st.caption(
+                f"The codes have {spec.code_size} numbers; this map shows the two directions in which they differ most "
+                'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
+                "means that share of all the differences between codes lies along that direction. "
+                "Similar images land close together."
+            )
+        st.plotly_chart(
+            figures.latent_figure(points, dataset.test_labels, dataset.class_names, titles, height=height(480)),
+            key="results.latent",
         )
-        st.caption(
-            f"The codes have {spec.code_size} numbers; this map shows the two directions in which they differ most "
-            'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
-            "means that share of all the differences between codes lies along that direction. "
-            "Similar images land close together."
-        )
-    st.plotly_chart(
-        figures.latent_figure(points, dataset.test_labels, dataset.class_names, titles, height=height(480)),
-        key="results.latent",
-    )
 else:
     probabilities = outputs["probabilities"]
     predicted = probabilities.argmax(axis=1)

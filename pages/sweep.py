@@ -87,7 +87,7 @@ def sweep_dataset(state: AppState) -> Dataset | None:
 def settings_form(state: AppState) -> SweepPlan | None:
     """The sweep's settings; the plan they describe (None, with the reason shown, if invalid)."""
     config, defaults = state.config, TrainConfig().to_dict()
-    layers = [*range(len(spec.layers)), ALL_LAYERS]
+    layers = [*spec.dense_indices, ALL_LAYERS]  # dropout and normalisation layers have no width
     with st.form("sweep.settings"):
         seeds, batch_size = DEFAULT_SEEDS, config.batch_size  # presenter mode hides both and keeps these
         cols = st.columns([2, 3, 1] if advanced() else [2, 4])

@@ -12,7 +12,15 @@ from components.tree_view import treescope_html
 from components.ui import explain, height
 from core import models
 from core.costs import parameter_diff
-from core.variables import flax_source, get_leaf, layer_rows, tree_outline, variable_rows
+from core.variables import (
+    batch_stats_rows,
+    collections,
+    flax_source,
+    get_leaf,
+    layer_rows,
+    tree_outline,
+    variable_rows,
+)
 
 require_frame()
 
@@ -31,7 +39,7 @@ trained = state.trained_result()
 
 st.title(":material/account_tree: Look inside the variables")
 if trained is not None:
-    variables = {"params": trained.params}
+    variables = trained.variables
     run = state.trained_run()
     st.success(
         f"Showing the **trained** values of run {run.run_id} "
@@ -57,14 +65,74 @@ else:
         icon=":material/eco:",
     )
 
-rows = variable_rows(variables)
+every_row = variable_rows(variables)
+rows = [row for row in every_row if row.path.startswith("params/")]  # what the optimizer learns
 layers = layer_rows(rows)
 total = sum(row.size for row in rows)
+norms = (
+    " BatchNorm and LayerNorm layers hold a **scale** and a **bias** per value." if spec.norm_parameter_count else ""
+)
 
 st.markdown(
     f"**{total:,} parameters** in {len(layers)} layers. Each Dense layer holds a **kernel** "
-    "(one weight per connection: inputs x units) and a **bias** (one number per unit)."
+    f"(one weight per connection: inputs x units) and a **bias** (one number per unit).{norms}"
 )
+found = collections(every_row)
+st.markdown(
+    f"`model.init` returns {len(found)} collection{'s' if len(found) > 1 else ''}: "
+    + "; ".join(f"**`{c.name}`** ({c.numbers:,} numbers in {c.arrays:,} arrays): {c.meaning}" for c in found)
+    + "."
+)
+with st.expander("Training mode and evaluation mode", icon=":material/school:", expanded=spec.has_batchnorm):
+    st.markdown(
+        "The model's `__call__` takes a `train` flag, as in the flax documentation:\n\n"
+        "- **Training** (`train=True`): Dropout zeroes a random share of the values at each step, so it needs a "
+        "random key, `rngs={'dropout': key}` (here: the run's seed combined with the step number, so the same "
+        "seed gives the same run). BatchNorm normalises with the mean and variance of the current batch and "
+        "updates its running averages in `batch_stats`, which is why the step calls "
+        "`model.apply(variables, x, train=True, mutable=['batch_stats'])` and keeps the new `batch_stats` it returns.\n"
+        "- **Evaluation** (`train=False`): Dropout is off (nothing is dropped, so two evaluations give the very same "
+        "answer) and BatchNorm uses the running averages in `batch_stats` instead of the batch's own statistics. "
+        "Test scores, predictions and drawings all use this mode.\n\n"
+        + (
+            "This model has neither Dropout nor BatchNorm, so both modes compute the same thing."
+            if not spec.has_dropout and not spec.has_batchnorm
+            else "Add or remove these layers on the Build page to see the collections change."
+        )
+    )
+stats = batch_stats_rows(variables)
+if stats:
+    st.markdown(
+        "**BatchNorm's batch statistics** (`batch_stats`)"
+        + (
+            " after training:"
+            if trained is not None
+            else " before training: every mean starts at 0, every variance at 1."
+        )
+    )
+    st.dataframe(
+        [
+            {"layer": row.module, "units": row.units, "average running mean": row.mean_of_means,
+             "average running variance": row.mean_of_variances, "smallest variance": row.min_variance,
+             "largest variance": row.max_variance}
+            for row in stats
+        ],
+        hide_index=True,
+        key="variables.batch_stats",
+        column_config={
+            "units": st.column_config.NumberColumn(help="values this layer normalises", format="localized"),
+            "average running mean": st.column_config.NumberColumn(
+                help="the running means (one per unit) averaged: what BatchNorm subtracts when evaluating",
+                format="%.4f",
+            ),
+            "average running variance": st.column_config.NumberColumn(
+                help="the running variances averaged: BatchNorm divides by their square root when evaluating",
+                format="%.4f",
+            ),
+            "smallest variance": st.column_config.NumberColumn(format="%.4f"),
+            "largest variance": st.column_config.NumberColumn(format="%.4f"),
+        },
+    )  # fmt: skip
 
 # the widget forgets its tab when the visitor opens another page; the visitor's state does not
 if "variables.tab" not in st.session_state and state.variables_tab is not None:
@@ -107,7 +175,7 @@ if table_tab.open:
                     "max": row.max,
                     "histogram": list(row.histogram),
                 }
-                for row in rows
+                for row in every_row
             ],
             hide_index=True,
             key="variables.table",
@@ -116,7 +184,8 @@ if table_tab.open:
                     help="collection / layer / array, as in variables['params']['Dense_0']"
                 ),
                 "parameters": st.column_config.NumberColumn(
-                    help="how many numbers this array holds", format="localized"
+                    help="how many numbers this array holds (batch_stats are not learned by the optimizer)",
+                    format="localized",
                 ),
                 "mean": st.column_config.NumberColumn(help="average value", format="%.4f"),
                 "std": st.column_config.NumberColumn(

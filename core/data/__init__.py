@@ -29,6 +29,7 @@ from core.data.dataset import (
 )
 from core.data.folder import folder_fingerprint, read_image_folder
 from core.data.idx import read_idx_split
+from core.data.roots import Roots, check_inside_roots, resolve_roots
 from core.errors import DataError
 
 __all__ = [
@@ -43,20 +44,9 @@ __all__ = [
 ]
 
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "assets" / "mnist_sample.npz"
-TFDS_NAMES = ("mnist", "fashion_mnist", "kmnist", "emnist_digits")
+TFDS_NAMES = ("mnist", "fashion_mnist", "kmnist", "emnist_digits", "emnist_letters")
 DATASET_CHOICES = ("sample", *TFDS_NAMES, "idx:<folder>", "folder:<folder>")
 FOLDER_KINDS = {"idx": "idx:/usr/share/datasets/fashion-mnist", "folder": "folder:~/my-images"}
-
-
-def check_inside_roots(path: Path, roots: Sequence[str | Path]) -> None:
-    """DataError unless ``path`` (already resolved: no ``..`` or symlink tricks) is inside a root."""
-    resolved = [Path(root).expanduser().resolve() for root in roots]
-    if not any(path == root or root in path.parents for root in resolved):
-        allowed = ", ".join(str(root) for root in resolved) or "none configured"
-        raise DataError(
-            f"reading {path} is not allowed: this dashboard is served to other computers, so local "
-            f"folders are read only below its data roots ({allowed}; set FLAX_DASHBOARD_DATA_ROOTS)"
-        )
 
 
 def parse_dataset_name(name: str) -> tuple[str, str | None]:
@@ -97,11 +87,12 @@ def load_dataset(
             path = Path(folder).expanduser().resolve()
         except (OSError, RuntimeError) as err:  # a loop of links, an unknown ~user
             raise DataError(f"cannot open folder {folder[:80]}: {getattr(err, 'strerror', None) or err}") from None
-        if allowed_roots is not None:
-            check_inside_roots(path, allowed_roots)
+        roots = None if allowed_roots is None else resolve_roots(allowed_roots)
+        if roots is not None:
+            check_inside_roots(path, roots, shown=folder)
         if kind == "folder":
-            return _load_image_folder_cached(str(path), folder_fingerprint(path))
-        return _load_idx_cached(str(path), _folder_fingerprint(path))
+            return _load_image_folder_cached(str(path), folder_fingerprint(path), roots)
+        return _load_idx_cached(str(path), _folder_fingerprint(path), roots)
     if kind == "sample":
         return _load_sample()
     from core.data import tfds
@@ -138,10 +129,10 @@ def _folder_fingerprint(folder: Path) -> tuple:
 
 
 @lru_cache(maxsize=4)
-def _load_idx_cached(folder: str, fingerprint: tuple) -> Dataset:
+def _load_idx_cached(folder: str, fingerprint: tuple, roots: Roots | None) -> Dataset:
     path = Path(folder)
-    train = read_idx_split(path, "train")
-    test = read_idx_split(path, "t10k")
+    train = read_idx_split(path, "train", roots)
+    test = read_idx_split(path, "t10k", roots)
     return make_dataset(
         f"idx:{folder}",
         f"IDX files in {folder} ({len(train[1]):,} train / {len(test[1]):,} test)",
@@ -152,5 +143,5 @@ def _load_idx_cached(folder: str, fingerprint: tuple) -> Dataset:
 
 
 @lru_cache(maxsize=4)
-def _load_image_folder_cached(folder: str, fingerprint: tuple) -> Dataset:
-    return read_image_folder(folder, name=f"folder:{folder}")
+def _load_image_folder_cached(folder: str, fingerprint: tuple, roots: Roots | None) -> Dataset:
+    return read_image_folder(folder, name=f"folder:{folder}", roots=roots)

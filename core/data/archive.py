@@ -5,14 +5,20 @@ over ``MAX_FILE_BYTES`` or all of them over ``MAX_TOTAL_BYTES`` uncompressed; an
 than ``MAX_RATIO`` times (a zip bomb); encrypted entries; names that are absolute or use ``..``;
 symbolic links. Only files with image suffixes are written (everything else is skipped), and the
 bytes written are counted as they are written, so a header lying about sizes cannot exceed the limits.
+
+Unpacked uploads are kept for a day and within ``UPLOADS_BUDGET_BYTES`` together: before each new
+upload the oldest are removed (``prune_uploads``). A dataset already loaded stays in memory; only
+reloading it after its folder was removed asks for the zip again.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -27,6 +33,9 @@ MAX_RATIO = 200  # image files are compressed already: PNG/JPEG hardly shrink, a
 CHUNK = 2**16
 #: where the dashboard unpacks visitors' zips, one new folder per upload
 UPLOAD_ROOT = Path(tempfile.gettempdir()) / "flax-dashboard-uploads"
+#: disk kept for unpacked uploads of all visitors together, and how long one is kept
+UPLOADS_BUDGET_BYTES = 2 * 2**30
+UPLOAD_MAX_AGE_S = 24 * 3600
 
 
 def safe_member_path(name: str) -> PurePosixPath:
@@ -103,9 +112,54 @@ def extract_image_zip(source: bytes | str | Path, destination: str | Path) -> Pa
     return destination
 
 
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files below ``folder`` (links are not followed)."""
+    total = 0
+    for parent, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(parent, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def prune_uploads(
+    root: Path | None = None,
+    budget_bytes: int | None = None,
+    max_age_s: float | None = None,
+    room_for: int = 0,
+    now: float | None = None,
+) -> list[Path]:
+    """Remove unpacked uploads older than ``max_age_s``, then the oldest until the rest and ``room_for``
+    more bytes fit in ``budget_bytes``; returns the folders removed. Defaults: ``UPLOAD_ROOT``,
+    ``UPLOADS_BUDGET_BYTES``, ``UPLOAD_MAX_AGE_S``."""
+    root = UPLOAD_ROOT if root is None else root
+    budget_bytes = UPLOADS_BUDGET_BYTES if budget_bytes is None else budget_bytes
+    max_age_s = UPLOAD_MAX_AGE_S if max_age_s is None else max_age_s
+    now = time.time() if now is None else now
+    try:
+        folders = [p for p in root.iterdir() if p.name.startswith("upload-") and p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []
+    folders.sort(key=lambda p: p.stat().st_mtime)  # oldest first
+    sizes = {p: folder_bytes(p) for p in folders}
+    removed = []
+    total = sum(sizes.values()) + room_for
+    for folder in folders:
+        if now - folder.stat().st_mtime <= max_age_s and total <= budget_bytes:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= sizes[folder]
+        removed.append(folder)
+    return removed
+
+
 def unpack_upload(data: bytes) -> Path:
-    """Unpack an uploaded zip into a new folder below ``UPLOAD_ROOT`` (removed again if refused)."""
+    """Unpack an uploaded zip into a new folder below ``UPLOAD_ROOT`` (removed again if refused), after
+    making room for it within the uploads' disk budget."""
     UPLOAD_ROOT.mkdir(parents=True, exist_ok=True)
+    prune_uploads(room_for=len(data))  # images hardly compress: about what the unpacked folder takes
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=UPLOAD_ROOT))
     try:
         return extract_image_zip(data, folder)

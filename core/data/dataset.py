@@ -9,8 +9,11 @@ import numpy as np
 from core.errors import DataError
 
 IMAGE_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # most datasets here: digits, clothes, hiragana
+MAX_CLASSES = 64  # the most classes a dataset may have (EMNIST letters has 26)
 DIGIT_NAMES = tuple(str(d) for d in range(10))
+#: EMNIST letters' 26 classes: each holds a letter's capital and small forms together
+LETTER_NAMES = tuple(f"{c}/{c.lower()}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 FASHION_NAMES = (
     "T-shirt/top",
     "Trouser",
@@ -67,6 +70,8 @@ def make_dataset(
     test: tuple[np.ndarray, np.ndarray],
 ) -> Dataset:
     """Check shapes and types, make the arrays read-only (they are shared between visitors)."""
+    if not 2 <= len(class_names) <= MAX_CLASSES:
+        raise DataError(f"{name}: a dataset has 2 to {MAX_CLASSES} classes, got {len(class_names)}")
     arrays = []
     for split, (images, labels) in (("train", train), ("test", test)):
         images = np.asarray(images)
@@ -81,8 +86,11 @@ def make_dataset(
             raise DataError(f"{name}: {images.shape[0]:,} {split} images but {labels.shape[0]:,} labels")
         if images.shape[0] == 0:
             raise DataError(f"{name}: the {split} split is empty")
-        if labels.min() < 0 or labels.max() >= NUM_CLASSES:
-            raise DataError(f"{name}: {split} labels must be 0-9, found {int(labels.min())}..{int(labels.max())}")
+        if labels.min() < 0 or labels.max() >= len(class_names):
+            raise DataError(
+                f"{name}: {split} labels must be 0-{len(class_names) - 1} (one per class name), "
+                f"found {int(labels.min())}..{int(labels.max())}"
+            )
         images = np.ascontiguousarray(images)
         labels = labels.astype(np.int32)
         images.setflags(write=False)
@@ -94,7 +102,12 @@ def make_dataset(
 def drawing_subject(class_names: tuple[str, ...]) -> str:
     """What to ask a person to draw for a model that knows ``class_names``: "digit", "hiragana
     character", "piece of clothing", or for an image folder "picture of one of: cat, dog"."""
-    known = {DIGIT_NAMES: "digit", KUZUSHIJI_NAMES: "hiragana character", FASHION_NAMES: "piece of clothing"}
+    known = {
+        DIGIT_NAMES: "digit",
+        KUZUSHIJI_NAMES: "hiragana character",
+        FASHION_NAMES: "piece of clothing",
+        LETTER_NAMES: "letter (capital or small)",
+    }
     if tuple(class_names) in known:
         return known[tuple(class_names)]
     used = [name for name in class_names if not (name.startswith("(unused ") and name.endswith(")"))]

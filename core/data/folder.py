@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from core.data.dataset import NUM_CLASSES, Dataset, make_dataset
+from core.data.roots import Roots, inside
 from core.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -130,16 +131,29 @@ def find_layout(root: Path) -> tuple[Path, Path | None]:
     return train, test
 
 
-def read_split(split: Path, class_names: tuple[str, ...]) -> FolderImages:
-    """Every image below ``split/<class name>/``, labelled by the class's index in ``class_names``."""
+#: Marks a skipped entry that is a link leading outside the data roots.
+LINK_OUT = " (link outside the data roots)"
+
+
+def read_split(split: Path, class_names: tuple[str, ...], roots: Roots | None = None) -> FolderImages:
+    """Every image below ``split/<class name>/``, labelled by the class's index in ``class_names``.
+
+    With ``roots`` (a served dashboard), files and class folders that are links to places outside
+    them are skipped and counted with the unreadable files."""
     images, labels, skipped = [], [], []
     for label, name in enumerate(class_names):
         folder = split / name
         if not folder.is_dir():
             continue
+        if roots is not None and not inside(folder, roots):
+            skipped.append(name + "/" + LINK_OUT)
+            continue
         for path in image_files(folder):
             if len(images) >= MAX_IMAGES:
                 raise DataError(f"{split} holds more than {MAX_IMAGES:,} images; use fewer")
+            if roots is not None and not inside(path, roots):
+                skipped.append(str(path.relative_to(split)) + LINK_OUT)
+                continue
             try:
                 images.append(read_image(path))
             except UNREADABLE:
@@ -164,11 +178,14 @@ def stratified_split(labels: np.ndarray, test_fraction: float = TEST_FRACTION, s
     return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(test, np.int64))
 
 
-def read_image_folder(root: str | Path, name: str | None = None) -> Dataset:
-    """The Dataset of an image folder (see the module docstring); DataError with what to fix otherwise."""
+def read_image_folder(root: str | Path, name: str | None = None, roots: Roots | None = None) -> Dataset:
+    """The Dataset of an image folder (see the module docstring); DataError with what to fix otherwise.
+    ``roots``: see ``read_split``."""
     root = Path(root)
     train_dir, test_dir = find_layout(root)
-    class_names = tuple(p.name for p in class_folders(train_dir))
+    folders = class_folders(train_dir)
+    linked_out = [p.name + "/" + LINK_OUT for p in folders if roots is not None and not inside(p, roots)]
+    class_names = tuple(p.name for p in folders if roots is None or inside(p, roots))
     if len(class_names) > NUM_CLASSES:
         raise DataError(
             f"{train_dir} has {len(class_names)} class folders ({', '.join(class_names[:12])}"
@@ -184,13 +201,13 @@ def read_image_folder(root: str | Path, name: str | None = None) -> Dataset:
                 f"{test_dir} has class folders that {train_dir} does not: {', '.join(unknown)}; "
                 f"the test classes must be among {', '.join(class_names)}"
             )
-    train = read_split(train_dir, class_names)
+    train = read_split(train_dir, class_names, roots)
     empty = [n for i, n in enumerate(class_names) if not np.any(train.labels == i)]
     if empty:
         raise DataError(f"no readable images in {', '.join(f'{train_dir}/{n}' for n in empty)}")
-    skipped = list(train.skipped)
+    skipped = linked_out + list(train.skipped)
     if test_dir is not None:
-        test = read_split(test_dir, class_names)
+        test = read_split(test_dir, class_names, roots)
         skipped += [f"test/{s}" for s in test.skipped]
         if test.labels.size == 0:
             raise DataError(f"no readable images in {test_dir}")
@@ -204,7 +221,11 @@ def read_image_folder(root: str | Path, name: str | None = None) -> Dataset:
         train_part = (train.images[keep], train.labels[keep])
         test_part = (train.images[held], train.labels[held])
         how = f"a stratified {TEST_FRACTION:.0%} held out (seed {SPLIT_SEED})"
-    note = f"; {len(skipped):,} unreadable file{'s' if len(skipped) != 1 else ''} skipped" if skipped else ""
+    links = sum(s.endswith(LINK_OUT) for s in skipped)
+    unreadable = len(skipped) - links
+    note = f"; {unreadable:,} unreadable file{'s' if unreadable != 1 else ''} skipped" if unreadable else ""
+    if links:
+        note += f"; {links:,} link{'s' if links != 1 else ''} leading outside the data roots not followed"
     description = (
         f"Images in {root}: {len(class_names)} classes ({', '.join(class_names)}), "
         f"{len(train_part[1]):,} train / {len(test_part[1]):,} test from {how}{note}"

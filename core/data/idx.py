@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.dataset import NUM_CLASSES
+from core.data.roots import Roots, inside
 from core.errors import DataError
 
 #: Largest IDX payload read (uncompressed). Full MNIST train images are 47 MB.
@@ -118,12 +119,17 @@ def _check_folder(folder: Path) -> None:
         raise DataError(f"{_short(folder)} is a file, not a folder of IDX files")
 
 
-def read_idx_split(folder: str | Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 28, 28, 1) uint8 and labels (N,) int32 of one split (``train`` or ``t10k``)."""
+def read_idx_split(folder: str | Path, prefix: str, roots: Roots | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28, 1) uint8 and labels (N,) int32 of one split (``train`` or ``t10k``).
+
+    With ``roots`` (a served dashboard), a file that is a link to a place outside them is refused."""
     folder = Path(folder)
     _check_folder(folder)
     image_file = find_idx_file(folder, prefix, "images")
     label_file = find_idx_file(folder, prefix, "labels")
+    for file in (image_file, label_file):
+        if roots is not None and not inside(file, roots):
+            raise DataError(f"{file.name} is a link to a file outside the data roots, so it is not read")
     images = parse_idx(read_idx_bytes(image_file, MAX_IDX_BYTES), image_file.name)
     labels = parse_idx(read_idx_bytes(label_file, MAX_IDX_BYTES), label_file.name)
     if images.ndim != 3 or images.shape[1:] != (28, 28):

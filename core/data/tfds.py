@@ -1,5 +1,5 @@
-"""``mnist``, ``fashion_mnist``, ``kmnist`` (Kuzushiji-MNIST) and ``emnist_digits`` through
-tensorflow-datasets, without TensorFlow. (EMNIST: its zip is fetched the same way, see ``read_archived``.)
+"""``mnist``, ``fashion_mnist``, ``kmnist`` (Kuzushiji-MNIST), ``emnist_digits`` and ``emnist_letters``
+through tensorflow-datasets, without TensorFlow. (EMNIST: its zip is fetched the same way, see ``read_archived``.)
 
 Two routes, tried in order:
 1. Prepared: a finished array_record build in the tfds data dir is read with
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, KUZUSHIJI_NAMES, Dataset, make_dataset
+from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, KUZUSHIJI_NAMES, LETTER_NAMES, Dataset, make_dataset
 from core.data.idx import MAX_IDX_BYTES, parse_idx, read_idx_bytes
 from core.errors import DataError
 
@@ -41,16 +41,19 @@ CLASS_NAMES = {
     "fashion_mnist": FASHION_NAMES,
     "kmnist": KUZUSHIJI_NAMES,
     "emnist_digits": DIGIT_NAMES,
+    "emnist_letters": LETTER_NAMES,
 }
 TITLES = {
     "mnist": "MNIST",
     "fashion_mnist": "Fashion-MNIST",
     "kmnist": "Kuzushiji-MNIST",
     "emnist_digits": "EMNIST digits",
+    "emnist_letters": "EMNIST letters",
 }
 #: EMNIST comes as one zip (tfds' emnist builder) of every subset's IDX .gz files, its images stored
-#: transposed (column by column); our name -> (tfds builder, subset)
-ARCHIVED = {"emnist_digits": ("emnist", "digits")}
+#: transposed (column by column); our name -> (tfds builder, subset, the label of the first class: the
+#: letters are numbered 1 to 26 in EMNIST's files)
+ARCHIVED = {"emnist_digits": ("emnist", "digits", 0), "emnist_letters": ("emnist", "letters", 1)}
 #: The four files of an MNIST-style dataset, by the keys of tfds' MNIST builder: the standard IDX names
 #: (tfds' KMNIST builder subclasses its MNIST builder: same four files, its own URL and checksums).
 FILES = {
@@ -316,7 +319,7 @@ def registered_archive(name: str) -> tuple[str, object]:
     tfds = _tfds()
     from tensorflow_datasets.core.download import checksums
 
-    builder_name, _subset = ARCHIVED[name]
+    builder_name = ARCHIVED[name][0]
     url = tfds.builder_cls(builder_name).URL
     infos = checksums.load_url_infos(tfds.core.tfds_path("url_checksums", f"{builder_name}.txt"))
     if url not in infos:
@@ -337,7 +340,7 @@ def read_archived(name: str, archive_path: str) -> dict[str, tuple[np.ndarray, n
     import gzip
     import zipfile
 
-    subset = ARCHIVED[name][1]
+    _builder, subset, first_label = ARCHIVED[name]
     out = {}
     try:
         with zipfile.ZipFile(archive_path) as archive:
@@ -353,7 +356,8 @@ def read_archived(name: str, archive_path: str) -> dict[str, tuple[np.ndarray, n
                 images, labels = arrays
                 if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (images.shape[0],):
                     raise DataError(f"{name} {split} files have unexpected shapes {images.shape} / {labels.shape}")
-                out[split] = (np.ascontiguousarray(images.transpose(0, 2, 1))[..., None], labels.astype(np.int32))
+                upright = np.ascontiguousarray(images.transpose(0, 2, 1))[..., None]
+                out[split] = (upright, labels.astype(np.int32) - first_label)
     except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
         raise DataError(f"the downloaded {name} archive {archive_path} could not be read ({err}); {_ADVICE}") from None
     return out

@@ -1,4 +1,5 @@
-"""Save and load a trained model: params (+ optimiser state) as msgpack, spec and history as JSON.
+"""Save and load a trained model: params (+ optimiser state, + a BatchNorm model's batch_stats) as
+msgpack, spec and history as JSON.
 
 One file holds everything: ``flax.serialization.msgpack_serialize`` of a dict whose
 array leaves are the params and optimiser state and whose text fields are JSON. Loading
@@ -56,6 +57,8 @@ def to_bytes(result: TrainResult) -> bytes:
         ),
         "params": _numpy_tree(serialization.to_state_dict(result.params)),
         "opt_state": _numpy_tree(serialization.to_state_dict(result.opt_state)) if result.opt_state is not None else {},
+        # BatchNorm models only: checkpoints of Dense-only models stay byte-for-byte what earlier versions wrote
+        **({"batch_stats": _numpy_tree(serialization.to_state_dict(result.batch_stats))} if result.batch_stats else {}),
     }
     return serialization.msgpack_serialize(payload)
 
@@ -127,6 +130,7 @@ def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{source} has a damaged field: {err}") from None
     params = _checked_params(payload.get("params"), spec, source)
+    batch_stats = _checked_batch_stats(payload.get("batch_stats", {}), spec, source)
     opt_state = _checked_opt_state(payload.get("opt_state"), spec, config, params, source)
     dataset = payload.get("dataset")
     return TrainResult(
@@ -142,6 +146,7 @@ def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
         train_s=_float(run.get("train_s")),
         samples_per_s=_float(run.get("samples_per_s")),
         extra=run.get("extra") if isinstance(run.get("extra"), dict) else {},
+        batch_stats=batch_stats,
     )
 
 
@@ -185,18 +190,33 @@ def _compare(found: Any, expected: Any, prefix: str, source: str) -> None:
             )
 
 
+def _expected(spec: ModelSpec, collection: str) -> Any:
+    """Zeros shaped like one collection of the spec's ``model.init`` (``{}`` if it has none)."""
+    model = models.build_model(spec)
+    expected = jax.eval_shape(model.init, jax.random.key(0), models.example_batch(spec)).get(collection, {})
+    return jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), expected)
+
+
+def _checked_arrays(tree: Any, spec: ModelSpec, collection: str, what: str, source: str) -> Any:
+    if any(not isinstance(leaf, np.ndarray) for leaf in jax.tree_util.tree_leaves(tree)):
+        raise CheckpointError(f"{source}: the {what} must all be arrays")
+    _compare(tree, _expected(spec, collection), collection, source)
+    if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)):
+        raise CheckpointError(f"{source}: some {what} are NaN or infinite")
+    return jax.tree_util.tree_map(jnp.asarray, tree)
+
+
 def _checked_params(tree: Any, spec: ModelSpec, source: str) -> Any:
     if not isinstance(tree, dict) or not tree:
         raise CheckpointError(f"{source} holds no parameters")
-    if any(not isinstance(leaf, np.ndarray) for leaf in jax.tree_util.tree_leaves(tree)):
-        raise CheckpointError(f"{source}: the parameters must all be arrays")
-    model = models.build_model(spec)
-    expected = jax.eval_shape(model.init, jax.random.key(0), models.example_batch(spec))["params"]
-    expected = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), expected)
-    _compare(tree, expected, "params", source)
-    if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)):
-        raise CheckpointError(f"{source}: some parameters are NaN or infinite")
-    return jax.tree_util.tree_map(jnp.asarray, tree)
+    return _checked_arrays(tree, spec, "params", "parameters", source)
+
+
+def _checked_batch_stats(tree: Any, spec: ModelSpec, source: str) -> Any:
+    """A BatchNorm model's running averages; a checkpoint of a model without BatchNorm has none."""
+    if not isinstance(tree, dict):
+        raise CheckpointError(f"{source}: batch_stats must be a mapping of arrays")
+    return _checked_arrays(tree, spec, "batch_stats", "batch statistics", source)
 
 
 def _checked_opt_state(tree: Any, spec: ModelSpec, config: TrainConfig, params: Any, source: str) -> Any:

@@ -92,22 +92,23 @@ def stack(trees: Sequence[Any]) -> Any:
 
 
 def fresh_model_state(spec: ModelSpec, config: TrainConfig) -> ModelState:
-    """Where training starts: flax's ``model.init`` parameters and a fresh optimizer state."""
-    params = models.init_params(spec)
-    return ModelState(params, fresh_state(config, params))
+    """Where training starts: flax's ``model.init`` parameters and batch_stats, and a fresh optimizer state."""
+    variables = models.init_variables(spec)
+    params = variables["params"]
+    return ModelState(params, fresh_state(config, params), variables.get("batch_stats", {}))
 
 
 def resumed_state(result: TrainResult, config: TrainConfig) -> ModelState:
     """A result's parameters and optimizer state, with ``config``'s hyperparameters written in."""
-    return ModelState(result.params, with_hyperparameters(result.opt_state, config))
+    return ModelState(result.params, with_hyperparameters(result.opt_state, config), result.batch_stats)
 
 
-def stack_evaluation_sums(spec: ModelSpec, loss: str, models_: int, params, images, labels, mask):
+def stack_evaluation_sums(spec: ModelSpec, loss: str, models_: int, variables, images, labels, mask):
     """``programs.evaluation_sums`` of every model of a stack: {name: array with a leading model axis}."""
     evaluate = partial(evaluation_sums, spec, loss)
     if models_ == 1:
-        return jax.tree_util.tree_map(lambda x: x[None], evaluate(take(params, 0), images, labels, mask))
-    return jax.vmap(evaluate, in_axes=(0, None, None, None))(params, images, labels, mask)
+        return jax.tree_util.tree_map(lambda x: x[None], evaluate(take(variables, 0), images, labels, mask))
+    return jax.vmap(evaluate, in_axes=(0, None, None, None))(variables, images, labels, mask)
 
 
 def evaluation_program(spec: ModelSpec, loss: str, models_: int) -> tuple:
@@ -121,31 +122,37 @@ class Stack:
 
     program: Program
     data: DeviceData
-    config: TrainConfig
-    train_eval: TrainEvalData
+    seeds: tuple[int, ...] = ()  # each model's training seed (its dropout keys)
+    config: TrainConfig | None = None  # the stack's settings (L2 and noise are data of the step)
+    train_eval: TrainEvalData | None = None  # the train curve's images
     compile_s: float = 0.0
 
     def __post_init__(self) -> None:
-        self.knobs = jnp.asarray([self.config.l2, self.config.noise], jnp.float32)
+        config = self.config or TrainConfig()
+        self.knobs = jnp.asarray([config.l2, config.noise], jnp.float32)
 
-    def steps(self, masked: bool, states: ModelState, plans, start: int, counts, limits):
-        """``programs.train_steps`` for this stack (each variant compiled once per process)."""
+    def steps(self, masked: bool, states: ModelState, plans, start: int, counts, limits, first: int = 0):
+        """``programs.train_steps`` for this stack (each variant compiled once per process); ``first`` is
+        the run's step at batch 0 of ``plans``."""
+        seeds = np.zeros(self.program.models, np.int32) if not self.seeds else np.asarray(self.seeds, np.int32)
         args = (states, self.data.train_images, self.data.train_labels, plans, jnp.int32(start),
-                jnp.asarray(counts, jnp.int32), jnp.asarray(limits, jnp.float32), self.knobs)  # fmt: skip
+                jnp.asarray(counts, jnp.int32), jnp.asarray(limits, jnp.float32),
+                jax.device_put(seeds, self.program.layout.per_model), jnp.int32(first), self.knobs)  # fmt: skip
         return self._compiled("train", train_steps, (self.program, masked), args)(*args)
 
-    def evaluate(self, params, on_train: bool = False) -> dict[str, np.ndarray]:
-        """The task's evaluation sums of every model on the test set (or, ``on_train``, on the train
-        curve's training images): {name: array with a leading model axis}."""
-        args = self._eval_args(params, on_train)
+    def evaluate(self, variables, on_train: bool = False) -> dict[str, np.ndarray]:
+        """The task's evaluation sums of every model (``ModelState.variables`` of a stack) on the test
+        set (or, ``on_train``, on the train curve's training images): {name: array with a leading
+        model axis}."""
+        args = self._eval_args(variables, on_train)
         static = evaluation_program(self.program.spec, self.program.loss, self.program.models)
         sums = self._compiled("eval", stack_evaluation_sums, static, args)(*args)
         return {name: np.asarray(value) for name, value in sums.items()}
 
-    def _eval_args(self, params, on_train: bool) -> tuple:
+    def _eval_args(self, variables, on_train: bool) -> tuple:
         if on_train:
-            return (params, self.train_eval.images, self.train_eval.labels, self.train_eval.mask)
-        return (params, self.data.test_images, self.data.test_labels, self.data.test_mask)
+            return (variables, self.train_eval.images, self.train_eval.labels, self.train_eval.mask)
+        return (variables, self.data.test_images, self.data.test_labels, self.data.test_mask)
 
     def _compiled(self, name: str, fn: Callable, static: tuple, args: tuple):
         executable, seconds = compile_once(name, fn, static, args)
@@ -165,11 +172,12 @@ class Stack:
         d, n, p = self.data, self.program.models, self.program
         plans = jax.ShapeDtypeStruct((n, plan_rows(p.noise), d.train_labels.shape[0]), jnp.int32,
                                      sharding=p.layout.per_model)  # fmt: skip
+        seeds = jax.ShapeDtypeStruct((n,), jnp.int32, sharding=p.layout.per_model)
         step_args = (states, d.train_images, d.train_labels, plans, jnp.int32(0), jnp.zeros(n, jnp.int32),
-                     jnp.zeros(n), self.knobs)  # fmt: skip
+                     jnp.zeros(n), seeds, jnp.int32(0), self.knobs)  # fmt: skip
         static = evaluation_program(p.spec, p.loss, n)
         return ("train", train_steps, (p, False), step_args), *(
-            ("eval", stack_evaluation_sums, static, self._eval_args(states.params, on_train))
+            ("eval", stack_evaluation_sums, static, self._eval_args(states.variables, on_train))
             for on_train in (False, True)
         )
 
@@ -189,7 +197,7 @@ def plan_stack(members: Sequence[Member], dataset: Dataset) -> Stack:
     program = Program(spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment,
                       config.batch_size, len(members), layout, config.l2 > 0, config.noise > 0)  # fmt: skip
     train_eval = train_eval_data(dataset, config.train_fraction, layout)
-    return Stack(program, device_data(dataset, layout), config, train_eval)
+    return Stack(program, device_data(dataset, layout), tuple(c.seed for _, c in members), config, train_eval)
 
 
 def state_shapes(stack_: Stack, members: Sequence[Member]) -> ModelState:
@@ -198,8 +206,9 @@ def state_shapes(stack_: Stack, members: Sequence[Member]) -> ModelState:
     model = models.build_model(spec)
 
     def one(key):
-        params = model.init(key, models.example_batch(spec))["params"]
-        return ModelState(params, fresh_state(config, params))
+        variables = model.init(key, models.example_batch(spec))
+        params = variables["params"]
+        return ModelState(params, fresh_state(config, params), variables.get("batch_stats", {}))
 
     shape = jax.eval_shape(one, jax.random.key(0))
     n, where = stack_.program.models, stack_.program.layout.per_model
@@ -300,11 +309,12 @@ def train_stack(
         epoch, offset = divmod(steps, per_epoch)
         plans = place(np.stack([subset_plan(epoch_plan(c.seed, epoch, len(indices), program.noise), indices,
                                             dataset.num_train) for _, c in members]))  # fmt: skip
+        first_step = epoch * per_epoch  # the run's step at batch 0 of this epoch's plan
         while offset < per_epoch and alive.any() and not stop.is_set():
             counts = np.where(alive, chunk_steps(seconds_per_step, per_epoch - offset, chunk_seconds), 0)
             limits = [loss_limit(h) for h in histories]
             tic = time.perf_counter()
-            new_states, losses, done = stack_.steps(not alive.all(), states, plans, offset, counts, limits)
+            new_states, losses, done = stack_.steps(not alive.all(), states, plans, offset, counts, limits, first_step)
             losses, done = np.asarray(losses), int(done)
             toc = time.perf_counter() - tic
             elapsed += toc
@@ -320,7 +330,9 @@ def train_stack(
                 # Replay the chunk: a diverged model stops before its bad step, the others redo their steps.
                 new_states = states
                 if kept.any():
-                    new_states, _, _ = stack_.steps(count > 1, states, plans, offset, kept, np.full(count, np.inf))
+                    new_states, _, _ = stack_.steps(
+                        count > 1, states, plans, offset, kept, np.full(count, np.inf), first_step
+                    )
             states = new_states
             for m in np.flatnonzero(alive):
                 histories[m].step_losses.extend(float(x) for x in losses[m, : kept[m]])
@@ -333,8 +345,8 @@ def train_stack(
             report(Phase.EVALUATING, eta=eta())
             eval_job.result()  # compiled in the background while the first epoch trained
             tic = time.perf_counter()
-            sums, sums_at = stack_.evaluate(states.params), [h.steps for h in histories]
-            on_train = stack_.evaluate(states.params, on_train=True)
+            sums, sums_at = stack_.evaluate(states.variables), [h.steps for h in histories]
+            on_train = stack_.evaluate(states.variables, on_train=True)
             metrics: list[EpochMetrics | None] = [None] * count
             for m in np.flatnonzero(alive):
                 named = task.metrics({k: v[m] for k, v in sums.items()}, data.num_test)
@@ -346,7 +358,7 @@ def train_stack(
             report(Phase.TRAINING, metrics=metrics, eta=eta())
     eval_job.result()
     if sums is None or sums_at != [h.steps for h in histories]:
-        sums = stack_.evaluate(states.params)  # the final parameters of a stopped or diverged model
+        sums = stack_.evaluate(states.variables)  # the final parameters of a stopped or diverged model
     results = []
     for m, (spec, member_config) in enumerate(members):
         if status[m] == Status.FINISHED and histories[m].steps < total_steps:
@@ -357,6 +369,7 @@ def train_stack(
             state = jax.device_put(state, jax.local_devices()[0])
         results.append(TrainResult(
             spec=spec, config=member_config, dataset=dataset.name, params=state.params, opt_state=state.opt_state,
+            batch_stats=state.batch_stats,
             history=histories[m], status=status[m], reason=reasons[m],
             test_metrics=task.metrics({k: v[m] for k, v in sums.items()}, data.num_test),
             compile_s=stack_.compile_s, train_s=elapsed,

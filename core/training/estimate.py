@@ -83,7 +83,7 @@ def estimate_sweep(
         steps = int(min(per_epoch, MAX_CHUNK_STEPS, max(2, timing_seconds / probe)))
         step_points.append((specs[i].parameter_count * len(group), run(steps) / steps))
         start = time.perf_counter()
-        stack_.evaluate(states.params)
+        stack_.evaluate(states.variables)
         eval_points.append((specs[i].parameter_count * len(group), time.perf_counter() - start))
     step_time, eval_time = linear(step_points), linear(eval_points)
     _measured_compile_s.extend(compiles)

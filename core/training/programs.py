@@ -39,10 +39,29 @@ MAX_CHUNK_STEPS = 512
 
 @flax.struct.dataclass
 class ModelState:
-    """What training changes: the parameters and the optimizer state (leading model axis in a stack)."""
+    """What training changes: the parameters, the optimizer state and the running averages of the
+    BatchNorm layers (``{}`` for a model without any: no leaves, so its programs are unchanged).
+    Leading model axis in a stack."""
 
     params: Any
     opt_state: Any
+    batch_stats: Any = flax.struct.field(default_factory=dict)
+
+    @property
+    def variables(self) -> dict:
+        """The variables ``model.apply`` takes: ``{"params": ..., "batch_stats": ...}``."""
+        return variables_of(self.params, self.batch_stats)
+
+
+def variables_of(params: Any, batch_stats: Any) -> dict:
+    """``{"params": params}``, with ``"batch_stats"`` when the model has BatchNorm layers."""
+    return {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
+
+
+def dropout_key(seed: jax.Array, step: jax.Array) -> jax.Array:
+    """The random key of a training step's dropout masks: the run's seed folded with the step number,
+    so the same seed gives the same masks and a resumed run continues with the very next ones."""
+    return jax.random.fold_in(jax.random.key(seed), step)
 
 
 @dataclass(frozen=True)
@@ -102,9 +121,10 @@ def shift_images(images: jax.Array, shifts: jax.Array, max_shift: int = SHIFT_PI
 
 
 def optimizer_step(
-    program: Program, images, labels, state: ModelState, plan, position, knobs
+    program: Program, images, labels, state: ModelState, plan, position, seed, step, knobs
 ) -> tuple[ModelState, Any]:
     """One optimizer step of one model on batch ``position`` of its epoch ``plan``: (state, loss).
+    ``step`` counts the run's steps before this one; with ``seed`` it fixes the dropout masks.
 
     ``knobs`` is (L2 factor, noise standard deviation), read when the program has ``l2`` /
     ``noise``. The loss returned is the task's loss alone (without the L2 penalty), so train and
@@ -122,19 +142,25 @@ def optimizer_step(
     if program.noise:
         x = add_noise(x, rows[3, 0], knobs[1])
     task, model = task_of(program.spec), models.build_model(program.spec)
+    rngs = {"dropout": dropout_key(seed, step)} if program.spec.has_dropout else None
 
-    def objective(params):
-        loss = task.mean_loss(model, params, x, y, loss=program.loss)
-        return (loss + knobs[0] * l2_penalty(params) if program.l2 else loss), loss
+    def loss_of(params):
+        loss, batch_stats = task.train_loss(model, variables_of(params, state.batch_stats), x, y, program.loss, rngs)
+        return (loss + knobs[0] * l2_penalty(params) if program.l2 else loss), (loss, batch_stats)
 
-    (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+    (_, (loss, batch_stats)), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
     updates, opt_state = update_transform(program.optimizer).update(grads, state.opt_state, state.params)
-    return ModelState(optax.apply_updates(state.params, updates), opt_state), loss
+    return ModelState(optax.apply_updates(state.params, updates), opt_state, batch_stats), loss
 
 
-def train_steps(program: Program, masked: bool, states: ModelState, images, labels, plans, start, counts, limits,
-                knobs):  # fmt: skip
+def train_steps(
+    program: Program, masked: bool, states: ModelState, images, labels, plans, start, counts, limits, seeds, first,
+    knobs,
+):  # fmt: skip
     """Up to ``counts`` optimizer steps of every model of a stack, from batch ``start`` of ``plans``.
+
+    ``seeds`` (models,) and ``first`` (the run's step at batch 0 of the plans) give each step its
+    dropout key (``dropout_key``); a model without dropout ignores them.
 
     Model m follows its own epoch plan ``plans[m]`` and divergence limit ``limits[m]`` under
     one shared loop counter: a while loop whose condition differed per model would be
@@ -146,21 +172,22 @@ def train_steps(program: Program, masked: bool, states: ModelState, images, labe
     see ``optimizer_step``.
     """
 
-    def one_step(state, plan, position):
-        return optimizer_step(program, images, labels, state, plan, position, knobs)
+    def one_step(state, plan, seed, position):
+        return optimizer_step(program, images, labels, state, plan, position, seed, first + position, knobs)
 
     if program.models == 1:  # plain matrix products: a batch axis of 1 makes XLA's CPU dots slower
 
-        def every_model(states, plans, position):
-            state, loss = one_step(jax.tree_util.tree_map(lambda leaf: leaf[0], states), plans[0], position)
+        def every_model(states, plans, seeds, position):
+            state = jax.tree_util.tree_map(lambda leaf: leaf[0], states)
+            state, loss = one_step(state, plans[0], seeds[0], position)
             return jax.tree_util.tree_map(lambda leaf: leaf[None], state), loss[None]
 
     else:
-        every_model = jax.vmap(one_step, in_axes=(0, 0, None))
+        every_model = jax.vmap(one_step, in_axes=(0, 0, 0, None))
 
     def body(carry):
         i, states, losses, _ = carry
-        new, loss = every_model(states, plans, start + i)
+        new, loss = every_model(states, plans, seeds, start + i)
         live = i < counts
         if masked:
             new = jax.tree_util.tree_map(
@@ -178,13 +205,14 @@ def train_steps(program: Program, masked: bool, states: ModelState, images, labe
     return states, losses, done
 
 
-def evaluation_sums(spec: ModelSpec, loss: str, params, images, labels, mask) -> dict[str, jax.Array]:
-    """The task's sums (``Task.eval_sums``) over a test set batched (batches, EVAL_BATCH, ...) with a mask."""
+def evaluation_sums(spec: ModelSpec, loss: str, variables, images, labels, mask) -> dict[str, jax.Array]:
+    """The task's sums (``Task.eval_sums``, evaluation mode: dropout off, BatchNorm's running averages)
+    over a test set batched (batches, EVAL_BATCH, ...) with a mask."""
     task, model = task_of(spec), models.build_model(spec)
 
     def one(totals, batch):
         x, y, m = batch
-        sums = task.eval_sums(model, params, to_float(x), y, m, loss)
+        sums = task.eval_sums(model, variables, to_float(x), y, m, loss)
         return jax.tree_util.tree_map(jnp.add, totals, sums), None
 
     totals, _ = jax.lax.scan(one, task.zero_sums(), (images, labels, mask))

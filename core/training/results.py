@@ -87,6 +87,13 @@ class TrainResult:
     train_s: float = 0.0
     samples_per_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the running averages of the model's BatchNorm layers (``{}`` for a model without any)
+    batch_stats: Any = field(default_factory=dict)
+
+    @property
+    def variables(self) -> dict:
+        """What ``model.apply`` takes: ``{"params": ...}``, plus ``"batch_stats"`` for a BatchNorm model."""
+        return {"params": self.params, **({"batch_stats": self.batch_stats} if self.batch_stats else {})}
 
     @property
     def steps(self) -> int:

@@ -95,6 +95,9 @@ class SweepPlan:
                 raise ConfigError(
                     "layer", f"this model has {layers} layers, numbered 0 to {layers - 1}; got layer {layer}"
                 )
+            if not self.spec.layers[layer].is_dense:
+                what = self.spec.layers[layer].describe()
+                raise ConfigError("layer", f"layer {layer} is {what}, which has no width; pick a Dense layer")
             object.__setattr__(self, "layer", layer)
         elif not scalable_layers(self.spec):
             raise ConfigError("layer", "this autoencoder has no layer besides its code to scale; pick the code layer")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from core import validate
-from core.errors import ConfigError
+from core.errors import ConfigError, SpecError
 from core.spec import MIN_WIDTH, Layer, ModelSpec
 from core.training.config import TrainConfig
 
@@ -24,15 +24,18 @@ DEFAULT_WIDTHS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def scalable_layers(spec: ModelSpec) -> tuple[int, ...]:
-    """Indices into ``spec.layers`` that ``"all"`` scales: every layer but an autoencoder's code."""
+    """Indices into ``spec.layers`` that ``"all"`` scales: every Dense layer but an autoencoder's code
+    (Dropout and normalisation layers have no width)."""
     code = len(spec.encoder) - 1 if spec.kind == "autoencoder" else None
-    return tuple(i for i in range(len(spec.layers)) if i != code)
+    return tuple(i for i in spec.dense_indices if i != code)
 
 
 def spec_with_width(spec: ModelSpec, layer: int | str, width: int) -> ModelSpec:
     """``spec`` with layer ``layer`` (0-based in ``spec.layers``) ``width`` units wide, or with all
     hidden layers scaled so that the widest is ``width`` wide (``layer="all"``)."""
     widths = [one.width for one in spec.layers]
+    if layer != ALL_LAYERS and not spec.layers[layer].is_dense:
+        raise SpecError("layer", f"layer {layer} is {spec.layers[layer].describe()}, which has no width")
     if layer == ALL_LAYERS:
         scaled = scalable_layers(spec)
         widest = max(widths[i] for i in scaled)
@@ -40,7 +43,9 @@ def spec_with_width(spec: ModelSpec, layer: int | str, width: int) -> ModelSpec:
             widths[i] = max(MIN_WIDTH, round(widths[i] * width / widest))
     else:
         widths[layer] = width
-    layers = tuple(Layer(w, one.activation) for w, one in zip(widths, spec.layers, strict=True))
+    layers = tuple(
+        Layer(w, one.activation) if one.is_dense else one for w, one in zip(widths, spec.layers, strict=True)
+    )
     if spec.kind == "mlp":
         return spec.replace(hidden=layers)
     return spec.replace(encoder=layers[: len(spec.encoder)], decoder=layers[len(spec.encoder) :])

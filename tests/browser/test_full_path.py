@@ -41,7 +41,7 @@ def test_mlp_path(page, server):
     open_page(page, "Variables")
     assert page.get_by_text(f"{spec.parameter_count:,} parameters").first.is_visible()
     open_tab(page, "flax code")
-    assert page.get_by_text("features=(256, 256, 10)").first.is_visible()
+    assert page.get_by_text('("dense", 256, "relu"),').first.is_visible()
     open_tab(page, "Table of every array")
     assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
     screenshot(page, "2-variables-mlp")

@@ -30,6 +30,8 @@ CLIPPED_ICONS = """async () => { await document.fonts.ready;
                  return i.width < 12 || i.left < r.left || i.right > r.right || r.left < c.left - 0.5
                         || r.right > c.right + 0.5; })
   .map(b => b.closest('[class*="st-key-"]').className); }"""
+TICK_SIZES = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .xtick text'))
+  .map(e => parseFloat(getComputedStyle(e).fontSize))"""
 STEPPERS = """() => Array.from(document.querySelectorAll(
     '[class*="st-key-build-hidden-"] [data-testid="stNumberInput"]'))
   .map(n => n.querySelectorAll('button').length)"""
@@ -58,6 +60,13 @@ def test_presenter_mode_keeps_the_key_numbers_big_and_cuts_no_text_at_1280(proje
     assert projector.evaluate(CLIPPED_ICONS) == []
     open_page(projector, "Results")
     no_exception(projector)
+    open_page(projector, "Build")
+    projector.locator('[data-testid="stPlotlyChart"] .xtick text').first.wait_for()
+    ticks = projector.evaluate(TICK_SIZES)
+    assert ticks and min(ticks) >= 16, ticks  # chart labels grow with the rest (plotly draws 12 px)
+    projector.get_by_text("Presenter mode").click()
+    wait_idle(projector)
+    assert max(projector.evaluate(TICK_SIZES)) < 16  # and are back to plotly's own size after it
 
 
 def test_enter_does_not_start_and_the_live_view_is_on_screen_after_start_at_1280x720(projector, server):

@@ -37,6 +37,10 @@ def test_a_shared_link_opens_the_same_model(page, server, browser):
     goto(bad, f"{server}/?layers=99999.relu")
     assert bad.get_by_text("not valid").first.is_visible()
     assert "MLP 784-512-256-10" in sidebar_text(bad)
+    huge = browser.new_context().new_page()  # a 100 kB query string: the page loads and says why
+    goto(huge, f"{server}/?lr={'1' * 100_000}")
+    assert huge.get_by_text("lr is 100,000 characters long, at most 1,000 are read").first.is_visible()
+    assert "MLP 784-512-256-10" in sidebar_text(huge)
 
 
 def test_report_renders_offline_and_confusion_cells_click(page, server, browser, tmp_path):

@@ -118,3 +118,20 @@ def test_tile_makes_one_crisp_picture(sample):
     np.testing.assert_array_equal(picture[:56:2, :56:2], sample.test_images[0, :, :, 0])
     floats = to_uint8(np.full((1, 28, 28, 1), 0.5, np.float32))
     assert floats.dtype == np.uint8 and floats[0, 0, 0] == 128
+
+
+def test_a_histogram_sends_its_counts_not_the_values_of_a_huge_kernel():
+    from components.figures import histogram_figure
+    from core.variables import value_histogram
+
+    kernel = np.random.default_rng(0).normal(0.0, 0.02, (4096, 4096)).astype(np.float32)
+    kernel[0, :3] = [np.inf, -np.inf, np.nan]  # a broken model's values are left out, not drawn
+    fig = histogram_figure(kernel, "values")
+    assert len(fig.to_json()) < 20_000  # 16.8 million values would be about 94 MB of JSON
+    hist = value_histogram(kernel)
+    assert hist.total == kernel.size - 3 and len(hist.counts) == 60
+    assert list(fig.data[0].y) == hist.counts.tolist()
+    # each bar counts the values between its edges (np.histogram's rule: the last bin includes its end)
+    small = np.array([0.0, 0.1, 0.1, 0.5, 0.9, 1.0])
+    assert value_histogram(small, bins=2).counts.tolist() == [3, 3]
+    assert value_histogram(small, bins=4).counts.tolist() == [3, 0, 1, 2]

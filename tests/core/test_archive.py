@@ -119,3 +119,28 @@ def test_an_upload_gets_a_new_folder_and_a_refused_one_leaves_nothing(tmp_path, 
     with pytest.raises(DataError, match="a path leaving its folder"):
         archive.unpack_upload(zip_of({"train/a/1.png": png(), "../x.png": png()}))
     assert sorted((tmp_path / "uploads").iterdir()) == sorted([first, second])
+
+
+def test_old_uploads_and_those_over_the_disk_budget_are_removed_oldest_first(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(archive, "UPLOAD_ROOT", tmp_path / "uploads")
+    monkeypatch.setattr(archive, "UPLOADS_BUDGET_BYTES", 4_000_000)
+    now = 1_000_000_000.0
+    folders = {}
+    for name, megabytes, hours_ago in [("a", 1, 30), ("b", 1, 5), ("c", 1, 3), ("d", 0.5, 1)]:
+        folder = tmp_path / "uploads" / f"upload-{name}"
+        (folder / "train" / "x").mkdir(parents=True)
+        (folder / "train" / "x" / "1.png").write_bytes(b"\0" * int(megabytes * 1_000_000))
+        os.utime(folder, (now - hours_ago * 3600, now - hours_ago * 3600))
+        folders[name] = folder
+    (tmp_path / "uploads" / "not-an-upload").mkdir()  # only the dashboard's own folders are touched
+    # all 3.5 MB and 0.5 MB more fit in 4 MB, but a is 30 hours old: it goes for its age alone
+    assert archive.prune_uploads(room_for=500_000, now=now) == [folders["a"]]
+    monkeypatch.setattr(archive, "UPLOADS_BUDGET_BYTES", 3_000_000)
+    # b, c and d (2.5 MB) and 1.2 MB more do not fit in 3 MB: the oldest left (b) makes room
+    assert archive.prune_uploads(room_for=1_200_000, now=now) == [folders["b"]]
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["not-an-upload", "upload-c", "upload-d"]
+    monkeypatch.setattr(archive, "UPLOADS_BUDGET_BYTES", 1)
+    fresh = archive.unpack_upload(zip_of({"train/a/1.png": png(), "train/b/1.png": png(10)}))
+    assert fresh.exists() and not folders["c"].exists() and not folders["d"].exists()  # made room for it

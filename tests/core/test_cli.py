@@ -1,6 +1,7 @@
 """The command line: once end to end as a person runs it (``python -m core`` in a subprocess),
 otherwise through ``main(argv)`` in this process, which is the same code without the start-up."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -237,8 +238,33 @@ def test_hostile_idx_folders_exit_2_with_one_line(capsys, no_training, folder, w
     assert words in line and len(line) < 300, line
 
 
-def test_a_save_that_fails_after_training_is_one_line(tmp_path, capsys, monkeypatch):
-    """The disk fills while training: the destination was fine at the start, the write fails at the end."""
+def test_a_save_that_fails_after_training_goes_to_a_temporary_folder(tmp_path, capsys, monkeypatch):
+    """The disk fills while training: the destination was fine at the start, the writes fail. The
+    model is not lost: it is saved in a temporary folder and the one error line says where."""
+    import errno
+
+    from core.runs import checkpoint
+
+    wanted = tmp_path / "run.msgpack"
+    real_save = checkpoint.save
+
+    def full_disk_at(path, result):
+        if Path(path) == wanted:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_save(path, result)
+
+    monkeypatch.setattr(checkpoint, "save", full_disk_at)
+    line = _one_line_error(
+        capsys, "train", "--widths", "8", "--epochs", "2", "--batch-size", "256", "--quiet", "--save", str(wanted),
+    )  # fmt: skip
+    assert "could not be saved to" in line and "No space left on device" in line
+    kept = Path(line.split("it is saved in ")[1].removesuffix(" instead"))
+    assert kept.name == "run.msgpack" and not wanted.exists()
+    result = checkpoint.load(kept)
+    assert result.status == "finished" and len(result.history.epochs) == 2
+
+
+def test_a_save_that_fails_everywhere_is_one_line(tmp_path, capsys, monkeypatch):
     import errno
 
     from core.runs import checkpoint
@@ -251,4 +277,65 @@ def test_a_save_that_fails_after_training_is_one_line(tmp_path, capsys, monkeypa
         capsys, "train", "--widths", "8", "--epochs", "1", "--batch-size", "256", "--quiet",
         "--save", str(tmp_path / "run.msgpack"),
     )  # fmt: skip
-    assert "could not be saved to" in line and "No space left on device" in line
+    assert "could not be saved anywhere" in line and "No space left on device" in line
+
+
+def _start_long_training(save: Path) -> subprocess.Popen:
+    """A CLI training of many short epochs on the sample, saving to ``save``."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+    args = ["train", "--widths", "8", "--epochs", "300", "--batch-size", "256", "--save", str(save)]
+    return subprocess.Popen([sys.executable, "-m", "core", *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _wait_for(path: Path, process: subprocess.Popen) -> None:
+    import time
+
+    for _ in range(1200):  # polls every 0.1 s; the first epoch's checkpoint comes after the first compile
+        if path.exists() or process.poll() is not None:
+            return
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_kill_9_during_training_loses_at_most_the_current_epoch(tmp_path):
+    from core.runs import checkpoint
+    from core.training import TrainConfig, steps_per_epoch, train
+
+    save = tmp_path / "run.msgpack"
+    process = _start_long_training(save)
+    _wait_for(save, process)
+    process.kill()
+    process.communicate()
+    assert process.returncode == -9, "the training ended before it could be killed"
+    kept = checkpoint.load(save)
+    per_epoch = steps_per_epoch(TrainConfig(batch_size=256), load_dataset("sample").num_train)
+    assert kept.status == "stopped" and "saved after epoch" in kept.reason
+    epochs = len(kept.history.epochs)
+    assert 1 <= epochs < 300 and kept.steps == epochs * per_epoch and kept.config.epochs == 300
+    # what was kept continues exactly: one more epoch from the file equals training that far at once
+    config = dataclasses.replace(kept.config, epochs=epochs + 1)
+    more = train(kept.spec, config, load_dataset("sample"), resume=kept)
+    once = train(kept.spec, config, load_dataset("sample"))
+    assert more.history.step_losses == once.history.step_losses
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_training_and_saves_it_as_stopped(tmp_path):
+    import signal
+
+    from core.runs import checkpoint
+    from core.training import steps_per_epoch
+
+    save = tmp_path / "run.msgpack"
+    process = _start_long_training(save)
+    _wait_for(save, process)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["status"] == "stopped" and summary["checkpoint"] == str(save)
+    assert f"interrupted after {summary['steps']:,} steps; the model so far is saved in {save}" in err
+    kept = checkpoint.load(save)
+    assert kept.status == "stopped" and kept.steps == summary["steps"] and "stopped by request" in kept.reason
+    assert 0 < kept.steps < 300 * steps_per_epoch(kept.config, load_dataset("sample").num_train)

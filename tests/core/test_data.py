@@ -203,9 +203,27 @@ def test_folders_outside_the_data_roots_are_refused(tmp_path, sample):
         load_dataset(f"idx:{tmp_path}", allowed_roots=roots)
     with pytest.raises(DataError, match="not allowed"):  # '..' cannot climb out of a root
         load_dataset(f"idx:{inside}/../../", allowed_roots=roots)
-    (tmp_path / "root" / "link").symlink_to(tmp_path)
-    with pytest.raises(DataError, match="not allowed"):  # nor can a symlink
+    secret = tmp_path / "secret-place"
+    export_idx(secret, "train", sample.train_images[:20], sample.train_labels[:20])
+    export_idx(secret, "t10k", sample.test_images[:10], sample.test_labels[:10])
+    (tmp_path / "root" / "link").symlink_to(secret)
+    with pytest.raises(DataError, match="not allowed") as refused:  # nor can a symlink
         load_dataset(f"idx:{tmp_path / 'root' / 'link'}", allowed_roots=roots)
+    # the refusal names the folder as typed, not where the link leads on the server
+    assert "root/link is not allowed" in str(refused.value) and "secret-place" not in str(refused.value)
+
+
+def test_idx_files_linking_outside_the_data_roots_are_not_read(tmp_path, sample):
+    secret, inside = tmp_path / "secret-place", tmp_path / "root" / "mnist"
+    export_idx(secret, "train", sample.train_images[:20], sample.train_labels[:20])
+    export_idx(inside, "train", sample.train_images[:20], sample.train_labels[:20])
+    inside.joinpath("t10k-images-idx3-ubyte").symlink_to(secret / "train-images-idx3-ubyte")
+    inside.joinpath("t10k-labels-idx1-ubyte").symlink_to(inside / "train-labels-idx1-ubyte")  # inside: fine
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte is a link to a file outside the data roots") as no:
+        load_dataset(f"idx:{inside}", allowed_roots=[tmp_path / "root"])
+    assert "secret-place" not in str(no.value)
+    # on one's own computer (no data roots) the same folder is read, links and all
+    assert load_dataset(f"idx:{inside}").num_test == 20
 
 
 def test_what_a_person_is_asked_to_draw_follows_the_classes():
@@ -216,3 +234,17 @@ def test_what_a_person_is_asked_to_draw_follows_the_classes():
     assert drawing_subject(FASHION_NAMES) == "piece of clothing"
     names = ("cat", "dog", *(f"(unused {i})" for i in range(2, 10)))
     assert drawing_subject(names) == "picture of one of: cat, dog"
+
+
+def test_labels_are_checked_against_the_class_names():
+    from core.data.dataset import LETTER_NAMES, make_dataset
+
+    images = np.zeros((3, 28, 28, 1), np.uint8)
+    letters = make_dataset("x", "x", LETTER_NAMES, (images, np.array([0, 12, 25])), (images, np.array([1, 2, 25])))
+    assert letters.train_labels.max() == 25 and len(letters.class_names) == 26
+    with pytest.raises(DataError, match="labels must be 0-25"):
+        make_dataset("x", "x", LETTER_NAMES, (images, np.array([0, 1, 26])), (images, np.array([1, 2, 3])))
+    with pytest.raises(DataError, match="labels must be 0-9"):
+        make_dataset("x", "x", tuple("0123456789"), (images, np.array([0, 1, 10])), (images, np.array([1, 2, 3])))
+    with pytest.raises(DataError, match="2 to 64 classes"):
+        make_dataset("x", "x", ("only",), (images, np.zeros(3, int)), (images, np.zeros(3, int)))

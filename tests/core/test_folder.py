@@ -127,3 +127,23 @@ def test_missing_folder_and_roots_are_checked(tmp_path):
         load_dataset("folder:  ")
     with pytest.raises(DataError, match="is not allowed"):
         load_dataset(f"folder:{tmp_path}", allowed_roots=[tmp_path / "elsewhere"])
+
+
+def test_links_leading_outside_the_data_roots_are_skipped_and_counted(tmp_path, sample):
+    root, secret = tmp_path / "root", tmp_path / "secret-place"
+    low = np.flatnonzero(sample.train_labels < 5)[:40]  # classes 0-4: room for one more
+    write_image_folder(root / "mine", "train", sample.train_images[low], sample.train_labels[low], sample.class_names)
+    write_image_folder(secret, "train", sample.train_images[:40], sample.train_labels[:40], sample.class_names)
+    train = root / "mine" / "train"
+    (train / "3" / "stolen.png").symlink_to(next((secret / "train" / "5").iterdir()))
+    (train / "elsewhere").symlink_to(secret / "train" / "7", target_is_directory=True)
+    (train / "0" / "again.png").symlink_to(next((train / "1").iterdir()))  # a link inside: followed
+    served = load_dataset(f"folder:{root / 'mine'}", allowed_roots=[root])
+    assert "elsewhere" not in served.class_names
+    assert "2 links leading outside the data roots not followed" in served.description
+    assert "unreadable" not in served.description and "secret-place" not in served.description
+    assert served.num_train + served.num_test == 40 + 1
+    sevens = len(list((secret / "train" / "7").iterdir()))
+    local = load_dataset(f"folder:{root / 'mine'}")  # on one's own computer links are followed
+    assert "elsewhere" in local.class_names
+    assert local.num_train + local.num_test == 40 + 1 + 1 + sevens

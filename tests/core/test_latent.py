@@ -88,7 +88,7 @@ def test_interpolation_is_a_straight_line_including_both_ends():
 def test_bad_codes_are_refused_with_a_message():
     with pytest.raises(CoreError, match="shape"):
         latent_axes(np.zeros(5))
-    with pytest.raises(CoreError, match="not numbers"):
+    with pytest.raises(CoreError, match="not a number"):
         latent_axes(np.full((3, 2), np.nan))
     with pytest.raises(CoreError, match="at least 2 codes"):
         pca_axes(np.zeros((1, 8)))

@@ -16,8 +16,7 @@ def test_mlp_maps_images_to_class_scores():
     variables = models.init_variables(spec)
     logits = model.apply(variables, jnp.ones((3, 28, 28, 1)))
     assert logits.shape == (3, 10)
-    assert model.features == (12, 8, 4, 10)
-    assert model.activations == ("relu", "relu", "relu", "linear")
+    assert model.layers == (("dense", 12, "relu"), ("dense", 8, "relu"), ("dense", 4, "relu"), ("dense", 10, "linear"))
 
 
 def test_autoencoder_encode_decode_through_apply_method():

@@ -135,15 +135,33 @@ def test_download_is_verified_parsed_and_cached(server, raw, name, title, first_
     assert len(server.hits) == 4
 
 
-def test_emnist_digits_come_from_tfds_zip_and_are_turned_upright(raw, tmp_path, monkeypatch):
-    """EMNIST's files store each image transposed; the zip holds every subset under gzip/."""
+@pytest.mark.parametrize(
+    ("name", "subset", "first_label", "title", "names"),
+    [
+        ("emnist_digits", "digits", 0, "EMNIST digits via", [str(d) for d in range(10)]),
+        (
+            "emnist_letters",
+            "letters",
+            1,
+            "EMNIST letters via",
+            [f"{c}/{c.lower()}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"],
+        ),
+    ],
+)
+def test_emnist_subsets_come_from_tfds_zip_and_are_turned_upright(
+    raw, tmp_path, monkeypatch, name, subset, first_label, title, names
+):
+    """EMNIST's files store each image transposed, and number the letters from 1; the zip holds
+    every subset under gzip/ (the other subset here is a decoy that must not be read)."""
+    other = "letters" if subset == "digits" else "digits"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
         for split, prefix in (("train", "train"), ("test", "test")):
-            z.writestr(f"gzip/emnist-digits-{prefix}-images-idx3-ubyte.gz",
+            z.writestr(f"gzip/emnist-{subset}-{prefix}-images-idx3-ubyte.gz",
                        _idx_gz(raw[f"{split}_images"].transpose(0, 2, 1)))  # fmt: skip
-            z.writestr(f"gzip/emnist-digits-{prefix}-labels-idx1-ubyte.gz", _idx_gz(raw[f"{split}_labels"]))
-        z.writestr("gzip/emnist-letters-test-labels-idx1-ubyte.gz", _idx_gz(np.ones(3, np.uint8)))
+            z.writestr(f"gzip/emnist-{subset}-{prefix}-labels-idx1-ubyte.gz",
+                       _idx_gz(raw[f"{split}_labels"] + first_label))  # fmt: skip
+            z.writestr(f"gzip/emnist-{other}-{prefix}-labels-idx1-ubyte.gz", _idx_gz(np.ones(3, np.uint8)))
     blob = buffer.getvalue()
     prefix = uuid.uuid4().hex
     (tmp_path / "www" / prefix).mkdir(parents=True)
@@ -160,16 +178,16 @@ def test_emnist_digits_come_from_tfds_zip_and_are_turned_upright(raw, tmp_path, 
     info = checksums_lib.UrlInfo(size=len(blob), checksum=hashlib.sha256(blob).hexdigest(), filename="gzip.zip")
     monkeypatch.setattr(tfds_source, "registered_archive", lambda name: (url, info))
     try:
-        ds = load_dataset("emnist_digits", data_dir=str(tmp_path / "tfds"))
+        ds = load_dataset(name, data_dir=str(tmp_path / "tfds"))
         tfds_source._load_cached.cache_clear()
-        again = load_dataset("emnist_digits", data_dir=str(tmp_path / "tfds"))  # from the download cache
+        again = load_dataset(name, data_dir=str(tmp_path / "tfds"))  # from the download cache
     finally:
         httpd.shutdown()
         httpd.server_close()
     np.testing.assert_array_equal(ds.train_images[..., 0], raw["train_images"])
     np.testing.assert_array_equal(ds.test_images[..., 0], raw["test_images"])
     np.testing.assert_array_equal(ds.test_labels, raw["test_labels"])
-    assert ds.description.startswith("EMNIST digits via") and ds.class_names[9] == "9"
+    assert ds.description.startswith(title) and list(ds.class_names) == names
     np.testing.assert_array_equal(again.train_images, ds.train_images)
     assert len(hits) == 1
 
