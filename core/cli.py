@@ -98,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         "their proportions (an autoencoder's code keeps its size)",
     )  # fmt: skip
     sweep.add_argument(
-        "--setting", default="width", choices=("width", "train_fraction", "l2"),
-        help="what the models differ in: the width of --layer, the share of the training images, or the L2 penalty",
+        "--setting", default="width", choices=("width", "train_fraction", "l2", "dropout"),
+        help="what the models differ in: the width of --layer, the share of the training images, the L2 penalty, "
+        "or the rate of every Dropout layer",
     )  # fmt: skip
     sweep.add_argument(
         "--values", default=None,

@@ -49,12 +49,17 @@ SETTING_WORDS = {
     "memorising? (overfitting lab)",
     "l2": "The L2 penalty: how much does a weight penalty close the gap between training and test images? "
     "(overfitting lab)",
+    "dropout": "The dropout rate of every Dropout layer: how much does dropping values while training close "
+    "the gap? (overfitting lab)",
 }
 VALUE_HELP = {
     "train_fraction": "Shares of the training images, separated by commas: 0.05 is 5%, 1 is all of them. Each "
     "share is a fixed choice keeping every class's share, the same for every seed.",
     "l2": "L2 penalties, separated by commas (0 = none; 0.0001 to 0.01 are typical). The loss adds the penalty "
     "times half the sum of squared weights; unlike AdamW's weight decay it goes through Adam's rescaling.",
+    "dropout": "Dropout rates, separated by commas (0 = off, below 1): the share of values zeroed while training, "
+    "a new random pattern every step; evaluation uses every value. Every Dropout layer of the model gets the "
+    "rate (add one on the Build page first). Each rate compiles its own training step.",
 }
 
 state = get_state()

@@ -35,6 +35,7 @@ from core.training.engine import steps_per_epoch, train_stack
 from core.training.results import Phase, Progress, Status, TrainResult
 from core.training.sweep_settings import (
     ALL_LAYERS,
+    DROPOUT,
     SETTINGS,
     WIDTH,
     SweptSetting,
@@ -125,14 +126,17 @@ class SweepPlan:
         object.__setattr__(self, "seeds", tuple(seeds))
 
     def _check_values(self) -> None:
-        """A training setting's values: each checked by TrainConfig, the sweep's error naming ``values``."""
+        """The values of any other setting: each point is built (TrainConfig or ModelSpec checks the
+        value), the sweep's error naming ``values``."""
         swept = SETTINGS[self.setting]
+        if swept.key == DROPOUT and not any(layer.type == "dropout" for layer in self.spec.layers):
+            raise ConfigError("setting", "this model has no Dropout layer to vary; add one on the Build page")
         values = sorted(set(numbers(self.values, swept.label)))
         self._check_counts(values, "values")
         for value in values:
             try:
-                replace(self.config, **{self.setting: value})
-            except ConfigError as err:
+                swept.point(self.spec, self.config, self.layer, value)
+            except (ConfigError, SpecError) as err:
                 raise ConfigError("values", err.reason) from None
         object.__setattr__(self, "values", tuple(values))
 

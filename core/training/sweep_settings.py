@@ -5,8 +5,9 @@
   keep their proportions (rounded, at least 1); an autoencoder's code layer keeps its size.
 - ``train_fraction``: the share of the training images (``TrainConfig.train_fraction``).
 - ``l2``: the L2 penalty (``TrainConfig.l2``).
+- ``dropout``: the rate of every Dropout layer of the model (``spec_with_dropout``).
 
-A new setting (a dropout rate, once that layer exists) is one more ``SweptSetting``.
+A new setting is one more ``SweptSetting``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class SweptSetting:
     label: str  # "width", "share of the training images", "L2 penalty"
     defaults: tuple[float, ...]
     whole: bool  # values are whole numbers (widths)
-    changes_model: bool  # values change the model (its shape and parameter count), not only training
+    changes_model: bool  # values change the model's shape and parameter count (drawn against parameters)
 
     def format(self, value: float) -> str:
         if self.key == "train_fraction":
@@ -70,10 +71,20 @@ class SweptSetting:
         """(spec, config) of the model trained at ``value``."""
         if self.key == WIDTH:
             return spec_with_width(spec, layer, int(value)), config
+        if self.key == DROPOUT:
+            return spec_with_dropout(spec, value), config
         return spec, replace(config, **{self.key: value})
 
 
-WIDTH = "width"
+def spec_with_dropout(spec: ModelSpec, rate: float) -> ModelSpec:
+    """``spec`` with every Dropout layer at ``rate`` (ModelSpec refuses a rate that is not one)."""
+    layers = tuple(Layer.dropout(rate) if one.type == "dropout" else one for one in spec.layers)
+    if spec.kind == "mlp":
+        return spec.replace(hidden=layers)
+    return spec.replace(encoder=layers[: len(spec.encoder)], decoder=layers[len(spec.encoder) :])
+
+
+WIDTH, DROPOUT = "width", "dropout"
 #: The settings a sweep can vary (an extensible list: one entry per setting).
 SETTINGS: dict[str, SweptSetting] = {
     s.key: s
@@ -81,6 +92,7 @@ SETTINGS: dict[str, SweptSetting] = {
         SweptSetting(WIDTH, "width", DEFAULT_WIDTHS, whole=True, changes_model=True),
         SweptSetting("train_fraction", "share of the training images", (0.05, 0.1, 0.2, 0.5, 1.0), False, False),
         SweptSetting("l2", "L2 penalty", (0.0, 1e-4, 1e-3, 1e-2, 1e-1), whole=False, changes_model=False),
+        SweptSetting(DROPOUT, "dropout rate", (0.0, 0.1, 0.2, 0.3, 0.5), whole=False, changes_model=False),
     )
 }
 

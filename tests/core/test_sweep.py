@@ -352,7 +352,7 @@ def test_an_l2_sweep_keeps_the_model_and_changes_the_penalty(small):
         ("l2", "0,abc", "values: the L2 penalty values must be numbers separated by commas, got 'abc'"),
         ("train_fraction", "0,0.5", "values: training fraction must be above 0 and at most 1 (100%), got 0"),
         ("train_fraction", "", "values: give at least one share of the training images"),
-        ("dropout", "0.1", "setting: unknown setting to sweep 'dropout'; choose width, train_fraction, l2"),
+        ("depth", "3", "setting: unknown setting to sweep 'depth'; choose width, train_fraction, l2, dropout"),
     ],
 )
 def test_invalid_values_of_a_training_setting_fail_before_anything_runs(setting, values, message):
@@ -375,3 +375,19 @@ def test_cli_sweeps_an_l2_penalty_and_refuses_a_bad_one(capsys):
         and out == ""
         and err.strip().splitlines() == ["error: values: training fraction must be above 0 and at most 1 (100%), got 2"]
     )
+
+
+def test_a_dropout_sweep_sets_every_dropout_layer_and_needs_one(small):
+    from core.spec import Layer
+
+    spec = ModelSpec.mlp((32,)).replace(hidden=(Layer(32, "relu"), Layer.dropout(0.2), Layer(16, "relu")))
+    plan = SweepPlan(spec, 0, "0.5, 0", (0,), TrainConfig(epochs=1), "dropout")
+    assert [s.describe() for s in plan.specs] == ["MLP 784-32-dropout 0-16-10", "MLP 784-32-dropout 0.5-16-10"]
+    runs = run_sweep(plan, small)
+    assert [r.value for r in runs] == [0.0, 0.5] and all(r.gap is not None for r in runs)
+    # the same starting weights (a Dropout layer has none); rate 0.5 drops values from the first step on
+    assert runs[0].result.history.step_losses[0] != runs[1].result.history.step_losses[0]
+    with pytest.raises(ConfigError, match="no Dropout layer to vary"):
+        SweepPlan(MLP, 0, "0.1", (0,), CONFIG, "dropout")
+    with pytest.raises(ConfigError, match="values: a dropout rate is the share of values zeroed"):
+        SweepPlan(spec, 0, "0,1", (0,), CONFIG, "dropout")

@@ -150,3 +150,11 @@ def test_an_invalid_l2_is_refused_before_starting(app):
     assert not app.exception
     assert any("L2 penalty must be between 0 and 1, got -0.1" in e.value for e in app.error)
     assert all(b.key != "sweep.start" for b in app.button)
+
+
+def test_a_dropout_sweep_of_a_model_without_dropout_says_to_add_one(app):
+    app.switch_page("pages/sweep.py").run()
+    app.selectbox(key="sweep.setting").set_value("dropout").run()
+    app.button(key=APPLY).click().run()
+    assert not app.exception
+    assert any("this model has no Dropout layer to vary; add one on the Build page" in e.value for e in app.error)
