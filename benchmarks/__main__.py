@@ -1,14 +1,15 @@
-"""``python -m benchmarks [--size small|full] [--json out.json]``: both benchmarks in one run.
+"""``python -m benchmarks [--size small|full] [--json out.json]``: every benchmark in one run.
 
 First ``benchmarks.throughput`` (training speed against a plain flax loop, PyTorch and the matmul
 ceiling), then ``benchmarks.app`` (compile, interactions, training inside the app, memory, long
-curves). Each report is printed as soon as it is measured; ``--json`` writes
-``{"throughput": ..., "app": ...}``.
+curves), then ``benchmarks.sharing`` (many trainings at once: throughput, fairness, clicks). Each
+report is printed as soon as it is measured; ``--json`` writes
+``{"throughput": ..., "app": ..., "sharing": ...}``.
 """
 
 from __future__ import annotations
 
-from benchmarks import app, throughput
+from benchmarks import app, sharing, throughput
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     throughput.require_fashion(parser)
     reports = {}
-    for name, module in (("throughput", throughput), ("app", app)):
+    for name, module in (("throughput", throughput), ("app", app), ("sharing", sharing)):
         reports[name] = module.run_benchmark(module.SIZES[args.size])
         print(f"===== {module.__name__} --size {args.size} =====")
         print(module.format_report(reports[name]), end="\n\n", flush=True)

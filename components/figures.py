@@ -244,6 +244,8 @@ class Curve:
     epoch_steps: Sequence[int]
     test_losses: Sequence[float]
     test_accuracies: Sequence[float | None]
+    #: (step, new learning rate) where a presenter changed the rate while it trained
+    rate_changes: Sequence[tuple[int, float]] = ()
 
 
 def loss_figure(curves: Sequence[Curve], y_title: str, height: int = 380) -> go.Figure:
@@ -274,6 +276,11 @@ def loss_figure(curves: Sequence[Curve], y_title: str, height: int = 380) -> go.
                     hovertemplate="step %{x:,}: test loss %{y:.4f}<extra></extra>",
                 )
             )
+        for step, rate in curve.rate_changes:
+            fig.add_vline(
+                x=step, line={"color": colour, "dash": "dot", "width": 1},
+                annotation={"text": f"learning rate {rate:g}", "textangle": -90, "font": {"size": 11}},
+            )  # fmt: skip
     fig.update_xaxes(title="training step (one batch each)")
     fig.update_yaxes(title=y_title, rangemode="tozero")
     return _layout(fig, height=height)

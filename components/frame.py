@@ -37,18 +37,24 @@ def pages() -> list:
 
 
 def run_app() -> None:
-    """Everything ``streamlit run app.py`` draws, in order."""
+    """Everything ``streamlit run app.py`` draws, in order.
+
+    The menu comes first, before anything imports JAX (a second or two on the first run of a
+    server process): until the first ``st.navigation`` the browser shows Streamlit's legacy
+    menu of raw file names.
+    """
+    st.set_page_config(page_title="flax model dashboard", page_icon=str(PAGE_ICON), layout="wide")
+    page = st.navigation(pages())
+
     from components.links import apply_link_once, sync_link
     from components.resources import process_setup
     from components.sidebar import sidebar
     from components.state import get_state
     from components.ui import apply_presenter_style
 
-    st.set_page_config(page_title="flax model dashboard", page_icon=str(PAGE_ICON), layout="wide")
     process_setup()
     state = get_state()
     apply_link_once(state)
-    page = st.navigation(pages())
     state.visited.add(page.title)
     apply_presenter_style()
     sidebar()

@@ -11,7 +11,8 @@ import streamlit as st
 
 from components.state import AppState, get_state
 from core.errors import SpecError
-from core.spec import ACTIVATIONS, LAYER_TYPES, MAX_WIDTH, Layer, ModelSpec, layers_text, parse_layers
+from core.layers import ACTIVATIONS, LAYER_TYPES, MAX_WIDTH, Layer, layers_text, parse_layers
+from core.spec import ModelSpec
 
 STACK_TITLES = {
     "hidden": "Hidden layers",
@@ -187,7 +188,7 @@ def _other_layer_row(cols, stack: str, index: int, layer: Layer, version: int) -
         cols[2].caption("keeps the number of values")
         return layer
     rate_key = f"build.{stack}.{index}.rate.v{version}"
-    cols[1].markdown("**Dropout**", help=LAYER_TYPES["dropout"])
+    cols[1].markdown("**Dropout** rate", help=LAYER_TYPES["dropout"])
     rate = cols[2].number_input("rate", value=float(layer.rate), min_value=0.0, max_value=0.99, step=0.05,
                                 format="%.2f", key=rate_key, on_change=_edit, args=(stack, index, "rate", rate_key),
                                 help=RATE_HELP, label_visibility=first)  # fmt: skip

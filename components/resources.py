@@ -41,7 +41,10 @@ def _warm_up() -> None:
     """Compile the default models' initialisation, training and evaluation programs."""
     sample = load_dataset("sample")
     for spec in DEFAULT_SPECS.values():
-        warm_up(spec, TrainConfig(), sample)
+        try:
+            warm_up(spec, TrainConfig(), sample)
+        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown": the process is ending
+            return
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

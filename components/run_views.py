@@ -30,7 +30,7 @@ def duration(seconds: float | None) -> str:
 def progress_text(snap: JobSnapshot) -> str:
     """One line a newcomer can read: where the run is and how long is left."""
     epoch = min(snap.epochs, snap.step * snap.epochs // max(snap.total_steps, 1) + 1)
-    parts = [f"{status_words(snap.status)}: step {snap.step:,} of {snap.total_steps:,}"]
+    parts = [f"{'Paused' if snap.paused else status_words(snap.status)}: step {snap.step:,} of {snap.total_steps:,}"]
     if snap.active and snap.status != Status.QUEUED:
         parts.append(f"epoch {epoch} of {snap.epochs}")
         if snap.samples_per_s:
@@ -46,7 +46,7 @@ def sidebar_progress_text(snap: JobSnapshot) -> str:
     if not snap.active or snap.status == "queued":
         return progress_text(snap)
     epoch = min(snap.epochs, snap.step * snap.epochs // max(snap.total_steps, 1) + 1)
-    parts = [f"{status_words(snap.status)}: epoch {epoch} of {snap.epochs}"]
+    parts = [f"{'Paused' if snap.paused else status_words(snap.status)}: epoch {epoch} of {snap.epochs}"]
     if snap.eta_s is not None:
         parts.append(f"about {duration(snap.eta_s)} left")
     return " · ".join(parts)
@@ -68,16 +68,18 @@ def curve(run: Run) -> Curve:
     """The curves of a run (live or finished) for ``components.figures``."""
     if run.job is not None:
         snap = run.job.snapshot()
-        losses, epochs = snap.step_losses, snap.epoch_metrics
+        losses, epochs, changes = snap.step_losses, snap.epoch_metrics, snap.learning_rate_changes
     else:
         history = run.result.history  # type: ignore[union-attr]
         losses, epochs = np.asarray(history.step_losses, np.float32), tuple(history.epochs)
+        changes = tuple((int(step), float(rate)) for step, rate in run.result.extra.get("learning_rate_changes", ()))  # type: ignore[union-attr]
     return Curve(
         name=f"run {run.run_id}",
         step_losses=losses,
         epoch_steps=[e.step for e in epochs],
         test_losses=[e.test_loss for e in epochs],
         test_accuracies=[e.test_accuracy for e in epochs],
+        rate_changes=changes,
     )
 
 

@@ -30,3 +30,11 @@ def tab_grace_seconds() -> float:
         return max(0.5, float(os.environ.get("FLAX_DASHBOARD_TAB_GRACE_S", "15")))
     except ValueError:
         return 15.0
+
+
+def visitor_id() -> str:
+    """This visitor's session id (their jobs share one turn of the machine); "local" without a runtime."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "local"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from components.session import session_alive_check, tab_grace_seconds
+from components.session import session_alive_check, tab_grace_seconds, visitor_id
 from components.state import AppState, Run
 from core.data import Dataset
 from core.runs import store
@@ -22,10 +22,18 @@ def start_training(
     resume: TrainResult | None = None,
     label: str | None = None,
 ) -> Run:
-    """Start a background job (stopped if the tab closes, saved to the runs folder when it ends)."""
+    """Start a background job (stopped if the tab closes, saved to the runs folder when it ends).
+
+    An MLP's output layer follows the dataset (26 units for EMNIST letters): the model trained, and
+    the one the visitor edits from then on, has one output per class."""
+    fitted = spec.for_classes(len(dataset.class_names))
+    if fitted != spec:
+        spec = fitted
+        if state.spec.for_classes(spec.num_classes) == spec:
+            state.set_spec(spec)
     job = TrainingJob(
         spec, config, dataset, resume=resume, on_done=store.autosave,
-        keep_alive=session_alive_check(), grace_s=tab_grace_seconds(),
+        keep_alive=session_alive_check(), grace_s=tab_grace_seconds(), owner=visitor_id(),
     )  # fmt: skip
     label = label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset.name}"
     run = state.add_run(label, dataset.name, job=job)
@@ -39,7 +47,7 @@ def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Data
 
     A run stopped inside an epoch first completes that epoch; the curve continues where it ended.
     """
-    result = run.result
+    result = store.full_result(run.job) if run.job is not None else run.result  # with its optimizer state
     done = result.steps / steps_per_epoch(result.config, dataset.num_train)
     config = result.config.with_epochs(math.floor(done) + more_epochs)
     return start_training(

@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
         )  # fmt: skip
         command.add_argument(
-            "--data-dir", default=None, help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits)"
+            "--data-dir",
+            default=None,
+            help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits, emnist_letters)",
         )
         command.add_argument("--epochs", default=defaults.epochs, type=_text)
         command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
@@ -170,7 +172,7 @@ def _items(option: str, text: str, activation: str, code: bool = False):
     """The layers of ``--layers``/``--encoder``/``--decoder``; a bad item is a UsageError naming it.
     ``code``: the last item, when a bare width, is the (linear) code layer."""
     from core.errors import SpecError
-    from core.spec import parse_layers
+    from core.layers import parse_layers
 
     try:
         return parse_layers(text, option, activation, code_activation="linear" if code else None)
@@ -235,6 +237,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
         check_save_path(args.save)
     tic = time.perf_counter()
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    spec = spec.for_classes(len(dataset.class_names))  # an MLP gets one output per class (26 for letters)
     steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
     _log(f"{dataset.description}; loaded in {time.perf_counter() - tic:.1f}s", args.quiet)
     _log(f"{spec.describe()}: {spec.parameter_count:,} parameters", args.quiet)

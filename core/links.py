@@ -21,7 +21,7 @@ from core.training import TrainConfig
 KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "mom", "wd", "bs", "ep", "tseed", "aug", "loss", "data",
         "l2", "noise", "frac")  # fmt: skip
 # local folders mean nothing on another computer
-SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist", "kmnist", "emnist_digits")
+SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist", "kmnist", "emnist_digits", "emnist_letters")
 MAX_VALUE_CHARS = 1_000  # 65 layers of "4096.sigmoid" fit; a longer value is refused unread
 
 

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from core.models import forward
-from core.spec import NUM_CLASSES, ModelSpec
+from core.spec import ModelSpec
 
 Sums = dict[str, jax.Array]
 
@@ -87,8 +87,10 @@ class Task:
     def mean_loss(self, model: nn.Module, variables: Any, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
         return self.per_example_loss(model, variables, x, y, loss).mean()
 
-    def zero_sums(self) -> Sums:
-        return {name: jnp.zeros((NUM_CLASSES, NUM_CLASSES) if name == "confusion" else (), jnp.float32)
+    def zero_sums(self, spec: ModelSpec) -> Sums:
+        """Zeros shaped like ``eval_sums``' results (the confusion matrix has a row and a column per class)."""
+        classes = spec.num_classes
+        return {name: jnp.zeros((classes, classes) if name == "confusion" else (), jnp.float32)
                 for name in self.sums}  # fmt: skip
 
 
@@ -110,7 +112,7 @@ class Classification(Task):
             "loss": jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, y) * mask),
             "correct": jnp.sum((predicted == y) * mask),
             # row = the true class, column = the class the model predicted
-            "confusion": jnp.zeros((NUM_CLASSES, NUM_CLASSES), jnp.float32).at[y, predicted].add(mask),
+            "confusion": jnp.zeros((logits.shape[-1],) * 2, jnp.float32).at[y, predicted].add(mask),
         }
 
     def metrics(self, sums, n):

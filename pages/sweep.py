@@ -8,7 +8,7 @@ import streamlit as st
 from components import figures, resources
 from components.frame import require_frame
 from components.run_views import duration
-from components.session import session_alive_check, tab_grace_seconds
+from components.session import session_alive_check, tab_grace_seconds, visitor_id
 from components.state import AppState, get_state
 from components.sweep_views import (
     SweepPageState,
@@ -179,7 +179,9 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
         "the results appear as each value finishes",
     )  # fmt: skip
     if started:
-        job = SweepJob(plan, dataset, estimate, keep_alive=session_alive_check(), grace_s=tab_grace_seconds())
+        job = SweepJob(
+            plan, dataset, estimate, keep_alive=session_alive_check(), grace_s=tab_grace_seconds(), owner=visitor_id()
+        )
         sweep_state.job = job.start()
         sweep_state.handled_selection = ()
         st.rerun()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from components import figures, resources
@@ -29,6 +31,8 @@ DATASETS = {
     "fashion_mnist": "Fashion-MNIST: 70,000 clothing photos, via tensorflow-datasets",
     "kmnist": "Kuzushiji-MNIST: 70,000 cursive hiragana (10 characters), via tensorflow-datasets",
     "emnist_digits": "EMNIST digits: 280,000 handwritten digits, via tensorflow-datasets (a 562 MB download)",
+    "emnist_letters": "EMNIST letters: 145,600 handwritten letters (26 classes, capital and small together), "
+    "via tensorflow-datasets (the same 562 MB download)",
     "idx": "A folder of IDX files on this computer",
     "folder": "Your own images (a .zip of class folders)",
 }
@@ -204,6 +208,40 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
 
 
 # ----- live view ------------------------------------------------------------------------------
+def presenter_controls(run: Run, paused: bool, rate: float) -> None:
+    """Pause, resume, step and a new learning rate for a running training, for a room to follow."""
+    controls = run.job.controls  # type: ignore[union-attr]
+    cols = st.columns([1.2, 1, 1, 1.3, 1], vertical_alignment="bottom")
+    if paused:
+        cols[0].button("Resume", icon=":material/play_arrow:", key="train.resume", on_click=controls.resume,
+                       help="Go on training at full speed")  # fmt: skip
+    else:
+        cols[0].button("Pause", icon=":material/pause:", key="train.pause", on_click=controls.pause,
+                       help="Hold the training after its current chunk of steps; Resume or Step goes on")  # fmt: skip
+    steps = cols[1].number_input(
+        "Steps", value=10, step=1, key="train.step_count",
+        help="How many training steps (batches) the Step button runs before pausing again",
+    )  # fmt: skip
+    if cols[2].button("Step", icon=":material/skip_next:", key="train.step",
+                      help="Run this many steps, then pause: watch the model change one nudge at a time"):  # fmt: skip
+        try:
+            controls.step(int(steps))
+        except CoreError as err:
+            st.error(f"Not stepped: {getattr(err, 'reason', err)}", icon=":material/warning:")
+    new_rate = cols[3].text_input(
+        "New learning rate", value=f"{rate:g}", key=f"train.new_rate.{run.run_id}",
+        help="Changes how big each nudge is from the next chunk of steps on, without restarting. "
+        "The loss curve marks the step where it changed.",
+    )  # fmt: skip
+    if cols[4].button("Apply", key="train.apply_rate", help="Train with the new learning rate from now on"):
+        try:
+            controls.set_learning_rate(replace(run.config, learning_rate=new_rate).learning_rate)
+        except CoreError as err:
+            st.error(f"Learning rate not changed: {getattr(err, 'reason', err)}", icon=":material/warning:")
+    if paused:
+        st.info("Paused: press **Resume**, or **Step** to run a few steps at a time.", icon=":material/pause:")
+
+
 def comparison_runs(state: AppState, shown: Run) -> list[Run]:
     same = [r for r in state.runs if r is not shown and r.spec.kind == shown.spec.kind and r.result is not None]
     if not same:
@@ -232,6 +270,8 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
         if run.active:
             header[1].button("Stop", icon=":material/stop:", key="train.stop", on_click=run.job.stop, type="secondary",
                              help="End training now and keep the model as it is")  # fmt: skip
+        if snap is not None and run.active:
+            presenter_controls(run, snap.paused, snap.learning_rate)
         if snap is not None:
             st.progress(snap.progress, text=progress_text(snap))
             metrics = st.columns(4)
@@ -241,7 +281,12 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
                 "Images per second", f"{snap.samples_per_s:,.0f}",
                 help=f"Training speed: {steps_per_s:,.0f} steps per second of {run.config.batch_size} images each",
             )  # fmt: skip
-            metrics[2].metric("Time left", duration(snap.eta_s) if snap.active else "—")
+            left = "—" if not snap.active else "working it out" if snap.eta_s is None else duration(snap.eta_s)
+            metrics[2].metric(
+                "Time left", left,
+                help="Counts down with the clock and follows the measured speed, which includes the other "
+                "trainings sharing this server (they take turns, one short chunk of steps each)",
+            )  # fmt: skip
             compiled = "compiling…" if snap.status == Status.COMPILING else (
                 duration(snap.compile_s) if snap.compile_s > 0 else "none needed"
             )  # fmt: skip
@@ -347,7 +392,8 @@ def chosen_run_actions(state: AppState) -> None:
         else:
             st.rerun()
     st.download_button(
-        "Download checkpoint", icon=":material/download:", data=lambda: checkpoint.to_bytes(run.result),
+        "Download checkpoint", icon=":material/download:",
+        data=lambda: checkpoint.to_bytes(store.full_result(run.job) if run.job else run.result),
         file_name=f"run{run.run_id}.msgpack", mime="application/octet-stream", key="train.download",
         help="Parameters, optimizer state, model spec and curves in one .msgpack file",
     )  # fmt: skip

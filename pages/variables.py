@@ -69,9 +69,9 @@ every_row = variable_rows(variables)
 rows = [row for row in every_row if row.path.startswith("params/")]  # what the optimizer learns
 layers = layer_rows(rows)
 total = sum(row.size for row in rows)
-norms = (
-    " BatchNorm and LayerNorm layers hold a **scale** and a **bias** per value." if spec.norm_parameter_count else ""
-)
+norm_kinds = [name for name, kind in (("BatchNorm", "batchnorm"), ("LayerNorm", "layernorm"))
+              if any(layer.type == kind for layer in spec.layers)]  # fmt: skip
+norms = f" Each {' and '.join(norm_kinds)} layer holds a **scale** and a **bias** per value." if norm_kinds else ""
 
 st.markdown(
     f"**{total:,} parameters** in {len(layers)} layers. Each Dense layer holds a **kernel** "

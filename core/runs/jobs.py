@@ -5,7 +5,9 @@ A dashboard script is re-run on every click, so training must not live in it
 thread that makes no UI calls; the page keeps the job in its session and reads
 ``snapshot()`` a few times per second. ``stop()`` ends it within a fraction of a second
 and keeps the partial model. A process-wide limit on concurrent trainings queues further
-jobs instead of overloading the machine.
+jobs instead of overloading the machine, and ``core.runs.scheduler`` gives the running ones
+the machine one compiled chunk at a time, in turn (each job's ``controls`` also pause it,
+step it and change its learning rate).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import numpy as np
 from core.data import Dataset
 from core.errors import CoreError
 from core.runs.priority import lower_training_priority
+from core.runs.scheduler import JobControls
 from core.spec import ModelSpec
 from core.training import Phase, Progress, Status, TrainConfig, TrainResult, steps_per_epoch, train
+from core.training.estimate import Countdown
 from core.training.history import EpochMetrics
 from core.training.results import ACTIVE
 
@@ -35,9 +39,9 @@ COMPILING_MESSAGE = "compiling the training step (first time for this model only
 
 def _default_limit() -> int:
     try:
-        return max(1, int(os.environ.get("FLAX_DASHBOARD_MAX_TRAININGS", "2")))
+        return max(1, int(os.environ.get("FLAX_DASHBOARD_MAX_TRAININGS", "4")))
     except ValueError:
-        return 2
+        return 4
 
 
 class _Slots:
@@ -111,6 +115,9 @@ class JobSnapshot:
     eta_s: float | None
     compile_s: float
     message: str
+    paused: bool = False
+    learning_rate: float = 0.0  # the rate it trains with now
+    learning_rate_changes: tuple[tuple[int, float], ...] = ()  # (step, new rate)
 
     @property
     def progress(self) -> float:
@@ -133,6 +140,7 @@ class BackgroundJob:
     keep_alive: Callable[[], bool] | None
     grace_s: float
     job_id: int
+    owner: object = None  # the visitor who started it (see the subclasses)
     #: the watchdog's clock and its pause between two looks at ``keep_alive`` (a test steps them by hand)
     clock: Callable[[], float] = staticmethod(time.monotonic)
     pause: Callable[[float], object] = staticmethod(time.sleep)
@@ -144,6 +152,8 @@ class BackgroundJob:
         self._message = f"waiting for a free slot ({SLOTS.limit} trainings may run at once)"
         self.abandoned = False
         self._reniced = False
+        self.controls = JobControls(self._stop, owner=self.owner)
+        self._countdown = Countdown()
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
 
     # ----- control (any thread) ---------------------------------------------------------
@@ -169,8 +179,17 @@ class BackgroundJob:
             self.pause(min(1.0, self.grace_s / 4))
 
     def stop(self) -> None:
-        """Ask the job to end after its current chunk of steps; what it trained is kept."""
+        """Ask the job to end after its current chunk of steps (also while paused); what it trained is kept."""
         self._stop.set()
+
+    def time_left(self, estimate: float | None) -> float | None:
+        """A new "time left" from the engine's ``estimate`` of its own compute, scaled by the share of
+        the machine this job gets (others' turns), smoothed to count down (``Countdown``)."""
+        scaled = None if estimate is None else estimate * self.controls.share
+        return self._countdown.update(time.monotonic(), scaled)
+
+    def shown_time_left(self) -> float | None:
+        return self._countdown.read(time.monotonic())
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has ended."""
@@ -236,6 +255,8 @@ class TrainingJob(BackgroundJob):
     grace_s: float = 15.0
     job_id: int = field(default_factory=lambda: next(_ids))
     created: float = field(default_factory=time.time)
+    #: the visitor who started it: their jobs share one turn of the machine (core.runs.scheduler)
+    owner: object = None
     clock: Callable[[], float] = time.monotonic
     pause: Callable[[float], object] = time.sleep
 
@@ -260,14 +281,18 @@ class TrainingJob(BackgroundJob):
                 epoch_metrics=tuple(self._epochs),
                 samples_per_s=progress.samples_per_s if progress else 0.0,
                 elapsed_s=progress.elapsed_s if progress else 0.0,
-                eta_s=progress.eta_s if progress else None,
+                eta_s=(0.0 if self._status not in ACTIVE else self.shown_time_left()) if progress else None,
                 compile_s=progress.compile_s if progress else 0.0,
                 message=self._message,
+                paused=self.controls.paused and self._status in ACTIVE,
+                learning_rate=self.controls.learning_rate() or self.config.learning_rate,
+                learning_rate_changes=tuple(self.controls.changes),
             )
 
     def _on_progress(self, p: Progress) -> None:
         if p.phase == Phase.TRAINING:
             self._renice_once()
+            self.time_left(p.eta_s)
         with self._lock:
             self._progress = p
             self._losses.extend(p.new_losses[0])
@@ -280,7 +305,13 @@ class TrainingJob(BackgroundJob):
     def _work(self) -> None:
         self._set(Status.COMPILING, COMPILING_MESSAGE)
         result = train(
-            self.spec, self.config, self.dataset, on_progress=self._on_progress, stop=self._stop, resume=self.resume
+            self.spec,
+            self.config,
+            self.dataset,
+            on_progress=self._on_progress,
+            stop=self._stop,
+            resume=self.resume,
+            pacing=self.controls,
         )
         with self._lock:
             self.result = result

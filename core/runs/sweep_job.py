@@ -55,9 +55,12 @@ class SweepJob(BackgroundJob):
     keep_alive: Callable[[], bool] | None = None
     grace_s: float = 15.0
     job_id: int = field(default_factory=lambda: next(_sweep_ids))
+    #: the visitor who started it: their jobs share one turn of the machine (core.runs.scheduler)
+    owner: object = None
 
     def __post_init__(self) -> None:
-        steps_per_epoch(self.plan.config, self.dataset.num_train)  # a bad batch size fails here, not in the thread
+        for _, config in self.plan.points:  # a bad batch size (for any share of the images) fails here
+            steps_per_epoch(config, self.dataset.num_train)
         self._init_job(f"sweep-{self.job_id}")
         self._runs: list[SweepRun] = []
         self._progress: SweepProgress | None = None
@@ -86,7 +89,9 @@ class SweepJob(BackgroundJob):
                 total_steps=p.total_steps if p else 0,
                 live_losses={} if done else {s: np.asarray(v, np.float32) for s, v in self._live.items()},
                 elapsed_s=(self._ended or time.perf_counter()) - self._started if self._started else 0.0,
-                eta_s=0.0 if done else (p.eta_s if p else (self.estimate.total_s if self.estimate else None)),
+                eta_s=0.0
+                if done
+                else (self.shown_time_left() if p else (self.estimate.total_s if self.estimate else None)),
                 progress=1.0 if self._status == Status.FINISHED else (p.fraction if p else 0.0),
             )
 
@@ -94,6 +99,7 @@ class SweepJob(BackgroundJob):
     def _on_progress(self, p: SweepProgress) -> None:
         if p.phase == Phase.TRAINING:
             self._renice_once()
+        self._countdown.update(time.monotonic(), p.eta_s)  # already wall time: others' turns included
         with self._lock:
             if self._progress is None or p.width != self._progress.width:
                 self._live = {}
@@ -117,7 +123,7 @@ class SweepJob(BackgroundJob):
             self._set(Status.COMPILING, "preparing the first width")
             run_sweep(
                 self.plan, self.dataset, on_run=self._on_run, on_progress=self._on_progress, stop=self._stop,
-                estimate=self.estimate, batched=self.batched,
+                estimate=self.estimate, batched=self.batched, pacing=self.controls,
             )  # fmt: skip
         finally:
             self._ended = time.perf_counter()

@@ -38,6 +38,7 @@ from core.training.divergence import divergence_reason, first_bad_step, loss_lim
 from core.training.history import EpochMetrics, History
 from core.training.optimizer import fresh_state, with_hyperparameters
 from core.training.overfitting import TrainEvalData, dataset_indices, subset_plan, subset_size, train_eval_data
+from core.training.pacing import FreeRun, Pacing, next_rate
 from core.training.programs import (
     MAX_CHUNK_STEPS,
     ModelState,
@@ -193,6 +194,13 @@ def plan_stack(members: Sequence[Member], dataset: Dataset) -> Stack:
         ):
             raise ConfigError("models", "the models of a stack share their shape and settings; only seeds differ")
     steps_per_epoch(config, dataset.num_train)
+    classes = len(dataset.class_names)
+    if spec.for_classes(classes) != spec:
+        raise ConfigError(
+            "num_classes",
+            f"this model has {spec.num_classes} outputs but {dataset.name} has {classes} classes; "
+            f"train spec.for_classes({classes})",
+        )
     layout = Layout.choose(len(members), config.batch_size)
     program = Program(spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment,
                       config.batch_size, len(members), layout, config.l2 > 0, config.noise > 0)  # fmt: skip
@@ -240,15 +248,19 @@ def train_stack(
     stop: threading.Event | None = None,
     resume: Sequence[TrainResult] | None = None,
     chunk_seconds: float = 0.2,
+    pacing: Pacing | None = None,
 ) -> list[TrainResult]:
     """Train every model of ``members`` for ``config.epochs`` epochs (in total, counting a resumed run).
 
     ``on_progress`` is called from this thread after every chunk of steps; setting ``stop``
     ends the run after the current chunk, keeping the parameters and history so far.
     ``resume`` continues earlier results of the same models (one per member, all at the
-    same step) exactly where they stopped.
+    same step) exactly where they stopped. ``pacing`` (a background job's) is asked before every
+    chunk and evaluation: it may wait for the job's turn or while paused, limit the chunk's
+    steps, and change the learning rate.
     """
     stop = stop or threading.Event()
+    pacing = pacing or FreeRun()
     stack_ = plan_stack(members, dataset)
     program, data, count = stack_.program, stack_.data, len(members)
     config = members[0][1]
@@ -298,6 +310,7 @@ def train_stack(
         states = stack([fresh_model_state(spec, c) for spec, c in members])
     states = jax.device_put(states, program.layout.per_model)
     eval_job = eval_jobs[-1]  # the train curve's evaluation is compiled last
+    rate, changes = config.learning_rate, []  # resumed_state wrote the config's rate in
     if step_job.result()[1] or (eval_job.done() and eval_job.result()[1]) or not eval_job.done():
         stack_.compile_s = time.perf_counter() - tic
 
@@ -311,12 +324,20 @@ def train_stack(
                                             dataset.num_train) for _, c in members]))  # fmt: skip
         first_step = epoch * per_epoch  # the run's step at batch 0 of this epoch's plan
         while offset < per_epoch and alive.any() and not stop.is_set():
-            counts = np.where(alive, chunk_steps(seconds_per_step, per_epoch - offset, chunk_seconds), 0)
-            limits = [loss_limit(h) for h in histories]
-            tic = time.perf_counter()
-            new_states, losses, done = stack_.steps(not alive.all(), states, plans, offset, counts, limits, first_step)
-            losses, done = np.asarray(losses), int(done)
-            toc = time.perf_counter() - tic
+            with pacing.turn():
+                if stop.is_set():  # asked while this job waited for its turn (or was paused)
+                    break
+                states, rate = next_rate(pacing, states, rate, steps, changes)
+                wanted = pacing.allowed_steps(chunk_steps(seconds_per_step, per_epoch - offset, chunk_seconds))
+                counts = np.where(alive, wanted, 0)
+                limits = [loss_limit(h) for h in histories]
+                tic = time.perf_counter()
+                new_states, losses, done = stack_.steps(
+                    not alive.all(), states, plans, offset, counts, limits, first_step
+                )
+                losses, done = np.asarray(losses), int(done)
+                toc = time.perf_counter() - tic
+            pacing.ran(done)
             elapsed += toc
             kept = np.minimum(counts, done)  # the steps of this chunk each model keeps
             for m in np.flatnonzero(alive):
@@ -344,9 +365,10 @@ def train_stack(
         if offset == per_epoch and alive.any():
             report(Phase.EVALUATING, eta=eta())
             eval_job.result()  # compiled in the background while the first epoch trained
-            tic = time.perf_counter()
-            sums, sums_at = stack_.evaluate(states.variables), [h.steps for h in histories]
-            on_train = stack_.evaluate(states.variables, on_train=True)
+            with pacing.turn():
+                tic = time.perf_counter()
+                sums, sums_at = stack_.evaluate(states.variables), [h.steps for h in histories]
+                on_train = stack_.evaluate(states.variables, on_train=True)
             metrics: list[EpochMetrics | None] = [None] * count
             for m in np.flatnonzero(alive):
                 named = task.metrics({k: v[m] for k, v in sums.items()}, data.num_test)
@@ -360,13 +382,15 @@ def train_stack(
     if sums is None or sums_at != [h.steps for h in histories]:
         sums = stack_.evaluate(states.variables)  # the final parameters of a stopped or diverged model
     results = []
+    # sliced on the host: slicing on the device compiles a program per leaf shape, ~0.4 s per new model shape
+    host = jax.device_get(states)
     for m, (spec, member_config) in enumerate(members):
+        if rate != member_config.learning_rate:  # changed while it trained: a resume goes on at the last rate
+            member_config = replace(member_config, learning_rate=rate)
         if status[m] == Status.FINISHED and histories[m].steps < total_steps:
             status[m] = Status.STOPPED
             reasons[m] = f"stopped by request after {histories[m].steps:,} of {total_steps:,} steps"
-        state = take(states, m)
-        if program.layout.split == "models":
-            state = jax.device_put(state, jax.local_devices()[0])
+        state = jax.device_put(take(host, m), jax.local_devices()[0])
         results.append(TrainResult(
             spec=spec, config=member_config, dataset=dataset.name, params=state.params, opt_state=state.opt_state,
             batch_stats=state.batch_stats,
@@ -377,7 +401,8 @@ def train_stack(
             extra={"devices": program.layout.devices, "split": program.layout.split,
                    "train_images": len(indices), "train_eval_images": stack_.train_eval.count,
                    "platform": jax.devices()[0].platform,
-                   **({"trained_with_seeds": [c.seed for _, c in members]} if count > 1 else {})},
+                   **({"trained_with_seeds": [c.seed for _, c in members]} if count > 1 else {}),
+                   **({"learning_rate_changes": changes} if changes else {})},
         ))  # fmt: skip
     report(Phase.DONE, eta=0.0)
     return results
@@ -392,10 +417,12 @@ def train(
     stop: threading.Event | None = None,
     resume: TrainResult | None = None,
     chunk_seconds: float = 0.2,
+    pacing: Pacing | None = None,
 ) -> TrainResult:
     """Train one model: ``train_stack`` with a stack of one."""
     return train_stack([(spec, config)], dataset, on_progress=on_progress, stop=stop,
-                       resume=None if resume is None else [resume], chunk_seconds=chunk_seconds)[0]  # fmt: skip
+                       resume=None if resume is None else [resume], chunk_seconds=chunk_seconds,
+                       pacing=pacing)[0]  # fmt: skip
 
 
 def _epoch_metrics(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -118,3 +119,52 @@ def estimate_sweep(
         timed=f"{what} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''} at once)",
         timing_s=time.perf_counter() - tic,
     )
+
+
+#: The most "time left" may rise in ``RISE_PERIOD_S`` (the page shows it once a second), as a share of
+#: what was shown: a training reports several times a second, so a rise per update would compound.
+MAX_RISE = 0.2
+RISE_PERIOD_S = 1.0
+#: How far each new estimate moves what is shown towards it (the rest: the clock counting down).
+FOLLOW = 0.3
+
+
+class Countdown:
+    """'Time left' as a person wants to read it: it counts down with the clock, follows new estimates
+    part of the way (``FOLLOW``), never rises by more than ``MAX_RISE`` within ``RISE_PERIOD_S``
+    however often it is updated, and keeps counting down when an update has no estimate (compiling, evaluating,
+    waiting for a turn). Below the latest estimate its clock slows (it decays towards zero
+    instead of reaching it), so a run that turned out slower than first thought climbs back
+    within a few updates instead of sitting at "0 s" while it still trains.
+
+    Estimates from a training's speed jump around (an evaluation, another visitor's chunk, a
+    slow first chunk); shown raw they read 39 s, 23, 13, 17, 15, ?, 13.
+    """
+
+    def __init__(self) -> None:
+        self._shown: float | None = None
+        self._at = 0.0
+        self._estimate = 0.0  # the latest estimate given
+
+    def update(self, now: float, estimate: float | None) -> float | None:
+        """What to show at ``now`` (seconds on any steady clock) given a new ``estimate`` (or None)."""
+        counted = self.read(now)
+        if estimate is not None:
+            self._estimate = max(0.0, estimate)
+        if counted is None:
+            if estimate is not None:
+                self._shown, self._at = self._estimate, now
+            return self._shown
+        target = counted if estimate is None else counted + FOLLOW * (self._estimate - counted)
+        rise = (1 + MAX_RISE) ** min(1.0, max(0.0, now - self._at) / RISE_PERIOD_S)
+        self._shown, self._at = min(target, rise * counted), now
+        return self._shown
+
+    def read(self, now: float) -> float | None:
+        """What to show at ``now`` without a new estimate: the last value, counted down."""
+        if self._shown is None:
+            return None
+        waited = max(0.0, now - self._at)
+        if 0 < self._shown < self._estimate:
+            return self._shown * math.exp(-waited / self._estimate)
+        return max(0.0, self._shown - waited)

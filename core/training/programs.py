@@ -215,7 +215,7 @@ def evaluation_sums(spec: ModelSpec, loss: str, variables, images, labels, mask)
         sums = task.eval_sums(model, variables, to_float(x), y, m, loss)
         return jax.tree_util.tree_map(jnp.add, totals, sums), None
 
-    totals, _ = jax.lax.scan(one, task.zero_sums(), (images, labels, mask))
+    totals, _ = jax.lax.scan(one, task.zero_sums(spec), (images, labels, mask))
     return totals
 
 

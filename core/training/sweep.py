@@ -32,6 +32,7 @@ from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
 from core.training.engine import steps_per_epoch, train_stack
+from core.training.pacing import Pacing
 from core.training.results import Phase, Progress, Status, TrainResult
 from core.training.sweep_settings import (
     ALL_LAYERS,
@@ -338,12 +339,14 @@ def run_sweep(
     stop: threading.Event | None = None,
     estimate: SweepEstimate | None = None,
     batched: bool = True,
+    pacing: Pacing | None = None,
 ) -> list[SweepRun]:
     """Train every model of ``plan``, width after width; ``on_run`` gets each run as its width finishes.
 
     ``batched`` trains the seeds of a width together as one stack; otherwise one stack per seed,
     the reference it must match. ``stop`` ends the sweep within a fraction of a
-    second, keeping the runs so far (those of the interrupted width marked "stopped").
+    second, keeping the runs so far (those of the interrupted width marked "stopped"). ``pacing``
+    (a background job's) is handed to every stack, as for ``train_stack``.
     """
     stop = stop or threading.Event()
     for _, config in plan.points:  # a bad batch size (for the smallest share of the images) fails before anything runs
@@ -379,7 +382,7 @@ def run_sweep(
                 progress(p.phase, offset * p.total_steps + p.step * len(group), p.total_steps * len(plan.seeds), losses)
 
             members = [(spec.replace(seed=seed), replace(config, seed=seed)) for seed in group]
-            trained += train_stack(members, dataset, on_progress=group_progress, stop=stop)
+            trained += train_stack(members, dataset, on_progress=group_progress, stop=stop, pacing=pacing)
         seconds = (time.perf_counter() - width_start) / max(len(trained), 1)
         for result in trained:
             run = sweep_run(width, result, dataset, seconds, plan.setting)

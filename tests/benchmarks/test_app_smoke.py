@@ -1,4 +1,4 @@
-"""The app benchmark runs end to end, as CI runs it, and ``python -m benchmarks`` merges both reports.
+"""The app benchmark runs end to end, as CI runs it, and ``python -m benchmarks`` merges every report.
 
 Speeds, latencies and memory are printed, never asserted (tests assert behaviour); only facts that do not
 depend on the machine are: every measurement is there and positive, and a 150,000-step loss
@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 
 from benchmarks import __main__ as benchmarks_main
-from benchmarks import app, throughput
+from benchmarks import app, sharing, throughput
 from components.figures import MAX_CURVE_POINTS
 from tests.benchmarks.reports import not_positive, run_small
 
@@ -41,8 +41,8 @@ def fake_report(name: str, size) -> dict:
     return {"from": name, "size": size.name}
 
 
-def test_python_m_benchmarks_prints_both_reports_and_writes_them_in_one_json(monkeypatch, tmp_path, capsys):
-    for module in (throughput, app):
+def test_python_m_benchmarks_prints_every_report_and_writes_them_in_one_json(monkeypatch, tmp_path, capsys):
+    for module in (throughput, app, sharing):
         monkeypatch.setattr(module, "run_benchmark", partial(fake_report, module.__name__))
         monkeypatch.setattr(module, "format_report", lambda report: f"report of {report['from']}")
     monkeypatch.setattr(throughput, "FASHION_DIR", str(tmp_path))  # any existing folder
@@ -52,7 +52,9 @@ def test_python_m_benchmarks_prints_both_reports_and_writes_them_in_one_json(mon
 
     printed = capsys.readouterr().out
     assert printed.index("report of benchmarks.throughput") < printed.index("report of benchmarks.app")
+    assert printed.index("report of benchmarks.app") < printed.index("report of benchmarks.sharing")
     assert json.loads(out.read_text()) == {
         "throughput": {"from": "benchmarks.throughput", "size": "small"},
         "app": {"from": "benchmarks.app", "size": "small"},
+        "sharing": {"from": "benchmarks.sharing", "size": "small"},
     }

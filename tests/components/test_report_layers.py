@@ -3,8 +3,9 @@
 import html
 
 from components.report import run_report
+from core.layers import parse_layers
 from core.predict import evaluate
-from core.spec import ModelSpec, parse_layers
+from core.spec import ModelSpec
 from core.training import TrainConfig, train
 
 

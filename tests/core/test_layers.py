@@ -13,8 +13,9 @@ import pytest
 
 from core import costs, links, models, predict
 from core.errors import SpecError
+from core.layers import Layer, parse_layers
 from core.runs import checkpoint
-from core.spec import Layer, ModelSpec, parse_layers
+from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from core.training.engine import fresh_model_state, plan_stack, stack
 from core.training.programs import compiled_programs, dropout_key, epoch_plan, to_float
@@ -145,20 +146,23 @@ def test_init_equals_flax_model_init_of_the_same_module_written_by_hand():
     np.testing.assert_array_equal(ours["batch_stats"]["BatchNorm_0"]["var"], np.ones(64))
 
 
-def test_one_engine_step_equals_model_apply_with_mutable_batch_stats_by_hand(small):
-    config = TrainConfig(batch_size=64, epochs=1, seed=11, augment=False)
+@pytest.mark.parametrize(("epoch", "position"), [(0, 0), (1, 3)])
+def test_one_engine_step_equals_model_apply_with_mutable_batch_stats_by_hand(small, epoch, position):
+    config = TrainConfig(batch_size=64, epochs=2, seed=11, augment=False)
     members = [(BN_DROPOUT, config)]
     stack_ = plan_stack(members, small)
     start = fresh_model_state(BN_DROPOUT, config)
-    plans = np.stack([epoch_plan(config.seed, 0, small.num_train)])
-    states, losses, done = stack_.steps(False, stack([start]), plans, 0, [1], [np.inf], 0)
+    plans = np.stack([epoch_plan(config.seed, epoch, small.num_train)])
+    per_epoch = small.num_train // 64
+    states, losses, done = stack_.steps(False, stack([start]), plans, position, [1], [np.inf], epoch * per_epoch)
     assert int(done) == 1
 
-    # the same step by hand: flax's apply in training mode, the dropout key of step 0, optax's adam
+    # the same step by hand: flax's apply in training mode, the dropout key of the run's step number
+    # (epoch 1, batch 3: step 19), optax's adam
     model = Reference()
-    rows = plans[0, 0, :64]
+    rows = plans[0, 0, position * 64 : (position + 1) * 64]
     x, y = to_float(jnp.asarray(small.train_images[rows])), jnp.asarray(small.train_labels[rows])
-    rngs = {"dropout": dropout_key(jnp.int32(11), jnp.int32(0))}
+    rngs = {"dropout": dropout_key(jnp.int32(11), jnp.int32(epoch * per_epoch + position))}
 
     def loss_of(params):
         logits, updates = model.apply({"params": params, "batch_stats": start.batch_stats}, x, train=True,
@@ -230,6 +234,24 @@ def test_resume_continues_exactly_with_dropout_and_batch_norm(small, two_epochs)
     resumed = train(BN_DROPOUT, NO_AUGMENT, small, resume=first)
     assert resumed.history.step_losses == two_epochs.history.step_losses
     assert_leaves_close(resumed.params, two_epochs.params)
+    assert_leaves_close(resumed.batch_stats, two_epochs.batch_stats)
+
+
+def test_a_run_stopped_mid_epoch_resumes_exactly_with_dropout_and_batch_norm(small, two_epochs):
+    import threading
+
+    from core.training import Phase
+
+    stop = threading.Event()
+
+    def after_first_chunk(progress):
+        if progress.phase == Phase.TRAINING and progress.step >= 2:
+            stop.set()
+
+    stopped = train(BN_DROPOUT, NO_AUGMENT, small, on_progress=after_first_chunk, stop=stop)
+    assert stopped.status == "stopped" and 0 < stopped.steps < 1024 // 64  # in the middle of the first epoch
+    resumed = train(BN_DROPOUT, NO_AUGMENT, small, resume=stopped)
+    assert resumed.history.step_losses == two_epochs.history.step_losses
     assert_leaves_close(resumed.batch_stats, two_epochs.batch_stats)
 
 

@@ -109,3 +109,50 @@ def test_temporary_files_left_by_a_killed_save_are_removed(tmp_path, result):
     assert not old.exists() and fresh.exists() and (tmp_path / "notes.tmp").exists()
     assert [r.run_id for r in store.list_runs(tmp_path)] == [kept.run_id]
     assert store.remove_leftover_temporaries(tmp_path / "missing") == 0
+
+
+SAVER = """
+import sys, time
+from pathlib import Path
+from core.runs import checkpoint, store
+
+source, folder, go, name, count = sys.argv[1:6]
+result = checkpoint.load(source)
+while not Path(go).exists():  # both processes start saving at the same moment
+    time.sleep(0.005)
+for i in range(int(count)):
+    result.reason = f"{name} {i}"
+    store.save_run(result, folder)
+    store.list_runs(folder)  # another visitor's page lists the folder meanwhile
+    store.remove_leftover_temporaries(folder)  # as each app process does when it starts
+"""
+
+
+def test_two_app_processes_saving_into_one_runs_folder_never_corrupt_or_lose_a_run(tmp_path, result):
+    """Several app processes behind one proxy share ``runs/``: every run each saves is listed and loads back."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    source = tmp_path / "source.msgpack"
+    store.checkpoint.save(source, result)
+    folder, go, count = tmp_path / "runs", tmp_path / "go", 25
+    procs = [
+        subprocess.Popen([sys.executable, "-c", SAVER, str(source), str(folder), str(go), name, str(count)],
+                         cwd=root, env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root)})
+        for name in ("first", "second")
+    ]  # fmt: skip
+    time.sleep(0.5)
+    go.touch()
+    assert [proc.wait(timeout=300) for proc in procs] == [0, 0]
+
+    runs = store.list_runs(folder)
+    assert sorted(run.summary["reason"] for run in runs) == sorted(
+        f"{name} {i}" for name in ("first", "second") for i in range(count)
+    )
+    for run in runs:
+        loaded = run.load()
+        assert loaded.reason == run.summary["reason"] and loaded.steps == result.steps
+        assert_leaves_close(loaded.params, result.params)
+    assert not [p.name for p in folder.iterdir() if p.suffix not in (".json", ".msgpack")]  # no temporaries left

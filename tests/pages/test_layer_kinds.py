@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from core.data import load_dataset
+from core.layers import Layer, parse_layers
 from core.predict import evaluate
-from core.spec import PRESETS, Layer, ModelSpec, parse_layers
+from core.spec import PRESETS, ModelSpec
 from core.training import TrainConfig, train
 from tests.support import button, metric, open_tab, open_variables, select_trained, state, text_input
 

@@ -1,5 +1,7 @@
 """Presenter mode, the guided path, shared links, explained edits, resume, confusion cells."""
 
+import dataclasses
+
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
@@ -7,7 +9,7 @@ from core.data import load_dataset
 from core.links import to_query
 from core.predict import predict_probabilities
 from core.spec import ModelSpec
-from core.training import TrainConfig
+from core.training import TrainConfig, train
 from tests.pages.conftest import ROOT
 from tests.support import button, open_tab, open_variables, state, wait_for_training
 
@@ -99,6 +101,11 @@ def test_continue_training_keeps_the_curve(app):
     assert second.result.steps == 3 * 35
     assert second.result.history.step_losses[:35] == first.result.history.step_losses
     assert [e.epoch for e in second.result.history.epochs] == [1, 2, 3]
+    # the saved run keeps its optimizer state on disk, not in memory, and continuing reads it back:
+    # the continued curve is the one of three epochs at once (adam's moments carried over)
+    assert first.result.opt_state is None and first.job.resume is None
+    straight = train(first.spec, dataclasses.replace(first.config, epochs=3), load_dataset("sample"))
+    np.testing.assert_allclose(second.result.history.step_losses, straight.history.step_losses, rtol=1e-6)
 
 
 def test_confusion_cell_shows_its_images(app):
