@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from core import models
 from core.spec import ModelSpec
-from core.training.history import downsample_curve
+from core.training.history import EpochMetrics, downsample_curve
 from core.training.sweep import SweepRun, WidthSummary
+from core.training.sweep_settings import SETTINGS, WIDTH, SweptSetting
 from core.variables import VariableRow, value_histogram
 
 ROLE_COLOURS = {
@@ -305,6 +307,39 @@ def accuracy_figure(curves: Sequence[Curve], height: int = 300) -> go.Figure:
     return _layout(fig, height=height)
 
 
+GAP_FILL = "rgba(228, 87, 86, 0.18)"
+
+
+def generalisation_figure(epochs: Sequence[EpochMetrics], loss_title: str, height: int = 340) -> go.Figure:
+    """Train and test per epoch side by side (loss; and accuracy for a classifier), the gap between
+    them shaded. Epochs without a train measurement (runs saved before it existed) are left out."""
+    measured = [e for e in epochs if e.train_eval_loss is not None]
+    accuracy = bool(measured) and measured[0].test_accuracy is not None
+    panels = [(loss_title, "train_eval_loss", "test_loss", 1.0, ".4f")]
+    if accuracy:
+        panels.append(("accuracy (%)", "train_eval_accuracy", "test_accuracy", 100.0, ".1f"))
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, *_ in panels])
+    x = [e.epoch for e in measured]
+    for col, (title, train_key, test_key, scale, fmt) in enumerate(panels, start=1):
+        what = title.split(" (")[0]
+        for name, key, dash, fill in (("train images", train_key, "solid", None), ("test images", test_key, "dash",
+                                                                                  "tonexty")):  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=[getattr(e, key) * scale for e in measured], mode="lines+markers", name=name,
+                    line={"color": QUALITATIVE[0 if key == train_key else 1], "dash": dash}, fill=fill,
+                    fillcolor=GAP_FILL, legendgroup=name, showlegend=col == 1,
+                    hovertemplate=f"epoch %{{x}}: {what} on the {name} %{{y:{fmt}}}<extra></extra>",
+                ),
+                row=1, col=col,
+            )  # fmt: skip
+        fig.update_xaxes(title="epoch", row=1, col=col, dtick=max(1, len(x) // 10) if x else 1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    if accuracy:
+        fig.update_yaxes(range=[0, 100], row=1, col=2)
+    return _layout(fig, height=height)
+
+
 # ----- results --------------------------------------------------------------------------
 
 
@@ -398,30 +433,43 @@ def _width_colours(widths: Sequence[int]) -> dict[int, str]:
     return dict(zip(ordered, sample_colorscale("Viridis", positions), strict=True))
 
 
-def sweep_figure(
-    runs: Sequence[SweepRun], summaries: Sequence[WidthSummary], score_title: str, height: int = 420
-) -> go.Figure:
-    """Test score (left) and final training loss (right) against parameter count, on a log axis.
+def swept_value(swept: SweptSetting, value: float) -> str:
+    """``"width 64"``, ``"share of the training images 5%"``, ``"L2 penalty 0.001"``."""
+    return f"{swept.label} {swept.format(value)}"
 
-    Per width: the mean over seeds with an error bar of one standard deviation. Every run is
+
+def sweep_figure(
+    runs: Sequence[SweepRun], summaries: Sequence[WidthSummary], score_title: str, height: int = 420,
+    swept: SweptSetting = SETTINGS[WIDTH],
+) -> go.Figure:  # fmt: skip
+    """Width sweep: test score (left) and final training loss (right) against parameter count, on
+    a log axis. A training setting (share of the images, L2): test score (left) and the gap between
+    training and test images (right) against the setting's values, in order.
+
+    Per value: the mean over seeds with an error bar of one standard deviation. Every run is
     also a point whose ``customdata`` is its index in ``runs``, so clicking it can pick that model.
     """
-    from plotly.subplots import make_subplots
-
     accuracy = bool(runs) and runs[0].test_accuracy is not None
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(score_title, "final training loss"), horizontal_spacing=0.1)
-    x = [s.parameter_count for s in summaries]
-    run_x = [r.parameter_count for r in runs]
-    run_names = [f"width {r.width:,}, seed {r.seed}" for r in runs]
+    by_size = swept.changes_model
+    gap_title = "gap: training images − test images" if accuracy else "gap: test loss − training-images loss"
+    right = "final training loss" if by_size else gap_title
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(score_title, right), horizontal_spacing=0.1)
+    x = [s.parameter_count if by_size else swept.format(s.value) for s in summaries]
+    run_x = [r.parameter_count if by_size else swept.format(r.value) for r in runs]
+    run_names = [f"{swept_value(swept, r.value)}, seed {r.seed}" for r in runs]
     fmt = ".1%" if accuracy else ".4f"
+    second = (
+        ([s.train_loss_mean for s in summaries], [s.train_loss_std for s in summaries], [r.train_loss for r in runs])
+        if by_size
+        else ([s.gap_mean for s in summaries], [s.gap_std for s in summaries], [r.gap for r in runs])
+    )
     panels = (
         ([s.score_mean for s in summaries], [s.score_std for s in summaries], [r.score for r in runs], fmt),
-        ([s.train_loss_mean for s in summaries], [s.train_loss_std for s in summaries],
-         [r.train_loss for r in runs], ".4f"),
-    )  # fmt: skip
+        (*second, ".4f" if by_size or not accuracy else ".1%"),
+    )
     for col, (means, stds, values, number) in enumerate(panels, start=1):
         hover = [
-            f"width {s.width:,} ({s.parameter_count:,} parameters)<br>mean of {len(s.seeds)} seed(s): "
+            f"{swept_value(swept, s.value)} ({s.parameter_count:,} parameters)<br>mean of {len(s.seeds)} seed(s): "
             f"{m:{number}} ± {d:{number}}"
             for s, m, d in zip(summaries, means, stds, strict=True)
         ]
@@ -438,13 +486,19 @@ def sweep_figure(
                 x=run_x, y=values, mode="markers", name="one model (click to use it)", legendgroup="runs",
                 showlegend=col == 1, customdata=list(range(len(runs))), text=run_names,
                 marker={"size": 10, "color": QUALITATIVE[1], "opacity": 0.55, "line": {"width": 1, "color": "white"}},
-                hovertemplate=f"%{{text}}<br>%{{x:,}} parameters: %{{y:{number}}}<extra></extra>",
+                hovertemplate="%{text}" + (f"<br>%{{x:,}} parameters: %{{y:{number}}}" if by_size
+                                           else f": %{{y:{number}}}") + "<extra></extra>",
             ),
             row=1, col=col,
         )  # fmt: skip
-    fig.update_xaxes(type="log", title="parameters (log scale)")
+    if by_size:
+        fig.update_xaxes(type="log", title="parameters (log scale)")
+    else:
+        fig.update_xaxes(type="category", title=swept.label)
     if accuracy:
         fig.update_yaxes(tickformat=".0%", row=1, col=1)
+        if not by_size:
+            fig.update_yaxes(tickformat=".0%", row=1, col=2)
     margin = {"l": 10, "r": 10, "t": 40, "b": 10}  # room for the panel titles
     return _layout(fig, height=height, clickmode="event+select", margin=margin)
 
@@ -453,11 +507,13 @@ def sweep_curves_figure(
     runs: Sequence[SweepRun],
     y_title: str,
     live: dict[int, np.ndarray] | None = None,
-    live_width: int | None = None,
+    live_width: float | None = None,
     height: int = 380,
+    swept: SweptSetting = SETTINGS[WIDTH],
 ) -> go.Figure:
-    """The training loss of every model of a sweep overlaid (log scale), coloured by width; ``live``
-    holds the curves of the width being trained (seed -> step losses), drawn dashed."""
+    """The training loss of every model of a sweep overlaid (log scale), coloured by the swept value
+    (a width: the wider, the darker); ``live`` holds the curves of the value being trained (seed ->
+    step losses), drawn dashed."""
     live = live or {}
     widths = [r.width for r in runs] + ([live_width] if live_width is not None and live else [])
     colours = _width_colours(widths)
@@ -469,10 +525,11 @@ def sweep_curves_figure(
         steps, values = downsample_curve(losses, per_curve)
         fig.add_trace(
             go.Scatter(
-                x=steps, y=values, mode="lines", name=f"width {width:,}" + (" (training)" if training else ""),
+                x=steps, y=values, mode="lines", name=swept_value(swept, width) + (" (training)" if training else ""),
                 legendgroup=f"{width}", showlegend=(width, training) not in named,
                 line={"color": colours[width], "width": 1.3, "dash": "dash" if training else "solid"},
-                hovertemplate=f"width {width:,}, seed {seed}<br>step %{{x:,}}: loss %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"{swept_value(swept, width)}, seed {seed}<br>step %{{x:,}}: loss %{{y:.4f}}"
+                "<extra></extra>",
             )
         )  # fmt: skip
         named.add((width, training))

@@ -7,8 +7,11 @@ import numpy as np
 from components.figures import Curve
 from components.state import Run
 from components.words import status_words
+from core.data import Dataset
 from core.runs.jobs import JobSnapshot
 from core.training import Status
+from core.training.history import EpochMetrics
+from core.training.overfitting import describe_subset, describe_train_eval
 
 
 def duration(seconds: float | None) -> str:
@@ -78,3 +81,42 @@ def curve(run: Run) -> Curve:
         test_accuracies=[e.test_accuracy for e in epochs],
         rate_changes=changes,
     )
+
+
+def epoch_metrics(run: Run) -> tuple[EpochMetrics, ...]:
+    """The per-epoch metrics of a run, live or finished."""
+    if run.job is not None:
+        return tuple(run.job.snapshot().epoch_metrics)
+    return tuple(run.result.history.epochs) if run.result else ()
+
+
+def generalisation_words(run: Run, dataset: Dataset | None) -> str:
+    """What the train-against-test figure shows, with the run's last gap in numbers."""
+    config, result = run.config, run.result
+    images, words = "the training images the model learns from", ""
+    if dataset is not None and dataset.name == run.dataset:
+        fraction = config.train_fraction
+        images = describe_train_eval(dataset.num_train, dataset.num_test, fraction).removeprefix("measured on ")
+        words = describe_subset(dataset.num_train, fraction).capitalize() + ". "
+    elif result is not None and "train_eval_images" in result.extra:
+        images = f"{result.extra['train_eval_images']:,} of the {result.extra['train_images']:,} training images"
+    words += (
+        f"Solid: the model on {images} (measured after every epoch, without shifts or noise, a fixed set "
+        "to keep it quick); dashed: on the test images it never learns from. The shaded band is the gap: "
+        "how much worse it does on new images. A band that widens while training goes on is overfitting "
+        "(memorising the training images instead of learning what makes a digit)."
+    )
+    measured = [e for e in epoch_metrics(run) if e.train_eval_loss is not None]
+    if measured:
+        last = measured[-1]
+        if last.accuracy_gap is not None:
+            words += (
+                f" After epoch {last.epoch}: {last.train_eval_accuracy:.1%} of training images right against "
+                f"{last.test_accuracy:.1%} of test images, a gap of {last.accuracy_gap * 100:.1f} percentage points."
+            )
+        else:
+            words += (
+                f" After epoch {last.epoch}: loss {last.train_eval_loss:.4f} on training images against "
+                f"{last.test_loss:.4f} on test images."
+            )
+    return words

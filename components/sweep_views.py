@@ -1,4 +1,4 @@
-"""The Width sweep page's table, labels and actions (its per-visitor state is ``AppState.sweep``)."""
+"""The Sweep page's table, labels and actions (its per-visitor state is ``AppState.sweep``)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ from core.runs import store
 from core.runs.sweep_job import SweepSnapshot
 from core.training import Status
 from core.training.sweep import SweepRun
+from core.training.sweep_settings import SETTINGS, WIDTH, SweptSetting
 
 
 def get_sweep_state() -> SweepPageState:
     return get_state().sweep
 
 
-def sweep_progress_text(snap: SweepSnapshot) -> str:
+def sweep_progress_text(snap: SweepSnapshot, swept: SweptSetting = SETTINGS[WIDTH]) -> str:
     """One line: what the sweep is doing, how many models are done and how long is left."""
     done = sum(r.status == Status.FINISHED for r in snap.runs)
     parts = [status_words(snap.status, "the models trained so far")]
     if snap.active and snap.width is not None:
-        parts.append(f"width {snap.width:,} ({snap.width_index + 1} of {snap.widths})")
+        parts.append(f"{swept.label} {swept.format(snap.width)} ({snap.width_index + 1} of {snap.widths})")
     parts.append(f"{done} models finished")
     if snap.active and snap.eta_s is not None:
         parts.append(f"about {duration(snap.eta_s)} left")
@@ -32,18 +33,20 @@ def sweep_progress_text(snap: SweepSnapshot) -> str:
 
 
 def run_label(run: SweepRun) -> str:
-    """``"width 64, seed 1: 96.2% right"`` (or the reconstruction error)."""
+    """``"width 64, seed 1: 96.2% right"`` (or the reconstruction error; or another swept setting)."""
     score = f"{run.test_accuracy:.1%} right" if run.test_accuracy is not None else f"error {run.test_mse:.4f}"
     status = "" if run.status == Status.FINISHED else f" ({run.status})"
-    return f"width {run.width:,}, seed {run.seed}: {score}{status}"
+    swept = SETTINGS[run.setting]
+    return f"{swept.label} {swept.format(run.value)}, seed {run.seed}: {score}{status}"
 
 
 def run_rows(runs: list[SweepRun] | tuple[SweepRun, ...]) -> list[dict]:
-    """One table row per run, in width order."""
+    """One table row per run, in the order of the swept values."""
     rows = []
-    for run in sorted(runs, key=lambda r: (r.width, r.seed)):
+    for run in sorted(runs, key=lambda r: (r.value, r.seed)):
+        swept = SETTINGS[run.setting]
         row = {
-            "width": run.width,
+            swept.label: run.value if swept.whole else swept.format(run.value),
             "model": run.spec.describe(),
             "seed": run.seed,
             "parameters": run.parameter_count,
@@ -54,6 +57,9 @@ def run_rows(runs: list[SweepRun] | tuple[SweepRun, ...]) -> list[dict]:
         else:
             row["reconstruction error"] = round(run.test_mse, 5)
         row["final train loss"] = None if run.train_loss is None else round(run.train_loss, 4)
+        if run.gap is not None:
+            accuracy = run.test_accuracy is not None
+            row["train − test gap"] = f"{run.gap * 100:.1f} percentage points" if accuracy else round(run.gap, 5)
         row["time"] = duration(run.seconds)
         rows.append(row)
     return rows

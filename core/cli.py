@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
         command.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
         command.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
+        command.add_argument(
+            "--l2", default=defaults.l2, type=_text,
+            help="L2 penalty: the loss adds this times half the sum of squared weights (default 0: none)",
+        )  # fmt: skip
+        command.add_argument(
+            "--noise", default=defaults.noise, type=_text,
+            help="standard deviation of Gaussian noise added to each training pixel, pixels being 0 to 1 (default 0)",
+        )  # fmt: skip
+        command.add_argument(
+            "--train-fraction", default=defaults.train_fraction, type=_text,
+            help="train on this share of the training images, e.g. 0.05 or 5%% (a fixed subset with every "
+            "class's share; default 1: all)",
+        )  # fmt: skip
 
     train = commands.add_parser("train", help="train a model and print one JSON line of results")
     model_and_training_arguments(train)
@@ -86,7 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
         "scale every hidden layer together, each value then being the widest layer's width, the others keeping "
         "their proportions (an autoencoder's code keeps its size)",
     )  # fmt: skip
-    sweep.add_argument("--values", default="8,16,32,64,128,256,512,1024", help="the widths to try, e.g. 8,16,32")
+    sweep.add_argument(
+        "--setting", default="width", choices=("width", "train_fraction", "l2", "dropout"),
+        help="what the models differ in: the width of --layer, the share of the training images, the L2 penalty, "
+        "or the rate of every Dropout layer",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--values", default=None,
+        help="the values to try, e.g. 8,16,32 (widths; the default 8 to 1,024), 0.05,0.2,1 (train_fraction) "
+        "or 0,0.0001,0.001 (l2)",
+    )  # fmt: skip
     sweep.add_argument("--seeds", default="0", help="seeds per width, e.g. 0,1,2 (error bars need two or more)")
     sweep.add_argument(
         "--no-vmap", action="store_true",
@@ -187,14 +209,28 @@ def _spec_and_config(args: argparse.Namespace, seed: object):
         seed=seed,
         reconstruction_loss=args.loss,
         augment=not args.no_augment,
+        l2=args.l2,
+        noise=args.noise,
+        train_fraction=_fraction(args.train_fraction),
     )
     return spec, config
+
+
+def _fraction(text: object) -> object:
+    """``"5%"`` -> 0.05; anything else is left for TrainConfig to check."""
+    if isinstance(text, str) and text.strip().endswith("%"):
+        try:
+            return float(text.strip()[:-1]) / 100
+        except ValueError:
+            return text
+    return text
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
     from core.data import load_dataset
     from core.tasks import task_of
     from core.training import Phase, Progress, Status, steps_per_epoch, train
+    from core.training.overfitting import describe_subset, subset_size
 
     spec, config = _spec_and_config(args, args.seed)
     if args.save is not None:
@@ -205,6 +241,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
     _log(f"{dataset.description}; loaded in {time.perf_counter() - tic:.1f}s", args.quiet)
     _log(f"{spec.describe()}: {spec.parameter_count:,} parameters", args.quiet)
+    _log(describe_subset(dataset.num_train, config.train_fraction), args.quiet)
 
     def show(p: Progress) -> None:
         if p.phase == Phase.COMPILING:
@@ -237,12 +274,18 @@ def cmd_train(args: argparse.Namespace) -> dict:
         "steps": result.steps,
         "train_loss": result.final_metrics.train_loss if result.final_metrics else None,
         "test_loss": result.test_metrics["loss"],
+        "train_images": subset_size(dataset.num_train, config.train_fraction),
         "samples_per_s": round(result.samples_per_s, 1),
         "compile_s": round(result.compile_s, 3),
         "train_s": round(result.train_s, 3),
     }
     score = task_of(spec).score.key  # "accuracy" or "mse"
     summary[f"test_{score}"] = result.test_metrics[score]
+    last = result.final_metrics
+    if last is not None and last.train_eval_loss is not None:  # the same numbers on the images it trained on
+        summary["train_eval_loss"] = last.train_eval_loss
+        if last.train_eval_accuracy is not None:
+            summary["train_eval_accuracy"] = last.train_eval_accuracy
     if saved is not None:
         summary["checkpoint"] = str(saved.path)
         if saved.failure:
@@ -300,12 +343,14 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from core.data import load_dataset
     from core.training import steps_per_epoch
     from core.training.estimate import estimate_sweep
-    from core.training.sweep import SweepPlan, SweepProgress, SweepRun, run_sweep
+    from core.training.sweep import SETTINGS, SweepPlan, SweepProgress, SweepRun, run_sweep
 
     spec, config = _spec_and_config(args, 0)
-    plan = SweepPlan(spec, args.layer, args.values, args.seeds, config)
+    values = args.values if args.values is not None else ",".join(f"{v:g}" for v in SETTINGS[args.setting].defaults)
+    plan = SweepPlan(spec, args.layer, values, args.seeds, config, args.setting)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
-    steps_per_epoch(config, dataset.num_train)  # a bad batch size fails here, before any output
+    for _, point_config in plan.points:  # a bad batch size fails here, before any output
+        steps_per_epoch(point_config, dataset.num_train)
     batched = not args.no_vmap
     _log(dataset.description, args.quiet)
     _log(f"sweep of {plan.describe()}: {plan.models} models", args.quiet)
@@ -317,13 +362,15 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if p.width not in started:
             started.add(p.width)
             model = plan.specs[p.width_index]
-            _log(f"[{p.width_index + 1}/{p.widths}] width {p.width}: {model.describe()}, "
+            value = f"{plan.swept.label} {plan.swept.format(p.width)}"
+            _log(f"[{p.width_index + 1}/{p.widths}] {value}: {model.describe()}, "
                  f"{model.parameter_count:,} parameters", args.quiet)  # fmt: skip
 
     def emit(run: SweepRun) -> None:
         print(json.dumps(run.to_dict()), flush=True)
         score = f"test acc {run.test_accuracy:.2%}" if run.test_accuracy is not None else f"test mse {run.test_mse:.4f}"
-        _log(f"  seed {run.seed}: {run.status}, {score}, train loss {run.train_loss or 0:.4f}", args.quiet)
+        gap = "" if run.gap is None else f", train/test gap {run.gap:.4f}"
+        _log(f"  seed {run.seed}: {run.status}, {score}, train loss {run.train_loss or 0:.4f}{gap}", args.quiet)
 
     tic = time.perf_counter()
     run_sweep(plan, dataset, on_run=emit, on_progress=show, estimate=estimate, batched=batched)

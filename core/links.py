@@ -2,7 +2,9 @@
 
 ``?model=mlp&layers=512.relu-256.relu&seed=0&opt=adam&lr=0.001&bs=128&ep=10&data=sample``
 Besides ``WIDTH.ACTIVATION`` a stack holds ``dropout.RATE``, ``batchnorm`` and ``layernorm``.
-Autoencoders use ``enc=`` and ``dec=`` instead of ``layers=``. Parsing validates everything
+Autoencoders use ``enc=`` and ``dec=`` instead of ``layers=``. The overfitting lab's settings
+(``l2=``, ``noise=``, ``frac=``) are written only when they are not their defaults, so older
+links stay valid and mean what they meant. Parsing validates everything
 through ModelSpec and TrainConfig, so a hand-edited link can only give valid settings or
 a LinkError that says what was wrong.
 """
@@ -16,10 +18,15 @@ from core.errors import CoreError
 from core.spec import Layer, ModelSpec
 from core.training import TrainConfig
 
-KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "mom", "wd", "bs", "ep", "tseed", "aug", "loss", "data")
+KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "mom", "wd", "bs", "ep", "tseed", "aug", "loss", "data",
+        "l2", "noise", "frac")  # fmt: skip
 # local folders mean nothing on another computer
 SHAREABLE_DATA = ("sample", "mnist", "fashion_mnist", "kmnist", "emnist_digits", "emnist_letters")
 MAX_VALUE_CHARS = 1_000  # 65 layers of "4096.sigmoid" fit; a longer value is refused unread
+
+
+#: The overfitting lab's link keys and the TrainConfig fields they carry.
+LAB_KEYS = {"l2": "l2", "noise": "noise", "frac": "train_fraction"}
 
 
 class LinkError(CoreError):
@@ -60,6 +67,10 @@ def to_query(spec: ModelSpec, config: TrainConfig, dataset: str) -> dict[str, st
         query["wd"] = f"{config.weight_decay:g}"
     if spec.kind == "autoencoder":
         query["loss"] = config.reconstruction_loss
+    defaults = TrainConfig()
+    for key, name in LAB_KEYS.items():
+        if getattr(config, name) != getattr(defaults, name):
+            query[key] = f"{getattr(config, name):g}"
     if dataset in SHAREABLE_DATA:
         query["data"] = dataset
     return query
@@ -119,6 +130,7 @@ def from_query(query: Mapping[str, str]) -> LinkSettings | None:
             seed=query.get("tseed", defaults.seed),
             augment=query.get("aug", "1") != "0",
             reconstruction_loss=query.get("loss", defaults.reconstruction_loss),
+            **{name: query.get(key, getattr(defaults, name)) for key, name in LAB_KEYS.items()},
         )
     except LinkError:
         raise

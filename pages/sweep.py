@@ -1,4 +1,5 @@
-"""Width sweep: train the current model at several widths of one layer and compare size with result."""
+"""Width sweep: train the current model at several widths of one layer and compare size with result; or,
+for the overfitting lab, at several shares of the training images or L2 penalties."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from core.training.sweep import (
     DEFAULT_WIDTHS,
     MAX_SEEDS,
     MAX_VALUES,
+    SETTINGS,
+    WIDTH,
     SweepPlan,
     summarise,
 )
@@ -39,6 +42,25 @@ require_frame()
 
 POLL_SECONDS = 1.0
 DEFAULT_SEEDS = "0,1,2"
+#: What a sweep can vary, in words (the order of the select box).
+SETTING_WORDS = {
+    WIDTH: "The width of a layer: how big does the model need to be?",
+    "train_fraction": "The share of the training images: how much data does it need before it stops "
+    "memorising? (overfitting lab)",
+    "l2": "The L2 penalty: how much does a weight penalty close the gap between training and test images? "
+    "(overfitting lab)",
+    "dropout": "The dropout rate of every Dropout layer: how much does dropping values while training close "
+    "the gap? (overfitting lab)",
+}
+VALUE_HELP = {
+    "train_fraction": "Shares of the training images, separated by commas: 0.05 is 5%, 1 is all of them. Each "
+    "share is a fixed choice keeping every class's share, the same for every seed.",
+    "l2": "L2 penalties, separated by commas (0 = none; 0.0001 to 0.01 are typical). The loss adds the penalty "
+    "times half the sum of squared weights; unlike AdamW's weight decay it goes through Adam's rescaling.",
+    "dropout": "Dropout rates, separated by commas (0 = off, below 1): the share of values zeroed while training, "
+    "a new random pattern every step; evaluation uses every value. Every Dropout layer of the model gets the "
+    "rate (add one on the Build page first). Each rate compiles its own training step.",
+}
 
 state = get_state()
 sweep_state = get_sweep_state()
@@ -48,8 +70,14 @@ st.title(":material/stacked_line_chart: Width sweep")
 st.caption(
     f"How wide does **{spec.describe()}** need to be? Train it at several widths of one layer (every model "
     "sees the same images, for the same number of epochs, with the same optimizer) and compare each model's "
-    "size, its number of parameters, with how well it does on images it never trained on."
+    "size, its number of parameters, with how well it does on images it never trained on. Or vary how much "
+    "data it sees, or a weight penalty, to watch it overfit."
 )
+setting = st.selectbox(
+    "What the models differ in", list(SETTING_WORDS), format_func=SETTING_WORDS.get, key="sweep.setting",
+    help="Every model of a sweep is the same but for this one setting (and its seed).",
+)  # fmt: skip
+swept = SETTINGS[setting]
 
 
 def sweep_dataset(state: AppState) -> Dataset | None:
@@ -63,21 +91,31 @@ def sweep_dataset(state: AppState) -> Dataset | None:
 
 def settings_form(state: AppState) -> SweepPlan | None:
     """The sweep's settings; the plan they describe (None, with the reason shown, if invalid)."""
-    config = state.config
+    config, defaults = state.config, TrainConfig().to_dict()
     layers = [*spec.dense_indices, ALL_LAYERS]  # dropout and normalisation layers have no width
     with st.form("sweep.settings"):
         seeds, batch_size = DEFAULT_SEEDS, config.batch_size  # presenter mode hides both and keeps these
         cols = st.columns([2, 3, 1] if advanced() else [2, 4])
-        layer = cols[0].selectbox(
-            "Layer to resize", layers, format_func=lambda i: layer_description(spec, i).capitalize(), key="sweep.layer",
-            help="Which layer gets a different width in each model; the others stay as built. 'All hidden layers' "
-            "scales every layer together, keeping their proportions: the width is then that of the widest layer.",
-        )  # fmt: skip
-        widths = cols[1].text_input(
-            "Widths to try", value=",".join(str(w) for w in DEFAULT_WIDTHS), key="sweep.widths",
-            help=f"Numbers of units, separated by commas (1 to {MAX_WIDTH:,}, at most {MAX_VALUES}). Each width "
-            "trains its own model, smallest first.",
-        )  # fmt: skip
+        layer = 0
+        if setting == WIDTH:
+            layer = cols[0].selectbox(
+                "Layer to resize", layers, format_func=lambda i: layer_description(spec, i).capitalize(),
+                key="sweep.layer",
+                help="Which layer gets a different width in each model; the others stay as built. 'All hidden "
+                "layers' scales every layer together, keeping their proportions: the width is then that of the "
+                "widest layer.",
+            )  # fmt: skip
+            values = cols[1].text_input(
+                "Widths to try", value=",".join(str(w) for w in DEFAULT_WIDTHS), key="sweep.widths",
+                help=f"Numbers of units, separated by commas (1 to {MAX_WIDTH:,}, at most {MAX_VALUES}). Each "
+                "width trains its own model, smallest first.",
+            )  # fmt: skip
+        else:
+            cols[0].markdown(f"Model **{spec.describe()}**, as built")
+            values = cols[1].text_input(
+                f"Values of the {swept.label} to try", value=",".join(f"{v:g}" for v in swept.defaults),
+                key=f"sweep.values.{setting}", help=f"{VALUE_HELP[setting]} At most {MAX_VALUES} values.",
+            )  # fmt: skip
         if advanced():
             seeds = cols[2].text_input(
                 "Seeds", value=DEFAULT_SEEDS, key="sweep.seeds",
@@ -94,8 +132,11 @@ def settings_form(state: AppState) -> SweepPlan | None:
                 "Batch size", value=config.batch_size, step=1, key="sweep.batch_size",
                 help=f"Images per nudge (1 to {MAX_BATCH_SIZE:,}), the same for every model.",
             )  # fmt: skip
+        lab = {"l2": f"L2 **{config.l2:g}**", "noise": f"input noise **{config.noise:g}**",
+               "train_fraction": f"**{config.train_fraction:.0%}** of the training images"}  # fmt: skip
+        lab = [words for key, words in lab.items() if key != setting and getattr(config, key) != defaults[key]]
         more[2].markdown(
-            f"Optimizer **{config.optimizer}**, learning rate **{config.learning_rate:g}**",
+            ", ".join([f"Optimizer **{config.optimizer}**, learning rate **{config.learning_rate:g}**", *lab]),
             help="Taken from the Train page's settings, the same for every model of the sweep.",
         )
         st.form_submit_button(
@@ -104,7 +145,7 @@ def settings_form(state: AppState) -> SweepPlan | None:
         )  # fmt: skip
     try:
         train_config = TrainConfig(**{**config.to_dict(), "epochs": epochs, "batch_size": batch_size})
-        return SweepPlan(spec, layer, widths, seeds, train_config)
+        return SweepPlan(spec, layer, values, seeds, train_config, setting)
     except CoreError as err:
         st.error(f"Cannot sweep these settings: {getattr(err, 'reason', err)}", icon=":material/warning:")
         return None
@@ -122,7 +163,8 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
         except CoreError as err:
             st.error(f"Cannot sweep these settings: {getattr(err, 'reason', err)}", icon=":material/warning:")
             return
-    models = f"**{plan.models} models** ({len(plan.widths)} widths × {len(plan.seeds)} seeds)"
+    what = "widths" if plan.setting == WIDTH else f"values of the {plan.swept.label}"
+    models = f"**{plan.models} models** ({len(plan.values)} {what} × {len(plan.seeds)} seeds)"
     where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {dataset.name}"
     if estimate is None:
         st.info(f"{models}, {where}. The time is estimated once the running sweep ends.", icon=":material/timer:")
@@ -133,8 +175,8 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
         )
     started = st.button(
         "Start sweep", icon=":material/play_arrow:", type="primary", key="sweep.start", disabled=busy,
-        help="A sweep is running: stop it first" if busy else "Train every model, width after width; "
-        "the results appear as each width finishes",
+        help="A sweep is running: stop it first" if busy else "Train every model, value after value; "
+        "the results appear as each value finishes",
     )  # fmt: skip
     if started:
         job = SweepJob(
@@ -185,7 +227,8 @@ def results_panel(active: bool) -> None:
         if snap.active:
             header[1].button("Stop", icon=":material/stop:", key="sweep.stop", on_click=job.stop,
                              help="End the sweep now; the models trained so far are kept")  # fmt: skip
-        st.progress(snap.progress, text=sweep_progress_text(snap))
+        swept = job.plan.swept
+        st.progress(snap.progress, text=sweep_progress_text(snap, swept))
         if snap.message and snap.status in (Status.STOPPED, Status.FAILED, Status.QUEUED):
             (st.error if snap.status == Status.FAILED else st.info)(snap.message)
         runs = list(snap.runs)
@@ -194,27 +237,34 @@ def results_panel(active: bool) -> None:
         if finished:
             score = task_of(plan_spec).score.label
             event = st.plotly_chart(
-                figures.sweep_figure(finished, summarise(finished), score, height=height(420)), key="sweep.chart",
+                figures.sweep_figure(finished, summarise(finished), score, height=height(420), swept=swept),
+                key="sweep.chart",
                 on_select="rerun",
                 selection_mode="points",
             )  # fmt: skip
+            axis = (
+                "The parameter axis is logarithmic: each doubling moves a point the same distance right."
+                if swept.changes_model
+                else "Right: the gap after the last epoch between the model on its training images (up to 1,000 of "
+                "them, measured like the test images) and on the test images: the larger, the more it memorised."
+            )
             explain(
                 "Each orange point is one model, the blue line the mean over its seeds with a bar of one standard "
-                "deviation. The parameter axis is logarithmic: each doubling moves a point the same distance right. "
-                "Click a point to use that model on the other pages."
+                f"deviation. {axis} Click a point to use that model on the other pages."
             )
             chart_selection(state, sweep_state, job, finished, event)
         if runs or snap.live_losses:
             y_title = task_of(plan_spec).loss_label(job.plan.config.reconstruction_loss)
             st.plotly_chart(
-                figures.sweep_curves_figure(runs, y_title, snap.live_losses, snap.width), key="sweep.curves"
+                figures.sweep_curves_figure(runs, y_title, snap.live_losses, snap.width, swept=swept),
+                key="sweep.curves",
             )
-            explain("The training loss of every model, step by step: darker lines are wider models.")
+            explain(f"The training loss of every model, step by step: the darker, the larger its {swept.label}.")
         if runs:
             st.dataframe(run_rows(runs), hide_index=True, key="sweep.table")
             st.caption(
-                "Time: each model's share of its width's wall time, compiling included (the seeds of one width "
-                "train together in one program)."
+                f"Time: each model's share of its {swept.label}'s wall time, compiling included (the seeds of "
+                f"one {swept.label} train together in one program)."
             )
             choose_run(state, sweep_state, job, runs)
         if active and not snap.active:

@@ -9,7 +9,7 @@ import streamlit as st
 from components import figures, resources
 from components.frame import require_frame
 from components.live_views import watch_learning
-from components.run_views import curve, duration, final_score, progress_text
+from components.run_views import curve, duration, epoch_metrics, final_score, generalisation_words, progress_text
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
 from components.ui import advanced, explain, height, markdown_literal
@@ -21,6 +21,7 @@ from core.runs import checkpoint, store
 from core.spec import MAX_SEED
 from core.tasks import RECONSTRUCTION_LOSSES, task_of
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, Status, TrainConfig
+from core.training.overfitting import describe_subset
 
 require_frame()
 
@@ -36,6 +37,18 @@ DATASETS = {
     "idx": "A folder of IDX files on this computer",
     "folder": "Your own images (a .zip of class folders)",
 }
+FRACTIONS = (0.05, 0.1, 0.2, 0.5, 1.0)
+L2_WORDS = (
+    "Adds L2 × ½ × (the sum of every weight squared) to the loss, so large weights cost something and the "
+    "model prefers simpler ones (0 = off; try 0.0001 to 0.01; biases are not penalised). Not the same as "
+    "AdamW's weight decay: the L2 penalty is part of the loss, so Adam rescales its pull along with the rest "
+    "of the gradient; AdamW shrinks every weight by the same share each step, outside Adam's rescaling."
+)
+NOISE_WORDS = (
+    "Adds random noise to every pixel of a training image each time it is shown: its typical size, with "
+    "pixels going from 0 (black) to 1 (white). 0 = off; try 0.1 to 0.3. The model cannot memorise exact "
+    "pixels; test images stay clean. The noise is fixed by the seed: same seed, same curve."
+)
 
 state = get_state()
 spec = state.spec
@@ -110,6 +123,24 @@ def upload_image_zip(state: AppState) -> str | None:
 
 
 # ----- settings and start ---------------------------------------------------------------------
+def overfitting_controls(config: TrainConfig, dataset: Dataset | None) -> tuple[float, str, str]:
+    """The overfitting lab's settings, inside the settings form: (training fraction, L2, noise) as given."""
+    st.markdown("**Overfitting lab**: make memorising the training images easier or harder")
+    cols = st.columns(3)
+    options = sorted({*FRACTIONS, config.train_fraction})
+    fraction = cols[0].selectbox(
+        "Train on", options, index=options.index(config.train_fraction), key="train.fraction",
+        format_func=lambda f: describe_subset(dataset.num_train, f).removeprefix("training on ") if dataset
+        else f"{f:.0%} of the training images",
+        help="Fewer training images make memorising easy: the model then does much better on them than on "
+        "the test images. The images kept are a fixed choice that keeps each class's share, the same for "
+        "every seed (a smaller share lies inside a larger one).",
+    )  # fmt: skip
+    l2 = cols[1].text_input("L2 penalty", value=f"{config.l2:g}", key="train.l2", help=L2_WORDS)
+    noise = cols[2].text_input("Input noise", value=f"{config.noise:g}", key="train.noise", help=NOISE_WORDS)
+    return fraction, l2, noise
+
+
 def settings_form(state: AppState, dataset: Dataset | None) -> None:
     config = state.config
     optimizer, batch_size, seed = config.optimizer, config.batch_size, config.seed
@@ -151,6 +182,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
                     index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
                     help="How the difference between the image and its rebuilt version is measured.",
                 )  # fmt: skip
+        fraction, l2, noise = overfitting_controls(config, dataset)
         busy = state.active_run is not None
         submitted = st.form_submit_button(
             "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None or busy,
@@ -167,6 +199,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
         state.config = TrainConfig(
             optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size, epochs=epochs, seed=seed,
             reconstruction_loss=loss, augment=augment, momentum=config.momentum, weight_decay=config.weight_decay,
+            l2=l2, noise=noise, train_fraction=fraction,
         )  # fmt: skip
         start_training(state, spec, state.config, dataset)
     except CoreError as err:
@@ -243,7 +276,7 @@ def live_views(run: Run, snap) -> None:
     watch_learning(run.spec, variables, dataset, snap.step)
 
 
-def live_panel(active: bool) -> None:
+def live_panel(active: bool, dataset: Dataset | None) -> None:
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def panel() -> None:
         state = get_state()
@@ -308,11 +341,22 @@ def live_panel(active: bool) -> None:
         if run.spec.kind == "mlp":
             st.plotly_chart(figures.accuracy_figure(curves, height=height(300)), key="train.accuracy_chart")
             explain("The share of test images the model gets right, measured after every epoch.")
+        generalisation_view(run, loss_name, dataset)
         live_views(run, snap)
         if active and not run.active:
             st.rerun(scope="app")
 
     panel()
+
+
+def generalisation_view(run: Run, loss_name: str, dataset: Dataset | None) -> None:
+    """Train against test per epoch, the gap shaded (runs saved before it was measured have no train curve)."""
+    epochs = epoch_metrics(run)
+    if not any(e.train_eval_loss is not None for e in epochs):
+        return
+    st.markdown("##### Training images against test images")
+    st.plotly_chart(figures.generalisation_figure(epochs, loss_name, height=height(340)), key="train.gap_chart")
+    explain(generalisation_words(run, dataset))
 
 
 # ----- runs list, save and load -------------------------------------------------------------
@@ -449,9 +493,9 @@ def runs_section(state: AppState) -> None:
 dataset = choose_dataset(state)
 if state.active_run is not None:
     # while a run trains its live view comes first, on screen right after Start even on a 720 px projector
-    live_panel(True)
+    live_panel(True, dataset)
     settings_form(state, dataset)
 else:
     settings_form(state, dataset)
-    live_panel(False)
+    live_panel(False, dataset)
 runs_section(state)

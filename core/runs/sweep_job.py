@@ -1,4 +1,4 @@
-"""A width sweep in a background thread: streams each width's results, stops within a fraction of a second."""
+"""A sweep in a background thread: streams each value's results, stops within a fraction of a second."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ class SweepJob(BackgroundJob):
     owner: object = None
 
     def __post_init__(self) -> None:
-        steps_per_epoch(self.plan.config, self.dataset.num_train)  # a bad batch size fails here, not in the thread
+        for _, config in self.plan.points:  # a bad batch size (for any share of the images) fails here
+            steps_per_epoch(config, self.dataset.num_train)
         self._init_job(f"sweep-{self.job_id}")
         self._runs: list[SweepRun] = []
         self._progress: SweepProgress | None = None
@@ -83,7 +84,7 @@ class SweepJob(BackgroundJob):
                 runs=tuple(self._runs),
                 width=None if done or p is None else p.width,
                 width_index=p.width_index if p else 0,
-                widths=len(self.plan.widths),
+                widths=len(self.plan.values),
                 step=p.step if p else 0,
                 total_steps=p.total_steps if p else 0,
                 live_losses={} if done else {s: np.asarray(v, np.float32) for s, v in self._live.items()},
@@ -107,7 +108,8 @@ class SweepJob(BackgroundJob):
                 self._live.setdefault(seed, []).extend(losses)
             self._status = p.phase.status
             self._message = (
-                f"compiling the training step for width {p.width:,} (once per width)"
+                f"compiling the training step for {self.plan.swept.label} {self.plan.swept.format(p.width)}"
+                f"{' (once per width)' if self.plan.swept.changes_model else ''}"
                 if p.phase == Phase.COMPILING else ""
             )  # fmt: skip
 

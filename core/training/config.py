@@ -19,6 +19,9 @@ OPTIMIZERS: dict[str, str] = {
 MAX_BATCH_SIZE = 8192
 MAX_EPOCHS = 1000
 MAX_LEARNING_RATE = 1e6
+#: Largest L2 penalty factor and input-noise standard deviation (pixels run from 0 to 1).
+MAX_L2 = 1.0
+MAX_NOISE = 1.0
 #: Each training image is shifted by up to this many pixels in x and y when augmenting.
 SHIFT_PIXELS = 1
 
@@ -36,6 +39,9 @@ class TrainConfig:
     weight_decay: float = 1e-4  # adamw only
     reconstruction_loss: str = "mse"  # autoencoder only
     augment: bool = True  # shift each training image by up to SHIFT_PIXELS in x and y
+    l2: float = 0.0  # the loss adds l2 * (half the sum of squared weights)
+    noise: float = 0.0  # standard deviation of Gaussian noise added to each training pixel (0 to 1)
+    train_fraction: float = 1.0  # train on this share of the training images (a fixed stratified subset)
 
     def __post_init__(self) -> None:
         validate.choice(self.optimizer, "optimizer", OPTIMIZERS, "optimizer")
@@ -50,7 +56,21 @@ class TrainConfig:
         decay = validate.number(self.weight_decay, "weight_decay", "weight decay")
         if not 0 <= decay <= 1:
             raise ConfigError("weight_decay", f"weight decay must be between 0 and 1, got {decay:g}")
+        l2 = validate.number(self.l2, "l2", "L2 penalty")
+        if not 0 <= l2 <= MAX_L2:
+            raise ConfigError("l2", f"L2 penalty must be between 0 and {MAX_L2:g}, got {l2:g}")
+        noise = validate.number(self.noise, "noise", "input noise")
+        if not 0 <= noise <= MAX_NOISE:
+            raise ConfigError("noise", f"input noise must be between 0 and {MAX_NOISE:g}, got {noise:g}")
+        fraction = validate.number(self.train_fraction, "train_fraction", "training fraction")
+        if not 0 < fraction <= 1:
+            raise ConfigError(
+                "train_fraction", f"training fraction must be above 0 and at most 1 (100%), got {fraction:g}"
+            )
         checked = {
+            "l2": l2,
+            "noise": noise,
+            "train_fraction": fraction,
             "learning_rate": lr,
             "momentum": momentum,
             "weight_decay": decay,

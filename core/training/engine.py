@@ -34,8 +34,10 @@ from core.spec import ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
 from core.training.devices import DeviceData, Layout, device_data
+from core.training.divergence import divergence_reason, first_bad_step, loss_limit
 from core.training.history import EpochMetrics, History
 from core.training.optimizer import fresh_state, with_hyperparameters
+from core.training.overfitting import TrainEvalData, dataset_indices, subset_plan, subset_size, train_eval_data
 from core.training.pacing import FreeRun, Pacing, next_rate
 from core.training.programs import (
     MAX_CHUNK_STEPS,
@@ -45,24 +47,25 @@ from core.training.programs import (
     epoch_plan,
     evaluation_sums,
     is_compiled,
+    plan_rows,
     train_steps,
 )
 from core.training.results import Phase, Progress, Status, TrainResult
 
-#: A loss this many times the run's first loss counts as diverged, like a NaN.
-DIVERGENCE_FACTOR = 1000.0
 Member = tuple[ModelSpec, TrainConfig]  # one model of a stack: its spec (init seed) and config (data seed)
 
 
 def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
-    """Full batches per epoch (the last partial batch is dropped: every step sees ``batch_size`` images)."""
-    if config.batch_size > num_train:
+    """Full batches per epoch over the images ``config.train_fraction`` keeps of ``num_train`` (the
+    last partial batch is dropped: every step sees ``batch_size`` images)."""
+    used = subset_size(num_train, config.train_fraction)
+    if config.batch_size > used:
+        part = "" if used == num_train else f" ({config.train_fraction:.0%} of {num_train:,})"
         raise ConfigError(
             "batch_size",
-            f"batch size {config.batch_size:,} is larger than the {num_train:,} training images; "
-            f"use at most {num_train:,}",
+            f"batch size {config.batch_size:,} is larger than the {used:,} training images{part}; use at most {used:,}",
         )
-    return num_train // config.batch_size
+    return used // config.batch_size
 
 
 def chunk_steps(seconds_per_step: float | None, steps_left: int, chunk_seconds: float) -> int:
@@ -77,31 +80,6 @@ def smoothed_step_time(previous: float | None, step_time: float) -> float:
     """The running estimate of seconds per step (the first chunk includes one-off dispatch costs:
     later chunks count more)."""
     return step_time if previous is None else 0.7 * previous + 0.3 * step_time
-
-
-def loss_limit(history: History) -> float:
-    """A loss above this ends the compiled loop early: DIVERGENCE_FACTOR times the first loss."""
-    return DIVERGENCE_FACTOR * history.step_losses[0] if history.steps else np.inf
-
-
-def first_bad_step(history: History, losses: np.ndarray) -> tuple[int | None, float]:
-    """(index in ``losses`` of the first loss that is not finite or over DIVERGENCE_FACTOR times the
-    run's first loss, or None; that first loss), for the new ``losses`` of a run with ``history``."""
-    first_loss = history.step_losses[0] if history.steps else (losses[0] if losses.size else np.inf)
-    bad_mask = ~np.isfinite(losses) | (losses > np.float32(DIVERGENCE_FACTOR * first_loss))
-    return (int(np.argmax(bad_mask)) if bad_mask.any() else None), first_loss
-
-
-def divergence_reason(loss: float, first_loss: float, step: int, kept_steps: int, config: TrainConfig) -> str:
-    if np.isfinite(loss):
-        what = f"exploded to {loss:.3g} (over {DIVERGENCE_FACTOR:,.0f} times its first value, {first_loss:.3g})"
-    else:
-        what = "became NaN (not a number)" if np.isnan(loss) else "became infinite"
-    kept = f"after step {kept_steps:,}" if kept_steps else "before training (its initial values)"
-    return (
-        f"the loss {what} at step {step:,}: the learning rate ({config.learning_rate:g}) is probably too high "
-        f"for {config.optimizer}. Training stopped; the model keeps its last good parameters, {kept}."
-    )
 
 
 def take(tree: Any, m: int) -> Any:
@@ -146,7 +124,13 @@ class Stack:
     program: Program
     data: DeviceData
     seeds: tuple[int, ...] = ()  # each model's training seed (its dropout keys)
+    config: TrainConfig | None = None  # the stack's settings (L2 and noise are data of the step)
+    train_eval: TrainEvalData | None = None  # the train curve's images
     compile_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        config = self.config or TrainConfig()
+        self.knobs = jnp.asarray([config.l2, config.noise], jnp.float32)
 
     def steps(self, masked: bool, states: ModelState, plans, start: int, counts, limits, first: int = 0):
         """``programs.train_steps`` for this stack (each variant compiled once per process); ``first`` is
@@ -154,16 +138,22 @@ class Stack:
         seeds = np.zeros(self.program.models, np.int32) if not self.seeds else np.asarray(self.seeds, np.int32)
         args = (states, self.data.train_images, self.data.train_labels, plans, jnp.int32(start),
                 jnp.asarray(counts, jnp.int32), jnp.asarray(limits, jnp.float32),
-                jax.device_put(seeds, self.program.layout.per_model), jnp.int32(first))  # fmt: skip
+                jax.device_put(seeds, self.program.layout.per_model), jnp.int32(first), self.knobs)  # fmt: skip
         return self._compiled("train", train_steps, (self.program, masked), args)(*args)
 
-    def evaluate(self, variables) -> dict[str, np.ndarray]:
-        """The task's evaluation sums of every model (``ModelState.variables`` of a stack): {name: array
-        with a leading model axis}."""
-        args = (variables, self.data.test_images, self.data.test_labels, self.data.test_mask)
+    def evaluate(self, variables, on_train: bool = False) -> dict[str, np.ndarray]:
+        """The task's evaluation sums of every model (``ModelState.variables`` of a stack) on the test
+        set (or, ``on_train``, on the train curve's training images): {name: array with a leading
+        model axis}."""
+        args = self._eval_args(variables, on_train)
         static = evaluation_program(self.program.spec, self.program.loss, self.program.models)
         sums = self._compiled("eval", stack_evaluation_sums, static, args)(*args)
         return {name: np.asarray(value) for name, value in sums.items()}
+
+    def _eval_args(self, variables, on_train: bool) -> tuple:
+        if on_train:
+            return (variables, self.train_eval.images, self.train_eval.labels, self.train_eval.mask)
+        return (variables, self.data.test_images, self.data.test_labels, self.data.test_mask)
 
     def _compiled(self, name: str, fn: Callable, static: tuple, args: tuple):
         executable, seconds = compile_once(name, fn, static, args)
@@ -171,27 +161,25 @@ class Stack:
         return executable
 
     def compile(self, states: Any, pool: ThreadPoolExecutor) -> list:
-        """Start compiling the unmasked step and the evaluation from the shapes of ``states``."""
-        step, evaluation = self._programs(states)
-        return [pool.submit(compile_once, *step), pool.submit(compile_once, *evaluation)]
+        """Start compiling the unmasked step and the evaluations (test, train curve) from the shapes of
+        ``states``; the two evaluations are one program when the test set is one batch."""
+        return [pool.submit(compile_once, *program) for program in self._programs(states)]
 
     def is_compiled(self, states: Any) -> bool:
         """Whether this process has already compiled the stack's step and evaluation."""
         return all(is_compiled(*program) for program in self._programs(states))
 
-    def _programs(self, states: Any) -> tuple[tuple, tuple]:
-        d, n = self.data, self.program.models
-        plans = jax.ShapeDtypeStruct((n, 3, d.train_labels.shape[0]), jnp.int32, sharding=self.program.layout.per_model)
-        seeds = jax.ShapeDtypeStruct((n,), jnp.int32, sharding=self.program.layout.per_model)
+    def _programs(self, states: Any) -> tuple[tuple, tuple, tuple]:
+        d, n, p = self.data, self.program.models, self.program
+        plans = jax.ShapeDtypeStruct((n, plan_rows(p.noise), d.train_labels.shape[0]), jnp.int32,
+                                     sharding=p.layout.per_model)  # fmt: skip
+        seeds = jax.ShapeDtypeStruct((n,), jnp.int32, sharding=p.layout.per_model)
         step_args = (states, d.train_images, d.train_labels, plans, jnp.int32(0), jnp.zeros(n, jnp.int32),
-                     jnp.zeros(n), seeds, jnp.int32(0))  # fmt: skip
-        eval_args = (states.variables, d.test_images, d.test_labels, d.test_mask)
-        static = evaluation_program(self.program.spec, self.program.loss, self.program.models)
-        return ("train", train_steps, (self.program, False), step_args), (
-            "eval",
-            stack_evaluation_sums,
-            static,
-            eval_args,
+                     jnp.zeros(n), seeds, jnp.int32(0), self.knobs)  # fmt: skip
+        static = evaluation_program(p.spec, p.loss, n)
+        return ("train", train_steps, (p, False), step_args), *(
+            ("eval", stack_evaluation_sums, static, self._eval_args(states.variables, on_train))
+            for on_train in (False, True)
         )
 
 
@@ -215,8 +203,9 @@ def plan_stack(members: Sequence[Member], dataset: Dataset) -> Stack:
         )
     layout = Layout.choose(len(members), config.batch_size)
     program = Program(spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment,
-                      config.batch_size, len(members), layout)  # fmt: skip
-    return Stack(program, device_data(dataset, layout), tuple(c.seed for _, c in members))
+                      config.batch_size, len(members), layout, config.l2 > 0, config.noise > 0)  # fmt: skip
+    train_eval = train_eval_data(dataset, config.train_fraction, layout)
+    return Stack(program, device_data(dataset, layout), tuple(c.seed for _, c in members), config, train_eval)
 
 
 def state_shapes(stack_: Stack, members: Sequence[Member]) -> ModelState:
@@ -314,13 +303,14 @@ def train_stack(
     # here), then the evaluation compiles in that thread while training runs: it is first needed
     # an epoch later. Three compiles at once on two cores made the first step ~0.3 s later.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compile")
-    step_job, eval_job = stack_.compile(state_shapes(stack_, members), pool)
+    step_job, *eval_jobs = stack_.compile(state_shapes(stack_, members), pool)
     pool.shutdown(wait=False)
     if resume is not None:
         states = stack([resumed_state(r, c) for r, (_, c) in zip(resume, members, strict=True)])
     else:
         states = stack([fresh_model_state(spec, c) for spec, c in members])
     states = jax.device_put(states, program.layout.per_model)
+    eval_job = eval_jobs[-1]  # the train curve's evaluation is compiled last
     rate, changes = config.learning_rate, []  # resumed_state wrote the config's rate in
     if step_job.result()[1] or (eval_job.done() and eval_job.result()[1]) or not eval_job.done():
         stack_.compile_s = time.perf_counter() - tic
@@ -328,9 +318,11 @@ def train_stack(
     def place(plans: np.ndarray) -> jax.Array:
         return jax.device_put(plans, program.layout.per_model)
 
+    indices = dataset_indices(dataset, config.train_fraction)
     while steps < total_steps and alive.any() and not stop.is_set():
         epoch, offset = divmod(steps, per_epoch)
-        plans = place(np.stack([epoch_plan(c.seed, epoch, dataset.num_train) for _, c in members]))
+        plans = place(np.stack([subset_plan(epoch_plan(c.seed, epoch, len(indices), program.noise), indices,
+                                            dataset.num_train) for _, c in members]))  # fmt: skip
         first_step = epoch * per_epoch  # the run's step at batch 0 of this epoch's plan
         while offset < per_epoch and alive.any() and not stop.is_set():
             with pacing.turn():
@@ -377,10 +369,12 @@ def train_stack(
             with pacing.turn():
                 tic = time.perf_counter()
                 sums, sums_at = stack_.evaluate(states.variables), [h.steps for h in histories]
+                on_train = stack_.evaluate(states.variables, on_train=True)
             metrics: list[EpochMetrics | None] = [None] * count
             for m in np.flatnonzero(alive):
                 named = task.metrics({k: v[m] for k, v in sums.items()}, data.num_test)
-                metrics[m] = _epoch_metrics(histories[m], named, per_epoch, elapsed)
+                fit = task.metrics({k: v[m] for k, v in on_train.items()}, stack_.train_eval.count)
+                metrics[m] = _epoch_metrics(histories[m], named, fit, per_epoch, elapsed)
                 histories[m].epochs.append(metrics[m])
             eval_seconds = time.perf_counter() - tic
             evaluated += 1
@@ -406,6 +400,7 @@ def train_stack(
             compile_s=stack_.compile_s, train_s=elapsed,
             samples_per_s=(histories[m].steps - start_steps) * config.batch_size / max(elapsed - start_elapsed, 1e-9),
             extra={"devices": program.layout.devices, "split": program.layout.split,
+                   "train_images": len(indices), "train_eval_images": stack_.train_eval.count,
                    "platform": jax.devices()[0].platform,
                    **({"trained_with_seeds": [c.seed for _, c in members]} if count > 1 else {}),
                    **({"learning_rate_changes": changes} if changes else {})},
@@ -431,7 +426,9 @@ def train(
                        pacing=pacing)[0]  # fmt: skip
 
 
-def _epoch_metrics(history: History, named: dict[str, float], per_epoch: int, elapsed: float) -> EpochMetrics:
+def _epoch_metrics(
+    history: History, named: dict[str, float], fit: dict[str, float], per_epoch: int, elapsed: float
+) -> EpochMetrics:
     epoch = history.steps // per_epoch
     epoch_losses = history.step_losses[(epoch - 1) * per_epoch : epoch * per_epoch]
     return EpochMetrics(
@@ -441,6 +438,8 @@ def _epoch_metrics(history: History, named: dict[str, float], per_epoch: int, el
         test_loss=named["loss"],
         test_accuracy=named.get("accuracy"),
         elapsed_s=elapsed,
+        train_eval_loss=fit["loss"],
+        train_eval_accuracy=fit.get("accuracy"),
     )
 
 
@@ -452,6 +451,8 @@ def _check_resumable(previous: Sequence[TrainResult], members: Sequence[Member])
             raise ConfigError("resume", "a run can only be resumed with the same model")
         if result.config.batch_size != config.batch_size or result.config.optimizer != config.optimizer:
             raise ConfigError("resume", "resume with the same optimizer and batch size as the original run")
+        if result.config.train_fraction != config.train_fraction:
+            raise ConfigError("resume", "resume on the same share of the training images as the original run")
         if result.opt_state is None:
             raise ConfigError("resume", "this run has no optimizer state saved, so it cannot be resumed")
     if len({result.steps for result in previous}) > 1:

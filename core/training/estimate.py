@@ -14,7 +14,7 @@ import numpy as np
 from core.data import Dataset
 from core.jax_setup import compilation_cache_dir
 from core.training.engine import fresh_model_state, plan_stack, stack, state_shapes, steps_per_epoch
-from core.training.programs import MAX_CHUNK_STEPS
+from core.training.programs import MAX_CHUNK_STEPS, plan_rows
 from core.training.sweep import SweepPlan, seed_groups
 
 #: Assumed compile time of one model's programs before any has been measured in this process.
@@ -53,16 +53,15 @@ def estimate_sweep(
     largest model (after compiling them, which the sweep then reuses) and assuming that a step's
     time and an evaluation's grow linearly with the parameters trained at once."""
     tic = time.perf_counter()
-    config = plan.config
-    per_epoch = steps_per_epoch(config, dataset.num_train)
-    total_steps = per_epoch * config.epochs
+    points = plan.points  # (model, settings) of each value: a share of the images changes the steps per epoch
+    specs = [spec for spec, _ in points]
     seeds = plan.seeds if batched else plan.seeds[:1]
-    specs = plan.specs
     sizes = [spec.parameter_count for spec in specs]
     timed = sorted({int(np.argmin(sizes)), int(np.argmax(sizes))})
     step_points, eval_points, compiles = [], [], []
     for i in timed:
-        group = seed_groups(specs[i], seeds)[0]
+        group, config = seed_groups(specs[i], seeds)[0], points[i][1]
+        per_epoch = steps_per_epoch(config, dataset.num_train)
         members = [(specs[i].replace(seed=s), config) for s in group]
         stack_ = plan_stack(members, dataset)
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -71,7 +70,7 @@ def estimate_sweep(
         if stack_.compile_s > 0:
             compiles.append(stack_.compile_s)
         states = jax.device_put(stack([fresh_model_state(s, c) for s, c in members]), stack_.program.layout.per_model)
-        plans = np.zeros((len(group), 3, dataset.num_train), np.int32)
+        plans = np.zeros((len(group), plan_rows(stack_.program.noise), dataset.num_train), np.int32)
         plans[:, 0] = np.arange(dataset.num_train)
         limits = np.full(len(group), np.inf)
 
@@ -93,7 +92,8 @@ def estimate_sweep(
     measured = compiles or _measured_compile_s[-2:]
     compile_each = float(np.mean(measured)) if measured else TYPICAL_COMPILE_S
     per_width, step_s = [], []
-    for spec in specs:
+    for spec, config in points:
+        total_steps = steps_per_epoch(config, dataset.num_train) * config.epochs
         groups = seed_groups(spec, plan.seeds) if batched else [(s,) for s in plan.seeds]
         seconds, width_steps = 0.0, 0.0
         for group in groups:

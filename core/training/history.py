@@ -14,7 +14,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class EpochMetrics:
-    """Metrics at the end of one epoch. ``test_accuracy`` is None for an autoencoder."""
+    """Metrics at the end of one epoch. ``test_accuracy`` is None for an autoencoder.
+
+    ``train_eval_*`` measure the model in evaluation mode on (up to ``TRAIN_EVAL_IMAGES`` of) the
+    training images it learns from, like the test metrics: the train curve of the overfitting
+    lab. None in histories saved before they were recorded."""
 
     epoch: int  # 1-based
     step: int  # optimiser steps done so far
@@ -22,6 +26,20 @@ class EpochMetrics:
     test_loss: float  # cross-entropy (MLP) or reconstruction loss (autoencoder) on the test split
     test_accuracy: float | None
     elapsed_s: float  # training wall time so far, compile excluded
+    train_eval_loss: float | None = None
+    train_eval_accuracy: float | None = None
+
+    @property
+    def loss_gap(self) -> float | None:
+        """Test loss minus training-images loss: how much worse the model does on images it never saw."""
+        return None if self.train_eval_loss is None else self.test_loss - self.train_eval_loss
+
+    @property
+    def accuracy_gap(self) -> float | None:
+        """Training-images accuracy minus test accuracy (MLP)."""
+        if self.train_eval_accuracy is None or self.test_accuracy is None:
+            return None
+        return self.train_eval_accuracy - self.test_accuracy
 
 
 @dataclass
@@ -58,13 +76,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+#: Metrics an older history may lack (or hold as None).
+OPTIONAL = ("test_accuracy", "train_eval_loss", "train_eval_accuracy")
+
+
 def _epoch(data: Any, index: int) -> EpochMetrics:
     names = [f.name for f in fields(EpochMetrics)]
-    if not isinstance(data, dict) or sorted(data) != sorted(names):
-        raise ValueError(f"epoch {index} of the history must be an object with {', '.join(names)}")
-    for name in names:
+    required = [name for name in names if name not in OPTIONAL[1:]]
+    if not isinstance(data, dict) or not set(required) <= set(data) <= set(names):
+        raise ValueError(f"epoch {index} of the history must be an object with {', '.join(required)}")
+    for name in data:
         value = data[name]
-        if not (_is_number(value) or (name == "test_accuracy" and value is None)):
+        if not (_is_number(value) or (name in OPTIONAL and value is None)):
             raise ValueError(f"epoch {index} of the history has {name} {str(value)[:40]!r}, not a number")
     for name in ("epoch", "step"):
         if not isinstance(data[name], int) or not 0 <= data[name] < 2**53:

@@ -4,9 +4,9 @@ The stack has a leading *model* axis (N models of one shape, e.g. the seeds of a
 point; N = 1 for a run of the Train page). ``train_steps`` runs a dynamic number of steps
 inside one ``lax.while_loop``, so the number of steps never changes the program; its
 batches are gathered from the dataset on the device by an epoch plan drawn on the host
-(``epoch_plan``), so the program holds no random number generator and a stopped run can
-resume at any step. ``compile_once`` compiles each program once per process (the
-persistent compilation cache keeps it across restarts).
+(``epoch_plan``), so every random choice (shuffles, shifts, the seed of input noise) is
+fixed by (seed, epoch) and a stopped run can resume at any step. ``compile_once`` compiles
+each program once per process (the persistent compilation cache keeps it across restarts).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from core.tasks import task_of
 from core.training.config import SHIFT_PIXELS
 from core.training.devices import ONE_DEVICE, Layout
 from core.training.optimizer import update_transform
+from core.training.overfitting import add_noise, l2_penalty
 
 #: Upper bound on the steps of one compiled call (the buffer of per-step losses).
 MAX_CHUNK_STEPS = 512
@@ -77,18 +78,28 @@ class Program:
     batch_size: int
     models: int = 1
     layout: Layout = ONE_DEVICE
+    l2: bool = False  # add the L2 penalty (its factor is data: ``knobs[0]``)
+    noise: bool = False  # add input noise (its standard deviation is data: ``knobs[1]``)
 
 
-def epoch_plan(seed: int, epoch: int, n: int) -> np.ndarray:
+def plan_rows(noise: bool) -> int:
+    """Rows of an epoch plan: order, two shifts, and with input noise one noise seed per position."""
+    return 4 if noise else 3
+
+
+def epoch_plan(seed: int, epoch: int, n: int, noise: bool = False) -> np.ndarray:
     """One epoch's plan, fixed by (seed, epoch): int32 (3, n). Row 0 is the order of the
     training images; rows 1 and 2 shift the image at each position down and right by up to
-    ``SHIFT_PIXELS`` (used when augmenting). Drawn on the host in about a millisecond for
-    60,000 images, so the compiled step holds no random number generator and a resumed run
-    continues exactly."""
+    ``SHIFT_PIXELS`` (used when augmenting); with ``noise`` a row 3 holds the seed of the input
+    noise of the batch starting at each position (drawn last: rows 0-2 do not change). Drawn on
+    the host in about a millisecond for 60,000 images, so the compiled step's only randomness
+    (the input noise) comes from the plan and a resumed run continues exactly."""
     rng = np.random.default_rng((seed, epoch))
-    plan = np.empty((3, n), np.int32)
+    plan = np.empty((plan_rows(noise), n), np.int32)
     plan[0] = rng.permutation(n)
-    plan[1:] = rng.integers(-SHIFT_PIXELS, SHIFT_PIXELS + 1, (2, n))
+    plan[1:3] = rng.integers(-SHIFT_PIXELS, SHIFT_PIXELS + 1, (2, n))
+    if noise:
+        plan[3] = rng.integers(0, 2**31 - 1, n)
     return plan
 
 
@@ -110,10 +121,14 @@ def shift_images(images: jax.Array, shifts: jax.Array, max_shift: int = SHIFT_PI
 
 
 def optimizer_step(
-    program: Program, images, labels, state: ModelState, plan, position, seed, step
+    program: Program, images, labels, state: ModelState, plan, position, seed, step, knobs
 ) -> tuple[ModelState, Any]:
     """One optimizer step of one model on batch ``position`` of its epoch ``plan``: (state, loss).
-    ``step`` counts the run's steps before this one; with ``seed`` it fixes the dropout masks."""
+    ``step`` counts the run's steps before this one; with ``seed`` it fixes the dropout masks.
+
+    ``knobs`` is (L2 factor, noise standard deviation), read when the program has ``l2`` /
+    ``noise``. The loss returned is the task's loss alone (without the L2 penalty), so train and
+    test curves compare like with like."""
     batch = program.batch_size
     rows = jax.lax.dynamic_slice_in_dim(plan, position * batch, batch, axis=1)
     x, y = to_float(images[rows[0]]), labels[rows[0]]
@@ -123,21 +138,25 @@ def optimizer_step(
         x = jax.lax.with_sharding_constraint(x, program.layout.batch)
         y = jax.lax.with_sharding_constraint(y, program.layout.batch)
     if program.augment:
-        x = shift_images(x, rows[1:])
+        x = shift_images(x, rows[1:3])
+    if program.noise:
+        x = add_noise(x, rows[3, 0], knobs[1])
     task, model = task_of(program.spec), models.build_model(program.spec)
     rngs = {"dropout": dropout_key(seed, step)} if program.spec.has_dropout else None
 
     def loss_of(params):
-        return task.train_loss(model, variables_of(params, state.batch_stats), x, y, program.loss, rngs)
+        loss, batch_stats = task.train_loss(model, variables_of(params, state.batch_stats), x, y, program.loss, rngs)
+        return (loss + knobs[0] * l2_penalty(params) if program.l2 else loss), (loss, batch_stats)
 
-    (loss, batch_stats), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
+    (_, (loss, batch_stats)), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
     updates, opt_state = update_transform(program.optimizer).update(grads, state.opt_state, state.params)
     return ModelState(optax.apply_updates(state.params, updates), opt_state, batch_stats), loss
 
 
 def train_steps(
-    program: Program, masked: bool, states: ModelState, images, labels, plans, start, counts, limits, seeds, first
-):
+    program: Program, masked: bool, states: ModelState, images, labels, plans, start, counts, limits, seeds, first,
+    knobs,
+):  # fmt: skip
     """Up to ``counts`` optimizer steps of every model of a stack, from batch ``start`` of ``plans``.
 
     ``seeds`` (models,) and ``first`` (the run's step at batch 0 of the plans) give each step its
@@ -149,11 +168,12 @@ def train_steps(
     ``counts[0]`` steps; ``masked`` lets model m stop after ``counts[m]`` (after a divergence,
     at the price of that select). The loop ends after the first step whose loss is not
     finite or over its model's limit. Returns the states, the losses (models,
-    MAX_CHUNK_STEPS) and the number of loop iterations run.
+    MAX_CHUNK_STEPS) and the number of loop iterations run. ``knobs`` (shared by the stack):
+    see ``optimizer_step``.
     """
 
     def one_step(state, plan, seed, position):
-        return optimizer_step(program, images, labels, state, plan, position, seed, first + position)
+        return optimizer_step(program, images, labels, state, plan, position, seed, first + position, knobs)
 
     if program.models == 1:  # plain matrix products: a batch axis of 1 makes XLA's CPU dots slower
 

@@ -1,12 +1,16 @@
-"""Width sweeps: train the same model at several widths of one layer (and several seeds each).
+"""Sweeps: train the same model at several values of one setting (and several seeds each).
 
-A ``SweepPlan`` names the base model, the layer to vary (an index into ``spec.layers``, or
-``"all"``), the widths and the seeds; every model gets the same data, epochs, batch size
-and optimizer. ``"all"`` scales every hidden layer together: each value is the new width
+The setting is one of ``SETTINGS``: the width of a layer (the width sweep), the share of
+the training images, or the L2 penalty; each entry says how a value changes the model or
+its training settings, so a new one (e.g. a dropout rate) is one more entry.
+
+A width sweep's ``SweepPlan`` names the base model, the layer to vary (an index into
+``spec.layers``, or ``"all"``), the widths and the seeds; every model gets the same data,
+epochs, batch size and optimizer. ``"all"`` scales every hidden layer together: each value is the new width
 of the widest of them and the others keep their proportions (rounded, at least 1); an
 autoencoder's code layer keeps its size, so only the capacity around it changes.
 
-Widths run one after another. The seeds of one width train together as one stack of the
+Values run one after another. The seeds of one value train together as one stack of the
 engine (``train_stack``): each seed gets the initialisation, shuffles and augmentations a
 run of its own would get, so the results equal separate runs to float rounding.
 """
@@ -24,18 +28,27 @@ import numpy as np
 from core import validate
 from core.data import Dataset
 from core.errors import ConfigError, SpecError
-from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, Layer, ModelSpec
+from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
 from core.training.engine import steps_per_epoch, train_stack
 from core.training.pacing import Pacing
 from core.training.results import Phase, Progress, Status, TrainResult
+from core.training.sweep_settings import (
+    ALL_LAYERS,
+    DROPOUT,
+    SETTINGS,
+    WIDTH,
+    SweptSetting,
+    numbers,
+    scalable_layers,
+    spec_with_width,
+)
+from core.training.sweep_settings import DEFAULT_WIDTHS as DEFAULT_WIDTHS  # the Sweep page's defaults
 
 if TYPE_CHECKING:
     from core.training.estimate import SweepEstimate
 
-ALL_LAYERS = "all"
-DEFAULT_WIDTHS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
 MAX_VALUES = 16
 MAX_SEEDS = 10
 #: Most parameters (all seeds together) trained in one batched program; more seeds are split.
@@ -47,51 +60,29 @@ TYPICAL_COMPILE_S = 2.0
 # ----- the plan -------------------------------------------------------------------------------
 
 
-def scalable_layers(spec: ModelSpec) -> tuple[int, ...]:
-    """Indices into ``spec.layers`` that ``"all"`` scales: every Dense layer but an autoencoder's code
-    (Dropout and normalisation layers have no width)."""
-    code = len(spec.encoder) - 1 if spec.kind == "autoencoder" else None
-    return tuple(i for i in spec.dense_indices if i != code)
-
-
-def spec_with_width(spec: ModelSpec, layer: int | str, width: int) -> ModelSpec:
-    """``spec`` with layer ``layer`` (0-based in ``spec.layers``) ``width`` units wide, or with all
-    hidden layers scaled so that the widest is ``width`` wide (``layer="all"``)."""
-    widths = [one.width for one in spec.layers]
-    if layer != ALL_LAYERS and not spec.layers[layer].is_dense:
-        raise SpecError("layer", f"layer {layer} is {spec.layers[layer].describe()}, which has no width")
-    if layer == ALL_LAYERS:
-        scaled = scalable_layers(spec)
-        widest = max(widths[i] for i in scaled)
-        for i in scaled:
-            widths[i] = max(MIN_WIDTH, round(widths[i] * width / widest))
-    else:
-        widths[layer] = width
-    layers = tuple(
-        Layer(w, one.activation) if one.is_dense else one for w, one in zip(widths, spec.layers, strict=True)
-    )
-    if spec.kind == "mlp":
-        return spec.replace(hidden=layers)
-    return spec.replace(encoder=layers[: len(spec.encoder)], decoder=layers[len(spec.encoder) :])
-
-
 @dataclass(frozen=True)
 class SweepPlan:
-    """What a sweep trains: ``spec`` with ``layer`` at each of ``widths``, once per seed, all with ``config``.
+    """What a sweep trains: ``spec`` and ``config`` with ``setting`` at each of ``values``, once per seed.
 
-    Widths are sorted and deduplicated (small models first, so the first results come fast);
-    errors about them name the field ``values``, the command line's name for the widths to try;
-    every model is checked on construction, so an invalid width fails before anything runs.
+    For the width sweep (``setting="width"``) the values are widths of ``layer``. Values are
+    sorted and deduplicated (small models first, so the first results come fast); errors about
+    them name the field ``values``, the command line's name for the values to try; every model
+    and its settings are checked on construction, so an invalid value fails before anything runs.
     ``config.seed`` is ignored: each run uses its seed for initialisation, shuffling and augmentation.
     """
 
     spec: ModelSpec
     layer: int | str
-    widths: tuple[int, ...]
+    values: tuple[float, ...]
     seeds: tuple[int, ...] = (0,)
     config: TrainConfig = field(default_factory=TrainConfig)
+    setting: str = WIDTH
 
     def __post_init__(self) -> None:
+        validate.choice(self.setting, "setting", SETTINGS, "setting to sweep")
+        if self.setting != WIDTH:
+            self._check_values()
+            return
         layers = len(self.spec.layers)
         if self.layer != ALL_LAYERS:
             if isinstance(self.layer, bool) or not isinstance(self.layer, (int, str)):
@@ -112,39 +103,76 @@ class SweepPlan:
             object.__setattr__(self, "layer", layer)
         elif not scalable_layers(self.spec):
             raise ConfigError("layer", "this autoencoder has no layer besides its code to scale; pick the code layer")
-        widths = sorted(set(validate.whole_numbers(self.widths, "values", "widths")))
-        seeds = sorted(set(validate.whole_numbers(self.seeds, "seeds", "seeds")))
-        if len(widths) > MAX_VALUES:
-            raise ConfigError("values", f"at most {MAX_VALUES} widths per sweep, got {len(widths)}")
-        if len(seeds) > MAX_SEEDS:
-            raise ConfigError("seeds", f"at most {MAX_SEEDS} seeds per width, got {len(seeds)}")
+        widths = sorted(set(validate.whole_numbers(self.values, "values", "widths")))
+        self._check_counts(widths, "widths")
         for width in widths:
             if not MIN_WIDTH <= width <= MAX_WIDTH:
                 raise ConfigError("values", f"each width must be between {MIN_WIDTH} and {MAX_WIDTH:,}, got {width:,}")
-        for seed in seeds:
-            if not 0 <= seed <= MAX_SEED:
-                raise ConfigError("seeds", f"each seed must be between 0 and {MAX_SEED:,}, got {seed:,}")
-        object.__setattr__(self, "widths", tuple(widths))
-        object.__setattr__(self, "seeds", tuple(seeds))
+        object.__setattr__(self, "values", tuple(widths))
         for width in widths:
             try:
                 spec_with_width(self.spec, self.layer, width)
             except SpecError as err:
                 raise ConfigError("values", f"width {width:,} gives an invalid model: {err.reason}") from None
 
+    def _check_counts(self, values: Sequence[float], what: str) -> None:
+        seeds = sorted(set(validate.whole_numbers(self.seeds, "seeds", "seeds")))
+        if len(values) > MAX_VALUES:
+            raise ConfigError("values", f"at most {MAX_VALUES} {what} per sweep, got {len(values)}")
+        if len(seeds) > MAX_SEEDS:
+            raise ConfigError("seeds", f"at most {MAX_SEEDS} seeds per {what[:-1]}, got {len(seeds)}")
+        for seed in seeds:
+            if not 0 <= seed <= MAX_SEED:
+                raise ConfigError("seeds", f"each seed must be between 0 and {MAX_SEED:,}, got {seed:,}")
+        object.__setattr__(self, "seeds", tuple(seeds))
+
+    def _check_values(self) -> None:
+        """The values of any other setting: each point is built (TrainConfig or ModelSpec checks the
+        value), the sweep's error naming ``values``."""
+        swept = SETTINGS[self.setting]
+        if swept.key == DROPOUT and not any(layer.type == "dropout" for layer in self.spec.layers):
+            raise ConfigError("setting", "this model has no Dropout layer to vary; add one on the Build page")
+        values = sorted(set(numbers(self.values, swept.label)))
+        self._check_counts(values, "values")
+        for value in values:
+            try:
+                swept.point(self.spec, self.config, self.layer, value)
+            except (ConfigError, SpecError) as err:
+                raise ConfigError("values", err.reason) from None
+        object.__setattr__(self, "values", tuple(values))
+
+    @property
+    def swept(self) -> SweptSetting:
+        return SETTINGS[self.setting]
+
+    @property
+    def widths(self) -> tuple[float, ...]:
+        """The values, under the width sweep's name (kept for its callers)."""
+        return self.values
+
+    @property
+    def points(self) -> tuple[tuple[ModelSpec, TrainConfig], ...]:
+        """(model, training settings) of each value, in training order."""
+        return tuple(self.swept.point(self.spec, self.config, self.layer, v) for v in self.values)
+
     @property
     def specs(self) -> tuple[ModelSpec, ...]:
-        """One model per width, in training order."""
-        return tuple(spec_with_width(self.spec, self.layer, w) for w in self.widths)
+        """One model per value, in training order."""
+        return tuple(spec for spec, _ in self.points)
 
     @property
     def models(self) -> int:
-        return len(self.widths) * len(self.seeds)
+        return len(self.values) * len(self.seeds)
 
     def describe(self) -> str:
-        """``"MLP 784-512-256-10, layer 2 of 2 (256 units) at 8-1,024 units, seeds 0, 1"``."""
-        span = f"{self.widths[0]:,}" if len(self.widths) == 1 else f"{self.widths[0]:,}-{self.widths[-1]:,}"
+        """``"MLP 784-512-256-10, layer 2 of 2 (256 units) at 8-1,024 units, seeds 0, 1"``, or
+        ``"MLP 784-512-256-10, share of the training images at 5%, 20%, 100%, seeds 0"``."""
         seeds = ", ".join(str(s) for s in self.seeds)
+        if self.setting != WIDTH:
+            values = ", ".join(self.swept.format(v) for v in self.values)
+            return f"{self.spec.describe()}, {self.swept.label} at {values}, seeds {seeds}"
+        widths = self.values
+        span = f"{widths[0]:,}" if len(widths) == 1 else f"{widths[0]:,}-{widths[-1]:,}"
         if self.layer == ALL_LAYERS:
             which = "all hidden layers"
         else:
@@ -163,9 +191,10 @@ def seed_groups(spec: ModelSpec, seeds: Sequence[int]) -> list[tuple[int, ...]]:
 
 @dataclass(frozen=True)
 class SweepRun:
-    """One trained model of a sweep: its width, seed, size and scores, and the full TrainResult."""
+    """One trained model of a sweep: its value of the swept setting, seed, size and scores, and the
+    full TrainResult."""
 
-    width: int
+    value: float  # a width, for the width sweep
     seed: int
     spec: ModelSpec
     status: str
@@ -173,8 +202,23 @@ class SweepRun:
     test_accuracy: float | None  # MLP: share of test images classified right
     test_mse: float | None  # autoencoder: mean squared error per pixel of the reconstructions
     train_loss: float | None  # mean loss of the last epoch's training batches
-    seconds: float  # this run's share of its width's wall time, compile included
+    seconds: float  # this run's share of its value's wall time, compile included
     result: TrainResult = field(repr=False, compare=False)
+    setting: str = WIDTH
+
+    @property
+    def width(self) -> float:
+        """The value, under the width sweep's name."""
+        return self.value
+
+    @property
+    def gap(self) -> float | None:
+        """How much better the model does on its training images than on the test images, after the
+        last epoch: accuracy (MLP, share of images) or loss (autoencoder, test minus train)."""
+        last = self.result.history.epochs[-1] if self.result.history.epochs else None
+        if last is None:
+            return None
+        return last.accuracy_gap if last.accuracy_gap is not None else last.loss_gap
 
     @property
     def parameter_count(self) -> int:
@@ -187,7 +231,7 @@ class SweepRun:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "width": self.width,
+            self.setting: self.value,
             "widths": [layer.width for layer in self.spec.layers],
             "seed": self.seed,
             "params": self.parameter_count,
@@ -200,16 +244,18 @@ class SweepRun:
         else:
             data["test_mse"] = self.test_mse
         data.update(test_loss=self.test_loss, train_loss=self.train_loss, seconds=round(self.seconds, 3))
+        if self.gap is not None:
+            data["gap"] = self.gap
         return data
 
 
-def sweep_run(width: int, result: TrainResult, dataset: Dataset, seconds: float) -> SweepRun:
+def sweep_run(value: float, result: TrainResult, dataset: Dataset, seconds: float, setting: str = WIDTH) -> SweepRun:
     """A trained model of a sweep, scored by the engine's evaluation of its final parameters."""
     per_epoch = steps_per_epoch(result.config, dataset.num_train)
     last_epoch = result.history.step_losses[-per_epoch:]
     metrics = result.test_metrics
     return SweepRun(
-        width=width,
+        value=value,
         seed=result.spec.seed,
         spec=result.spec,
         status=result.status,
@@ -219,14 +265,15 @@ def sweep_run(width: int, result: TrainResult, dataset: Dataset, seconds: float)
         train_loss=float(np.mean(last_epoch)) if last_epoch else None,
         seconds=seconds,
         result=result,
+        setting=setting,
     )
 
 
 @dataclass(frozen=True)
 class WidthSummary:
-    """The runs of one width that finished: mean and spread over seeds (sample std, 0 for one seed)."""
+    """The runs of one value that finished: mean and spread over seeds (sample std, 0 for one seed)."""
 
-    width: int
+    value: float  # a width, for the width sweep
     parameter_count: int
     seeds: tuple[int, ...]
     score_mean: float
@@ -234,14 +281,20 @@ class WidthSummary:
     train_loss_mean: float
     train_loss_std: float
     seconds: float  # all seeds together
+    gap_mean: float = float("nan")  # SweepRun.gap
+    gap_std: float = float("nan")
+
+    @property
+    def width(self) -> float:
+        return self.value
 
 
 def summarise(sweep_runs: Iterable[SweepRun]) -> list[WidthSummary]:
-    """One row per width (in width order) over its finished runs; stopped or diverged runs are left out."""
-    by_width: dict[int, list[SweepRun]] = {}
+    """One row per value (in order) over its finished runs; stopped or diverged runs are left out."""
+    by_width: dict[float, list[SweepRun]] = {}
     for run in sweep_runs:
         if run.status == Status.FINISHED:
-            by_width.setdefault(run.width, []).append(run)
+            by_width.setdefault(run.value, []).append(run)
 
     def spread(values: list[float]) -> tuple[float, float]:
         return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
@@ -252,7 +305,9 @@ def summarise(sweep_runs: Iterable[SweepRun]) -> list[WidthSummary]:
         score, score_std = spread([r.score for r in group])
         loss, loss_std = spread([r.train_loss for r in group if r.train_loss is not None] or [np.nan])
         seeds, seconds = tuple(r.seed for r in group), sum(r.seconds for r in group)
-        rows.append(WidthSummary(width, group[0].parameter_count, seeds, score, score_std, loss, loss_std, seconds))
+        gap, gap_std = spread([r.gap for r in group if r.gap is not None] or [np.nan])
+        rows.append(WidthSummary(width, group[0].parameter_count, seeds, score, score_std, loss, loss_std, seconds,
+                                 gap, gap_std))  # fmt: skip
     return rows
 
 
@@ -294,11 +349,12 @@ def run_sweep(
     (a background job's) is handed to every stack, as for ``train_stack``.
     """
     stop = stop or threading.Event()
-    steps_per_epoch(plan.config, dataset.num_train)  # a bad batch size fails before anything runs
+    for _, config in plan.points:  # a bad batch size (for the smallest share of the images) fails before anything runs
+        steps_per_epoch(config, dataset.num_train)
     start = time.perf_counter()
-    weights = list(estimate.per_width_s) if estimate else [1.0] * len(plan.widths)
+    weights = list(estimate.per_width_s) if estimate else [1.0] * len(plan.values)
     results: list[SweepRun] = []
-    for index, (width, spec) in enumerate(zip(plan.widths, plan.specs, strict=True)):
+    for index, (width, (spec, config)) in enumerate(zip(plan.values, plan.points, strict=True)):
         if stop.is_set():
             break
         width_start = time.perf_counter()
@@ -311,7 +367,7 @@ def run_sweep(
             elapsed = time.perf_counter() - start
             eta = eta_seconds(elapsed, fraction, estimate)
             on_progress(
-                SweepProgress(phase, width, index, len(plan.widths), step, total, new_losses, elapsed, eta, fraction)
+                SweepProgress(phase, width, index, len(plan.values), step, total, new_losses, elapsed, eta, fraction)
             )
 
         trained: list[TrainResult] = []
@@ -325,11 +381,11 @@ def run_sweep(
                 losses = dict(zip(group, p.new_losses, strict=True))
                 progress(p.phase, offset * p.total_steps + p.step * len(group), p.total_steps * len(plan.seeds), losses)
 
-            members = [(spec.replace(seed=seed), replace(plan.config, seed=seed)) for seed in group]
+            members = [(spec.replace(seed=seed), replace(config, seed=seed)) for seed in group]
             trained += train_stack(members, dataset, on_progress=group_progress, stop=stop, pacing=pacing)
         seconds = (time.perf_counter() - width_start) / max(len(trained), 1)
         for result in trained:
-            run = sweep_run(width, result, dataset, seconds)
+            run = sweep_run(width, result, dataset, seconds, plan.setting)
             results.append(run)
             if on_run is not None:
                 on_run(run)

@@ -185,3 +185,28 @@ def test_device_files_and_fifos_are_refused_without_reading(tmp_path):
             checkpoint.load(path)
     with pytest.raises(CheckpointError, match="cannot open checkpoint"):
         checkpoint.load(str(tmp_path / "a\0b"))
+
+
+def test_a_checkpoint_saved_before_the_overfitting_lab_loads_and_resumes(small, trained):
+    # what the previous version wrote: no l2 / noise / train_fraction, no train-images metrics per epoch
+    payload = _payload(trained)
+    config = json.loads(payload["config"])
+    for name in ("l2", "noise", "train_fraction"):
+        del config[name]
+    history = json.loads(payload["history"])
+    for epoch in history["epochs"]:
+        del epoch["train_eval_loss"], epoch["train_eval_accuracy"]
+    payload.update(config=json.dumps(config), history=json.dumps(history))
+    old = checkpoint.from_bytes(serialization.msgpack_serialize(payload))
+    assert old.config == trained.config and old.config.train_fraction == 1.0
+    assert [e.test_loss for e in old.history.epochs] == [e.test_loss for e in trained.history.epochs]
+    assert all(e.train_eval_loss is None for e in old.history.epochs)
+    more = train(old.spec, TrainConfig(epochs=3, optimizer="adamw"), small, resume=old)
+    assert more.steps == 3 * (1024 // 128) and more.history.epochs[-1].train_eval_loss is not None
+
+
+def test_the_overfitting_lab_settings_and_train_curve_survive_a_checkpoint(small):
+    lab = train(ModelSpec.mlp((16,)), TrainConfig(epochs=1, l2=1e-3, noise=0.1, train_fraction=0.5), small)
+    loaded = checkpoint.from_bytes(checkpoint.to_bytes(lab))
+    assert loaded.config == lab.config and loaded.history.epochs == lab.history.epochs
+    assert loaded.history.epochs[0].train_eval_accuracy is not None

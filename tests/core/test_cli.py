@@ -136,6 +136,13 @@ def test_autoencoder_reports_test_mse(tmp_path, capsys):
         (["train", "--dataset", "folder:"], "folder: needs a folder"),
         (["train", "--dataset", f"folder:{ROOT / 'core'}"], "no readable images in"),
         (["train", "--bogus"], "unrecognized arguments"),
+        (["train", "--l2", "-1"], "l2: L2 penalty must be between 0 and 1, got -1"),
+        (["train", "--l2", "lots"], "L2 penalty must be a number, got 'lots'"),
+        (["train", "--noise", "2"], "input noise must be between 0 and 1, got 2"),
+        (["train", "--train-fraction", "0"], "training fraction must be above 0 and at most 1 (100%), got 0"),
+        (["train", "--train-fraction", "150%"], "training fraction must be above 0 and at most 1 (100%), got 1.5"),
+        (["train", "--train-fraction", "x%"], "training fraction must be a number, got 'x%'"),
+        (["train", "--train-fraction", "1%", "--epochs", "1"], "larger than the 45 training images (1% of 4,500)"),
         (["evaluate", "--checkpoint", "/nonexistent.msgpack"], "cannot open checkpoint"),
         (["evaluate", "--checkpoint", __file__], "not a checkpoint"),
         ([], "required"),
@@ -148,6 +155,20 @@ def test_bad_arguments_exit_2_with_one_line(capsys, args, words):
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and words in lines[0]
+
+
+def test_l2_noise_and_a_fraction_reach_the_run(capsys):
+    code, out, err = run_main(
+        capsys, "train", "--widths", "32", "--epochs", "2", "--batch-size", "32", "--l2", "1e-4", "--noise", "0.1",
+        "--train-fraction", "5%", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["train_images"] == 225 and result["steps"] == 2 * (225 // 32)
+    # the same numbers on the images it trained on, beside the test set's
+    assert 0 <= result["train_eval_accuracy"] <= 1 and result["train_eval_loss"] > 0
+    code, out, err = run_main(capsys, "train", "--widths", "32", "--epochs", "1", "--train-fraction", "0.05")
+    assert code == 0 and "training on 225 of 4,500 images (5%)" in err
 
 
 def _one_line_error(capsys, *args: str) -> str:

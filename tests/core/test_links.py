@@ -113,6 +113,9 @@ def configs(draw, kind: str) -> TrainConfig:
         augment=draw(st.booleans()),
         # an MLP has no reconstruction loss: its link carries none and it comes back as the default
         reconstruction_loss=draw(st.sampled_from(sorted(RECONSTRUCTION_LOSSES))) if kind == "autoencoder" else "mse",
+        l2=draw(six_digits),
+        noise=draw(six_digits),
+        train_fraction=draw(st.builds(lambda digits: digits / 1_000_000, st.integers(1, 1_000_000))),
     )
 
 
@@ -139,6 +142,8 @@ def test_every_field_of_a_link_survives_the_round_trip(data):
     assert back.config.seed == config.seed
     assert back.config.augment is config.augment
     assert back.config.reconstruction_loss == config.reconstruction_loss
+    assert (back.config.l2, back.config.noise) == (config.l2, config.noise)
+    assert back.config.train_fraction == config.train_fraction
     assert back.dataset == dataset
     assert back.spec == spec and back.config == config
 
@@ -178,6 +183,20 @@ def test_a_link_with_few_settings_takes_defaults_for_the_rest(query, spec, confi
     settings = from_query(query)
     assert settings.spec == spec and settings.config == config
     assert settings.dataset == query.get("data")
+
+
+def test_the_overfitting_lab_travels_in_links_and_old_links_mean_what_they_meant():
+    config = TrainConfig(l2=1e-4, noise=0.2, train_fraction=0.05)
+    query = to_query(ModelSpec.mlp(), config, "sample")
+    assert (query["l2"], query["noise"], query["frac"]) == ("0.0001", "0.2", "0.05")
+    assert from_query(query).config == config
+    plain = to_query(ModelSpec.mlp(), TrainConfig(), "sample")
+    assert not {"l2", "noise", "frac"} & set(plain)  # a link of the defaults is what it was before
+    old = {"model": "mlp", "layers": "512.relu-256.relu", "seed": "0", "opt": "adam", "lr": "0.001", "bs": "128",
+           "ep": "10", "tseed": "0", "aug": "1", "data": "sample"}  # fmt: skip
+    assert from_query(old).config == TrainConfig()
+    with pytest.raises(LinkError, match="training fraction must be above 0"):
+        from_query({"frac": "0"})
 
 
 def test_a_huge_value_is_refused_without_echoing_it():

@@ -311,3 +311,83 @@ def test_cli_bad_arguments_exit_2_with_one_line(args, message):
     proc = run_cli("sweep", *args)
     assert proc.returncode == 2
     assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+
+
+# ----- sweeping a training setting (the overfitting lab) -------------------------------------
+
+
+def test_a_sweep_of_the_training_share_trains_seeds_together_and_shows_the_gap_shrink(sample):
+    config = TrainConfig(epochs=4, batch_size=32, augment=False)
+    plan = SweepPlan(ModelSpec.mlp((128,)), 0, "1, 0.05", (0, 1), config, "train_fraction")
+    assert plan.values == (0.05, 1.0) and plan.models == 4
+    assert plan.describe() == "MLP 784-128-10, share of the training images at 5%, 100%, seeds 0, 1"
+    runs = run_sweep(plan, sample)
+    assert [(r.value, r.seed) for r in runs] == [(0.05, 0), (0.05, 1), (1.0, 0), (1.0, 1)]
+    assert [r.result.steps for r in runs] == [4 * (225 // 32)] * 2 + [4 * (4_500 // 32)] * 2
+    # a point is one stack of seeds: each equals its own run of the engine
+    alone = train(ModelSpec.mlp((128,), seed=1), replace(config, seed=1, train_fraction=0.05), sample)
+    np.testing.assert_allclose(runs[1].result.history.step_losses, alone.history.step_losses, rtol=1e-4)
+    # one compiled step serves every share (the epoch plan is padded to all images)
+    assert runs[2].result.compile_s == 0.0
+    rows = summarise(runs)
+    assert [r.value for r in rows] == [0.05, 1.0]
+    # seen: gap 0.108 +- 0.028 at 5%, 0.035 +- 0.007 at 100% (train minus test accuracy, 2 seeds)
+    assert rows[0].gap_mean > rows[1].gap_mean + 0.05
+    assert runs[0].to_dict()["train_fraction"] == 0.05 and "gap" in runs[0].to_dict()
+
+
+def test_an_l2_sweep_keeps_the_model_and_changes_the_penalty(small):
+    plan = SweepPlan(MLP, 0, "0.01,0", (0,), TrainConfig(epochs=1), "l2")
+    assert [c.l2 for _, c in plan.points] == [0.0, 0.01] and set(plan.specs) == {MLP}
+    runs = run_sweep(plan, small)
+    assert runs[0].result.config.l2 == 0.0 and runs[1].result.config.l2 == 0.01
+    assert runs[0].result.history.step_losses[0] == runs[1].result.history.step_losses[0]  # same start
+    assert runs[0].result.history.step_losses[-1] != runs[1].result.history.step_losses[-1]
+
+
+@pytest.mark.parametrize(
+    ("setting", "values", "message"),
+    [
+        ("l2", "0,-1", "values: L2 penalty must be between 0 and 1, got -1"),
+        ("l2", "0,abc", "values: the L2 penalty values must be numbers separated by commas, got 'abc'"),
+        ("train_fraction", "0,0.5", "values: training fraction must be above 0 and at most 1 (100%), got 0"),
+        ("train_fraction", "", "values: give at least one share of the training images"),
+        ("depth", "3", "setting: unknown setting to sweep 'depth'; choose width, train_fraction, l2, dropout"),
+    ],
+)
+def test_invalid_values_of_a_training_setting_fail_before_anything_runs(setting, values, message):
+    with pytest.raises(ConfigError) as info:
+        SweepPlan(MLP, 0, values, (0,), CONFIG, setting)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_cli_sweeps_an_l2_penalty_and_refuses_a_bad_one(capsys):
+    from tests.core.test_cli import run_main
+
+    code, out, err = run_main(
+        capsys, "sweep", "--widths", "16", "--setting", "l2", "--values", "0,0.01", "--epochs", "1", "--quiet"
+    )
+    assert code == 0, err
+    assert [json.loads(line)["l2"] for line in out.splitlines()] == [0.0, 0.01]
+    code, out, err = run_main(capsys, "sweep", "--setting", "train_fraction", "--values", "2")
+    assert (
+        code == 2
+        and out == ""
+        and err.strip().splitlines() == ["error: values: training fraction must be above 0 and at most 1 (100%), got 2"]
+    )
+
+
+def test_a_dropout_sweep_sets_every_dropout_layer_and_needs_one(small):
+    from core.spec import Layer
+
+    spec = ModelSpec.mlp((32,)).replace(hidden=(Layer(32, "relu"), Layer.dropout(0.2), Layer(16, "relu")))
+    plan = SweepPlan(spec, 0, "0.5, 0", (0,), TrainConfig(epochs=1), "dropout")
+    assert [s.describe() for s in plan.specs] == ["MLP 784-32-dropout 0-16-10", "MLP 784-32-dropout 0.5-16-10"]
+    runs = run_sweep(plan, small)
+    assert [r.value for r in runs] == [0.0, 0.5] and all(r.gap is not None for r in runs)
+    # the same starting weights (a Dropout layer has none); rate 0.5 drops values from the first step on
+    assert runs[0].result.history.step_losses[0] != runs[1].result.history.step_losses[0]
+    with pytest.raises(ConfigError, match="no Dropout layer to vary"):
+        SweepPlan(MLP, 0, "0.1", (0,), CONFIG, "dropout")
+    with pytest.raises(ConfigError, match="values: a dropout rate is the share of values zeroed"):
+        SweepPlan(spec, 0, "0,1", (0,), CONFIG, "dropout")

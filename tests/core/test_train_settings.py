@@ -19,7 +19,7 @@ from core.errors import ConfigError
 from core.spec import MAX_SEED, ModelSpec
 from core.tasks import RECONSTRUCTION_LOSSES
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig, train
-from core.training.config import MAX_LEARNING_RATE
+from core.training.config import MAX_L2, MAX_LEARNING_RATE, MAX_NOISE
 from core.training.programs import epoch_plan
 from tests.support import is_number_text
 from tests.trees import assert_leaves_close
@@ -37,6 +37,9 @@ configs = st.builds(
     weight_decay=st.floats(0, 1),
     reconstruction_loss=st.sampled_from(sorted(RECONSTRUCTION_LOSSES)),
     augment=st.booleans(),
+    l2=st.floats(0, MAX_L2),
+    noise=st.floats(0, MAX_NOISE),
+    train_fraction=st.floats(0, 1, exclude_min=True),
 )
 
 
@@ -71,6 +74,9 @@ WORDS = {
     "seed": "seed",
     "momentum": "momentum",
     "weight_decay": "weight decay",
+    "l2": "L2 penalty",
+    "noise": "input noise",
+    "train_fraction": "training fraction",
 }
 WHOLE = ("batch_size", "epochs", "seed")
 
@@ -95,6 +101,14 @@ OUT_OF_RANGE = {
     "weight_decay": st.floats(max_value=0, exclude_max=True, allow_infinity=False) | st.floats(min_value=1,
                                                                                               exclude_min=True,
                                                                                               allow_infinity=False),
+    "l2": st.floats(max_value=0, exclude_max=True, allow_infinity=False) | st.floats(min_value=MAX_L2,
+                                                                                    exclude_min=True,
+                                                                                    allow_infinity=False),
+    "noise": st.floats(max_value=0, exclude_max=True, allow_infinity=False) | st.floats(min_value=MAX_NOISE,
+                                                                                       exclude_min=True,
+                                                                                       allow_infinity=False),
+    "train_fraction": st.floats(max_value=0, allow_infinity=False) | st.floats(min_value=1, exclude_min=True,
+                                                                               allow_infinity=False),
 }  # fmt: skip
 not_whole = finite.filter(lambda x: x != int(x)) | st.sampled_from(["2.5", "0.1", "1e-3"])
 
@@ -130,6 +144,10 @@ def test_a_number_setting_refuses_what_is_not_a_number_in_range(name, via_dict, 
     ("learning_rate", 2e6, "learning rate must be above 0 and at most 1e+06, got 2e+06"),
     ("momentum", 1, "momentum must be at least 0 and below 1, got 1"),
     ("weight_decay", -0.5, "weight decay must be between 0 and 1, got -0.5"),
+    ("l2", 2, "L2 penalty must be between 0 and 1, got 2"),
+    ("noise", -0.1, "input noise must be between 0 and 1, got -0.1"),
+    ("train_fraction", 0, "training fraction must be above 0 and at most 1 (100%), got 0"),
+    ("train_fraction", 5, "training fraction must be above 0 and at most 1 (100%), got 5"),
 ])  # fmt: skip
 def test_refusals_say_what_was_given_and_what_is_accepted(name, value, words):
     assert _refused(name, value, via_dict=False).reason == words
@@ -284,6 +302,26 @@ def test_adamw_weight_decay_reaches_the_optimizer(two_batches):
     expected = _reference_run(TINY, two_batches, 0, optax.adamw(0.01, weight_decay=0.5), _mlp_loss, augment=False)
     default = _reference_run(TINY, two_batches, 0, optax.adamw(0.01, weight_decay=1e-4), _mlp_loss, augment=False)
     _check_matches(result, expected, default)
+
+
+def _kernels_only(params):
+    return jax.tree_util.tree_map_with_path(lambda path, _: path[-1].key == "kernel", params)
+
+
+def test_l2_penalty_is_the_gradient_of_half_the_squared_kernels(two_batches):
+    # loss + l2 * sum(w**2) / 2 has the gradient g + l2 * w: optax.add_decayed_weights before adam,
+    # on the kernels only (biases are not penalised). AdamW's decay is another thing: it shrinks
+    # the weights after adam's scaling, so it is not this reference.
+    config = TrainConfig(learning_rate=0.01, l2=0.5, batch_size=32, epochs=1, augment=False)
+    result = train(TINY, config, two_batches)
+
+    def with_l2(l2):
+        return optax.chain(optax.add_decayed_weights(l2, mask=_kernels_only), optax.adam(0.01))
+
+    expected = _reference_run(TINY, two_batches, 0, with_l2(0.5), _mlp_loss, augment=False)
+    decayed = _reference_run(TINY, two_batches, 0, optax.adamw(0.01, weight_decay=0.5), _mlp_loss, augment=False)
+    _check_matches(result, expected, _reference_run(TINY, two_batches, 0, with_l2(0.0), _mlp_loss, augment=False))
+    assert _largest_difference(expected[0], decayed[0]) > 1e-3
 
 
 def test_binary_cross_entropy_is_the_loss_an_autoencoder_trains_on_when_chosen(two_batches):

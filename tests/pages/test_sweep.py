@@ -115,3 +115,46 @@ def test_stop_ends_a_running_sweep_and_keeps_its_models(app):
     assert "Stopped" in app.get("progress")[0].proto.text
     table = app.dataframe[0].value
     assert list(table["width"]) == [4, 4] and list(table["seed"]) == [0, 1]
+
+
+def test_a_sweep_of_the_share_of_training_images_draws_the_gap_per_share(app):
+    app.switch_page("pages/sweep.py").run()
+    app.selectbox(key="sweep.setting").set_value("train_fraction").run()
+    assert not app.exception
+    assert all(b.key != "sweep.layer" for b in app.selectbox)  # no layer to pick: the model stays as built
+    app.text_input(key="sweep.values.train_fraction").set_value("0.05,1")
+    app.text_input(key="sweep.seeds").set_value("0,1")
+    app.number_input(key="sweep.epochs").set_value(2)
+    app.button(key=APPLY).click().run()
+    assert "**4 models** (2 values of the share of the training images × 2 seeds)" in app.info[0].value
+    app.button(key="sweep.start").click().run()
+    _wait_for_sweep(app)
+    runs = _sweep_state(app).job.snapshot().runs
+    assert [r.result.config.train_fraction for r in runs] == [0.05, 0.05, 1.0, 1.0]
+    table = app.dataframe[0].value
+    assert list(table["share of the training images"]) == ["5%", "5%", "100%", "100%"]
+    assert all(cell.endswith(" percentage points") for cell in table["train − test gap"])
+    chart = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert chart["layout"]["xaxis"]["type"] == "category"
+    assert chart["layout"]["annotations"][1]["text"] == "gap: training images − test images"
+    means = next(t for t in chart["data"] if t["xaxis"] == "x2" and t["mode"] == "lines+markers")
+    assert means["x"] == ["5%", "100%"]
+    assert means["y"][0] > means["y"][1]  # 5% of the images: a larger gap between training and test images
+
+
+def test_an_invalid_l2_is_refused_before_starting(app):
+    app.switch_page("pages/sweep.py").run()
+    app.selectbox(key="sweep.setting").set_value("l2").run()
+    app.text_input(key="sweep.values.l2").set_value("0,-0.1")
+    app.button(key=APPLY).click().run()
+    assert not app.exception
+    assert any("L2 penalty must be between 0 and 1, got -0.1" in e.value for e in app.error)
+    assert all(b.key != "sweep.start" for b in app.button)
+
+
+def test_a_dropout_sweep_of_a_model_without_dropout_says_to_add_one(app):
+    app.switch_page("pages/sweep.py").run()
+    app.selectbox(key="sweep.setting").set_value("dropout").run()
+    app.button(key=APPLY).click().run()
+    assert not app.exception
+    assert any("this model has no Dropout layer to vary; add one on the Build page" in e.value for e in app.error)

@@ -1,0 +1,117 @@
+"""The settings a sweep can vary (``SETTINGS``) and how a value changes a model or its training.
+
+- ``width``: the width of one layer (``spec_with_width``), or of every hidden layer scaled
+  together (``"all"``): each value is then the new width of the widest of them and the others
+  keep their proportions (rounded, at least 1); an autoencoder's code layer keeps its size.
+- ``train_fraction``: the share of the training images (``TrainConfig.train_fraction``).
+- ``l2``: the L2 penalty (``TrainConfig.l2``).
+- ``dropout``: the rate of every Dropout layer of the model (``spec_with_dropout``).
+
+A new setting is one more ``SweptSetting``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from core import validate
+from core.errors import ConfigError, SpecError
+from core.spec import MIN_WIDTH, Layer, ModelSpec
+from core.training.config import TrainConfig
+
+ALL_LAYERS = "all"
+DEFAULT_WIDTHS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def scalable_layers(spec: ModelSpec) -> tuple[int, ...]:
+    """Indices into ``spec.layers`` that ``"all"`` scales: every Dense layer but an autoencoder's code
+    (Dropout and normalisation layers have no width)."""
+    code = len(spec.encoder) - 1 if spec.kind == "autoencoder" else None
+    return tuple(i for i in spec.dense_indices if i != code)
+
+
+def spec_with_width(spec: ModelSpec, layer: int | str, width: int) -> ModelSpec:
+    """``spec`` with layer ``layer`` (0-based in ``spec.layers``) ``width`` units wide, or with all
+    hidden layers scaled so that the widest is ``width`` wide (``layer="all"``)."""
+    widths = [one.width for one in spec.layers]
+    if layer != ALL_LAYERS and not spec.layers[layer].is_dense:
+        raise SpecError("layer", f"layer {layer} is {spec.layers[layer].describe()}, which has no width")
+    if layer == ALL_LAYERS:
+        scaled = scalable_layers(spec)
+        widest = max(widths[i] for i in scaled)
+        for i in scaled:
+            widths[i] = max(MIN_WIDTH, round(widths[i] * width / widest))
+    else:
+        widths[layer] = width
+    layers = tuple(
+        Layer(w, one.activation) if one.is_dense else one for w, one in zip(widths, spec.layers, strict=True)
+    )
+    if spec.kind == "mlp":
+        return spec.replace(hidden=layers)
+    return spec.replace(encoder=layers[: len(spec.encoder)], decoder=layers[len(spec.encoder) :])
+
+
+@dataclass(frozen=True)
+class SweptSetting:
+    """A setting a sweep can vary: its words, its values' kind, and what a value changes."""
+
+    key: str  # the command line's --setting, the field of TrainConfig it sets when not the width
+    label: str  # "width", "share of the training images", "L2 penalty"
+    defaults: tuple[float, ...]
+    whole: bool  # values are whole numbers (widths)
+    changes_model: bool  # values change the model's shape and parameter count (drawn against parameters)
+
+    def format(self, value: float) -> str:
+        if self.key == "train_fraction":
+            return f"{value:.0%}"
+        return f"{value:,}" if self.whole else f"{value:g}"
+
+    def point(self, spec: ModelSpec, config: TrainConfig, layer: int | str, value: float):
+        """(spec, config) of the model trained at ``value``."""
+        if self.key == WIDTH:
+            return spec_with_width(spec, layer, int(value)), config
+        if self.key == DROPOUT:
+            return spec_with_dropout(spec, value), config
+        return spec, replace(config, **{self.key: value})
+
+
+def spec_with_dropout(spec: ModelSpec, rate: float) -> ModelSpec:
+    """``spec`` with every Dropout layer at ``rate`` (ModelSpec refuses a rate that is not one)."""
+    layers = tuple(Layer.dropout(rate) if one.type == "dropout" else one for one in spec.layers)
+    if spec.kind == "mlp":
+        return spec.replace(hidden=layers)
+    return spec.replace(encoder=layers[: len(spec.encoder)], decoder=layers[len(spec.encoder) :])
+
+
+WIDTH, DROPOUT = "width", "dropout"
+#: The settings a sweep can vary (an extensible list: one entry per setting).
+SETTINGS: dict[str, SweptSetting] = {
+    s.key: s
+    for s in (
+        SweptSetting(WIDTH, "width", DEFAULT_WIDTHS, whole=True, changes_model=True),
+        SweptSetting("train_fraction", "share of the training images", (0.05, 0.1, 0.2, 0.5, 1.0), False, False),
+        SweptSetting("l2", "L2 penalty", (0.0, 1e-4, 1e-3, 1e-2, 1e-1), whole=False, changes_model=False),
+        SweptSetting(DROPOUT, "dropout rate", (0.0, 0.1, 0.2, 0.3, 0.5), whole=False, changes_model=False),
+    )
+}
+
+
+def numbers(text: Any, label: str) -> tuple[float, ...]:
+    """``"0.05, 0.2,1"`` (or a list) -> floats; a ConfigError naming ``values`` otherwise."""
+    items = text.split(",") if isinstance(text, str) else text
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError("values", f"the {label} values must be numbers separated by commas, got {text!r}")
+    numbers = []
+    for item in items:
+        if isinstance(item, str) and not item.strip():
+            continue
+        try:
+            numbers.append(validate.number(item, "values", f"each {label}"))
+        except ConfigError:
+            raise ConfigError(
+                "values", f"the {label} values must be numbers separated by commas, got {item!r}"
+            ) from None
+    if not numbers:
+        raise ConfigError("values", f"give at least one {label}, e.g. {', '.join(f'{v:g}' for v in (0, 1e-3))}")
+    return tuple(numbers)
