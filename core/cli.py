@@ -349,6 +349,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     values = args.values if args.values is not None else ",".join(f"{v:g}" for v in SETTINGS[args.setting].defaults)
     plan = SweepPlan(spec, args.layer, values, args.seeds, config, args.setting)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    plan = plan.for_classes(len(dataset.class_names))  # an MLP gets one output per class (26 for letters)
     for _, point_config in plan.points:  # a bad batch size fails here, before any output
         steps_per_epoch(point_config, dataset.num_train)
     batched = not args.no_vmap

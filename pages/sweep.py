@@ -276,5 +276,5 @@ def results_panel(active: bool) -> None:
 dataset = sweep_dataset(state)
 plan = settings_form(state)
 if plan is not None and dataset is not None:
-    estimate_and_start(sweep_state, plan, dataset)
+    estimate_and_start(sweep_state, plan.for_classes(len(dataset.class_names)), dataset)
 results_panel(sweep_state.active)

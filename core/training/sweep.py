@@ -141,6 +141,11 @@ class SweepPlan:
                 raise ConfigError("values", err.reason) from None
         object.__setattr__(self, "values", tuple(values))
 
+    def for_classes(self, classes: int) -> SweepPlan:
+        """This plan for a dataset of ``classes`` classes (an MLP gets one output per class)."""
+        fitted = self.spec.for_classes(classes)
+        return self if fitted == self.spec else replace(self, spec=fitted)
+
     @property
     def swept(self) -> SweptSetting:
         return SETTINGS[self.setting]

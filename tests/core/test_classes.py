@@ -51,3 +51,15 @@ def test_an_autoencoder_has_no_class_outputs_and_the_count_is_bounded():
         ModelSpec.mlp((8,)).replace(num_classes=1)
     with pytest.raises(SpecError, match="number of classes"):
         ModelSpec.mlp((8,)).replace(num_classes=65)
+
+
+def test_a_sweep_of_a_letters_model_has_26_outputs_at_every_width(letters):
+    from core.training.sweep import SweepPlan, run_sweep
+
+    plan = SweepPlan(ModelSpec.mlp((16,)), 0, "8,16", (0,), TrainConfig(epochs=1, batch_size=128))
+    fitted = plan.for_classes(len(letters.class_names))
+    assert [spec.num_classes for spec in fitted.specs] == [26, 26] and plan.for_classes(10) is plan
+    runs = run_sweep(fitted, letters)
+    assert [run.status for run in runs] == ["finished", "finished"]
+    with pytest.raises(ConfigError, match="10 outputs but letters has 26 classes"):
+        run_sweep(plan, letters)
