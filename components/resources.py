@@ -46,7 +46,9 @@ def start_process_setup() -> str | None:
 
 @st.cache_resource(show_spinner=False)
 def process_setup() -> str | None:
-    """``start_process_setup`` (already done when the server started it)."""
+    """``start_process_setup`` (usually done when the server started), and leftovers of killed
+    saves removed again whenever Streamlit's resource cache is cleared."""
+    store.remove_leftover_temporaries()
     return start_process_setup()
 
 
