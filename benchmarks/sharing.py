@@ -57,7 +57,7 @@ class Everyone:
     """No turns: every job computes at once (the behaviour before ``core.runs.scheduler``)."""
 
     @contextmanager
-    def turn(self, who):
+    def turn(self, who, owner=None):
         yield 0.0
 
 

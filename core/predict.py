@@ -23,8 +23,8 @@ from core.errors import CoreError
 from core.spec import ModelSpec
 from core.tasks import task_of
 from core.training.devices import batched_for_eval
-from core.training.engine import evaluation_program, stack_evaluation_sums
 from core.training.programs import compile_once
+from core.training.stack import evaluation_program, stack_evaluation_sums
 
 _BUCKET = 1024
 

@@ -4,14 +4,16 @@
 - ``optimizer.py``: the optax transform, from the learning rate a person types to the update.
 - ``programs.py``: the compiled programs (a chunk of steps for a stack of models; evaluation).
 - ``devices.py``: the data on the device(s), and how several devices share the work.
+- ``stack.py``: one stack's compiled programs and data (``plan_stack``, ``Stack``), and ``warm_up``.
 - ``engine.py``: ``train_stack`` (N models of one shape together) and ``train`` (N = 1).
 - ``results.py``: ``Progress``, ``TrainResult``, the run statuses; ``history.py``: losses and metrics.
 - ``sweep.py`` / ``estimate.py``: width sweeps on top of the engine, and how long they take.
 """
 
 from core.training.config import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig
-from core.training.engine import steps_per_epoch, train, train_stack, warm_up
+from core.training.engine import train, train_stack
 from core.training.results import Phase, Progress, Status, TrainResult
+from core.training.stack import steps_per_epoch, warm_up
 
 __all__ = [
     "MAX_BATCH_SIZE",

@@ -13,8 +13,8 @@ import numpy as np
 
 from core.data import Dataset
 from core.jax_setup import compilation_cache_dir
-from core.training.engine import fresh_model_state, plan_stack, stack, state_shapes, steps_per_epoch
 from core.training.programs import MAX_CHUNK_STEPS, plan_rows
+from core.training.stack import fresh_model_state, plan_stack, stack, state_shapes, steps_per_epoch
 from core.training.sweep import SweepPlan, seed_groups
 
 #: Assumed compile time of one model's programs before any has been measured in this process.

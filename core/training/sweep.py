@@ -31,9 +31,10 @@ from core.errors import ConfigError, SpecError
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
-from core.training.engine import steps_per_epoch, train_stack
+from core.training.engine import train_stack
 from core.training.pacing import Pacing
 from core.training.results import Phase, Progress, Status, TrainResult
+from core.training.stack import steps_per_epoch
 from core.training.sweep_settings import (
     ALL_LAYERS,
     DROPOUT,

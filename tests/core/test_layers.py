@@ -17,8 +17,8 @@ from core.layers import Layer, parse_layers
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from core.training.engine import fresh_model_state, plan_stack, stack
 from core.training.programs import compiled_programs, dropout_key, epoch_plan, to_float
+from core.training.stack import fresh_model_state, plan_stack, stack
 from core.training.sweep import SweepPlan, scalable_layers, spec_with_width
 from tests.trees import assert_leaves_close
 

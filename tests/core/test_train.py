@@ -10,9 +10,9 @@ from core.predict import evaluate, mean_image_mse
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from core.training.config import SHIFT_PIXELS
-from core.training.engine import fresh_model_state
 from core.training.optimizer import fresh_state, optimizer
 from core.training.programs import epoch_plan, shift_images
+from core.training.stack import fresh_model_state
 from tests.trees import assert_leaves_close
 
 TINY_MLP = ModelSpec.mlp((64,))
