@@ -47,9 +47,13 @@ def test_a_shared_link_opens_the_same_model(page, server, browser):
     goto(bad, f"{server}/?layers=99999.relu")
     assert bad.get_by_text("not valid").first.is_visible()
     assert "MLP 784-512-256-10" in sidebar_text(bad)
-    huge = browser.new_context().new_page()  # a 100 kB query string: the page loads and says why
-    goto(huge, f"{server}/?lr={'1' * 100_000}")
-    assert huge.get_by_text("lr is 100,000 characters long, at most 1,000 are read").first.is_visible()
+    # A 12 kB query string: the page loads and says why. Uvicorn's h11 parser (Streamlit does not
+    # expose its h11_max_incomplete_event_size) answers "400 Invalid HTTP request" to a request
+    # line over 16 kB whenever it arrives in more than one read, so bigger links depend on TCP
+    # chunking and are not the page's to handle; tests/pages/test_hostile_text.py feeds 50 kB.
+    huge = browser.new_context().new_page()
+    goto(huge, f"{server}/?lr={'1' * 12_000}")
+    assert huge.get_by_text("lr is 12,000 characters long, at most 1,000 are read").first.is_visible()
     assert "MLP 784-512-256-10" in sidebar_text(huge)
 
 
