@@ -2,8 +2,10 @@
 
 ``streamlit run`` finds ``app`` below and serves the dashboard as an ``st.App``, whose lifespan
 imports JAX, flax and the rest of the dashboard while the server starts: the first visitor then
-waits for a page, not for a few seconds of imports. Each visitor's script run (and AppTest) runs
-this file as the page script, which draws the frame.
+waits for a page, not for a few seconds of imports. Each visitor's script run executes
+``components/entry/dashboard.py``, which draws the frame; that script sits in a folder without a
+``pages/`` folder beside it, so Streamlit's legacy menu of raw file names never shows. AppTest
+runs this file as the page script, which draws the same frame.
 """
 
 from contextlib import asynccontextmanager
@@ -16,18 +18,15 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 async def preload(_app):
     """Import what every page needs before the server answers: imports must not race the first
     visitor's script (two threads importing one module see it half-initialised)."""
-    import pandas  # noqa: F401  (the first table of the Build page imports it otherwise)
-    import plotly.graph_objects  # noqa: F401
+    import components.frame  # noqa: F401
+    from components.resources import prepare_first_page, start_process_setup
 
-    import components.frame
-    import components.state  # noqa: F401
-    from components.resources import start_process_setup
-
+    prepare_first_page()
     start_process_setup()  # the default models compile in the background from now on
     yield
 
 
-app = st.App("app.py", lifespan=preload)
+app = st.App("components/entry/dashboard.py", lifespan=preload)
 
 if get_script_run_ctx() is not None:  # a visitor's script run, not the server importing this file
     from components.frame import run_app

@@ -1,11 +1,15 @@
 """The app frame: page settings, navigation, the shared sidebar, then the chosen page.
 
-``app.py`` calls ``run_app``. Streamlit still honours the legacy ``pages/``
+``components/entry/dashboard.py`` (the script ``app.py`` serves) and ``app.py`` itself (as
+AppTest runs it) call ``run_app``. Beside ``app.py`` Streamlit honours the legacy ``pages/``
 auto-discovery until the first ``st.navigation`` call of the process
-(``PagesManager.uses_pages_directory``; AppTest resets it on every run), so a request can
-run ``pages/train.py`` alone, without sidebar or settings. Every page starts with
+(``PagesManager.uses_pages_directory``; AppTest resets it on every run), so a run can execute
+``pages/train.py`` alone, without sidebar or settings. Every page starts with
 ``require_frame``, which then draws the whole frame around the requested page itself and
 stops the bare run: no rerun, so a click that caused the run is not lost.
+
+Page paths are absolute (``page``): Streamlit resolves a relative one against the folder of
+the script being served, which is not the repository root.
 """
 
 from __future__ import annotations
@@ -25,14 +29,20 @@ PAGE_FILES = {
     "pages/explore.py": ("Explore", ":material/explore:"),
     "pages/draw.py": ("Draw", ":material/draw:"),
 }
+ROOT = Path(__file__).resolve().parents[1]
 #: served by this server itself: a material-icon page icon makes the browser fetch it from a font host
-PAGE_ICON = Path(__file__).resolve().parents[1] / "assets" / "favicon.png"
+PAGE_ICON = ROOT / "assets" / "favicon.png"
 _local = threading.local()
+
+
+def page(path: str) -> str:
+    """The absolute path of one of ``PAGE_FILES`` (for ``st.page_link`` and ``st.switch_page``)."""
+    return str(ROOT / path)
 
 
 def pages() -> list:
     return [
-        st.Page(path, title=title, icon=icon, default=i == 0)
+        st.Page(page(path), title=title, icon=icon, default=i == 0)
         for i, (path, (title, icon)) in enumerate(PAGE_FILES.items())
     ]
 
@@ -40,9 +50,8 @@ def pages() -> list:
 def run_app() -> None:
     """Everything ``streamlit run app.py`` draws, in order.
 
-    The menu comes first, before anything imports JAX (a second or two on the first run of a
-    server process): until the first ``st.navigation`` the browser shows Streamlit's legacy
-    menu of raw file names.
+    The menu comes first, before anything else is imported: under AppTest, the legacy menu
+    of raw file names lasts until the first ``st.navigation``.
     """
     st.set_page_config(page_title="flax model dashboard", page_icon=str(PAGE_ICON), layout="wide")
     page = st.navigation(pages())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.frame import page
 from components.run_views import final_score, sidebar_progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
@@ -39,11 +40,11 @@ def guided_path(state: AppState) -> None:
     st.markdown("#### Your path")
     for number, (path, title, words) in enumerate(STEPS, start=1):
         if done[title]:
-            st.page_link(path, label=f"{number}. {words}", icon=":material/check_circle:")
+            st.page_link(page(path), label=f"{number}. {words}", icon=":material/check_circle:")
         elif title == following:
-            st.page_link(path, label=f"**{number}. {words}** ← next", icon=":material/arrow_forward:")
+            st.page_link(page(path), label=f"**{number}. {words}** ← next", icon=":material/arrow_forward:")
         else:
-            st.page_link(path, label=f"{number}. {words}", icon=":material/radio_button_unchecked:")
+            st.page_link(page(path), label=f"{number}. {words}", icon=":material/radio_button_unchecked:")
 
 
 def sidebar() -> None:

@@ -7,6 +7,7 @@ import re
 
 import streamlit as st
 
+from components.frame import page
 from components.state import get_state
 
 PRESENTER_SCALE = 1.4
@@ -93,7 +94,7 @@ def not_trained_yet(model: str, without_training: str, once_trained: str) -> Non
         f"**{model}** has not been trained yet, so {without_training}. Train it first; this page then {once_trained}.",
         icon=":material/school:",
     )
-    st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
+    st.page_link(page("pages/train.py"), label="Go to Train →", icon=":material/show_chart:")
 
 
 def apply_presenter_style() -> None:

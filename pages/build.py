@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import figures
-from components.frame import require_frame
+from components.frame import page, require_frame
 from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
 from components.ui import advanced, explain, height
@@ -133,5 +133,5 @@ with right:
 
 st.divider()
 nav = st.columns(3)
-nav[0].page_link("pages/variables.py", label="Look inside the variables →", icon=":material/account_tree:")
-nav[1].page_link("pages/train.py", label="Train this model →", icon=":material/show_chart:")
+nav[0].page_link(page("pages/variables.py"), label="Look inside the variables →", icon=":material/account_tree:")
+nav[1].page_link(page("pages/train.py"), label="Train this model →", icon=":material/show_chart:")

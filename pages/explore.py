@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from components import figures, resources
-from components.frame import require_frame
+from components.frame import page, require_frame
 from components.images import tile
 from components.state import get_state
 from components.ui import not_trained_yet
@@ -36,7 +36,7 @@ if spec.kind != "autoencoder":
         f"**{spec.describe()}**, a classifier. Choose *AutoEncoder* on the Build page, train it, then come back.",
         icon=":material/explore:",
     )
-    st.page_link("pages/build.py", label="Go to Build →", icon=":material/construction:")
+    st.page_link(page("pages/build.py"), label="Go to Build →", icon=":material/construction:")
     st.stop()
 if result is None:
     not_trained_yet(

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from components import figures, inside_figures, resources
-from components.frame import require_frame
+from components.frame import page, require_frame
 from components.images import tile
 from components.inside_figures import DiagramLayer
 from components.state import get_state
@@ -52,7 +52,7 @@ if result is None:
         "Train it to see the units learn to respond to shapes.",
         icon=":material/school:",
     )
-    st.page_link("pages/train.py", label="Go to Train →", icon=":material/show_chart:")
+    st.page_link(page("pages/train.py"), label="Go to Train →", icon=":material/show_chart:")
 model_key = ("run", run.cache_id) if result is not None else ("untrained", spec)
 names = dataset.class_names
 
@@ -77,7 +77,7 @@ choice = st.radio(
 state.inside_source = choice
 if choice == "drawing" and state.drawing is None:
     st.info("Nothing drawn yet: draw a digit on the Draw page, then come back.", icon=":material/draw:")
-    st.page_link("pages/draw.py", label="Go to Draw →", icon=":material/draw:")
+    st.page_link(page("pages/draw.py"), label="Go to Draw →", icon=":material/draw:")
     st.stop()
 if choice == "test":
     if state.inside_image is None or not 0 <= state.inside_image < dataset.num_test:

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from components import figures, resources
-from components.frame import require_frame
+from components.frame import page, require_frame
 from components.images import tile
 from components.report import run_report
 from components.state import get_state
@@ -37,7 +37,7 @@ if result is None:
 def open_inside(index: int) -> None:
     """Show what every unit of the model does with this test image, on the Inside page."""
     state.inside_image, state.inside_source = int(index), "test"
-    st.switch_page("pages/inside.py")
+    st.switch_page(page("pages/inside.py"))
 
 
 dataset = resources.test_dataset(result, state.dataset_name)

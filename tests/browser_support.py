@@ -201,3 +201,50 @@ def open_tab(page, label: str) -> None:
         timeout=60_000,
     )
     wait_idle(page)
+
+
+#: in the browser, from the first moment: when the first script run of the page ended, in ms
+#: since the request (``performance.now()``), with the main area drawn
+RECORD_FIRST_RUN = """
+new MutationObserver((_, observer) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return;
+  const state = app.getAttribute('data-test-script-state');
+  if (state === 'running') window.__ran = true;
+  if (window.__ran && state === 'notRunning' && document.querySelector('[data-testid="stMain"] button')) {
+    window.__interactive_ms = performance.now();
+    observer.disconnect();
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true});
+"""
+
+
+def first_visit(browser, url: str) -> tuple[list[list[str]], float]:
+    """One new visitor opens ``url``: (the page names of every menu the server sent it, seconds
+    from the request until its first page was drawn and idle, i.e. interactive).
+
+    The menus are read from the websocket's messages themselves (``ForwardMsg.navigation``), so
+    a menu that was replaced before the browser drew it still counts.
+    """
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    menus: list[list[str]] = []
+
+    def on_message(payload) -> None:
+        if isinstance(payload, bytes):
+            message = ForwardMsg.FromString(payload)
+            if message.WhichOneof("type") == "navigation":
+                menus.append([page.page_name for page in message.navigation.app_pages])
+
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.add_init_script(RECORD_FIRST_RUN)
+    page = context.new_page()
+    page.on("websocket", lambda ws: ws.on("framereceived", on_message))
+    try:
+        page.goto(url)
+        page.wait_for_function("window.__interactive_ms !== undefined", timeout=120_000)
+        seconds = page.evaluate("window.__interactive_ms") / 1000
+        wait_idle(page)
+    finally:
+        context.close()
+    return menus, seconds
