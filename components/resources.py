@@ -7,10 +7,13 @@ visitor and live in ``components.state`` instead.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 
 import numpy as np
+import pandas
+import pyarrow
 import streamlit as st
 from PIL import Image
 
@@ -50,6 +53,39 @@ def process_setup() -> str | None:
     saves removed again whenever Streamlit's resource cache is cleared."""
     store.remove_leftover_temporaries()
     return start_process_setup()
+
+
+def prepare_first_page() -> None:
+    """What the first script run of a process would otherwise do while its visitor waits: import
+    every component the pages use, and work out the default models' layer shapes (flax's
+    ``eval_shape``), costs and stack figures, which are cached from then on. Call it while the
+    server starts, before it answers (seconds on a busy machine, once)."""
+    import importlib
+    import pkgutil
+
+    import components
+    from components import figures
+    from core import costs, models
+
+    for module in pkgutil.iter_modules(components.__path__):
+        if not module.ispkg:  # the ``entry`` package holds the served script, which draws a page
+            importlib.import_module(f"components.{module.name}")
+    # Streamlit's first element of a process checks once whether it runs in a REPL by walking the
+    # stack and every loaded module's source path (half a second on a busy machine): pay it now,
+    # without the "missing ScriptRunContext" warnings an element outside a script run logs
+    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        st.empty()
+    finally:
+        quiet.setLevel(level)
+    # the first table of text builds pandas' Arrow-backed strings, importing and setting them up
+    pyarrow.Table.from_pandas(pandas.DataFrame([{"layer": "Dense", "units": 1}]))
+    for spec in DEFAULT_SPECS.values():
+        costs.model_costs(spec, TrainConfig())
+        figures.stack_figure(spec).to_json()  # plotly imports its trace and layout classes lazily
+        models.dense_layers(spec)
 
 
 def _warm_up() -> None:
