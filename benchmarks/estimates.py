@@ -33,7 +33,8 @@ from benchmarks.throughput import FASHION_DIR, benchmark_parser, machine_info, r
 from core import data as core_data
 from core.jax_setup import ENV_VAR as JAX_CACHE_ENV
 from core.jax_setup import enable_compilation_cache
-from core.runs.jobs import TrainingJob
+from core.runs.jobs import TrainingJob, running_trainings
+from core.runs.scheduler import JobControls
 from core.runs.sweep_job import SweepJob
 from core.spec import PRESETS
 from core.training import Status, TrainConfig, steps_per_epoch
@@ -78,7 +79,10 @@ def sweep_arm(dataset_name: str, epochs: int, shared: bool) -> dict[str, Any]:
         time.sleep(1.0)  # past its first chunks: it trains as it will while the sweep runs
     try:
         tic = time.perf_counter()
-        estimate = estimate_sweep(plan, dataset)  # as the Width sweep page does
+        # as the Width sweep page does: timed in turns, then the trainings running now added
+        estimate = estimate_sweep(plan, dataset, pacing=JobControls(owner="this visitor"))
+        running_trainings_before = running_trainings()
+        estimate = estimate.sharing(running_trainings_before, "this visitor")
         estimating_s = time.perf_counter() - tic
         tic = time.perf_counter()
         job = SweepJob(plan, dataset, estimate, owner="this visitor").start()
@@ -112,8 +116,12 @@ def sweep_arm(dataset_name: str, epochs: int, shared: bool) -> dict[str, Any]:
         "estimate_split_s": {
             "compile_each": estimate.compile_s,
             "train": est_train,
-            "rest": estimate.total_s - est_train,
+            "rest": estimate.total_s - est_train - estimate.waiting_s,
+            "waiting": estimate.waiting_s,
         },
+        "turns": job.controls.turns,
+        "estimated_turns": sum(estimate.turns),
+        "others_turn_s": [other.turn_s for other in running_trainings_before],
         "held_s": job.controls.held_s,
         "waited_s": job.controls.waited_s,
         "timed": estimate.describe(),
@@ -153,7 +161,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"sweep estimates: {report['plan']}, {size['epochs']} epoch(s) on {size['dataset']}, "
         f"{size['repeats']} round(s), a fresh process and compile cache per arm",
         f"  {'arm':<8}{'estimate':>10}{'real':>9}{'est / real':>12}   real: compile + train + rest"
-        f"   estimate: train + rest (compile each)",
+        f"   estimate: train + rest + waiting (compile each)   turns real / estimated",
     ]
     for row in report["rounds"]:
         real, est = row["real_split_s"], row["estimate_split_s"]
@@ -161,8 +169,10 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"  {row['arm']:<8}{row['estimate_s']:>9.1f}s{row['real_s']:>8.1f}s{row['ratio']:>12.2f} {ok}"
             f"  {real['compile']:5.1f} + {real['train']:5.1f} + {real['rest']:5.1f} s"
-            f"      {est['train']:5.1f} + {est['rest']:5.1f} s ({est['compile_each']:.2f} s)"
-            f"   held {row['held_s']:.1f} s, waited {row['waited_s']:.1f} s; estimating {row['estimating_s']:.1f} s"
+            f"      {est['train']:5.1f} + {est['rest']:5.1f} + {est['waiting']:5.1f} s ({est['compile_each']:.2f} s)"
+            f"   {row['turns']} / {row['estimated_turns']}; held {row['held_s']:.1f} s, waited "
+            f"{row['waited_s']:.1f} s; others' turns {', '.join(f'{t * 1e3:.0f}' for t in row['others_turn_s'])} ms;"
+            f" estimating took {row['estimating_s']:.1f} s"
         )
     lines.append(f"  target: estimate / real within {low:.1f}-{high:.1f}, alone and shared")
     return "\n".join(lines)
