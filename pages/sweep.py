@@ -22,6 +22,8 @@ from components.ui import advanced, explain, height
 from components.words import layer_description
 from core.data import Dataset
 from core.errors import CoreError
+from core.runs.jobs import running_trainings
+from core.runs.scheduler import JobControls
 from core.runs.sweep_job import SweepJob
 from core.spec import MAX_WIDTH
 from core.tasks import task_of
@@ -159,10 +161,14 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
     if estimate is None and not busy:
         try:
             with st.spinner("Timing a few training steps on this machine to estimate the time…"):
-                estimate = sweep_state.estimates[key] = estimate_sweep(plan, dataset)
+                # timed in turns of the machine, as the sweep's chunks will run; others' turns are added below
+                timing = JobControls(owner=visitor_id())
+                estimate = sweep_state.estimates[key] = estimate_sweep(plan, dataset, pacing=timing)
         except CoreError as err:
             st.error(f"Cannot sweep these settings: {getattr(err, 'reason', err)}", icon=":material/warning:")
             return
+    if estimate is not None:  # the trainings running now, every rerun: they start and end meanwhile
+        estimate = estimate.sharing(running_trainings(), visitor_id())
     what = "widths" if plan.setting == WIDTH else f"values of the {plan.swept.label}"
     models = f"**{plan.models} models** ({len(plan.values)} {what} × {len(plan.seeds)} seeds)"
     where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {dataset.name}"

@@ -31,7 +31,7 @@ from core.runs.priority import lower_training_priority
 from core.runs.scheduler import JobControls
 from core.spec import ModelSpec
 from core.training import Phase, Progress, Status, TrainConfig, TrainResult, steps_per_epoch, train
-from core.training.estimate import Countdown
+from core.training.estimate import CHUNK_S, Countdown, OtherTraining
 from core.training.history import EpochMetrics
 from core.training.results import ACTIVE
 
@@ -100,6 +100,11 @@ def stop_all(timeout: float = 5.0) -> None:
         job.join(timeout)
 
 
+def running_trainings() -> list[OtherTraining]:
+    """The trainings of this process taking turns now: what a sweep started now shares the machine with."""
+    return [other for job in list(_live_jobs) if (other := job.sharing()) is not None]
+
+
 @dataclass(frozen=True)
 class JobSnapshot:
     """A consistent copy of a job's state at one moment, safe to draw from."""
@@ -155,6 +160,7 @@ class BackgroundJob:
         self._reniced = False
         self.controls = JobControls(self._stop, owner=self.owner)
         self._countdown = Countdown()
+        self.compute_left_s: float | None = None  # the engine's latest estimate of the compute it still needs
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
 
     # ----- control (any thread) ---------------------------------------------------------
@@ -186,11 +192,23 @@ class BackgroundJob:
     def time_left(self, estimate: float | None) -> float | None:
         """A new "time left" from the engine's ``estimate`` of its own compute, scaled by the share of
         the machine this job gets (others' turns), smoothed to count down (``Countdown``)."""
+        if estimate is not None:
+            self.compute_left_s = estimate
         scaled = None if estimate is None else estimate * self.controls.share
         return self._countdown.update(time.monotonic(), scaled)
 
     def shown_time_left(self) -> float | None:
         return self._countdown.read(time.monotonic())
+
+    def sharing(self) -> OtherTraining | None:
+        """This job as a newcomer's estimate sees it (``SweepEstimate.sharing``), or None when it takes
+        no turns now: queued for a slot, paused or ended."""
+        with self._lock:
+            status = self._status
+        if not self.alive or status not in ACTIVE or status == Status.QUEUED or self.controls.paused:
+            return None
+        owner = self.controls if self.owner is None else self.owner  # the scheduler's owner of its turns
+        return OtherTraining(owner, self.controls.turn_s or CHUNK_S, self.compute_left_s)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has ended."""

@@ -91,8 +91,10 @@ class JobControls:
     ``pause``, ``resume``, ``step`` and ``set_learning_rate``.
     """
 
-    def __init__(self, stop: threading.Event, scheduler: RoundRobin | None = None, owner: object = None) -> None:
-        self._stop = stop
+    def __init__(
+        self, stop: threading.Event | None = None, scheduler: RoundRobin | None = None, owner: object = None
+    ) -> None:
+        self._stop = stop or threading.Event()
         self._scheduler = scheduler or SCHEDULER
         self.owner = owner  # the visitor whose turns this job shares (None: its own)
         self._cond = threading.Condition()
@@ -104,6 +106,7 @@ class JobControls:
         #: seconds spent waiting for turns and holding them: the share of the machine this job gets
         self.waited_s = 0.0
         self.held_s = 0.0
+        self.turns = 0
         self.steps_run = 0  # compiled steps run (of the whole stack: a step of n seeds trains n models)
         self._share: float | None = None
 
@@ -163,6 +166,7 @@ class JobControls:
                 held = time.perf_counter() - tic
                 self.waited_s += waited
                 self.held_s += held
+                self.turns += 1
                 if held > 0:
                     ratio = (waited + held) / held
                     self._share = ratio if self._share is None else 0.8 * self._share + 0.2 * ratio
@@ -187,6 +191,11 @@ class JobControls:
         """The engine trains with ``rate`` from ``step`` on."""
         with self._cond:
             self.changes.append((step, rate))
+
+    @property
+    def turn_s(self) -> float | None:
+        """How long this job's turns last on average (None before its first)."""
+        return self.held_s / self.turns if self.turns else None
 
     @property
     def share(self) -> float:

@@ -100,6 +100,8 @@ class SweepJob(BackgroundJob):
         if p.phase == Phase.TRAINING:
             self._renice_once()
         self._countdown.update(time.monotonic(), p.eta_s)  # already wall time: others' turns included
+        if p.eta_s is not None:
+            self.compute_left_s = p.eta_s / self.controls.share
         with self._lock:
             if self._progress is None or p.width != self._progress.width:
                 self._live = {}

@@ -203,3 +203,25 @@ def test_with_the_real_clock_a_job_stops_when_its_visitor_is_gone(sample):
     alive["tab"] = False
     assert job.join(60)
     _abandoned_and_kept(job)
+
+
+def test_a_sweep_estimate_sees_the_trainings_taking_turns_but_not_paused_or_ended_ones(sample):
+    job = TrainingJob(SPEC, TrainConfig(epochs=1000), sample, owner="ann").start()
+    try:
+        deadline = time.monotonic() + 60
+        while job.controls.turns < 3 or job.compute_left_s is None:
+            assert time.monotonic() < deadline, "the job did not train"
+            time.sleep(0.01)
+        (other,) = runs.running_trainings()
+        assert other.owner == "ann" and other.turn_s > 0  # its turns so far, on average
+        assert other.left_s is not None and other.left_s > 0  # the engine's estimate of its compute left
+        job.controls.pause()
+        while not job.controls.holding:
+            assert time.monotonic() < deadline, "the job did not pause"
+            time.sleep(0.01)
+        assert runs.running_trainings() == []  # paused: it takes no turns
+        job.controls.resume()
+        assert len(runs.running_trainings()) == 1
+    finally:
+        job.stop()
+    assert job.join(30) and runs.running_trainings() == []
