@@ -3,14 +3,15 @@
 First ``benchmarks.throughput`` (training speed against a plain flax loop, PyTorch and the matmul
 ceiling), then ``benchmarks.app`` (compile, interactions, training inside the app, memory, long
 curves), then ``benchmarks.sharing`` (many trainings at once: throughput, fairness, clicks), then
+``benchmarks.estimates`` (a sweep's estimate against its real time, alone and shared), then
 ``benchmarks.first_visit`` (a fresh server's first visitor in Chromium). Each
 report is printed as soon as it is measured; ``--json`` writes
-``{"throughput": ..., "app": ..., "sharing": ..., "first_visit": ...}``.
+``{"throughput": ..., "app": ..., "sharing": ..., "estimates": ..., "first_visit": ...}``.
 """
 
 from __future__ import annotations
 
-from benchmarks import app, first_visit, sharing, throughput
+from benchmarks import app, estimates, first_visit, sharing, throughput
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,7 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     throughput.require_fashion(parser)
     reports = {}
-    for name, module in (("throughput", throughput), ("app", app), ("sharing", sharing), ("first_visit", first_visit)):
+    for module in (throughput, app, sharing, estimates, first_visit):
+        name = module.__name__.removeprefix("benchmarks.")
         reports[name] = module.run_benchmark(module.SIZES[args.size])
         print(f"===== {module.__name__} --size {args.size} =====")
         print(module.format_report(reports[name]), end="\n\n", flush=True)
