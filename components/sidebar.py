@@ -28,6 +28,21 @@ def _set_presenter() -> None:
     state.presenter = bool(st.session_state["sidebar.presenter"])
 
 
+#: on a phone the sidebar lies over the page; Streamlit folds it away after a click in its menu but
+#: not after a click on a page link in it ("Your path"), which then hid the page it opened
+FOLD_SIDEBAR_ON_PHONE = """<script>
+if (!window.foldSidebarAfterPageLink) {
+  window.foldSidebarAfterPageLink = true;
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest('[data-testid="stSidebar"] [data-testid="stPageLink"] a');
+    if (!link || !window.matchMedia("(max-width: 768px)").matches) return;
+    const fold = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (fold) fold.click();
+  }, true);
+}
+</script>"""
+
+
 def guided_path(state: AppState) -> None:
     """Build -> Train -> See, with the next step highlighted; every step stays clickable."""
     done = {
@@ -38,6 +53,7 @@ def guided_path(state: AppState) -> None:
     }
     following = next((title for _, title, _ in STEPS if not done[title]), None)
     st.markdown("#### Your path")
+    st.html(FOLD_SIDEBAR_ON_PHONE, unsafe_allow_javascript=True)  # our own script, no visitor's text
     for number, (path, title, words) in enumerate(STEPS, start=1):
         if done[title]:
             st.page_link(page(path), label=f"{number}. {words}", icon=":material/check_circle:")

@@ -1,5 +1,5 @@
 """Issue 15 in Chromium at a 1280x720 projector size: key numbers not shrunk, no text cut, icons drawn,
-the live view on screen after Start, and no request leaving the machine."""
+the live view on screen after Start, no request leaving the machine, and a phone's sidebar folded after a link."""
 
 from __future__ import annotations
 
@@ -113,3 +113,28 @@ def test_on_a_phone_the_parameter_count_is_on_screen_with_the_width_field(browse
     top, below = field.bounding_box(), count.bounding_box()
     context.close()
     assert below["y"] + below["height"] - top["y"] <= 844, (top, below)  # both on one phone screen
+
+
+SIDEBAR_OPEN = "() => document.querySelector('[data-testid=\"stSidebar\"]').getBoundingClientRect().width > 0"
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 720}], ids=["phone", "projector"]
+)
+def test_a_your_path_link_folds_the_sidebar_away_on_a_phone_only(browser, server, viewport):
+    phone = viewport["width"] < 768
+    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    page.goto(server)
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stNumberInput"]', timeout=90_000)
+    wait_idle(page)
+    if phone:  # on a phone the sidebar starts folded away, over the page once opened
+        assert not page.evaluate(SIDEBAR_OPEN)
+        page.locator('[data-testid="stExpandSidebarButton"]').click()
+        page.wait_for_function(SIDEBAR_OPEN)
+    page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').get_by_text("2. Train it").click()
+    page.wait_for_url(lambda url: urlparse(url).path == "/train", timeout=30_000)
+    wait_idle(page)
+    sidebar_open = page.evaluate(SIDEBAR_OPEN)
+    context.close()
+    assert sidebar_open is not phone  # the Train page is in view on a phone; a wide screen keeps its sidebar
