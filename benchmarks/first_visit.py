@@ -27,10 +27,11 @@ TITLES = [title for title, _ in PAGE_FILES.values()]
 
 @dataclass(frozen=True)
 class FirstVisitSize:
+    name: str
     rounds: int
 
 
-SIZES = {"small": FirstVisitSize(rounds=1), "full": FirstVisitSize(rounds=3)}
+SIZES = {"small": FirstVisitSize("small", rounds=1), "full": FirstVisitSize("full", rounds=3)}
 
 
 def measure_round(browser) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def run_benchmark(size: FirstVisitSize) -> dict[str, Any]:
             rounds = [measure_round(browser) for _ in range(size.rounds)]
         finally:
             browser.close()
-    return {"machine": machine_info(), "target_s": TARGET_S, "rounds": rounds}
+    return {"machine": machine_info(), "size": size.name, "target_s": TARGET_S, "rounds": rounds}
 
 
 def format_report(report: dict[str, Any]) -> str:
