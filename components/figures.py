@@ -447,7 +447,7 @@ def sweep_figure(
     training and test images (right) against the setting's values, in order.
 
     Per value: the mean over seeds with an error bar of one standard deviation. Every run is
-    also a point whose ``customdata`` is its index in ``runs``, so clicking it can pick that model.
+    also a point whose ``customdata`` is its index in ``runs``, so clicking it can pick its value's kept model.
     """
     accuracy = bool(runs) and runs[0].test_accuracy is not None
     by_size = swept.changes_model
@@ -483,7 +483,7 @@ def sweep_figure(
         )  # fmt: skip
         fig.add_trace(
             go.Scatter(
-                x=run_x, y=values, mode="markers", name="one model (click to use it)", legendgroup="runs",
+                x=run_x, y=values, mode="markers", name="one model (click to use its best seed)", legendgroup="runs",
                 showlegend=col == 1, customdata=list(range(len(runs))), text=run_names,
                 marker={"size": 10, "color": QUALITATIVE[1], "opacity": 0.55, "line": {"width": 1, "color": "white"}},
                 hovertemplate="%{text}" + (f"<br>%{{x:,}} parameters: %{{y:{number}}}" if by_size

@@ -22,7 +22,8 @@ def start_training(
     resume: TrainResult | None = None,
     label: str | None = None,
 ) -> Run:
-    """Start a background job (stopped if the tab closes, saved to the runs folder when it ends).
+    """Start a background job (stopped if the tab closes, saved to the runs folder while it trains, at most
+    once a minute at the end of an epoch, and when it ends).
 
     An MLP's output layer follows the dataset (26 units for EMNIST letters): the model trained, and
     the one the visitor edits from then on, has one output per class."""
@@ -32,7 +33,7 @@ def start_training(
         if state.spec.for_classes(spec.num_classes) == spec:
             state.set_spec(spec)
     job = TrainingJob(
-        spec, config, dataset, resume=resume, on_done=store.autosave,
+        spec, config, dataset, resume=resume, on_done=store.autosave, checkpoints=store.RunningSave(),
         keep_alive=session_alive_check(), grace_s=tab_grace_seconds(), owner=visitor_id(),
     )  # fmt: skip
     label = label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset.name}"
@@ -65,11 +66,16 @@ def restore_saved(state: AppState, saved: store.SavedRun) -> Run:
 
 
 def save_status(run: Run) -> str:
-    """Where the run was saved, in words (empty while it trains)."""
+    """Where the run was saved, in words (while it trains: its last save, if any)."""
     job = run.job
     if job is None:
         return "loaded"
     if getattr(job, "save_error", None):
         return job.save_error
     saved = getattr(job, "saved_run", None)
-    return f"saved as {saved.run_id}" if saved else ""
+    if saved:
+        return f"saved as {saved.run_id}"
+    running = getattr(job, "checkpoints", None)
+    if running is not None and running.saved is not None:
+        return f"saved after epoch {running.saved.summary['epochs_done']} as {running.saved.run_id}"
+    return ""

@@ -69,3 +69,13 @@ def status_words(status: str, models: str = "the model so far") -> str:
         Status.FAILED: "Failed",
     }
     return words.get(status, "Loaded from a file")
+
+
+def saved_run_status(summary: dict, interrupted: bool) -> str:
+    """A saved run's status in words; a run saved while it trained says whether it still trains here."""
+    if summary.get("in_progress"):
+        epoch = f"epoch {summary.get('epochs_done')} of {summary.get('epochs_planned')}"
+        if interrupted:
+            return f"Interrupted after {epoch} (the server stopped): load it and continue training"
+        return f"Training (saved after {epoch})"
+    return status_words(summary.get("status"))

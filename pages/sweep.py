@@ -37,6 +37,7 @@ from core.training.sweep import (
     SETTINGS,
     WIDTH,
     SweepPlan,
+    kept_run,
     summarise,
 )
 
@@ -194,28 +195,37 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
 
 
 def choose_run(state: AppState, sweep_state: SweepPageState, job: SweepJob, runs) -> None:
-    """A select box of the sweep's models, and a button that makes the chosen one current."""
+    """A select box of the models kept (the best seed of each value), and a button that makes one current."""
+    kept = [run for run in runs if run.kept]
+    if not kept:
+        return
     cols = st.columns([3, 1], vertical_alignment="bottom")
     index = cols[0].selectbox(
-        "Model to use on the other pages", range(len(runs)), format_func=lambda i: run_label(runs[i]),
+        "Model to use on the other pages", range(len(kept)), format_func=lambda i: run_label(kept[i]),
         key="sweep.choice", help="The Variables and Results pages show the model you pick here (or click a point "
-        "in the chart above).",
+        f"in the chart above). The best seed of each {job.plan.swept.label} is kept; the others keep only their "
+        "scores and curves, to save memory.",
     )  # fmt: skip
     if cols[1].button("Use this model", key="sweep.use", icon=":material/check:"):
-        run = make_current(state, sweep_state, job.job_id, runs[index])
+        run = make_current(state, sweep_state, job.job_id, kept[index])
         st.toast(f"Now using {run.label}", icon=":material/check:")
         st.rerun(scope="app")
 
 
 def chart_selection(state: AppState, sweep_state: SweepPageState, job: SweepJob, runs, event) -> None:
-    """A click on a model's point in the chart makes that model current."""
+    """A click on a model's point in the chart makes the kept model of its value (its best seed) current."""
     points = [p for p in (event.selection.points if event else []) if isinstance(p.get("customdata"), int)]
     picked = tuple(p["customdata"] for p in points)
     if not picked or picked == sweep_state.handled_selection:
         return
     sweep_state.handled_selection = picked
-    run = make_current(state, sweep_state, job.job_id, runs[picked[-1]])
-    st.toast(f"Now using {run.label}", icon=":material/check:")
+    clicked = runs[picked[-1]]
+    chosen = kept_run(runs, clicked.value)
+    if chosen is None:
+        return
+    run = make_current(state, sweep_state, job.job_id, chosen)
+    best = "" if chosen is clicked else f" (seed {chosen.seed}, the best of its seeds)"
+    st.toast(f"Now using {run.label}{best}", icon=":material/check:")
     st.rerun(scope="app")
 
 
@@ -256,7 +266,8 @@ def results_panel(active: bool) -> None:
             )
             explain(
                 "Each orange point is one model, the blue line the mean over its seeds with a bar of one standard "
-                f"deviation. {axis} Click a point to use that model on the other pages."
+                f"deviation. {axis} Click a point to use the best model of its {swept.label} on the other pages "
+                "(each one's best seed is kept)."
             )
             chart_selection(state, sweep_state, job, finished, event)
         if runs or snap.live_losses:

@@ -13,7 +13,7 @@ from components.run_views import curve, duration, epoch_metrics, final_score, ge
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
 from components.ui import advanced, explain, height, markdown_literal
-from components.words import plain, status_words
+from components.words import plain, saved_run_status, status_words
 from core.data import Dataset, archive
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
@@ -449,7 +449,10 @@ def saved_runs_section(state: AppState) -> None:
     saved = store.list_runs()
     with st.expander(f"Saved runs on this computer ({len(saved)}) in {store.runs_dir()}"):
         if not saved:
-            st.caption("Every run is saved here when it finishes or is stopped, and listed again after a restart.")
+            st.caption(
+                "Every run is saved here while it trains (at most once a minute, at the end of an epoch), when it "
+                "finishes or is stopped, and listed again after a restart."
+            )
             return
         st.dataframe(
             [
@@ -457,7 +460,7 @@ def saved_runs_section(state: AppState) -> None:
                     "id": r.run_id,
                     "model": r.summary.get("model"),
                     "data": r.summary.get("dataset"),
-                    "status": status_words(r.summary.get("status")),
+                    "status": saved_run_status(r.summary, r.interrupted),
                     "epochs": r.summary.get("epochs_done"),
                     "test accuracy": saved_score(r.summary.get("test_accuracy"), "{:.1%}", "not measured"),
                     "test loss": saved_score(r.summary.get("test_loss"), "{:.4f}", ""),

@@ -14,3 +14,25 @@ def assert_leaves_close(a, b, rtol: float = 0.0, atol: float = 0.0, same_dtype: 
         if same_dtype:
             assert x.dtype == y.dtype, (x.dtype, y.dtype)
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+def array_bytes(root, skip: tuple[type, ...] = ()) -> int:
+    """Bytes of every distinct numpy or JAX array reachable from ``root`` through containers and the
+    project's own objects (dataclasses and ``core`` classes), leaving out instances of ``skip``."""
+    seen: set[int] = set()
+    total = 0
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, skip):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (np.ndarray, jax.Array)):
+            total += obj.nbytes
+        elif isinstance(obj, dict):
+            todo += obj.values()
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            todo += obj
+        elif type(obj).__module__.startswith("core.") and hasattr(obj, "__dict__"):
+            todo += vars(obj).values()
+    return total

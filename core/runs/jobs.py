@@ -20,7 +20,8 @@ import time
 import traceback
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
@@ -32,8 +33,12 @@ from core.runs.scheduler import JobControls
 from core.spec import ModelSpec
 from core.training import Phase, Progress, Status, TrainConfig, TrainResult, steps_per_epoch, train
 from core.training.estimate import CHUNK_S, Countdown, OtherTraining
-from core.training.history import EpochMetrics
+from core.training.history import EpochMetrics, History
 from core.training.results import ACTIVE
+from core.training.stack import take
+
+if TYPE_CHECKING:
+    from core.runs.store import RunningSave
 
 COMPILING_MESSAGE = "compiling the training step (first time for this model only)"
 
@@ -278,6 +283,9 @@ class TrainingJob(BackgroundJob):
     owner: object = None
     clock: Callable[[], float] = time.monotonic
     pause: Callable[[float], object] = time.sleep
+    #: saves the run while it trains, at the end of an epoch when it is due (``core.runs.store.autosave``
+    #: then replaces that save with the final one)
+    checkpoints: RunningSave | None = None
 
     def __post_init__(self) -> None:
         self.total_steps = steps_per_epoch(self.config, self.dataset.num_train) * self.config.epochs
@@ -323,6 +331,8 @@ class TrainingJob(BackgroundJob):
         if p.phase == Phase.TRAINING:
             self._renice_once()
             self.time_left(p.eta_s)
+        save = p.state is not None and p.step < p.total_steps and self.checkpoints is not None
+        save = save and self.checkpoints.due()
         with self._lock:
             self._progress = p
             if p.variables is not None:
@@ -333,6 +343,23 @@ class TrainingJob(BackgroundJob):
             if p.phase != Phase.DONE:
                 self._status = p.phase.status
                 self._message = COMPILING_MESSAGE if p.phase == Phase.COMPILING else ""
+            history = History(list(self._losses), list(self._epochs)) if save else None
+        if save:
+            self.checkpoints.offer(self._run_so_far(p, history))
+
+    def _run_so_far(self, p: Progress, history: History) -> TrainResult:
+        """The run at the end of an epoch, as a checkpoint saved while it trains: the state copied to the
+        host (the writer thread serialises it while training goes on), marked stopped after that epoch."""
+        state = take(jax.device_get(p.state), 0)
+        epoch = p.step * p.epochs // p.total_steps
+        rate = self.controls.learning_rate() or self.config.learning_rate  # a resume goes on at the last rate
+        return TrainResult(
+            spec=self.spec, config=replace(self.config, learning_rate=rate), dataset=self.dataset.name,
+            params=state.params, opt_state=state.opt_state, batch_stats=state.batch_stats, history=history,
+            status=Status.STOPPED,
+            reason=f"saved after epoch {epoch} of {p.epochs} while it trained; it can be continued from there",
+            compile_s=p.compile_s, train_s=p.elapsed_s, samples_per_s=p.samples_per_s,
+        )  # fmt: skip
 
     def _work(self) -> None:
         self._set(Status.COMPILING, COMPILING_MESSAGE)

@@ -4,6 +4,10 @@ trained is lost when a tab closes or the server restarts.
 Each run is two files written atomically (write to a temporary file, then rename): the
 checkpoint ``<id>.msgpack`` (core.runs.checkpoint) and a small ``<id>.json`` summary that makes
 listing hundreds of runs cheap. The folder is ``$FLAX_DASHBOARD_RUNS_DIR`` or ``./runs``.
+
+A training of the dashboard is also saved while it trains (``RunningSave``): at the end of an
+epoch, at most once a minute, under the id its final save then replaces, marked *in progress*;
+after a kill the run is listed as interrupted and can be continued from its last save.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,6 +31,10 @@ from core.training import TrainResult
 
 ENV_VAR = "FLAX_DASHBOARD_RUNS_DIR"
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
+#: A training's checkpoint is rewritten at the end of an epoch once this many seconds have passed since the last
+SAVE_INTERVAL_S = 60.0
+#: ids of the runs a ``RunningSave`` of this process is writing: still training, not interrupted
+_training_here: set[str] = set()
 
 
 def runs_dir(folder: str | Path | None = None) -> Path:
@@ -53,6 +62,17 @@ class SavedRun:
     def load(self) -> TrainResult:
         return checkpoint.load(self.checkpoint_path)
 
+    @property
+    def in_progress(self) -> bool:
+        """Saved while it trained (``RunningSave``): its training goes on in this process, or was interrupted."""
+        return self.summary.get("in_progress") is True
+
+    @property
+    def interrupted(self) -> bool:
+        """Saved while it trained and no longer training here: the server stopped (a kill, a crash) before
+        its final save. Loading it and continuing goes on from its last save."""
+        return self.in_progress and self.run_id not in _training_here
+
 
 def summarize(result: TrainResult) -> dict[str, Any]:
     last = result.final_metrics
@@ -76,17 +96,96 @@ def summarize(result: TrainResult) -> dict[str, Any]:
     }
 
 
-def save_run(result: TrainResult, folder: str | Path | None = None) -> SavedRun:
-    """Write a run (checkpoint first, then its summary: a listed run always has its checkpoint)."""
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def save_run(
+    result: TrainResult, folder: str | Path | None = None, run_id: str | None = None, in_progress: bool = False
+) -> SavedRun:
+    """Write a run (checkpoint first, then its summary: a listed run always has its checkpoint), under
+    ``run_id`` (replacing what was saved under it) or a new id; ``in_progress`` marks a save made while it trains."""
     folder = runs_dir(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    run_id = run_id or new_run_id()
     checkpoint.save(folder / f"{run_id}.msgpack", result)
-    summary = summarize(result)
+    summary = summarize(result) | ({"in_progress": True} if in_progress else {})
     write_atomic(folder / f"{run_id}.json", json.dumps(summary, indent=1).encode())
     return SavedRun(run_id, folder, summary)
 
 
+class RunningSave:
+    """A training's checkpoint in the runs folder, rewritten while it trains, so that a killed server
+    loses at most the last epoch or minute of it.
+
+    The job's thread asks ``due()`` at the end of each epoch and, when it answers True, ``offer``s the
+    run so far (its arrays already copied to the host); a writer thread saves the latest offer
+    atomically, so the training waits for no disk. ``close`` waits for a write under way and drops
+    any offer left; ``autosave`` then writes the final run under the same ``run_id``, replacing it.
+    """
+
+    def __init__(self, folder: str | Path | None = None, interval_s: float = SAVE_INTERVAL_S) -> None:
+        self.folder = runs_dir(folder)
+        self.run_id = new_run_id()
+        self.interval_s = interval_s
+        self.saved: SavedRun | None = None  # the last save that worked
+        self.error: str | None = None  # why the last save failed
+        self._last_offer: float | None = None
+        self._pending: TrainResult | None = None
+        self._writing = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._write, name=f"save-{self.run_id}", daemon=True)
+        _training_here.add(self.run_id)
+
+    def due(self) -> bool:
+        """Whether the run so far should be offered now: first at the end of its first epoch, then once
+        ``interval_s`` have passed since the last offer."""
+        return self._last_offer is None or time.monotonic() - self._last_offer >= self.interval_s
+
+    def offer(self, result: TrainResult) -> None:
+        """Save ``result`` (marked in progress) soon, in the writer thread; a newer offer replaces an unwritten one."""
+        self._last_offer = time.monotonic()
+        with self._cond:
+            if self._closed:
+                return
+            self._pending = result
+            if not self._thread.is_alive():
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wait_written(self, timeout: float | None = None) -> bool:
+        """Wait until every offer so far is written (or failed); False if ``timeout`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._writing, timeout)
+
+    def close(self) -> None:
+        """Stop saving: a write under way ends first, an unwritten offer is dropped."""
+        with self._cond:
+            self._closed, self._pending = True, None
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join()
+        _training_here.discard(self.run_id)
+
+    def _write(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                if self._pending is None:
+                    return
+                result, self._pending, self._writing = self._pending, None, True
+            try:
+                saved, error = save_run(result, self.folder, self.run_id, in_progress=True), None
+            except OSError as err:  # a full disk: training goes on, the final save tries again
+                saved, error = None, f"could not save the run to {self.folder}: {err.strerror or err}"
+            with self._cond:
+                self.saved, self.error = saved or self.saved, error
+                self._writing = False
+                self._cond.notify_all()
+
+
+FLAGS = ("in_progress",)  # the summary's yes/no values (any other true or false is damage)
 MAX_COUNT = 2**53  # counts beyond this are not ones this tool wrote (and overflow int64 columns)
 TEMPORARY = re.compile(r"^\..+\.tmp$")  # core.files.write_atomic's names
 TEMPORARY_AGE_S = 600  # a save in progress writes its file in seconds: older ones were left by a kill
@@ -98,10 +197,12 @@ def _plain_number(value: Any) -> bool:
 
 def _clean(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary with every value a table can show: text cut to 200 characters, numbers finite and
-    in range; anything else (nested objects, 10**30 epochs, NaN) becomes None."""
+    in range, ``FLAGS`` true or false; anything else (nested objects, 10**30 epochs, NaN) becomes None."""
     clean: dict[str, Any] = {}
     for key, value in summary.items():
-        if isinstance(value, str):
+        if key in FLAGS:
+            clean[key] = value is True
+        elif isinstance(value, str):
             clean[key] = value[:200]
         elif _plain_number(value) and abs(value) < MAX_COUNT:
             clean[key] = value
@@ -158,12 +259,20 @@ def find_run(run_id: str, folder: str | Path | None = None) -> SavedRun:
 
 
 def autosave(job: Any, folder: str | Path | None = None) -> None:
-    """``TrainingJob.on_done`` hook: save the job's result and note where (or why not) on the job."""
+    """``TrainingJob.on_done`` hook: save the job's result and note where (or why not) on the job.
+
+    A job saved while it trained (its ``checkpoints``, a ``RunningSave``) is saved under the same id,
+    in the same folder: the finished run replaces the one in progress."""
     job.saved_run, job.save_error = None, None
-    if job.result is None:
+    running: RunningSave | None = getattr(job, "checkpoints", None)
+    run_id = None
+    if running is not None:
+        running.close()
+        run_id, folder = running.run_id, folder or running.folder
+    if job.result is None:  # failed: what was saved while it trained stays, listed as interrupted
         return
     try:
-        job.saved_run = save_run(job.result, folder)
+        job.saved_run = save_run(job.result, folder, run_id)
     except OSError as err:  # disk full, read-only folder: the run stays usable in memory
         job.save_error = f"could not save the run to {runs_dir(folder)}: {err.strerror or err}"
         return

@@ -108,14 +108,14 @@ def train_stack(
     sums: dict[str, np.ndarray] | None = None  # the last evaluation of every model
     sums_at: list[int] = []  # the step of each model at that evaluation
 
-    def report(phase: Phase, losses=None, metrics=(), eta: float | None = None, variables=None) -> None:
+    def report(phase: Phase, losses=None, metrics=(), eta: float | None = None, variables=None, state=None) -> None:
         if on_progress is not None:
             on_progress(Progress(
                 phase=phase, step=steps, total_steps=total_steps, epochs=config.epochs,
                 new_losses=tuple(tuple(float(x) for x in seq) for seq in losses) if losses else ((),) * count,
                 samples_per_s=(steps - start_steps) * config.batch_size / max(elapsed - start_elapsed, 1e-9),
                 elapsed_s=elapsed, eta_s=eta, compile_s=stack_.compile_s, epoch_metrics=tuple(metrics),
-                variables=variables,
+                variables=variables, state=state,
             ))  # fmt: skip
 
     def eta() -> float:
@@ -202,7 +202,7 @@ def train_stack(
                 histories[m].epochs.append(metrics[m])
             eval_seconds = time.perf_counter() - tic
             evaluated += 1
-            report(Phase.TRAINING, metrics=metrics, eta=eta())
+            report(Phase.TRAINING, metrics=metrics, eta=eta(), state=states)
     eval_job.result()
     if sums is None or sums_at != [h.steps for h in histories]:
         sums = stack_.evaluate(states.variables)  # the final parameters of a stopped or diverged model

@@ -65,6 +65,9 @@ class Progress:
     #: the stack's variables after these steps (``ModelState.variables``, leading model axis; read-only,
     #: for live views)
     variables: Any = None
+    #: the stack's whole ``ModelState`` (optimizer state too, leading model axis; read-only) in the report
+    #: that ends an epoch, after its evaluation, for checkpoints; None in every other report
+    state: Any = None
 
     @property
     def epoch(self) -> float:

@@ -17,6 +17,7 @@ run of its own would get, so the results equal separate runs to float rounding.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -231,6 +232,11 @@ class SweepRun:
         return self.spec.parameter_count
 
     @property
+    def kept(self) -> bool:
+        """Whether its trained parameters were kept (``keep_the_best_seed``): it can be used on the other pages."""
+        return self.result.params is not None
+
+    @property
     def score(self) -> float:
         """The task's score: test accuracy (MLP, higher is better) or reconstruction error (autoencoder)."""
         return self.test_accuracy if task_of(self.spec).score.key == "accuracy" else self.test_mse  # type: ignore[return-value]
@@ -273,6 +279,35 @@ def sweep_run(value: float, result: TrainResult, dataset: Dataset, seconds: floa
         result=result,
         setting=setting,
     )
+
+
+def keep_the_best_seed(runs: Sequence[SweepRun]) -> list[SweepRun]:
+    """The runs of one value as a sweep keeps them: every seed's scores and curves, no optimizer
+    state, and the parameters of the best seed only (a finished one first, then by the task's score).
+
+    A sweep compares models: the page offers the best of each value for the other pages, so the other
+    seeds' parameters and every optimizer state (two thirds of an adam model) are let go as each
+    value ends, instead of staying in the visitor's session for as long as the tab is open.
+    """
+    if not runs:
+        return []
+    better = 1.0 if task_of(runs[0].spec).score.higher_is_better else -1.0
+
+    def rank(run: SweepRun) -> tuple[bool, float]:
+        score = run.score
+        worst = score is None or math.isnan(score)
+        return run.status != Status.FINISHED, math.inf if worst else -better * score
+
+    best = min(runs, key=rank)
+    dropped = {"params": None, "batch_stats": {}}
+    return [
+        replace(run, result=replace(run.result, opt_state=None, **({} if run is best else dropped))) for run in runs
+    ]
+
+
+def kept_run(runs: Iterable[SweepRun], value: float) -> SweepRun | None:
+    """The model of ``value`` whose parameters were kept (``keep_the_best_seed``), if any."""
+    return next((run for run in runs if run.value == value and run.kept), None)
 
 
 @dataclass(frozen=True)
@@ -347,7 +382,8 @@ def run_sweep(
     batched: bool = True,
     pacing: Pacing | None = None,
 ) -> list[SweepRun]:
-    """Train every model of ``plan``, width after width; ``on_run`` gets each run as its width finishes.
+    """Train every model of ``plan``, width after width; ``on_run`` gets each run as its width finishes,
+    with the parameters of only the best seed of each width kept (``keep_the_best_seed``).
 
     ``batched`` trains the seeds of a width together as one stack; otherwise one stack per seed,
     the reference it must match. ``stop`` ends the sweep within a fraction of a
@@ -390,8 +426,7 @@ def run_sweep(
             members = [(spec.replace(seed=seed), replace(config, seed=seed)) for seed in group]
             trained += train_stack(members, dataset, on_progress=group_progress, stop=stop, pacing=pacing)
         seconds = (time.perf_counter() - width_start) / max(len(trained), 1)
-        for result in trained:
-            run = sweep_run(width, result, dataset, seconds, plan.setting)
+        for run in keep_the_best_seed([sweep_run(width, result, dataset, seconds, plan.setting) for result in trained]):
             results.append(run)
             if on_run is not None:
                 on_run(run)

@@ -156,3 +156,86 @@ def test_two_app_processes_saving_into_one_runs_folder_never_corrupt_or_lose_a_r
         assert loaded.reason == run.summary["reason"] and loaded.steps == result.steps
         assert_leaves_close(loaded.params, result.params)
     assert not [p.name for p in folder.iterdir() if p.suffix not in (".json", ".msgpack")]  # no temporaries left
+
+
+TRAINER = """
+import sys, time
+from core.data import load_dataset
+from core.runs import store
+from core.runs.jobs import TrainingJob
+from core.spec import ModelSpec
+from core.training import TrainConfig
+
+folder = sys.argv[1]
+saves = store.RunningSave(folder, interval_s=0)
+job = TrainingJob(ModelSpec.mlp((16,)), TrainConfig(epochs=3), load_dataset("sample"), checkpoints=saves,
+                  on_done=lambda j: store.autosave(j, folder))
+job.controls.step(2 * 35)  # epoch 1 and its test, 35 steps of epoch 2, then it holds before epoch 2's test
+job.start()
+while not job.controls.holding:
+    time.sleep(0.01)
+saves.wait_written()
+print(saves.run_id, flush=True)
+time.sleep(600)  # killed here, in the middle of epoch 2's test
+"""
+
+
+def test_a_server_killed_while_training_leaves_its_last_epoch_listed_as_interrupted_and_continuable(tmp_path, sample):
+    import select
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    folder = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-c", TRAINER, str(folder)], cwd=root, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root)})  # fmt: skip
+    try:
+        assert select.select([proc.stdout], [], [], 240)[0], "the training never saved"
+        run_id = proc.stdout.readline().strip()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # kill -9: no final save, no clean-up
+        proc.wait(timeout=30)
+
+    [saved] = store.list_runs(folder)
+    assert saved.run_id == run_id and saved.in_progress and saved.interrupted
+    assert saved.summary["status"] == "stopped" and saved.summary["epochs_done"] == 1 and saved.summary["steps"] == 35
+    assert saved.summary["reason"] == "saved after epoch 1 of 3 while it trained; it can be continued from there"
+    # the parameters and optimizer state after epoch 1: the same as a run of one epoch
+    interrupted = saved.load()
+    spec, config = ModelSpec.mlp((16,)), TrainConfig(epochs=3)
+    one_epoch = train(spec, config.with_epochs(1), sample)
+    assert_leaves_close(interrupted.params, one_epoch.params, rtol=1e-6, atol=1e-7)
+    assert_leaves_close(interrupted.opt_state, one_epoch.opt_state, rtol=1e-6, atol=1e-7)
+    assert interrupted.history.step_losses == pytest.approx(one_epoch.history.step_losses, rel=1e-6)
+    # continued, it ends where the run would have ended without the kill
+    continued = train(spec, config, sample, resume=interrupted)
+    straight = train(spec, config, sample)
+    assert continued.steps == straight.steps == 3 * 35
+    assert continued.history.step_losses == pytest.approx(straight.history.step_losses, rel=1e-5)
+    assert_leaves_close(continued.params, straight.params, rtol=1e-5, atol=1e-6)
+    assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".msgpack"]  # no temporary files
+
+
+def test_a_finished_training_replaces_its_save_in_progress(tmp_path, sample):
+    saves = store.RunningSave(tmp_path, interval_s=0)
+    job = TrainingJob(ModelSpec.mlp((16,)), TrainConfig(epochs=3), sample, checkpoints=saves,
+                      on_done=lambda j: store.autosave(j, tmp_path))  # fmt: skip
+    job.controls.step(35 + 1)  # epoch 1, its test and one more step, then it holds
+    job.start()
+    deadline = time.monotonic() + 120
+    while not job.controls.holding and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert saves.wait_written(60)
+    [during] = store.list_runs(tmp_path)
+    assert during.run_id == saves.run_id and during.in_progress and not during.interrupted  # still training here
+    assert during.summary["epochs_done"] == 1
+    job.controls.resume()
+    assert job.join(120)
+    [after] = store.list_runs(tmp_path)
+    assert after.run_id == saves.run_id == job.saved_run.run_id
+    assert not after.in_progress and not after.interrupted
+    assert after.summary["status"] == "finished" and after.summary["epochs_done"] == 3
+    assert_leaves_close(after.load().params, job.result.params)
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".msgpack"]

@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from core.data import Dataset
 from core.errors import ConfigError
 from core.predict import evaluate
 from core.runs.jobs import TrainingJob
@@ -17,7 +18,7 @@ from core.training.estimate import SweepEstimate, estimate_sweep, linear
 from core.training.sweep import SweepPlan, eta_seconds, run_sweep, spec_with_width, summarise
 from core.validate import whole_numbers as parse_whole_numbers
 from tests.core.test_cli import run_cli
-from tests.trees import assert_leaves_close
+from tests.trees import array_bytes, assert_leaves_close
 
 MLP = ModelSpec.mlp((64, 32))
 CONFIG = TrainConfig(epochs=2)
@@ -213,6 +214,28 @@ def test_sweep_job_streams_results_then_finishes(small):
     assert snap.status == "finished" and not snap.active and snap.progress == 1.0 and snap.eta_s == 0.0
     assert [r.width for r in snap.runs] == [4, 8] and snap.elapsed_s > 0
     assert finished == [job]
+
+
+def test_a_finished_sweep_keeps_the_curves_and_only_the_best_seed_parameters_of_each_width(small):
+    plan = SweepPlan(MLP, 0, (8, 32), (0, 1, 2), TrainConfig(epochs=1))
+    job = SweepJob(plan, small).start()
+    assert job.join(120)
+    # float32 parameters of one 784-w-32-10 model per width, (785w + (w+1)*32 + 33*10) * 4 bytes: no
+    # optimizer state, no other seed's parameters (all of them: 1,202,712 bytes)
+    expected = sum((785 * w + (w + 1) * 32 + 33 * 10) * 4 for w in (8, 32))
+    assert expected == 133_616
+    assert array_bytes(job, skip=(Dataset,)) == expected
+    assert array_bytes(job.snapshot()) == expected
+    runs = job.runs
+    assert [(r.width, r.seed) for r in runs] == [(8, 0), (8, 1), (8, 2), (32, 0), (32, 1), (32, 2)]
+    for width in (8, 32):
+        of_width = [r for r in runs if r.width == width]
+        best = max(of_width, key=lambda r: r.test_accuracy)
+        assert [r.kept for r in of_width] == [r is best for r in of_width]
+        assert best.result.opt_state is None and best.result.params["Dense_0"]["kernel"].shape == (784, width)
+    # every model keeps its scores and its curve for the chart and the table
+    assert all(r.result.steps == 8 and len(r.result.history.step_losses) == 8 for r in runs)
+    assert all(r.test_accuracy is not None and r.gap is not None for r in runs)
 
 
 def test_a_stop_between_chunks_ends_the_seeds_at_once_and_no_later_width_starts(small):

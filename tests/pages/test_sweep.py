@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from components.sweep_views import run_label
 from core.spec import ModelSpec
 from tests.support import metric, state
 
@@ -73,18 +74,23 @@ def test_a_tiny_sweep_runs_and_a_chosen_model_becomes_current(app):
         assert mean == pytest.approx(np.mean(scores)) and spread == pytest.approx(np.std(scores, ddof=1))
     assert len(json.loads(charts[1].proto.spec)["data"]) == 4  # one loss curve per model
 
-    chosen = next(i for i, r in enumerate(runs) if (r.width, r.seed) == (16, 1))
-    app.selectbox(key="sweep.choice").set_value(chosen)
+    # the best seed of each width keeps its parameters, and only those are offered
+    kept = [r for r in runs if r.kept]
+    assert [r.width for r in kept] == [8, 16]
+    for run in kept:
+        assert run.test_accuracy == max(r.test_accuracy for r in runs if r.width == run.width)
+    assert app.selectbox(key="sweep.choice").options == [run_label(r) for r in kept]
+    app.selectbox(key="sweep.choice").set_value(1)
     app.button(key="sweep.use").click().run()
     assert not app.exception
     visitor = state(app)
-    assert visitor.spec == ModelSpec.mlp((16, 256), seed=1)
-    assert visitor.selected_run.result is runs[chosen].result
+    assert visitor.spec == ModelSpec.mlp((16, 256), seed=kept[1].seed)
+    assert visitor.selected_run.result is kept[1].result
     app.button(key="sweep.use").click().run()  # choosing it again does not add it twice
     assert len(visitor.runs) == 1
     app.switch_page("pages/results.py").run()
     assert not app.exception
-    assert metric(app, "Test accuracy") == f"{runs[chosen].test_accuracy:.1%}"
+    assert metric(app, "Test accuracy") == f"{kept[1].test_accuracy:.1%}"
 
 
 def test_an_invalid_width_is_refused_before_starting(app):

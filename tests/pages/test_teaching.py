@@ -109,6 +109,35 @@ def test_continue_training_keeps_the_curve(app):
     np.testing.assert_allclose(second.result.history.step_losses, straight.history.step_losses, rtol=1e-6)
 
 
+def test_a_run_the_server_was_killed_in_is_listed_as_interrupted_and_continues(app, tmp_path, monkeypatch):
+    from core.runs import store
+
+    monkeypatch.setenv(store.ENV_VAR, str(tmp_path))
+    spec, sample = ModelSpec.mlp((16,)), load_dataset("sample")
+    one_epoch = train(spec, TrainConfig(epochs=1), sample)
+    # what a kill -9 after epoch 1 of 3 leaves: saved while it trained, and no process of this server writes it now
+    reason = "saved after epoch 1 of 3 while it trained; it can be continued from there"
+    left = dataclasses.replace(one_epoch, config=TrainConfig(epochs=3), status="stopped", reason=reason)
+    saved = store.save_run(left, tmp_path, in_progress=True)
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["id"]) == [saved.run_id] and list(table["epochs"]) == [1]
+    assert list(table["status"]) == [
+        "Interrupted after epoch 1 of 3 (the server stopped): load it and continue training"
+    ]
+    app.selectbox(key="train.saved_choice").set_value(saved.run_id)
+    app.button(key="train.load_saved").click().run()
+    app.number_input(key="train.more_epochs").set_value(2)
+    button(app, "Continue training").click().run()
+    assert not app.exception
+    wait_for_training(app)
+    continued = state(app).runs[-1]
+    assert continued.status == "finished" and continued.result.steps == 3 * 35
+    straight = train(spec, TrainConfig(epochs=3), sample)
+    np.testing.assert_allclose(continued.result.history.step_losses, straight.history.step_losses, rtol=1e-5)
+
+
 def test_confusion_cell_shows_its_images(app):
     app.switch_page("pages/train.py").run()
     app.number_input(key="train.epochs").set_value(1)
