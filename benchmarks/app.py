@@ -41,9 +41,9 @@ from benchmarks.throughput import (
     MODELS,
     benchmark_parser,
     machine_info,
+    report_benchmark,
     require_fashion,
     time_dataset_load,
-    write_json,
 )
 from components.sidebar import POLL_SECONDS
 from core import data as core_data
@@ -626,9 +626,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(worker(args)))
         return
     require_fashion(parser)
-    report = run_benchmark(SIZES[args.size])
-    print(format_report(report))
-    write_json(args.json, report)
+    report_benchmark(args, SIZES, run_benchmark, format_report)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from benchmarks.app import ROOT
-from benchmarks.throughput import FASHION_DIR, benchmark_parser, machine_info, require_fashion, write_json
+from benchmarks.throughput import (
+    FASHION_DIR,
+    benchmark_parser,
+    machine_info,
+    report_benchmark,
+    require_fashion,
+)
 from core import data as core_data
 from core.jax_setup import ENV_VAR as JAX_CACHE_ENV
 from core.jax_setup import enable_compilation_cache
@@ -189,9 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.size == "full":
         require_fashion(parser)
-    report = run_benchmark(SIZES[args.size])
-    print(format_report(report))
-    write_json(args.json, report)
+    report_benchmark(args, SIZES, run_benchmark, format_report)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.throughput import benchmark_parser, machine_info, write_json
+from benchmarks.throughput import benchmark_parser, machine_info, report_benchmark
 from components.frame import PAGE_FILES
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, first_visit, start_server, stop_server
 
@@ -92,9 +92,7 @@ def format_report(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser("python -m benchmarks.first_visit", __doc__, "one fresh server (CI)")
     args = parser.parse_args(argv)
-    report = run_benchmark(SIZES[args.size])
-    print(format_report(report))
-    write_json(args.json, report)
+    report_benchmark(args, SIZES, run_benchmark, format_report)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from benchmarks.app import PAGES, open_app, spread, timed_run
-from benchmarks.throughput import FASHION_DIR, MODELS, benchmark_parser, machine_info, require_fashion, write_json
+from benchmarks.throughput import (
+    FASHION_DIR,
+    MODELS,
+    benchmark_parser,
+    machine_info,
+    report_benchmark,
+    require_fashion,
+)
 from core import data as core_data
 from core.jax_setup import enable_compilation_cache
 from core.runs import scheduler
@@ -197,9 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser("python -m benchmarks.sharing", __doc__, "bundled sample, short windows (CI)")
     args = parser.parse_args(argv)
     require_fashion(parser)
-    report = run_benchmark(SIZES[args.size])
-    print(format_report(report))
-    write_json(args.json, report)
+    report_benchmark(args, SIZES, run_benchmark, format_report)
 
 
 if __name__ == "__main__":

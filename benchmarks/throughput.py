@@ -446,13 +446,18 @@ def write_json(path: Path | None, report: dict[str, Any]) -> None:
         path.write_text(json.dumps(report, indent=2) + "\n")
 
 
+def report_benchmark(args: argparse.Namespace, sizes: dict, run_benchmark, format_report) -> None:
+    """The end of every benchmark's ``main``: run it at ``--size``, print it, write ``--json``."""
+    report = run_benchmark(sizes[args.size])
+    print(format_report(report))
+    write_json(args.json, report)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser("python -m benchmarks.throughput", __doc__, "6,000 images, 1 epoch (CI)")
     args = parser.parse_args(argv)
     require_fashion(parser)
-    report = run_benchmark(SIZES[args.size])
-    print(format_report(report))
-    write_json(args.json, report)
+    report_benchmark(args, SIZES, run_benchmark, format_report)
 
 
 if __name__ == "__main__":
