@@ -111,6 +111,12 @@ class AppState:
     results_seed: int = 0
     #: the last checkpoint upload handled (an upload stays in its widget across reruns)
     uploaded_file_id: str | None = None
+    #: per uploader ("train.upload", "train.image_zip"): how many of its uploads were refused. Part of the
+    #: widget's key, so that a refusal draws a fresh, empty uploader and the refused file leaves the page
+    refused_uploads: dict[str, int] = field(default_factory=dict)
+    #: per uploader: why its last upload was refused and the message's icon, shown beside the fresh uploader
+    #: until the next upload
+    upload_refusals: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: presenter / beginner mode: fewer controls, bigger charts, more words
     presenter: bool = False
     #: the last edit of the model in words ("layer 2: 128 -> 256 units adds ...") and the model before it
@@ -152,6 +158,11 @@ class AppState:
         models.prepare_init(spec)  # the Variables page's model.init compiles while the person edits
         if not from_editor:
             self.editor_version += 1
+
+    # ----- uploads -------------------------------------------------------------------
+    def uploader_key(self, uploader: str) -> str:
+        """The widget key of ``uploader`` now: a new one after each refused upload."""
+        return f"{uploader}.{self.refused_uploads.get(uploader, 0)}"
 
     # ----- runs ----------------------------------------------------------------------
     def add_run(self, label: str, dataset: str, job: TrainingJob | None = None, loaded=None) -> Run:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from components import figures, resources
+from components import figures, resources, uploads
 from components.frame import require_frame
 from components.live_views import watch_learning
 from components.run_views import curve, duration, epoch_metrics, final_score, generalisation_words, progress_text
@@ -99,8 +99,8 @@ def choose_dataset(state: AppState) -> Dataset | None:
 
 def upload_image_zip(state: AppState) -> str | None:
     """The folder of this visitor's uploaded image zip, unpacked once per upload; None until there is one."""
-    upload = st.file_uploader(
-        "A .zip of your images", type=["zip"], key="train.image_zip",
+    upload = uploads.uploader(
+        state, "train.image_zip", "A .zip of your images", type=["zip"],
         help="Inside the zip: train/<class name>/<images> and, optionally, test/<class name>/<images> "
         "(PNG, JPEG, BMP, GIF or WebP; at most 10 classes). Without test/, a fifth of each class is held out. "
         "Images become 28x28 grey, light on dark like MNIST.",
@@ -112,10 +112,8 @@ def upload_image_zip(state: AppState) -> str | None:
                 state.image_folder = str(archive.unpack_upload(upload.getvalue()))
         except CoreError as err:
             state.image_folder = ""
-            st.error(
-                f"Could not use {markdown_literal(upload.name)}: {markdown_literal(err)}", icon=":material/folder_zip:"
-            )
-            return None
+            reason = f"Could not use {markdown_literal(upload.name)}: {markdown_literal(err)}"
+            uploads.refuse(state, "train.image_zip", upload, reason, icon=":material/folder_zip:")
     if not state.image_folder:
         st.info("Upload a .zip of class folders to train on your own images.", icon=":material/folder_zip:")
         return None
@@ -423,8 +421,8 @@ def chosen_run_actions(state: AppState) -> None:
 
 
 def load_checkpoint_upload(state: AppState) -> None:
-    upload = st.file_uploader(
-        "Load a checkpoint (.msgpack saved from this tool)", type=["msgpack"], key="train.upload",
+    upload = uploads.uploader(
+        state, "train.upload", "Load a checkpoint (.msgpack saved from this tool)", type=["msgpack"],
         help="Restores the model, its settings and its curves as a new run",
     )  # fmt: skip
     if upload is None or state.uploaded_file_id == upload.file_id:
@@ -433,8 +431,8 @@ def load_checkpoint_upload(state: AppState) -> None:
     try:
         result = checkpoint.from_bytes(upload.getvalue(), upload.name)
     except CoreError as err:
-        st.error(f"Could not load {plain(upload.name)}: {plain(err, 200)}", icon=":material/description:")
-        return
+        reason = f"Could not load {plain(upload.name)}: {plain(err, 200)}"
+        uploads.refuse(state, "train.upload", upload, reason, icon=":material/description:")
     run = state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
     state.selected_run_id = run.run_id
     state.set_spec(result.spec)

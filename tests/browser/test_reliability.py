@@ -163,3 +163,57 @@ def test_an_oversized_upload_is_refused_before_it_is_read(browser, tmp_path):
         assert "loaded from big.msgpack" not in sidebar_text(page)
     finally:
         stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def upload_server():
+    """A server of its own, so that no other test's uploads are counted."""
+    proc, url = start_server()
+    yield url
+    stop_server(proc)
+
+
+def uploads_held(server: str) -> int:
+    """Bytes of uploads Streamlit's uploader holds now, every session together, from ``/_stcore/metrics``
+    (which recounts them at most every 5 s: the wait makes this a fresh count)."""
+    import urllib.request
+
+    time.sleep(5.5)
+    with urllib.request.urlopen(f"{server}/_stcore/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if 'cache_type="UploadedFileManager"' in line
+    )
+
+
+def hostile_zip(path, padding: int) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("padding.bin", bytes(range(256)) * (padding // 256))  # stored: the upload is this big
+        z.writestr("../../evil.png", b"x")
+
+
+@pytest.mark.parametrize("uploader", ["checkpoint", "image zip"])
+def test_a_refused_upload_is_dropped_from_the_uploader_and_its_message_stays(page, upload_server, tmp_path, uploader):
+    server = upload_server
+    if uploader == "checkpoint":
+        path, words = tmp_path / "random.msgpack", "not a checkpoint of this tool"
+        path.write_bytes(bytes(range(256)) * (2_000_000 // 256))
+        goto(page, f"{server}/train")
+    else:
+        path, words = tmp_path / "evil.zip", "a path leaving its folder"
+        hostile_zip(path, 2_000_000)
+        goto(page, f"{server}/train")
+        page.get_by_text("Your own images (a .zip of class folders)").click()
+        wait_idle(page)
+    before = uploads_held(server)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+    page.get_by_text(words).first.wait_for(timeout=30_000)
+    wait_idle(page)
+    # the file is gone from the widget (a fresh, empty uploader), the reason is still on the page ...
+    assert page.locator('[data-testid="stFileChipName"]').count() == 0
+    assert page.get_by_text(words).first.is_visible()
+    no_exception(page)
+    # ... and its bytes from the server's memory
+    assert uploads_held(server) == before

@@ -97,6 +97,23 @@ def test_a_refused_upload_names_the_file_as_text(app):
         assert "<a " not in html and "<img" not in html, html
 
 
+def test_a_refused_checkpoint_leaves_the_uploader_and_its_reason_stays_until_the_next_upload(app, hostile_checkpoint):
+    app.switch_page("pages/train.py").run()
+    app.file_uploader(key="train.upload.0").set_value(("bad.msgpack", b"not a checkpoint", "x/y")).run()
+    assert not app.exception
+    # a fresh uploader without the file (the old widget and its file are gone), the reason under it
+    assert [u.key for u in app.file_uploader] == ["train.upload.1"] and app.file_uploader[0].value is None
+    assert "train.upload.0" not in app.session_state
+    [reason] = [e.value for e in app.error if "Could not load" in e.value]
+    assert reason.startswith(r"Could not load bad\.msgpack: bad\.msgpack is not a checkpoint of this tool")
+    app.run()  # still there on the next rerun
+    assert [e.value for e in app.error if "Could not load" in e.value] == [reason]
+    app.file_uploader(key="train.upload.1").set_value(("good.msgpack", hostile_checkpoint, "x/y")).run()
+    assert not app.exception
+    assert not any("Could not load" in e.value for e in app.error)
+    assert state(app).runs[-1].label.endswith("loaded from good.msgpack")
+
+
 def test_the_train_page_lists_damaged_runs_and_start_up_removes_leftovers(tmp_path, monkeypatch, small):
     import json
     import os

@@ -1,0 +1,45 @@
+"""File uploaders whose refused uploads leave the page and the server's memory, their reason staying.
+
+Streamlit keeps an upload's bytes for as long as its widget holds the file (the session's end,
+at the latest). A refused upload is of no use: ``refuse`` drops its bytes at once, draws a fresh,
+empty uploader in place of the old one (a new key) and keeps the reason to show beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from components.state import AppState
+
+
+def uploader(state: AppState, name: str, label: str, **options: Any) -> UploadedFile | None:
+    """``st.file_uploader`` for ``name`` (e.g. ``"train.upload"``), with the reason its last upload was
+    refused under it until another file is uploaded."""
+    upload = st.file_uploader(label, key=state.uploader_key(name), **options)
+    if upload is not None:
+        state.upload_refusals.pop(name, None)
+    elif name in state.upload_refusals:
+        reason, icon = state.upload_refusals[name]
+        st.error(reason, icon=icon)
+    return upload
+
+
+def refuse(state: AppState, name: str, upload: UploadedFile, reason: str, icon: str) -> NoReturn:
+    """Refuse ``upload``: its bytes go now, the uploader starts empty again and ``reason`` is shown (rerun)."""
+    state.upload_refusals[name] = (reason, icon)
+    state.refused_uploads[name] = state.refused_uploads.get(name, 0) + 1
+    release(upload)
+    st.rerun()
+
+
+def release(upload: UploadedFile) -> None:
+    """Remove an upload's bytes from Streamlit's uploaded-file store (as ``st.chat_input`` does once it has
+    read its files); a store without removal keeps them until the session ends."""
+    ctx = get_script_run_ctx()
+    remove = getattr(ctx.uploaded_file_mgr, "remove_file", None) if ctx is not None else None
+    if remove is not None:
+        remove(ctx.session_id, upload.file_id)
