@@ -8,7 +8,11 @@ websocket, so even a menu replaced before it was drawn is seen. The round is the
 ``python -m benchmarks.first_visit``; its times are printed, never asserted.
 """
 
+import pytest
+
 from benchmarks.first_visit import TARGET_S, TITLES, format_report, measure_round
+
+pytestmark = pytest.mark.browser
 
 
 def test_no_visitor_ever_sees_a_menu_of_raw_file_names(browser):
