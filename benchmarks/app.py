@@ -193,7 +193,8 @@ def open_app():
 def check_page(at, path: str) -> None:
     """Fail loudly when a run raised or did not draw the expected page: a timing of an error page is no timing."""
     if at.exception:
-        raise RuntimeError(f"{path} raised: {at.exception[0].message}")
+        error = at.exception[0]  # the whole stack: the page's message is redacted (showErrorDetails = "none")
+        raise RuntimeError(f"{path} raised: {error.message}\n" + "\n".join(error.stack_trace))
     if not any(PAGES[path] in title.value for title in at.title):
         raise RuntimeError(f"expected the page {path}, got titles {[t.value for t in at.title]}")
 
