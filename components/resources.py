@@ -68,7 +68,7 @@ def prepare_first_page() -> None:
     from core import costs, models
 
     for module in pkgutil.iter_modules(components.__path__):
-        if not module.ispkg:  # the ``entry`` package holds the served script, which draws a page
+        if not module.ispkg:  # the ``entry`` folder holds the served script, which draws a page
             importlib.import_module(f"components.{module.name}")
     # Streamlit's first element of a process checks once whether it runs in a REPL by walking the
     # stack and every loaded module's source path (half a second on a busy machine): pay it now,
