@@ -42,6 +42,59 @@ if (!window.foldSidebarAfterPageLink) {
 }
 </script>"""
 
+#: Streamlit empties its main area when the visitor opens another page, so coming back to a page
+#: showed its top again. Keep each page's offset per browser tab (sessionStorage, by page path) and
+#: go back to it once the returning page is drawn tall enough; give up after a few seconds, and at
+#: once when the visitor scrolls, clicks or types meanwhile. The main area scrolls, not the window.
+KEEP_SCROLL_PER_PAGE = """<script>
+if (!window.keepScrollPerPage) {
+  window.keepScrollPerPage = true;
+  const MAIN = '[data-testid="stMain"]';
+  const GIVE_UP_MS = 5000;
+  const key = (path) => "flax-dashboard.scroll:" + path;
+  let shown = null, last = 0, restore = null;
+  const arrive = () => {
+    shown = location.pathname;
+    const target = Number(sessionStorage.getItem(key(shown))) || 0;
+    restore = target > 0 ? {target, until: performance.now() + GIVE_UP_MS} : null;
+    const main = document.querySelector(MAIN);
+    last = main ? main.scrollTop : 0;
+  };
+  const follow = () => {
+    if (location.pathname !== shown) arrive();
+    if (!restore) return;
+    const main = document.querySelector(MAIN);
+    if (!main || performance.now() > restore.until) {
+      restore = null;
+    } else if (main.scrollHeight - main.clientHeight >= restore.target) {
+      main.scrollTop = restore.target;
+      restore = null;
+    }
+  };
+  document.addEventListener("scroll", (event) => {
+    const main = event.target;
+    if (!(main instanceof Element) || !main.matches(MAIN)) return;
+    follow();
+    if (restore) return;
+    const top = main.scrollTop;
+    // a page emptied or redrawn shorter pulls the offset down to its new end: not the visitor's doing
+    const pulledToEnd = top < last && top >= main.scrollHeight - main.clientHeight - 1;
+    if (!pulledToEnd) sessionStorage.setItem(key(shown), String(Math.round(top)));
+    last = top;
+  }, true);
+  // the visitor moves the page themselves: the wheel, a finger or the scroll bar over it, or a key
+  const visitorActs = (event) => {
+    const onPage = event.target instanceof Element && event.target.closest(MAIN);
+    if (onPage || event.type === "keydown") restore = null;
+  };
+  for (const type of ["wheel", "touchstart", "mousedown", "keydown"]) {
+    document.addEventListener(type, visitorActs, {capture: true, passive: true});
+  }
+  setInterval(follow, 50);
+  follow();
+}
+</script>"""
+
 
 def guided_path(state: AppState) -> None:
     """Build -> Train -> See, with the next step highlighted; every step stays clickable."""
@@ -53,7 +106,8 @@ def guided_path(state: AppState) -> None:
     }
     following = next((title for _, title, _ in STEPS if not done[title]), None)
     st.markdown("#### Your path")
-    st.html(FOLD_SIDEBAR_ON_PHONE, unsafe_allow_javascript=True)  # our own script, no visitor's text
+    # our own scripts, no visitor's text; in one element, as each element adds a gap to the sidebar
+    st.html(FOLD_SIDEBAR_ON_PHONE + KEEP_SCROLL_PER_PAGE, unsafe_allow_javascript=True)
     for number, (path, title, words) in enumerate(STEPS, start=1):
         if done[title]:
             st.page_link(page(path), label=f"{number}. {words}", icon=":material/check_circle:")
