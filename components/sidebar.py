@@ -1,4 +1,7 @@
-"""The sidebar on every page: the current model, the dataset and the training status."""
+"""The sidebar on every page: the current model, the dataset and the training status.
+
+It also carries the two small scripts every page needs in the browser (folding the sidebar on a
+phone after a link, keeping each page's scroll offset), since the sidebar is drawn on every page."""
 
 from __future__ import annotations
 
