@@ -197,11 +197,11 @@ class BackgroundJob:
         back; the state stays in memory, so the job goes on exactly where it stopped (a stop ends the wait)."""
         if not SLOTS.give_back(self):
             return
+        tic = time.monotonic()
+        self._countdown.hold(tic)  # no nearer its end while it waits (held before any snapshot says "queued")
         with self._lock:
             was = self._status, self._message
             self._status, self._message = Status.QUEUED, GAVE_BACK_MESSAGE
-        tic = time.monotonic()
-        self._countdown.hold(tic)  # no nearer its end while it waits
         got_it = SLOTS.wait(self, self._stop)
         toc = time.monotonic()
         self._countdown.go_on(toc)

@@ -133,6 +133,7 @@ def test_a_visitors_second_training_gives_its_slot_to_a_newcomer_and_goes_on_exa
         wait_until(lambda: newcomer.controls.turns >= 3, "bob's training takes turns")
         first_turns = first.controls.turns
         assert second.snapshot().step == snap.step  # not one step more while bob trains,
+        assert second.snapshot().eta_s == snap.eta_s  # and its time left stands still,
         assert SLOTS.holds(newcomer)  # (bob still held his slot when that was read)
         wait_until(lambda: first.controls.turns > first_turns, "ann's first training goes on beside bob's")
         assert newcomer.join(120) and newcomer.snapshot().status == "finished"
