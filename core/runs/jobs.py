@@ -5,9 +5,10 @@ A dashboard script is re-run on every click, so training must not live in it
 thread that makes no UI calls; the page keeps the job in its session and reads
 ``snapshot()`` a few times per second. ``stop()`` ends it within a fraction of a second
 and keeps the partial model. A process-wide limit on concurrent trainings queues further
-jobs instead of overloading the machine, and ``core.runs.scheduler`` gives the running ones
-the machine one compiled chunk at a time, in turn (each job's ``controls`` also pause it,
-step it and change its learning rate).
+jobs instead of overloading the machine, its slots shared fairly between visitors
+(``core.runs.slots``: a job may give its slot back between two chunks and wait), and
+``core.runs.scheduler`` gives the running ones the machine one compiled chunk at a time, in
+turn (each job's ``controls`` also pause it, step it and change its learning rate).
 """
 
 from __future__ import annotations
