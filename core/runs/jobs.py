@@ -5,16 +5,16 @@ A dashboard script is re-run on every click, so training must not live in it
 thread that makes no UI calls; the page keeps the job in its session and reads
 ``snapshot()`` a few times per second. ``stop()`` ends it within a fraction of a second
 and keeps the partial model. A process-wide limit on concurrent trainings queues further
-jobs instead of overloading the machine, and ``core.runs.scheduler`` gives the running ones
-the machine one compiled chunk at a time, in turn (each job's ``controls`` also pause it,
-step it and change its learning rate).
+jobs instead of overloading the machine, its slots shared fairly between visitors
+(``core.runs.slots``: a job may give its slot back between two chunks and wait), and
+``core.runs.scheduler`` gives the running ones the machine one compiled chunk at a time, in
+turn (each job's ``controls`` also pause it, step it and change its learning rate).
 """
 
 from __future__ import annotations
 
 import atexit
 import itertools
-import os
 import threading
 import time
 import traceback
@@ -30,6 +30,7 @@ from core.data import Dataset
 from core.errors import CoreError
 from core.runs.priority import lower_training_priority
 from core.runs.scheduler import JobControls
+from core.runs.slots import SLOTS
 from core.spec import ModelSpec
 from core.training import Phase, Progress, Status, TrainConfig, TrainResult, steps_per_epoch, train
 from core.training.estimate import CHUNK_S, Countdown, OtherTraining
@@ -41,56 +42,11 @@ if TYPE_CHECKING:
     from core.runs.store import RunningSave
 
 COMPILING_MESSAGE = "compiling the training step (first time for this model only)"
+GAVE_BACK_MESSAGE = (
+    "waiting: another visitor's training needs a slot; this one goes on where it stopped when a slot is free"
+)
 
 
-def _default_limit() -> int:
-    try:
-        return max(1, int(os.environ.get("FLAX_DASHBOARD_MAX_TRAININGS", "4")))
-    except ValueError:
-        return 4
-
-
-class _Slots:
-    """A counting limit on trainings running at once, adjustable (for tests and settings)."""
-
-    def __init__(self, limit: int):
-        self._limit = limit
-        self._running = 0
-        self._cond = threading.Condition()
-
-    @property
-    def limit(self) -> int:
-        return self._limit
-
-    def set_limit(self, limit: int) -> None:
-        with self._cond:
-            self._limit = max(1, limit)
-            self._cond.notify_all()
-
-    def acquire(self, cancelled: threading.Event) -> bool:
-        """Wait for a free slot; False if ``cancelled`` was set while waiting."""
-        with self._cond:
-            while self._running >= self._limit:
-                if cancelled.is_set():
-                    return False
-                self._cond.wait(timeout=0.1)
-            if cancelled.is_set():
-                return False
-            self._running += 1
-            return True
-
-    def release(self) -> None:
-        with self._cond:
-            self._running -= 1
-            self._cond.notify_all()
-
-    @property
-    def running(self) -> int:
-        with self._cond:
-            return self._running
-
-
-SLOTS = _Slots(_default_limit())
 _ids = itertools.count(1)
 _live_jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
 
@@ -163,8 +119,9 @@ class BackgroundJob:
         self._message = f"waiting for a free slot ({SLOTS.limit} trainings may run at once)"
         self.abandoned = False
         self._reniced = False
-        self.controls = JobControls(self._stop, owner=self.owner)
+        self.controls = JobControls(self._stop, owner=self.owner, between_chunks=self._give_back_slot_if_asked)
         self._countdown = Countdown()
+        self.slot_wait_s = 0.0  # seconds it waited to get its slot back after giving it to another visitor
         self.compute_left_s: float | None = None  # the engine's latest estimate of the compute it still needs
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
 
@@ -236,11 +193,28 @@ class BackgroundJob:
             lower_training_priority()
             self._reniced = True
 
+    def _give_back_slot_if_asked(self) -> None:
+        """Between two chunks: give the slot to a visitor who has none when ``SLOTS`` asks, and wait for it
+        back; the state stays in memory, so the job goes on exactly where it stopped (a stop ends the wait)."""
+        if not SLOTS.give_back(self):
+            return
+        tic = time.monotonic()
+        self._countdown.hold(tic)  # no nearer its end while it waits (held before any snapshot says "queued")
+        with self._lock:
+            was = self._status, self._message
+            self._status, self._message = Status.QUEUED, GAVE_BACK_MESSAGE
+        got_it = SLOTS.wait(self, self._stop)
+        toc = time.monotonic()
+        self._countdown.go_on(toc)
+        self.slot_wait_s += toc - tic
+        if got_it:
+            self._set(*was)
+
     def _work(self) -> None:
         raise NotImplementedError
 
     def _run(self) -> None:
-        if not SLOTS.acquire(self._stop):
+        if not SLOTS.acquire(self, self.owner, self._stop):
             self._set(Status.STOPPED, "stopped before it started")
             self._finish()
             return
@@ -253,7 +227,7 @@ class BackgroundJob:
             traceback.print_exc()
             self._set(Status.FAILED, f"training failed unexpectedly: {type(err).__name__}: {err}")
         finally:
-            SLOTS.release()
+            SLOTS.release(self)  # none held when stopped while it waited to get its slot back
         self._finish()
 
     def _finish(self) -> None:

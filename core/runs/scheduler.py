@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from core.errors import ConfigError
@@ -92,11 +92,18 @@ class JobControls:
     """
 
     def __init__(
-        self, stop: threading.Event | None = None, scheduler: RoundRobin | None = None, owner: object = None
+        self,
+        stop: threading.Event | None = None,
+        scheduler: RoundRobin | None = None,
+        owner: object = None,
+        between_chunks: Callable[[], None] | None = None,
     ) -> None:
         self._stop = stop or threading.Event()
         self._scheduler = scheduler or SCHEDULER
         self.owner = owner  # the visitor whose turns this job shares (None: its own)
+        #: called before each turn and while paused, on the job's thread: nothing runs then, so the job
+        #: may give its training slot to another visitor there and wait to get it back
+        self._between_chunks = between_chunks
         self._cond = threading.Condition()
         self._paused = False
         self._budget: int | None = None  # steps left before pausing again (a Step); None: no limit
@@ -153,11 +160,15 @@ class JobControls:
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Wait while paused (a stop ends the wait), then for this job's turn of the machine."""
-        with self._cond:
-            while self._paused and not self._stop.is_set():
+        while True:
+            if self._between_chunks is not None:
+                self._between_chunks()
+            with self._cond:
+                if not self._paused or self._stop.is_set():
+                    self._holding = False
+                    break
                 self._holding = True
                 self._cond.wait(timeout=0.1)
-            self._holding = False
         with self._scheduler.turn(self, self.owner) as waited:
             tic = time.perf_counter()
             try:

@@ -14,7 +14,7 @@ from core.runs.jobs import BackgroundJob
 from core.training import Phase, Status, steps_per_epoch
 from core.training.estimate import SweepEstimate
 from core.training.results import ACTIVE, DONE
-from core.training.sweep import SweepPlan, SweepProgress, SweepRun, run_sweep
+from core.training.sweep import SweepPlan, SweepProgress, SweepRun, eta_seconds, run_sweep
 
 _sweep_ids = itertools.count(1)
 
@@ -99,9 +99,11 @@ class SweepJob(BackgroundJob):
     def _on_progress(self, p: SweepProgress) -> None:
         if p.phase == Phase.TRAINING:
             self._renice_once()
-        self._countdown.update(time.monotonic(), p.eta_s)  # already wall time: others' turns included
-        if p.eta_s is not None:
-            self.compute_left_s = p.eta_s / self.controls.share
+        # wall time (others' turns included), less the time it waited to get its slot back: that will not recur
+        eta = eta_seconds(p.elapsed_s - self.slot_wait_s, p.fraction, self.estimate)
+        self._countdown.update(time.monotonic(), eta)
+        if eta is not None:
+            self.compute_left_s = eta / self.controls.share
         with self._lock:
             if self._progress is None or p.width != self._progress.width:
                 self._live = {}

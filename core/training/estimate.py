@@ -247,9 +247,10 @@ class Countdown:
     """'Time left' as a person wants to read it: it counts down with the clock, follows new estimates
     part of the way (``FOLLOW``), never rises by more than ``MAX_RISE`` within ``RISE_PERIOD_S``
     however often it is updated, and keeps counting down when an update has no estimate (compiling, evaluating,
-    waiting for a turn). Below the latest estimate its clock slows (it decays towards zero
-    instead of reaching it), so a run that turned out slower than first thought climbs back
-    within a few updates instead of sitting at "0 s" while it still trains.
+    waiting for a turn). It stands still while the run waits to get its training slot back (``hold``). Below
+    the latest estimate its clock slows (it decays towards zero instead of reaching it), so a run that turned
+    out slower than first thought climbs back within a few updates instead of sitting at "0 s" while it still
+    trains.
 
     Estimates from a training's speed jump around (an evaluation, another visitor's chunk, a
     slow first chunk); shown raw they read 39 s, 23, 13, 17, 15, ?, 13.
@@ -259,9 +260,22 @@ class Countdown:
         self._shown: float | None = None
         self._at = 0.0
         self._estimate = 0.0  # the latest estimate given
+        self._held_at: float | None = None
+
+    def hold(self, now: float) -> None:
+        """Stop counting down from ``now``: the run waits for a training slot and gets no nearer its end."""
+        if self._held_at is None:
+            self._held_at = now
+
+    def go_on(self, now: float) -> None:
+        """Count down again from what was shown at ``hold`` (the time held does not count)."""
+        if self._held_at is not None:
+            self._at += max(0.0, now - self._held_at)
+            self._held_at = None
 
     def update(self, now: float, estimate: float | None) -> float | None:
         """What to show at ``now`` (seconds on any steady clock) given a new ``estimate`` (or None)."""
+        self.go_on(now)  # an update comes from a run that runs
         counted = self.read(now)
         if estimate is not None:
             self._estimate = max(0.0, estimate)
@@ -278,6 +292,8 @@ class Countdown:
         """What to show at ``now`` without a new estimate: the last value, counted down."""
         if self._shown is None:
             return None
+        if self._held_at is not None:
+            now = min(now, self._held_at)
         waited = max(0.0, now - self._at)
         if 0 < self._shown < self._estimate:
             return self._shown * math.exp(-waited / self._estimate)

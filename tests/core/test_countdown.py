@@ -86,3 +86,15 @@ def test_nothing_is_shown_before_the_first_estimate():
     assert countdown.update(1.0, 5.0) == 5.0
     assert countdown.read(9.0) == 0.0  # never below zero
     assert countdown.update(9.0, 0.0) == 0.0  # finished
+
+
+def test_time_left_stands_still_while_a_run_waits_for_its_slot_back_then_counts_on_as_if_it_never_waited():
+    waited, never = Countdown(), Countdown()
+    for countdown in (waited, never):
+        countdown.update(0.0, 30.0)
+        countdown.update(1.0, 29.0)
+    waited.hold(2.0)  # it gave its slot to another visitor for 10 minutes
+    assert waited.read(300.0) == waited.read(602.0) == never.read(2.0) > 0
+    waited.go_on(602.0)
+    assert waited.read(603.0) == pytest.approx(never.read(3.0))
+    assert waited.update(604.0, 26.0) == pytest.approx(never.update(4.0, 26.0))  # and it follows new estimates
