@@ -9,6 +9,7 @@ from components.state import Run
 from components.words import status_words
 from core.data import Dataset
 from core.runs.jobs import JobSnapshot
+from core.runs.memory import Share
 from core.training import Status
 from core.training.history import EpochMetrics
 from core.training.overfitting import describe_subset, describe_train_eval
@@ -54,8 +55,8 @@ def sidebar_progress_text(snap: JobSnapshot) -> str:
 
 def final_score(run: Run) -> str:
     """The run's last test score in words, or an empty string before the first epoch ends."""
-    result = run.result
-    metrics = result.history.epochs if result else (run.snapshot().epoch_metrics if run.job else ())
+    record = run.record
+    metrics = record.history.epochs if record else (run.snapshot().epoch_metrics if run.job else ())
     if not metrics:
         return ""
     last = metrics[-1]
@@ -70,9 +71,10 @@ def curve(run: Run) -> Curve:
         snap = run.job.snapshot()
         losses, epochs, changes = snap.step_losses, snap.epoch_metrics, snap.learning_rate_changes
     else:
-        history = run.result.history  # type: ignore[union-attr]
+        record = run.record
+        history = record.history  # type: ignore[union-attr]
         losses, epochs = np.asarray(history.step_losses, np.float32), tuple(history.epochs)
-        changes = tuple((int(step), float(rate)) for step, rate in run.result.extra.get("learning_rate_changes", ()))  # type: ignore[union-attr]
+        changes = tuple((int(step), float(rate)) for step, rate in record.extra.get("learning_rate_changes", ()))  # type: ignore[union-attr]
     return Curve(
         name=f"run {run.run_id}",
         step_losses=losses,
@@ -87,12 +89,12 @@ def epoch_metrics(run: Run) -> tuple[EpochMetrics, ...]:
     """The per-epoch metrics of a run, live or finished."""
     if run.job is not None:
         return tuple(run.job.snapshot().epoch_metrics)
-    return tuple(run.result.history.epochs) if run.result else ()
+    return tuple(run.record.history.epochs) if run.finished else ()  # type: ignore[union-attr]
 
 
 def generalisation_words(run: Run, dataset: Dataset | None) -> str:
     """What the train-against-test figure shows, with the run's last gap in numbers."""
-    config, result = run.config, run.result
+    config, result = run.config, run.record
     images, words = "the training images the model learns from", ""
     if dataset is not None and dataset.name == run.dataset:
         fraction = config.train_fraction
@@ -120,3 +122,31 @@ def generalisation_words(run: Run, dataset: Dataset | None) -> str:
                 f"{last.test_loss:.4f} on test images."
             )
     return words
+
+
+def megabytes(count: int) -> str:
+    """``2_143_272`` -> ``"2.1 MB"``; ``256_000_000`` -> ``"256 MB"``."""
+    value = count / 1e6
+    return f"{value:,.1f} MB" if value < 10 else f"{value:,.0f} MB"
+
+
+def memory_words(share: Share) -> str:
+    """How much of this visitor's memory budget their finished models take, and what happens over it."""
+    return (
+        f"Finished models kept in this server's memory: {megabytes(share.held_bytes)} of the "
+        f"{megabytes(share.budget_bytes)} each visitor may keep. Over that, the runs you used longest ago "
+        "leave memory and are read back from the runs folder when you open them again."
+    )
+
+
+def over_budget_words(share: Share) -> str | None:
+    """What a visitor over budget with runs saved nowhere else should know (those cannot leave memory); else None."""
+    if not share.over_budget or not share.unsaved_runs:
+        return None
+    runs = "1 run" if share.unsaved_runs == 1 else f"{share.unsaved_runs} runs"
+    return (
+        f"Your runs take {megabytes(share.held_bytes)} of this server's memory, more than the "
+        f"{megabytes(share.budget_bytes)} each visitor may keep, and {runs} ({megabytes(share.unsaved_bytes)}) "
+        "could not be saved to the runs folder. A run that is not saved cannot leave memory: it stays until you "
+        "close this tab. Download a checkpoint of each run you want to keep."
+    )

@@ -104,8 +104,8 @@ def guided_path(state: AppState) -> None:
     done = {
         # opening the page is not building: an edit, a preset, or training the default model counts
         "Build": state.previous_spec is not None or bool(state.runs),
-        "Train": state.trained_result() is not None,
-        "Results": "Results" in state.visited and state.trained_result() is not None,
+        "Train": state.trained_run() is not None,
+        "Results": "Results" in state.visited and state.trained_run() is not None,
     }
     following = next((title for _, title, _ in STEPS if not done[title]), None)
     st.markdown("#### Your path")

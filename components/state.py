@@ -17,6 +17,8 @@ import streamlit as st
 from core import models
 from core.costs import describe_change
 from core.runs.jobs import JobSnapshot, TrainingJob
+from core.runs.memory import LEDGER, KeptModel, MemoryLedger, Share
+from core.runs.store import SavedRun
 from core.runs.sweep_job import SweepJob
 from core.spec import PRESETS, ModelSpec
 from core.training import TrainConfig, TrainResult
@@ -35,28 +37,55 @@ DEFAULT_SPECS = {
 
 @dataclass
 class Run:
-    """A training run of this visitor: live (a job) or finished/loaded (a result)."""
+    """A training run of this visitor: live (a job), then finished (its model in ``kept``); or loaded."""
 
     run_id: int
     label: str
     dataset: str
     job: TrainingJob | None = None
-    loaded: TrainResult | None = None  # a run restored from a checkpoint file
+    #: the finished model, counted by the server's memory ledger (its arrays may be in runs/ only)
+    kept: KeptModel | None = None
     created: float = field(default_factory=time.time)
     #: unique in the server process (``run_id`` is only unique within one visitor's runs)
     cache_id: int = field(default_factory=lambda: next(_cache_ids))
 
     @property
+    def record(self) -> TrainResult | None:
+        """The finished run without its arrays (settings, curves, scores), for lists and charts: never
+        reads anything back from disk. None while it trains."""
+        job_result = self.job.result if self.job else None  # read before ``kept``: ``keep_finished`` sets it first
+        return self.kept.record if self.kept is not None else job_result
+
+    @property
     def result(self) -> TrainResult | None:
-        return self.loaded if self.loaded is not None else (self.job.result if self.job else None)
+        """The finished run with its parameters, read back from runs/ if they were let go of (a use)."""
+        job_result = self.job.result if self.job else None  # read before ``kept``: ``keep_finished`` sets it first
+        return self.kept.result() if self.kept is not None else job_result
+
+    @property
+    def finished(self) -> bool:
+        return self.record is not None
+
+    def full_result(self) -> TrainResult:
+        """The finished run with its optimizer state, to continue or download it (from runs/ when saved)."""
+        if self.kept is not None:
+            return self.kept.full_result()
+        return self.job.result  # type: ignore[union-attr,return-value]  # the moment before ``keep_finished``
+
+    def latest_variables(self):
+        """The model as it is now: the job's latest report while it trains, the finished model's after."""
+        if self.job is not None and not self.finished:
+            return self.job.latest_variables()
+        result = self.result
+        return result.variables if result is not None else None
 
     @property
     def spec(self) -> ModelSpec:
-        return self.job.spec if self.job else self.loaded.spec  # type: ignore[union-attr]
+        return self.job.spec if self.job else self.kept.record.spec  # type: ignore[union-attr]
 
     @property
     def config(self) -> TrainConfig:
-        return self.job.config if self.job else self.loaded.config  # type: ignore[union-attr]
+        return self.job.config if self.job else self.kept.record.config  # type: ignore[union-attr]
 
     def snapshot(self) -> JobSnapshot | None:
         return self.job.snapshot() if self.job else None
@@ -65,7 +94,7 @@ class Run:
     def status(self) -> str:
         if self.job is not None:
             return self.job.snapshot().status
-        return self.loaded.status if self.loaded else "unknown"
+        return self.kept.record.status if self.kept else "unknown"
 
     @property
     def active(self) -> bool:
@@ -89,7 +118,7 @@ class SweepPageState:
         return self.job is not None and self.job.snapshot().active
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the memory ledger holds it in a WeakSet
 class AppState:
     """What one visitor is doing: the models being edited, settings, and their runs."""
 
@@ -142,6 +171,11 @@ class AppState:
     inside_source: str = "test"
     #: the Train page's live views of the model learning (answers, latent map, weights)
     watch_training: bool = True
+    #: counts this visitor's finished models against the memory budget (the server's, or a test's)
+    memory: MemoryLedger = field(default_factory=lambda: LEDGER, repr=False)
+
+    def __post_init__(self) -> None:
+        self.memory.watch(self)
 
     # ----- the model being edited ----------------------------------------------------
     @property
@@ -165,11 +199,34 @@ class AppState:
         return f"{uploader}.{self.refused_uploads.get(uploader, 0)}"
 
     # ----- runs ----------------------------------------------------------------------
-    def add_run(self, label: str, dataset: str, job: TrainingJob | None = None, loaded=None) -> Run:
+    def add_run(
+        self,
+        label: str,
+        dataset: str,
+        job: TrainingJob | None = None,
+        loaded: TrainResult | None = None,
+        saved: SavedRun | None = None,
+    ) -> Run:
+        """A new run, made the selected one: a job, or a finished model (``saved`` in runs/ as that, if it is)."""
         number = max((r.run_id for r in self.runs), default=0) + 1  # each visitor counts their own runs
-        run = Run(number, label, dataset, job=job, loaded=loaded)
+        kept = KeptModel(loaded, saved, self.memory) if loaded is not None else None
+        run = Run(number, label, dataset, job=job, kept=kept)
         self.runs.append(run)
+        self.selected_run_id = run.run_id
+        if kept is not None:
+            self.memory.settle()
         return run
+
+    def keep_finished(self, run: Run) -> None:
+        """Once ``run``'s job has ended (and saved it): its model moves into ``run.kept``, counted against the
+        budget, and the job lets go of it and of the run it continued, so the model is held once.
+        Called from the job's thread."""
+        job = run.job
+        if job is None or job.result is None:
+            return
+        run.kept = KeptModel(job.result, getattr(job, "saved_run", None), self.memory)
+        job.result, job.resume = run.kept.record, None
+        self.memory.settle()
 
     def run(self, run_id: int | None) -> Run | None:
         return next((r for r in self.runs if r.run_id == run_id), None)
@@ -188,7 +245,7 @@ class AppState:
         the spec being edited, else the latest trained run of that spec (a new run of a trained model is
         selected while it trains, and the model it retrains stays trained meanwhile)."""
         run = self.selected_run
-        if run is not None and run.result is not None and run.spec == self.spec:
+        if run is not None and run.finished and run.spec == self.spec:
             return run
         return self.latest_result_for(self.spec)
 
@@ -197,7 +254,19 @@ class AppState:
         return run.result if run is not None else None
 
     def latest_result_for(self, spec: ModelSpec) -> Run | None:
-        return next((r for r in reversed(self.runs) if r.result is not None and r.spec == spec), None)
+        return next((r for r in reversed(self.runs) if r.finished and r.spec == spec), None)
+
+    # ----- memory (``core.runs.memory.Visitor``) -------------------------------------
+    def kept_models(self) -> list[KeptModel]:
+        return [r.kept for r in list(self.runs) if r.kept is not None]
+
+    def models_in_use(self) -> list[KeptModel]:
+        """The selected run's model and the one the other pages show (the latest of the spec being edited)."""
+        runs = (self.selected_run, self.trained_run())
+        return [r.kept for r in runs if r is not None and r.kept is not None]
+
+    def memory_share(self) -> Share:
+        return self.memory.share(self)
 
 
 def get_state() -> AppState:

@@ -71,10 +71,11 @@ def make_current(state: AppState, sweep_state: SweepPageState, job_id: int, run:
     existing = state.run(sweep_state.added.get(key))
     if existing is None:
         label = f"{run.spec.describe()} · sweep {job_id}, seed {run.seed} · {run.result.dataset}"
-        existing = state.add_run(label, run.result.dataset, loaded=run.result)
-        sweep_state.added[key] = existing.run_id
+        saved = None
         with contextlib.suppress(OSError):  # saved like any run; on a full disk it stays usable here
-            store.save_run(run.result)
+            saved = store.save_run(run.result)
+        existing = state.add_run(label, run.result.dataset, loaded=run.result, saved=saved)
+        sweep_state.added[key] = existing.run_id
     state.selected_run_id = existing.run_id
     state.set_spec(run.result.spec)
     return existing

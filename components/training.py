@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from components.session import session_alive_check, tab_grace_seconds, visitor_id
@@ -33,14 +34,20 @@ def start_training(
         if state.spec.for_classes(spec.num_classes) == spec:
             state.set_spec(spec)
     job = TrainingJob(
-        spec, config, dataset, resume=resume, on_done=store.autosave, checkpoints=store.RunningSave(),
+        spec, config, dataset, resume=resume, checkpoints=store.RunningSave(),
         keep_alive=session_alive_check(), grace_s=tab_grace_seconds(), owner=visitor_id(),
     )  # fmt: skip
     label = label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset.name}"
     run = state.add_run(label, dataset.name, job=job)
-    state.selected_run_id = run.run_id
+    job.on_done = functools.partial(_save_and_keep, state, run)
     job.start()
     return run
+
+
+def _save_and_keep(state: AppState, run: Run, job: TrainingJob) -> None:
+    """A job's end (in its thread): saved into runs/, then its model counted in the visitor's share of memory."""
+    store.autosave(job)
+    state.keep_finished(run)
 
 
 def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Dataset) -> Run:
@@ -48,7 +55,7 @@ def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Data
 
     A run stopped inside an epoch first completes that epoch; the curve continues where it ended.
     """
-    result = store.full_result(run.job) if run.job is not None else run.result  # with its optimizer state
+    result = run.full_result()  # with its optimizer state
     done = result.steps / steps_per_epoch(result.config, dataset.num_train)
     config = result.config.with_epochs(math.floor(done) + more_epochs)
     return start_training(
@@ -59,17 +66,24 @@ def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Data
 def restore_saved(state: AppState, saved: store.SavedRun) -> Run:
     """Load a run from the runs folder into this visitor's list and make it the current model."""
     result = saved.load()
-    run = state.add_run(f"{result.spec.describe()} · saved {saved.run_id}", result.dataset, loaded=result)
-    state.selected_run_id = run.run_id
+    run = state.add_run(f"{result.spec.describe()} · saved {saved.run_id}", result.dataset, loaded=result, saved=saved)
     state.set_spec(result.spec)
     return run
 
 
 def save_status(run: Run) -> str:
-    """Where the run was saved, in words (while it trains: its last save, if any)."""
+    """Where the run was saved, in words (while it trains: its last save, if any; once its model has left
+    memory over budget, that it is read back from there)."""
+    where = _saved_where(run)
+    if run.kept is not None and not run.kept.held:
+        return f"{where}; out of memory until it is used again"
+    return where
+
+
+def _saved_where(run: Run) -> str:
     job = run.job
     if job is None:
-        return "loaded"
+        return f"saved as {run.kept.saved.run_id}" if run.kept and run.kept.saved else "loaded"
     if getattr(job, "save_error", None):
         return job.save_error
     saved = getattr(job, "saved_run", None)

@@ -9,7 +9,16 @@ import streamlit as st
 from components import figures, resources, uploads
 from components.frame import require_frame
 from components.live_views import watch_learning
-from components.run_views import curve, duration, epoch_metrics, final_score, generalisation_words, progress_text
+from components.run_views import (
+    curve,
+    duration,
+    epoch_metrics,
+    final_score,
+    generalisation_words,
+    memory_words,
+    over_budget_words,
+    progress_text,
+)
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
 from components.ui import advanced, explain, height, markdown_literal
@@ -242,7 +251,7 @@ def presenter_controls(run: Run, paused: bool, rate: float) -> None:
 
 
 def comparison_runs(state: AppState, shown: Run) -> list[Run]:
-    same = [r for r in state.runs if r is not shown and r.spec.kind == shown.spec.kind and r.result is not None]
+    same = [r for r in state.runs if r is not shown and r.spec.kind == shown.spec.kind and r.finished]
     if not same:
         return []
     chosen = st.multiselect(
@@ -256,8 +265,10 @@ def comparison_runs(state: AppState, shown: Run) -> list[Run]:
 def live_views(run: Run, snap) -> None:
     """The model as it learns (answers or reconstructions, latent map, first-layer weights), redrawn
     with the curve from the job's latest parameters; a switch turns them off."""
-    variables = run.job.latest_variables() if run.job is not None else None
-    if variables is None or snap is None:
+    if snap is None:  # a loaded run: no training to watch
+        return
+    variables = run.latest_variables()
+    if variables is None:
         return
     state = get_state()
     state.watch_training = st.toggle(
@@ -317,8 +328,9 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
                 "later runs of the same model, even after a restart "
                 f"(kept in {compilation_cache_dir() or 'memory only'}).",
             )  # fmt: skip
-            if run.result is not None and run.result.extra.get("devices", 1) > 1:
-                st.caption(f"Each batch was split over {run.result.extra['devices']} devices (data parallel).")
+            record = run.record
+            if record is not None and record.extra.get("devices", 1) > 1:
+                st.caption(f"Each batch was split over {record.extra['devices']} devices (data parallel).")
             if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
                 (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(snap.message)
         others = comparison_runs(state, run) if not run.active else []
@@ -369,7 +381,7 @@ def runs_table(state: AppState) -> None:
                 f"{r.config.epochs} epochs",
                 "status": status_words(r.status),
                 "result": final_score(r),
-                "time": duration(r.result.train_s) if r.result else "",
+                "time": duration(r.record.train_s) if r.finished else "",
                 "saved": save_status(r),
             }
             for r in reversed(state.runs)
@@ -381,7 +393,7 @@ def runs_table(state: AppState) -> None:
 
 def chosen_run_actions(state: AppState) -> None:
     """Use, continue or download one finished run."""
-    finished = [r for r in state.runs if r.result is not None]
+    finished = [r for r in state.runs if r.finished]
     if not finished:
         return
     ids = [r.run_id for r in finished]
@@ -414,7 +426,7 @@ def chosen_run_actions(state: AppState) -> None:
             st.rerun()
     st.download_button(
         "Download checkpoint", icon=":material/download:",
-        data=lambda: checkpoint.to_bytes(store.full_result(run.job) if run.job else run.result),
+        data=lambda: checkpoint.to_bytes(run.full_result()),
         file_name=f"run{run.run_id}.msgpack", mime="application/octet-stream", key="train.download",
         help="Parameters, optimizer state, model spec and curves in one .msgpack file",
     )  # fmt: skip
@@ -433,8 +445,7 @@ def load_checkpoint_upload(state: AppState) -> None:
     except CoreError as err:
         reason = f"Could not load {plain(upload.name)}: {plain(err, 200)}"
         uploads.refuse(state, "train.upload", upload, reason, icon=":material/description:")
-    run = state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
-    state.selected_run_id = run.run_id
+    state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
     state.set_spec(result.spec)
     st.rerun()
 
@@ -482,10 +493,20 @@ def saved_runs_section(state: AppState) -> None:
                 st.rerun()
 
 
+def memory_notice(state: AppState) -> None:
+    """The visitor's share of the memory budget; a warning when runs saved nowhere keep them over it."""
+    share = state.memory_share()
+    if warning := over_budget_words(share):
+        st.warning(warning, icon=":material/memory:")
+    elif state.kept_models():
+        st.caption(memory_words(share))
+
+
 def runs_section(state: AppState) -> None:
     st.markdown("### Runs")
     if state.runs:
         runs_table(state)
+        memory_notice(state)
         chosen_run_actions(state)
     load_checkpoint_upload(state)
     saved_runs_section(state)

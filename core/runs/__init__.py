@@ -4,5 +4,7 @@
   and a process-wide limit on how many run at once.
 - ``store.py``: finished runs saved to ``runs/`` and listed again after a restart.
 - ``checkpoint.py``: a model and its settings as one msgpack file, never unpickled.
+- ``memory.py``: the memory budget of the finished models visitors keep, per visitor and per
+  server; saved ones over it leave memory and are read back from ``runs/`` on use.
 - ``priority.py``: training threads at a lower CPU priority than the pages.
 """

@@ -348,6 +348,7 @@ class TrainingJob(BackgroundJob):
         )
         with self._lock:
             self.result = result
+            self._variables = None  # the last report's copy of the model: the result's answers from now on
             # the engine's history is the reference (a diverged chunk is rolled back)
             self._losses = list(result.history.step_losses)
             self._epochs = list(result.history.epochs)

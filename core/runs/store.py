@@ -277,15 +277,8 @@ def autosave(job: Any, folder: str | Path | None = None) -> None:
         job.save_error = f"could not save the run to {runs_dir(folder)}: {err.strerror or err}"
         return
     # Saved: the optimizer state (two thirds of an adam run's memory) is read back from the file
-    # only to continue the run (``full_result``); the run it continued from is let go.
+    # only to continue or download the run (``core.runs.memory.KeptModel.full_result``); the run it
+    # continued from is let go.
     job.result = dataclasses.replace(job.result, opt_state=None)
     if hasattr(job, "resume"):
         job.resume = None
-
-
-def full_result(job: Any) -> Any:
-    """The job's result with its optimizer state: from memory, or from the file ``autosave`` wrote."""
-    result = job.result
-    if result is not None and result.opt_state is None and getattr(job, "saved_run", None) is not None:
-        return job.saved_run.load()
-    return result
