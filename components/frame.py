@@ -71,6 +71,8 @@ def run_app() -> None:
     if state.notice:
         st.info(state.notice, icon=":material/link:")
         state.notice = None
+    for run in state.read_back_models_in_use():
+        st.warning(f"Run {run.run_id} can no longer be used: {run.lost}.", icon=":material/folder_off:")
     _local.active = True
     try:
         page.run()

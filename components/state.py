@@ -16,6 +16,7 @@ import streamlit as st
 
 from core import models
 from core.costs import describe_change
+from core.errors import CheckpointError
 from core.runs.jobs import JobSnapshot, TrainingJob
 from core.runs.memory import LEDGER, KeptModel, MemoryLedger, Share
 from core.runs.store import SavedRun
@@ -58,13 +59,32 @@ class Run:
 
     @property
     def result(self) -> TrainResult | None:
-        """The finished run with its parameters, read back from runs/ if they were let go of (a use)."""
+        """The finished run with its parameters, read back from runs/ if they were let go of (a use); None
+        when that read back failed (``lost``)."""
         job_result = self.job.result if self.job else None  # read before ``kept``: ``keep_finished`` sets it first
-        return self.kept.result() if self.kept is not None else job_result
+        if self.kept is None:
+            return job_result
+        try:
+            return self.kept.result()
+        except CheckpointError:
+            return None
+
+    @property
+    def can_continue(self) -> bool:
+        """Whether "Continue training" can go on from it: a finished run with its optimizer state."""
+        if self.kept is not None:
+            return self.kept.can_continue and not self.lost
+        return self.job is not None and self.job.result is not None and self.job.result.opt_state is not None
+
+    @property
+    def lost(self) -> str | None:
+        """Why this run's model is gone (out of memory, and its file in runs/ deleted since); None if it is not."""
+        return self.kept.lost if self.kept is not None else None
 
     @property
     def finished(self) -> bool:
-        return self.record is not None
+        """A trained model to use: ended, and not ``lost``."""
+        return self.record is not None and not self.lost
 
     def full_result(self) -> TrainResult:
         """The finished run with its optimizer state, to continue or download it (from runs/ when saved)."""
@@ -252,6 +272,15 @@ class AppState:
     def trained_result(self) -> TrainResult | None:
         run = self.trained_run()
         return run.result if run is not None else None
+
+    def read_back_models_in_use(self) -> list[Run]:
+        """Read back the model the pages will show now, before they draw: a run whose model left memory
+        and whose file has gone from runs/ since is marked lost (no longer a trained model, so the pages
+        fall back to the next one) and returned, for the frame to say so."""
+        lost = []
+        while (run := self.trained_run()) is not None and run.result is None:
+            lost.append(run)
+        return lost
 
     def latest_result_for(self, spec: ModelSpec) -> Run | None:
         return next((r for r in reversed(self.runs) if r.finished and r.spec == spec), None)

@@ -75,6 +75,8 @@ def save_status(run: Run) -> str:
     """Where the run was saved, in words (while it trains: its last save, if any; once its model has left
     memory over budget, that it is read back from there)."""
     where = _saved_where(run)
+    if run.lost:
+        return f"{where}; its file has gone from the runs folder since its model left memory"
     if run.kept is not None and not run.kept.held:
         return f"{where}; out of memory until it is used again"
     return where

@@ -35,6 +35,10 @@ from core.training.overfitting import describe_subset
 require_frame()
 
 POLL_SECONDS = 1.0
+NO_OPTIMIZER_STATE = (
+    "This model cannot be continued: it keeps no optimizer state (a width sweep keeps only each model's "
+    "parameters). Train it anew with Start training above."
+)
 DATASETS = {
     "sample": "Bundled sample: 5,000 real MNIST digits (works offline)",
     "mnist": "MNIST: 70,000 digits, downloaded once through tensorflow-datasets",
@@ -415,7 +419,11 @@ def chosen_run_actions(state: AppState) -> None:
         help="Continue this run: same model, same optimizer state, the curve goes on where it stopped",
     )  # fmt: skip
     busy = state.active_run is not None
-    if cols[3].button("Continue training", icon=":material/resume:", key="train.continue", disabled=busy):
+    why_not = "" if run.can_continue else NO_OPTIMIZER_STATE
+    if cols[3].button(
+        "Continue training", icon=":material/resume:", key="train.continue", disabled=busy or bool(why_not),
+        help=why_not or None,
+    ):  # fmt: skip
         try:
             if not 1 <= int(more) <= MAX_EPOCHS:
                 raise ConfigError("epochs", f"more epochs must be between 1 and {MAX_EPOCHS}, got {int(more)}")

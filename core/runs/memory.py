@@ -78,10 +78,14 @@ class KeptModel:
     def __init__(self, result: TrainResult, saved: SavedRun | None, ledger: MemoryLedger) -> None:
         kept = result if saved is None or result.opt_state is None else dataclasses.replace(result, opt_state=None)
         self.record = dataclasses.replace(result, params=None, opt_state=None, batch_stats={})
+        #: whether it can be trained on (a width sweep's models keep no optimizer state, nor do their saves)
+        self.can_continue = result.opt_state is not None
         self.saved = saved
         self.nbytes = tree_nbytes((kept.params, kept.batch_stats, kept.opt_state))
         self.last_used = ledger.tick()
         self._result: TrainResult | None = kept
+        #: why its arrays could not be read back (its file in runs/ deleted or damaged meanwhile); None if fine
+        self.lost: str | None = None
         self._ledger = ledger
         self._lock = threading.Lock()
 
@@ -103,10 +107,13 @@ class KeptModel:
         return result
 
     def _read_back(self) -> TrainResult:
+        """Its saved file's run; a file gone or damaged meanwhile marks the model ``lost`` (and raises)."""
         try:
             return self.saved.load()  # type: ignore[union-attr]  # only a saved model is ever let go
         except CheckpointError as err:
             moved = "this run's model was moved out of memory (over the memory budget)"
+            # in words for the page, without the server's paths; the error says which file and why
+            self.lost = "its model left memory (over the memory budget) and its file in the runs folder has gone since"
             raise CheckpointError(f"{moved} and cannot be read back: {err}") from None
 
     def full_result(self) -> TrainResult:

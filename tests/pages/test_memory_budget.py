@@ -79,3 +79,32 @@ def test_over_budget_with_a_run_that_could_not_be_saved_the_train_page_says_so(a
         "(6.4 MB) could not be saved to the runs folder. A run that is not saved cannot leave memory: it stays "
         "until you close this tab. Download a checkpoint of each run you want to keep."
     )
+
+
+def test_a_run_whose_file_went_while_it_was_out_of_memory_is_said_lost_and_the_pages_go_on(app, tmp_path, monkeypatch):
+    monkeypatch.setenv(store.ENV_VAR, str(tmp_path))
+    monkeypatch.setenv("FLAX_DASHBOARD_VISITOR_MB", "0.3")  # room for one of these models, not two
+    sample = load_dataset("sample")
+    old, new = (train(SPEC, TrainConfig(epochs=1, seed=seed), sample) for seed in (0, 1))
+    saved = [store.save_run(result, tmp_path) for result in (old, new)]
+    app.switch_page("pages/train.py").run()
+    for run in saved:
+        app.selectbox(key="train.saved_choice").set_value(run.run_id)
+        app.button(key="train.load_saved").click().run()
+    first, second = state(app).runs
+    assert not first.kept.held
+    saved[0].checkpoint_path.unlink()  # deleted from runs/ by hand while the model was out of memory
+    app.selectbox(key="train.selected").set_value(first.run_id)
+    app.button(key="train.use_run").click().run()
+    assert not app.exception
+    assert [w.value for w in app.warning if w.value.startswith("Run 1")] == [
+        "Run 1 can no longer be used: its model left memory (over the memory budget) and its file in the runs "
+        "folder has gone since."
+    ]
+    assert "its file has gone from the runs folder" in _runs_table(app)["saved"].iloc[1]
+    assert [o.split(":")[0] for o in app.selectbox(key="train.selected").options] == [f"run {second.run_id}"]
+    # the other pages show the other trained run of the same model
+    app.switch_page("pages/results.py").run()
+    assert not app.exception
+    accuracy = evaluate(SPEC, new.variables, sample.test_images, sample.test_labels).accuracy
+    assert metric(app, "Test accuracy") == f"{accuracy:.1%}"

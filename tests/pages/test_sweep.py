@@ -91,6 +91,11 @@ def test_a_tiny_sweep_runs_and_a_chosen_model_becomes_current(app):
     app.switch_page("pages/results.py").run()
     assert not app.exception
     assert metric(app, "Test accuracy") == f"{kept[1].test_accuracy:.1%}"
+    # a sweep keeps no optimizer state: the Train page says it cannot be continued, and does not offer it
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    go_on = app.button(key="train.continue")
+    assert go_on.disabled and "keeps no optimizer state" in go_on.help
 
 
 def test_an_invalid_width_is_refused_before_starting(app):
