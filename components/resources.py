@@ -158,17 +158,21 @@ def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _datase
     return {"codes": codes, "errors": errors}
 
 
-#: the Inside page looks for the images that light a unit up among this many test images
+#: the Inside page looks for the images that light a unit up among this many test images ...
 MOST_ACTIVE_POOL = 5_000
+#: ... or fewer, so that one model's values take at most this much memory (4 models are kept)
+ACTIVATIONS_BUDGET_BYTES = 64_000_000
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def test_activations(
     model_key: tuple, dataset_name: str, _spec, _variables, _dataset: Dataset
 ) -> dict[str, np.ndarray]:
-    """Every unit's value for the first ``MOST_ACTIVE_POOL`` test images, {layer path: (N, units)},
-    once per model (``model_key``: ("run", cache_id) or ("untrained", spec))."""
-    rows, _ = inside.layer_outputs(_spec, _variables, _dataset.test_images[:MOST_ACTIVE_POOL])
+    """Every unit's value for the first ``MOST_ACTIVE_POOL`` test images (fewer for a model too wide for
+    ``ACTIVATIONS_BUDGET_BYTES``), {layer path: (N, units)}, once per model (``model_key``: ("run",
+    cache_id) or ("untrained", spec))."""
+    pool = inside.activation_pool(_spec, ACTIVATIONS_BUDGET_BYTES, MOST_ACTIVE_POOL)
+    rows, _ = inside.layer_outputs(_spec, _variables, _dataset.test_images[:pool])
     return {row.path: row.values for row in rows}
 
 

@@ -8,6 +8,7 @@ numbers the next layer receives); ``before`` keeps what flax captured, the Dense
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
@@ -165,6 +166,30 @@ def kernel_of(variables: Any, path: str) -> np.ndarray:
     for key in path.split("/"):
         node = node[key]
     return np.asarray(node["kernel"])
+
+
+def units_per_input(shape: ModelSpec) -> int:
+    """How many numbers ``layer_outputs`` gives for one input: the units of every captured layer."""
+    return sum(math.prod(shape_) for shape_ in _captured_shapes(shape.replace(seed=0)).values())
+
+
+@lru_cache(maxsize=32)
+def _captured_shapes(shape: ModelSpec) -> dict[str, tuple[int, ...]]:
+    model = models.build_model(shape)
+    x = models.example_batch(shape)
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)
+    _, state = jax.eval_shape(
+        lambda v, x: model.apply(v, x, capture_intermediates=True, mutable=["intermediates"]), variables, x
+    )
+    leaves, _ = jax.tree_util.tree_flatten_with_path(state["intermediates"])
+    found = {"/".join(k.key for k in path[:-2]): tuple(leaf.shape[1:]) for path, leaf in leaves}
+    return {path: found[path] for path, _ in captured_modules(shape)}
+
+
+def activation_pool(spec: ModelSpec, budget_bytes: int, most: int) -> int:
+    """How many inputs' every-unit values (float32) fit in ``budget_bytes``: at most ``most``, at least 1.
+    Bounds what a page keeps to find the inputs that light a unit up, however wide the model."""
+    return max(1, min(most, budget_bytes // (4 * units_per_input(spec))))
 
 
 def most_active(values: np.ndarray, unit: int, count: int) -> np.ndarray:

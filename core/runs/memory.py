@@ -79,7 +79,7 @@ class KeptModel:
         kept = result if saved is None or result.opt_state is None else dataclasses.replace(result, opt_state=None)
         self.record = dataclasses.replace(result, params=None, opt_state=None, batch_stats={})
         #: whether it can be trained on (a width sweep's models keep no optimizer state, nor do their saves)
-        self.can_continue = result.opt_state is not None
+        self.can_continue = result.opt_state is not None or (saved is not None and saved.continuable)
         self.saved = saved
         self.nbytes = tree_nbytes((kept.params, kept.batch_stats, kept.opt_state))
         self.last_used = ledger.tick()

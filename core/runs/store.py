@@ -63,6 +63,12 @@ class SavedRun:
         return checkpoint.load(self.checkpoint_path)
 
     @property
+    def continuable(self) -> bool:
+        """Whether its file holds an optimizer state to continue from (a width sweep's model has none;
+        saves older than this key always had one)."""
+        return self.summary.get("continuable", True) is not False
+
+    @property
     def in_progress(self) -> bool:
         """Saved while it trained (``RunningSave``): its training goes on in this process, or was interrupted."""
         return self.summary.get("in_progress") is True
@@ -89,6 +95,7 @@ def summarize(result: TrainResult) -> dict[str, Any]:
         "epochs_planned": result.config.epochs,
         "epochs_done": len(result.history.epochs),
         "steps": result.steps,
+        "continuable": result.opt_state is not None,
         "test_accuracy": last.test_accuracy if last else None,
         "test_loss": last.test_loss if last else None,
         "train_s": result.train_s,

@@ -176,3 +176,18 @@ def test_new_layer_kinds_appear_as_rows_and_use_the_trained_running_averages(kin
     for row, following in itertools.pairwise(rows):
         np.testing.assert_allclose(row.values, received[following.path].reshape(4, -1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(rows[2].values, rows[1].values)  # Dropout is off when looking inside
+
+
+def test_the_pool_of_inputs_kept_for_most_active_fits_its_memory_budget_however_wide_the_model():
+    # the default MLP: 512 + 256 + 10 captured units, every one of 5,000 images fits in 64 MB (15.56 MB)
+    assert inside.units_per_input(MLP) == 512 + 256 + 10
+    assert inside.activation_pool(MLP, 64_000_000, 5_000) == 5_000
+    # two 4,096-unit layers: 8,202 numbers per image, 32,808 bytes: 1,950 images fit in 64 MB
+    wide = ModelSpec.mlp((4096, 4096))
+    assert inside.units_per_input(wide) == 4096 + 4096 + 10
+    assert inside.activation_pool(wide, 64_000_000, 5_000) == 64_000_000 // (4 * 8_202) == 1_950
+    # a norm layer is captured too, and counts; and the pool never drops below one image
+    normed = ModelSpec(kind="mlp", hidden=(Layer(64), Layer.batchnorm(), Layer.layernorm(), Layer(16)))
+    rows, _ = inside.layer_outputs(normed, models.init_variables(normed), np.zeros((2, 28, 28, 1), np.uint8))
+    assert inside.units_per_input(normed) == sum(row.units for row in rows)
+    assert inside.activation_pool(wide, 10, 5_000) == 1
