@@ -50,7 +50,11 @@ def start_process_setup() -> str | None:
 @st.cache_resource(show_spinner=False)
 def process_setup() -> str | None:
     """``start_process_setup`` (usually done when the server started), and leftovers of killed
-    saves removed again whenever Streamlit's resource cache is cleared."""
+    saves removed again whenever Streamlit's resource cache is cleared. Without the server's start
+    (AppTest, another ASGI host), the first page's imports are done first: the warm-up thread must
+    not import a module while this script run imports it too (either may see it half-initialised)."""
+    if not _setup_done:
+        prepare_first_page()
     store.remove_leftover_temporaries()
     return start_process_setup()
 
