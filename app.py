@@ -9,8 +9,10 @@ runs this file as the page script, which draws the same frame.
 """
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import streamlit as st
+from starlette.middleware import Middleware
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 
@@ -26,7 +28,15 @@ async def preload(_app):
     yield
 
 
-app = st.App("components/entry/dashboard.py", lifespan=preload)
+def middleware() -> list[Middleware]:
+    """Deep links (``/train``) tell the front end where the server is, instead of it probing two wrong URLs."""
+    from components.base_path import BasePathMiddleware
+    from components.frame import PAGE_FILES
+
+    return [Middleware(BasePathMiddleware, url_paths=[Path(path).stem for path in PAGE_FILES])]
+
+
+app = st.App("components/entry/dashboard.py", lifespan=preload, middleware=middleware())
 
 if get_script_run_ctx() is not None:  # a visitor's script run, not the server importing this file
     from components.frame import run_app

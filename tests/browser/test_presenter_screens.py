@@ -101,6 +101,20 @@ def test_no_request_leaves_the_machine(browser, server):
     assert hosts == {"127.0.0.1"}, hosts  # the tab icon and fonts included
 
 
+def test_a_deep_link_opens_its_page_and_no_request_fails(page, server):
+    """Opened at /train, Streamlit's front end used to ask /train/_stcore/health and host-config first (two
+    404s in the console on every deep link) before finding the server at /."""
+    failed: list[str] = []
+    page.on("response", lambda response: response.status >= 400 and failed.append(f"{response.status} {response.url}"))
+    for path, title in (("/train", "Train"), ("/results/", "Predictions"), ("/", "Build a model")):
+        goto(page, f"{server}{path}")
+        assert main_text(page).split("\n")[0].endswith(title)
+        assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == server + "/"
+    open_page(page, "Inside")  # the menu still leads to the other pages
+    assert urlparse(page.url).path == "/inside"
+    assert failed == []
+
+
 def test_on_a_phone_the_parameter_count_is_on_screen_with_the_width_field(browser, server):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
