@@ -16,6 +16,17 @@ from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, star
 
 pytestmark = pytest.mark.browser
 
+#: how long an ``expect(...)`` waits for what it asserts: two servers and two Chromiums share two cores
+#: in CI, so a page may draw a few seconds late; a page that never draws it still fails
+EXPECT_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def expect_timeout() -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:

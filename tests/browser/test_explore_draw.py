@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser_support import goto, no_exception, open_page, screenshot, train_on_page, wait_idle
 
@@ -34,11 +35,11 @@ def test_drawing_a_digit_gets_a_prediction_and_a_slider_redraws_the_code(page, s
     train_on_page(page, epochs=1)  # the default MLP classifier: about 90% right already
 
     open_page(page, "Draw")
-    assert page.get_by_text("Draw something first").first.is_visible()
+    expect(page.get_by_text("Draw something first").first).to_be_visible()
     draw_a_seven(page)
     page.get_by_text("The model says").first.wait_for(timeout=30_000)
-    assert page.get_by_text("Cropped to the ink").first.is_visible()
-    assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
+    expect(page.get_by_text("Cropped to the ink").first).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)
     said = page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
     sure = page.locator('[data-testid="stMetricDelta"]').first.inner_text().strip()
     # one digit, the one drawn: the trained model and the stroke are the same on every run (98% sure here)
@@ -65,6 +66,6 @@ def test_drawing_a_digit_gets_a_prediction_and_a_slider_redraws_the_code(page, s
     )
     wait_idle(page)
     assert image.get_attribute("src") != before
-    assert page.get_by_text("What the decoder draws here").first.is_visible()
+    expect(page.get_by_text("What the decoder draws here").first).to_be_visible()
     no_exception(page)
     screenshot(page, "9-explore")

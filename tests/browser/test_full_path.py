@@ -4,6 +4,7 @@ build -> variables -> train 1 epoch on the sample -> results. Numbers are checke
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from core.data import load_dataset
 from core.predict import evaluate
@@ -31,19 +32,19 @@ def plotted_points(page, chart_index: int = 0) -> int:
 
 def test_mlp_path(page, server):
     goto(page, server)
-    assert page.get_by_text("535,818").first.is_visible()
+    expect(page.get_by_text("535,818").first).to_be_visible()
     set_number(page, "units", 256, nth=0)  # first hidden layer 512 -> 256
     spec = ModelSpec.mlp((256, 256))
-    assert page.get_by_text(f"{spec.parameter_count:,}").first.is_visible()
+    expect(page.get_by_text(f"{spec.parameter_count:,}").first).to_be_visible()
     no_exception(page)
     screenshot(page, "1-build-mlp")
 
     open_page(page, "Variables")
-    assert page.get_by_text(f"{spec.parameter_count:,} parameters").first.is_visible()
+    expect(page.get_by_text(f"{spec.parameter_count:,} parameters").first).to_be_visible()
     open_tab(page, "flax code")
-    assert page.get_by_text('("dense", 256, "relu"),').first.is_visible()
+    expect(page.get_by_text('("dense", 256, "relu"),').first).to_be_visible()
     open_tab(page, "Table of every array")
-    assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
     screenshot(page, "2-variables-mlp")
 
     sidebar = train_on_page(page, 1)
@@ -55,9 +56,9 @@ def test_mlp_path(page, server):
     screenshot(page, "3-train-mlp")
 
     open_page(page, "Results")
-    assert page.get_by_text(accuracy).first.is_visible()
+    expect(page.get_by_text(accuracy).first).to_be_visible()
     assert page.locator('[data-testid="stImage"]').count() >= 2
-    assert page.get_by_text("Confusion matrix").first.is_visible()
+    expect(page.get_by_text("Confusion matrix").first).to_be_visible()
     no_exception(page)
     screenshot(page, "4-results-mlp")
 
@@ -67,12 +68,12 @@ def test_autoencoder_path(page, server):
     page.get_by_role("radio", name="AutoEncoder").click()
     wait_idle(page)
     spec = ModelSpec.autoencoder()
-    assert page.get_by_text(f"{spec.parameter_count:,}").first.is_visible()
+    expect(page.get_by_text(f"{spec.parameter_count:,}").first).to_be_visible()
     screenshot(page, "5-build-autoencoder")
 
     open_page(page, "Variables")
     open_tab(page, "flax code")
-    assert page.get_by_text("method=model.encode").first.is_visible()
+    expect(page.get_by_text("method=model.encode").first).to_be_visible()
 
     train_on_page(page, 1)
     dataset = load_dataset("sample")
@@ -82,8 +83,8 @@ def test_autoencoder_path(page, server):
     screenshot(page, "6-train-autoencoder")
 
     open_page(page, "Results")
-    assert page.get_by_text(f"{mse:.4f}").first.is_visible()
+    expect(page.get_by_text(f"{mse:.4f}").first).to_be_visible()
     assert page.locator('[data-testid="stImage"]').count() >= 2  # originals and reconstructions
-    assert page.get_by_text("The latent map").first.is_visible()
+    expect(page.get_by_text("The latent map").first).to_be_visible()
     no_exception(page)
     screenshot(page, "7-results-autoencoder")

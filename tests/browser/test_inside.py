@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser_support import goto, main_text, no_exception, open_page, screenshot, train_on_page, wait_idle
 
@@ -44,7 +45,7 @@ def test_pick_a_digit_see_the_diagram_and_click_a_unit(page, server):
     page.get_by_text("layer 1 (Dense, 512 units, relu), unit 37:").first.wait_for(timeout=30_000)
     wait_idle(page)
     weights = page.locator(".st-key-inside-incoming")
-    assert weights.get_by_text("Its incoming weights, one per pixel").count() == 1
-    assert page.get_by_text("The 12 test images (of the first 500) that light it up most").count() == 1
+    expect(weights.get_by_text("Its incoming weights, one per pixel")).to_have_count(1)
+    expect(page.get_by_text("The 12 test images (of the first 500) that light it up most")).to_have_count(1)
     no_exception(page)
     screenshot(page, "11-inside")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from core.data import load_dataset
 from core.spec import ModelSpec
@@ -74,8 +75,8 @@ def test_tiny_sweep_on_the_sample(page, server):
     assert drawn.keys() == {f"width {r.width}, seed {r.seed}" for r in expected}
     for run in expected:
         assert drawn[f"width {run.width}, seed {run.seed}"] == pytest.approx(run.test_accuracy, abs=1e-9)
-    assert page.locator('[data-testid="stPlotlyChart"]').count() == 2
-    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(2)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(1)
     no_exception(page)
     page.get_by_text("Sweep 1:").evaluate("el => el.scrollIntoView({block: 'start'})")  # the results, not the form
     page.wait_for_timeout(500)

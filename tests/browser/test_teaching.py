@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser_support import (
     goto,
@@ -29,7 +30,7 @@ def test_presenter_mode_for_a_first_visit(page, server):
     wait_idle(page)
     screenshot(page, "12-presenter-build")
     sidebar = train_on_page(page, 2)
-    assert page.get_by_role("spinbutton", name="Batch size").count() == 0  # advanced controls hidden
+    expect(page.get_by_role("spinbutton", name="Batch size")).to_have_count(0)  # advanced controls hidden
     right = re.search(r"([0-9]+\.[0-9])% of test images right", sidebar)
     assert right and 80 < float(right.group(1)) <= 100, sidebar  # the default MLP, 2 epochs of the sample
     open_page(page, "Results")
@@ -42,10 +43,10 @@ def test_presenter_mode_for_a_first_visit(page, server):
 def test_a_shared_link_opens_the_same_model(page, server, browser):
     goto(page, f"{server}/?model=ae&enc=128.relu-2.linear&dec=128.relu&lr=0.002&ep=3")
     assert "AutoEncoder 784-128-[2]-128-784" in sidebar_text(page)
-    assert page.get_by_text("Opened from a shared link").first.is_visible()
+    expect(page.get_by_text("Opened from a shared link").first).to_be_visible()
     bad = browser.new_context().new_page()
     goto(bad, f"{server}/?layers=99999.relu")
-    assert bad.get_by_text("not valid").first.is_visible()
+    expect(bad.get_by_text("not valid").first).to_be_visible()
     assert "MLP 784-512-256-10" in sidebar_text(bad)
     # A 12 kB query string: the page loads and says why. Uvicorn's h11 parser (Streamlit does not
     # expose its h11_max_incomplete_event_size) answers "400 Invalid HTTP request" to a request
@@ -53,7 +54,7 @@ def test_a_shared_link_opens_the_same_model(page, server, browser):
     # chunking and are not the page's to handle; tests/pages/test_hostile_text.py feeds 50 kB.
     huge = browser.new_context().new_page()
     goto(huge, f"{server}/?lr={'1' * 12_000}")
-    assert huge.get_by_text("lr is 12,000 characters long, at most 1,000 are read").first.is_visible()
+    expect(huge.get_by_text("lr is 12,000 characters long, at most 1,000 are read").first).to_be_visible()
     assert "MLP 784-512-256-10" in sidebar_text(huge)
 
 
@@ -66,7 +67,7 @@ def test_report_renders_offline_and_confusion_cells_click(page, server, browser,
     box = chart.locator(".nsewdrag").first.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 20, box["y"] + box["height"] / 20)
     wait_idle(page)
-    assert page.get_by_text("the model called 0, most confident first").first.is_visible()
+    expect(page.get_by_text("the model called 0, most confident first").first).to_be_visible()
     screenshot(page, "14-confusion-cell")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download a report of this run (HTML)").click()
