@@ -7,7 +7,6 @@ import time
 
 import jax
 import numpy as np
-import pytest
 
 from core.runs.jobs import GAVE_BACK_MESSAGE, SLOTS, TrainingJob
 from core.runs.slots import Slots
@@ -93,14 +92,6 @@ def test_a_cancelled_wait_leaves_the_queue_and_a_job_without_a_slot_releases_not
     assert slots.waiting == 0
     slots.release("b1")  # it held none: the slot stays a1's
     assert slots.holds("a1") and slots.running == 1
-
-
-@pytest.fixture
-def two_slots():
-    limit = SLOTS.limit
-    SLOTS.set_limit(2)
-    yield
-    SLOTS.set_limit(limit)
 
 
 def a_running_visitor(sample, small, config: TrainConfig) -> tuple[TrainingJob, TrainingJob]:

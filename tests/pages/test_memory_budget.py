@@ -16,19 +16,27 @@ def _runs_table(app):
     return next(d.value for d in app.dataframe if "saved" in d.value.columns)
 
 
-def test_over_a_tiny_budget_an_old_run_leaves_memory_and_results_still_shows_its_predictions(
-    app, tmp_path, monkeypatch
-):
+def _two_saved_runs_one_out_of_memory(app, tmp_path, monkeypatch):
+    """Two runs of ``SPEC`` saved in a runs folder at ``tmp_path``, loaded on the Train page under a budget
+    with room for one: (the two results, their saves); the first loaded has left memory."""
     monkeypatch.setenv(store.ENV_VAR, str(tmp_path))
     monkeypatch.setenv("FLAX_DASHBOARD_VISITOR_MB", "0.3")  # room for one of these models, not two
     sample = load_dataset("sample")
-    old, new = (train(SPEC, TrainConfig(epochs=1, seed=seed), sample) for seed in (0, 1))
-    saved = [store.save_run(result, tmp_path) for result in (old, new)]
+    results = [train(SPEC, TrainConfig(epochs=1, seed=seed), sample) for seed in (0, 1)]
+    saved = [store.save_run(result, tmp_path) for result in results]
     app.switch_page("pages/train.py").run()
     for run in saved:
         app.selectbox(key="train.saved_choice").set_value(run.run_id)
         app.button(key="train.load_saved").click().run()
         assert not app.exception
+    return results, saved
+
+
+def test_over_a_tiny_budget_an_old_run_leaves_memory_and_results_still_shows_its_predictions(
+    app, tmp_path, monkeypatch
+):
+    (old, new), saved = _two_saved_runs_one_out_of_memory(app, tmp_path, monkeypatch)
+    sample = load_dataset("sample")
     first, second = state(app).runs
     assert not first.kept.held and second.kept.held
     assert state(app).memory_share().held_bytes == 203_560
@@ -82,15 +90,8 @@ def test_over_budget_with_a_run_that_could_not_be_saved_the_train_page_says_so(a
 
 
 def test_a_run_whose_file_went_while_it_was_out_of_memory_is_said_lost_and_the_pages_go_on(app, tmp_path, monkeypatch):
-    monkeypatch.setenv(store.ENV_VAR, str(tmp_path))
-    monkeypatch.setenv("FLAX_DASHBOARD_VISITOR_MB", "0.3")  # room for one of these models, not two
+    (_, new), saved = _two_saved_runs_one_out_of_memory(app, tmp_path, monkeypatch)
     sample = load_dataset("sample")
-    old, new = (train(SPEC, TrainConfig(epochs=1, seed=seed), sample) for seed in (0, 1))
-    saved = [store.save_run(result, tmp_path) for result in (old, new)]
-    app.switch_page("pages/train.py").run()
-    for run in saved:
-        app.selectbox(key="train.saved_choice").set_value(run.run_id)
-        app.button(key="train.load_saved").click().run()
     first, second = state(app).runs
     assert not first.kept.held
     saved[0].checkpoint_path.unlink()  # deleted from runs/ by hand while the model was out of memory
