@@ -4,14 +4,15 @@ First ``benchmarks.throughput`` (training speed against a plain flax loop, PyTor
 ceiling), then ``benchmarks.app`` (compile, interactions, training inside the app, memory, long
 curves), then ``benchmarks.sharing`` (many trainings at once: throughput, fairness, clicks), then
 ``benchmarks.estimates`` (a sweep's estimate against its real time, alone and shared), then
-``benchmarks.first_visit`` (a fresh server's first visitor in Chromium). Each
+``benchmarks.first_visit`` (a fresh server's first visitor in Chromium), then
+``benchmarks.memory`` (what finished runs keep in a session, with the budget and without). Each
 report is printed as soon as it is measured; ``--json`` writes
-``{"throughput": ..., "app": ..., "sharing": ..., "estimates": ..., "first_visit": ...}``.
+``{"throughput": ..., "app": ..., "sharing": ..., "estimates": ..., "first_visit": ..., "memory": ...}``.
 """
 
 from __future__ import annotations
 
-from benchmarks import app, estimates, first_visit, sharing, throughput
+from benchmarks import app, estimates, first_visit, memory, sharing, throughput
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     throughput.require_fashion(parser)
     reports = {}
-    for module in (throughput, app, sharing, estimates, first_visit):
+    for module in (throughput, app, sharing, estimates, first_visit, memory):
         name = module.__name__.removeprefix("benchmarks.")
         reports[name] = module.run_benchmark(module.SIZES[args.size])
         print(f"===== {module.__name__} --size {args.size} =====")

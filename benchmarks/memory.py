@@ -1,0 +1,185 @@
+"""What finished runs keep in a visitor's session: with the memory budget, and without it.
+
+``python -m benchmarks.memory [--size small|full] [--json out.json]`` trains ``runs`` runs of one
+model one after another in one visitor's session, as the Train page does (``start_training``:
+saved into a fresh runs folder, then counted by ``core.runs.memory``), in a fresh process per arm:
+
+- ``budget``: the visitor budget of the size (``full``: the default, 256 MB);
+- ``no budget``: budgets far above what the runs take, so nothing leaves memory (the baseline).
+
+After each run it prints the bytes of model arrays reachable from the session (walked object by
+object, so a copy held twice is counted twice), what the ledger counts, and the growth of the
+process's resident memory. Printed, never asserted; the facts that do not depend on the machine
+(what a budget keeps) are checked by ``tests/benchmarks/test_memory_smoke.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import jax
+import numpy as np
+
+from benchmarks.app import ROOT
+from benchmarks.throughput import benchmark_parser, machine_info, report_benchmark, require_fashion
+
+ARMS = ("budget", "no budget")
+UNBOUNDED_MB = "1000000"
+
+
+@dataclass(frozen=True)
+class MemoryBenchmarkSize:
+    name: str
+    widths: tuple[int, ...]  # the MLP's hidden layers
+    runs: int
+    visitor_mb: float  # the ``budget`` arm's FLAX_DASHBOARD_VISITOR_MB
+    train_fraction: float  # of the bundled sample's training images, one epoch each
+
+
+SIZES = {
+    "small": MemoryBenchmarkSize("small", (256, 256), runs=5, visitor_mb=2.5, train_fraction=0.05),
+    "full": MemoryBenchmarkSize("full", (4096, 4096), runs=5, visitor_mb=256, train_fraction=0.05),
+}
+
+
+def reachable_bytes(root: object) -> int:
+    """Bytes of the numpy and JAX arrays reachable from ``root`` through this project's objects, dicts,
+    lists and tuples (datasets and threads not followed): what the session really holds."""
+    from core.data import Dataset
+
+    seen: set[int] = set()
+    total, todo = 0, [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, (Dataset, threading.Thread)):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (np.ndarray, jax.Array)):
+            total += obj.nbytes
+        elif isinstance(obj, dict):
+            todo += obj.values()
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            todo += obj
+        elif isinstance(obj, functools.partial):
+            todo += [*obj.args, *obj.keywords.values()]
+        elif type(obj).__module__.split(".")[0] in ("core", "components") and hasattr(obj, "__dict__"):
+            todo += vars(obj).values()
+    return total
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def worker(size: MemoryBenchmarkSize) -> dict[str, Any]:
+    """In this process: ``size.runs`` runs in one session, with the budget the environment sets."""
+    from components.state import AppState
+    from components.training import start_training
+    from core.data import load_dataset
+    from core.spec import ModelSpec
+    from core.training import TrainConfig
+
+    sample = load_dataset("sample")
+    spec = ModelSpec.mlp(size.widths)
+    state = AppState()
+    start = rss_bytes()
+    after = []
+    for seed in range(size.runs):
+        run = start_training(state, spec, TrainConfig(epochs=1, seed=seed, train_fraction=size.train_fraction), sample)
+        if not run.job.join(600) or run.kept is None:
+            raise RuntimeError(f"run {seed + 1} did not finish: {run.job.snapshot().message}")
+        gc.collect()
+        after.append(
+            {
+                "reachable_bytes": reachable_bytes(state),
+                "counted_bytes": state.memory_share().held_bytes,
+                "rss_growth_bytes": rss_bytes() - start,  # compiling and the first run's data included
+            }
+        )
+    return {"parameters": spec.parameter_count, "model_bytes": run.kept.nbytes, "after_run": after}
+
+
+def run_arm(size: MemoryBenchmarkSize, arm: str) -> dict[str, Any]:
+    visitor_mb = str(size.visitor_mb) if arm == "budget" else UNBOUNDED_MB
+    with tempfile.TemporaryDirectory() as runs:
+        env = {
+            **os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"), "PYTHONPATH": str(ROOT),
+            "FLAX_DASHBOARD_RUNS_DIR": runs, "FLAX_DASHBOARD_VISITOR_MB": visitor_mb,
+            "FLAX_DASHBOARD_SERVER_MB": UNBOUNDED_MB,
+        }  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.memory", "--worker", json.dumps(asdict(size))],
+            capture_output=True, text=True, cwd=ROOT, env=env, timeout=1200,
+        )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory worker ({arm}) failed:\n{proc.stderr[-4000:]}")
+    return {"visitor_mb": float(visitor_mb), **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def run_benchmark(size: MemoryBenchmarkSize) -> dict[str, Any]:
+    arms = {arm: run_arm(size, arm) for arm in ARMS}
+    last = {arm: arms[arm]["after_run"][-1] for arm in ARMS}
+    return {
+        "machine": machine_info(),
+        "size": asdict(size),
+        "arms": arms,
+        "reachable_budget_vs_none": last["budget"]["reachable_bytes"] / last["no budget"]["reachable_bytes"],
+        # what the runs after the first add (the first pays for compiling and loading the data)
+        "rss_growth_after_first_budget_vs_none": _after_first(arms["budget"]) / _after_first(arms["no budget"]),
+    }
+
+
+def _after_first(arm: dict[str, Any]) -> int:
+    runs = arm["after_run"]
+    return max(1, runs[-1]["rss_growth_bytes"] - runs[0]["rss_growth_bytes"])
+
+
+def format_report(report: dict[str, Any]) -> str:
+    size, arms = report["size"], report["arms"]
+    model = arms["budget"]
+    lines = [
+        f"memory: {size['runs']} runs of MLP 784-{'-'.join(map(str, size['widths']))}-10 in one session "
+        f"({model['parameters']:,} parameters, {model['model_bytes'] / 1e6:.1f} MB kept per finished run)",
+    ]
+    for arm in ARMS:
+        lines.append(f"  {arm} (visitor budget {arms[arm]['visitor_mb']:g} MB), after each run:")
+        for i, after in enumerate(arms[arm]["after_run"], start=1):
+            lines.append(
+                f"    run {i}: {after['reachable_bytes'] / 1e6:7.1f} MB of arrays reachable from the session, "
+                f"{after['counted_bytes'] / 1e6:7.1f} MB counted, process +{after['rss_growth_bytes'] / 1e6:,.0f} MB"
+            )
+    lines.append(
+        f"  budget / no budget after the last run: arrays {report['reachable_budget_vs_none']:.2f}, "
+        f"process growth after the first run {report['rss_growth_after_first_budget_vs_none']:.2f}"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser("python -m benchmarks.memory", __doc__, "5 runs of a 784-256-256-10 MLP (CI)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        fields = json.loads(args.worker)
+        print(json.dumps(worker(MemoryBenchmarkSize(**{**fields, "widths": tuple(fields["widths"])}))))
+        return
+    require_fashion(parser)
+    report_benchmark(args, SIZES, run_benchmark, format_report)
+
+
+if __name__ == "__main__":
+    main()

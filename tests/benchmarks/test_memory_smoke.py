@@ -1,0 +1,22 @@
+"""The memory benchmark runs end to end as CI runs it. Resident memory is printed, never asserted; what
+the budget keeps does not depend on the machine, so it is checked."""
+
+import pytest
+
+from tests.benchmarks.reports import not_positive, run_small
+
+
+@pytest.mark.slow
+def test_small_memory_benchmark_keeps_what_the_budget_allows_and_every_array_once(tmp_path):
+    proc, report = run_small("benchmarks.memory", tmp_path / "memory.json")
+    assert "budget / no budget after the last run" in proc.stdout
+    budget, unbounded = report["arms"]["budget"], report["arms"]["no budget"]
+    model = budget["model_bytes"]
+    assert model == unbounded["model_bytes"] == 269_322 * 4  # a saved run keeps its float32 parameters only
+    fit = int(budget["visitor_mb"] * 1e6 // model)  # 2.5 MB holds 2 of these models
+    assert [a["counted_bytes"] for a in budget["after_run"]] == [min(i, fit) * model for i in range(1, 6)]
+    assert [a["counted_bytes"] for a in unbounded["after_run"]] == [i * model for i in range(1, 6)]
+    # what the session really holds is what the ledger counts: no model kept twice (a finished job's copy)
+    for arm in (budget, unbounded):
+        assert [a["reachable_bytes"] for a in arm["after_run"]] == [a["counted_bytes"] for a in arm["after_run"]]
+    assert not not_positive(report)
