@@ -1,12 +1,15 @@
 """Training slots shared fairly between visitors: one running job per visitor unless there is room.
 
 At most ``limit`` background jobs (trainings and sweeps) run at once; the others wait. When a
-slot frees, it goes to the waiting job whose visitor holds the fewest slots now (first come,
-first served among equals), so a visitor's second job only gets a slot that no other visitor's
-job is waiting for. And when every slot is taken while a visitor who holds none waits, a visitor
-holding two or more gives its newest job's slot back at that job's next turn (``give_back``,
-between two compiled chunks): the job waits with its state in memory and goes on where it
-stopped once it gets a slot again.
+slot frees, it goes to the waiting job whose visitor holds the fewest slots now; among equals, to
+the visitor served longest ago (never served first), then first come, first served. So a
+visitor's second job only gets a slot that no other visitor's job is waiting for, and a visitor
+whose job just ended does not go before one who has waited without any.
+
+And when every slot is taken while a visitor who holds none waits, a visitor holding two or more
+gives its newest job's slot back at that job's next turn (``give_back``, between two compiled
+chunks): the job waits with its state in memory and goes on where it stopped once it gets a slot
+again.
 
 A slot is handed to the next job inside ``release`` itself, under the lock, so who gets it never
 depends on which waiting thread wakes first.
@@ -44,6 +47,7 @@ class Slots:
         self._holders: dict[object, _Place] = {}
         self._waiting: dict[object, _Place] = {}  # in the order they began to wait
         self._asked = itertools.count()
+        self._served: dict[object, int] = {}  # per owner: when it was last given a slot (a tick of ``_asked``)
 
     @property
     def limit(self) -> int:
@@ -118,16 +122,23 @@ class Slots:
         return Counter(place.owner for place in self._holders.values())
 
     def _admit(self) -> None:
-        """Fill free slots: each goes to the waiting job whose owner holds the fewest, first come first."""
+        """Fill free slots: each goes to the waiting job whose owner holds the fewest, then whose owner was
+        served longest ago, then first come first."""
         admitted = False
         while self._waiting and len(self._holders) < self._limit:
             counts = self._counts()
             # min keeps the first of equals, and the queue is in arrival order: first come, first served
-            job = min(self._waiting, key=lambda j: counts[self._waiting[j].owner])
-            self._holders[job] = self._waiting.pop(job)
+            job = min(self._waiting, key=lambda j, counts=counts: self._fairness(j, counts))
+            place = self._holders[job] = self._waiting.pop(job)
+            self._served[place.owner] = next(self._asked)
             admitted = True
         if admitted:
             self._cond.notify_all()
+
+    def _fairness(self, job: object, counts: Counter) -> tuple[int, int]:
+        """Smaller goes first: slots its owner holds now, then when its owner was last served (-1: never)."""
+        owner = self._waiting[job].owner
+        return counts[owner], self._served.get(owner, -1)
 
     def _must_give_back(self, job: object) -> bool:
         place = self._holders.get(job)

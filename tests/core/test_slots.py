@@ -26,7 +26,7 @@ def wait_until(condition, what: str, timeout: float = 180.0) -> None:
         time.sleep(0.01)
 
 
-def test_a_free_slot_goes_to_the_waiting_visitor_holding_fewest_then_first_come():
+def test_a_free_slot_goes_to_the_visitor_holding_fewest_then_served_longest_ago_then_first_come():
     slots = Slots(2)
     slots.ask("a1", "A")
     slots.ask("a2", "A")  # nobody else waits: a visitor's second job gets the free slot
@@ -41,10 +41,21 @@ def test_a_free_slot_goes_to_the_waiting_visitor_holding_fewest_then_first_come(
         slots.release(ending)
         (new,) = {job for job in ["a3", "b1", "c1", "b2"] if slots.holds(job)} - holding
         admitted.append(new)
-    # a1 ends: B and C hold none, B came first | a2 ends: A and C hold none, a3 came first |
-    # b1 ends: B and C hold none, c1 came first | c1 ends: b2, the last one waiting
-    assert admitted == ["b1", "a3", "c1", "b2"]
+    # a1 ends: B and C hold none and were never served, B came first | a2 ends: A and C hold none, C was
+    # never served | b1 ends: A and B hold none, A was served longest ago | c1 ends: b2, the last one waiting
+    assert admitted == ["b1", "c1", "a3", "b2"]
     assert slots.running == 2 and slots.waiting == 0
+
+
+def test_with_one_slot_a_visitors_next_job_waits_behind_a_visitor_never_served_though_it_asked_first():
+    slots = Slots(1)
+    slots.ask("a1", "A")
+    slots.ask("a2", "A")  # asked before B, while A's first one runs
+    slots.ask("b1", "B")
+    slots.release("a1")  # both now hold none: B, who has had no slot yet, goes first
+    assert slots.holds("b1") and not slots.holds("a2")
+    slots.release("b1")
+    assert slots.holds("a2")
 
 
 def test_a_second_job_waits_behind_a_later_visitor_who_holds_none():
