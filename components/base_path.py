@@ -6,7 +6,8 @@ the browser's console, every time), then tries ``/`` (streamlit#7074). It reads 
 address from ``window.__streamlit.BACKEND_BASE_URL`` when a page sets it (Streamlit's documented
 way to embed an app), so ``BasePathMiddleware`` puts a tiny script into each page's HTML that sets
 it to the page's address without the page name: ``/train`` -> ``/``, and behind a proxy
-``/dash/train`` -> ``/dash/``, which is what the front end's own probing finds.
+``/dash/train`` -> ``/dash/``, which is what the front end's own probing finds. At any other address
+(a mistyped page, a proxy's bare prefix) it sets nothing, and the front end probes as before.
 
 It is an ASGI middleware for ``st.App(middleware=...)`` (Streamlit's public server API); it
 touches only HTML page responses, never the websocket, scripts or data.
@@ -22,7 +23,8 @@ SCRIPT = """<script>(function () {{
   var pages = {pages};
   var path = location.pathname.replace(/\\/+$/, "");
   var last = path.slice(path.lastIndexOf("/") + 1);
-  if (pages.indexOf(last) >= 0) path = path.slice(0, path.length - last.length);
+  if (path !== "" && pages.indexOf(last) < 0) return;  // not a page's address: the front end finds its server
+  path = path.slice(0, path.length - last.length);
   if (path.slice(-1) !== "/") path += "/";
   window.__streamlit = Object.assign({{}}, window.__streamlit, {{BACKEND_BASE_URL: location.origin + path}});
 }})();</script>"""

@@ -113,6 +113,9 @@ def test_a_deep_link_opens_its_page_and_no_request_fails(page, server):
     open_page(page, "Inside")  # the menu still leads to the other pages
     assert urlparse(page.url).path == "/inside"
     assert failed == []
+    # a mistyped address is left to Streamlit, which finds its server and opens the first page
+    goto(page, f"{server}/no-such-page")
+    assert main_text(page).split("\n")[0].endswith("Build a model")
 
 
 def test_on_a_phone_the_parameter_count_is_on_screen_with_the_width_field(browser, server):

@@ -43,6 +43,7 @@ def test_a_page_gets_the_script_first_in_its_head_and_a_matching_length():
     assert body == PAGE.replace(b"<head>", b"<head>" + script)
     assert dict(start["headers"])[b"content-length"] == str(len(PAGE) + len(script)).encode()
     assert b'["build", "train"]' in script
+    assert b"pages.indexOf(last) < 0) return;" in script  # any other address: nothing set (a mistyped page)
     assert b"accept-encoding" not in asked  # asked uncompressed, so it can be changed
 
 
