@@ -16,7 +16,6 @@ process's resident memory. Printed, never asserted; the facts that do not depend
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import json
 import os
@@ -26,9 +25,6 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import jax
-import numpy as np
 
 from benchmarks.app import ROOT
 from benchmarks.throughput import benchmark_parser, machine_info, report_benchmark, require_fashion
@@ -54,27 +50,11 @@ SIZES = {
 
 def reachable_bytes(root: object) -> int:
     """Bytes of the numpy and JAX arrays reachable from ``root`` through this project's objects, dicts,
-    lists and tuples (datasets and threads not followed): what the session really holds."""
+    lists, tuples and partials (datasets and threads not followed): what the session really holds."""
     from core.data import Dataset
+    from tests.trees import array_bytes
 
-    seen: set[int] = set()
-    total, todo = 0, [root]
-    while todo:
-        obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, (Dataset, threading.Thread)):
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, (np.ndarray, jax.Array)):
-            total += obj.nbytes
-        elif isinstance(obj, dict):
-            todo += obj.values()
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            todo += obj
-        elif isinstance(obj, functools.partial):
-            todo += [*obj.args, *obj.keywords.values()]
-        elif type(obj).__module__.split(".")[0] in ("core", "components") and hasattr(obj, "__dict__"):
-            todo += vars(obj).values()
-    return total
+    return array_bytes(root, skip=(Dataset, threading.Thread), follow=("core", "components"))
 
 
 def rss_bytes() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 
@@ -16,9 +18,10 @@ def assert_leaves_close(a, b, rtol: float = 0.0, atol: float = 0.0, same_dtype: 
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
 
 
-def array_bytes(root, skip: tuple[type, ...] = ()) -> int:
-    """Bytes of every distinct numpy or JAX array reachable from ``root`` through containers and the
-    project's own objects (dataclasses and ``core`` classes), leaving out instances of ``skip``."""
+def array_bytes(root, skip: tuple[type, ...] = (), follow: tuple[str, ...] = ("core",)) -> int:
+    """Bytes of every distinct numpy or JAX array reachable from ``root`` through containers,
+    ``functools.partial`` and the objects of the project's packages in ``follow`` (``core``; add
+    ``components`` to walk a visitor's session), leaving out instances of ``skip``."""
     seen: set[int] = set()
     total = 0
     todo = [root]
@@ -33,6 +36,8 @@ def array_bytes(root, skip: tuple[type, ...] = ()) -> int:
             todo += obj.values()
         elif isinstance(obj, (list, tuple, set, frozenset)):
             todo += obj
-        elif type(obj).__module__.startswith("core.") and hasattr(obj, "__dict__"):
+        elif isinstance(obj, functools.partial):
+            todo += [*obj.args, *obj.keywords.values()]
+        elif type(obj).__module__.split(".")[0] in follow and hasattr(obj, "__dict__"):
             todo += vars(obj).values()
     return total
