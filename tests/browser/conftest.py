@@ -36,6 +36,14 @@ def server() -> Iterator[str]:
     stop_server(proc)
 
 
+@pytest.fixture(scope="module")
+def strict_server():
+    """A server of the test module's own whose runs stop 2 s after their tab closes, at most 2 trainings at once."""
+    proc, url = start_server({"FLAX_DASHBOARD_TAB_GRACE_S": "2", "FLAX_DASHBOARD_MAX_TRAININGS": "2"})
+    yield proc, url
+    stop_server(proc)
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
