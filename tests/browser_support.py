@@ -177,8 +177,52 @@ def no_exception(page) -> None:
     ).first.inner_text()
 
 
+#: how many script runs this page has finished (counted in the browser from the first call on)
+RUNS_ENDED = """() => {
+  if (window.__runs_ended === undefined) {
+    window.__runs_ended = 0;
+    new MutationObserver(records => {
+      for (const r of records) if (r.oldValue === 'running') window.__runs_ended++;
+    }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                          attributeFilter: ['data-test-script-state']});
+  }
+  return window.__runs_ended;
+}"""
+
+
+def set_number(field, value: float) -> None:
+    """Type ``value`` into a number field outside a form and press Enter, as a visitor does; wait for
+    the run it causes.
+
+    Right after a page is drawn (a server's first visitor, two servers on two cores), Streamlit can
+    take a second or more to start that run, so being idle is not enough: wait until a run has ended
+    since the Enter. If none came or the field lost the value (seen once in CI on a server's first
+    page: the field showed its old width again), type it once more, as a visitor would.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page = field.page
+    for attempt in range(2):
+        ended = page.evaluate(RUNS_ENDED)
+        field.fill(str(value))
+        field.press("Enter")
+        try:
+            page.wait_for_function(f"() => window.__runs_ended > {ended}", timeout=20_000)
+        except PlaywrightTimeout:
+            if attempt == 1:
+                raise
+            continue
+        wait_idle(page)
+        if float(field.input_value()) == float(value):
+            return
+    raise AssertionError(f"the field shows {field.input_value()!r} after typing {value!r} twice")
+
+
 def start_training(page, epochs: int) -> None:
-    """On the Train page (open in this visitor's session), start a run of ``epochs`` epochs."""
+    """On the Train page (open in this visitor's session), start a run of ``epochs`` epochs.
+
+    The settings are a form that Enter does not submit (no run follows it): the button sends them.
+    """
     field = page.get_by_role("spinbutton", name="Epochs").first
     field.fill(str(epochs))
     field.press("Enter")

@@ -10,16 +10,18 @@ from core.data import load_dataset
 from core.predict import evaluate
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.browser_support import goto, no_exception, open_page, open_tab, screenshot, train_on_page, wait_idle
+from tests.browser_support import (
+    goto,
+    no_exception,
+    open_page,
+    open_tab,
+    screenshot,
+    set_number,
+    train_on_page,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def set_number(page, label: str, value: int, nth: int = 0) -> None:
-    field = page.get_by_role("spinbutton", name=label).nth(nth)
-    field.fill(str(value))
-    field.press("Enter")
-    wait_idle(page)
 
 
 def plotted_points(page, chart_index: int = 0) -> int:
@@ -33,7 +35,7 @@ def plotted_points(page, chart_index: int = 0) -> int:
 def test_mlp_path(page, server):
     goto(page, server)
     expect(page.get_by_text("535,818").first).to_be_visible()
-    set_number(page, "units", 256, nth=0)  # first hidden layer 512 -> 256
+    set_number(page.get_by_role("spinbutton", name="units").first, 256)  # first hidden layer 512 -> 256
     spec = ModelSpec.mlp((256, 256))
     expect(page.get_by_text(f"{spec.parameter_count:,}").first).to_be_visible()
     no_exception(page)
