@@ -237,3 +237,35 @@ def test_a_sweep_estimate_sees_the_trainings_taking_turns_but_not_paused_or_ende
     finally:
         job.stop()
     assert job.join(30) and runs.running_trainings() == []
+
+
+def test_a_continued_job_lists_its_earlier_epochs_while_it_trains_and_saves_them(tmp_path, sample):
+    """Continuing a run of 1 epoch to 3: while epoch 3 trains, the live epoch list is 1, 2 (not 2 alone,
+    from zero), and the save made meanwhile keeps epoch 1 and its steps."""
+    from core.runs import store
+    from core.training import train
+    from tests.waits import joined, wait_for
+
+    spec = ModelSpec.mlp((16,))
+    first = train(spec, TrainConfig(epochs=1), sample)  # 35 steps (4,500 // 128)
+    saves = store.RunningSave(tmp_path, interval_s=0)
+    job = TrainingJob(spec, TrainConfig(epochs=3), sample, resume=first, checkpoints=saves)
+    job.controls.step(35 + 1)  # epoch 2, its test and one step of epoch 3, then it holds
+    job.start()
+    try:
+        wait_for(lambda: job.controls.holding, "the continued job to hold after its steps")
+        snap = job.snapshot()
+        assert snap.step == 71 and snap.active
+        assert [m.epoch for m in snap.epoch_metrics] == [1, 2]
+        assert snap.epoch_metrics[0] == first.history.epochs[0]
+        assert saves.wait_written(600), "the save made while it trained was not written"
+        [during] = store.list_runs(tmp_path)
+        assert during.in_progress and during.summary["epochs_done"] == 2
+        saved = during.load()
+        assert [m.epoch for m in saved.history.epochs] == [1, 2] and saved.steps == 70
+        assert saved.history.step_losses[:35] == first.history.step_losses
+    finally:
+        job.stop()
+        joined(job)
+        saves.close()
+    assert [m.epoch for m in job.snapshot().epoch_metrics] == [1, 2]  # stopped in epoch 3
