@@ -370,12 +370,13 @@ def train_in_app(dataset: str, epochs: int, live_views: bool = True) -> dict[str
     run.job.join()
     if run.job.result is None or run.job.result.status != "finished":
         raise RuntimeError(f"in-app training ended as {run.status}: {run.job.snapshot().message}")
-    return {"samples_per_s": run.job.result.samples_per_s, "polls": len(polls), "poll_s": spread(polls)}
+    result = run.job.result
+    return {"samples_per_s": result.samples_per_s, "steps": result.steps, "polls": len(polls), "poll_s": spread(polls)}
 
 
 def train_headless(dataset: str, epochs: int) -> dict[str, Any]:
     result = train(MODELS["mlp"], TrainConfig(epochs=epochs), core_data.load_dataset(dataset))
-    return {"samples_per_s": result.samples_per_s}
+    return {"samples_per_s": result.samples_per_s, "steps": result.steps}
 
 
 def live_views_rerun_cost(trials: int) -> dict[str, Any]:

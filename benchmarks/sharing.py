@@ -119,9 +119,13 @@ def measure(k: int, mode: str, dataset, size: SharingBenchmarkSize, at) -> dict[
         "jobs": k,
         "mode": mode,
         "kinds": [type(job).__name__ for job in jobs],
+        "batch_size": batch,
+        "steps": quiet[0],  # each job's steps in the quiet window: the work its images/s counts
         "images_per_s": per_job,
         "aggregate_images_per_s": sum(per_job),
         "fairness": min(per_job) / max(per_job) if max(per_job) > 0 else 0.0,
+        "steps_while_clicking": busy[0],
+        "window_while_clicking_s": busy[1],
         "images_per_s_while_clicking": with_clicks,
         "aggregate_while_clicking": sum(with_clicks),
         "clicks": spread(clicks),

@@ -78,6 +78,7 @@ class Run:
 
     samples_per_s: float
     startup_s: float
+    images: int  # trained in the timed part: a ratio compares candidates that trained the same number
 
 
 def summarize(runs: list[Run], flops_per_sample: int, ceiling_gflops: float) -> dict[str, Any]:
@@ -93,6 +94,7 @@ def summarize(runs: list[Run], flops_per_sample: int, ceiling_gflops: float) -> 
         "gflops": gflops,
         "ceiling_fraction": gflops / ceiling_gflops,
         "runs_samples_per_s": [run.samples_per_s for run in runs],
+        "runs_images": [run.images for run in runs],
     }
 
 
@@ -165,7 +167,7 @@ def engine_run(spec: ModelSpec, dataset: Dataset, epochs: int, augment: bool) ->
     """``core.training.train``: its samples/s already excludes compile and per-epoch evaluation."""
     config = TrainConfig(epochs=epochs, batch_size=BATCH_SIZE, augment=augment, learning_rate=LEARNING_RATE)
     result = train(spec, config, dataset)
-    return Run(result.samples_per_s, result.compile_s)
+    return Run(result.samples_per_s, result.compile_s, result.steps * config.batch_size)
 
 
 def with_batchnorm_and_dropout(spec: ModelSpec) -> ModelSpec:
@@ -225,7 +227,7 @@ def plain_flax_run(spec: ModelSpec, dataset: Dataset, epochs: int) -> Run:
             state, _ = step(state, images, labels)
     jax.block_until_ready(state)
     samples = epochs * (dataset.num_train // BATCH_SIZE) * BATCH_SIZE
-    return Run(samples / (time.perf_counter() - tic), startup)
+    return Run(samples / (time.perf_counter() - tic), startup, samples)
 
 
 # ----- candidate 3: PyTorch eager -------------------------------------------------------------
@@ -280,7 +282,7 @@ def torch_run(spec: ModelSpec, dataset: Dataset, epochs: int) -> Run:
         for images, labels in plain_batches(dataset, rng):
             step(images, labels)
     samples = epochs * (dataset.num_train // BATCH_SIZE) * BATCH_SIZE
-    return Run(samples / (time.perf_counter() - tic), startup)
+    return Run(samples / (time.perf_counter() - tic), startup, samples)
 
 
 # ----- running and reporting ------------------------------------------------------------------
@@ -305,7 +307,8 @@ SEEDS = (0, 1, 2, 3)
 
 def seeds_run(dataset: Dataset, epochs: int) -> dict[str, float]:
     """The seeds of one sweep point: images/s of all of them trained as one stack of the engine,
-    and of the same models trained one after another (compile and evaluation excluded)."""
+    and of the same models trained one after another (compile and evaluation excluded), and the
+    images each way trained (all the seeds' together)."""
     config = TrainConfig(epochs=epochs, batch_size=BATCH_SIZE, augment=False, learning_rate=LEARNING_RATE)
     members = [(SEEDS_SPEC.replace(seed=s), replace(config, seed=s)) for s in SEEDS]
     together = train_stack(members, dataset)
@@ -313,6 +316,8 @@ def seeds_run(dataset: Dataset, epochs: int) -> dict[str, float]:
     return {
         "together_samples_per_s": len(SEEDS) * together[0].samples_per_s,
         "one_by_one_samples_per_s": len(SEEDS) / sum(1 / r.samples_per_s for r in alone),
+        "together_images": sum(r.steps for r in together) * BATCH_SIZE,
+        "one_by_one_images": sum(r.steps for r in alone) * BATCH_SIZE,
     }
 
 

@@ -1,8 +1,10 @@
 """The app benchmark runs end to end, as CI runs it, and ``python -m benchmarks`` merges every report.
 
 Speeds, latencies and memory are printed, never asserted (tests assert behaviour); only facts that do not
-depend on the machine are: every measurement is there and positive, and a 150,000-step loss
-curve is drawn with at most ``MAX_CURVE_POINTS`` points per trace.
+depend on the machine are: every measurement is there and positive, the in-app and headless trainings
+that a ratio compares trained the same steps of the same model on the same data (and the ratios are the
+quotients of their best rounds), and a 150,000-step loss curve is drawn with at most
+``MAX_CURVE_POINTS`` points per trace.
 """
 
 import json
@@ -13,11 +15,12 @@ import pytest
 from benchmarks import __main__ as benchmarks_main
 from benchmarks import app, estimates, first_visit, memory, sharing, throughput
 from components.figures import MAX_CURVE_POINTS
+from core.training import TrainConfig, steps_per_epoch
 from tests.benchmarks.reports import not_positive, run_small
 
 
 @pytest.mark.slow
-def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_dir, tmp_path):
+def test_small_app_benchmark_compares_in_app_and_headless_training_of_the_same_steps(fashion_dir, sample, tmp_path):
     proc, report = run_small("benchmarks.app", tmp_path / "app.json")
     for words in (
         "time to the first training step", "page switch", "in-app / headless", "VmHWM", "loss curve",
@@ -35,10 +38,20 @@ def test_small_app_benchmark_exits_cleanly_and_reports_positive_numbers(fashion_
     assert set(interactions["page_switch"]["pages"]) == set(app.PAGES)
     assert set(interactions["inside_new_input"]) == {"mlp", "autoencoder"}
     assert all(len(r["trials_s"]) >= report["size"]["trials"] for r in interactions["inside_new_input"].values())
-    assert len(report["training"]["rounds"]["in_app_no_live_views"]) == report["size"]["repeats"]
+    training = report["training"]
+    assert training["dataset"] == "sample" and training["model"] == app.MODELS["mlp"].describe()
+    # headless, in the app, in the app without live views: every round trained the same steps (the
+    # benchmark's epochs of the sample), so their images/s compare like with like
+    steps = training["epochs"] * steps_per_epoch(TrainConfig(), sample.num_train)
+    assert steps == 10 * 35
+    for name in ("headless", "in_app", "in_app_no_live_views"):
+        assert [run["steps"] for run in training["rounds"][name]] == [steps] * report["size"]["repeats"], name
+    best = {name: max(run["samples_per_s"] for run in runs) for name, runs in training["rounds"].items()}
+    assert training["headless_samples_per_s"] == best["headless"]
+    assert training["in_app_vs_headless"] == pytest.approx(best["in_app"] / best["headless"])
+    assert training["live_views_vs_none"] == pytest.approx(best["in_app"] / best["in_app_no_live_views"])
     assert set(report["live_views"]) == {"mlp", "autoencoder"}
-    assert report["training"]["dataset"] == "sample"
-    assert all(run["polls"] >= 1 for run in report["training"]["rounds"]["in_app"])
+    assert all(run["polls"] >= 1 for run in training["rounds"]["in_app"])
     assert report["loss_curve"]["steps"] == 150_000
     assert report["loss_curve"]["max_points_per_trace"] <= MAX_CURVE_POINTS
     assert not not_positive(report)

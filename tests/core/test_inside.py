@@ -90,7 +90,27 @@ def test_one_image_many_images_and_chunks_give_the_same_values(sample):
     np.testing.assert_allclose(picked[1].values, one[1].values, rtol=1e-5, atol=1e-6)
 
 
-def test_trained_and_untrained_parameters_give_different_values(sample):
+def test_trained_and_untrained_parameters_give_each_their_own_values(small):
+    """The rows are computed from the parameters given: a trained model's and its untrained start's (the
+    Inside page shows them side by side) each equal flax's own forward pass, and differ in every layer."""
+    spec = ModelSpec.mlp((32, 16))
+    trained = train(spec, TrainConfig(epochs=2), small).params
+    untrained = models.init_params(spec)
+    images = small.test_images[:8]
+    shown = {}
+    for name, params in (("trained", trained), ("untrained", untrained)):
+        rows, output = inside.layer_outputs(spec, params, images)
+        flax_output = models.build_model(spec).apply({"params": params}, inside.as_inputs(images))
+        np.testing.assert_allclose(output, flax_output, rtol=1e-5, atol=1e-5)
+        received = dense_inputs(spec, params, images)  # what Dense_1 and Dense_2 receive: rows 0 and 1
+        for row, path in zip(rows[:2], ("Dense_1", "Dense_2"), strict=True):
+            np.testing.assert_allclose(row.values, received[path].reshape(len(images), -1), rtol=1e-5, atol=1e-5)
+        shown[name] = rows
+    for after, before in zip(shown["trained"], shown["untrained"], strict=True):
+        assert np.abs(after.values - before.values).max() > 0.1, after.path
+
+
+def test_doubling_the_parameters_doubles_the_first_dense_layers_output(sample):
     untrained = models.init_params(MLP)
     moved = jax.tree_util.tree_map(lambda leaf: leaf * 2.0, untrained)
     before, _ = inside.layer_outputs(MLP, untrained, sample.test_images[:1])
