@@ -27,7 +27,9 @@ IMAGE = HOSTILE["image"]
 FOLDER_NAMES = {
     "link": "[Log in](http:h)",
     "image": "![x](b.png)",
-    "url": "www.h.com",
+    "url": "http:h.com",
+    "www": "www.h.com",
+    "email": "someone@h.com",
     "html": "<b>x<img src=x>",
     "long": "# " + ("**bold** _slanted_ ~~gone~~ " * 9)[:248],
 }
@@ -41,7 +43,8 @@ def test_a_hostile_link_value_is_shown_as_typed(key, value):
     at.run()
     assert not at.exception
     assert any("not valid" in i.value for i in at.info)
-    assert_shown_as_typed(at, value)
+    # layers are items split at dots: the refusal quotes the first item that is not a layer
+    assert_shown_as_typed(at, value, shown=value.split(".")[0] if key == "layers" else value)
 
 
 def test_a_long_link_value_is_not_echoed_whole():
