@@ -173,7 +173,7 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
         estimate = estimate.sharing(running_trainings(), visitor_id())
     what = "widths" if plan.setting == WIDTH else f"values of the {plan.swept.label}"
     models = f"**{plan.models} models** ({len(plan.values)} {what} × {len(plan.seeds)} seeds)"
-    where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {dataset.name}"
+    where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {plain(dataset.name)}"
     if estimate is None:
         st.info(f"{models}, {where}. The time is estimated once the running sweep ends.", icon=":material/timer:")
     else:
@@ -209,7 +209,7 @@ def choose_run(state: AppState, sweep_state: SweepPageState, job: SweepJob, runs
     )  # fmt: skip
     if cols[1].button("Use this model", key="sweep.use", icon=":material/check:"):
         run = make_current(state, sweep_state, job.job_id, kept[index])
-        st.toast(f"Now using {run.label}", icon=":material/check:")
+        st.toast(f"Now using {plain(run.label, 200)}", icon=":material/check:")
         st.rerun(scope="app")
 
 
@@ -226,7 +226,7 @@ def chart_selection(state: AppState, sweep_state: SweepPageState, job: SweepJob,
         return
     run = make_current(state, sweep_state, job.job_id, chosen)
     best = "" if chosen is clicked else f" (seed {chosen.seed}, the best of its seeds)"
-    st.toast(f"Now using {run.label}{best}", icon=":material/check:")
+    st.toast(f"Now using {plain(run.label, 200)}{best}", icon=":material/check:")
     st.rerun(scope="app")
 
 

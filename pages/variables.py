@@ -10,6 +10,7 @@ from components.frame import require_frame
 from components.state import get_state
 from components.tree_view import treescope_html
 from components.ui import explain, height
+from components.words import plain
 from core import models
 from core.costs import parameter_diff
 from core.variables import (
@@ -43,7 +44,7 @@ if trained is not None:
     run = state.trained_run()
     st.success(
         f"Showing the **trained** values of run {run.run_id} "
-        f"({len(trained.history.epochs)} epochs on {trained.dataset}).",
+        f"({len(trained.history.epochs)} epochs on {plain(trained.dataset)}).",
         icon=":material/school:",
     )
 else:

@@ -78,7 +78,7 @@ def hostile_checkpoint(trained) -> bytes:
 
 @pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
 def test_an_uploaded_checkpoint_with_hostile_names_is_shown_as_typed(app, trained, value):
-    """Its file name (in the run's label) and its dataset name, on the Train page and the Results page."""
+    """Its file name (in the run's label) and its dataset name, on the Train, Results and Variables pages."""
     app.switch_page("pages/train.py").run()
     upload = checkpoint.to_bytes(dataclasses.replace(trained, dataset=value))
     app.get("file_uploader")[0].set_value((f"{value}.msgpack", upload, "application/octet-stream")).run()
@@ -88,6 +88,9 @@ def test_an_uploaded_checkpoint_with_hostile_names_is_shown_as_typed(app, traine
     app.switch_page("pages/results.py").run()  # the run's data is not here: a warning names it
     assert not app.exception
     assert any("not available here" in w.value for w in app.warning)
+    assert_shown_as_typed(app, value)
+    app.switch_page("pages/variables.py").run()
+    assert not app.exception
     assert_shown_as_typed(app, value)
 
 
