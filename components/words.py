@@ -71,8 +71,11 @@ def status_words(status: str, models: str = "the model so far") -> str:
     return words.get(status, "Loaded from a file")
 
 
-def saved_run_status(summary: dict, interrupted: bool) -> str:
-    """A saved run's status in words; a run saved while it trained says whether it still trains here."""
+def saved_run_status(summary: dict, interrupted: bool, damage: tuple[str, ...] = ()) -> str:
+    """A saved run's status in words; a run saved while it trained says whether it still trains here; a
+    summary with fields of the wrong type says which (the checkpoint beside it is checked when loaded)."""
+    if damage:
+        return f"Damaged summary ({'; '.join(damage)})"
     if summary.get("in_progress"):
         epoch = f"epoch {summary.get('epochs_done')} of {summary.get('epochs_planned')}"
         if interrupted:

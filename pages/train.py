@@ -477,7 +477,7 @@ def saved_runs_section(state: AppState) -> None:
                     "id": r.run_id,
                     "model": r.summary.get("model"),
                     "data": r.summary.get("dataset"),
-                    "status": saved_run_status(r.summary, r.interrupted),
+                    "status": saved_run_status(r.summary, r.interrupted, r.damage),
                     "epochs": r.summary.get("epochs_done"),
                     "test accuracy": saved_score(r.summary.get("test_accuracy"), "{:.1%}", "not measured"),
                     "test loss": saved_score(r.summary.get("test_loss"), "{:.4f}", ""),
