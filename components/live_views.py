@@ -15,6 +15,7 @@ import streamlit as st
 from components import figures
 from components.images import tile
 from components.ui import explain, height, image_scale
+from components.words import plain
 from core.data import Dataset
 from core.live import LIVE_IMAGES, WEIGHT_UNITS, compute_live_views
 from core.spec import ModelSpec
@@ -30,7 +31,7 @@ def watch_learning(spec: ModelSpec, variables: Any, dataset: Dataset, step: int)
         if views.answers is not None:
             st.image(tile(views.images, cols=LIVE_IMAGES, scale=image_scale(3)), output_format="PNG")
             said = [
-                f"{'✓' if a == t else '✗'} {names[a]} ({c:.0%})"
+                f"{'✓' if a == t else '✗'} {plain(names[a])} ({c:.0%})"
                 for a, t, c in zip(views.answers, views.labels, views.confidence, strict=True)
             ]
             st.caption("Its answers: " + " · ".join(said))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import threading
 
 import numpy as np
@@ -18,6 +17,7 @@ import streamlit as st
 from PIL import Image
 
 from components.images import tile
+from components.server_paths import configured_data_roots, served_to_others
 from components.state import DEFAULT_SPECS
 from components.words import plain
 from core import inside, predict
@@ -104,19 +104,13 @@ def _warm_up() -> None:
             return
 
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-DEFAULT_DATA_ROOTS = ("/usr/share/datasets", "~/data", "~/tensorflow_datasets")
-
-
 def data_roots() -> tuple[str, ...] | None:
     """Folders the Train page may read IDX files from: any folder when the server only listens on
     this computer, else only below ``FLAX_DASHBOARD_DATA_ROOTS`` (``os.pathsep``-separated) and the
     folder uploaded zips are unpacked into."""
-    if str(st.get_option("server.address") or "") in LOOPBACK:
+    if not served_to_others():
         return None
-    configured = os.environ.get("FLAX_DASHBOARD_DATA_ROOTS")
-    roots = tuple(p for p in configured.split(os.pathsep) if p) if configured is not None else DEFAULT_DATA_ROOTS
-    return (*roots, str(UPLOAD_ROOT))
+    return (*configured_data_roots(), str(UPLOAD_ROOT))
 
 
 def dataset(name: str) -> Dataset:

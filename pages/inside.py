@@ -15,7 +15,7 @@ from components.images import tile
 from components.inside_figures import DiagramLayer
 from components.state import get_state
 from components.ui import explain, height, image_scale
-from components.words import plain
+from components.words import option_text, plain
 from core import inside, models
 from core.data import Dataset
 from core.errors import CoreError
@@ -85,7 +85,7 @@ if choice == "test":
     pick = st.columns([2, 2, 3], vertical_alignment="bottom")
     pick[0].selectbox(
         "Class", [ANY_CLASS, *range(len(names))], key="inside.class", on_change=another_image,
-        format_func=lambda c: "any class" if c == ANY_CLASS else plain(names[c]),
+        format_func=lambda c: "any class" if c == ANY_CLASS else option_text(names[c]),
         help="Browse the test images of one class.",
     )  # fmt: skip
     pick[1].button("Another image", icon=":material/casino:", key="inside.another", on_click=another_image)
