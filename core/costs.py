@@ -44,13 +44,11 @@ class ModelCosts:
     batch_stats_bytes: int = 0  # BatchNorm's running means and variances
 
 
-#: Operations per value of the layers without a matrix: (evaluation forward, training forward).
-ELEMENTWISE_FLOPS = {"dropout": (0, 2), "batchnorm": (4, 7), "layernorm": (7, 7)}
-
-
 def _elementwise_flops(spec: ModelSpec, training: bool) -> int:
-    return sum(ELEMENTWISE_FLOPS[layer.type][training] * size
-               for layer, size in zip(spec.layers, spec.layer_inputs, strict=True) if not layer.is_dense)  # fmt: skip
+    """Operations of the layers without a matrix (each kind of layer counts its own)."""
+    return sum(
+        layer.elementwise_flops(size, training) for layer, size in zip(spec.layers, spec.layer_inputs, strict=True)
+    )
 
 
 def _dense_forward_flops(spec: ModelSpec) -> int:

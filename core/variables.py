@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from core import models
-from core.spec import ModelSpec
+from core import flax_layers, models
+from core.spec import MLPSpec, ModelSpec
 
 HISTOGRAM_BINS = 20
 
@@ -253,15 +253,21 @@ import numpy as np
 """
 
 
-def _model_source() -> str:
-    text = Path(models.__file__).read_text()
+def _model_source(module: Any) -> str:
+    text = Path(module.__file__).read_text()
     begin = text.index("# --- model source begin\n") + len("# --- model source begin\n")
     end = text.index("# --- model source end")
     return text[begin:end].strip() + "\n"
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return value.__name__ if callable(value) else repr(value)
+
+
 def _tuple(values: Any) -> str:
-    items = [f'"{v}"' if isinstance(v, str) else repr(v) for v in values]
+    items = [_value(v) for v in values]
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
@@ -276,7 +282,7 @@ def flax_source(spec: ModelSpec) -> str:
     """Runnable flax.linen code that builds the model ``spec`` describes, with the same shapes."""
     model = models.build_model(spec)
     batch = f"jnp.ones((1, {', '.join(str(d) for d in spec.input_shape)}))"
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         construct = f"model = MLP(\n    layers={_layers(model.layers)},\n)\n"
         usage = "logits = model.apply(variables, x)  # one score per class, shape (1, 10)\n"
     else:
@@ -293,7 +299,9 @@ def flax_source(spec: ModelSpec) -> str:
         )
     return (
         _SOURCE_HEADER
-        + _model_source()
+        + _model_source(flax_layers)
+        + "\n\n"
+        + _model_source(models)
         + "\n\n"
         + construct
         + f"x = {batch}\n"

@@ -132,7 +132,7 @@ class SweepPlan:
         """The values of any other setting: each point is built (TrainConfig or ModelSpec checks the
         value), the sweep's error naming ``values``."""
         swept = SETTINGS[self.setting]
-        if swept.key == DROPOUT and not any(layer.type == "dropout" for layer in self.spec.layers):
+        if swept.key == DROPOUT and not self.spec.has_dropout:
             raise ConfigError("setting", "this model has no Dropout layer to vary; add one on the Build page")
         values = sorted(set(numbers(self.values, swept.label)))
         self._check_counts(values, "values")
@@ -244,7 +244,7 @@ class SweepRun:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             self.setting: self.value,
-            "widths": [layer.width for layer in self.spec.layers],
+            "widths": [layer.width if layer.is_dense else 0 for layer in self.spec.layers],  # others have no width
             "seed": self.seed,
             "params": self.parameter_count,
             "status": self.status,

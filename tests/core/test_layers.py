@@ -71,7 +71,7 @@ def test_json_without_a_type_is_dense_and_new_layers_round_trip():
         (lambda: ModelSpec(kind="mlp", hidden=(Layer(8), Layer.dropout(1.0))), "hidden[1].rate", "below 1, got 1"),
         (lambda: ModelSpec(kind="mlp", hidden=(Layer.dropout(-0.1),)), "hidden[0].rate", "at least 0"),
         (lambda: ModelSpec(kind="mlp", hidden=(Layer.dropout("x"),)), "hidden[0].rate", "must be a number"),
-        (lambda: ModelSpec(kind="mlp", hidden=(Layer(8, "relu", "conv"),)), "hidden[0].type", "unknown kind"),
+        (lambda: ModelSpec.from_json('{"hidden": [{"width": 8, "type": "conv"}]}'), "hidden[0].type", "unknown kind"),
         (lambda: ModelSpec(kind="autoencoder", encoder=(Layer.batchnorm(),)), "encoder", "at least one Dense"),
         (
             lambda: ModelSpec(kind="autoencoder", encoder=(Layer(64), Layer(8, "linear"), Layer.dropout(0.1))),
