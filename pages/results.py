@@ -102,7 +102,7 @@ if spec.kind == "autoencoder":
             )
             st.caption(
                 f"The codes have {spec.code_size} numbers; this map shows the two directions in which they differ most "
-                'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
+                f'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
                 "means that share of all the differences between codes lies along that direction. "
                 "Similar images land close together."
             )
