@@ -61,7 +61,6 @@ def run_app() -> None:
     from components.sidebar import sidebar
     from components.state import get_state
     from components.ui import apply_presenter_style
-    from components.words import plain
 
     process_setup()
     state = get_state()
@@ -73,7 +72,7 @@ def run_app() -> None:
         st.info(state.notice, icon=":material/link:")
         state.notice = None
     for run in state.read_back_models_in_use():
-        st.warning(f"Run {run.run_id} can no longer be used: {plain(run.lost, 300)}.", icon=":material/folder_off:")
+        st.warning(f"Run {run.run_id} can no longer be used: {run.lost}.", icon=":material/folder_off:")
     _local.active = True
     try:
         page.run()

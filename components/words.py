@@ -16,8 +16,9 @@ from core.training.sweep import ALL_LAYERS
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=^%@/])")
 # GitHub-flavoured markdown turns a bare ``http://``, ``www.`` or ``name@host`` into a link *after* the
 # escapes are read, and Streamlit's emoji and icon shortcodes (``:smile:``) are found the same way: an
-# invisible word joiner after every ``:`` and ``@`` and inside ``www.`` leaves none of them to find.
-_AUTOLINK_PARTS = re.compile(r"(?<=[:@])|(?<=www)(?=\.)", re.IGNORECASE)
+# invisible word joiner after every ``@``, inside ``www.`` and after a ``:`` that a word or ``//`` follows
+# leaves none of them to find (and none where a colon ends a phrase, so copied text reads as shown).
+_AUTOLINK_PARTS = re.compile(r"(?<=@)|(?<=:)(?=\S)|(?<=www)(?=\.)", re.IGNORECASE)
 _WORD_JOINER = "\u2060"
 ECHO_LIMIT = 80
 

@@ -117,6 +117,11 @@ def as_github_shows(markdown: str) -> tuple[list[str], str]:
     return shown.tags + links, "".join(shown.texts).replace("\u2060", "")  # the word joiner is invisible
 
 
+def shown(markdown: str) -> str:
+    """The text a browser shows of ``markdown`` (escapes read, formatting gone), without the final newline."""
+    return as_github_shows(markdown)[1].strip()
+
+
 def page_texts(at: AppTest) -> tuple[list[str], list[str]]:
     """(every markdown the page sends: bodies, labels, help, metric values, radio options; every text it shows
     as typed: selectbox and multiselect options)."""
