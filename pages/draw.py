@@ -12,7 +12,7 @@ from components import figures, resources
 from components.frame import require_frame
 from components.images import tile
 from components.state import get_state
-from components.ui import markdown_literal, not_trained_yet
+from components.ui import extreme_values_notice, markdown_literal, not_trained_yet
 from core import canvas, predict
 from core.data import DIGIT_NAMES
 from core.data.dataset import drawing_subject
@@ -26,6 +26,8 @@ BIG = 8
 state = get_state()
 spec = state.spec
 result = state.trained_result()
+if result is not None:
+    extreme_values_notice(result.params)
 
 try:
     known = resources.dataset(result.dataset if result is not None else state.dataset_name).class_names
