@@ -12,7 +12,7 @@ from components import figures, resources
 from components.frame import require_frame
 from components.images import tile
 from components.state import get_state
-from components.ui import not_trained_yet
+from components.ui import extreme_values_notice, not_trained_yet
 from components.words import plain
 from core import canvas, predict
 from core.data import DIGIT_NAMES
@@ -27,6 +27,8 @@ BIG = 8
 state = get_state()
 spec = state.spec
 result = state.trained_result()
+if result is not None:
+    extreme_values_notice(result.params)
 
 try:
     known = resources.dataset(result.dataset if result is not None else state.dataset_name).class_names

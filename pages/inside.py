@@ -14,7 +14,7 @@ from components.frame import page, require_frame
 from components.images import tile
 from components.inside_figures import DiagramLayer
 from components.state import get_state
-from components.ui import explain, height, image_scale
+from components.ui import explain, extreme_values_notice, height, image_scale
 from components.words import option_text, plain
 from core import inside, models
 from core.data import Dataset
@@ -53,6 +53,8 @@ if result is None:
         icon=":material/school:",
     )
     st.page_link(page("pages/train.py"), label="Go to Train →", icon=":material/show_chart:")
+else:
+    extreme_values_notice(result.params)
 model_key = ("run", run.cache_id) if result is not None else ("untrained", spec)
 names = dataset.class_names
 

@@ -14,7 +14,7 @@ from components.frame import page, require_frame
 from components.images import tile
 from components.report import run_report
 from components.state import get_state
-from components.ui import explain, height, image_scale, not_trained_yet
+from components.ui import explain, extreme_values_notice, height, image_scale, not_trained_yet
 from components.words import option_text, plain
 from core import predict
 from core.errors import CoreError
@@ -32,6 +32,7 @@ st.title(":material/image: " + ("Reconstructions" if spec.kind == "autoencoder" 
 if result is None:
     not_trained_yet(spec.describe(), "it would only show noise", "shows what it does with test images")
     st.stop()
+extreme_values_notice(result.params)
 
 
 def open_inside(index: int) -> None:
