@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas
@@ -29,6 +31,7 @@ from core.runs import store
 from core.runs.priority import lower_training_priority
 from core.training import TrainConfig, TrainResult, warm_up
 
+T = TypeVar("T")
 _setup_lock = threading.Lock()
 _setup_done: list[str | None] = []
 
@@ -134,6 +137,15 @@ def _first_images_png(name: str, roots: tuple[str, ...] | None) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(tile(_dataset(name, roots).train_images[:32], cols=16, scale=2)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def drawn(version: tuple, _draw: Callable[[], T]) -> T:
+    """What ``_draw`` makes (a figure, encoded pictures), made once per ``version`` instead of on every
+    one-second rerun of a live panel. ``version`` names what it shows: the view, each run's ``cache_id``
+    (unique in the process, so visitors never share an entry) and how far its data has come (steps,
+    epochs), and the sizes it is drawn at. Read-only once made: ``st.plotly_chart`` only reads a figure."""
+    return _draw()
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
