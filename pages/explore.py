@@ -18,7 +18,7 @@ from components.ui import not_trained_yet
 from core import latent, predict
 from core.errors import CoreError
 from core.latent import LatentAxes
-from core.spec import ModelSpec
+from core.spec import AutoEncoderSpec, ModelSpec
 
 require_frame()
 
@@ -30,7 +30,7 @@ spec = state.spec
 result = state.trained_result()
 
 st.title(":material/explore: Explore the latent space")
-if spec.kind != "autoencoder":
+if not isinstance(spec, AutoEncoderSpec):
     st.info(
         f"This page needs an **autoencoder**: it draws images from codes. The model being edited is "
         f"**{spec.describe()}**, a classifier. Choose *AutoEncoder* on the Build page, train it, then come back.",

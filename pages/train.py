@@ -27,7 +27,7 @@ from core.data import Dataset, archive
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
 from core.runs import checkpoint, store
-from core.spec import MAX_SEED
+from core.spec import MAX_SEED, AutoEncoderSpec, MLPSpec
 from core.tasks import RECONSTRUCTION_LOSSES, task_of
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, Status, TrainConfig
 from core.training.overfitting import describe_subset
@@ -187,7 +187,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
                 help="Each time an image is shown, move it by up to one pixel. The model then learns the shape, "
                 "not the exact position, and does better on new images.",
             )  # fmt: skip
-            if spec.kind == "autoencoder":
+            if isinstance(spec, AutoEncoderSpec):
                 loss = more[2].selectbox(
                     "Reconstruction loss", list(RECONSTRUCTION_LOSSES), format_func=RECONSTRUCTION_LOSSES.get,
                     index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
@@ -344,7 +344,7 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
         loss_words = (
             " For a classifier the loss is the cross-entropy: how surprised the model is by the right answer "
             "(0 = sure and right; about 2.3 = a blind guess among 10 classes)."
-            if run.spec.kind == "mlp"
+            if isinstance(run.spec, MLPSpec)
             else ""
         )
         explain(
@@ -352,7 +352,7 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
             "measured after every epoch. If the dashed line rises while the solid one falls, the model "
             "is memorising (overfitting)." + loss_words
         )
-        if run.spec.kind == "mlp":
+        if isinstance(run.spec, MLPSpec):
             st.plotly_chart(figures.accuracy_figure(curves, height=height(300)), key="train.accuracy_chart")
             explain("The share of test images the model gets right, measured after every epoch.")
         generalisation_view(run, loss_name, dataset)
