@@ -29,6 +29,7 @@ from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
 from core.runs import store
 from core.runs.priority import lower_training_priority
+from core.spec import MLPSpec
 from core.training import TrainConfig, TrainResult, warm_up
 
 T = TypeVar("T")
@@ -157,7 +158,7 @@ def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _datase
     (``Run.cache_id`` is unique in the server process, so runs of different visitors never collide.)
     """
     spec, params = _result.spec, _result.variables
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         evaluation = predict.evaluate(spec, params, _dataset.test_images, _dataset.test_labels)
         probabilities = predict.predict_probabilities(spec, params, _dataset.test_images)
         return {"probabilities": probabilities, "confusion": evaluation.confusion}

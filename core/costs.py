@@ -27,6 +27,7 @@ import jax
 import numpy as np
 
 from core import models
+from core.layers import width_of
 from core.spec import ModelSpec
 from core.training import TrainConfig
 from core.training.optimizer import optimizer
@@ -201,7 +202,7 @@ def describe_change(old: ModelSpec, new: ModelSpec) -> str:
                 return f"layer {i + 1}: {a.width:,} → {b.width:,} units {_change(delta, old.parameter_count)}"
             if a.width == b.width:
                 return f"layer {i + 1}: activation {a.activation} → {b.activation} (same parameters)"
-        if all(a.width == b.width for a, b in zip(old_layers, new_layers, strict=True)) and changed:
+        if all(width_of(a) == width_of(b) for a, b in zip(old_layers, new_layers, strict=True)) and changed:
             return "activations changed (same parameters)"
     added = _inserted_at(old_layers, new_layers) if len(new_layers) == len(old_layers) + 1 else None
     if added is not None and not new_layers[added].is_dense:

@@ -1,4 +1,4 @@
-"""The flax call of each kind of layer: what ``MLP`` (``core.models``) does with one layer.
+"""The flax call of each kind of layer: what ``MLP`` (``core.models``) does with one layer, by its name.
 
 The code between the ``# --- model source`` markers is shown to a person before the models of
 ``core.models`` (``core.variables.flax_source``), so it uses only ``nn``.
@@ -33,6 +33,10 @@ def batchnorm(x, train: bool):
 def layernorm(x, train: bool):
     """Normalises the values of each image (the same in training and evaluation)."""
     return nn.LayerNorm()(x)
+
+
+#: The call of each kind of layer, by the name a model's layers give it (``core.layers.LAYER_KINDS``).
+LAYERS = {"dense": dense, "dropout": dropout, "batchnorm": batchnorm, "layernorm": layernorm}
 
 
 # --- model source end

@@ -1,23 +1,23 @@
 """The kinds of layer a stack holds: Dense (width, activation), Dropout (rate), BatchNorm and LayerNorm.
 
-Each kind is a frozen dataclass that owns everything that differs about it: its flax call
-(``core.flax_layers``), its output size, parameter, ``batch_stats`` and operation counts, its
-words, its JSON form, its item in the typed editor and the command line (``512:gelu``,
-``dropout:0.2``, ``batchnorm``) and in links (``512.gelu``, ``dropout.0.2``), and the random
-keys and collections it adds to a model. ``LAYER_KINDS`` registers them by name; nothing else
+Each kind is a frozen dataclass that owns everything that differs about it: the settings of its
+flax call (the call itself is ``core.flax_layers.LAYERS[name]``, shown to a person with the model),
+its output size, its parameter, ``batch_stats`` and operation counts, its words, its JSON form, its
+item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
+links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
+adds to a model (what a checkpoint must hold). ``LAYER_KINDS`` registers them by name; nothing else
 compares a layer's name. ``core.spec`` builds models from them. Errors are SpecErrors naming the field.
 
-To add a kind: a subclass of ``Layer`` here (with its flax call in ``core.flax_layers``), added to
-``LAYER_KINDS``, plus its tests (docs/ARCHITECTURE.md).
+To add a kind: a subclass of ``Layer`` here added to ``LAYER_KINDS``, its flax call in
+``core.flax_layers.LAYERS`` under the same name, plus its tests (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from core import flax_layers, validate
+from core import validate
 from core.errors import SpecError
 
 #: Activation names a layer may use, with the plain-language description shown in the UI.
@@ -49,7 +49,6 @@ class Layer:
     name: ClassVar[str]  # the JSON "type", the editor's and the command line's word
     title: ClassVar[str]  # the name in the editor: "BatchNorm"
     description: ClassVar[str]  # what it does, in words
-    flax_call: ClassVar[Callable]  # its function in core.flax_layers
     item_syntax: ClassVar[str]  # how a person types it
     json_example: ClassVar[str]
     rngs: ClassVar[tuple[str, ...]] = ()  # random keys it draws from while training
@@ -105,12 +104,12 @@ class Layer:
         return self
 
     def settings(self) -> tuple:
-        """The arguments of its flax call after ``(x, train)``."""
+        """The arguments of its flax call (``core.flax_layers.LAYERS[name]``) after ``(x, train)``."""
         return ()
 
     def module_item(self) -> tuple:
-        """The layer as ``core.models.MLP`` takes it: ``(dense, 512, "relu")``."""
-        return (type(self).flax_call, *self.settings())
+        """The layer as ``core.models.MLP`` takes it: ``("dense", 512, "relu")``."""
+        return (self.name, *self.settings())
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name}
@@ -157,7 +156,6 @@ class Dense(Layer):
     description: ClassVar[str] = (
         "Dense: every unit sums all the values before it with its own weights, then applies its activation"
     )
-    flax_call: ClassVar[Callable] = flax_layers.dense
     item_syntax: ClassVar[str] = "a whole number of units (WIDTH[:ACTIVATION])"
     json_example: ClassVar[str] = '{"width": 64, "activation": "relu"}'
 
@@ -230,7 +228,6 @@ class Dropout(Layer):
         "Dropout: while training, zeroes each value with probability `rate` (a new random pattern every "
         "step) and scales the rest up; off when evaluating"
     )
-    flax_call: ClassVar[Callable] = flax_layers.dropout
     item_syntax: ClassVar[str] = "dropout:RATE"
     json_example: ClassVar[str] = '{"type": "dropout", "rate": 0.2}'
     rngs: ClassVar[tuple[str, ...]] = ("dropout",)
@@ -290,7 +287,6 @@ class BatchNorm(Layer):
         "BatchNorm: rescales each value to mean 0 and spread 1 using the statistics of the batch while "
         "training, and the running averages it kept (batch_stats) when evaluating"
     )
-    flax_call: ClassVar[Callable] = flax_layers.batchnorm
     item_syntax: ClassVar[str] = "batchnorm"
     json_example: ClassVar[str] = '{"type": "batchnorm"}'
     collections: ClassVar[tuple[str, ...]] = ("batch_stats",)
@@ -314,7 +310,6 @@ class LayerNorm(Layer):
     description: ClassVar[str] = (
         "LayerNorm: rescales the values of each image to mean 0 and spread 1 (the same in training and evaluation)"
     )
-    flax_call: ClassVar[Callable] = flax_layers.layernorm
     item_syntax: ClassVar[str] = "layernorm"
     json_example: ClassVar[str] = '{"type": "layernorm"}'
 
@@ -329,6 +324,11 @@ class LayerNorm(Layer):
 LAYER_KINDS: dict[str, type[Layer]] = {kind.name: kind for kind in (Dense, Dropout, BatchNorm, LayerNorm)}
 #: The kinds of layer in the words the editor shows.
 LAYER_TYPES: dict[str, str] = {name: kind.description for name, kind in LAYER_KINDS.items()}
+
+
+def width_of(layer: Layer) -> int:
+    """A Dense layer's units; 0 for the kinds without a width (as earlier versions stored them)."""
+    return layer.width if layer.is_dense else 0
 
 
 def validated_layer(layer: Layer, where: str, what: str) -> Layer:

@@ -19,14 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from core.flax_layers import dense
+from core.flax_layers import LAYERS
 from core.spec import Layer, MLPSpec, ModelSpec
 
 
 # --- model source begin
 class MLP(nn.Module):
-    """Layers applied in order to the flattened images; each is its flax call and settings:
-    ``(dense, units, activation)``, ``(dropout, rate)``, ``(batchnorm,)`` or ``(layernorm,)``.
+    """Layers applied in order to the flattened images; each is one of
+    ("dense", units, activation), ("dropout", rate), ("batchnorm",) or ("layernorm",).
 
     ``train=True`` while training: Dropout zeroes values at random (it needs a "dropout"
     random key: ``rngs={"dropout": key}``) and BatchNorm normalises with the batch's own
@@ -40,8 +40,8 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         x = x.reshape((x.shape[0], -1))
-        for layer, *settings in self.layers:
-            x = layer(x, train, *settings)
+        for kind, *settings in self.layers:
+            x = LAYERS[kind](x, train, *settings)
         return x
 
 
@@ -56,7 +56,7 @@ class AutoEncoder(nn.Module):
     def setup(self):
         input_dim = int(np.prod(self.input_shape))
         self.encoder = MLP(self.encoder_layers)
-        self.decoder = MLP(tuple(self.decoder_layers) + ((dense, input_dim, "linear"),))
+        self.decoder = MLP(tuple(self.decoder_layers) + (("dense", input_dim, "linear"),))
 
     def __call__(self, x, train: bool = False):
         return self.decode(self.encode(x, train), train)
@@ -78,7 +78,7 @@ class AutoEncoder(nn.Module):
 
 
 def module_layers(layers: Sequence[Layer]) -> tuple[tuple, ...]:
-    """Spec layers as the module's layer tuples: ``(dense, 512, "relu")``, ``(dropout, 0.2)``, ``(batchnorm,)``."""
+    """Spec layers as the module's tuples: ``("dense", 512, "relu")``, ``("dropout", 0.2)``, ``("batchnorm",)``."""
     return tuple(layer.module_item() for layer in layers)
 
 
@@ -86,7 +86,7 @@ def module_layers(layers: Sequence[Layer]) -> tuple[tuple, ...]:
 def build_model(spec: ModelSpec) -> nn.Module:
     """The flax module a spec describes (cached: equal specs share one module object)."""
     if isinstance(spec, MLPSpec):
-        return MLP(layers=module_layers(spec.hidden) + ((dense, spec.num_classes, "linear"),))
+        return MLP(layers=module_layers(spec.hidden) + (("dense", spec.num_classes, "linear"),))
     return AutoEncoder(
         encoder_layers=module_layers(spec.encoder),
         decoder_layers=module_layers(spec.decoder),

@@ -294,14 +294,8 @@ def _model_source(module: Any) -> str:
     return text[begin:end].strip() + "\n"
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    return value.__name__ if callable(value) else repr(value)
-
-
 def _tuple(values: Any) -> str:
-    items = [_value(v) for v in values]
+    items = [f'"{v}"' if isinstance(v, str) else repr(v) for v in values]
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
@@ -333,6 +327,7 @@ def flax_source(spec: ModelSpec) -> str:
         )
     return (
         _SOURCE_HEADER
+        + "\n"
         + _model_source(flax_layers)
         + "\n\n"
         + _model_source(models)

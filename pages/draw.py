@@ -18,6 +18,7 @@ from core import canvas, predict
 from core.data import DIGIT_NAMES
 from core.data.dataset import drawing_subject
 from core.errors import CoreError
+from core.spec import MLPSpec
 
 require_frame()
 
@@ -82,7 +83,7 @@ with answer_column:
         not_trained_yet(spec.describe(), "its answer would be a guess", "shows what it makes of your drawing")
     elif prepared is None:
         st.caption("The model's answer appears here once you draw.")
-    elif spec.kind == "mlp":
+    elif isinstance(spec, MLPSpec):
         names = known
         probabilities = predict.predict_probabilities(spec, result.variables, prepared.image[None])[0]
         best = int(np.argmax(probabilities))

@@ -19,7 +19,7 @@ from components.words import option_text, plain
 from core import latent, predict
 from core.errors import CoreError
 from core.latent import LatentAxes
-from core.spec import ModelSpec
+from core.spec import AutoEncoderSpec, ModelSpec
 
 require_frame()
 
@@ -31,7 +31,7 @@ spec = state.spec
 result = state.trained_result()
 
 st.title(":material/explore: Explore the latent space")
-if spec.kind != "autoencoder":
+if not isinstance(spec, AutoEncoderSpec):
     st.info(
         f"This page needs an **autoencoder**: it draws images from codes. The model being edited is "
         f"**{spec.describe()}**, a classifier. Choose *AutoEncoder* on the Build page, train it, then come back.",

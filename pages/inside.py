@@ -19,6 +19,7 @@ from components.words import option_text, plain
 from core import inside, models
 from core.data import Dataset
 from core.errors import CoreError
+from core.spec import MLPSpec
 
 require_frame()
 
@@ -112,7 +113,7 @@ seen = st.columns([1, *([2] * len(models_shown))])
 seen[0].image(tile(image[None], cols=1, scale=image_scale(5)), output_format="PNG", caption="The input, 28x28 pixels")
 for column, (label, _, out) in zip(seen[1:], models_shown, strict=True):
     with column:
-        if spec.kind == "mlp":
+        if isinstance(spec, MLPSpec):
             chances = inside.probabilities(out)[0]
             st.markdown(f"**The {label} model's answer: {plain(names[int(np.argmax(chances))])}**")
             st.plotly_chart(

@@ -18,6 +18,7 @@ from components.ui import explain, extreme_values_notice, height, image_scale, n
 from components.words import option_text, plain
 from core import predict
 from core.errors import CoreError
+from core.spec import AutoEncoderSpec
 
 require_frame()
 
@@ -28,7 +29,7 @@ state = get_state()
 spec = state.spec
 result = state.trained_result()
 
-st.title(":material/image: " + ("Reconstructions" if spec.kind == "autoencoder" else "Predictions"))
+st.title(":material/image: " + ("Reconstructions" if isinstance(spec, AutoEncoderSpec) else "Predictions"))
 if result is None:
     not_trained_yet(spec.describe(), "it would only show noise", "shows what it does with test images")
     st.stop()
@@ -55,7 +56,7 @@ if top[1].button("New random images", icon=":material/casino:", key="results.shu
     state.results_seed += 1
     st.rerun()
 
-if spec.kind == "autoencoder":
+if isinstance(spec, AutoEncoderSpec):
     errors = outputs["errors"]
     baseline = predict.mean_image_mse(dataset.train_images, dataset.test_images)
     m = st.columns(3)

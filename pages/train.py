@@ -29,7 +29,7 @@ from core.data import Dataset, archive
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
 from core.runs import checkpoint, store
-from core.spec import MAX_SEED
+from core.spec import MAX_SEED, AutoEncoderSpec, MLPSpec
 from core.tasks import RECONSTRUCTION_LOSSES, task_of
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, Status, TrainConfig
 from core.training.overfitting import describe_subset
@@ -189,7 +189,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
                 help="Each time an image is shown, move it by up to one pixel. The model then learns the shape, "
                 "not the exact position, and does better on new images.",
             )  # fmt: skip
-            if spec.kind == "autoencoder":
+            if isinstance(spec, AutoEncoderSpec):
                 loss = more[2].selectbox(
                     "Reconstruction loss", list(RECONSTRUCTION_LOSSES), format_func=RECONSTRUCTION_LOSSES.get,
                     index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
@@ -351,7 +351,7 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
         loss_words = (
             " For a classifier the loss is the cross-entropy: how surprised the model is by the right answer "
             "(0 = sure and right; about 2.3 = a blind guess among 10 classes)."
-            if run.spec.kind == "mlp"
+            if isinstance(run.spec, MLPSpec)
             else ""
         )
         explain(
@@ -359,7 +359,7 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
             "measured after every epoch. If the dashed line rises while the solid one falls, the model "
             "is memorising (overfitting)." + loss_words
         )
-        if run.spec.kind == "mlp":
+        if isinstance(run.spec, MLPSpec):
             tall = height(300)
             accuracy_version = ("accuracy", curves_version(shown, curves, with_steps=False), tall)
             accuracy_chart = resources.drawn(accuracy_version, lambda: figures.accuracy_figure(curves, height=tall))

@@ -29,6 +29,7 @@ import numpy as np
 from core import validate
 from core.data import Dataset
 from core.errors import ConfigError, SpecError
+from core.layers import width_of
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
@@ -244,7 +245,7 @@ class SweepRun:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             self.setting: self.value,
-            "widths": [layer.width if layer.is_dense else 0 for layer in self.spec.layers],  # others have no width
+            "widths": [width_of(layer) for layer in self.spec.layers],
             "seed": self.seed,
             "params": self.parameter_count,
             "status": self.status,

@@ -11,9 +11,9 @@ import numpy as np
 import optax
 import pytest
 
-from core import costs, links, models, predict
+from core import costs, flax_layers, links, models, predict
 from core.errors import SpecError
-from core.layers import Layer, parse_layers
+from core.layers import LAYER_KINDS, Layer, parse_layers
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
@@ -386,3 +386,9 @@ def test_cli_bad_layer_items_exit_2_with_one_line_naming_them(capsys, args, word
     code, out, err = _run_main(capsys, "train", *args, "--epochs", "1", "--quiet")
     assert code == 2 and not out
     assert len(err.strip().splitlines()) == 1 and words in err, err
+
+
+def test_every_kind_of_layer_has_its_flax_call_under_its_name():
+    assert set(flax_layers.LAYERS) == set(LAYER_KINDS)
+    for name, kind in LAYER_KINDS.items():
+        assert kind.name == name and kind.for_editor().module_item()[0] == name
