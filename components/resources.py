@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas
@@ -27,8 +29,10 @@ from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
 from core.runs import store
 from core.runs.priority import lower_training_priority
+from core.spec import MLPSpec
 from core.training import TrainConfig, TrainResult, warm_up
 
+T = TypeVar("T")
 _setup_lock = threading.Lock()
 _setup_done: list[str | None] = []
 
@@ -136,6 +140,15 @@ def _first_images_png(name: str, roots: tuple[str, ...] | None) -> bytes:
     return buffer.getvalue()
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def drawn(version: tuple, _draw: Callable[[], T]) -> T:
+    """What ``_draw`` makes (a figure, encoded pictures), made once per ``version`` instead of on every
+    one-second rerun of a live panel. ``version`` names what it shows: the view, each run's ``cache_id``
+    (unique in the process, so visitors never share an entry) and how far its data has come (steps,
+    epochs), and the sizes it is drawn at. Read-only once made: ``st.plotly_chart`` only reads a figure."""
+    return _draw()
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _dataset: Dataset) -> dict[str, np.ndarray]:
     """What a trained run's model says about every test image, computed once per run.
@@ -145,7 +158,7 @@ def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _datase
     (``Run.cache_id`` is unique in the server process, so runs of different visitors never collide.)
     """
     spec, params = _result.spec, _result.variables
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         evaluation = predict.evaluate(spec, params, _dataset.test_images, _dataset.test_labels)
         probabilities = predict.predict_probabilities(spec, params, _dataset.test_images)
         return {"probabilities": probabilities, "confusion": evaluation.confusion}

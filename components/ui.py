@@ -7,6 +7,7 @@ import streamlit as st
 
 from components.frame import page
 from components.state import get_state
+from core.variables import extreme_values_note
 
 PRESENTER_SCALE = 1.4
 _PRESENTER_CSS = """
@@ -74,6 +75,12 @@ def explain(text: str) -> None:
         st.info(text, icon=":material/lightbulb:")
     else:
         st.caption(text)
+
+
+def extreme_values_notice(params) -> None:
+    """A note above a page that draws a model whose weights are extreme (``core.variables.extreme_values_note``)."""
+    if (note := extreme_values_note(params)) is not None:
+        st.info(note, icon=":material/warning:")
 
 
 def not_trained_yet(model: str, without_training: str, once_trained: str) -> None:

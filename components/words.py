@@ -7,7 +7,7 @@ import html
 import re
 
 from components.server_paths import hide_server_paths
-from core.spec import ModelSpec
+from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.training import Status
 from core.training.sweep import ALL_LAYERS
 
@@ -62,19 +62,16 @@ def layer_description(spec: ModelSpec, layer: int | str) -> str:
     """``"the first hidden layer (512 units)"``, ``"the code layer (16 units)"`` or ``"all hidden layers"``:
     words rather than a number, which would read differently counted from 0 or from 1."""
     if layer == ALL_LAYERS:
-        return "all hidden layers" + (" (the code keeps its size)" if spec.kind == "autoencoder" else "")
+        return "all hidden layers" + (" (the code keeps its size)" if spec.code_index is not None else "")
     chosen = spec.layers[layer]
     if not chosen.is_dense:
         return f"layer {layer + 1} ({chosen.describe()})"
-    before = (
-        spec.layers[:layer]
-        if layer < len(spec.encoder) or spec.kind == "mlp"
-        else spec.decoder[: layer - len(spec.encoder)]
-    )
+    decoder = isinstance(spec, AutoEncoderSpec) and layer >= len(spec.encoder)
+    before = spec.decoder[: layer - len(spec.encoder)] if decoder else spec.layers[:layer]
     place = ordinal(1 + sum(one.is_dense for one in before))  # counted among the Dense layers
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         name = f"the {place} hidden layer"
-    elif layer == len(spec.encoder) - 1:
+    elif layer == spec.code_index:
         name = "the code layer"
     elif layer < len(spec.encoder):
         name = f"the {place} encoder layer"
@@ -98,8 +95,11 @@ def status_words(status: str, models: str = "the model so far") -> str:
     return words.get(status, "Loaded from a file")
 
 
-def saved_run_status(summary: dict, interrupted: bool) -> str:
-    """A saved run's status in words; a run saved while it trained says whether it still trains here."""
+def saved_run_status(summary: dict, interrupted: bool, damage: tuple[str, ...] = ()) -> str:
+    """A saved run's status in words; a run saved while it trained says whether it still trains here; a
+    summary with fields of the wrong type says which (the checkpoint beside it is checked when loaded)."""
+    if damage:
+        return f"Damaged summary ({'; '.join(damage)})"
     if summary.get("in_progress"):
         epoch = f"epoch {summary.get('epochs_done')} of {summary.get('epochs_planned')}"
         if interrupted:

@@ -12,12 +12,13 @@ from components import figures, resources
 from components.frame import require_frame
 from components.images import tile
 from components.state import get_state
-from components.ui import not_trained_yet
+from components.ui import extreme_values_notice, not_trained_yet
 from components.words import plain
 from core import canvas, predict
 from core.data import DIGIT_NAMES
 from core.data.dataset import drawing_subject
 from core.errors import CoreError
+from core.spec import MLPSpec
 
 require_frame()
 
@@ -27,6 +28,8 @@ BIG = 8
 state = get_state()
 spec = state.spec
 result = state.trained_result()
+if result is not None:
+    extreme_values_notice(result.params)
 
 try:
     known = resources.dataset(result.dataset if result is not None else state.dataset_name).class_names
@@ -80,7 +83,7 @@ with answer_column:
         not_trained_yet(spec.describe(), "its answer would be a guess", "shows what it makes of your drawing")
     elif prepared is None:
         st.caption("The model's answer appears here once you draw.")
-    elif spec.kind == "mlp":
+    elif isinstance(spec, MLPSpec):
         names = known
         probabilities = predict.predict_probabilities(spec, result.variables, prepared.image[None])[0]
         best = int(np.argmax(probabilities))

@@ -14,12 +14,12 @@ from components import figures, resources
 from components.frame import page, require_frame
 from components.images import tile
 from components.state import get_state
-from components.ui import not_trained_yet
+from components.ui import extreme_values_notice, not_trained_yet
 from components.words import option_text, plain
 from core import latent, predict
 from core.errors import CoreError
 from core.latent import LatentAxes
-from core.spec import ModelSpec
+from core.spec import AutoEncoderSpec, ModelSpec
 
 require_frame()
 
@@ -31,7 +31,7 @@ spec = state.spec
 result = state.trained_result()
 
 st.title(":material/explore: Explore the latent space")
-if spec.kind != "autoencoder":
+if not isinstance(spec, AutoEncoderSpec):
     st.info(
         f"This page needs an **autoencoder**: it draws images from codes. The model being edited is "
         f"**{spec.describe()}**, a classifier. Choose *AutoEncoder* on the Build page, train it, then come back.",
@@ -48,6 +48,7 @@ if result is None:
     st.stop()
 
 
+extreme_values_notice(result.params)
 dataset = resources.test_dataset(result, state.dataset_name)
 run = state.trained_run()
 codes = resources.test_outputs(run.cache_id, dataset.name, result, dataset)["codes"]
@@ -101,7 +102,7 @@ def code_sliders(spec: ModelSpec, params, axes: LatentAxes, coordinates: np.ndar
     values = []
     with left:
         for i, name in enumerate(axes.names()):
-            span = float(high[i] - low[i])
+            span = float(high[i]) - float(low[i])  # in Python floats: float32 overflows between -3e38 and 3e38
             value = st.slider(
                 name, min_value=float(low[i]), max_value=float(high[i]), value=float(start[i]),
                 step=span / 200, format="%.2f", key=f"explore.{run_id}.axis{i}", help=help_text,

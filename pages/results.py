@@ -14,10 +14,11 @@ from components.frame import page, require_frame
 from components.images import tile
 from components.report import run_report
 from components.state import get_state
-from components.ui import explain, height, image_scale, not_trained_yet
+from components.ui import explain, extreme_values_notice, height, image_scale, not_trained_yet
 from components.words import option_text, plain
 from core import predict
 from core.errors import CoreError
+from core.spec import AutoEncoderSpec
 
 require_frame()
 
@@ -28,10 +29,11 @@ state = get_state()
 spec = state.spec
 result = state.trained_result()
 
-st.title(":material/image: " + ("Reconstructions" if spec.kind == "autoencoder" else "Predictions"))
+st.title(":material/image: " + ("Reconstructions" if isinstance(spec, AutoEncoderSpec) else "Predictions"))
 if result is None:
     not_trained_yet(spec.describe(), "it would only show noise", "shows what it does with test images")
     st.stop()
+extreme_values_notice(result.params)
 
 
 def open_inside(index: int) -> None:
@@ -54,7 +56,7 @@ if top[1].button("New random images", icon=":material/casino:", key="results.shu
     state.results_seed += 1
     st.rerun()
 
-if spec.kind == "autoencoder":
+if isinstance(spec, AutoEncoderSpec):
     errors = outputs["errors"]
     baseline = predict.mean_image_mse(dataset.train_images, dataset.test_images)
     m = st.columns(3)
@@ -102,7 +104,7 @@ if spec.kind == "autoencoder":
             )
             st.caption(
                 f"The codes have {spec.code_size} numbers; this map shows the two directions in which they differ most "
-                'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
+                f'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
                 "means that share of all the differences between codes lies along that direction. "
                 "Similar images land close together."
             )

@@ -11,6 +11,7 @@ from components.frame import require_frame
 from components.live_views import watch_learning
 from components.run_views import (
     curve,
+    curves_version,
     duration,
     epoch_metrics,
     final_score,
@@ -28,7 +29,7 @@ from core.data import Dataset, archive
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
 from core.runs import checkpoint, store
-from core.spec import MAX_SEED
+from core.spec import MAX_SEED, AutoEncoderSpec, MLPSpec
 from core.tasks import RECONSTRUCTION_LOSSES, task_of
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, Status, TrainConfig
 from core.training.overfitting import describe_subset
@@ -105,7 +106,7 @@ def choose_dataset(state: AppState) -> Dataset | None:
         return None
     state.dataset_name = name
     with st.expander(plain(dataset.description, 300), expanded=choice == "folder"):
-        st.image(resources.first_images_png(name), caption="First training images")
+        st.image(resources.first_images_png(name), caption="First training images", output_format="PNG")
         labels = ", ".join(dataset.class_names[int(i)] for i in dataset.train_labels[:16])
         st.caption(f"Labels: {plain(labels, 300)} …")
     return dataset
@@ -188,7 +189,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
                 help="Each time an image is shown, move it by up to one pixel. The model then learns the shape, "
                 "not the exact position, and does better on new images.",
             )  # fmt: skip
-            if spec.kind == "autoencoder":
+            if isinstance(spec, AutoEncoderSpec):
                 loss = more[2].selectbox(
                     "Reconstruction loss", list(RECONSTRUCTION_LOSSES), format_func=RECONSTRUCTION_LOSSES.get,
                     index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
@@ -287,7 +288,7 @@ def live_views(run: Run, snap) -> None:
         dataset = resources.dataset(run.dataset)
     except CoreError:
         return  # its data is gone (a folder removed): the curve alone
-    watch_learning(run.spec, variables, dataset, snap.step)
+    watch_learning((run.cache_id, snap.step), run.spec, variables, dataset, snap.step)
 
 
 def live_panel(active: bool, dataset: Dataset | None) -> None:
@@ -339,13 +340,18 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
             if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
                 (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(plain(snap.message, 300))
         others = comparison_runs(state, run) if not run.active else []
-        curves = [curve(run)] + [curve(r) for r in others]
+        shown = [run, *others]
+        curves = [curve(r) for r in shown]
         loss_name = task_of(run.spec).loss_label(run.config.reconstruction_loss)
-        st.plotly_chart(figures.loss_figure(curves, loss_name, height=height(380)), key="train.loss_chart")
+        # figures are made again only when a run's curves have grown, not on every rerun
+        tall = height(380)
+        loss_version = ("loss", curves_version(shown, curves, with_steps=True), loss_name, tall)
+        loss_chart = resources.drawn(loss_version, lambda: figures.loss_figure(curves, loss_name, height=tall))
+        st.plotly_chart(loss_chart, key="train.loss_chart")
         loss_words = (
             " For a classifier the loss is the cross-entropy: how surprised the model is by the right answer "
             "(0 = sure and right; about 2.3 = a blind guess among 10 classes)."
-            if run.spec.kind == "mlp"
+            if isinstance(run.spec, MLPSpec)
             else ""
         )
         explain(
@@ -353,8 +359,11 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
             "measured after every epoch. If the dashed line rises while the solid one falls, the model "
             "is memorising (overfitting)." + loss_words
         )
-        if run.spec.kind == "mlp":
-            st.plotly_chart(figures.accuracy_figure(curves, height=height(300)), key="train.accuracy_chart")
+        if isinstance(run.spec, MLPSpec):
+            tall = height(300)
+            accuracy_version = ("accuracy", curves_version(shown, curves, with_steps=False), tall)
+            accuracy_chart = resources.drawn(accuracy_version, lambda: figures.accuracy_figure(curves, height=tall))
+            st.plotly_chart(accuracy_chart, key="train.accuracy_chart")
             explain("The share of test images the model gets right, measured after every epoch.")
         generalisation_view(run, loss_name, dataset)
         live_views(run, snap)
@@ -370,7 +379,10 @@ def generalisation_view(run: Run, loss_name: str, dataset: Dataset | None) -> No
     if not any(e.train_eval_loss is not None for e in epochs):
         return
     st.markdown("##### Training images against test images")
-    st.plotly_chart(figures.generalisation_figure(epochs, loss_name, height=height(340)), key="train.gap_chart")
+    tall = height(340)
+    version = ("generalisation", run.cache_id, len(epochs), loss_name, tall)
+    gap_chart = resources.drawn(version, lambda: figures.generalisation_figure(epochs, loss_name, height=tall))
+    st.plotly_chart(gap_chart, key="train.gap_chart")
     explain(generalisation_words(run, dataset))
 
 
@@ -479,7 +491,7 @@ def saved_runs_section(state: AppState) -> None:
                     "id": r.run_id,
                     "model": r.summary.get("model"),
                     "data": r.summary.get("dataset"),
-                    "status": saved_run_status(r.summary, r.interrupted),
+                    "status": saved_run_status(r.summary, r.interrupted, r.damage),
                     "epochs": r.summary.get("epochs_done"),
                     "test accuracy": saved_score(r.summary.get("test_accuracy"), "{:.1%}", "not measured"),
                     "test loss": saved_score(r.summary.get("test_loss"), "{:.4f}", ""),

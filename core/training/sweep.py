@@ -29,6 +29,7 @@ import numpy as np
 from core import validate
 from core.data import Dataset
 from core.errors import ConfigError, SpecError
+from core.layers import width_of
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
@@ -132,7 +133,7 @@ class SweepPlan:
         """The values of any other setting: each point is built (TrainConfig or ModelSpec checks the
         value), the sweep's error naming ``values``."""
         swept = SETTINGS[self.setting]
-        if swept.key == DROPOUT and not any(layer.type == "dropout" for layer in self.spec.layers):
+        if swept.key == DROPOUT and not self.spec.has_dropout:
             raise ConfigError("setting", "this model has no Dropout layer to vary; add one on the Build page")
         values = sorted(set(numbers(self.values, swept.label)))
         self._check_counts(values, "values")
@@ -244,7 +245,7 @@ class SweepRun:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             self.setting: self.value,
-            "widths": [layer.width for layer in self.spec.layers],
+            "widths": [width_of(layer) for layer in self.spec.layers],
             "seed": self.seed,
             "params": self.parameter_count,
             "status": self.status,
