@@ -67,7 +67,7 @@ def open_variables(at: AppTest) -> None:
     shows a notice and refreshes itself meanwhile, and AppTest does not run that refresh."""
     from core import models
 
-    models.prepare_init(state(at).spec).result(120)
+    models.prepare_init(state(at).spec).result(600)  # guards a hang only: a busy machine compiles slowly
     at.switch_page("pages/variables.py").run()
 
 

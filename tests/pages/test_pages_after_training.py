@@ -8,7 +8,7 @@ import pytest
 from core.data import load_dataset
 from core.predict import evaluate
 from core.spec import ModelSpec
-from tests.support import button, metric, open_tab, state, wait_for_training
+from tests.support import button, metric, open_tab, open_variables, state, wait_for_training
 
 
 @pytest.mark.parametrize("page", ["pages/variables.py", "pages/train.py", "pages/results.py"])
@@ -124,5 +124,5 @@ def test_results_page_before_training_explains_what_to_do(app):
 def test_editing_the_model_after_training_shows_fresh_values(app):
     _train(app, epochs=1)
     state(app).set_spec(ModelSpec.mlp((64,)))
-    app.switch_page("pages/variables.py").run()
+    open_variables(app)
     assert "starting" in app.info[0].value
