@@ -1,9 +1,12 @@
-"""Plain words for things the pages name: ordinals and layers."""
+"""Plain words for things the pages name (ordinals, layers, statuses), and the one way to show text that did
+not come from the product (``plain`` for markdown, ``option_text``, ``figure_text``)."""
 
 from __future__ import annotations
 
+import html
 import re
 
+from components.server_paths import hide_server_paths
 from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.training import Status
 from core.training.sweep import ALL_LAYERS
@@ -11,16 +14,40 @@ from core.training.sweep import ALL_LAYERS
 # Every ASCII punctuation mark can be backslash-escaped in CommonMark; escaping them all also disarms
 # Streamlit's own directives (``:red[...]``, ``:material/x:``) and raw HTML.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=^%@/])")
+# GitHub-flavoured markdown turns a bare ``http://``, ``www.`` or ``name@host`` into a link *after* the
+# escapes are read, and Streamlit's emoji and icon shortcodes (``:smile:``) are found the same way: an
+# invisible word joiner after every ``@``, inside ``www.`` and after a ``:`` that a word or ``//`` follows
+# leaves none of them to find (and none where a colon ends a phrase, so copied text reads as shown).
+_AUTOLINK_PARTS = re.compile(r"(?<=@)|(?<=:)(?=\S)|(?<=www)(?=\.)", re.IGNORECASE)
+_WORD_JOINER = "\u2060"
 ECHO_LIMIT = 80
 
 
+def _one_line(text: object, limit: int) -> str:
+    """Server folders named by their role (when served to others), on one line, at most ``limit`` characters."""
+    flat = " ".join(hide_server_paths(str(text)).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def plain(text: object, limit: int = ECHO_LIMIT) -> str:
-    """A stranger's text (a link value, an uploaded file's name or contents) made safe to put in markdown:
-    on one line, at most ``limit`` characters (then an ellipsis), every markdown character escaped."""
-    flat = " ".join(str(text).split())
-    if len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    """Text that did not come from the product (a link value, a file, folder or class name, a checkpoint's
+    fields, a run label, an error quoting any of these) made safe to put in Streamlit markdown (``st.info``,
+    ``st.caption``, labels, ``help``): shown as typed, never a link, an image, HTML or formatting; on one
+    line, at most ``limit`` characters (then an ellipsis)."""
+    joined = _AUTOLINK_PARTS.sub(_WORD_JOINER, _one_line(text, limit))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", joined)
+
+
+def option_text(text: object, limit: int = ECHO_LIMIT) -> str:
+    """The same text for a widget that shows its options as typed (``st.selectbox``, ``st.multiselect``;
+    not ``st.radio``, whose options are markdown): on one line, at most ``limit`` characters."""
+    return _one_line(text, limit)
+
+
+def figure_text(text: object, limit: int = 40) -> str:
+    """The same text for a plotly figure (axis ticks, legend, hover), whose labels read a little HTML
+    (``<b>``, ``<a href>``): shown as typed, on one line, at most ``limit`` characters."""
+    return html.escape(_one_line(text, limit))
 
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
@@ -68,8 +95,11 @@ def status_words(status: str, models: str = "the model so far") -> str:
     return words.get(status, "Loaded from a file")
 
 
-def saved_run_status(summary: dict, interrupted: bool) -> str:
-    """A saved run's status in words; a run saved while it trained says whether it still trains here."""
+def saved_run_status(summary: dict, interrupted: bool, damage: tuple[str, ...] = ()) -> str:
+    """A saved run's status in words; a run saved while it trained says whether it still trains here; a
+    summary with fields of the wrong type says which (the checkpoint beside it is checked when loaded)."""
+    if damage:
+        return f"Damaged summary ({'; '.join(damage)})"
     if summary.get("in_progress"):
         epoch = f"epoch {summary.get('epochs_done')} of {summary.get('epochs_planned')}"
         if interrupted:

@@ -9,7 +9,7 @@ from components import figures
 from components.frame import require_frame
 from components.state import get_state
 from components.tree_view import treescope_html
-from components.ui import explain, height
+from components.ui import explain, extreme_values_notice, height
 from core import models
 from core.costs import parameter_diff
 from core.layers import BatchNorm, LayerNorm
@@ -41,6 +41,7 @@ trained = state.trained_result()
 st.title(":material/account_tree: Look inside the variables")
 if trained is not None:
     variables = trained.variables
+    extreme_values_notice(trained.params)
     run = state.trained_run()
     st.success(
         f"Showing the **trained** values of run {run.run_id} "

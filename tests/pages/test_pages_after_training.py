@@ -94,6 +94,18 @@ def test_training_an_autoencoder_then_results(app):
     assert len(app.get("image")) == 2  # the test images and their reconstructions
 
 
+def test_latent_map_of_a_wider_code_names_its_share_of_the_spread(app):
+    state(app).set_spec(ModelSpec.autoencoder((64, 3), (64,)))
+    _train(app, epochs=1)
+    app.switch_page("pages/results.py").run()
+    assert not app.exception
+    explained = next(c.value for c in app.caption if "of the spread" in c.value)
+    # the caption quotes the axis title's real share, not the placeholder the code was written with
+    share = re.search(r'"(\d+)% of the spread"', explained)
+    assert share and 0 < int(share.group(1)) <= 100, explained
+    assert not any("{" in c.value for c in app.caption)
+
+
 def test_bad_learning_rate_is_refused_in_the_page(app):
     app.switch_page("pages/train.py").run()
     app.text_input(key="train.learning_rate").set_value("fast")
