@@ -56,8 +56,6 @@ MAX_VALUES = 16
 MAX_SEEDS = 10
 #: Most parameters (all seeds together) trained in one batched program; more seeds are split.
 BATCH_PARAMETER_BUDGET = 20_000_000
-#: Assumed compile time of one model's programs before any has been measured in this process.
-TYPICAL_COMPILE_S = 2.0
 
 
 # ----- the plan -------------------------------------------------------------------------------
