@@ -361,11 +361,12 @@ def _train_and_save(spec, config, dataset, save: str, show, stop: threading.Even
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    """Train the plan's models width after width, printing one JSON line per run as it finishes."""
+    """Train the plan's models width after width, printing one JSON line per run as it finishes and keeping
+    none of them."""
     from core.data import load_dataset
     from core.training import steps_per_epoch
     from core.training.estimate import estimate_sweep
-    from core.training.sweep import SETTINGS, SweepPlan, SweepProgress, SweepRun, run_sweep
+    from core.training.sweep import SETTINGS, SweepPlan, SweepProgress, SweepRun, sweep_runs
 
     spec, config = _spec_and_config(args, 0)
     values = args.values if args.values is not None else ",".join(f"{v:g}" for v in SETTINGS[args.setting].defaults)
@@ -396,7 +397,10 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         _log(f"  seed {run.seed}: {run.status}, {score}, train loss {run.train_loss or 0:.4f}{gap}", args.quiet)
 
     tic = time.perf_counter()
-    run_sweep(plan, dataset, on_run=emit, on_progress=show, estimate=estimate, batched=batched)
+    # each run is printed and let go as its width ends: memory holds the widest width's models, not the sweep
+    for run in sweep_runs(plan, dataset, on_progress=show, estimate=estimate, batched=batched):
+        emit(run)
+        del run  # not held while the next width trains
     _log(f"done in {time.perf_counter() - tic:.1f}s (estimated {estimate.total_s:.1f}s)", args.quiet)
 
 
