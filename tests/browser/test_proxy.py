@@ -36,6 +36,7 @@ from tests.browser_support import (
     wait_for_text,
     wait_idle,
 )
+from tests.waits import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -131,11 +132,8 @@ class Nginx:
 
     def process_of(self, key: str) -> str:
         """The process that answered the visitor's first request (its line is written just after the answer)."""
-        deadline = time.monotonic() + DEADLINE_S
-        while not (answered := [upstream for k, upstream, _ in self.log() if k == key]):
-            assert time.monotonic() < deadline, f"no request of {key} in nginx's log"
-            time.sleep(0.1)
-        return answered[0]
+        wait_for(lambda: any(k == key for k, _, _ in self.log()), f"a request of {key} in nginx's log")
+        return next(upstream for k, upstream, _ in self.log() if k == key)
 
     def remove(self) -> None:
         self.stop()
@@ -308,10 +306,10 @@ def test_two_processes_behind_nginx_keep_each_visitor_and_share_saved_runs(brows
 
     # every request of a visitor went to its process: the page, its scripts and its websocket (logged when it
     # closes: the one open at the end closed with its browser; those cut by the restart were not logged)
-    deadline = time.monotonic() + DEADLINE_S
-    while not all(any(k == v.key and "/_stcore/stream" in r for k, _, r in nginx.log()) for v in visitors):
-        assert time.monotonic() < deadline, "nginx never logged the visitors' websockets"
-        time.sleep(0.2)
+    wait_for(
+        lambda: all(any(k == v.key and "/_stcore/stream" in r for k, _, r in nginx.log()) for v in visitors),
+        "nginx to log the visitors' websockets",
+    )
     log = nginx.log()
     for visitor in visitors:
         answered = {upstream for key, upstream, _ in log if key == visitor.key}
