@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING
 
 from components.server_paths import hide_server_paths
 from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.training import Status
 from core.training.sweep import ALL_LAYERS
+
+if TYPE_CHECKING:
+    from core.runs.store import SavedRun
 
 # Every ASCII punctuation mark can be backslash-escaped in CommonMark; escaping them all also disarms
 # Streamlit's own directives (``:red[...]``, ``:material/x:``) and raw HTML.
@@ -95,14 +99,20 @@ def status_words(status: str, models: str = "the model so far") -> str:
     return words.get(status, "Loaded from a file")
 
 
-def saved_run_status(summary: dict, interrupted: bool, damage: tuple[str, ...] = ()) -> str:
-    """A saved run's status in words; a run saved while it trained says whether it still trains here; a
+def saved_run_status(run: SavedRun) -> str:
+    """A saved run's status in words; a run saved while it trained says whether it still trains here, in
+    another server process sharing the runs folder (which one, on which computer) or was interrupted; a
     summary with fields of the wrong type says which (the checkpoint beside it is checked when loaded)."""
-    if damage:
-        return f"Damaged summary ({'; '.join(damage)})"
+    summary = run.summary
+    if run.damage:
+        return f"Damaged summary ({'; '.join(run.damage)})"
     if summary.get("in_progress"):
         epoch = f"epoch {summary.get('epochs_done')} of {summary.get('epochs_planned')}"
-        if interrupted:
+        if run.training_elsewhere:
+            owner = run.owner or {}
+            where = f"process {owner.get('pid')} on {option_text(owner.get('host'), 100)}"
+            return f"Training in another server process ({where}), saved after {epoch}"
+        if run.interrupted:
             return f"Interrupted after {epoch} (the server stopped): load it and continue training"
         return f"Training (saved after {epoch})"
     return status_words(summary.get("status"))

@@ -491,7 +491,7 @@ def saved_runs_section(state: AppState) -> None:
                     "id": r.run_id,
                     "model": option_text(r.summary.get("model") or "", 200),  # a file's text, as typed
                     "data": option_text(r.summary.get("dataset") or "", 200),
-                    "status": saved_run_status(r.summary, r.interrupted, r.damage),
+                    "status": saved_run_status(r),
                     "epochs": r.summary.get("epochs_done"),
                     "test accuracy": saved_score(r.summary.get("test_accuracy"), "{:.1%}", "not measured"),
                     "test loss": saved_score(r.summary.get("test_loss"), "{:.4f}", ""),
