@@ -17,6 +17,7 @@ import functools
 import os
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 MAX_PID = 2**31
@@ -27,7 +28,7 @@ STALE_AFTER_S = 600.0
 def _stat(pid: int) -> tuple[str, int] | None:
     """(state letter, start time in clock ticks after boot) of a process, from /proc; None if unreadable."""
     try:
-        text = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()  # noqa: SIM115
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
     fields = text.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces and ")"
