@@ -38,11 +38,15 @@ def _stat(pid: int) -> tuple[str, int] | None:
         return None
 
 
-@functools.cache
 def this_process() -> dict[str, Any]:
-    """The owner this process writes into the summaries of the runs it trains."""
-    stat = _stat(os.getpid())
-    return {"host": socket.gethostname(), "pid": os.getpid(), "started": stat[1] if stat else None}
+    """The owner this process writes into the summaries of the runs it trains (a forked child's own)."""
+    return dict(_owner(os.getpid()))
+
+
+@functools.cache
+def _owner(pid: int) -> tuple[tuple[str, Any], ...]:
+    stat = _stat(pid)
+    return ("host", socket.gethostname()), ("pid", pid), ("started", stat[1] if stat else None)
 
 
 def _pid_count(value: Any) -> bool:
