@@ -126,30 +126,8 @@ def layer_editor(state: AppState) -> ModelSpec:
                 rows.append(_other_layer_row(cols, stack, i, layer, version))
                 _row_buttons(cols, stack, i, len(layers), version)
                 continue
-            width_key = f"build.{stack}.{i}.width.v{version}"
-            width = cols[1].number_input(
-                "units",
-                value=layer.width,
-                step=1,
-                key=width_key,
-                on_change=_edit,
-                args=(stack, i, "width", width_key),
-                help=WIDTH_HELP,
-                label_visibility="visible" if i == 0 else "collapsed",
-            )
-            activation_key = f"build.{stack}.{i}.activation.v{version}"
-            activation = cols[2].selectbox(
-                "activation",
-                list(ACTIVATIONS),
-                index=list(ACTIVATIONS).index(layer.activation),
-                key=activation_key,
-                on_change=_edit,
-                args=(stack, i, "activation", activation_key),
-                help=ACTIVATION_HELP,
-                label_visibility="visible" if i == 0 else "collapsed",
-            )
+            rows.append(_dense_row(cols, stack, i, layer, version))
             _row_buttons(cols, stack, i, len(layers), version)
-            rows.append(Layer(width, activation))
         add = st.columns([2.1, 2.5], gap="xsmall", vertical_alignment="bottom")
         kind_key = f"build.{stack}.newkind.v{version}"
         add[0].selectbox("Kind of layer to add", list(NEW_LAYER_WORDS), format_func=NEW_LAYER_WORDS.get,
@@ -174,6 +152,33 @@ def layer_editor(state: AppState) -> ModelSpec:
         state.set_spec(candidate, from_editor=True)
         state.editor_error = None
     return state.spec
+
+
+def _dense_row(cols, stack: str, index: int, layer: Layer, version: int) -> Layer:
+    """A Dense layer's row: its width and its activation."""
+    width_key = f"build.{stack}.{index}.width.v{version}"
+    width = cols[1].number_input(
+        "units",
+        value=layer.width,
+        step=1,
+        key=width_key,
+        on_change=_edit,
+        args=(stack, index, "width", width_key),
+        help=WIDTH_HELP,
+        label_visibility="visible" if index == 0 else "collapsed",
+    )
+    activation_key = f"build.{stack}.{index}.activation.v{version}"
+    activation = cols[2].selectbox(
+        "activation",
+        list(ACTIVATIONS),
+        index=list(ACTIVATIONS).index(layer.activation),
+        key=activation_key,
+        on_change=_edit,
+        args=(stack, index, "activation", activation_key),
+        help=ACTIVATION_HELP,
+        label_visibility="visible" if index == 0 else "collapsed",
+    )
+    return Layer(width, activation)
 
 
 def _other_layer_row(cols, stack: str, index: int, layer: Layer, version: int) -> Layer:

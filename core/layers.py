@@ -6,7 +6,8 @@ its output size, its parameter, ``batch_stats`` and operation counts, its words,
 item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
 links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
 adds to a model (what a checkpoint must hold). ``LAYER_KINDS`` registers them by name; nothing else
-compares a layer's name. ``core.spec`` builds models from them. Errors are SpecErrors naming the field.
+compares a layer's name. ``core.spec`` stacks them into models and ``core.models`` gives them to flax.
+Errors are SpecErrors naming the field.
 
 To add a kind: a subclass of ``Layer`` here added to ``LAYER_KINDS``, its flax call in
 ``core.flax_layers.LAYERS`` under the same name, plus its tests (docs/ARCHITECTURE.md).
@@ -322,18 +323,11 @@ class LayerNorm(Layer):
 
 #: The one registry of the kinds of layer, by the name the JSON, the editor and the command line use.
 LAYER_KINDS: dict[str, type[Layer]] = {kind.name: kind for kind in (Dense, Dropout, BatchNorm, LayerNorm)}
-#: The kinds of layer in the words the editor shows.
-LAYER_TYPES: dict[str, str] = {name: kind.description for name, kind in LAYER_KINDS.items()}
 
 
 def width_of(layer: Layer) -> int:
     """A Dense layer's units; 0 for the kinds without a width (as earlier versions stored them)."""
     return layer.width if layer.is_dense else 0
-
-
-def validated_layer(layer: Layer, where: str, what: str) -> Layer:
-    """The layer in its one normal form (so equal layers compare equal), or a SpecError naming the field."""
-    return layer.validated(where, what)
 
 
 def _kind_of_item(head: str) -> type[Layer] | None:

@@ -15,9 +15,8 @@ from typing import Any, ClassVar
 
 from core.data.dataset import MAX_CLASSES, NUM_CLASSES
 from core.errors import SpecError
-from core.layers import (  # noqa: F401 - ACTIVATIONS, LAYER_TYPES and the width limits are imported from here too
+from core.layers import (  # noqa: F401 - ACTIVATIONS and the width limits are imported from here too
     ACTIVATIONS,
-    LAYER_TYPES,
     MAX_WIDTH,
     MIN_WIDTH,
     Dense,
@@ -349,7 +348,6 @@ class AutoEncoderSpec(ModelSpec):
 
 #: The one registry of the kinds of model, by the name their JSON, links and the command line use.
 MODEL_KINDS: dict[str, type[ModelSpec]] = {kind.name: kind for kind in (MLPSpec, AutoEncoderSpec)}
-KINDS: tuple[str, ...] = tuple(MODEL_KINDS)
 
 
 def _validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, ...]:

@@ -478,7 +478,7 @@ def saved_score(value: float | None, pattern: str, missing: str) -> str:
 def saved_runs_section(state: AppState) -> None:
     saved = store.list_runs()
     where = plain(folder_words(store.runs_dir(), "the runs folder"), 200)
-    with st.expander(f"Saved runs on this computer ({len(saved)}) in {where}"):
+    with st.expander(f"Saved runs on this computer ({len(saved)}) in {where}", key="train.saved_list"):
         if not saved:
             st.caption(
                 "Every run is saved here while it trains (at most once a minute, at the end of an epoch), when it "
