@@ -83,15 +83,27 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def browser_pids() -> list[int]:
-    """Every Chromium process on this machine (the visitors' renderers included)."""
-    found = []
+    """This benchmark's Chromium processes (the visitors' renderers included): those started below this
+    process (through Playwright's driver), not other programs' browsers on the machine."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and CHROMIUM.encode() in (entry / "cmdline").read_bytes()[:300]:
-                found.append(int(entry.name))
+            if entry.name.isdigit():
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-    return found
+    ours = {os.getpid()}
+    while more := {pid for pid, parent in parents.items() if parent in ours and pid not in ours}:
+        ours |= more
+    return sorted(pid for pid in ours if pid != os.getpid() and _is_chromium(pid))
+
+
+def _is_chromium(pid: int) -> bool:
+    try:
+        program = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+    except OSError:
+        return False
+    return "chrom" in Path(program).name  # /usr/bin/chromium starts /usr/lib/chromium/chromium and its helpers
 
 
 def final_saves(folder: Path) -> dict[str, dict[str, Any]]:
@@ -254,6 +266,7 @@ def run_benchmark(size: ClassroomSize) -> dict[str, Any]:
         finally:
             browser.close()
     report = {"machine": machine_info(), "size": size.name, "epochs": size.epochs, "targets": TARGETS}
+    report["load_average_at_end"] = os.getloadavg()  # other work on this machine slows every measure
     return report | measured | {"first_visits": visits, "summary": summarize(measured, visits)}
 
 
