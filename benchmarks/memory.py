@@ -40,12 +40,20 @@ class MemoryBenchmarkSize:
     runs: int
     visitor_mb: float  # the ``budget`` arm's FLAX_DASHBOARD_VISITOR_MB
     train_fraction: float  # of the bundled sample's training images, one epoch each
+    sweep_widths: tuple[int, ...] = ()  # the command-line width sweep of MLP 784-WIDTH-10 (one epoch of the sample)
+    sweep_seeds: int = 3
 
 
 SIZES = {
-    "small": MemoryBenchmarkSize("small", (256, 256), runs=5, visitor_mb=2.5, train_fraction=0.05),
-    "full": MemoryBenchmarkSize("full", (4096, 4096), runs=5, visitor_mb=256, train_fraction=0.05),
+    "small": MemoryBenchmarkSize(
+        "small", (256, 256), runs=5, visitor_mb=2.5, train_fraction=0.05, sweep_widths=tuple(range(64, 257, 64))
+    ),
+    # the issue's sweep: 16 widths x 3 seeds, 83M parameters in all, at most 3.3M (width 4,096) each
+    "full": MemoryBenchmarkSize(
+        "full", (4096, 4096), runs=5, visitor_mb=256, train_fraction=0.05, sweep_widths=tuple(range(256, 4097, 256))
+    ),
 }
+SWEEP_ARMS = ("kept to the end", "streamed")
 
 
 def reachable_bytes(root: object) -> int:
@@ -93,6 +101,78 @@ def worker(size: MemoryBenchmarkSize) -> dict[str, Any]:
     return {"parameters": spec.parameter_count, "model_bytes": run.kept.nbytes, "after_run": after}
 
 
+def sweep_arguments(size: MemoryBenchmarkSize) -> list[str]:
+    values, seeds = ",".join(map(str, size.sweep_widths)), ",".join(map(str, range(size.sweep_seeds)))
+    return ["sweep", "--widths", "8", "--values", values, "--seeds", seeds, "--epochs", "1", "--quiet"]
+
+
+def sweep_kept_to_the_end(size: MemoryBenchmarkSize) -> None:
+    """The command-line sweep as it was before it streamed (``cmd_sweep`` up to commit f46544d): the same
+    estimate and training, each run printed from ``run_sweep``'s ``on_run``, and every run held in its list
+    (the best seed of each width with its parameters) until the sweep ends."""
+    from core.data import load_dataset
+    from core.spec import ModelSpec
+    from core.training import TrainConfig
+    from core.training.estimate import estimate_sweep
+    from core.training.sweep import SweepPlan, run_sweep
+
+    args = sweep_arguments(size)
+    values, seeds = args[args.index("--values") + 1], args[args.index("--seeds") + 1]
+    plan = SweepPlan(ModelSpec.mlp((8,)), 0, values, seeds, TrainConfig(epochs=1), "width")
+    dataset = load_dataset("sample")
+    estimate = estimate_sweep(plan, dataset)
+    runs = run_sweep(plan, dataset, on_run=lambda run: print(json.dumps(run.to_dict()), flush=True), estimate=estimate)
+    assert len(runs) == plan.models
+
+
+def run_sweep_arm(size: MemoryBenchmarkSize, arm: str) -> dict[str, Any]:
+    """Peak resident memory of a fresh process running the width sweep of ``size`` (the kernel's count for
+    that child, ``wait4``'s ``ru_maxrss``), and how many JSON lines it printed."""
+    env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"), "PYTHONPATH": str(ROOT)}
+    if arm == "streamed":
+        command = [sys.executable, "-m", "core", *sweep_arguments(size)]
+    else:
+        command = [sys.executable, "-m", "benchmarks.memory", "--sweep-worker", json.dumps(asdict(size))]
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        lines = out.read().splitlines()
+    if proc.returncode != 0:
+        raise RuntimeError(f"sweep ({arm}) exited with {proc.returncode}")
+    return {"peak_rss_bytes": usage.ru_maxrss * 1024, "lines": len(lines)}
+
+
+def sweep_report(size: MemoryBenchmarkSize) -> dict[str, Any]:
+    from core.spec import ModelSpec
+
+    counts = [ModelSpec.mlp((width,)).parameter_count for width in size.sweep_widths]
+    arms = {arm: run_sweep_arm(size, arm) for arm in SWEEP_ARMS}
+    return {
+        "widths": list(size.sweep_widths),
+        "seeds": size.sweep_seeds,
+        "parameters_in_all": sum(counts) * size.sweep_seeds,
+        "largest_parameters": max(counts),
+        "arms": arms,
+        "streamed_vs_kept": arms["streamed"]["peak_rss_bytes"] / arms["kept to the end"]["peak_rss_bytes"],
+    }
+
+
+def format_sweep_report(sweep: dict[str, Any]) -> list[str]:
+    widths = sweep["widths"]
+    lines = [
+        f"command-line sweep of MLP 784-WIDTH-10, {len(widths)} widths ({widths[0]} to {widths[-1]}) x "
+        f"{sweep['seeds']} seeds: {sweep['parameters_in_all']:,} parameters in all, at most "
+        f"{sweep['largest_parameters']:,} each; peak resident memory of the process:"
+    ]
+    for arm in SWEEP_ARMS:
+        result = sweep["arms"][arm]
+        lines.append(f"    {arm:>15}: {result['peak_rss_bytes'] / 1e6:7.0f} MB ({result['lines']} lines printed)")
+    lines.append(f"    streamed / kept to the end: {sweep['streamed_vs_kept']:.2f}")
+    return lines
+
+
 def run_arm(size: MemoryBenchmarkSize, arm: str) -> dict[str, Any]:
     visitor_mb = str(size.visitor_mb) if arm == "budget" else UNBOUNDED_MB
     with tempfile.TemporaryDirectory() as runs:
@@ -120,6 +200,7 @@ def run_benchmark(size: MemoryBenchmarkSize) -> dict[str, Any]:
         "reachable_budget_vs_none": last["budget"]["reachable_bytes"] / last["no budget"]["reachable_bytes"],
         # what the runs after the first add (the first pays for compiling and loading the data)
         "rss_growth_after_first_budget_vs_none": _after_first(arms["budget"]) / _after_first(arms["no budget"]),
+        "cli_sweep": sweep_report(size),
     }
 
 
@@ -146,13 +227,23 @@ def format_report(report: dict[str, Any]) -> str:
         f"  budget / no budget after the last run: arrays {report['reachable_budget_vs_none']:.2f}, "
         f"process growth after the first run {report['rss_growth_after_first_budget_vs_none']:.2f}"
     )
+    lines += format_sweep_report(report["cli_sweep"])
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser("python -m benchmarks.memory", __doc__, "5 runs of a 784-256-256-10 MLP (CI)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--sweep-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.sweep_worker:
+        fields = json.loads(args.sweep_worker)
+        sweep_kept_to_the_end(
+            MemoryBenchmarkSize(
+                **{**fields, "widths": tuple(fields["widths"]), "sweep_widths": tuple(fields["sweep_widths"])}
+            )
+        )
+        return
     if args.worker:
         fields = json.loads(args.worker)
         print(json.dumps(worker(MemoryBenchmarkSize(**{**fields, "widths": tuple(fields["widths"])}))))

@@ -3,12 +3,11 @@ images, and puts a plain-language sentence under each view."""
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from components.frame import page
 from components.state import get_state
+from core.variables import extreme_values_note
 
 PRESENTER_SCALE = 1.4
 _PRESENTER_CSS = """
@@ -51,15 +50,6 @@ _LAYOUT_CSS = """
 """
 
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
-
-def markdown_literal(text: str) -> str:
-    """``text`` (folder or file names from a visitor's zip, say) escaped so that Streamlit's markdown
-    shows it as typed: no links, emphasis, ``:material/...:`` icons or ``:red[...]`` colours."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
-
-
 def presenter() -> bool:
     return get_state().presenter
 
@@ -85,6 +75,12 @@ def explain(text: str) -> None:
         st.info(text, icon=":material/lightbulb:")
     else:
         st.caption(text)
+
+
+def extreme_values_notice(params) -> None:
+    """A note above a page that draws a model whose weights are extreme (``core.variables.extreme_values_note``)."""
+    if (note := extreme_values_note(params)) is not None:
+        st.info(note, icon=":material/warning:")
 
 
 def not_trained_yet(model: str, without_training: str, once_trained: str) -> None:

@@ -120,7 +120,8 @@ def slider_ranges(
     coordinates: np.ndarray, low_percentile: float = 1.0, high_percentile: float = 99.0, margin: float = 0.25
 ) -> tuple[np.ndarray, np.ndarray]:
     """Low and high ends (axes,) of a slider per axis: where most codes lie, widened by ``margin``
-    of that span on each side so a person can step a little past the data.
+    of that span on each side so a person can step a little past the data (in float64: codes of 3e38
+    stay within float32).
 
     Percentiles rather than min/max: one odd image should not stretch a slider so far that
     most of it decodes to noise. An axis on which every code is equal gets -1..1 around it.
@@ -131,9 +132,11 @@ def slider_ranges(
     low = np.percentile(points, low_percentile, axis=0)
     high = np.percentile(points, high_percentile, axis=0)
     span = high - low
-    flat = span <= 1e-6
-    low = np.where(flat, low - 1.0, low - margin * span)
-    high = np.where(flat, high + 1.0, high + margin * span)
+    # a flat axis gets 1 on each side, or a thousandth of its size where 1 is lost to float32 (codes of 1e8)
+    flat = span <= np.maximum(1e-6, np.abs(low) * 1e-6)
+    pad = np.where(flat, np.maximum(1.0, np.abs(low) * 1e-3), margin * span)
+    limit = float(np.finfo(np.float32).max)  # codes near it (3e38) must not widen into infinity
+    low, high = np.clip(low - pad, -limit, limit), np.clip(high + pad, -limit, limit)
     return low.astype(np.float32), high.astype(np.float32)
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from core import models
-from core.spec import ModelSpec
+from core import flax_layers, models
+from core.spec import MLPSpec, ModelSpec
 
 HISTOGRAM_BINS = 20
 
@@ -78,6 +78,40 @@ def _display_key(path: str) -> list:
     ]
 
 
+EXTREME_WEIGHT = 1e6  # weights beyond this make activations overflow float32 after a few layers
+
+
+def extreme_values_note(params: Any) -> str | None:
+    """A sentence for a person when a model's weights are extreme (beyond ``EXTREME_WEIGHT``, or denormal:
+    nonzero but below float32's smallest normal number), saying what that does to what the pages draw;
+    None for ordinary weights. Non-finite weights never get here: checkpoints refuse them."""
+    magnitudes = [np.abs(np.asarray(leaf, np.float64)).ravel() for leaf in jax.tree_util.tree_leaves(params)]
+    values = np.concatenate(magnitudes) if magnitudes else np.zeros(0)
+    if values.size and (largest := float(values.max())) > EXTREME_WEIGHT:
+        return (
+            f"Some of this model's weights are enormous (up to {largest:.3g}): its outputs can overflow to "
+            "infinity or stop being numbers, so some pictures, maps and scores of it cannot be drawn or mean little."
+        )
+    tiny = float(np.finfo(np.float32).tiny)
+    if np.any((values > 0) & (values < tiny)):
+        return (
+            f"Some of this model's weights are denormal (nonzero but below {tiny:.3g}): they act as zero, "
+            "and computing with them can be slow."
+        )
+    return None
+
+
+def histogram_range(lo: float, hi: float) -> tuple[float, float]:
+    """The range of a histogram of values from ``lo`` to ``hi``: itself, or widened around them where its bins
+    would be too narrow for float64 to tell apart (all values equal, or 1e30 apart by one float32 step)."""
+    size = max(abs(lo), abs(hi))
+    if hi - lo > size * 1e-9:
+        return lo, hi
+    middle = lo / 2 + hi / 2
+    pad = max(0.5, size * 1e-6)
+    return middle - pad, middle + pad
+
+
 def variable_rows(variables: Any) -> list[VariableRow]:
     """A flat table of every leaf: path, shape, dtype, parameter count and value statistics."""
     leaves, _ = jax.tree_util.tree_flatten_with_path(variables)
@@ -87,7 +121,7 @@ def variable_rows(variables: Any) -> list[VariableRow]:
         flat = values.astype(np.float64).ravel()
         if flat.size:
             lo, hi = float(flat.min()), float(flat.max())
-            counts, _ = np.histogram(flat, bins=HISTOGRAM_BINS, range=(lo, hi) if hi > lo else (lo - 0.5, lo + 0.5))
+            counts, _ = np.histogram(flat, bins=HISTOGRAM_BINS, range=histogram_range(lo, hi))
             mean, std = float(flat.mean()), float(flat.std())
         else:
             lo = hi = mean = std = math.nan
@@ -253,8 +287,8 @@ import numpy as np
 """
 
 
-def _model_source() -> str:
-    text = Path(models.__file__).read_text()
+def _model_source(module: Any) -> str:
+    text = Path(module.__file__).read_text()
     begin = text.index("# --- model source begin\n") + len("# --- model source begin\n")
     end = text.index("# --- model source end")
     return text[begin:end].strip() + "\n"
@@ -276,7 +310,7 @@ def flax_source(spec: ModelSpec) -> str:
     """Runnable flax.linen code that builds the model ``spec`` describes, with the same shapes."""
     model = models.build_model(spec)
     batch = f"jnp.ones((1, {', '.join(str(d) for d in spec.input_shape)}))"
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         construct = f"model = MLP(\n    layers={_layers(model.layers)},\n)\n"
         usage = "logits = model.apply(variables, x)  # one score per class, shape (1, 10)\n"
     else:
@@ -293,7 +327,10 @@ def flax_source(spec: ModelSpec) -> str:
         )
     return (
         _SOURCE_HEADER
-        + _model_source()
+        + "\n"
+        + _model_source(flax_layers)
+        + "\n\n"
+        + _model_source(models)
         + "\n\n"
         + construct
         + f"x = {batch}\n"

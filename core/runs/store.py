@@ -20,6 +20,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from core.errors import CheckpointError
 from core.files import write_atomic
 from core.runs import checkpoint
+from core.runs import owner as run_owner
 from core.training import TrainResult
 
 ENV_VAR = "FLAX_DASHBOARD_RUNS_DIR"
@@ -48,6 +50,8 @@ class SavedRun:
     run_id: str
     folder: Path
     summary: dict[str, Any]
+    #: what ``check_summary`` found wrong in the file (those fields read as None); empty for a sound one
+    damage: tuple[str, ...] = ()
 
     @property
     def checkpoint_path(self) -> Path:
@@ -66,7 +70,7 @@ class SavedRun:
     def continuable(self) -> bool:
         """Whether its file holds an optimizer state to continue from (a width sweep's model has none;
         saves older than this key always had one)."""
-        return self.summary.get("continuable", True) is not False
+        return self.summary.get("continuable") is not False
 
     @property
     def in_progress(self) -> bool:
@@ -74,10 +78,25 @@ class SavedRun:
         return self.summary.get("in_progress") is True
 
     @property
+    def owner(self) -> dict[str, Any] | None:
+        """The server process that saved it while it trained (``core.runs.owner``); None in older saves."""
+        return self.summary.get("owner")
+
+    @property
+    def training_elsewhere(self) -> bool:
+        """Saved while it trains in another server process sharing the runs folder, one still alive (on
+        another host: one that saved it lately, see ``core.runs.owner``)."""
+        owner = self.owner
+        if not self.in_progress or self.run_id in _training_here or owner is None:
+            return False
+        return owner != run_owner.this_process() and run_owner.alive(owner, self.created)
+
+    @property
     def interrupted(self) -> bool:
-        """Saved while it trained and no longer training here: the server stopped (a kill, a crash) before
-        its final save. Loading it and continuing goes on from its last save."""
-        return self.in_progress and self.run_id not in _training_here
+        """Saved while it trained and training neither here nor in another live server process: the server
+        stopped (a kill, a crash) before its final save. Loading it and continuing goes on from its last save.
+        A save older than the owner field (no owner) is interrupted unless it trains here."""
+        return self.in_progress and self.run_id not in _training_here and not self.training_elsewhere
 
 
 def summarize(result: TrainResult) -> dict[str, Any]:
@@ -116,7 +135,7 @@ def save_run(
     folder.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
     checkpoint.save(folder / f"{run_id}.msgpack", result)
-    summary = summarize(result) | ({"in_progress": True} if in_progress else {})
+    summary = summarize(result) | ({"in_progress": True, "owner": run_owner.this_process()} if in_progress else {})
     write_atomic(folder / f"{run_id}.json", json.dumps(summary, indent=1).encode())
     return SavedRun(run_id, folder, summary)
 
@@ -175,6 +194,18 @@ class RunningSave:
             self._thread.join()
         _training_here.discard(self.run_id)
 
+    def disown(self) -> None:
+        """After its training failed: the last save's summary no longer names this process, so every server
+        process sharing the folder lists it as interrupted (not as training here), while this one lives on."""
+        if self.saved is None:
+            return
+        summary = {key: value for key, value in self.saved.summary.items() if key != "owner"}
+        try:
+            write_atomic(self.folder / f"{self.run_id}.json", json.dumps(summary, indent=1).encode())
+        except OSError:  # the folder went read-only: it reads as training here until this process ends
+            return
+        self.saved = dataclasses.replace(self.saved, summary=summary)
+
     def _write(self) -> None:
         while True:
             with self._cond:
@@ -192,30 +223,89 @@ class RunningSave:
                 self._cond.notify_all()
 
 
-FLAGS = ("in_progress",)  # the summary's yes/no values (any other true or false is damage)
 MAX_COUNT = 2**53  # counts beyond this are not ones this tool wrote (and overflow int64 columns)
 TEMPORARY = re.compile(r"^\..+\.tmp$")  # core.files.write_atomic's names
 TEMPORARY_AGE_S = 600  # a save in progress writes its file in seconds: older ones were left by a kill
 
 
 def _plain_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)  # an int of 400 digits is finite, and no float
 
 
-def _clean(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary with every value a table can show: text cut to 200 characters, numbers finite and
-    in range, ``FLAGS`` true or false; anything else (nested objects, 10**30 epochs, NaN) becomes None."""
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_COUNT
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """What one field of a summary holds, in words for a damage note, and the test a value must pass."""
+
+    words: str
+    accepts: Callable[[Any], bool]
+    nullable: bool = False  # this tool writes null there (a score not measured, no reason)
+
+
+TEXT = FieldType("text", lambda value: isinstance(value, str))
+NUMBER = FieldType("a finite number", lambda value: _plain_number(value) and abs(value) < MAX_COUNT)
+SCORE = dataclasses.replace(NUMBER, nullable=True)
+COUNT = FieldType("a whole number from 0", _count)
+FLAG = FieldType("true or false", lambda value: isinstance(value, bool))
+#: Every field ``summarize`` writes and the type a listed run may hold there; the one place a summary read
+#: from disk is checked. A field missing is no damage (older saves lack some); one of another type is.
+SUMMARY_FIELDS: dict[str, FieldType] = {
+    "model": TEXT,
+    "kind": TEXT,
+    "parameters": COUNT,
+    "dataset": TEXT,
+    "status": TEXT,
+    "reason": dataclasses.replace(TEXT, nullable=True),
+    "optimizer": TEXT,
+    "learning_rate": NUMBER,
+    "batch_size": COUNT,
+    "epochs_planned": COUNT,
+    "epochs_done": COUNT,
+    "steps": COUNT,
+    "continuable": FLAG,
+    "test_accuracy": SCORE,
+    "test_loss": SCORE,
+    "train_s": NUMBER,
+    "created": NUMBER,
+    "in_progress": FLAG,
+    "owner": FieldType("an object of host (text), pid and started (whole numbers)", run_owner.well_formed),
+}
+
+
+def json_type_words(value: Any) -> str:
+    """What a JSON value is, in words: never the value itself when it is text from outside."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        try:
+            return f"the number {value:.6g}"
+        except OverflowError:  # an integer beyond any float
+            return f"a number of {len(str(value))} digits"
+    return {str: "text", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def check_summary(summary: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A summary read from disk -> (the fields that hold what ``SUMMARY_FIELDS`` says, text cut to 200
+    characters, every other known field None; the damage found, one sentence a field). Unknown fields are
+    dropped; a summary that is no JSON object is all damage."""
+    if not isinstance(summary, dict):
+        return dict.fromkeys(SUMMARY_FIELDS), (f"the summary is {json_type_words(summary)}, not an object",)
     clean: dict[str, Any] = {}
-    for key, value in summary.items():
-        if key in FLAGS:
-            clean[key] = value is True
-        elif isinstance(value, str):
-            clean[key] = value[:200]
-        elif _plain_number(value) and abs(value) < MAX_COUNT:
-            clean[key] = value
-        else:
-            clean[key] = None
-    return clean
+    damage = []
+    for key, field in SUMMARY_FIELDS.items():
+        value = summary.get(key)
+        if field.accepts(value):
+            clean[key] = value[:200] if isinstance(value, str) else value
+            continue
+        clean[key] = None
+        if key in summary and not (value is None and field.nullable):
+            damage.append(f"{key} should be {field.words}, found {json_type_words(value)}")
+    return clean, tuple(damage)
 
 
 def remove_leftover_temporaries(folder: str | Path | None = None, older_than_s: float = TEMPORARY_AGE_S) -> int:
@@ -239,7 +329,8 @@ def remove_leftover_temporaries(folder: str | Path | None = None, older_than_s: 
 
 
 def list_runs(folder: str | Path | None = None) -> list[SavedRun]:
-    """Saved runs, newest first; files that are not a complete run are skipped."""
+    """Saved runs, newest first; files that are not a complete run (or no JSON) are skipped, a summary with
+    fields of the wrong type is listed with its ``damage``."""
     folder = runs_dir(folder)
     if not folder.is_dir():
         return []
@@ -248,11 +339,10 @@ def list_runs(folder: str | Path | None = None) -> list[SavedRun]:
         if not _ID.match(path.stem) or not (folder / f"{path.stem}.msgpack").is_file():
             continue
         try:
-            summary = json.loads(path.read_text())
-        except (OSError, ValueError):
+            summary, damage = check_summary(json.loads(path.read_text()))
+        except (OSError, ValueError, RecursionError):
             continue
-        if isinstance(summary, dict):
-            found.append(SavedRun(path.stem, folder, _clean(summary)))
+        found.append(SavedRun(path.stem, folder, summary, damage))
     return sorted(found, key=lambda run: run.created, reverse=True)
 
 
@@ -277,6 +367,8 @@ def autosave(job: Any, folder: str | Path | None = None) -> None:
         running.close()
         run_id, folder = running.run_id, folder or running.folder
     if job.result is None:  # failed: what was saved while it trained stays, listed as interrupted
+        if running is not None:
+            running.disown()
         return
     try:
         job.saved_run = save_run(job.result, folder, run_id)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ import numpy as np
 from core import validate
 from core.data import Dataset
 from core.errors import ConfigError, SpecError
+from core.layers import width_of
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
@@ -55,8 +56,6 @@ MAX_VALUES = 16
 MAX_SEEDS = 10
 #: Most parameters (all seeds together) trained in one batched program; more seeds are split.
 BATCH_PARAMETER_BUDGET = 20_000_000
-#: Assumed compile time of one model's programs before any has been measured in this process.
-TYPICAL_COMPILE_S = 2.0
 
 
 # ----- the plan -------------------------------------------------------------------------------
@@ -132,7 +131,7 @@ class SweepPlan:
         """The values of any other setting: each point is built (TrainConfig or ModelSpec checks the
         value), the sweep's error naming ``values``."""
         swept = SETTINGS[self.setting]
-        if swept.key == DROPOUT and not any(layer.type == "dropout" for layer in self.spec.layers):
+        if swept.key == DROPOUT and not self.spec.has_dropout:
             raise ConfigError("setting", "this model has no Dropout layer to vary; add one on the Build page")
         values = sorted(set(numbers(self.values, swept.label)))
         self._check_counts(values, "values")
@@ -244,7 +243,7 @@ class SweepRun:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             self.setting: self.value,
-            "widths": [layer.width for layer in self.spec.layers],
+            "widths": [width_of(layer) for layer in self.spec.layers],
             "seed": self.seed,
             "params": self.parameter_count,
             "status": self.status,
@@ -382,8 +381,33 @@ def run_sweep(
     batched: bool = True,
     pacing: Pacing | None = None,
 ) -> list[SweepRun]:
-    """Train every model of ``plan``, width after width; ``on_run`` gets each run as its width finishes,
-    with the parameters of only the best seed of each width kept (``keep_the_best_seed``).
+    """Every run of ``sweep_runs``, in a list; ``on_run`` gets each as its width finishes (the Sweep page
+    keeps them all: the best seed of each width with its parameters, the others' scores and curves)."""
+    results: list[SweepRun] = []
+    runs = sweep_runs(
+        plan, dataset, on_progress=on_progress, stop=stop, estimate=estimate, batched=batched, pacing=pacing
+    )
+    for run in runs:
+        results.append(run)
+        if on_run is not None:
+            on_run(run)
+    return results
+
+
+def sweep_runs(
+    plan: SweepPlan,
+    dataset: Dataset,
+    *,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    stop: threading.Event | None = None,
+    estimate: SweepEstimate | None = None,
+    batched: bool = True,
+    pacing: Pacing | None = None,
+) -> Iterator[SweepRun]:
+    """Train every model of ``plan``, width after width, yielding each run as its width finishes, with the
+    parameters of only the best seed of each width kept (``keep_the_best_seed``). Nothing of a width is held
+    here once the next one starts, so a caller that lets each run go (the command line prints it) holds
+    the largest width's models at most, not the sum.
 
     ``batched`` trains the seeds of a width together as one stack; otherwise one stack per seed,
     the reference it must match. ``stop`` ends the sweep within a fraction of a
@@ -395,7 +419,6 @@ def run_sweep(
         steps_per_epoch(config, dataset.num_train)
     start = time.perf_counter()
     weights = list(estimate.per_width_s) if estimate else [1.0] * len(plan.values)
-    results: list[SweepRun] = []
     for index, (width, (spec, config)) in enumerate(zip(plan.values, plan.points, strict=True)):
         if stop.is_set():
             break
@@ -412,25 +435,39 @@ def run_sweep(
                 SweepProgress(phase, width, index, len(plan.values), step, total, new_losses, elapsed, eta, fraction)
             )
 
-        trained: list[TrainResult] = []
-        groups = seed_groups(spec, plan.seeds) if batched else [(seed,) for seed in plan.seeds]
-        for group in groups:
-            if stop.is_set():
-                break
-            offset = len(trained)
-
-            def group_progress(p: Progress, group=group, offset=offset) -> None:
-                losses = dict(zip(group, p.new_losses, strict=True))
-                progress(p.phase, offset * p.total_steps + p.step * len(group), p.total_steps * len(plan.seeds), losses)
-
-            members = [(spec.replace(seed=seed), replace(config, seed=seed)) for seed in group]
-            trained += train_stack(members, dataset, on_progress=group_progress, stop=stop, pacing=pacing)
+        trained = _train_width(plan, spec, config, dataset, progress, stop, batched, pacing)
         seconds = (time.perf_counter() - width_start) / max(len(trained), 1)
-        for run in keep_the_best_seed([sweep_run(width, result, dataset, seconds, plan.setting) for result in trained]):
-            results.append(run)
-            if on_run is not None:
-                on_run(run)
-    return results
+        runs = keep_the_best_seed([sweep_run(width, result, dataset, seconds, plan.setting) for result in trained])
+        del trained  # every seed's optimizer state goes now, before the caller sees the runs
+        while runs:
+            yield runs.pop(0)  # the caller's reference is then the only one
+
+
+def _train_width(
+    plan: SweepPlan,
+    spec: ModelSpec,
+    config: TrainConfig,
+    dataset: Dataset,
+    progress: Callable[..., None],
+    stop: threading.Event,
+    batched: bool,
+    pacing: Pacing | None,
+) -> list[TrainResult]:
+    """The seeds of one value of the sweep, trained in groups that share one stack (one a stack unbatched)."""
+    trained: list[TrainResult] = []
+    groups = seed_groups(spec, plan.seeds) if batched else [(seed,) for seed in plan.seeds]
+    for group in groups:
+        if stop.is_set():
+            break
+        offset = len(trained)
+
+        def group_progress(p: Progress, group=group, offset=offset) -> None:
+            losses = dict(zip(group, p.new_losses, strict=True))
+            progress(p.phase, offset * p.total_steps + p.step * len(group), p.total_steps * len(plan.seeds), losses)
+
+        members = [(spec.replace(seed=seed), replace(config, seed=seed)) for seed in group]
+        trained += train_stack(members, dataset, on_progress=group_progress, stop=stop, pacing=pacing)
+    return trained
 
 
 def eta_seconds(elapsed: float, fraction: float, estimate: SweepEstimate | None) -> float | None:

@@ -75,6 +75,22 @@ def test_a_dead_unit_still_gets_a_usable_slider():
     assert low[1] < 0.1 and high[1] > 3.9
 
 
+@pytest.mark.parametrize("value", [1e8, -1e8, 3e38, 3.4e38], ids=["1e8", "-1e8", "3e38", "float32-max"])
+def test_a_constant_enormous_code_still_gets_a_slider_of_distinct_finite_ends(value):
+    coords = np.full((50, 2), value, np.float32)
+    low, high = slider_ranges(coords)
+    assert low.dtype == np.float32 and np.all(np.isfinite(low)) and np.all(np.isfinite(high))
+    assert np.all(low < high)
+    assert np.all(high - low.astype(np.float64) >= abs(value) * 1e-3)  # a step of a 200th of it is no zero
+
+
+def test_codes_spread_over_all_of_float32_get_finite_slider_ends():
+    coords = np.array([[-3e38], [3e38]], np.float32)
+    low, high = slider_ranges(coords)
+    limit = np.finfo(np.float32).max
+    assert (low[0], high[0]) == (-limit, limit)
+
+
 def test_interpolation_is_a_straight_line_including_both_ends():
     start, end = np.array([0.0, 10.0]), np.array([4.0, -10.0])
     path = interpolate(start, end, 5)

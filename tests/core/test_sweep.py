@@ -1,7 +1,12 @@
+import gc
+import io
 import json
+import sys
 import threading
+import weakref
 from dataclasses import replace
 
+import jax
 import numpy as np
 import pytest
 
@@ -15,7 +20,7 @@ from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from core.training.engine import train_stack
 from core.training.estimate import SweepEstimate, estimate_sweep, linear
-from core.training.sweep import SweepPlan, eta_seconds, run_sweep, spec_with_width, summarise
+from core.training.sweep import SweepPlan, eta_seconds, run_sweep, spec_with_width, summarise, sweep_runs
 from core.validate import whole_numbers as parse_whole_numbers
 from tests.core.test_cli import run_cli
 from tests.trees import array_bytes, assert_leaves_close
@@ -307,6 +312,52 @@ def test_cli_prints_one_json_line_per_run_as_it_finishes():
         assert row["params"] == ModelSpec.mlp((row["width"], 32)).parameter_count
         assert 0.3 < row["test_accuracy"] <= 1 and row["train_loss"] > 0 and row["seconds"] > 0
     assert "estimated time" in proc.stderr and "[2/2] width 16" in proc.stderr
+
+
+class LiveKernelsAtEachLine(io.StringIO):
+    """Standard output that notes, as each JSON line is printed, the widths of the first-layer kernels
+    (784, width) alive anywhere in the process (after a full collection), other than those alive before."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before = jax.live_arrays()  # other tests' models, held by their fixtures
+        self.seen: list[tuple[int, set[int]]] = []
+
+    def write(self, text: str) -> int:
+        if text.startswith("{"):
+            gc.collect()
+            earlier = {id(a) for a in self.before}
+            alive = {
+                a.shape[-1] for a in jax.live_arrays() if a.ndim >= 2 and a.shape[-2] == 784 and id(a) not in earlier
+            }
+            self.seen.append((json.loads(text)["width"], alive))
+        return super().write(text)
+
+
+def test_the_cli_sweep_lets_each_width_go_once_printed(monkeypatch):
+    """Peak memory grows with the widest model, not the sum: when a line is printed, no kernel of an
+    earlier width is alive (before, the best seed of every width was kept until the end)."""
+    from core.cli import main
+
+    out = LiveKernelsAtEachLine()
+    monkeypatch.setattr(sys, "stdout", out)
+    args = ["sweep", "--widths", "8", "--values", "8,16,24", "--seeds", "0,1", "--epochs", "1", "--quiet"]
+    assert main([*args, "--train-fraction", "0.05"]) in (0, None)
+    assert [width for width, _ in out.seen] == [8, 8, 16, 16, 24, 24]
+    for width, alive in out.seen:
+        assert alive <= {width}, f"printing width {width}, kernels of widths {sorted(alive)} are alive"
+
+
+def test_sweep_runs_holds_nothing_of_a_width_once_the_next_one_trains(small):
+    plan = SweepPlan(ModelSpec.mlp((8,)), 0, "8,16", (0, 1), TrainConfig(epochs=1, batch_size=64))
+    runs = sweep_runs(plan, small)
+    first = [next(runs), next(runs)]
+    kept = [weakref.ref(leaf) for run in first if run.kept for leaf in jax.tree_util.tree_leaves(run.result.params)]
+    assert len(kept) == 4  # the best seed's two kernels and two biases
+    del first
+    later = list(runs)
+    gc.collect()
+    assert [r.value for r in later] == [16, 16] and all(ref() is None for ref in kept)
 
 
 @pytest.mark.slow

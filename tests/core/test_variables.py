@@ -5,7 +5,15 @@ import pytest
 
 from core import models
 from core.spec import PRESETS, ModelSpec
-from core.variables import flax_source, get_leaf, layer_rows, total_parameters, tree_outline, variable_rows
+from core.variables import (
+    HISTOGRAM_BINS,
+    flax_source,
+    get_leaf,
+    layer_rows,
+    total_parameters,
+    tree_outline,
+    variable_rows,
+)
 from tests.trees import assert_leaves_close
 
 
@@ -70,3 +78,14 @@ def test_generated_code_mentions_encode_for_autoencoders():
     code = flax_source(ModelSpec.autoencoder())
     assert "method=model.encode" in code and "AutoEncoder(" in code
     assert "import streamlit" not in code and "core" not in code.split("import")[1]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [np.full(7, 1e30), np.full(7, -3e38), np.full(7, 1e-40), np.array([1e30, np.nextafter(np.float32(1e30), np.inf)])],
+    ids=["1e30", "-3e38", "denormal", "one-step-apart"],
+)
+def test_extreme_values_get_a_histogram_of_every_value(values):
+    (row,) = variable_rows({"kernel": np.asarray(values, np.float32)})
+    assert sum(row.histogram) == len(values) and len(row.histogram) == HISTOGRAM_BINS
+    assert np.isfinite([row.mean, row.std, row.min, row.max]).all()
