@@ -22,8 +22,11 @@ async def preload(_app):
     visitor's script (two threads importing one module see it half-initialised)."""
     import components.frame  # noqa: F401
     from components.resources import prepare_first_page, start_process_setup
+    from core.collector import freeze_and_collect_at_bounded_rate
 
     prepare_first_page()
+    # every page's second-by-second reruns no longer walk the start-up heap (runner.postScriptGC is off)
+    freeze_and_collect_at_bounded_rate()
     start_process_setup()  # the default models compile in the background from now on
     yield
 

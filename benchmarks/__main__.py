@@ -5,14 +5,15 @@ ceiling), then ``benchmarks.app`` (compile, interactions, training inside the ap
 curves), then ``benchmarks.sharing`` (many trainings at once: throughput, fairness, clicks), then
 ``benchmarks.estimates`` (a sweep's estimate against its real time, alone and shared), then
 ``benchmarks.first_visit`` (a fresh server's first visitor in Chromium), then
-``benchmarks.memory`` (what finished runs keep in a session, with the budget and without). Each
-report is printed as soon as it is measured; ``--json`` writes
-``{"throughput": ..., "app": ..., "sharing": ..., "estimates": ..., "first_visit": ..., "memory": ...}``.
+``benchmarks.memory`` (what finished runs keep in a session, with the budget and without), then
+``benchmarks.classroom`` (a class of Chromium visitors training at once on the real server). Each
+report is printed as soon as it is measured; ``--json`` writes ``{"throughput": ..., "app": ...,
+"sharing": ..., "estimates": ..., "first_visit": ..., "memory": ..., "classroom": ...}``.
 """
 
 from __future__ import annotations
 
-from benchmarks import app, estimates, first_visit, memory, sharing, throughput
+from benchmarks import app, classroom, estimates, first_visit, memory, sharing, throughput
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     throughput.require_fashion(parser)
     reports = {}
-    for module in (throughput, app, sharing, estimates, first_visit, memory):
+    for module in (throughput, app, sharing, estimates, first_visit, memory, classroom):
         name = module.__name__.removeprefix("benchmarks.")
         reports[name] = module.run_benchmark(module.SIZES[args.size])
         print(f"===== {module.__name__} --size {args.size} =====")

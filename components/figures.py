@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from components.words import figure_text
 from core import models
 from core.spec import ModelSpec
 from core.training.history import EpochMetrics, downsample_curve
@@ -343,14 +344,27 @@ def generalisation_figure(epochs: Sequence[EpochMetrics], loss_title: str, heigh
 # ----- results --------------------------------------------------------------------------
 
 
+def shown_names(class_names: Sequence[str]) -> list[str]:
+    """Class names (a visitor's folder names, maybe) as a figure shows them: as typed (``figure_text``), one
+    category each even where two are cut to the same text (a zero-width space keeps them apart)."""
+    shown: list[str] = []
+    for name in class_names:
+        text = figure_text(name)
+        while text in shown:
+            text += "\u200b"
+        shown.append(text)
+    return shown
+
+
 def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], height: int = 460) -> go.Figure:
     """Rows: the true class; columns: what the model said. The diagonal is right."""
     confusion = np.asarray(confusion)
+    names = shown_names(class_names)
     fig = go.Figure(
         go.Heatmap(
             z=confusion,
-            x=list(class_names),
-            y=list(class_names),
+            x=names,
+            y=names,
             colorscale="Blues",
             text=confusion,
             texttemplate="%{text}",
@@ -359,7 +373,6 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], height: 
         )
     )
     # invisible markers on every cell: plotly selects points, not heatmap cells, so clicks land here
-    names = list(class_names)
     fig.add_trace(
         go.Scatter(
             x=[p for _ in names for p in names],
@@ -381,7 +394,7 @@ def probability_figure(probabilities: np.ndarray, class_names: Sequence[str], he
     best = int(np.argmax(probabilities))
     fig = go.Figure(
         go.Bar(
-            x=list(class_names),
+            x=shown_names(class_names),
             y=probabilities * 100,
             marker_color=[
                 ROLE_COLOURS["output"] if i == best else ROLE_COLOURS["input"] for i in range(len(class_names))
@@ -401,7 +414,7 @@ def latent_figure(
 ) -> go.Figure:
     """Test images as points in the 2-D code space, coloured by their true class."""
     fig = go.Figure()
-    for cls, name in enumerate(class_names):
+    for cls, name in enumerate(shown_names(class_names)):
         mask = labels == cls
         if not mask.any():
             continue
@@ -413,7 +426,7 @@ def latent_figure(
                 name=name,
                 marker={"size": 6, "color": QUALITATIVE[cls % len(QUALITATIVE)], "opacity": 0.75},
                 customdata=np.flatnonzero(mask),
-                hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+                hovertemplate="%{fullData.name}<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
             )
         )
     fig.update_xaxes(title=axis_titles[0])

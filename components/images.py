@@ -6,7 +6,11 @@ be 64 (and the default JPEG encoding smears digits, so callers pass ``output_for
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
+from PIL import Image
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -39,3 +43,12 @@ def tile(images: np.ndarray, cols: int, scale: int = 3, pad: int = 2, background
 def invert(picture: np.ndarray) -> np.ndarray:
     """Dark ink on white paper, as people write digits (MNIST stores white ink on black)."""
     return 255 - picture
+
+
+def png_data_url(picture: np.ndarray) -> str:
+    """A uint8 picture as a ``data:image/png`` URL, which ``st.image`` sends inside the page's own message:
+    no ``/media`` file for the browser to fetch, so a picture redrawn every second is never one that the
+    next redraw has already removed from the server (a 404 and a broken image)."""
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -11,8 +11,8 @@ import streamlit as st
 
 from components.state import AppState, get_state
 from core.errors import SpecError
-from core.layers import ACTIVATIONS, LAYER_TYPES, MAX_WIDTH, Layer, layers_text, parse_layers
-from core.spec import ModelSpec
+from core.layers import ACTIVATIONS, LAYER_KINDS, MAX_WIDTH, Dense, Dropout, Layer, layers_text, parse_layers
+from core.spec import MLPSpec, ModelSpec
 
 STACK_TITLES = {
     "hidden": "Hidden layers",
@@ -30,12 +30,8 @@ RATE_HELP = (
     "The share of values Dropout zeroes at random while training (0.2: one in five), a new pattern every step; "
     "the others are scaled up so the sum stays the same on average. When evaluating, nothing is dropped."
 )
-NEW_LAYER_WORDS = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm", "layernorm": "LayerNorm"}
-NEW_LAYER_HELP = " ".join(f"{text}." for text in LAYER_TYPES.values())
-
-
-def _stacks(spec: ModelSpec) -> tuple[str, ...]:
-    return ("hidden",) if spec.kind == "mlp" else ("encoder", "decoder")
+NEW_LAYER_WORDS = {name: kind.title for name, kind in LAYER_KINDS.items()}
+NEW_LAYER_HELP = " ".join(f"{kind.description}." for kind in LAYER_KINDS.values())
 
 
 def _apply(state: AppState, stack: str, layers: list[Layer]) -> None:
@@ -66,9 +62,9 @@ def _remove(stack: str, index: int) -> None:
 def _add(stack: str, kind_key: str) -> None:
     state = get_state()
     layers = list(getattr(state.spec, stack))
-    kind = st.session_state.get(kind_key, "dense")
-    if kind != "dense":
-        new = Layer.dropout(0.2) if kind == "dropout" else Layer(0, "", kind)
+    kind = LAYER_KINDS[st.session_state.get(kind_key, Dense.name)]
+    if kind is not Dense:  # a Dense layer's width follows the layers around it
+        new = kind.for_editor()
         # an encoder ends with its code: the new layer goes before it
         layers.insert(len(layers) - 1 if stack == "encoder" and layers else len(layers), new)
         _apply(state, stack, layers)
@@ -118,7 +114,7 @@ def layer_editor(state: AppState) -> ModelSpec:
     spec = state.spec
     version = state.editor_version
     edited: dict[str, tuple[Layer, ...]] = {}
-    for stack in _stacks(spec):
+    for stack in spec.stacks:
         layers = getattr(spec, stack)
         st.markdown(f"**{STACK_TITLES[stack]}**")
         rows = []
@@ -130,30 +126,8 @@ def layer_editor(state: AppState) -> ModelSpec:
                 rows.append(_other_layer_row(cols, stack, i, layer, version))
                 _row_buttons(cols, stack, i, len(layers), version)
                 continue
-            width_key = f"build.{stack}.{i}.width.v{version}"
-            width = cols[1].number_input(
-                "units",
-                value=layer.width,
-                step=1,
-                key=width_key,
-                on_change=_edit,
-                args=(stack, i, "width", width_key),
-                help=WIDTH_HELP,
-                label_visibility="visible" if i == 0 else "collapsed",
-            )
-            activation_key = f"build.{stack}.{i}.activation.v{version}"
-            activation = cols[2].selectbox(
-                "activation",
-                list(ACTIVATIONS),
-                index=list(ACTIVATIONS).index(layer.activation),
-                key=activation_key,
-                on_change=_edit,
-                args=(stack, i, "activation", activation_key),
-                help=ACTIVATION_HELP,
-                label_visibility="visible" if i == 0 else "collapsed",
-            )
+            rows.append(_dense_row(cols, stack, i, layer, version))
             _row_buttons(cols, stack, i, len(layers), version)
-            rows.append(Layer(width, activation))
         add = st.columns([2.1, 2.5], gap="xsmall", vertical_alignment="bottom")
         kind_key = f"build.{stack}.newkind.v{version}"
         add[0].selectbox("Kind of layer to add", list(NEW_LAYER_WORDS), format_func=NEW_LAYER_WORDS.get,
@@ -162,7 +136,7 @@ def layer_editor(state: AppState) -> ModelSpec:
                       args=(stack, kind_key))  # fmt: skip
         edited[stack] = tuple(rows)
     st.caption("Type a width, then press Enter or click elsewhere to apply it; the diagram and counts follow.")
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         st.caption(f"Then a fixed output layer: {spec.num_classes} units, one score per class (no activation).")
     else:
         st.caption(f"Then a fixed output layer: {spec.input_size} units (one per pixel) and a sigmoid, giving 0..1.")
@@ -180,15 +154,42 @@ def layer_editor(state: AppState) -> ModelSpec:
     return state.spec
 
 
+def _dense_row(cols, stack: str, index: int, layer: Layer, version: int) -> Layer:
+    """A Dense layer's row: its width and its activation."""
+    width_key = f"build.{stack}.{index}.width.v{version}"
+    width = cols[1].number_input(
+        "units",
+        value=layer.width,
+        step=1,
+        key=width_key,
+        on_change=_edit,
+        args=(stack, index, "width", width_key),
+        help=WIDTH_HELP,
+        label_visibility="visible" if index == 0 else "collapsed",
+    )
+    activation_key = f"build.{stack}.{index}.activation.v{version}"
+    activation = cols[2].selectbox(
+        "activation",
+        list(ACTIVATIONS),
+        index=list(ACTIVATIONS).index(layer.activation),
+        key=activation_key,
+        on_change=_edit,
+        args=(stack, index, "activation", activation_key),
+        help=ACTIVATION_HELP,
+        label_visibility="visible" if index == 0 else "collapsed",
+    )
+    return Layer(width, activation)
+
+
 def _other_layer_row(cols, stack: str, index: int, layer: Layer, version: int) -> Layer:
     """A Dropout, BatchNorm or LayerNorm row: its kind, and a dropout's rate."""
     first = "visible" if index == 0 else "collapsed"
-    if layer.type != "dropout":
-        cols[1].markdown(f"**{NEW_LAYER_WORDS[layer.type]}**", help=LAYER_TYPES[layer.type])
+    if not isinstance(layer, Dropout):
+        cols[1].markdown(f"**{layer.title}**", help=layer.description)
         cols[2].caption("keeps the number of values")
         return layer
     rate_key = f"build.{stack}.{index}.rate.v{version}"
-    cols[1].markdown("**Dropout** rate", help=LAYER_TYPES["dropout"])
+    cols[1].markdown("**Dropout** rate", help=Dropout.description)
     rate = cols[2].number_input("rate", value=float(layer.rate), min_value=0.0, max_value=0.99, step=0.05,
                                 format="%.2f", key=rate_key, on_change=_edit, args=(stack, index, "rate", rate_key),
                                 help=RATE_HELP, label_visibility=first)  # fmt: skip
@@ -221,7 +222,7 @@ def text_editor(state: AppState) -> None:
     spec = state.spec
     version = state.editor_version
     with st.form(f"build.text.v{version}", border=False):
-        if spec.kind == "mlp":
+        if isinstance(spec, MLPSpec):
             hidden = st.text_input("Hidden widths", widths_text(spec.hidden), help=ITEMS_HELP + " E.g. 512, 256")
             fields = {"hidden": hidden}
         else:
@@ -235,7 +236,7 @@ def text_editor(state: AppState) -> None:
         submitted = st.form_submit_button("Apply widths")
     if submitted:
         try:
-            if spec.kind == "mlp":
+            if isinstance(spec, MLPSpec):
                 new = ModelSpec(kind="mlp", hidden=parse_layers(fields["hidden"], "hidden", activation), seed=spec.seed)
             else:
                 encoder = parse_layers(fields["encoder"], "encoder", activation, code_activation="linear")

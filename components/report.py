@@ -20,6 +20,7 @@ from components.images import tile
 from core import predict
 from core.costs import human_bytes, human_count, model_costs
 from core.data import Dataset
+from core.spec import MLPSpec
 from core.tasks import task_of
 from core.training import TrainResult
 from core.variables import flax_source
@@ -111,7 +112,7 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
     parts = [f"<h2>Learning curve</h2>{_figure(figures.loss_figure([curve], loss_name), first=True)}"]
     shown = np.random.default_rng(0).choice(dataset.num_test, size=min(images, dataset.num_test), replace=False)
     originals = dataset.test_images[shown]
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         parts.append(_figure(figures.accuracy_figure([curve]), first=False))
         probabilities = predict.predict_probabilities(spec, result.variables, originals)
         answers = zip(probabilities.argmax(1), probabilities.max(1), strict=True)

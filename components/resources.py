@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas
@@ -18,6 +19,7 @@ import streamlit as st
 from PIL import Image
 
 from components.images import tile
+from components.server_paths import configured_data_roots, served_to_others
 from components.state import DEFAULT_SPECS
 from components.words import plain
 from core import inside, predict
@@ -27,8 +29,10 @@ from core.errors import CoreError
 from core.jax_setup import enable_compilation_cache
 from core.runs import store
 from core.runs.priority import lower_training_priority
+from core.spec import MLPSpec
 from core.training import TrainConfig, TrainResult, warm_up
 
+T = TypeVar("T")
 _setup_lock = threading.Lock()
 _setup_done: list[str | None] = []
 
@@ -104,19 +108,13 @@ def _warm_up() -> None:
             return
 
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-DEFAULT_DATA_ROOTS = ("/usr/share/datasets", "~/data", "~/tensorflow_datasets")
-
-
 def data_roots() -> tuple[str, ...] | None:
     """Folders the Train page may read IDX files from: any folder when the server only listens on
     this computer, else only below ``FLAX_DASHBOARD_DATA_ROOTS`` (``os.pathsep``-separated) and the
     folder uploaded zips are unpacked into."""
-    if str(st.get_option("server.address") or "") in LOOPBACK:
+    if not served_to_others():
         return None
-    configured = os.environ.get("FLAX_DASHBOARD_DATA_ROOTS")
-    roots = tuple(p for p in configured.split(os.pathsep) if p) if configured is not None else DEFAULT_DATA_ROOTS
-    return (*roots, str(UPLOAD_ROOT))
+    return (*configured_data_roots(), str(UPLOAD_ROOT))
 
 
 def dataset(name: str) -> Dataset:
@@ -142,6 +140,15 @@ def _first_images_png(name: str, roots: tuple[str, ...] | None) -> bytes:
     return buffer.getvalue()
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def drawn(version: tuple, _draw: Callable[[], T]) -> T:
+    """What ``_draw`` makes (a figure, encoded pictures), made once per ``version`` instead of on every
+    one-second rerun of a live panel. ``version`` names what it shows: the view, each run's ``cache_id``
+    (unique in the process, so visitors never share an entry) and how far its data has come (steps,
+    epochs), and the sizes it is drawn at. Read-only once made: ``st.plotly_chart`` only reads a figure."""
+    return _draw()
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _dataset: Dataset) -> dict[str, np.ndarray]:
     """What a trained run's model says about every test image, computed once per run.
@@ -151,7 +158,7 @@ def test_outputs(cache_id: int, dataset_name: str, _result: TrainResult, _datase
     (``Run.cache_id`` is unique in the server process, so runs of different visitors never collide.)
     """
     spec, params = _result.spec, _result.variables
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         evaluation = predict.evaluate(spec, params, _dataset.test_images, _dataset.test_labels)
         probabilities = predict.predict_probabilities(spec, params, _dataset.test_images)
         return {"probabilities": probabilities, "confusion": evaluation.confusion}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from components.figures import Curve
@@ -82,6 +84,16 @@ def curve(run: Run) -> Curve:
         test_losses=[e.test_loss for e in epochs],
         test_accuracies=[e.test_accuracy for e in epochs],
         rate_changes=changes,
+    )
+
+
+def curves_version(runs: Sequence[Run], curves: Sequence[Curve], with_steps: bool) -> tuple:
+    """What a figure of these runs' curves shows, to make it again only when that changed: each run's
+    ``cache_id`` (unique in the server process) and how many epochs, learning-rate changes and (``with_steps``,
+    for a figure of every step) steps its curves have. Curves only grow, so a count names their content."""
+    return tuple(
+        (run.cache_id, len(c.epoch_steps), len(c.rate_changes), len(c.step_losses) if with_steps else None)
+        for run, c in zip(runs, curves, strict=True)
     )
 
 

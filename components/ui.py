@@ -3,8 +3,6 @@ images, and puts a plain-language sentence under each view."""
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from components.frame import page
@@ -50,15 +48,6 @@ _LAYOUT_CSS = """
   }
 </style>
 """
-
-
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
-
-def markdown_literal(text: str) -> str:
-    """``text`` (folder or file names from a visitor's zip, say) escaped so that Streamlit's markdown
-    shows it as typed: no links, emphasis, ``:material/...:`` icons or ``:red[...]`` colours."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 def presenter() -> bool:

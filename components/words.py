@@ -1,26 +1,57 @@
-"""Plain words for things the pages name: ordinals and layers."""
+"""Plain words for things the pages name (ordinals, layers, statuses), and the one way to show text that did
+not come from the product (``plain`` for markdown, ``option_text``, ``figure_text``)."""
 
 from __future__ import annotations
 
+import html
 import re
+from typing import TYPE_CHECKING
 
-from core.spec import ModelSpec
+from components.server_paths import hide_server_paths
+from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.training import Status
 from core.training.sweep import ALL_LAYERS
+
+if TYPE_CHECKING:
+    from core.runs.store import SavedRun
 
 # Every ASCII punctuation mark can be backslash-escaped in CommonMark; escaping them all also disarms
 # Streamlit's own directives (``:red[...]``, ``:material/x:``) and raw HTML.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=^%@/])")
+# GitHub-flavoured markdown turns a bare ``http://``, ``www.`` or ``name@host`` into a link *after* the
+# escapes are read, and Streamlit's emoji and icon shortcodes (``:smile:``) are found the same way: an
+# invisible word joiner after every ``@``, inside ``www.`` and after a ``:`` that a word or ``//`` follows
+# leaves none of them to find (and none where a colon ends a phrase, so copied text reads as shown).
+_AUTOLINK_PARTS = re.compile(r"(?<=@)|(?<=:)(?=\S)|(?<=www)(?=\.)", re.IGNORECASE)
+_WORD_JOINER = "\u2060"
 ECHO_LIMIT = 80
 
 
+def _one_line(text: object, limit: int) -> str:
+    """Server folders named by their role (when served to others), on one line, at most ``limit`` characters."""
+    flat = " ".join(hide_server_paths(str(text)).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def plain(text: object, limit: int = ECHO_LIMIT) -> str:
-    """A stranger's text (a link value, an uploaded file's name or contents) made safe to put in markdown:
-    on one line, at most ``limit`` characters (then an ellipsis), every markdown character escaped."""
-    flat = " ".join(str(text).split())
-    if len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    """Text that did not come from the product (a link value, a file, folder or class name, a checkpoint's
+    fields, a run label, an error quoting any of these) made safe to put in Streamlit markdown (``st.info``,
+    ``st.caption``, labels, ``help``): shown as typed, never a link, an image, HTML or formatting; on one
+    line, at most ``limit`` characters (then an ellipsis)."""
+    joined = _AUTOLINK_PARTS.sub(_WORD_JOINER, _one_line(text, limit))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", joined)
+
+
+def option_text(text: object, limit: int = ECHO_LIMIT) -> str:
+    """The same text for a widget that shows its options as typed (``st.selectbox``, ``st.multiselect``;
+    not ``st.radio``, whose options are markdown): on one line, at most ``limit`` characters."""
+    return _one_line(text, limit)
+
+
+def figure_text(text: object, limit: int = 40) -> str:
+    """The same text for a plotly figure (axis ticks, legend, hover), whose labels read a little HTML
+    (``<b>``, ``<a href>``): shown as typed, on one line, at most ``limit`` characters."""
+    return html.escape(_one_line(text, limit))
 
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
@@ -35,19 +66,16 @@ def layer_description(spec: ModelSpec, layer: int | str) -> str:
     """``"the first hidden layer (512 units)"``, ``"the code layer (16 units)"`` or ``"all hidden layers"``:
     words rather than a number, which would read differently counted from 0 or from 1."""
     if layer == ALL_LAYERS:
-        return "all hidden layers" + (" (the code keeps its size)" if spec.kind == "autoencoder" else "")
+        return "all hidden layers" + (" (the code keeps its size)" if spec.code_index is not None else "")
     chosen = spec.layers[layer]
     if not chosen.is_dense:
         return f"layer {layer + 1} ({chosen.describe()})"
-    before = (
-        spec.layers[:layer]
-        if layer < len(spec.encoder) or spec.kind == "mlp"
-        else spec.decoder[: layer - len(spec.encoder)]
-    )
+    decoder = isinstance(spec, AutoEncoderSpec) and layer >= len(spec.encoder)
+    before = spec.decoder[: layer - len(spec.encoder)] if decoder else spec.layers[:layer]
     place = ordinal(1 + sum(one.is_dense for one in before))  # counted among the Dense layers
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         name = f"the {place} hidden layer"
-    elif layer == len(spec.encoder) - 1:
+    elif layer == spec.code_index:
         name = "the code layer"
     elif layer < len(spec.encoder):
         name = f"the {place} encoder layer"
@@ -71,14 +99,20 @@ def status_words(status: str, models: str = "the model so far") -> str:
     return words.get(status, "Loaded from a file")
 
 
-def saved_run_status(summary: dict, interrupted: bool, damage: tuple[str, ...] = ()) -> str:
-    """A saved run's status in words; a run saved while it trained says whether it still trains here; a
+def saved_run_status(run: SavedRun) -> str:
+    """A saved run's status in words; a run saved while it trained says whether it still trains here, in
+    another server process sharing the runs folder (which one, on which computer) or was interrupted; a
     summary with fields of the wrong type says which (the checkpoint beside it is checked when loaded)."""
-    if damage:
-        return f"Damaged summary ({'; '.join(damage)})"
+    summary = run.summary
+    if run.damage:
+        return f"Damaged summary ({'; '.join(run.damage)})"
     if summary.get("in_progress"):
         epoch = f"epoch {summary.get('epochs_done')} of {summary.get('epochs_planned')}"
-        if interrupted:
+        if run.training_elsewhere:
+            owner = run.owner or {}
+            where = f"process {owner.get('pid')} on {option_text(owner.get('host'), 100)}"
+            return f"Training in another server process ({where}), saved after {epoch}"
+        if run.interrupted:
             return f"Interrupted after {epoch} (the server stopped): load it and continue training"
         return f"Training (saved after {epoch})"
     return status_words(summary.get("status"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from core.errors import CoreError
 
@@ -33,66 +34,31 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.data import DATASET_CHOICES
-    from core.spec import ACTIVATIONS
-    from core.tasks import RECONSTRUCTION_LOSSES
-    from core.training import OPTIMIZERS, TrainConfig
-
-    defaults = TrainConfig()
     parser = _Parser(prog="python -m core", description="Build, train and evaluate flax.linen MLPs and autoencoders.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def model_and_training_arguments(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--model", choices=("mlp", "autoencoder"), default="mlp")
-        # No defaults here: an option given for the other kind of model is refused, so it is seen as None
-        command.add_argument("--widths", help="MLP hidden layer widths (default 512,256)")
-        command.add_argument(
-            "--layers", help="MLP hidden layers, items WIDTH[:ACTIVATION], dropout:RATE, batchnorm, layernorm, e.g. "
-            "512:relu,batchnorm,dropout:0.2,256:relu (instead of --widths)",
-        )  # fmt: skip
-        command.add_argument(
-            "--encoder", help="autoencoder encoder layers (items as --layers); its last Dense layer is the code, "
-            "linear unless given an activation (default 256,64,16)",
-        )  # fmt: skip
-        command.add_argument("--decoder", help="autoencoder decoder layers, items as --layers (default 64,256)")
-        command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
-        command.add_argument(
-            "--dataset", default="sample",
-            help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
-        )  # fmt: skip
-        command.add_argument(
-            "--data-dir",
-            default=None,
-            help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits, emnist_letters)",
-        )
-        command.add_argument("--epochs", default=defaults.epochs, type=_text)
-        command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
-        command.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
-        command.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
-        command.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
-        command.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
-        command.add_argument(
-            "--l2", default=defaults.l2, type=_text,
-            help="L2 penalty: the loss adds this times half the sum of squared weights (default 0: none)",
-        )  # fmt: skip
-        command.add_argument(
-            "--noise", default=defaults.noise, type=_text,
-            help="standard deviation of Gaussian noise added to each training pixel, pixels being 0 to 1 (default 0)",
-        )  # fmt: skip
-        command.add_argument(
-            "--train-fraction", default=defaults.train_fraction, type=_text,
-            help="train on this share of the training images, e.g. 0.05 or 5%% (a fixed subset with every "
-            "class's share; default 1: all)",
-        )  # fmt: skip
-
     train = commands.add_parser("train", help="train a model and print one JSON line of results")
-    model_and_training_arguments(train)
+    _model_and_training_arguments(train)
     train.add_argument("--seed", default=0, type=_text, help="seeds initialisation, shuffling and augmentation")
     train.add_argument("--save", default=None, help="write the trained model to this checkpoint file")
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     sweep = commands.add_parser("sweep", help="train one model per width (and seed), print one JSON line per run")
-    model_and_training_arguments(sweep)
+    _model_and_training_arguments(sweep)
+    _sweep_arguments(sweep)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on test data, print one JSON line")
+    evaluate.add_argument("--checkpoint", required=True)
+    source = evaluate.add_mutually_exclusive_group()
+    source.add_argument("--idx-dir", help="folder with t10k-images* and t10k-labels* IDX files")
+    source.add_argument("--folder", help="image folder: evaluate on FOLDER/test/<class name>/<images>")
+    source.add_argument("--dataset", help="evaluate on this dataset's test split instead")
+    evaluate.add_argument("--data-dir", default=None)
+    return parser
+
+
+def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
+    """The options only ``sweep`` has: what varies, its values and the seeds."""
     sweep.add_argument(
         "--layer", default="0",
         help="the layer to resize, counted from 0 (autoencoder: encoder layers, then decoder layers), or 'all': "
@@ -116,14 +82,56 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on test data, print one JSON line")
-    evaluate.add_argument("--checkpoint", required=True)
-    source = evaluate.add_mutually_exclusive_group()
-    source.add_argument("--idx-dir", help="folder with t10k-images* and t10k-labels* IDX files")
-    source.add_argument("--folder", help="image folder: evaluate on FOLDER/test/<class name>/<images>")
-    source.add_argument("--dataset", help="evaluate on this dataset's test split instead")
-    evaluate.add_argument("--data-dir", default=None)
-    return parser
+
+def _model_and_training_arguments(command: argparse.ArgumentParser) -> None:
+    """The options of a model and its training, shared by ``train`` and ``sweep``."""
+    from core.data import DATASET_CHOICES
+    from core.spec import ACTIVATIONS, MODEL_KINDS
+    from core.tasks import RECONSTRUCTION_LOSSES
+    from core.training import OPTIMIZERS, TrainConfig
+
+    defaults = TrainConfig()
+    command.add_argument("--model", choices=tuple(MODEL_KINDS), default="mlp")
+    # No defaults here: an option given for the other kind of model is refused, so it is seen as None
+    command.add_argument("--widths", help="MLP hidden layer widths (default 512,256)")
+    command.add_argument(
+        "--layers", help="MLP hidden layers, items WIDTH[:ACTIVATION], dropout:RATE, batchnorm, layernorm, e.g. "
+        "512:relu,batchnorm,dropout:0.2,256:relu (instead of --widths)",
+    )  # fmt: skip
+    command.add_argument(
+        "--encoder", help="autoencoder encoder layers (items as --layers); its last Dense layer is the code, "
+        "linear unless given an activation (default 256,64,16)",
+    )  # fmt: skip
+    command.add_argument("--decoder", help="autoencoder decoder layers, items as --layers (default 64,256)")
+    command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
+    command.add_argument(
+        "--dataset", default="sample",
+        help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
+    )  # fmt: skip
+    command.add_argument(
+        "--data-dir",
+        default=None,
+        help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits, emnist_letters)",
+    )
+    command.add_argument("--epochs", default=defaults.epochs, type=_text)
+    command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
+    command.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
+    command.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
+    command.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
+    command.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
+    command.add_argument(
+        "--l2", default=defaults.l2, type=_text,
+        help="L2 penalty: the loss adds this times half the sum of squared weights (default 0: none)",
+    )  # fmt: skip
+    command.add_argument(
+        "--noise", default=defaults.noise, type=_text,
+        help="standard deviation of Gaussian noise added to each training pixel, pixels being 0 to 1 (default 0)",
+    )  # fmt: skip
+    command.add_argument(
+        "--train-fraction", default=defaults.train_fraction, type=_text,
+        help="train on this share of the training images, e.g. 0.05 or 5%% (a fixed subset with every "
+        "class's share; default 1: all)",
+    )  # fmt: skip
 
 
 class UsageError(CoreError):
@@ -228,9 +236,8 @@ def _fraction(text: object) -> object:
 
 def cmd_train(args: argparse.Namespace) -> dict:
     from core.data import load_dataset
-    from core.tasks import task_of
-    from core.training import Phase, Progress, Status, steps_per_epoch, train
-    from core.training.overfitting import describe_subset, subset_size
+    from core.training import Status, steps_per_epoch, train
+    from core.training.overfitting import describe_subset
 
     spec, config = _spec_and_config(args, args.seed)
     if args.save is not None:
@@ -243,18 +250,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     _log(f"{spec.describe()}: {spec.parameter_count:,} parameters", args.quiet)
     _log(describe_subset(dataset.num_train, config.train_fraction), args.quiet)
 
-    def show(p: Progress) -> None:
-        if p.phase == Phase.COMPILING:
-            _log("compiling the training step ...", args.quiet)
-        m = p.epoch_metrics[0] if p.epoch_metrics else None
-        if m is not None:
-            score = f"test acc {m.test_accuracy:.2%}" if m.test_accuracy is not None else f"test loss {m.test_loss:.4f}"
-            _log(
-                f"epoch {m.epoch}/{p.epochs}  train loss {m.train_loss:.4f}  {score}  "
-                f"{p.samples_per_s:,.0f} samples/s  eta {p.eta_s or 0:.0f}s",
-                args.quiet,
-            )
-
+    show = functools.partial(_show_progress, quiet=args.quiet)
     stop = threading.Event()
     with stop_on_ctrl_c(stop):
         saved = None
@@ -265,6 +261,42 @@ def cmd_train(args: argparse.Namespace) -> dict:
             result = saved.result
     if result.status != Status.FINISHED:
         _log(f"{result.status}: {result.reason}", args.quiet)
+    summary = _train_summary(result, dataset)
+    if saved is not None:
+        summary["checkpoint"] = str(saved.path)
+        if saved.failure:
+            raise UsageError(
+                f"the trained model could not be saved to {_short(args.save)} ({saved.failure}); "
+                f"it is saved in {saved.path} instead"
+            )
+        _log(f"saved {saved.path}", args.quiet)
+    if stop.is_set():
+        raise Interrupted(summary)
+    return summary
+
+
+def _show_progress(p: Any, quiet: bool) -> None:
+    """A training's progress on stderr: compiling, then one line per epoch."""
+    from core.training import Phase
+
+    if p.phase == Phase.COMPILING:
+        _log("compiling the training step ...", quiet)
+    m = p.epoch_metrics[0] if p.epoch_metrics else None
+    if m is not None:
+        score = f"test acc {m.test_accuracy:.2%}" if m.test_accuracy is not None else f"test loss {m.test_loss:.4f}"
+        _log(
+            f"epoch {m.epoch}/{p.epochs}  train loss {m.train_loss:.4f}  {score}  "
+            f"{p.samples_per_s:,.0f} samples/s  eta {p.eta_s or 0:.0f}s",
+            quiet,
+        )
+
+
+def _train_summary(result: Any, dataset: Any) -> dict:
+    """The JSON line ``train`` prints: the model, how it trained and its scores."""
+    from core.tasks import task_of
+    from core.training.overfitting import subset_size
+
+    spec, config = result.spec, result.config
     summary = {
         "model": spec.describe(),
         "params": spec.parameter_count,
@@ -286,16 +318,6 @@ def cmd_train(args: argparse.Namespace) -> dict:
         summary["train_eval_loss"] = last.train_eval_loss
         if last.train_eval_accuracy is not None:
             summary["train_eval_accuracy"] = last.train_eval_accuracy
-    if saved is not None:
-        summary["checkpoint"] = str(saved.path)
-        if saved.failure:
-            raise UsageError(
-                f"the trained model could not be saved to {_short(args.save)} ({saved.failure}); "
-                f"it is saved in {saved.path} instead"
-            )
-        _log(f"saved {saved.path}", args.quiet)
-    if stop.is_set():
-        raise Interrupted(summary)
     return summary
 
 

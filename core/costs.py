@@ -27,6 +27,7 @@ import jax
 import numpy as np
 
 from core import models
+from core.layers import width_of
 from core.spec import ModelSpec
 from core.training import TrainConfig
 from core.training.optimizer import optimizer
@@ -44,13 +45,11 @@ class ModelCosts:
     batch_stats_bytes: int = 0  # BatchNorm's running means and variances
 
 
-#: Operations per value of the layers without a matrix: (evaluation forward, training forward).
-ELEMENTWISE_FLOPS = {"dropout": (0, 2), "batchnorm": (4, 7), "layernorm": (7, 7)}
-
-
 def _elementwise_flops(spec: ModelSpec, training: bool) -> int:
-    return sum(ELEMENTWISE_FLOPS[layer.type][training] * size
-               for layer, size in zip(spec.layers, spec.layer_inputs, strict=True) if not layer.is_dense)  # fmt: skip
+    """Operations of the layers without a matrix (each kind of layer counts its own)."""
+    return sum(
+        layer.elementwise_flops(size, training) for layer, size in zip(spec.layers, spec.layer_inputs, strict=True)
+    )
 
 
 def _dense_forward_flops(spec: ModelSpec) -> int:
@@ -203,7 +202,7 @@ def describe_change(old: ModelSpec, new: ModelSpec) -> str:
                 return f"layer {i + 1}: {a.width:,} → {b.width:,} units {_change(delta, old.parameter_count)}"
             if a.width == b.width:
                 return f"layer {i + 1}: activation {a.activation} → {b.activation} (same parameters)"
-        if all(a.width == b.width for a, b in zip(old_layers, new_layers, strict=True)) and changed:
+        if all(width_of(a) == width_of(b) for a, b in zip(old_layers, new_layers, strict=True)) and changed:
             return "activations changed (same parameters)"
     added = _inserted_at(old_layers, new_layers) if len(new_layers) == len(old_layers) + 1 else None
     if added is not None and not new_layers[added].is_dense:

@@ -118,7 +118,7 @@ def layer_outputs(spec: ModelSpec, variables: Any, images: np.ndarray) -> tuple[
         before = captured[path].reshape(len(inputs), -1)
         layer = dense.get(path)
         activation = layer.activation if layer is not None else "linear"
-        values = np.asarray(models.ACTIVATIONS[activation](before)) if activation != "linear" else before
+        values = np.asarray(getattr(nn, activation)(before)) if activation != "linear" else before
         rows.append(LayerOutput(path, kind, layer.role if layer else "other", activation, before, values))
     return rows, output
 

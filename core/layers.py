@@ -1,14 +1,22 @@
-"""The layers of a stack: Dense (width, activation), Dropout (rate), BatchNorm and LayerNorm.
+"""The kinds of layer a stack holds: Dense (width, activation), Dropout (rate), BatchNorm and LayerNorm.
 
-``core.spec`` builds models from them; this module validates one layer, and reads and writes the
-text forms a person types (the command line's ``--layers``, the typed editor) and the JSON of a
-spec. Each function raises a SpecError naming the field.
+Each kind is a frozen dataclass that owns everything that differs about it: the settings of its
+flax call (the call itself is ``core.flax_layers.LAYERS[name]``, shown to a person with the model),
+its output size, its parameter, ``batch_stats`` and operation counts, its words, its JSON form, its
+item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
+links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
+adds to a model (what a checkpoint must hold). ``LAYER_KINDS`` registers them by name; nothing else
+compares a layer's name. ``core.spec`` stacks them into models and ``core.models`` gives them to flax.
+Errors are SpecErrors naming the field.
+
+To add a kind: a subclass of ``Layer`` here added to ``LAYER_KINDS``, its flax call in
+``core.flax_layers.LAYERS`` under the same name, plus its tests (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from core import validate
 from core.errors import SpecError
@@ -24,88 +32,310 @@ ACTIVATIONS: dict[str, str] = {
     "leaky_relu": "like ReLU but lets 1% of negatives through",
     "linear": "no activation: passes the value through (used for an autoencoder's code)",
 }
-
-#: The kinds of layer a stack may hold, in the words the editor and the CLI use.
-LAYER_TYPES: dict[str, str] = {
-    "dense": "Dense: every unit sums all the values before it with its own weights, then applies its activation",
-    "dropout": "Dropout: while training, zeroes each value with probability `rate` (a new random pattern every "
-    "step) and scales the rest up; off when evaluating",
-    "batchnorm": "BatchNorm: rescales each value to mean 0 and spread 1 using the statistics of the batch while "
-    "training, and the running averages it kept (batch_stats) when evaluating",
-    "layernorm": "LayerNorm: rescales the values of each image to mean 0 and spread 1 (the same in training and "
-    "evaluation)",
-}
 MIN_WIDTH = 1
 MAX_WIDTH = 4096
 
 
-def _as_int(value: Any, field_name: str, low: int, high: int, what: str) -> int:
+def as_int(value: Any, field_name: str, low: int, high: int, what: str) -> int:
     """``value`` as an int in [low, high], or a SpecError naming the field."""
     return validate.whole_number(value, field_name, low, high, what, error=SpecError)
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer of a stack. ``Layer(512, "relu")`` is a Dense layer: its number of output units and
-    the activation applied after it. ``Layer.dropout(0.2)``, ``Layer.batchnorm()`` and
-    ``Layer.layernorm()`` keep the number of values; they have no width (0) and no activation ("")."""
+    """One layer of a stack; each kind of layer is a subclass. ``Layer(512, "relu")`` is
+    ``Dense(512, "relu")`` (as earlier versions wrote it); ``Layer.dropout(0.2)``, ``Layer.batchnorm()``
+    and ``Layer.layernorm()`` keep the number of values."""
 
-    width: int = 0
-    activation: str = "relu"
-    type: str = "dense"  # one of LAYER_TYPES
-    rate: float = 0.0  # dropout only: the share of values zeroed while training
+    name: ClassVar[str]  # the JSON "type", the editor's and the command line's word
+    title: ClassVar[str]  # the name in the editor: "BatchNorm"
+    description: ClassVar[str]  # what it does, in words
+    item_syntax: ClassVar[str]  # how a person types it
+    json_example: ClassVar[str]
+    rngs: ClassVar[tuple[str, ...]] = ()  # random keys it draws from while training
+    collections: ClassVar[tuple[str, ...]] = ()  # variable collections it adds (besides what it learns)
 
-    @classmethod
-    def dropout(cls, rate: Any) -> Layer:
-        return cls(0, "", "dropout", rate)
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        return super().__new__(Dense if cls is Layer else cls)
 
-    @classmethod
-    def batchnorm(cls) -> Layer:
-        return cls(0, "", "batchnorm")
+    # ----- factories of earlier versions, kept for the callers and tests that use them ----------
+    @staticmethod
+    def dropout(rate: Any) -> Layer:
+        return Dropout(rate)
 
-    @classmethod
-    def layernorm(cls) -> Layer:
-        return cls(0, "", "layernorm")
+    @staticmethod
+    def batchnorm() -> Layer:
+        return BatchNorm()
 
+    @staticmethod
+    def layernorm() -> Layer:
+        return LayerNorm()
+
+    # ----- what a kind says about itself (Dense overrides most) -----------------------------
     @property
     def is_dense(self) -> bool:
-        return self.type == "dense"
+        return False
 
     def describe(self) -> str:
         """``"512 relu"``, ``"dropout 0.2"``, ``"batchnorm"``."""
-        if self.is_dense:
-            return f"{self.width:,} {self.activation}"
-        return f"dropout {self.rate:g}" if self.type == "dropout" else self.type
+        return self.name
+
+    def short(self) -> str:
+        """The layer in a model's one-line summary: ``"512"``, ``"dropout 0.2"``."""
+        return self.describe()
+
+    def output_size(self, inputs: int) -> int:
+        """How many values the layer gives for ``inputs`` values."""
+        return inputs
+
+    def parameter_count(self, inputs: int) -> int:
+        """Numbers the optimizer learns in this layer, for ``inputs`` values in."""
+        return 0
+
+    def batch_stats_count(self, inputs: int) -> int:
+        """Numbers it keeps in ``batch_stats`` (updated while training, not learned)."""
+        return 0
+
+    def elementwise_flops(self, inputs: int, training: bool) -> int:
+        """Operations per example besides matrix products (evaluation or training forward pass)."""
+        return 0
+
+    def validated(self, where: str, what: str) -> Layer:
+        """The layer in its one normal form (so equal layers compare equal), or a SpecError naming the field."""
+        return self
+
+    def settings(self) -> tuple:
+        """The arguments of its flax call (``core.flax_layers.LAYERS[name]``) after ``(x, train)``."""
+        return ()
+
+    def module_item(self) -> tuple:
+        """The layer as ``core.models.MLP`` takes it: ``("dense", 512, "relu")``."""
+        return (self.name, *self.settings())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.name}
+
+    @classmethod
+    def from_dict(cls, item: dict) -> Layer | None:
+        """The layer a JSON object describes, None when the object has other keys."""
+        return cls() if set(item) == {"type"} else None
+
+    def item(self, usual_activation: str) -> str:
+        """Its typed item (``parse_layers`` reads it back)."""
+        return self.name
+
+    @classmethod
+    def from_item(cls, head: str, tail: str, activation: str) -> Layer:
+        """The layer of an item ``HEAD[:TAIL]`` whose head named this kind (SpecError without field)."""
+        if tail:
+            raise SpecError("", f"{cls.name} takes no value")
+        return cls()
+
+    def link_item(self) -> str:
+        """Its item in a link (``core.links``): ``512.relu``, ``dropout.0.2``, ``batchnorm``."""
+        return self.name
+
+    @classmethod
+    def from_link(cls, head: str, tail: str) -> Layer:
+        return cls()
+
+    @classmethod
+    def for_editor(cls) -> Layer:
+        """The layer the editor adds when a person picks this kind."""
+        return cls()
+
+
+@dataclass(frozen=True)
+class Dense(Layer):
+    """``width`` output units, each summing every value before it with its own weights, then ``activation``."""
+
+    width: int = 0
+    activation: str = "relu"
+
+    name: ClassVar[str] = "dense"
+    title: ClassVar[str] = "Dense"
+    description: ClassVar[str] = (
+        "Dense: every unit sums all the values before it with its own weights, then applies its activation"
+    )
+    item_syntax: ClassVar[str] = "a whole number of units (WIDTH[:ACTIVATION])"
+    json_example: ClassVar[str] = '{"width": 64, "activation": "relu"}'
+
+    @property
+    def is_dense(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return f"{self.width:,} {self.activation}"
+
+    def short(self) -> str:
+        return str(self.width)
+
+    def output_size(self, inputs: int) -> int:
+        return self.width
+
+    def parameter_count(self, inputs: int) -> int:
+        return (inputs + 1) * self.width
+
+    def validated(self, where: str, what: str) -> Layer:
+        width = as_int(self.width, f"{where}.width", MIN_WIDTH, MAX_WIDTH, f"width of {what}")
+        if self.activation not in ACTIVATIONS:
+            raise SpecError(
+                f"{where}.activation",
+                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
+            )
+        return Dense(width, self.activation)
+
+    def settings(self) -> tuple:
+        return (self.width, self.activation)
 
     def to_dict(self) -> dict[str, Any]:
         """Dense layers keep the JSON of earlier versions (no "type" key)."""
-        if self.is_dense:
-            return {"width": self.width, "activation": self.activation}
-        return {"type": self.type, "rate": self.rate} if self.type == "dropout" else {"type": self.type}
+        return {"width": self.width, "activation": self.activation}
+
+    @classmethod
+    def from_dict(cls, item: dict) -> Layer | None:
+        if set(item) - {"width", "activation", "type"} or "width" not in item:
+            return None
+        return cls(item["width"], item.get("activation", "relu"))
+
+    def item(self, usual_activation: str) -> str:
+        return str(self.width) if self.activation == usual_activation else f"{self.width}:{self.activation}"
+
+    @classmethod
+    def from_item(cls, head: str, tail: str, activation: str) -> Layer:
+        return cls(head, tail or activation)
+
+    def link_item(self) -> str:
+        return f"{self.width}.{self.activation}"
+
+    @classmethod
+    def from_link(cls, head: str, tail: str) -> Layer:
+        return cls(head, tail or "relu")  # ModelSpec validates both
+
+    @classmethod
+    def for_editor(cls) -> Layer:
+        return cls(64)
 
 
-def validated_layer(layer: Layer, where: str, what: str) -> Layer:
-    """The layer in its one normal form (so equal layers compare equal), or a SpecError naming the field."""
-    if layer.type not in LAYER_TYPES:
-        raise SpecError(
-            f"{where}.type", f"unknown kind of layer {layer.type!r}; choose one of {', '.join(LAYER_TYPES)}"
-        )
-    if layer.type == "dropout":
-        rate = validate.number(layer.rate, f"{where}.rate", f"dropout rate of {what}", error=SpecError)
+@dataclass(frozen=True)
+class Dropout(Layer):
+    """While training, zeroes each value with probability ``rate`` and scales the rest up; off when evaluating."""
+
+    rate: float = 0.0
+
+    name: ClassVar[str] = "dropout"
+    title: ClassVar[str] = "Dropout"
+    description: ClassVar[str] = (
+        "Dropout: while training, zeroes each value with probability `rate` (a new random pattern every "
+        "step) and scales the rest up; off when evaluating"
+    )
+    item_syntax: ClassVar[str] = "dropout:RATE"
+    json_example: ClassVar[str] = '{"type": "dropout", "rate": 0.2}'
+    rngs: ClassVar[tuple[str, ...]] = ("dropout",)
+
+    def describe(self) -> str:
+        return f"dropout {self.rate:g}"
+
+    def elementwise_flops(self, inputs: int, training: bool) -> int:
+        return 2 * inputs if training else 0
+
+    def validated(self, where: str, what: str) -> Layer:
+        rate = validate.number(self.rate, f"{where}.rate", f"dropout rate of {what}", error=SpecError)
         if not 0 <= rate < 1:
             raise SpecError(
                 f"{where}.rate", f"a dropout rate is the share of values zeroed: at least 0 and below 1, got {rate:g}"
             )
-        return Layer.dropout(rate)
-    if layer.type != "dense":
-        return Layer(0, "", layer.type)
-    width = _as_int(layer.width, f"{where}.width", MIN_WIDTH, MAX_WIDTH, f"width of {what}")
-    if layer.activation not in ACTIVATIONS:
-        raise SpecError(
-            f"{where}.activation",
-            f"unknown activation {layer.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
-        )
-    return Layer(width, layer.activation)
+        return Dropout(rate)
+
+    def settings(self) -> tuple:
+        return (self.rate,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.name, "rate": self.rate}
+
+    @classmethod
+    def from_dict(cls, item: dict) -> Layer | None:
+        return None if set(item) - {"type", "rate"} else cls(item.get("rate", 0.0))
+
+    def item(self, usual_activation: str) -> str:
+        return f"dropout:{self.rate:g}"
+
+    @classmethod
+    def from_item(cls, head: str, tail: str, activation: str) -> Layer:
+        if not tail:
+            raise SpecError("", "give the rate, e.g. dropout:0.2")
+        return cls(tail)
+
+    def link_item(self) -> str:
+        return f"dropout.{self.rate:g}"
+
+    @classmethod
+    def from_link(cls, head: str, tail: str) -> Layer:
+        return cls(tail)  # ModelSpec validates the rate
+
+    @classmethod
+    def for_editor(cls) -> Layer:
+        return cls(0.2)
+
+
+@dataclass(frozen=True)
+class BatchNorm(Layer):
+    """Rescales each value with the batch's statistics while training, its running averages when evaluating."""
+
+    name: ClassVar[str] = "batchnorm"
+    title: ClassVar[str] = "BatchNorm"
+    description: ClassVar[str] = (
+        "BatchNorm: rescales each value to mean 0 and spread 1 using the statistics of the batch while "
+        "training, and the running averages it kept (batch_stats) when evaluating"
+    )
+    item_syntax: ClassVar[str] = "batchnorm"
+    json_example: ClassVar[str] = '{"type": "batchnorm"}'
+    collections: ClassVar[tuple[str, ...]] = ("batch_stats",)
+
+    def parameter_count(self, inputs: int) -> int:
+        return 2 * inputs  # a scale and a bias per value
+
+    def batch_stats_count(self, inputs: int) -> int:
+        return 2 * inputs  # a running mean and variance per value
+
+    def elementwise_flops(self, inputs: int, training: bool) -> int:
+        return (7 if training else 4) * inputs
+
+
+@dataclass(frozen=True)
+class LayerNorm(Layer):
+    """Rescales the values of each image to mean 0 and spread 1."""
+
+    name: ClassVar[str] = "layernorm"
+    title: ClassVar[str] = "LayerNorm"
+    description: ClassVar[str] = (
+        "LayerNorm: rescales the values of each image to mean 0 and spread 1 (the same in training and evaluation)"
+    )
+    item_syntax: ClassVar[str] = "layernorm"
+    json_example: ClassVar[str] = '{"type": "layernorm"}'
+
+    def parameter_count(self, inputs: int) -> int:
+        return 2 * inputs  # a scale and a bias per value
+
+    def elementwise_flops(self, inputs: int, training: bool) -> int:
+        return 7 * inputs
+
+
+#: The one registry of the kinds of layer, by the name the JSON, the editor and the command line use.
+LAYER_KINDS: dict[str, type[Layer]] = {kind.name: kind for kind in (Dense, Dropout, BatchNorm, LayerNorm)}
+
+
+def width_of(layer: Layer) -> int:
+    """A Dense layer's units; 0 for the kinds without a width (as earlier versions stored them)."""
+    return layer.width if layer.is_dense else 0
+
+
+def _kind_of_item(head: str) -> type[Layer] | None:
+    """The kind an item's head names: a number is a Dense layer's width, other kinds are typed by name."""
+    if _is_number(head):
+        return Dense
+    kind = LAYER_KINDS.get(head.lower())
+    return None if kind is Dense else kind
 
 
 def parse_layers(
@@ -122,28 +352,15 @@ def parse_layers(
     for i, item in enumerate(items):
         where = f"{name}[{i}]"
         head, _, tail = (part.strip() for part in item.partition(":"))
-        kind = head.lower()
-        if kind in ("batchnorm", "layernorm"):
-            if tail:
-                raise SpecError(where, f"{item!r}: {kind} takes no value")
-            layer = Layer(0, "", kind)
-        elif kind == "dropout":
-            if not tail:
-                raise SpecError(where, f"{item!r}: give the rate, e.g. dropout:0.2")
-            layer = Layer.dropout(tail)
-        elif _is_number(head):
-            last = i == len(items) - 1
-            layer = Layer(head, tail or (code_activation if last and code_activation else activation))
-        else:
-            raise SpecError(
-                where,
-                f"{item!r} is not a layer; use a whole number of units (WIDTH[:ACTIVATION]), dropout:RATE, "
-                "batchnorm or layernorm",
-            )
+        kind = _kind_of_item(head)
+        if kind is None:
+            syntaxes = [one.item_syntax for one in LAYER_KINDS.values()]
+            raise SpecError(where, f"{item!r} is not a layer; use {', '.join(syntaxes[:-1])} or {syntaxes[-1]}")
+        usual = code_activation if code_activation and i == len(items) - 1 else activation
         try:
-            layers.append(validated_layer(layer, where, f"{name} layer {i + 1}"))
+            layers.append(kind.from_item(head, tail, usual).validated(where, f"{name} layer {i + 1}"))
         except SpecError as err:
-            raise SpecError(err.field, f"{item!r}: {err.reason}") from None
+            raise SpecError(err.field or where, f"{item!r}: {err.reason}") from None
     return tuple(layers)
 
 
@@ -158,14 +375,16 @@ def _is_number(text: str) -> bool:
 def layers_text(layers: tuple[Layer, ...], activation: str = "relu", code_activation: str | None = None) -> str:
     """The items ``parse_layers`` reads back, e.g. ``"512, batchnorm, dropout:0.2, 256:gelu"``: a width alone
     when its activation is ``activation`` (``code_activation`` for the last layer)."""
-    items = []
-    for i, layer in enumerate(layers):
-        if not layer.is_dense:
-            items.append(f"dropout:{layer.rate:g}" if layer.type == "dropout" else layer.type)
-            continue
-        usual = code_activation if code_activation and i == len(layers) - 1 else activation
-        items.append(str(layer.width) if layer.activation == usual else f"{layer.width}:{layer.activation}")
-    return ", ".join(items)
+    last = len(layers) - 1
+    return ", ".join(
+        layer.item(code_activation if code_activation and i == last else activation) for i, layer in enumerate(layers)
+    )
+
+
+def layer_from_link(part: str) -> Layer:
+    """A layer from a link's item ``HEAD[.TAIL]`` (``core.links``); ModelSpec validates it."""
+    head, _, tail = part.partition(".")
+    return LAYER_KINDS.get(head, Dense).from_link(head, tail)
 
 
 def layers_from_json(name: str, items: Any) -> tuple[Layer, ...]:
@@ -174,16 +393,16 @@ def layers_from_json(name: str, items: Any) -> tuple[Layer, ...]:
         raise SpecError(name, f"{name} must be a list of layers, got {type(items).__name__}")
     layers = []
     for i, item in enumerate(items):
-        kind = item.get("type", "dense") if isinstance(item, dict) else None
-        allowed = {"type", "rate"} if kind == "dropout" else {"type"} if kind in ("batchnorm", "layernorm") else None
-        if allowed is not None and not set(item) - allowed:
-            layers.append(Layer(0, "", kind, item.get("rate", 0.0)) if kind == "dropout" else Layer(0, "", kind))
-            continue
-        if not isinstance(item, dict) or set(item) - {"width", "activation", "type"} or "width" not in item:
+        named = item.get("type", "dense") if isinstance(item, dict) else "dense"
+        kind = LAYER_KINDS.get(named) if isinstance(named, str) else None
+        if kind is None:
             raise SpecError(
-                f"{name}[{i}]",
-                'each layer must look like {"width": 64, "activation": "relu"}, {"type": "dropout", "rate": 0.2}, '
-                '{"type": "batchnorm"} or {"type": "layernorm"}',
+                f"{name}[{i}].type",
+                f"unknown kind of layer {named!r}; choose one of {', '.join(LAYER_KINDS)}",
             )
-        layers.append(Layer(item["width"], item.get("activation", "relu"), str(kind)))
+        layer = kind.from_dict(item) if isinstance(item, dict) else None
+        if layer is None:
+            examples = [one.json_example for one in LAYER_KINDS.values()]
+            raise SpecError(f"{name}[{i}]", f"each layer must look like {', '.join(examples[:-1])} or {examples[-1]}")
+        layers.append(layer)
     return tuple(layers)

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import CoreError
-from core.spec import Layer, ModelSpec
+from core.layers import layer_from_link
+from core.spec import MODEL_KINDS, Layer, ModelSpec
 from core.training import TrainConfig
 
 KEYS = ("model", "layers", "enc", "dec", "seed", "opt", "lr", "mom", "wd", "bs", "ep", "tseed", "aug", "loss", "data",
@@ -40,23 +41,19 @@ class LinkSettings:
     dataset: str | None
 
 
-def _item(layer: Layer) -> str:
-    if layer.is_dense:
-        return f"{layer.width}.{layer.activation}"
-    return f"dropout.{layer.rate:g}" if layer.type == "dropout" else layer.type
+#: The link key of each stack of layers.
+STACK_KEYS = {"hidden": "layers", "encoder": "enc", "decoder": "dec"}
+#: What ``model=`` may say, and the kind of model it names.
+MODEL_NAMES = {"autoencoder": "autoencoder", **{kind.link_name: name for name, kind in MODEL_KINDS.items()}}
 
 
 def _stack(layers: tuple[Layer, ...]) -> str:
-    return "-".join(_item(layer) for layer in layers)
+    return "-".join(layer.link_item() for layer in layers)
 
 
 def to_query(spec: ModelSpec, config: TrainConfig, dataset: str) -> dict[str, str]:
-    query = {"model": "mlp" if spec.kind == "mlp" else "ae"}
-    if spec.kind == "mlp":
-        query["layers"] = _stack(spec.hidden)
-    else:
-        query["enc"] = _stack(spec.encoder)
-        query["dec"] = _stack(spec.decoder)
+    query = {"model": spec.link_name}
+    query.update({STACK_KEYS[name]: _stack(getattr(spec, name)) for name in spec.stacks})
     query.update(
         seed=str(spec.seed), opt=config.optimizer, lr=f"{config.learning_rate:g}", bs=str(config.batch_size),
         ep=str(config.epochs), tseed=str(config.seed), aug="1" if config.augment else "0",
@@ -65,7 +62,7 @@ def to_query(spec: ModelSpec, config: TrainConfig, dataset: str) -> dict[str, st
         query["mom"] = f"{config.momentum:g}"
     if config.optimizer == "adamw":
         query["wd"] = f"{config.weight_decay:g}"
-    if spec.kind == "autoencoder":
+    if spec.code_size is not None:  # trained to rebuild its input
         query["loss"] = config.reconstruction_loss
     defaults = TrainConfig()
     for key, name in LAB_KEYS.items():
@@ -81,13 +78,7 @@ def _parse_stack(text: str, name: str) -> tuple[Layer, ...]:
         return ()
     layers = []
     for i, part in enumerate(text.split("-")):
-        head, _, tail = part.partition(".")
-        if head == "dropout":
-            layers.append(Layer.dropout(tail))  # ModelSpec validates the rate
-        elif head in ("batchnorm", "layernorm"):
-            layers.append(Layer(0, "", head))
-        else:
-            layers.append(Layer(head, tail or "relu"))  # ModelSpec validates both
+        layers.append(layer_from_link(part))  # ModelSpec validates it
         if i > 64:
             raise LinkError(f"{name} lists too many layers")
     return tuple(layers)
@@ -103,23 +94,14 @@ def from_query(query: Mapping[str, str]) -> LinkSettings | None:
             raise LinkError(f"{key} is {len(value):,} characters long, at most {MAX_VALUE_CHARS:,} are read")
     defaults = TrainConfig()
     try:
-        kind = {"mlp": "mlp", "ae": "autoencoder", "autoencoder": "autoencoder"}.get(query.get("model", "mlp"))
+        kind = MODEL_NAMES.get(query.get("model", "mlp"))
         if kind is None:
             raise LinkError(f"model must be mlp or ae, got {query.get('model')!r}")
-        seed = query.get("seed", "0")
         # A setting the link leaves out takes its default, so ``?lr=0.01`` alone is the default model at that rate.
-        if kind == "mlp":
-            default = ModelSpec.mlp()
-            hidden = _parse_stack(query["layers"], "layers") if "layers" in query else default.hidden
-            spec = ModelSpec(kind="mlp", hidden=hidden, seed=seed)
-        else:
-            default = ModelSpec.autoencoder()
-            spec = ModelSpec(
-                kind="autoencoder",
-                encoder=_parse_stack(query["enc"], "enc") if "enc" in query else default.encoder,
-                decoder=_parse_stack(query["dec"], "dec") if "dec" in query else default.decoder,
-                seed=seed,
-            )
+        default = MODEL_KINDS[kind].default()
+        stacks = {name: _parse_stack(query[STACK_KEYS[name]], STACK_KEYS[name]) if STACK_KEYS[name] in query
+                  else getattr(default, name) for name in default.stacks}  # fmt: skip
+        spec = ModelSpec(kind=kind, seed=query.get("seed", "0"), **stacks)
         config = TrainConfig(
             optimizer=query.get("opt", defaults.optimizer),
             learning_rate=query.get("lr", defaults.learning_rate),

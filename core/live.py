@@ -10,7 +10,7 @@ import numpy as np
 
 from core import inside, models, predict
 from core.data import Dataset
-from core.spec import ModelSpec
+from core.spec import MLPSpec, ModelSpec
 
 LIVE_IMAGES = 8
 MAP_IMAGES = 500
@@ -37,7 +37,7 @@ def compute_live_views(spec: ModelSpec, variables: Any, dataset: Dataset) -> Liv
     images, labels = dataset.test_images[:LIVE_IMAGES], dataset.test_labels[:LIVE_IMAGES]
     first = models.dense_layers(spec)[0]
     weights = inside.weight_images(inside.kernel_of(variables, first.path), spec.input_shape[:2], WEIGHT_UNITS)
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         chances = predict.predict_probabilities(spec, variables, images)
         return LiveViews(images, labels, chances.argmax(1), chances.max(1), None, None, None, None, weights)
     rebuilt = predict.reconstruct(spec, variables, images)

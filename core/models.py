@@ -1,8 +1,8 @@
 """flax.linen modules of the classic flax introduction, generalised to per-layer activations.
 
 The code between the ``# --- model source`` markers is also what ``core.variables.flax_source``
-shows to a person, so it must stay self-contained: it uses only ``nn``, ``jnp``, ``np``
-and ``Sequence``.
+shows to a person (after the layer calls of ``core.flax_layers``), so it must stay self-contained:
+it uses only ``nn``, ``jnp``, ``np``, ``Sequence`` and those calls.
 """
 
 from __future__ import annotations
@@ -19,21 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from core.spec import Layer, ModelSpec
+from core.flax_layers import LAYERS
+from core.spec import Layer, MLPSpec, ModelSpec
+
 
 # --- model source begin
-ACTIVATIONS = {
-    "relu": nn.relu,
-    "gelu": nn.gelu,
-    "swish": nn.swish,
-    "tanh": nn.tanh,
-    "sigmoid": nn.sigmoid,
-    "elu": nn.elu,
-    "leaky_relu": nn.leaky_relu,
-    "linear": lambda x: x,
-}
-
-
 class MLP(nn.Module):
     """Layers applied in order to the flattened images; each is one of
     ("dense", units, activation), ("dropout", rate), ("batchnorm",) or ("layernorm",).
@@ -51,15 +41,7 @@ class MLP(nn.Module):
     def __call__(self, x, train: bool = False):
         x = x.reshape((x.shape[0], -1))
         for kind, *settings in self.layers:
-            if kind == "dense":
-                units, activation = settings
-                x = ACTIVATIONS[activation](nn.Dense(units)(x))
-            elif kind == "dropout":
-                x = nn.Dropout(rate=settings[0], deterministic=not train)(x)
-            elif kind == "batchnorm":
-                x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
-            else:
-                x = nn.LayerNorm()(x)
+            x = LAYERS[kind](x, train, *settings)
         return x
 
 
@@ -96,22 +78,14 @@ class AutoEncoder(nn.Module):
 
 
 def module_layers(layers: Sequence[Layer]) -> tuple[tuple, ...]:
-    """Spec layers as module layer tuples: ``("dense", 512, "relu")``, ``("dropout", 0.2)``, ``("batchnorm",)``."""
-    out = []
-    for layer in layers:
-        if layer.is_dense:
-            out.append(("dense", layer.width, layer.activation))
-        elif layer.type == "dropout":
-            out.append(("dropout", layer.rate))
-        else:
-            out.append((layer.type,))
-    return tuple(out)
+    """Spec layers as the module's tuples: ``("dense", 512, "relu")``, ``("dropout", 0.2)``, ``("batchnorm",)``."""
+    return tuple(layer.module_item() for layer in layers)
 
 
 @lru_cache(maxsize=64)
 def build_model(spec: ModelSpec) -> nn.Module:
     """The flax module a spec describes (cached: equal specs share one module object)."""
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         return MLP(layers=module_layers(spec.hidden) + (("dense", spec.num_classes, "linear"),))
     return AutoEncoder(
         encoder_layers=module_layers(spec.encoder),
@@ -253,12 +227,5 @@ def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
 
 def _activations_and_roles(spec: ModelSpec) -> list[tuple[str, str]]:
     """What follows each Dense layer, in order, and what the layer is for."""
-
-    def dense(layers: Sequence[Layer]) -> list[Layer]:
-        return [layer for layer in layers if layer.is_dense]
-
-    if spec.kind == "mlp":
-        return [(layer.activation, "hidden") for layer in dense(spec.hidden)] + [("linear", "output")]
-    encoder = dense(spec.encoder)
-    roles = [(layer.activation, "hidden") for layer in encoder[:-1]] + [(encoder[-1].activation, "code")]
-    return roles + [(layer.activation, "hidden") for layer in dense(spec.decoder)] + [("sigmoid", "reconstruction")]
+    roles = [(spec.layers[i].activation, "code" if i == spec.code_index else "hidden") for i in spec.dense_indices]
+    return [*roles, (spec.output_activation, spec.output_role)]

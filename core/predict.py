@@ -20,7 +20,7 @@ import numpy as np
 
 from core import latent, models
 from core.errors import CoreError
-from core.spec import ModelSpec
+from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.tasks import task_of
 from core.training.devices import batched_for_eval
 from core.training.programs import compile_once
@@ -80,34 +80,32 @@ def _decode(spec: ModelSpec, variables, z):
     return model.apply(variables, z, method=model.decode)
 
 
-def _require(spec: ModelSpec, kind: str, what: str) -> None:
-    if spec.kind != kind:
-        raise CoreError(
-            f"{what} needs an {'MLP classifier' if kind == 'mlp' else 'autoencoder'}, this is {spec.describe()}"
-        )
+def _require(spec: ModelSpec, kind: type[ModelSpec], what: str) -> None:
+    if not isinstance(spec, kind):
+        raise CoreError(f"{what} needs an {kind.title}, this is {spec.describe()}")
 
 
 def predict_probabilities(spec: ModelSpec, variables: Any, images: np.ndarray) -> np.ndarray:
     """Class probabilities (N, 10) of an MLP for each image."""
-    _require(spec, "mlp", "Predicting classes")
+    _require(spec, MLPSpec, "Predicting classes")
     return _batched(_probabilities, spec, variables, _as_float(images))
 
 
 def reconstruct(spec: ModelSpec, variables: Any, images: np.ndarray) -> np.ndarray:
     """An autoencoder's reconstructions (N, 28, 28, 1), pixel values in 0..1."""
-    _require(spec, "autoencoder", "Reconstructing")
+    _require(spec, AutoEncoderSpec, "Reconstructing")
     return _batched(_reconstruct, spec, variables, _as_float(images))
 
 
 def encode(spec: ModelSpec, variables: Any, images: np.ndarray) -> np.ndarray:
     """Latent codes (N, code size): ``model.apply(variables, x, method=model.encode)``."""
-    _require(spec, "autoencoder", "Encoding")
+    _require(spec, AutoEncoderSpec, "Encoding")
     return _batched(_encode, spec, variables, _as_float(images))
 
 
 def decode(spec: ModelSpec, variables: Any, codes: np.ndarray) -> np.ndarray:
     """Images (N, 28, 28, 1) in 0..1 decoded from latent codes (N, code size)."""
-    _require(spec, "autoencoder", "Decoding")
+    _require(spec, AutoEncoderSpec, "Decoding")
     codes = np.asarray(codes, np.float32)
     if codes.ndim != 2 or codes.shape[1] != spec.code_size:
         raise CoreError(f"codes must have shape (N, {spec.code_size}), got {codes.shape}")

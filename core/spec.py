@@ -11,44 +11,33 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar
 
-from core import validate
+from core.data.dataset import MAX_CLASSES, NUM_CLASSES
 from core.errors import SpecError
-from core.layers import (  # noqa: F401 - ACTIVATIONS, LAYER_TYPES and the width limits are imported from here too
+from core.layers import (  # noqa: F401 - ACTIVATIONS and the width limits are imported from here too
     ACTIVATIONS,
-    LAYER_TYPES,
     MAX_WIDTH,
     MIN_WIDTH,
+    Dense,
     Layer,
+    as_int,
     layers_from_json,
-    validated_layer,
 )
-
-ModelKind = Literal["mlp", "autoencoder"]
-KINDS: tuple[str, ...] = ("mlp", "autoencoder")
 
 MAX_LAYERS = 16
 MAX_PARAMETERS = 30_000_000
 MAX_SEED = 2**31 - 1
 INPUT_SHAPE: tuple[int, int, int] = (28, 28, 1)
-NUM_CLASSES = 10  # the output units of an MLP unless its dataset has another number of classes
-MAX_CLASSES = 64  # EMNIST letters has 26
-
-
-def _as_int(value: Any, field_name: str, low: int, high: int, what: str) -> int:
-    """``value`` as an int in [low, high], or a SpecError naming the field."""
-    return validate.whole_number(value, field_name, low, high, what, error=SpecError)
+STACKS = ("hidden", "encoder", "decoder")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model: an MLP classifier or an AutoEncoder built from stacks of Dense layers.
-
-    - ``mlp``: ``hidden`` layers, then a linear Dense layer with ``num_classes`` outputs.
-    - ``autoencoder``: ``encoder`` layers (the last one is the code), then ``decoder``
-      layers, then a Dense layer back to the input size followed by a sigmoid.
-    ``seed`` seeds the parameter initialisation.
+    """A model built from stacks of layers; each kind of model is a subclass (``MLPSpec``,
+    ``AutoEncoderSpec``, registered by name in ``MODEL_KINDS``) that owns what differs about it.
+    ``ModelSpec(kind="mlp", hidden=...)`` is an ``MLPSpec`` (the JSON and the code of earlier versions
+    name the kind). ``seed`` seeds the parameter initialisation.
     """
 
     kind: str = "mlp"
@@ -59,38 +48,42 @@ class ModelSpec:
     input_shape: tuple[int, int, int] = INPUT_SHAPE
     num_classes: int = NUM_CLASSES
 
+    name: ClassVar[str]  # "mlp": its JSON "kind"
+    title: ClassVar[str]  # "MLP classifier"
+    stacks: ClassVar[tuple[str, ...]]  # the stacks of layers a person edits, in order
+    optional_stacks: ClassVar[tuple[str, ...]] = ()  # those that may be empty
+    link_name: ClassVar[str]  # ``model=`` in links
+    output_activation: ClassVar[str]  # after the fixed last Dense layer
+    output_role: ClassVar[str]  # what that layer gives, in words
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ModelSpec:
+        if cls is not ModelSpec:
+            return super().__new__(cls)
+        kind = kwargs.get("kind", args[0] if args else "mlp")
+        kind_class = MODEL_KINDS.get(kind) if isinstance(kind, str) else None
+        if kind_class is None:
+            raise SpecError("kind", f"model kind must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+        return super().__new__(kind_class)
+
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise SpecError("kind", f"model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind != self.name:
+            raise SpecError("kind", f"a {type(self).__name__} is of kind {self.name!r}, got {self.kind!r}")
         if tuple(self.input_shape) != INPUT_SHAPE:
             raise SpecError(
                 "input_shape", f"input shape must be {INPUT_SHAPE} (28x28 grey images), got {self.input_shape!r}"
             )
         object.__setattr__(
-            self, "num_classes", _as_int(self.num_classes, "num_classes", 2, MAX_CLASSES, "number of classes")
+            self, "num_classes", as_int(self.num_classes, "num_classes", 2, MAX_CLASSES, "number of classes")
         )
         object.__setattr__(self, "input_shape", INPUT_SHAPE)
-        object.__setattr__(self, "seed", _as_int(self.seed, "seed", 0, MAX_SEED, "seed"))
-        if self.kind == "mlp":
-            stacks = {"hidden": self.hidden}
-            unused = {"encoder": self.encoder, "decoder": self.decoder}
-        else:
-            stacks = {"encoder": self.encoder, "decoder": self.decoder}
-            unused = {"hidden": self.hidden}
-        for name, layers in unused.items():
-            if layers:
+        object.__setattr__(self, "seed", as_int(self.seed, "seed", 0, MAX_SEED, "seed"))
+        for name in STACKS:
+            layers = getattr(self, name)
+            if name in self.stacks:
+                object.__setattr__(self, name, _validated_stack(name, layers, name in self.optional_stacks))
+            elif layers:
                 raise SpecError(name, f"a {self.kind} has no {name} layers; remove them")
-        for name, layers in stacks.items():
-            object.__setattr__(self, name, _validated_stack(name, layers, allow_empty=name == "decoder"))
-        if self.kind == "autoencoder":
-            _check_encoder_ends_with_code(self.encoder)
-            code = self.encoder[-1].width
-            if code > self.input_size:
-                raise SpecError(
-                    f"encoder[{len(self.encoder) - 1}].width",
-                    f"the code layer ({code:,} units) is wider than the input it compresses "
-                    f"({self.input_size:,} pixels); make it at most {self.input_size:,}",
-                )
+        self.check_stacks()
         total = self.parameter_count
         if total > MAX_PARAMETERS:
             raise SpecError(
@@ -98,6 +91,48 @@ class ModelSpec:
                 f"this model would have {total:,} parameters, more than the limit of {MAX_PARAMETERS:,}; "
                 "use fewer or narrower layers",
             )
+
+    # ----- what a kind of model says about itself ------------------------------------
+    @classmethod
+    def default(cls) -> ModelSpec:
+        """The model of this kind a person starts from."""
+        raise NotImplementedError
+
+    def check_stacks(self) -> None:
+        """Refuse stacks this kind cannot build (SpecError naming the field)."""
+
+    @property
+    def output_size(self) -> int:
+        """Values the model's fixed last Dense layer gives."""
+        raise NotImplementedError
+
+    @property
+    def code_size(self) -> int | None:
+        """The size of an autoencoder's code; None for a model without one."""
+        return None
+
+    def describe(self) -> str:
+        """A one-line summary such as ``MLP 784-512-256-10``, ``MLP 784-512-batchnorm-dropout 0.2-10``
+        or ``AutoEncoder 784-256-[16]-256-784``."""
+        raise NotImplementedError
+
+    @property
+    def code_index(self) -> int | None:
+        """Where an autoencoder's code sits in ``layers``; None for a model without one."""
+        return None
+
+    def with_layers(self, layers: tuple[Layer, ...]) -> ModelSpec:
+        """This model with ``layers`` (as many as ``self.layers``) cut into its stacks as before."""
+        changes, start = {}, 0
+        for name in self.stacks:
+            count = len(getattr(self, name))
+            changes[name], start = tuple(layers[start : start + count]), start + count
+        return self.replace(**changes)
+
+    def for_classes(self, classes: int) -> ModelSpec:
+        """This model for a dataset of ``classes`` classes (an MLP's output layer follows its dataset:
+        10 for digits, 26 for EMNIST letters; an autoencoder has none)."""
+        return self
 
     # ----- derived views -------------------------------------------------------------
     @property
@@ -107,7 +142,7 @@ class ModelSpec:
     @property
     def layers(self) -> tuple[Layer, ...]:
         """The layers a person edits, in order (hidden, or encoder then decoder)."""
-        return self.hidden if self.kind == "mlp" else self.encoder + self.decoder
+        return tuple(itertools.chain.from_iterable(getattr(self, name) for name in self.stacks))
 
     @property
     def dense_layers(self) -> tuple[Layer, ...]:
@@ -121,23 +156,20 @@ class ModelSpec:
 
     @property
     def has_dropout(self) -> bool:
-        return any(layer.type == "dropout" for layer in self.layers)
+        """Whether training draws "dropout" random keys."""
+        return any("dropout" in layer.rngs for layer in self.layers)
 
     @property
     def has_batchnorm(self) -> bool:
-        return any(layer.type == "batchnorm" for layer in self.layers)
-
-    @property
-    def code_size(self) -> int | None:
-        return self.encoder[-1].width if self.kind == "autoencoder" else None
+        """Whether the model's variables hold ``batch_stats``."""
+        return any("batch_stats" in layer.collections for layer in self.layers)
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
         """Units from the input to the output, ``(784, 512, 256, 10)``: the model's Dense layers
         map ``layer_sizes[i]`` to ``layer_sizes[i + 1]`` values (``core.models.dense_layers``
         names them). Dropout and normalisation layers keep the number of values."""
-        output = self.num_classes if self.kind == "mlp" else self.input_size
-        return (self.input_size, *(layer.width for layer in self.dense_layers), output)
+        return (self.input_size, *(layer.width for layer in self.dense_layers), self.output_size)
 
     @property
     def layer_inputs(self) -> tuple[int, ...]:
@@ -145,21 +177,20 @@ class ModelSpec:
         sizes, size = [], self.input_size
         for layer in self.layers:
             sizes.append(size)
-            size = layer.width if layer.is_dense else size
+            size = layer.output_size(size)
         return tuple(sizes)
 
     @property
     def norm_parameter_count(self) -> int:
         """A BatchNorm or LayerNorm layer learns a scale and a bias per value it normalises."""
-        return sum(2 * size for layer, size in zip(self.layers, self.layer_inputs, strict=True)
-                   if layer.type in ("batchnorm", "layernorm"))  # fmt: skip
+        return sum(layer.parameter_count(size) for layer, size in zip(self.layers, self.layer_inputs, strict=True)
+                   if not layer.is_dense)  # fmt: skip
 
     @property
     def batch_stats_count(self) -> int:
         """Numbers in ``batch_stats``: a BatchNorm layer keeps a running mean and variance per value
         (updated while training, not learned by the optimizer)."""
-        return sum(2 * size for layer, size in zip(self.layers, self.layer_inputs, strict=True)
-                   if layer.type == "batchnorm")  # fmt: skip
+        return sum(layer.batch_stats_count(size) for layer, size in zip(self.layers, self.layer_inputs, strict=True))
 
     @property
     def parameter_count(self) -> int:
@@ -168,25 +199,11 @@ class ModelSpec:
         dense = sum((inputs + 1) * outputs for inputs, outputs in itertools.pairwise(self.layer_sizes))
         return dense + self.norm_parameter_count
 
-    def describe(self) -> str:
-        """A one-line summary such as ``MLP 784-512-256-10``, ``MLP 784-512-batchnorm-dropout 0.2-10``
-        or ``AutoEncoder 784-256-[16]-256-784``."""
-
-        def short(layer: Layer) -> str:
-            return str(layer.width) if layer.is_dense else layer.describe()
-
-        if self.kind == "mlp":
-            return "MLP " + "-".join([str(self.input_size), *map(short, self.hidden), str(self.num_classes)])
-        enc = [short(layer) for layer in self.encoder]
-        enc[-1] = f"[{enc[-1]}]"
-        widths = [str(self.input_size), *enc, *(short(layer) for layer in self.decoder), str(self.input_size)]
-        return "AutoEncoder " + "-".join(widths)
-
     # ----- construction helpers ------------------------------------------------------
     @classmethod
     def mlp(cls, widths: Any = (512, 256), activation: str = "relu", seed: int = 0) -> ModelSpec:
         """An MLP classifier with the given hidden widths, all using ``activation``."""
-        return cls(kind="mlp", hidden=_layers("hidden", widths, activation), seed=seed)
+        return MLPSpec(hidden=_layers("hidden", widths, activation), seed=seed)
 
     @classmethod
     def autoencoder(
@@ -200,35 +217,20 @@ class ModelSpec:
         """An AutoEncoder; the last encoder width is the code size, whose activation is ``code_activation``."""
         enc = _layers("encoder", encoder, activation)
         if enc:
-            enc = enc[:-1] + (Layer(enc[-1].width, code_activation),)
-        return cls(kind="autoencoder", encoder=enc, decoder=_layers("decoder", decoder, activation), seed=seed)
+            enc = enc[:-1] + (Dense(enc[-1].width, code_activation),)
+        return AutoEncoderSpec(encoder=enc, decoder=_layers("decoder", decoder, activation), seed=seed)
 
     def replace(self, **changes: Any) -> ModelSpec:
-        """A copy with some fields changed (validated like any new spec)."""
-        fields = {
-            "kind": self.kind,
-            "hidden": self.hidden,
-            "encoder": self.encoder,
-            "decoder": self.decoder,
-            "seed": self.seed,
-            "num_classes": self.num_classes,
-        }
+        """A copy with some fields changed (validated like any new spec; ``kind=`` changes its class)."""
+        fields = {"kind": self.kind, **{name: getattr(self, name) for name in STACKS}}
+        fields.update(seed=self.seed, num_classes=self.num_classes)
         fields.update(changes)
         return ModelSpec(**fields)
-
-    def for_classes(self, classes: int) -> ModelSpec:
-        """This model with one output unit per class of a dataset of ``classes`` classes (an MLP's
-        output layer follows its dataset: 10 for digits, 26 for EMNIST letters; an autoencoder has none)."""
-        return self.replace(num_classes=classes) if self.kind == "mlp" and classes != self.num_classes else self
 
     # ----- JSON ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind}
-        if self.kind == "mlp":
-            data["hidden"] = [layer.to_dict() for layer in self.hidden]
-        else:
-            data["encoder"] = [layer.to_dict() for layer in self.encoder]
-            data["decoder"] = [layer.to_dict() for layer in self.decoder]
+        data.update({name: [layer.to_dict() for layer in getattr(self, name)] for name in self.stacks})
         data["seed"] = self.seed
         data["input_shape"] = list(self.input_shape)
         data["num_classes"] = self.num_classes
@@ -242,12 +244,12 @@ class ModelSpec:
         """Build a spec from ``to_dict`` output; any other shape raises SpecError."""
         if not isinstance(data, dict):
             raise SpecError("spec", f"a model spec must be a JSON object, got {type(data).__name__}")
-        allowed = {"kind", "hidden", "encoder", "decoder", "seed", "input_shape", "num_classes"}
+        allowed = {"kind", *STACKS, "seed", "input_shape", "num_classes"}
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise SpecError(unknown[0], f"unknown field in model spec (allowed: {', '.join(sorted(allowed))})")
         kwargs: dict[str, Any] = {"kind": data.get("kind", "mlp"), "seed": data.get("seed", 0)}
-        for name in ("hidden", "encoder", "decoder"):
+        for name in STACKS:
             if name in data:
                 kwargs[name] = layers_from_json(name, data[name])
         if "input_shape" in data:
@@ -255,7 +257,7 @@ class ModelSpec:
             kwargs["input_shape"] = tuple(shape) if isinstance(shape, list) else shape
         if "num_classes" in data:
             kwargs["num_classes"] = data["num_classes"]
-        return cls(**kwargs)
+        return ModelSpec(**kwargs)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ModelSpec:
@@ -266,6 +268,86 @@ class ModelSpec:
         except (ValueError, TypeError) as err:
             raise SpecError("spec", f"not valid JSON ({err})") from None
         return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class MLPSpec(ModelSpec):
+    """An MLP classifier: ``hidden`` layers, then a linear Dense layer with ``num_classes`` outputs."""
+
+    kind: str = "mlp"
+    name: ClassVar[str] = "mlp"
+    title: ClassVar[str] = "MLP classifier"
+    stacks: ClassVar[tuple[str, ...]] = ("hidden",)
+    link_name: ClassVar[str] = "mlp"
+    output_activation: ClassVar[str] = "linear"
+    output_role: ClassVar[str] = "output"
+
+    @classmethod
+    def default(cls) -> ModelSpec:
+        return ModelSpec.mlp()
+
+    @property
+    def output_size(self) -> int:
+        return self.num_classes
+
+    def describe(self) -> str:
+        return "MLP " + "-".join(
+            [str(self.input_size), *(layer.short() for layer in self.hidden), str(self.num_classes)]
+        )
+
+    def for_classes(self, classes: int) -> ModelSpec:
+        return self.replace(num_classes=classes) if classes != self.num_classes else self
+
+
+@dataclass(frozen=True)
+class AutoEncoderSpec(ModelSpec):
+    """An AutoEncoder: ``encoder`` layers (the last one is the code), then ``decoder`` layers, then a
+    Dense layer back to the input size followed by a sigmoid."""
+
+    kind: str = "autoencoder"
+    name: ClassVar[str] = "autoencoder"
+    title: ClassVar[str] = "autoencoder"
+    stacks: ClassVar[tuple[str, ...]] = ("encoder", "decoder")
+    optional_stacks: ClassVar[tuple[str, ...]] = ("decoder",)
+    link_name: ClassVar[str] = "ae"
+    output_activation: ClassVar[str] = "sigmoid"
+    output_role: ClassVar[str] = "reconstruction"
+
+    def check_stacks(self) -> None:
+        _check_encoder_ends_with_code(self.encoder)
+        code = self.encoder[-1].width
+        if code > self.input_size:
+            raise SpecError(
+                f"encoder[{len(self.encoder) - 1}].width",
+                f"the code layer ({code:,} units) is wider than the input it compresses "
+                f"({self.input_size:,} pixels); make it at most {self.input_size:,}",
+            )
+
+    @classmethod
+    def default(cls) -> ModelSpec:
+        return ModelSpec.autoencoder()
+
+    @property
+    def output_size(self) -> int:
+        return self.input_size
+
+    @property
+    def code_size(self) -> int | None:
+        return self.encoder[-1].width
+
+    @property
+    def code_index(self) -> int | None:
+        return len(self.encoder) - 1
+
+    def describe(self) -> str:
+        enc = [layer.short() for layer in self.encoder]
+        enc[-1] = f"[{enc[-1]}]"
+        widths = [str(self.input_size), *enc, *(layer.short() for layer in self.decoder), str(self.input_size)]
+        return "AutoEncoder " + "-".join(widths)
+
+
+#: The one registry of the kinds of model, by the name their JSON, links and the command line use.
+MODEL_KINDS: dict[str, type[ModelSpec]] = {kind.name: kind for kind in (MLPSpec, AutoEncoderSpec)}
 
 
 def _validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, ...]:
@@ -280,7 +362,7 @@ def _validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, 
         where = f"{name}[{i}]"
         if not isinstance(layer, Layer):
             raise SpecError(where, f"expected a Layer, got {type(layer).__name__}")
-        out.append(validated_layer(layer, where, f"{name} layer {i + 1}"))
+        out.append(layer.validated(where, f"{name} layer {i + 1}"))
     return tuple(out)
 
 
@@ -316,10 +398,7 @@ PRESETS: dict[str, tuple[str, ModelSpec]] = {
     "MNIST classifier with batch norm and dropout": (
         "784-512-256-10 with BatchNorm after each hidden layer and Dropout (rate 0.2) before the output: "
         "the two most used controls against overfitting.",
-        ModelSpec(
-            kind="mlp",
-            hidden=(Layer(512), Layer.batchnorm(), Layer(256), Layer.batchnorm(), Layer.dropout(0.2)),
-        ),
+        MLPSpec(hidden=(Layer(512), Layer.batchnorm(), Layer(256), Layer.batchnorm(), Layer.dropout(0.2))),
     ),
     "MNIST autoencoder (default)": (
         "Squeezes each digit through 16 numbers and rebuilds it: 784-256-64-[16]-64-256-784.",

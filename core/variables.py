@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from core import models
-from core.spec import ModelSpec
+from core import flax_layers, models
+from core.spec import MLPSpec, ModelSpec
 
 HISTOGRAM_BINS = 20
 
@@ -287,8 +287,8 @@ import numpy as np
 """
 
 
-def _model_source() -> str:
-    text = Path(models.__file__).read_text()
+def _model_source(module: Any) -> str:
+    text = Path(module.__file__).read_text()
     begin = text.index("# --- model source begin\n") + len("# --- model source begin\n")
     end = text.index("# --- model source end")
     return text[begin:end].strip() + "\n"
@@ -310,7 +310,7 @@ def flax_source(spec: ModelSpec) -> str:
     """Runnable flax.linen code that builds the model ``spec`` describes, with the same shapes."""
     model = models.build_model(spec)
     batch = f"jnp.ones((1, {', '.join(str(d) for d in spec.input_shape)}))"
-    if spec.kind == "mlp":
+    if isinstance(spec, MLPSpec):
         construct = f"model = MLP(\n    layers={_layers(model.layers)},\n)\n"
         usage = "logits = model.apply(variables, x)  # one score per class, shape (1, 10)\n"
     else:
@@ -327,7 +327,10 @@ def flax_source(spec: ModelSpec) -> str:
         )
     return (
         _SOURCE_HEADER
-        + _model_source()
+        + "\n"
+        + _model_source(flax_layers)
+        + "\n\n"
+        + _model_source(models)
         + "\n\n"
         + construct
         + f"x = {batch}\n"

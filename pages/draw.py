@@ -12,11 +12,13 @@ from components import figures, resources
 from components.frame import require_frame
 from components.images import tile
 from components.state import get_state
-from components.ui import extreme_values_notice, markdown_literal, not_trained_yet
+from components.ui import extreme_values_notice, not_trained_yet
+from components.words import plain
 from core import canvas, predict
 from core.data import DIGIT_NAMES
 from core.data.dataset import drawing_subject
 from core.errors import CoreError
+from core.spec import MLPSpec
 
 require_frame()
 
@@ -36,7 +38,7 @@ except CoreError:
 subject = drawing_subject(known)
 st.title(f":material/draw: Draw a {'digit' if subject == 'digit' else subject.split(' of one of')[0]}")
 st.caption(
-    f"Draw one {markdown_literal(subject)} with the mouse or a finger, as big as you like, anywhere on the square. "
+    f"Draw one {plain(subject, 300)} with the mouse or a finger, as big as you like, anywhere on the square. "
     "The page turns it into a 28x28 image the way MNIST's digits were made, then asks the model."
 )
 
@@ -81,12 +83,12 @@ with answer_column:
         not_trained_yet(spec.describe(), "its answer would be a guess", "shows what it makes of your drawing")
     elif prepared is None:
         st.caption("The model's answer appears here once you draw.")
-    elif spec.kind == "mlp":
+    elif isinstance(spec, MLPSpec):
         names = known
         probabilities = predict.predict_probabilities(spec, result.variables, prepared.image[None])[0]
         best = int(np.argmax(probabilities))
         st.metric(
-            "The model says", names[best], f"{probabilities[best]:.0%} sure", delta_color="off",
+            "The model says", plain(names[best]), f"{probabilities[best]:.0%} sure", delta_color="off",
             help="The class with the highest probability. The bars show how sure the model is of each class.",
         )  # fmt: skip
         st.plotly_chart(figures.probability_figure(probabilities, names), key="draw.probabilities")

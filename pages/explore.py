@@ -15,10 +15,11 @@ from components.frame import page, require_frame
 from components.images import tile
 from components.state import get_state
 from components.ui import extreme_values_notice, not_trained_yet
+from components.words import option_text, plain
 from core import latent, predict
 from core.errors import CoreError
 from core.latent import LatentAxes
-from core.spec import ModelSpec
+from core.spec import AutoEncoderSpec, ModelSpec
 
 require_frame()
 
@@ -30,7 +31,7 @@ spec = state.spec
 result = state.trained_result()
 
 st.title(":material/explore: Explore the latent space")
-if spec.kind != "autoencoder":
+if not isinstance(spec, AutoEncoderSpec):
     st.info(
         f"This page needs an **autoencoder**: it draws images from codes. The model being edited is "
         f"**{spec.describe()}**, a classifier. Choose *AutoEncoder* on the Build page, train it, then come back.",
@@ -55,13 +56,13 @@ try:
     axes = latent.latent_axes(codes)
     map_axes = latent.latent_axes(codes, max_unit_axes=2)
 except CoreError as err:
-    st.error(f"Cannot explore this model's codes: {err}", icon=":material/error:")
+    st.error(f"Cannot explore this model's codes: {plain(err, 300)}", icon=":material/error:")
     st.stop()
 names = dataset.class_names
 st.caption(
     f"Run {run.run_id}: every image is squeezed into a code of **{spec.code_size} numbers**, and the decoder "
     f"draws an image back from any code, even one that no image has. Codes of the {dataset.num_test:,} test "
-    f"images of {dataset.name} show where the digits live."
+    f"images of {plain(dataset.name)} show where the digits live."
 )
 
 
@@ -72,7 +73,7 @@ choices = [
 
 
 def describe_choice(i: int) -> str:
-    return f"a {names[dataset.test_labels[i]]} (test image #{i})"
+    return option_text(f"a {names[dataset.test_labels[i]]} (test image #{i})", 120)
 
 
 def decoded_picture(spec: ModelSpec, params, code: np.ndarray) -> np.ndarray:
@@ -154,7 +155,7 @@ with pick_column:
         shown.insert(1, predict.decode(spec, result.variables, codes[[index]]))
         labels.insert(1, "decoded from its full code")
     st.image(tile(np.concatenate(shown), cols=len(shown), scale=5), output_format="PNG")
-    st.caption(f"Test image #{index}, a {names[dataset.test_labels[index]]}: " + " · ".join(labels) + ".")
+    st.caption(f"Test image #{index}, a {plain(names[dataset.test_labels[index]])}: " + " · ".join(labels) + ".")
     if map_axes.principal:
         st.caption(
             "The map shows only 2 of the code's numbers' directions: decoding the map point keeps the other "

@@ -15,10 +15,11 @@ from components.images import tile
 from components.inside_figures import DiagramLayer
 from components.state import get_state
 from components.ui import explain, extreme_values_notice, height, image_scale
-from components.words import plain
+from components.words import option_text, plain
 from core import inside, models
 from core.data import Dataset
 from core.errors import CoreError
+from core.spec import MLPSpec
 
 require_frame()
 
@@ -87,7 +88,7 @@ if choice == "test":
     pick = st.columns([2, 2, 3], vertical_alignment="bottom")
     pick[0].selectbox(
         "Class", [ANY_CLASS, *range(len(names))], key="inside.class", on_change=another_image,
-        format_func=lambda c: "any class" if c == ANY_CLASS else plain(names[c]),
+        format_func=lambda c: "any class" if c == ANY_CLASS else option_text(names[c]),
         help="Browse the test images of one class.",
     )  # fmt: skip
     pick[1].button("Another image", icon=":material/casino:", key="inside.another", on_click=another_image)
@@ -112,7 +113,7 @@ seen = st.columns([1, *([2] * len(models_shown))])
 seen[0].image(tile(image[None], cols=1, scale=image_scale(5)), output_format="PNG", caption="The input, 28x28 pixels")
 for column, (label, _, out) in zip(seen[1:], models_shown, strict=True):
     with column:
-        if spec.kind == "mlp":
+        if isinstance(spec, MLPSpec):
             chances = inside.probabilities(out)[0]
             st.markdown(f"**The {label} model's answer: {plain(names[int(np.argmax(chances))])}**")
             st.plotly_chart(

@@ -15,9 +15,10 @@ from components.images import tile
 from components.report import run_report
 from components.state import get_state
 from components.ui import explain, extreme_values_notice, height, image_scale, not_trained_yet
-from components.words import plain
+from components.words import option_text, plain
 from core import predict
 from core.errors import CoreError
+from core.spec import AutoEncoderSpec
 
 require_frame()
 
@@ -28,7 +29,7 @@ state = get_state()
 spec = state.spec
 result = state.trained_result()
 
-st.title(":material/image: " + ("Reconstructions" if spec.kind == "autoencoder" else "Predictions"))
+st.title(":material/image: " + ("Reconstructions" if isinstance(spec, AutoEncoderSpec) else "Predictions"))
 if result is None:
     not_trained_yet(spec.describe(), "it would only show noise", "shows what it does with test images")
     st.stop()
@@ -55,7 +56,7 @@ if top[1].button("New random images", icon=":material/casino:", key="results.shu
     state.results_seed += 1
     st.rerun()
 
-if spec.kind == "autoencoder":
+if isinstance(spec, AutoEncoderSpec):
     errors = outputs["errors"]
     baseline = predict.mean_image_mse(dataset.train_images, dataset.test_images)
     m = st.columns(3)
@@ -103,7 +104,7 @@ if spec.kind == "autoencoder":
             )
             st.caption(
                 f"The codes have {spec.code_size} numbers; this map shows the two directions in which they differ most "
-                'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
+                f'from image to image (found by PCA, principal component analysis). "{share[0]:.0%} of the spread" '
                 "means that share of all the differences between codes lies along that direction. "
                 "Similar images land close together."
             )
@@ -117,6 +118,7 @@ else:
     confidence = probabilities.max(axis=1)
     right = predicted == dataset.test_labels
     names = dataset.class_names
+    said = [plain(name) for name in names]  # for markdown; the figures and choices take the names as they are
     m = st.columns(3)
     m[0].metric(
         "Test accuracy", f"{right.mean():.1%}", help="Share of test images whose highest score is the true class"
@@ -131,7 +133,7 @@ else:
         for col, index in zip(cols, shown[start : start + PER_ROW], strict=False):
             mark = ":green[:material/check:]" if right[index] else ":red[:material/close:]"
             col.image(tile(dataset.test_images[index][None], cols=1, scale=image_scale(3)), output_format="PNG")
-            col.caption(f"{mark} {names[predicted[index]]} ({confidence[index]:.0%})")
+            col.caption(f"{mark} {said[predicted[index]]} ({confidence[index]:.0%})")
 
     left, right_col = st.columns(2)
     with left:
@@ -152,21 +154,21 @@ else:
         st.markdown("### The images in one square")
         pick = st.columns(2)
         true_class = pick[0].selectbox(
-            "True class", range(len(names)), format_func=names.__getitem__, key="results.cell_true",
+            "True class", range(len(names)), format_func=lambda i: option_text(names[i]), key="results.cell_true",
             index=int(np.argmax(confusion - np.diag(np.diag(confusion))) // len(names)),
         )  # fmt: skip
         said_class = pick[1].selectbox(
-            "Model's answer", range(len(names)), format_func=names.__getitem__, key="results.cell_pred",
+            "Model's answer", range(len(names)), format_func=lambda i: option_text(names[i]), key="results.cell_pred",
             index=int(np.argmax(confusion - np.diag(np.diag(confusion))) % len(names)),
         )  # fmt: skip
         cell = np.flatnonzero((dataset.test_labels == true_class) & (predicted == said_class))
         cell = cell[np.argsort(-confidence[cell])]
         if cell.size == 0:
-            st.info(f"No test image of {names[true_class]} was answered {names[said_class]}.")
+            st.info(f"No test image of {said[true_class]} was answered {said[said_class]}.")
         else:
             st.image(tile(dataset.test_images[cell[:24]], cols=8, scale=image_scale(3)), output_format="PNG")
             st.caption(
-                f"{cell.size} image(s) of {names[true_class]} the model called {names[said_class]}, most confident "
+                f"{cell.size} image(s) of {said[true_class]} the model called {said[said_class]}, most confident "
                 "first: " + ", ".join(f"{confidence[i]:.0%}" for i in cell[:24])
             )
         st.markdown("### One image in detail")

@@ -19,7 +19,7 @@ from components.sweep_views import (
     sweep_progress_text,
 )
 from components.ui import advanced, explain, height
-from components.words import layer_description
+from components.words import layer_description, plain
 from core.data import Dataset
 from core.errors import CoreError
 from core.runs.jobs import running_trainings
@@ -88,7 +88,7 @@ def sweep_dataset(state: AppState) -> Dataset | None:
         with st.spinner("Loading the images…"):
             return resources.dataset(state.dataset_name)
     except CoreError as err:
-        st.error(f"Could not load {state.dataset_name}: {err}. Choose other data on the Train page.")
+        st.error(f"Could not load {plain(state.dataset_name)}: {plain(err, 300)}. Choose other data on the Train page.")
         return None
 
 
@@ -150,7 +150,7 @@ def settings_form(state: AppState) -> SweepPlan | None:
         train_config = TrainConfig(**{**config.to_dict(), "epochs": epochs, "batch_size": batch_size})
         return SweepPlan(spec, layer, values, seeds, train_config, setting)
     except CoreError as err:
-        st.error(f"Cannot sweep these settings: {getattr(err, 'reason', err)}", icon=":material/warning:")
+        st.error(f"Cannot sweep these settings: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
         return None
 
 
@@ -166,13 +166,14 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
                 timing = JobControls(owner=visitor_id())
                 estimate = sweep_state.estimates[key] = estimate_sweep(plan, dataset, pacing=timing)
         except CoreError as err:
-            st.error(f"Cannot sweep these settings: {getattr(err, 'reason', err)}", icon=":material/warning:")
+            reason = plain(getattr(err, "reason", err), 300)
+            st.error(f"Cannot sweep these settings: {reason}", icon=":material/warning:")
             return
     if estimate is not None:  # the trainings running now, every rerun: they start and end meanwhile
         estimate = estimate.sharing(running_trainings(), visitor_id())
     what = "widths" if plan.setting == WIDTH else f"values of the {plan.swept.label}"
     models = f"**{plan.models} models** ({len(plan.values)} {what} × {len(plan.seeds)} seeds)"
-    where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {dataset.name}"
+    where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {plain(dataset.name)}"
     if estimate is None:
         st.info(f"{models}, {where}. The time is estimated once the running sweep ends.", icon=":material/timer:")
     else:
@@ -208,7 +209,7 @@ def choose_run(state: AppState, sweep_state: SweepPageState, job: SweepJob, runs
     )  # fmt: skip
     if cols[1].button("Use this model", key="sweep.use", icon=":material/check:"):
         run = make_current(state, sweep_state, job.job_id, kept[index])
-        st.toast(f"Now using {run.label}", icon=":material/check:")
+        st.toast(f"Now using {plain(run.label, 200)}", icon=":material/check:")
         st.rerun(scope="app")
 
 
@@ -225,7 +226,7 @@ def chart_selection(state: AppState, sweep_state: SweepPageState, job: SweepJob,
         return
     run = make_current(state, sweep_state, job.job_id, chosen)
     best = "" if chosen is clicked else f" (seed {chosen.seed}, the best of its seeds)"
-    st.toast(f"Now using {run.label}{best}", icon=":material/check:")
+    st.toast(f"Now using {plain(run.label, 200)}{best}", icon=":material/check:")
     st.rerun(scope="app")
 
 
@@ -246,7 +247,7 @@ def results_panel(active: bool) -> None:
         swept = job.plan.swept
         st.progress(snap.progress, text=sweep_progress_text(snap, swept))
         if snap.message and snap.status in (Status.STOPPED, Status.FAILED, Status.QUEUED):
-            (st.error if snap.status == Status.FAILED else st.info)(snap.message)
+            (st.error if snap.status == Status.FAILED else st.info)(plain(snap.message, 300))
         runs = list(snap.runs)
         finished = [r for r in runs if r.status == Status.FINISHED]
         plan_spec = job.plan.spec

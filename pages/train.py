@@ -11,6 +11,7 @@ from components.frame import require_frame
 from components.live_views import watch_learning
 from components.run_views import (
     curve,
+    curves_version,
     duration,
     epoch_metrics,
     final_score,
@@ -19,15 +20,16 @@ from components.run_views import (
     over_budget_words,
     progress_text,
 )
+from components.server_paths import folder_words
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
-from components.ui import advanced, explain, height, markdown_literal
-from components.words import plain, saved_run_status, status_words
+from components.ui import advanced, explain, height
+from components.words import option_text, plain, saved_run_status, status_words
 from core.data import Dataset, archive
 from core.errors import ConfigError, CoreError
 from core.jax_setup import compilation_cache_dir
 from core.runs import checkpoint, store
-from core.spec import MAX_SEED
+from core.spec import MAX_SEED, AutoEncoderSpec, MLPSpec
 from core.tasks import RECONSTRUCTION_LOSSES, task_of
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, Status, TrainConfig
 from core.training.overfitting import describe_subset
@@ -99,14 +101,14 @@ def choose_dataset(state: AppState) -> Dataset | None:
         with st.spinner("Loading the images…"):
             dataset = resources.dataset(name)
     except CoreError as err:
-        said = markdown_literal(err) if choice == "folder" else err  # a zip's names are the visitor's text
+        said = plain(err, 300)  # quotes a folder or a zip's names: the visitor's text
         st.error(f"Could not load this data: {said}", icon=":material/cloud_off:")
         return None
     state.dataset_name = name
-    with st.expander(markdown_literal(dataset.description), expanded=choice == "folder"):
-        st.image(resources.first_images_png(name), caption="First training images")
+    with st.expander(plain(dataset.description, 300), expanded=choice == "folder"):
+        st.image(resources.first_images_png(name), caption="First training images", output_format="PNG")
         labels = ", ".join(dataset.class_names[int(i)] for i in dataset.train_labels[:16])
-        st.caption(f"Labels: {markdown_literal(labels)} …")
+        st.caption(f"Labels: {plain(labels, 300)} …")
     return dataset
 
 
@@ -125,7 +127,7 @@ def upload_image_zip(state: AppState) -> str | None:
                 state.image_folder = str(archive.unpack_upload(upload.getvalue()))
         except CoreError as err:
             state.image_folder = ""
-            reason = f"Could not use {markdown_literal(upload.name)}: {markdown_literal(err)}"
+            reason = f"Could not use {plain(upload.name)}: {plain(err, 300)}"
             uploads.refuse(state, "train.image_zip", upload, reason, icon=":material/folder_zip:")
     if not state.image_folder:
         st.info("Upload a .zip of class folders to train on your own images.", icon=":material/folder_zip:")
@@ -187,7 +189,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
                 help="Each time an image is shown, move it by up to one pixel. The model then learns the shape, "
                 "not the exact position, and does better on new images.",
             )  # fmt: skip
-            if spec.kind == "autoencoder":
+            if isinstance(spec, AutoEncoderSpec):
                 loss = more[2].selectbox(
                     "Reconstruction loss", list(RECONSTRUCTION_LOSSES), format_func=RECONSTRUCTION_LOSSES.get,
                     index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
@@ -214,7 +216,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
         )  # fmt: skip
         start_training(state, spec, state.config, dataset)
     except CoreError as err:
-        st.error(f"Not started: {getattr(err, 'reason', err)}", icon=":material/warning:")
+        st.error(f"Not started: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
         return
     st.rerun()
 
@@ -239,7 +241,7 @@ def presenter_controls(run: Run, paused: bool, rate: float) -> None:
         try:
             controls.step(int(steps))
         except CoreError as err:
-            st.error(f"Not stepped: {getattr(err, 'reason', err)}", icon=":material/warning:")
+            st.error(f"Not stepped: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
     new_rate = cols[3].text_input(
         "New learning rate", value=f"{rate:g}", key=f"train.new_rate.{run.run_id}",
         help="Changes how big each nudge is from the next chunk of steps on, without restarting. "
@@ -249,7 +251,7 @@ def presenter_controls(run: Run, paused: bool, rate: float) -> None:
         try:
             controls.set_learning_rate(replace(run.config, learning_rate=new_rate).learning_rate)
         except CoreError as err:
-            st.error(f"Learning rate not changed: {getattr(err, 'reason', err)}", icon=":material/warning:")
+            st.error(f"Learning rate not changed: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
     if paused:
         st.info("Paused: press **Resume**, or **Step** to run a few steps at a time.", icon=":material/pause:")
 
@@ -260,7 +262,7 @@ def comparison_runs(state: AppState, shown: Run) -> list[Run]:
         return []
     chosen = st.multiselect(
         "Compare with", [r.run_id for r in same], default=[r.run_id for r in same[-2:]],
-        format_func=lambda i: f"run {i}: {state.run(i).label}", key="train.compare",
+        format_func=lambda i: option_text(f"run {i}: {state.run(i).label}", 160), key="train.compare",
         help="Overlay the curves of earlier runs of the same kind of model",
     )  # fmt: skip
     return [state.run(i) for i in chosen]
@@ -286,7 +288,7 @@ def live_views(run: Run, snap) -> None:
         dataset = resources.dataset(run.dataset)
     except CoreError:
         return  # its data is gone (a folder removed): the curve alone
-    watch_learning(run.spec, variables, dataset, snap.step)
+    watch_learning((run.cache_id, snap.step), run.spec, variables, dataset, snap.step)
 
 
 def live_panel(active: bool, dataset: Dataset | None) -> None:
@@ -336,15 +338,20 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
             if record is not None and record.extra.get("devices", 1) > 1:
                 st.caption(f"Each batch was split over {record.extra['devices']} devices (data parallel).")
             if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
-                (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(snap.message)
+                (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(plain(snap.message, 300))
         others = comparison_runs(state, run) if not run.active else []
-        curves = [curve(run)] + [curve(r) for r in others]
+        shown = [run, *others]
+        curves = [curve(r) for r in shown]
         loss_name = task_of(run.spec).loss_label(run.config.reconstruction_loss)
-        st.plotly_chart(figures.loss_figure(curves, loss_name, height=height(380)), key="train.loss_chart")
+        # figures are made again only when a run's curves have grown, not on every rerun
+        tall = height(380)
+        loss_version = ("loss", curves_version(shown, curves, with_steps=True), loss_name, tall)
+        loss_chart = resources.drawn(loss_version, lambda: figures.loss_figure(curves, loss_name, height=tall))
+        st.plotly_chart(loss_chart, key="train.loss_chart")
         loss_words = (
             " For a classifier the loss is the cross-entropy: how surprised the model is by the right answer "
             "(0 = sure and right; about 2.3 = a blind guess among 10 classes)."
-            if run.spec.kind == "mlp"
+            if isinstance(run.spec, MLPSpec)
             else ""
         )
         explain(
@@ -352,8 +359,11 @@ def live_panel(active: bool, dataset: Dataset | None) -> None:
             "measured after every epoch. If the dashed line rises while the solid one falls, the model "
             "is memorising (overfitting)." + loss_words
         )
-        if run.spec.kind == "mlp":
-            st.plotly_chart(figures.accuracy_figure(curves, height=height(300)), key="train.accuracy_chart")
+        if isinstance(run.spec, MLPSpec):
+            tall = height(300)
+            accuracy_version = ("accuracy", curves_version(shown, curves, with_steps=False), tall)
+            accuracy_chart = resources.drawn(accuracy_version, lambda: figures.accuracy_figure(curves, height=tall))
+            st.plotly_chart(accuracy_chart, key="train.accuracy_chart")
             explain("The share of test images the model gets right, measured after every epoch.")
         generalisation_view(run, loss_name, dataset)
         live_views(run, snap)
@@ -369,7 +379,10 @@ def generalisation_view(run: Run, loss_name: str, dataset: Dataset | None) -> No
     if not any(e.train_eval_loss is not None for e in epochs):
         return
     st.markdown("##### Training images against test images")
-    st.plotly_chart(figures.generalisation_figure(epochs, loss_name, height=height(340)), key="train.gap_chart")
+    tall = height(340)
+    version = ("generalisation", run.cache_id, len(epochs), loss_name, tall)
+    gap_chart = resources.drawn(version, lambda: figures.generalisation_figure(epochs, loss_name, height=tall))
+    st.plotly_chart(gap_chart, key="train.gap_chart")
     explain(generalisation_words(run, dataset))
 
 
@@ -380,13 +393,13 @@ def runs_table(state: AppState) -> None:
             {
                 "run": r.run_id,
                 "model": r.spec.describe(),
-                "data": r.dataset,
+                "data": option_text(r.dataset, 200),
                 "settings": f"{r.config.optimizer}, lr {r.config.learning_rate:g}, batch {r.config.batch_size}, "
                 f"{r.config.epochs} epochs",
                 "status": status_words(r.status),
                 "result": final_score(r),
                 "time": duration(r.record.train_s) if r.finished else "",
-                "saved": save_status(r),
+                "saved": option_text(save_status(r), 300),
             }
             for r in reversed(state.runs)
         ],
@@ -405,7 +418,7 @@ def chosen_run_actions(state: AppState) -> None:
     cols = st.columns([3, 1.3, 1.3, 1.6], vertical_alignment="bottom")
     chosen = cols[0].selectbox(
         "Model used on the other pages", ids, index=default, key="train.selected",
-        format_func=lambda i: f"run {i}: {state.run(i).label}",
+        format_func=lambda i: option_text(f"run {i}: {state.run(i).label}", 160),
         help="The Variables and Results pages show this run's trained model",
     )  # fmt: skip
     run = state.run(chosen)
@@ -429,7 +442,7 @@ def chosen_run_actions(state: AppState) -> None:
                 raise ConfigError("epochs", f"more epochs must be between 1 and {MAX_EPOCHS}, got {int(more)}")
             continue_training(state, run, int(more), resources.dataset(run.dataset))
         except CoreError as err:
-            st.error(f"Not continued: {getattr(err, 'reason', err)}", icon=":material/warning:")
+            st.error(f"Not continued: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
         else:
             st.rerun()
     st.download_button(
@@ -464,7 +477,8 @@ def saved_score(value: float | None, pattern: str, missing: str) -> str:
 
 def saved_runs_section(state: AppState) -> None:
     saved = store.list_runs()
-    with st.expander(f"Saved runs on this computer ({len(saved)}) in {store.runs_dir()}"):
+    where = plain(folder_words(store.runs_dir(), "the runs folder"), 200)
+    with st.expander(f"Saved runs on this computer ({len(saved)}) in {where}", key="train.saved_list"):
         if not saved:
             st.caption(
                 "Every run is saved here while it trains (at most once a minute, at the end of an epoch), when it "
@@ -475,9 +489,9 @@ def saved_runs_section(state: AppState) -> None:
             [
                 {
                     "id": r.run_id,
-                    "model": r.summary.get("model"),
-                    "data": r.summary.get("dataset"),
-                    "status": saved_run_status(r.summary, r.interrupted, r.damage),
+                    "model": option_text(r.summary.get("model") or "", 200),  # a file's text, as typed
+                    "data": option_text(r.summary.get("dataset") or "", 200),
+                    "status": saved_run_status(r),
                     "epochs": r.summary.get("epochs_done"),
                     "test accuracy": saved_score(r.summary.get("test_accuracy"), "{:.1%}", "not measured"),
                     "test loss": saved_score(r.summary.get("test_loss"), "{:.4f}", ""),

@@ -10,8 +10,10 @@ from components.frame import require_frame
 from components.state import get_state
 from components.tree_view import treescope_html
 from components.ui import explain, extreme_values_notice, height
+from components.words import plain
 from core import models
 from core.costs import parameter_diff
+from core.layers import BatchNorm, LayerNorm
 from core.variables import (
     batch_stats_rows,
     collections,
@@ -44,7 +46,7 @@ if trained is not None:
     run = state.trained_run()
     st.success(
         f"Showing the **trained** values of run {run.run_id} "
-        f"({len(trained.history.epochs)} epochs on {trained.dataset}).",
+        f"({len(trained.history.epochs)} epochs on {plain(trained.dataset)}).",
         icon=":material/school:",
     )
 else:
@@ -70,8 +72,7 @@ every_row = variable_rows(variables)
 rows = [row for row in every_row if row.path.startswith("params/")]  # what the optimizer learns
 layers = layer_rows(rows)
 total = sum(row.size for row in rows)
-norm_kinds = [name for name, kind in (("BatchNorm", "batchnorm"), ("LayerNorm", "layernorm"))
-              if any(layer.type == kind for layer in spec.layers)]  # fmt: skip
+norm_kinds = [kind.title for kind in (BatchNorm, LayerNorm) if any(isinstance(layer, kind) for layer in spec.layers)]
 norms = f" Each {' and '.join(norm_kinds)} layer holds a **scale** and a **bias** per value." if norm_kinds else ""
 
 st.markdown(

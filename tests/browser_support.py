@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -34,7 +34,7 @@ def _free_port() -> int:
 
 def start_server(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """``streamlit run app.py`` on a free loopback port; returns (process, base URL) once healthy."""
-    port = _free_port()
+    port = free_port()
     (ROOT / "artifacts").mkdir(exist_ok=True)
     env = {
         **os.environ,
@@ -47,7 +47,7 @@ def start_server(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Po
         [
             sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",
+            "--server.fileWatcherType", "none", "--runner.postScriptGC", "false",
         ],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -16,6 +16,8 @@ os.environ.setdefault("FLAX_DASHBOARD_RUNS_DIR", tempfile.mkdtemp(prefix="flax-d
 import pytest  # noqa: E402
 
 from core.data import Dataset, load_dataset, make_dataset  # noqa: E402
+from core.runs.jobs import stop_all  # noqa: E402
+from tests.waits import HANG_S  # noqa: E402
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -46,3 +48,12 @@ def fashion_dir() -> str:
             pytest.fail(f"{FASHION_DIR} is missing: apt-get install dataset-fashion-mnist")
         pytest.skip(f"{FASHION_DIR} not installed (apt-get install dataset-fashion-mnist)")
     return FASHION_DIR
+
+
+@pytest.fixture(autouse=True)
+def _no_job_outlives_its_test():
+    """Every training or sweep a test started (itself or through a page) is stopped and waited for when the
+    test ends, so no background thread works on into the next test or keeps the run from ending."""
+    yield
+    still = stop_all(HANG_S)
+    assert not still, f"{len(still)} background job(s) did not end {HANG_S:g} s after being stopped: {still}"

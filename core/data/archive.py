@@ -63,53 +63,65 @@ def extract_image_zip(source: bytes | str | Path, destination: str | Path) -> Pa
     except (zipfile.BadZipFile, OSError, ValueError) as err:
         raise DataError(f"this is not a zip file ({err})") from None
     with archive:
-        entries = archive.infolist()
-        if len(entries) > MAX_FILES:
-            raise DataError(f"the zip holds {len(entries):,} entries; at most {MAX_FILES:,} are accepted")
-        images, total = [], 0
-        for entry in entries:
-            path = safe_member_path(entry.filename)
-            if stat.S_ISLNK(entry.external_attr >> 16):
-                raise DataError(f"the zip holds a symbolic link, {entry.filename!r}; links are not accepted")
-            if entry.is_dir() or not path.name.lower().endswith(IMAGE_SUFFIXES):
-                continue
-            if entry.flag_bits & 0x1:
-                raise DataError(f"{entry.filename!r} is encrypted; zip the images without a password")
-            if entry.file_size > MAX_FILE_BYTES:
-                raise DataError(
-                    f"{entry.filename!r} is {entry.file_size / 2**20:.0f} MiB; images up to "
-                    f"{MAX_FILE_BYTES // 2**20} MiB are accepted"
-                )
-            if entry.file_size > CHUNK and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
-                raise DataError(
-                    f"{entry.filename!r} expands {entry.file_size / max(entry.compress_size, 1):,.0f} times "
-                    f"(a zip bomb?); at most {MAX_RATIO} times is accepted"
-                )
-            total += entry.file_size
-            if total > MAX_TOTAL_BYTES:
-                raise DataError(f"the zip's images add up to over {MAX_TOTAL_BYTES // 2**20} MiB uncompressed")
-            images.append((entry, path))
-        if not images:
-            raise DataError(f"the zip holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+        images = _checked_images(archive)
         destination.mkdir(parents=True, exist_ok=True)
-        written = 0
-        for entry, path in images:
-            target = destination.joinpath(*path.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            size = 0
-            try:
-                with archive.open(entry) as src, open(target, "wb") as out:
-                    while chunk := src.read(CHUNK):
-                        size += len(chunk)
-                        written += len(chunk)
-                        if size > entry.file_size or size > MAX_FILE_BYTES or written > MAX_TOTAL_BYTES:
-                            raise DataError(f"{entry.filename!r} holds more than its header says; refused")
-                        out.write(chunk)
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as err:
-                if isinstance(err, NotImplementedError):
-                    raise DataError(f"{entry.filename!r} uses a compression this server cannot read") from None
-                target.write_bytes(b"")  # a damaged entry: the folder reader counts it as unreadable
+        _write_images(archive, images, destination)
     return destination
+
+
+def _checked_images(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    """The image entries of ``archive`` and their safe paths, once every entry passed the checks (no
+    link, no path outside the folder, no password, no bomb, sizes within the limits)."""
+    entries = archive.infolist()
+    if len(entries) > MAX_FILES:
+        raise DataError(f"the zip holds {len(entries):,} entries; at most {MAX_FILES:,} are accepted")
+    images, total = [], 0
+    for entry in entries:
+        path = safe_member_path(entry.filename)
+        if stat.S_ISLNK(entry.external_attr >> 16):
+            raise DataError(f"the zip holds a symbolic link, {entry.filename!r}; links are not accepted")
+        if entry.is_dir() or not path.name.lower().endswith(IMAGE_SUFFIXES):
+            continue
+        if entry.flag_bits & 0x1:
+            raise DataError(f"{entry.filename!r} is encrypted; zip the images without a password")
+        if entry.file_size > MAX_FILE_BYTES:
+            raise DataError(
+                f"{entry.filename!r} is {entry.file_size / 2**20:.0f} MiB; images up to "
+                f"{MAX_FILE_BYTES // 2**20} MiB are accepted"
+            )
+        if entry.file_size > CHUNK and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
+            raise DataError(
+                f"{entry.filename!r} expands {entry.file_size / max(entry.compress_size, 1):,.0f} times "
+                f"(a zip bomb?); at most {MAX_RATIO} times is accepted"
+            )
+        total += entry.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise DataError(f"the zip's images add up to over {MAX_TOTAL_BYTES // 2**20} MiB uncompressed")
+        images.append((entry, path))
+    if not images:
+        raise DataError(f"the zip holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return images
+
+
+def _write_images(archive: zipfile.ZipFile, images: list, destination: Path) -> None:
+    """Write the checked ``images`` below ``destination``, refusing an entry that holds more than its header says."""
+    written = 0
+    for entry, path in images:
+        target = destination.joinpath(*path.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        size = 0
+        try:
+            with archive.open(entry) as src, open(target, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    size += len(chunk)
+                    written += len(chunk)
+                    if size > entry.file_size or size > MAX_FILE_BYTES or written > MAX_TOTAL_BYTES:
+                        raise DataError(f"{entry.filename!r} holds more than its header says; refused")
+                    out.write(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as err:
+            if isinstance(err, NotImplementedError):
+                raise DataError(f"{entry.filename!r} uses a compression this server cannot read") from None
+            target.write_bytes(b"")  # a damaged entry: the folder reader counts it as unreadable
 
 
 def folder_bytes(folder: Path) -> int:

@@ -3,6 +3,8 @@
 - ``jobs.py``: trainings and sweeps in background threads, with a stop, a visitor watchdog
   and a process-wide limit on how many run at once.
 - ``store.py``: finished runs saved to ``runs/`` and listed again after a restart.
+- ``owner.py``: which server process trains a run saved in progress, and whether it still lives
+  (processes sharing one runs folder).
 - ``checkpoint.py``: a model and its settings as one msgpack file, never unpickled.
 - ``memory.py``: the memory budget of the finished models visitors keep, per visitor and per
   server; saved ones over it leave memory and are read back from ``runs/`` on use.

@@ -52,13 +52,13 @@ _live_jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
 
 
 @atexit.register
-def stop_all(timeout: float = 5.0) -> None:
-    """Stop every running job and wait for it, so the process never exits mid-computation."""
+def stop_all(timeout: float = 5.0) -> list[BackgroundJob]:
+    """Stop every running job (trainings and sweeps) and wait up to ``timeout`` seconds for each, so the
+    process never exits mid-computation; returns those still running then (a job ends its chunk first)."""
     jobs = list(_live_jobs)
     for job in jobs:
         job.stop()
-    for job in jobs:
-        job.join(timeout)
+    return [job for job in jobs if not job.join(timeout)]
 
 
 def running_trainings() -> list[OtherTraining]:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from core.errors import ConfigError
-from core.training.config import MAX_LEARNING_RATE
+from core.training.config import checked_learning_rate
 
 
 class RoundRobin:
@@ -149,12 +149,9 @@ class JobControls:
 
     def set_learning_rate(self, rate: float) -> None:
         """Train with ``rate`` from the next chunk on (no restart, no recompile)."""
-        if not 0 < rate <= MAX_LEARNING_RATE:
-            raise ConfigError(
-                "learning_rate", f"learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {rate:g}"
-            )
+        rate = checked_learning_rate(rate)
         with self._cond:
-            self._rate = float(rate)
+            self._rate = rate
 
     # ----- the engine's side (the job's thread) -------------------------------------------
     @contextmanager

@@ -28,6 +28,7 @@ from typing import Any
 from core.errors import CheckpointError
 from core.files import write_atomic
 from core.runs import checkpoint
+from core.runs import owner as run_owner
 from core.training import TrainResult
 
 ENV_VAR = "FLAX_DASHBOARD_RUNS_DIR"
@@ -77,10 +78,25 @@ class SavedRun:
         return self.summary.get("in_progress") is True
 
     @property
+    def owner(self) -> dict[str, Any] | None:
+        """The server process that saved it while it trained (``core.runs.owner``); None in older saves."""
+        return self.summary.get("owner")
+
+    @property
+    def training_elsewhere(self) -> bool:
+        """Saved while it trains in another server process sharing the runs folder, one still alive (on
+        another host: one that saved it lately, see ``core.runs.owner``)."""
+        owner = self.owner
+        if not self.in_progress or self.run_id in _training_here or owner is None:
+            return False
+        return owner != run_owner.this_process() and run_owner.alive(owner, self.created)
+
+    @property
     def interrupted(self) -> bool:
-        """Saved while it trained and no longer training here: the server stopped (a kill, a crash) before
-        its final save. Loading it and continuing goes on from its last save."""
-        return self.in_progress and self.run_id not in _training_here
+        """Saved while it trained and training neither here nor in another live server process: the server
+        stopped (a kill, a crash) before its final save. Loading it and continuing goes on from its last save.
+        A save older than the owner field (no owner) is interrupted unless it trains here."""
+        return self.in_progress and self.run_id not in _training_here and not self.training_elsewhere
 
 
 def summarize(result: TrainResult) -> dict[str, Any]:
@@ -119,7 +135,7 @@ def save_run(
     folder.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
     checkpoint.save(folder / f"{run_id}.msgpack", result)
-    summary = summarize(result) | ({"in_progress": True} if in_progress else {})
+    summary = summarize(result) | ({"in_progress": True, "owner": run_owner.this_process()} if in_progress else {})
     write_atomic(folder / f"{run_id}.json", json.dumps(summary, indent=1).encode())
     return SavedRun(run_id, folder, summary)
 
@@ -177,6 +193,18 @@ class RunningSave:
         if self._thread.is_alive():
             self._thread.join()
         _training_here.discard(self.run_id)
+
+    def disown(self) -> None:
+        """After its training failed: the last save's summary no longer names this process, so every server
+        process sharing the folder lists it as interrupted (not as training here), while this one lives on."""
+        if self.saved is None:
+            return
+        summary = {key: value for key, value in self.saved.summary.items() if key != "owner"}
+        try:
+            write_atomic(self.folder / f"{self.run_id}.json", json.dumps(summary, indent=1).encode())
+        except OSError:  # the folder went read-only: it reads as training here until this process ends
+            return
+        self.saved = dataclasses.replace(self.saved, summary=summary)
 
     def _write(self) -> None:
         while True:
@@ -245,6 +273,7 @@ SUMMARY_FIELDS: dict[str, FieldType] = {
     "train_s": NUMBER,
     "created": NUMBER,
     "in_progress": FLAG,
+    "owner": FieldType("an object of host (text), pid and started (whole numbers)", run_owner.well_formed),
 }
 
 
@@ -338,6 +367,8 @@ def autosave(job: Any, folder: str | Path | None = None) -> None:
         running.close()
         run_id, folder = running.run_id, folder or running.folder
     if job.result is None:  # failed: what was saved while it trained stays, listed as interrupted
+        if running is not None:
+            running.disown()
         return
     try:
         job.saved_run = save_run(job.result, folder, run_id)

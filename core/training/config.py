@@ -26,6 +26,17 @@ MAX_NOISE = 1.0
 SHIFT_PIXELS = 1
 
 
+def checked_learning_rate(value: Any) -> float:
+    """``value`` as a learning rate (above 0, at most MAX_LEARNING_RATE), or a ConfigError naming
+    ``learning_rate``: the one check of a rate, typed before a run or changed while it trains."""
+    rate = validate.number(value, "learning_rate", "learning rate")
+    if not 0 < rate <= MAX_LEARNING_RATE:
+        raise ConfigError(
+            "learning_rate", f"learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {rate:g}"
+        )
+    return rate
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyperparameters of one run, validated on construction (a ConfigError names the field)."""
@@ -45,11 +56,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate.choice(self.optimizer, "optimizer", OPTIMIZERS, "optimizer")
-        lr = validate.number(self.learning_rate, "learning_rate", "learning rate")
-        if not 0 < lr <= MAX_LEARNING_RATE:
-            raise ConfigError(
-                "learning_rate", f"learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {lr:g}"
-            )
+        lr = checked_learning_rate(self.learning_rate)
         momentum = validate.number(self.momentum, "momentum", "momentum")
         if not 0 <= momentum < 1:
             raise ConfigError("momentum", f"momentum must be at least 0 and below 1, got {momentum:g}")

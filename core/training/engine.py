@@ -18,8 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import jax
 import numpy as np
@@ -33,13 +33,11 @@ from core.training.divergence import divergence_reason, first_bad_step, loss_lim
 from core.training.history import EpochMetrics, History
 from core.training.overfitting import dataset_indices, subset_plan
 from core.training.pacing import FreeRun, Pacing, next_rate
-from core.training.programs import (
-    MAX_CHUNK_STEPS,
-    epoch_plan,
-)
+from core.training.programs import MAX_CHUNK_STEPS, ModelState, epoch_plan
 from core.training.results import Phase, Progress, Status, TrainResult
 from core.training.stack import (
     Member,
+    Stack,
     fresh_model_state,
     plan_stack,
     resumed_state,
@@ -64,6 +62,60 @@ def smoothed_step_time(previous: float | None, step_time: float) -> float:
     return step_time if previous is None else 0.7 * previous + 0.3 * step_time
 
 
+@dataclass
+class _Run:
+    """What the steps of one ``train_stack`` share: the compiled stack, the models' train states
+    and histories, and the clock. Each model still training has done ``steps`` steps."""
+
+    members: Sequence[Member]
+    dataset: Dataset
+    stack: Stack
+    histories: list[History]
+    elapsed: float  # seconds spent in training chunks, a resumed run's included
+    on_progress: Callable[[Progress], None] | None
+    states: ModelState | None = None
+    eval_job: Future | None = None
+    rate: float = 0.0  # the learning rate the states train with
+    changes: list = field(default_factory=list)  # [step, rate] of each change while training
+    seconds_per_step: float | None = None
+    eval_seconds: float = 0.0
+    sums: dict[str, np.ndarray] | None = None  # the last evaluation of every model
+    sums_at: list[int] = field(default_factory=list)  # the step of each model at that evaluation
+
+    def __post_init__(self) -> None:
+        self.config = self.members[0][1]
+        self.task = task_of(self.members[0][0])
+        self.count = len(self.members)
+        self.per_epoch = steps_per_epoch(self.config, self.dataset.num_train)
+        self.total_steps = self.per_epoch * self.config.epochs
+        self.steps = self.start_steps = self.histories[0].steps
+        self.start_elapsed = self.elapsed
+        self.evaluated = self.steps // self.per_epoch  # epochs whose evaluation is done
+        self.status, self.reasons = [Status.FINISHED] * self.count, [""] * self.count
+        self.alive = np.ones(self.count, bool)
+        self.indices = dataset_indices(self.dataset, self.config.train_fraction)
+
+    def samples_per_s(self, steps: int) -> float:
+        return (steps - self.start_steps) * self.config.batch_size / max(self.elapsed - self.start_elapsed, 1e-9)
+
+    def eta(self) -> float:
+        steps_left = self.total_steps - self.steps
+        return steps_left * (self.seconds_per_step or 0.0) + (self.config.epochs - self.evaluated) * self.eval_seconds
+
+    def report(self, phase: Phase, losses=None, metrics=(), eta: float | None = None, variables=None, state=None):
+        if self.on_progress is not None:
+            self.on_progress(Progress(
+                phase=phase, step=self.steps, total_steps=self.total_steps, epochs=self.config.epochs,
+                new_losses=tuple(tuple(float(x) for x in seq) for seq in losses) if losses else ((),) * self.count,
+                samples_per_s=self.samples_per_s(self.steps), elapsed_s=self.elapsed, eta_s=eta,
+                compile_s=self.stack.compile_s, epoch_metrics=tuple(metrics), variables=variables, state=state,
+            ))  # fmt: skip
+
+    def place(self, values: np.ndarray) -> jax.Array:
+        """Per-model values on the devices of the models' axis."""
+        return jax.device_put(values, self.stack.program.layout.per_model)
+
+
 def train_stack(
     members: Sequence[Member],
     dataset: Dataset,
@@ -85,152 +137,179 @@ def train_stack(
     """
     stop = stop or threading.Event()
     pacing = pacing or FreeRun()
-    stack_ = plan_stack(members, dataset)
-    program, data, count = stack_.program, stack_.data, len(members)
-    config = members[0][1]
-    task = task_of(members[0][0])
-    per_epoch = steps_per_epoch(config, dataset.num_train)
-    total_steps = per_epoch * config.epochs
+    run = create_run(members, dataset, resume, on_progress)
+    while run.steps < run.total_steps and run.alive.any() and not stop.is_set():
+        if train_epoch(run, pacing, stop, chunk_seconds) and run.alive.any():
+            evaluate_epoch(run, pacing)
+    return assemble_results(run)
+
+
+def create_run(
+    members: Sequence[Member],
+    dataset: Dataset,
+    resume: Sequence[TrainResult] | None,
+    on_progress: Callable[[Progress], None] | None,
+) -> _Run:
+    """The run's compiled programs and train states: fresh ones (``model.init`` and the optimizer's
+    init) or those of ``resume``, with the config's hyperparameters written in."""
     if resume is not None:
         _check_resumable(resume, members)
-        histories = [r.history.copy() for r in resume]
-        elapsed = max(r.train_s for r in resume)
-    else:
-        histories = [History() for _ in members]
-        elapsed = 0.0
-    steps = histories[0].steps  # every model still training has done this many
-    start_steps, start_elapsed = steps, elapsed
-    status, reasons = [Status.FINISHED] * count, [""] * count
-    alive = np.ones(count, bool)
-    seconds_per_step: float | None = None
-    eval_seconds = 0.0
-    evaluated = steps // per_epoch  # epochs whose evaluation is done
-    sums: dict[str, np.ndarray] | None = None  # the last evaluation of every model
-    sums_at: list[int] = []  # the step of each model at that evaluation
-
-    def report(phase: Phase, losses=None, metrics=(), eta: float | None = None, variables=None, state=None) -> None:
-        if on_progress is not None:
-            on_progress(Progress(
-                phase=phase, step=steps, total_steps=total_steps, epochs=config.epochs,
-                new_losses=tuple(tuple(float(x) for x in seq) for seq in losses) if losses else ((),) * count,
-                samples_per_s=(steps - start_steps) * config.batch_size / max(elapsed - start_elapsed, 1e-9),
-                elapsed_s=elapsed, eta_s=eta, compile_s=stack_.compile_s, epoch_metrics=tuple(metrics),
-                variables=variables, state=state,
-            ))  # fmt: skip
-
-    def eta() -> float:
-        return (total_steps - steps) * (seconds_per_step or 0.0) + (config.epochs - evaluated) * eval_seconds
-
-    report(Phase.COMPILING)
+    histories = [History() for _ in members] if resume is None else [r.history.copy() for r in resume]
+    elapsed = 0.0 if resume is None else max(r.train_s for r in resume)
+    run = _Run(members, dataset, plan_stack(members, dataset), histories, elapsed, on_progress)
+    run.report(Phase.COMPILING)
     tic = time.perf_counter()
     # The step compiles in a thread while the starting values are computed (flax's init compiles
     # here), then the evaluation compiles in that thread while training runs: it is first needed
     # an epoch later. Three compiles at once on two cores made the first step ~0.3 s later.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compile")
-    step_job, *eval_jobs = stack_.compile(state_shapes(stack_, members), pool)
+    step_job, *eval_jobs = run.stack.compile(state_shapes(run.stack, members), pool)
     pool.shutdown(wait=False)
     if resume is not None:
         states = stack([resumed_state(r, c) for r, (_, c) in zip(resume, members, strict=True)])
     else:
         states = stack([fresh_model_state(spec, c) for spec, c in members])
-    states = jax.device_put(states, program.layout.per_model)
-    eval_job = eval_jobs[-1]  # the train curve's evaluation is compiled last
-    rate, changes = config.learning_rate, []  # resumed_state wrote the config's rate in
+    run.states = run.place(states)
+    run.eval_job = eval_jobs[-1]  # the train curve's evaluation is compiled last
+    run.rate = run.config.learning_rate  # resumed_state wrote the config's rate in
+    eval_job = run.eval_job
     if step_job.result()[1] or (eval_job.done() and eval_job.result()[1]) or not eval_job.done():
-        stack_.compile_s = time.perf_counter() - tic
+        run.stack.compile_s = time.perf_counter() - tic
+    return run
 
-    def place(plans: np.ndarray) -> jax.Array:
-        return jax.device_put(plans, program.layout.per_model)
 
-    indices = dataset_indices(dataset, config.train_fraction)
-    while steps < total_steps and alive.any() and not stop.is_set():
-        epoch, offset = divmod(steps, per_epoch)
-        plans = place(np.stack([subset_plan(epoch_plan(c.seed, epoch, len(indices), program.noise), indices,
-                                            dataset.num_train) for _, c in members]))  # fmt: skip
-        first_step = epoch * per_epoch  # the run's step at batch 0 of this epoch's plan
-        while offset < per_epoch and alive.any() and not stop.is_set():
-            with pacing.turn():
-                if stop.is_set():  # asked while this job waited for its turn (or was paused)
-                    break
-                states, rate = next_rate(pacing, states, rate, steps, changes)
-                wanted = pacing.allowed_steps(chunk_steps(seconds_per_step, per_epoch - offset, chunk_seconds))
-                counts = np.where(alive, wanted, 0)
-                limits = [loss_limit(h) for h in histories]
-                tic = time.perf_counter()
-                new_states, losses, done = stack_.steps(
-                    not alive.all(), states, plans, offset, counts, limits, first_step
-                )
-                losses, done = np.asarray(losses), int(done)
-                toc = time.perf_counter() - tic
-            pacing.ran(done)
-            elapsed += toc
-            kept = np.minimum(counts, done)  # the steps of this chunk each model keeps
-            for m in np.flatnonzero(alive):
-                bad, first = first_bad_step(histories[m], losses[m, : kept[m]])
-                if bad is not None:
-                    kept[m] = max(bad - 1, 0)
-                    status[m] = Status.DIVERGED
-                    kept_steps = histories[m].steps + kept[m]
-                    reasons[m] = divergence_reason(losses[m, bad], first, steps + bad + 1, kept_steps, members[m][1])
-            if (kept < np.minimum(counts, done)).any():
-                # Replay the chunk: a diverged model stops before its bad step, the others redo their steps.
-                new_states = states
-                if kept.any():
-                    new_states, _, _ = stack_.steps(
-                        count > 1, states, plans, offset, kept, np.full(count, np.inf), first_step
-                    )
-            states = new_states
-            for m in np.flatnonzero(alive):
-                histories[m].step_losses.extend(float(x) for x in losses[m, : kept[m]])
-            alive &= np.array([s == Status.FINISHED for s in status])
-            offset += done
-            steps += done
-            seconds_per_step = smoothed_step_time(seconds_per_step, toc / max(done, 1))
-            report(Phase.TRAINING, [losses[m, : kept[m]] for m in range(count)], eta=eta(), variables=states.variables)
-        if offset == per_epoch and alive.any():
-            report(Phase.EVALUATING, eta=eta())
-            eval_job.result()  # compiled in the background while the first epoch trained
-            with pacing.turn():
-                tic = time.perf_counter()
-                sums, sums_at = stack_.evaluate(states.variables), [h.steps for h in histories]
-                on_train = stack_.evaluate(states.variables, on_train=True)
-            metrics: list[EpochMetrics | None] = [None] * count
-            for m in np.flatnonzero(alive):
-                named = task.metrics({k: v[m] for k, v in sums.items()}, data.num_test)
-                fit = task.metrics({k: v[m] for k, v in on_train.items()}, stack_.train_eval.count)
-                metrics[m] = _epoch_metrics(histories[m], named, fit, per_epoch, elapsed)
-                histories[m].epochs.append(metrics[m])
-            eval_seconds = time.perf_counter() - tic
-            evaluated += 1
-            report(Phase.TRAINING, metrics=metrics, eta=eta(), state=states)
-    eval_job.result()
-    if sums is None or sums_at != [h.steps for h in histories]:
-        sums = stack_.evaluate(states.variables)  # the final parameters of a stopped or diverged model
-    results = []
+def train_epoch(run: _Run, pacing: Pacing, stop: threading.Event, chunk_seconds: float) -> bool:
+    """Train the rest of the current epoch chunk by chunk, until it ends, every model has stopped
+    (diverged) or ``stop`` is set; whether the epoch ended."""
+    epoch, offset = divmod(run.steps, run.per_epoch)
+    plans = run.place(np.stack([
+        subset_plan(epoch_plan(c.seed, epoch, len(run.indices), run.stack.program.noise), run.indices,
+                    run.dataset.num_train)
+        for _, c in run.members
+    ]))  # fmt: skip
+    first_step = epoch * run.per_epoch  # the run's step at batch 0 of this epoch's plan
+    while offset < run.per_epoch and run.alive.any() and not stop.is_set():
+        done = train_chunk(run, plans, offset, first_step, pacing, stop, chunk_seconds)
+        if done is None:
+            break
+        offset += done
+    return offset == run.per_epoch
+
+
+def train_chunk(
+    run: _Run,
+    plans: jax.Array,
+    offset: int,
+    first_step: int,
+    pacing: Pacing,
+    stop: threading.Event,
+    chunk_seconds: float,
+) -> int | None:
+    """One compiled call of about ``chunk_seconds``: the steps done, or None when ``stop`` was set while
+    the job waited for its turn. A model whose loss diverged keeps its steps before the bad one."""
+    with pacing.turn():
+        if stop.is_set():  # asked while this job waited for its turn (or was paused)
+            return None
+        run.states, run.rate = next_rate(pacing, run.states, run.rate, run.steps, run.changes)
+        wanted = pacing.allowed_steps(chunk_steps(run.seconds_per_step, run.per_epoch - offset, chunk_seconds))
+        counts = np.where(run.alive, wanted, 0)
+        limits = [loss_limit(h) for h in run.histories]
+        tic = time.perf_counter()
+        new_states, losses, done = run.stack.steps(
+            not run.alive.all(), run.states, plans, offset, counts, limits, first_step
+        )
+        losses, done = np.asarray(losses), int(done)
+        toc = time.perf_counter() - tic
+    pacing.ran(done)
+    run.elapsed += toc
+    kept = _steps_kept(run, losses, np.minimum(counts, done))
+    if (kept < np.minimum(counts, done)).any():
+        # Replay the chunk: a diverged model stops before its bad step, the others redo their steps.
+        new_states = run.states
+        if kept.any():
+            new_states, _, _ = run.stack.steps(
+                run.count > 1, run.states, plans, offset, kept, np.full(run.count, np.inf), first_step
+            )
+    run.states = new_states
+    for m in np.flatnonzero(run.alive):
+        run.histories[m].step_losses.extend(float(x) for x in losses[m, : kept[m]])
+    run.alive &= np.array([s == Status.FINISHED for s in run.status])
+    run.steps += done
+    run.seconds_per_step = smoothed_step_time(run.seconds_per_step, toc / max(done, 1))
+    run.report(Phase.TRAINING, [losses[m, : kept[m]] for m in range(run.count)], eta=run.eta(),
+               variables=run.states.variables)  # fmt: skip
+    return done
+
+
+def _steps_kept(run: _Run, losses: np.ndarray, ran: np.ndarray) -> np.ndarray:
+    """The steps of this chunk each model keeps: all it ran, or those before its loss diverged
+    (that model is then marked DIVERGED with the reason)."""
+    kept = ran.copy()
+    for m in np.flatnonzero(run.alive):
+        bad, first = first_bad_step(run.histories[m], losses[m, : kept[m]])
+        if bad is not None:
+            kept[m] = max(bad - 1, 0)
+            run.status[m] = Status.DIVERGED
+            kept_steps = run.histories[m].steps + kept[m]
+            run.reasons[m] = divergence_reason(
+                losses[m, bad], first, run.steps + bad + 1, kept_steps, run.members[m][1]
+            )
+    return kept
+
+
+def evaluate_epoch(run: _Run, pacing: Pacing) -> None:
+    """Evaluate every model still training on the test images and the train curve's images, and add
+    the epoch's metrics to its history."""
+    run.report(Phase.EVALUATING, eta=run.eta())
+    run.eval_job.result()  # compiled in the background while the first epoch trained
+    with pacing.turn():
+        tic = time.perf_counter()
+        run.sums, run.sums_at = run.stack.evaluate(run.states.variables), [h.steps for h in run.histories]
+        on_train = run.stack.evaluate(run.states.variables, on_train=True)
+    metrics: list[EpochMetrics | None] = [None] * run.count
+    for m in np.flatnonzero(run.alive):
+        named = run.task.metrics({k: v[m] for k, v in run.sums.items()}, run.stack.data.num_test)
+        fit = run.task.metrics({k: v[m] for k, v in on_train.items()}, run.stack.train_eval.count)
+        metrics[m] = _epoch_metrics(run.histories[m], named, fit, run.per_epoch, run.elapsed)
+        run.histories[m].epochs.append(metrics[m])
+    run.eval_seconds = time.perf_counter() - tic
+    run.evaluated += 1
+    run.report(Phase.TRAINING, metrics=metrics, eta=run.eta(), state=run.states)
+
+
+def assemble_results(run: _Run) -> list[TrainResult]:
+    """One TrainResult per model: its final train state, history, status and test metrics."""
+    run.eval_job.result()
+    if run.sums is None or run.sums_at != [h.steps for h in run.histories]:
+        run.sums = run.stack.evaluate(run.states.variables)  # the final parameters of a stopped or diverged model
     # sliced on the host: slicing on the device compiles a program per leaf shape, ~0.4 s per new model shape
-    host = jax.device_get(states)
-    for m, (spec, member_config) in enumerate(members):
-        if rate != member_config.learning_rate:  # changed while it trained: a resume goes on at the last rate
-            member_config = replace(member_config, learning_rate=rate)
-        if status[m] == Status.FINISHED and histories[m].steps < total_steps:
-            status[m] = Status.STOPPED
-            reasons[m] = f"stopped by request after {histories[m].steps:,} of {total_steps:,} steps"
-        state = jax.device_put(take(host, m), jax.local_devices()[0])
-        results.append(TrainResult(
-            spec=spec, config=member_config, dataset=dataset.name, params=state.params, opt_state=state.opt_state,
-            batch_stats=state.batch_stats,
-            history=histories[m], status=status[m], reason=reasons[m],
-            test_metrics=task.metrics({k: v[m] for k, v in sums.items()}, data.num_test),
-            compile_s=stack_.compile_s, train_s=elapsed,
-            samples_per_s=(histories[m].steps - start_steps) * config.batch_size / max(elapsed - start_elapsed, 1e-9),
-            extra={"devices": program.layout.devices, "split": program.layout.split,
-                   "train_images": len(indices), "train_eval_images": stack_.train_eval.count,
-                   "platform": jax.devices()[0].platform,
-                   **({"trained_with_seeds": [c.seed for _, c in members]} if count > 1 else {}),
-                   **({"learning_rate_changes": changes} if changes else {})},
-        ))  # fmt: skip
-    report(Phase.DONE, eta=0.0)
+    host = jax.device_get(run.states)
+    results = [_result(run, m, take(host, m)) for m in range(run.count)]
+    run.report(Phase.DONE, eta=0.0)
     return results
+
+
+def _result(run: _Run, m: int, state: ModelState) -> TrainResult:
+    spec, config = run.members[m]
+    if run.rate != config.learning_rate:  # changed while it trained: a resume goes on at the last rate
+        config = replace(config, learning_rate=run.rate)
+    history = run.histories[m]
+    if run.status[m] == Status.FINISHED and history.steps < run.total_steps:
+        run.status[m] = Status.STOPPED
+        run.reasons[m] = f"stopped by request after {history.steps:,} of {run.total_steps:,} steps"
+    state = jax.device_put(state, jax.local_devices()[0])
+    layout = run.stack.program.layout
+    return TrainResult(
+        spec=spec, config=config, dataset=run.dataset.name, params=state.params, opt_state=state.opt_state,
+        batch_stats=state.batch_stats, history=history, status=run.status[m], reason=run.reasons[m],
+        test_metrics=run.task.metrics({k: v[m] for k, v in run.sums.items()}, run.stack.data.num_test),
+        compile_s=run.stack.compile_s, train_s=run.elapsed, samples_per_s=run.samples_per_s(history.steps),
+        extra={"devices": layout.devices, "split": layout.split,
+               "train_images": len(run.indices), "train_eval_images": run.stack.train_eval.count,
+               "platform": jax.devices()[0].platform,
+               **({"trained_with_seeds": [c.seed for _, c in run.members]} if run.count > 1 else {}),
+               **({"learning_rate_changes": run.changes} if run.changes else {})},
+    )  # fmt: skip
 
 
 def train(

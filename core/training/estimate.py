@@ -136,28 +136,9 @@ def estimate_sweep(
     seeds = plan.seeds if batched else plan.seeds[:1]
     sizes = [spec.parameter_count for spec in specs]
     timed = sorted({int(np.argmin(sizes)), int(np.argmax(sizes))})
-    step_points, eval_points, compiles = [], [], []
-    for i in timed:
-        group, config = seed_groups(specs[i], seeds)[0], points[i][1]
-        members = [(specs[i].replace(seed=s), config) for s in group]
-        stack_ = plan_stack(members, dataset)
-        key = (stack_.program, config.train_fraction, dataset.name, dataset.num_train, dataset.num_test)
-        if key not in _timings:
-            setup_s, states = set_up(stack_, members)
-            if setup_s is not None:
-                compiles.append(setup_s)
-            per_epoch = steps_per_epoch(config, dataset.num_train)
-            _timings[key] = time_steps_and_evaluation(
-                stack_, states, dataset.num_train, per_epoch, timing_seconds, pacing
-            )
-        step, evaluation = _timings[key]
-        step_points.append((specs[i].parameter_count * len(group), step))
-        eval_points.append((specs[i].parameter_count * len(group), evaluation))
-    step_time, eval_time = linear(step_points), linear(eval_points)
-    _measured_compile_s.extend(compiles)
-    del _measured_compile_s[:-8]
-    measured = compiles or _measured_compile_s[-2:]
-    compile_each = float(np.mean(measured)) if measured else TYPICAL_COMPILE_S
+    step_time, eval_time, compile_each = _time_models(
+        [points[i] for i in timed], seeds, dataset, timing_seconds, pacing
+    )
     per_width, step_s, turns = [], [], []
     for spec, config in points:
         per_epoch = steps_per_epoch(config, dataset.num_train)
@@ -190,6 +171,36 @@ def estimate_sweep(
         timing_s=time.perf_counter() - tic,
         turns=tuple(turns),
     )
+
+
+def _time_models(
+    points: Sequence[tuple], seeds: Sequence[int], dataset: Dataset, timing_seconds: float, pacing: Pacing
+) -> tuple[Callable[[float], float], Callable[[float], float], float]:
+    """Seconds per step and per evaluation as functions of the parameters trained at once, from real
+    timings of ``points`` (each a stack of its first seed group, timed once per process), and the
+    compile time of one model."""
+    step_points, eval_points, compiles = [], [], []
+    for spec, config in points:
+        group = seed_groups(spec, seeds)[0]
+        members = [(spec.replace(seed=s), config) for s in group]
+        stack_ = plan_stack(members, dataset)
+        key = (stack_.program, config.train_fraction, dataset.name, dataset.num_train, dataset.num_test)
+        if key not in _timings:
+            setup_s, states = set_up(stack_, members)
+            if setup_s is not None:
+                compiles.append(setup_s)
+            per_epoch = steps_per_epoch(config, dataset.num_train)
+            _timings[key] = time_steps_and_evaluation(
+                stack_, states, dataset.num_train, per_epoch, timing_seconds, pacing
+            )
+        step, evaluation = _timings[key]
+        step_points.append((spec.parameter_count * len(group), step))
+        eval_points.append((spec.parameter_count * len(group), evaluation))
+    _measured_compile_s.extend(compiles)
+    del _measured_compile_s[:-8]
+    measured = compiles or _measured_compile_s[-2:]
+    compile_each = float(np.mean(measured)) if measured else TYPICAL_COMPILE_S
+    return linear(step_points), linear(eval_points), compile_each
 
 
 def set_up(stack_, members) -> tuple[float | None, object]:

@@ -9,8 +9,8 @@
 3. ``fresh_state(config, params)`` is ``optimizer(config).init(params)``.
 4. The compiled step (programs.py) applies ``update_transform(name).update(grads, state,
    params)``; its update reads every hyperparameter from ``state``.
-5. ``with_hyperparameters(state, config)`` writes a config's values into an existing state
-   (a resumed run, or a learning rate changed during training).
+5. ``with_hyperparameters(state, values)`` writes values into an existing state (a resumed
+   run's config, or a learning rate changed during training): the one place that does.
 """
 
 from __future__ import annotations
@@ -65,11 +65,14 @@ def fresh_state(config: TrainConfig, params: Any) -> Any:
     return zeros._replace(hyperparams=dict(hyper))
 
 
-def with_hyperparameters(state: Any, config: TrainConfig) -> Any:
-    """``state`` with the config's learning rate (and momentum or weight decay) written in."""
+def with_hyperparameters(state: Any, values: dict[str, float]) -> Any:
+    """The optimizer ``state`` with ``values`` (``hyperparameters(config)``, or a new learning rate)
+    written in, each keeping its shape (one per model of a stack), dtype and placement, so that the
+    compiled step is reused."""
     hyper = dict(state.hyperparams)
-    for name, value in hyperparameters(config).items():
-        hyper[name] = jnp.asarray(value, dtype=jnp.asarray(hyper[name]).dtype)
+    for name, value in values.items():
+        old = jnp.asarray(hyper[name])
+        hyper[name] = jax.device_put(np.full(old.shape, value, old.dtype), old.sharding)
     return state._replace(hyperparams=hyper)
 
 

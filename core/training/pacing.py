@@ -5,7 +5,7 @@ for other jobs' chunks, or while a presenter paused the run), for the most steps
 chunk may run (a Step of N), and for the learning rate to train with. ``FreeRun`` is no
 pacing at all (scripts, tests, the command line); ``core.runs.scheduler.JobControls`` is the
 dashboard's. A new learning rate is data: optax.inject_hyperparams keeps it in the optimizer
-state, so ``with_learning_rate`` writes it there and the compiled step is reused.
+state, so ``with_learning_rate`` writes it there (``optimizer.with_hyperparameters``) and the compiled step is reused.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
-import jax
-import numpy as np
-
+from core.training.optimizer import with_hyperparameters
 from core.training.programs import ModelState
 
 
@@ -55,10 +53,7 @@ class FreeRun:
 def with_learning_rate(states: ModelState, rate: float) -> ModelState:
     """``states`` training at ``rate`` from now on: same shapes, dtypes and placement, so the compiled
     step is reused."""
-    hyper = dict(states.opt_state.hyperparams)
-    old = hyper["learning_rate"]
-    hyper["learning_rate"] = jax.device_put(np.full(old.shape, rate, old.dtype), old.sharding)
-    return states.replace(opt_state=states.opt_state._replace(hyperparams=hyper))
+    return states.replace(opt_state=with_hyperparameters(states.opt_state, {"learning_rate": rate}))
 
 
 def next_rate(

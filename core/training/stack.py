@@ -23,7 +23,7 @@ from core.errors import ConfigError
 from core.spec import ModelSpec
 from core.training.config import TrainConfig
 from core.training.devices import DeviceData, Layout, device_data
-from core.training.optimizer import fresh_state, with_hyperparameters
+from core.training.optimizer import fresh_state, hyperparameters, with_hyperparameters
 from core.training.overfitting import TrainEvalData, subset_size, train_eval_data
 from core.training.programs import (
     ModelState,
@@ -71,7 +71,9 @@ def fresh_model_state(spec: ModelSpec, config: TrainConfig) -> ModelState:
 
 def resumed_state(result: TrainResult, config: TrainConfig) -> ModelState:
     """A result's parameters and optimizer state, with ``config``'s hyperparameters written in."""
-    return ModelState(result.params, with_hyperparameters(result.opt_state, config), result.batch_stats)
+    return ModelState(
+        result.params, with_hyperparameters(result.opt_state, hyperparameters(config)), result.batch_stats
+    )
 
 
 def stack_evaluation_sums(spec: ModelSpec, loss: str, models_: int, variables, images, labels, mask):

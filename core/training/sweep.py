@@ -30,6 +30,7 @@ from core import validate
 from core.data import Dataset
 from core.errors import ConfigError, SpecError
 from core.heap import release_freed_memory
+from core.layers import width_of
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
@@ -56,8 +57,6 @@ MAX_VALUES = 16
 MAX_SEEDS = 10
 #: Most parameters (all seeds together) trained in one batched program; more seeds are split.
 BATCH_PARAMETER_BUDGET = 20_000_000
-#: Assumed compile time of one model's programs before any has been measured in this process.
-TYPICAL_COMPILE_S = 2.0
 
 
 # ----- the plan -------------------------------------------------------------------------------
@@ -133,7 +132,7 @@ class SweepPlan:
         """The values of any other setting: each point is built (TrainConfig or ModelSpec checks the
         value), the sweep's error naming ``values``."""
         swept = SETTINGS[self.setting]
-        if swept.key == DROPOUT and not any(layer.type == "dropout" for layer in self.spec.layers):
+        if swept.key == DROPOUT and not self.spec.has_dropout:
             raise ConfigError("setting", "this model has no Dropout layer to vary; add one on the Build page")
         values = sorted(set(numbers(self.values, swept.label)))
         self._check_counts(values, "values")
@@ -245,7 +244,7 @@ class SweepRun:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             self.setting: self.value,
-            "widths": [layer.width for layer in self.spec.layers],
+            "widths": [width_of(layer) for layer in self.spec.layers],
             "seed": self.seed,
             "params": self.parameter_count,
             "status": self.status,

@@ -17,6 +17,7 @@ from typing import Any
 
 from core import validate
 from core.errors import ConfigError, SpecError
+from core.layers import Dropout
 from core.spec import MIN_WIDTH, Layer, ModelSpec
 from core.training.config import TrainConfig
 
@@ -27,29 +28,23 @@ DEFAULT_WIDTHS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
 def scalable_layers(spec: ModelSpec) -> tuple[int, ...]:
     """Indices into ``spec.layers`` that ``"all"`` scales: every Dense layer but an autoencoder's code
     (Dropout and normalisation layers have no width)."""
-    code = len(spec.encoder) - 1 if spec.kind == "autoencoder" else None
-    return tuple(i for i in spec.dense_indices if i != code)
+    return tuple(i for i in spec.dense_indices if i != spec.code_index)
 
 
 def spec_with_width(spec: ModelSpec, layer: int | str, width: int) -> ModelSpec:
     """``spec`` with layer ``layer`` (0-based in ``spec.layers``) ``width`` units wide, or with all
     hidden layers scaled so that the widest is ``width`` wide (``layer="all"``)."""
-    widths = [one.width for one in spec.layers]
     if layer != ALL_LAYERS and not spec.layers[layer].is_dense:
         raise SpecError("layer", f"layer {layer} is {spec.layers[layer].describe()}, which has no width")
     if layer == ALL_LAYERS:
         scaled = scalable_layers(spec)
-        widest = max(widths[i] for i in scaled)
-        for i in scaled:
-            widths[i] = max(MIN_WIDTH, round(widths[i] * width / widest))
+        widest = max(spec.layers[i].width for i in scaled)
+        widths = {i: max(MIN_WIDTH, round(spec.layers[i].width * width / widest)) for i in scaled}
     else:
-        widths[layer] = width
-    layers = tuple(
-        Layer(w, one.activation) if one.is_dense else one for w, one in zip(widths, spec.layers, strict=True)
+        widths = {layer: width}
+    return spec.with_layers(
+        tuple(Layer(widths[i], one.activation) if i in widths else one for i, one in enumerate(spec.layers))
     )
-    if spec.kind == "mlp":
-        return spec.replace(hidden=layers)
-    return spec.replace(encoder=layers[: len(spec.encoder)], decoder=layers[len(spec.encoder) :])
 
 
 @dataclass(frozen=True)
@@ -78,10 +73,7 @@ class SweptSetting:
 
 def spec_with_dropout(spec: ModelSpec, rate: float) -> ModelSpec:
     """``spec`` with every Dropout layer at ``rate`` (ModelSpec refuses a rate that is not one)."""
-    layers = tuple(Layer.dropout(rate) if one.type == "dropout" else one for one in spec.layers)
-    if spec.kind == "mlp":
-        return spec.replace(hidden=layers)
-    return spec.replace(encoder=layers[: len(spec.encoder)], decoder=layers[len(spec.encoder) :])
+    return spec.with_layers(tuple(Dropout(rate) if isinstance(one, Dropout) else one for one in spec.layers))
 
 
 WIDTH, DROPOUT = "width", "dropout"

@@ -13,6 +13,7 @@ from core.runs.memory import Budget, MemoryLedger
 from core.spec import ModelSpec
 from core.training import TrainConfig
 from tests.trees import array_bytes
+from tests.waits import joined
 
 SPEC = ModelSpec.mlp((8,))
 #: 784 x 8 + 8 + 8 x 10 + 10 = 6,370 float32 parameters
@@ -27,7 +28,7 @@ def sample(monkeypatch, tmp_path) -> Dataset:
 
 def _train(state: AppState, dataset: Dataset, seed: int):
     run = start_training(state, SPEC, TrainConfig(epochs=1, seed=seed), dataset)
-    assert run.job.join(60)
+    joined(run.job, "the training to end")
     return run
 
 

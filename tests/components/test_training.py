@@ -10,6 +10,7 @@ from components.training import start_training
 from core.data import load_dataset
 from core.spec import ModelSpec
 from core.training import TrainConfig
+from tests.waits import joined
 
 
 @pytest.mark.parametrize(("value", "expected"), [("2", 2.0), ("0", 0.5), ("-3", 0.5), ("soon", 15.0), (None, 15.0)])
@@ -31,4 +32,4 @@ def test_a_started_run_uses_the_configured_grace(monkeypatch, tmp_path):
         assert state.selected_run_id == run.run_id
     finally:
         run.job.stop()
-        assert run.job.join(60)
+        joined(run.job)

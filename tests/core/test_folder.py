@@ -36,6 +36,24 @@ def test_sample_written_as_pngs_reads_back_pixel_for_pixel(tmp_path, sample):
     assert "skipped" not in ds.description
 
 
+def test_a_test_folder_lacking_a_class_of_train_labels_each_image_by_its_folder(tmp_path, sample):
+    """Labels are the class's place among the train folders: a test split without "3" labels its 4s as 4,
+    not as the third of its own folders."""
+    names = ("0", "1", "2", "3", "4")
+    train_labels = np.array([0, 1, 2, 3, 4] * 4)
+    test_labels = np.array([0, 1, 2, 4, 4, 2, 0])  # no 3
+    pick = {label: np.flatnonzero(sample.train_labels == label) for label in range(5)}
+    write_image_folder(tmp_path, "train", sample.train_images[[pick[c][i] for i, c in enumerate(train_labels)]],
+                       train_labels, names)  # fmt: skip
+    test_images = sample.train_images[[pick[c][-1 - i] for i, c in enumerate(test_labels)]]
+    write_image_folder(tmp_path, "test", test_images, test_labels, names)
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.class_names[:5] == names
+    want_images, want_labels = sorted_by_label(test_images, test_labels)
+    np.testing.assert_array_equal(ds.test_labels, want_labels)  # [0, 0, 1, 2, 2, 4, 4]
+    np.testing.assert_array_equal(ds.test_images, want_images)
+
+
 def test_dark_ink_on_paper_is_inverted_and_fitted_keeping_aspect():
     paper = np.full((40, 80, 3), 250, np.uint8)  # 80 wide, 40 high, near-white RGB
     paper[10:30, 20:40] = (0, 0, 0)  # a black block

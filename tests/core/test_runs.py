@@ -8,9 +8,11 @@ from core.data import Dataset
 from core.errors import ConfigError
 from core.runs import jobs as runs
 from core.runs.jobs import TrainingJob
+from core.runs.slots import SLOTS
 from core.spec import ModelSpec
 from core.training import TrainConfig
 from tests.trees import array_bytes
+from tests.waits import HANG_S, joined, wait_for
 
 SPEC = ModelSpec.mlp((64,))
 
@@ -18,7 +20,7 @@ SPEC = ModelSpec.mlp((64,))
 def test_job_trains_in_the_background_and_reports(small):
     finished = []
     job = TrainingJob(SPEC, TrainConfig(epochs=3), small, on_done=finished.append).start()
-    assert job.join(60)
+    joined(job)
     snap = job.snapshot()
     assert snap.status == "finished" and not snap.active
     assert snap.step == snap.total_steps == 3 * 8
@@ -43,7 +45,7 @@ def test_a_job_shows_its_latest_variables_while_it_trains(small):
                                   np.asarray(result.params["Dense_0"]["kernel"]))  # fmt: skip
     job = TrainingJob(SPEC, TrainConfig(epochs=2), small)
     assert job.latest_variables() is None  # nothing trained yet
-    assert job.start().join(60)
+    joined(job.start())
     np.testing.assert_array_equal(
         job.latest_variables()["params"]["Dense_1"]["bias"], job.result.params["Dense_1"]["bias"]
     )
@@ -53,7 +55,7 @@ def test_a_finished_job_holds_its_model_once(small):
     """The last report's stacked copy of the parameters goes once the result has them: a finished job
     held its model twice (7,454,760 bytes of a 784-1024-1024-10 MLP held as 14,909,520)."""
     job = TrainingJob(SPEC, TrainConfig(epochs=1), small)
-    assert job.start().join(60)
+    joined(job.start())
     params_bytes = (784 * 64 + 64 + 64 * 10 + 10) * 4
     adam_bytes = 2 * params_bytes + 7 * 4  # two moments per parameter; two step counts and five hyperparameters
     assert array_bytes(job, skip=(Dataset,)) == params_bytes + adam_bytes
@@ -61,12 +63,10 @@ def test_a_finished_job_holds_its_model_once(small):
 
 def test_stop_ends_the_job_within_its_current_chunk_and_keeps_the_partial_model(sample):
     job = TrainingJob(ModelSpec.mlp((256,)), TrainConfig(epochs=500), sample).start()
-    deadline = time.monotonic() + 60
-    while job.snapshot().step < 40 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: job.snapshot().step >= 40, "40 steps of training")
     job.stop()
     at_stop = job.snapshot().step  # read after the stop: every step counted here was trained before or during it
-    assert job.join(60)
+    joined(job)
     snap = job.snapshot()
     assert snap.status == "stopped" and 40 <= at_stop <= snap.step < snap.total_steps
     # a chunk never crosses an epoch's end: at most the rest of one epoch of 35 steps (4,500 // 128)
@@ -76,28 +76,31 @@ def test_stop_ends_the_job_within_its_current_chunk_and_keeps_the_partial_model(
 
 def test_jobs_beyond_the_limit_wait_in_a_queue(sample, one_slot):
     first = TrainingJob(ModelSpec.mlp((256,)), TrainConfig(epochs=500), sample).start()
+    wait_for(lambda: SLOTS.holds(first), "the first job to take the only slot")
     second = TrainingJob(SPEC, TrainConfig(epochs=1), sample).start()
-    time.sleep(0.5)
+    wait_for(lambda: SLOTS.waiting == 1, "the second job to wait for a slot")
     assert second.snapshot().status == "queued"
     assert "1 trainings may run at once" in second.snapshot().message
     first.stop()
-    assert first.join(10) and second.join(60)
+    joined(first)
+    joined(second)
     assert second.snapshot().status == "finished"
 
 
 def test_a_queued_job_can_be_stopped_before_it_starts(sample, one_slot):
     first = TrainingJob(ModelSpec.mlp((256,)), TrainConfig(epochs=500), sample).start()
+    wait_for(lambda: SLOTS.holds(first), "the first job to take the only slot")
     second = TrainingJob(SPEC, TrainConfig(epochs=1), sample).start()
     second.stop()
-    assert second.join(5)
+    joined(second)
     assert second.snapshot().status == "stopped" and second.result is None
     first.stop()
-    assert first.join(10)
+    joined(first)
 
 
 def test_divergence_is_reported_with_its_reason(small):
     job = TrainingJob(SPEC, TrainConfig(optimizer="sgd", learning_rate=1e6, epochs=2), small).start()
-    assert job.join(60)
+    joined(job)
     snap = job.snapshot()
     assert snap.status == "diverged" and "learning rate" in snap.message
     assert np.all(np.isfinite(snap.step_losses))
@@ -110,7 +113,7 @@ def test_batch_too_large_fails_before_starting(small):
 
 def test_stop_all_ends_every_live_job(sample):
     jobs = [TrainingJob(ModelSpec.mlp((128,)), TrainConfig(epochs=500), sample).start() for _ in range(2)]
-    runs.stop_all(timeout=10)
+    runs.stop_all(timeout=HANG_S)  # a job still compiling its step stops once the compile ends
     assert all(not job.alive for job in jobs)
     assert {job.snapshot().status for job in jobs} <= {"stopped"}
 
@@ -135,7 +138,7 @@ class SteppedClock:
 
     def wait_for_pause(self, job: TrainingJob) -> bool:
         """True once the watchdog pauses (it goes on watching); False when the job has ended instead."""
-        deadline = time.monotonic() + 60  # only against a hang: nothing below depends on real time
+        deadline = time.monotonic() + HANG_S  # only against a hang: nothing below depends on real time
         while not self._paused.acquire(timeout=0.05):
             if not job.alive:
                 return False
@@ -157,19 +160,16 @@ def watched(sample):
         keep_alive=lambda: visitor["here"], grace_s=8, clock=clock.time, pause=clock.pause,
     ).start()  # fmt: skip
     assert clock.wait_for_pause(job)  # the first look (at 0 s): the visitor is here
-    deadline = time.monotonic() + 60
-    while job.snapshot().step == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert job.snapshot().step > 0
+    wait_for(lambda: job.snapshot().step > 0, "the watched job's first step")
     yield job, clock, visitor
     job.stop()
     for _ in range(3):
         clock._resume.release()  # never leave the watchdog waiting on a test that ended early
-    job.join(60)
+    joined(job)
 
 
 def _abandoned_and_kept(job: TrainingJob) -> None:
-    assert job.join(60)
+    joined(job)
     snap = job.snapshot()
     assert job.abandoned and snap.status == "stopped"
     assert job.result.reason == "stopped because the browser tab that started it was closed"
@@ -209,31 +209,56 @@ def test_with_the_real_clock_a_job_stops_when_its_visitor_is_gone(sample):
     job = TrainingJob(
         ModelSpec.mlp((256,)), TrainConfig(epochs=500), sample, keep_alive=lambda: alive["tab"], grace_s=0.5
     ).start()
-    deadline = time.monotonic() + 60
-    while job.snapshot().step == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: job.snapshot().step > 0, "the job's first step")
     alive["tab"] = False
-    assert job.join(60)
+    joined(job)
     _abandoned_and_kept(job)
 
 
 def test_a_sweep_estimate_sees_the_trainings_taking_turns_but_not_paused_or_ended_ones(sample):
     job = TrainingJob(SPEC, TrainConfig(epochs=1000), sample, owner="ann").start()
     try:
-        deadline = time.monotonic() + 60
-        while job.controls.turns < 3 or job.compute_left_s is None:
-            assert time.monotonic() < deadline, "the job did not train"
-            time.sleep(0.01)
+        wait_for(lambda: job.controls.turns >= 3 and job.compute_left_s is not None, "three turns of training")
         (other,) = runs.running_trainings()
         assert other.owner == "ann" and other.turn_s > 0  # its turns so far, on average
         assert other.left_s is not None and other.left_s > 0  # the engine's estimate of its compute left
         job.controls.pause()
-        while not job.controls.holding:
-            assert time.monotonic() < deadline, "the job did not pause"
-            time.sleep(0.01)
+        wait_for(lambda: job.controls.holding, "the job to pause")
         assert runs.running_trainings() == []  # paused: it takes no turns
         job.controls.resume()
         assert len(runs.running_trainings()) == 1
     finally:
         job.stop()
-    assert job.join(30) and runs.running_trainings() == []
+    joined(job)
+    assert runs.running_trainings() == []
+
+
+def test_a_continued_job_lists_its_earlier_epochs_while_it_trains_and_saves_them(tmp_path, sample):
+    """Continuing a run of 1 epoch to 3: while epoch 3 trains, the live epoch list is 1, 2 (not 2 alone,
+    from zero), and the save made meanwhile keeps epoch 1 and its steps."""
+    from core.runs import store
+    from core.training import train
+
+    spec = ModelSpec.mlp((16,))
+    first = train(spec, TrainConfig(epochs=1), sample)  # 35 steps (4,500 // 128)
+    saves = store.RunningSave(tmp_path, interval_s=0)
+    job = TrainingJob(spec, TrainConfig(epochs=3), sample, resume=first, checkpoints=saves)
+    job.controls.step(35 + 1)  # epoch 2, its test and one step of epoch 3, then it holds
+    job.start()
+    try:
+        wait_for(lambda: job.controls.holding, "the continued job to hold after its steps")
+        snap = job.snapshot()
+        assert snap.step == 71 and snap.active
+        assert [m.epoch for m in snap.epoch_metrics] == [1, 2]
+        assert snap.epoch_metrics[0] == first.history.epochs[0]
+        assert saves.wait_written(HANG_S), "the save made while it trained was not written"
+        [during] = store.list_runs(tmp_path)
+        assert during.in_progress and during.summary["epochs_done"] == 2
+        saved = during.load()
+        assert [m.epoch for m in saved.history.epochs] == [1, 2] and saved.steps == 70
+        assert saved.history.step_losses[:35] == first.history.step_losses
+    finally:
+        job.stop()
+        joined(job)
+        saves.close()
+    assert [m.epoch for m in job.snapshot().epoch_metrics] == [1, 2]  # stopped in epoch 3

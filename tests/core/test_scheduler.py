@@ -13,16 +13,10 @@ from core.runs.scheduler import JobControls, RoundRobin
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from core.training.optimizer import learning_rate
-from core.training.programs import _compiled
+from core.training.programs import compiled_programs
+from tests.waits import joined, wait_for
 
 SPEC = ModelSpec.mlp((32,))
-
-
-def wait_until(condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.01)
 
 
 def test_turns_go_round_robin_so_no_job_gets_two_turns_before_another_waiting_one_gets_one():
@@ -41,9 +35,9 @@ def test_turns_go_round_robin_so_no_job_gets_two_turns_before_another_waiting_on
         threads = [threading.Thread(target=job, args=(i,)) for i in range(3)]
         for t in threads:
             t.start()
-        wait_until(lambda: rr.waiting == 3)
+        wait_for(lambda: rr.waiting == 3, "three jobs queued for a turn")
     for t in threads:
-        t.join()
+        joined(t, "a job's 30 turns")
 
     assert sorted(order) == sorted([0, 1, 2] * 30)
     for end in range(3, len(order) + 1):  # at every moment each job had its turns within one of the others
@@ -70,9 +64,9 @@ def test_a_visitor_with_two_jobs_gets_the_share_of_one_visitor():
         threads = [threading.Thread(target=job, args=args) for args in (("a1", "a"), ("a2", "a"), ("b1", "b"))]
         for t in threads:
             t.start()
-        wait_until(lambda: rr.waiting == 3)
+        wait_for(lambda: rr.waiting == 3, "three jobs queued for a turn")
     for t in threads:
-        t.join()
+        joined(t, "a job's 20 turns")
 
     last_b = max(i for i, name in enumerate(order) if name == "b1")
     busy = order[: last_b + 1]  # while b still had turns to take
@@ -91,18 +85,18 @@ def started_paused(dataset, config: TrainConfig) -> TrainingJob:
 def test_a_paused_run_steps_exactly_n_steps_at_a_time_then_resumes_to_the_same_model(small):
     config = TrainConfig(epochs=2, batch_size=64)  # 16 steps per epoch
     job = started_paused(small, config)
-    time.sleep(0.3)
-    assert job.snapshot().step == 0 and job.snapshot().paused  # paused before its first step
+    # holding: paused, and the engine waits for Resume or Step, so the step count stands still
+    wait_for(lambda: job.controls.holding, "the paused job to hold before its first step")
+    assert job.snapshot().step == 0 and job.snapshot().paused
 
     job.controls.step(5)
-    wait_until(lambda: job.snapshot().step == 5 and job.controls.paused)
-    time.sleep(0.3)
-    assert job.snapshot().step == 5  # and stays there
+    wait_for(lambda: job.snapshot().step == 5 and job.controls.holding, "5 steps, then holding")
+    assert job.snapshot().step == 5 and job.snapshot().paused  # and stays there
     job.controls.step(14)  # across the end of the first epoch: its evaluation still happens
-    wait_until(lambda: job.snapshot().step == 19 and job.controls.paused)
+    wait_for(lambda: job.snapshot().step == 19 and job.controls.holding, "14 more steps, then holding")
     assert [m.epoch for m in job.snapshot().epoch_metrics] == [1]
     job.controls.resume()
-    assert job.join(120)
+    joined(job)
 
     reference = train(SPEC, config, small)
     assert job.result.status == "finished" and job.result.steps == 32
@@ -112,23 +106,23 @@ def test_a_paused_run_steps_exactly_n_steps_at_a_time_then_resumes_to_the_same_m
 def test_a_paused_run_can_be_stopped(small):
     job = started_paused(small, TrainConfig(epochs=2, batch_size=64))
     job.stop()
-    assert job.join(60)
+    joined(job)
     assert job.result.status == "stopped" and job.result.steps == 0
 
 
 def test_a_new_learning_rate_takes_effect_at_the_next_chunk_without_a_new_program(small):
     config = TrainConfig(epochs=2, batch_size=64, learning_rate=0.001)
     reference = train(SPEC, config, small)  # compiles the step and the evaluation of this model
-    programs = len(_compiled)
+    programs = compiled_programs("train")
     job = started_paused(small, config)
     job.controls.step(4)
-    wait_until(lambda: job.snapshot().step == 4 and job.controls.paused)
+    wait_for(lambda: job.snapshot().step == 4 and job.controls.holding, "4 steps, then holding")
 
     job.controls.set_learning_rate(0.05)
     job.controls.resume()
-    assert job.join(120)
+    joined(job)
 
-    assert len(_compiled) == programs  # the same compiled step, the rate is data
+    assert compiled_programs("train") == programs  # the same compiled step, the rate is data
     result = job.result
     assert result.extra["learning_rate_changes"] == [[4, 0.05]]
     assert job.snapshot().learning_rate_changes == ((4, 0.05),)

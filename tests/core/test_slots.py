@@ -3,7 +3,6 @@ visitor holding two gives one back, between two chunks, when a visitor with none
 slot back goes on exactly where it stopped. Counted in slots, turns and steps, never in seconds."""
 
 import threading
-import time
 
 import jax
 import numpy as np
@@ -12,18 +11,12 @@ from core.runs.jobs import GAVE_BACK_MESSAGE, SLOTS, TrainingJob
 from core.runs.slots import Slots
 from core.runs.sweep_job import SweepJob
 from core.spec import ModelSpec
-from core.training import TrainConfig, train
+from core.training import TrainConfig, steps_per_epoch, train
 from core.training.sweep import SweepPlan
+from tests.waits import joined, wait_for
 
 SPEC = ModelSpec.mlp((32,))
 LONG = ModelSpec.mlp((256,)), TrainConfig(epochs=500)  # on the sample: runs until stopped
-
-
-def wait_until(condition, what: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.01)
 
 
 def test_a_free_slot_goes_to_the_visitor_holding_fewest_then_served_longest_ago_then_first_come():
@@ -109,8 +102,14 @@ def a_running_visitor(sample, small, config: TrainConfig) -> tuple[TrainingJob, 
     """Visitor "ann" runs a long training and a short one; both hold a slot and have trained, and the second has
     evaluated an epoch (its evaluation compiled: from now on it only waits for turns)."""
     first = TrainingJob(*LONG, sample, owner="ann").start()
-    second = TrainingJob(SPEC, config, small, owner="ann").start()
-    wait_until(lambda: first.snapshot().step > 0 and second.snapshot().epoch_metrics, "both of ann's trainings train")
+    second = TrainingJob(SPEC, config, small, owner="ann")
+    # its first epoch and one step, then it holds its slot: on a busy machine the short training could
+    # otherwise end before the long one has compiled its step
+    second.controls.step(steps_per_epoch(config, small.num_train) + 1)
+    second.start()
+    wait_for(lambda: first.snapshot().step > 0 and second.controls.holding, "both of ann's trainings train")
+    assert second.snapshot().epoch_metrics
+    second.controls.resume()
     assert SLOTS.holds(first) and SLOTS.holds(second)
     return first, second
 
@@ -123,26 +122,27 @@ def test_a_visitors_second_training_gives_its_slot_to_a_newcomer_and_goes_on_exa
     try:
         turns = first.controls.turns + second.controls.turns
         newcomer = TrainingJob(SPEC, TrainConfig(epochs=10), small, owner="bob").start()
-        wait_until(lambda: SLOTS.holds(newcomer), "bob's training gets a slot")
+        wait_for(lambda: SLOTS.holds(newcomer), "bob's training gets a slot")
         ann_turns = first.controls.turns + second.controls.turns - turns
         assert ann_turns <= 4, f"bob waited {ann_turns} of ann's chunks"  # within a few of ann's chunks
-        wait_until(lambda: second.snapshot().status == "queued", "ann's second training says it waits")
+        wait_for(lambda: second.snapshot().status == "queued", "ann's second training says it waits")
         snap = second.snapshot()
         assert snap.message == GAVE_BACK_MESSAGE and 0 < snap.step < snap.total_steps
         assert snap.eta_s is not None  # its time left waits with it
         assert not SLOTS.holds(second) and SLOTS.holds(first)
 
-        wait_until(lambda: newcomer.controls.turns >= 3, "bob's training takes turns")
+        wait_for(lambda: newcomer.controls.turns >= 3, "bob's training takes turns")
         first_turns = first.controls.turns
         assert second.snapshot().step == snap.step  # not one step more while bob trains,
         assert second.snapshot().eta_s == snap.eta_s  # and its time left stands still,
         assert SLOTS.holds(newcomer)  # (bob still held his slot when that was read)
-        wait_until(lambda: first.controls.turns > first_turns, "ann's first training goes on beside bob's")
-        assert newcomer.join(120) and newcomer.snapshot().status == "finished"
-        assert second.join(180)
+        wait_for(lambda: first.controls.turns > first_turns, "ann's first training goes on beside bob's")
+        joined(newcomer)
+        assert newcomer.snapshot().status == "finished"
+        joined(second)
     finally:
         first.stop()
-        assert first.join(60)
+        joined(first)
 
     assert second.result.status == "finished" and second.slot_wait_s > 0
     reference = train(SPEC, config, small)  # the same seed, never interrupted
@@ -160,15 +160,15 @@ def test_a_sweep_waiting_to_get_its_slot_back_can_be_stopped_and_keeps_what_it_t
     sweep = SweepJob(SweepPlan(SPEC, 0, (8, 16), (0, 1), TrainConfig(epochs=100)), small, owner="ann").start()
     newcomer = TrainingJob(*LONG, sample, owner="bob")
     try:
-        wait_until(lambda: first.snapshot().step > 0 and sweep.snapshot().step > 0, "both of ann's jobs train")
+        wait_for(lambda: first.snapshot().step > 0 and sweep.snapshot().step > 0, "both of ann's jobs train")
         newcomer.start()
-        wait_until(lambda: SLOTS.holds(newcomer), "bob's training gets a slot")
-        wait_until(lambda: sweep.snapshot().status == "queued", "ann's sweep says it waits")
+        wait_for(lambda: SLOTS.holds(newcomer), "bob's training gets a slot")
+        wait_for(lambda: sweep.snapshot().status == "queued", "ann's sweep says it waits")
         snap = sweep.snapshot()
         assert snap.message == GAVE_BACK_MESSAGE and snap.step > 0
 
         sweep.stop()
-        assert sweep.join(60)
+        joined(sweep)
         stopped = sweep.snapshot()
         assert stopped.status == "stopped" and "0 of 4 models fully trained" in stopped.message
         assert [(r.width, r.seed, r.status) for r in stopped.runs] == [(8, 0, "stopped"), (8, 1, "stopped")]
@@ -177,20 +177,21 @@ def test_a_sweep_waiting_to_get_its_slot_back_can_be_stopped_and_keeps_what_it_t
     finally:
         for job in (first, newcomer):
             job.stop()
-            assert job.join(60)
+            joined(job)
 
 
 def test_with_one_slot_a_visitors_only_training_keeps_it_and_the_newcomer_waits(sample, small, one_slot):
     first = TrainingJob(*LONG, sample, owner="ann").start()
     try:
-        wait_until(lambda: first.snapshot().step > 0, "ann's training trains")
+        wait_for(lambda: first.snapshot().step > 0, "ann's training trains")
         newcomer = TrainingJob(SPEC, TrainConfig(epochs=1), small, owner="bob").start()
-        wait_until(lambda: SLOTS.waiting == 1, "bob's training queues")
+        wait_for(lambda: SLOTS.waiting == 1, "bob's training queues")
         turns = first.controls.turns
-        wait_until(lambda: first.controls.turns >= turns + 5, "ann's training takes more turns")
+        wait_for(lambda: first.controls.turns >= turns + 5, "ann's training takes more turns")
         assert SLOTS.holds(first) and first.snapshot().status in ("running", "evaluating")
         assert newcomer.snapshot().status == "queued" and "1 trainings may run at once" in newcomer.snapshot().message
     finally:
         first.stop()
-        assert first.join(60)
-    assert newcomer.join(120) and newcomer.snapshot().status == "finished"
+        joined(first)
+    joined(newcomer)
+    assert newcomer.snapshot().status == "finished"

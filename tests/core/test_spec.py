@@ -6,8 +6,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core import links
 from core.errors import SpecError
-from core.spec import ACTIVATIONS, MAX_LAYERS, MAX_PARAMETERS, MAX_SEED, MAX_WIDTH, PRESETS, Layer, ModelSpec
+from core.spec import (
+    ACTIVATIONS,
+    MAX_LAYERS,
+    MAX_PARAMETERS,
+    MAX_SEED,
+    MAX_WIDTH,
+    MODEL_KINDS,
+    PRESETS,
+    AutoEncoderSpec,
+    Layer,
+    MLPSpec,
+    ModelSpec,
+)
+from core.training import TrainConfig
 from tests.support import is_number_text
 
 
@@ -278,3 +292,13 @@ def test_a_bad_seed_is_refused(bad, route):
     }[route]
     err = _refused(build)
     assert err.field == "seed" and err.reason.startswith("seed must be")
+
+
+def test_each_kind_of_model_is_its_own_type_from_code_json_and_links():
+    assert type(ModelSpec(kind="mlp", hidden=(Layer(8),))) is MLPSpec
+    ae = ModelSpec.autoencoder((32, 4), (32,))
+    assert type(ae) is AutoEncoderSpec and type(ModelSpec.from_json(ae.to_json())) is AutoEncoderSpec
+    assert type(links.from_query(links.to_query(ae, TrainConfig(), "sample")).spec) is AutoEncoderSpec
+    assert (ae.code_size, ae.code_index, ae.stacks) == (4, 1, ("encoder", "decoder"))
+    assert type(ae.replace(kind="mlp", encoder=(), decoder=(), hidden=(Layer(8),))) is MLPSpec
+    assert {name: kind.name for name, kind in MODEL_KINDS.items()} == {"mlp": "mlp", "autoencoder": "autoencoder"}

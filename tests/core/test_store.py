@@ -10,6 +10,7 @@ from core.runs.jobs import TrainingJob
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from tests.trees import assert_leaves_close
+from tests.waits import HANG_S, joined, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_find_refuses_path_tricks(tmp_path):
 def test_finished_jobs_save_themselves(tmp_path, small):
     job = TrainingJob(ModelSpec.mlp((16,)), TrainConfig(epochs=1), small, on_done=lambda j: store.autosave(j, tmp_path))
     job.start()
-    assert job.join(60)
+    joined(job)
     assert job.saved_run is not None and job.save_error is None
     assert store.list_runs(tmp_path)[0].run_id == job.saved_run.run_id
 
@@ -65,7 +66,7 @@ def test_a_failed_save_is_reported_and_the_trained_run_kept(tmp_path, small, whe
     folder = tmp_path / where
     job = TrainingJob(ModelSpec.mlp((16,)), TrainConfig(epochs=1), small, on_done=lambda j: store.autosave(j, folder))
     job.start()
-    assert job.join(60)
+    joined(job)
     assert job.saved_run is None
     assert job.save_error == f"could not save the run to {folder}: {reason}"
     # the visitor still has the run: finished, its 8 steps (1,024 // 128), and it can be saved elsewhere later
@@ -192,7 +193,7 @@ def test_a_server_killed_while_training_leaves_its_last_epoch_listed_as_interrup
     proc = subprocess.Popen([sys.executable, "-c", TRAINER, str(folder)], cwd=root, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root)})  # fmt: skip
     try:
-        assert select.select([proc.stdout], [], [], 240)[0], "the training never saved"
+        assert select.select([proc.stdout], [], [], HANG_S)[0], "the training never saved"
         run_id = proc.stdout.readline().strip()
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # kill -9: no final save, no clean-up
@@ -224,15 +225,13 @@ def test_a_finished_training_replaces_its_save_in_progress(tmp_path, sample):
                       on_done=lambda j: store.autosave(j, tmp_path))  # fmt: skip
     job.controls.step(35 + 1)  # epoch 1, its test and one more step, then it holds
     job.start()
-    deadline = time.monotonic() + 120
-    while not job.controls.holding and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert saves.wait_written(60)
+    wait_for(lambda: job.controls.holding, "the job to hold after epoch 1 and one step")
+    assert saves.wait_written(HANG_S)
     [during] = store.list_runs(tmp_path)
     assert during.run_id == saves.run_id and during.in_progress and not during.interrupted  # still training here
     assert during.summary["epochs_done"] == 1
     job.controls.resume()
-    assert job.join(120)
+    joined(job)
     [after] = store.list_runs(tmp_path)
     assert after.run_id == saves.run_id == job.saved_run.run_id
     assert not after.in_progress and not after.interrupted

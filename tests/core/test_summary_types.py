@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from core.runs import store
+from core.runs import owner, store
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 
@@ -17,6 +17,7 @@ TEXT = {"model", "kind", "dataset", "status", "reason", "optimizer"}
 COUNT = {"parameters", "batch_size", "epochs_planned", "epochs_done", "steps"}
 NUMBER = {"learning_rate", "test_accuracy", "test_loss", "train_s", "created"}
 FLAG = {"continuable", "in_progress"}
+OWNER = {"owner"}  # an object of host, pid and start: none of VALUES is one (tests/core/test_run_owner.py)
 NULLABLE = {"reason", "test_accuracy", "test_loss"}  # this tool writes null there itself
 VALUES = {  # one value of each JSON type (and numbers no run of this tool has)
     "text": "high",
@@ -51,7 +52,8 @@ def _accepted(field: str, value) -> bool:
 
 @pytest.fixture(scope="module")
 def summary(small) -> dict:
-    return store.summarize(train(ModelSpec.mlp((8,)), TrainConfig(epochs=1), small)) | {"in_progress": False}
+    written = store.summarize(train(ModelSpec.mlp((8,)), TrainConfig(epochs=1), small))
+    return written | {"in_progress": True, "owner": owner.this_process()}  # what a save while it trains adds
 
 
 def _listed(folder, summary) -> store.SavedRun:
@@ -62,11 +64,11 @@ def _listed(folder, summary) -> store.SavedRun:
 
 
 def test_the_fields_checked_are_the_fields_written(summary):
-    assert set(store.SUMMARY_FIELDS) == set(summary) == TEXT | COUNT | NUMBER | FLAG
+    assert set(store.SUMMARY_FIELDS) == set(summary) == TEXT | COUNT | NUMBER | FLAG | OWNER
 
 
 @pytest.mark.parametrize("kind", list(VALUES))
-@pytest.mark.parametrize("field", sorted(TEXT | COUNT | NUMBER | FLAG))
+@pytest.mark.parametrize("field", sorted(TEXT | COUNT | NUMBER | FLAG | OWNER))
 def test_each_json_type_in_each_field_is_kept_or_listed_as_damage(tmp_path, summary, field, kind):
     value = VALUES[kind]
     run = _listed(tmp_path, summary | {field: value})

@@ -3,7 +3,6 @@ import io
 import json
 import sys
 import threading
-import time
 import weakref
 from dataclasses import replace
 
@@ -15,6 +14,7 @@ from core.data import Dataset
 from core.errors import ConfigError
 from core.predict import evaluate
 from core.runs.jobs import TrainingJob
+from core.runs.slots import SLOTS
 from core.runs.sweep_job import SweepJob
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
@@ -24,6 +24,7 @@ from core.training.sweep import SweepPlan, eta_seconds, run_sweep, spec_with_wid
 from core.validate import whole_numbers as parse_whole_numbers
 from tests.core.test_cli import run_cli
 from tests.trees import array_bytes, assert_leaves_close
+from tests.waits import joined, wait_for
 
 MLP = ModelSpec.mlp((64, 32))
 CONFIG = TrainConfig(epochs=2)
@@ -214,7 +215,7 @@ def test_sweep_job_streams_results_then_finishes(small):
     plan = SweepPlan(MLP, 1, (4, 8), (0,), CONFIG)
     finished = []
     job = SweepJob(plan, small, on_done=finished.append).start()
-    assert job.join(120)
+    joined(job, "the sweep to finish")
     snap = job.snapshot()
     assert snap.status == "finished" and not snap.active and snap.progress == 1.0 and snap.eta_s == 0.0
     assert [r.width for r in snap.runs] == [4, 8] and snap.elapsed_s > 0
@@ -224,7 +225,7 @@ def test_sweep_job_streams_results_then_finishes(small):
 def test_a_finished_sweep_keeps_the_curves_and_only_the_best_seed_parameters_of_each_width(small):
     plan = SweepPlan(MLP, 0, (8, 32), (0, 1, 2), TrainConfig(epochs=1))
     job = SweepJob(plan, small).start()
-    assert job.join(120)
+    joined(job, "the sweep to finish")
     # float32 parameters of one 784-w-32-10 model per width, (785w + (w+1)*32 + 33*10) * 4 bytes: no
     # optimizer state, no other seed's parameters (all of them: 1,202,712 bytes)
     expected = sum((785 * w + (w + 1) * 32 + 33 * 10) * 4 for w in (8, 32))
@@ -267,14 +268,12 @@ def test_a_stop_between_chunks_ends_the_seeds_at_once_and_no_later_width_starts(
 def test_stopping_a_sweep_job_keeps_the_runs_of_the_width_it_interrupts(sample):
     plan = SweepPlan(ModelSpec.mlp((256,)), 0, (4, 256), (0, 1), TrainConfig(epochs=300))
     job = SweepJob(plan, sample).start()
-    deadline = time.monotonic() + 120
-    while job.snapshot().step < 100 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: job.snapshot().step >= 100, "100 steps of the sweep's first width")
     snap = job.snapshot()
     assert snap.status in ("running", "evaluating") and snap.width == 4 and set(snap.live_losses) == {0, 1}
     job.stop()
     at_stop = job.snapshot().step // 2  # steps of each of the two seeds, read after the stop
-    assert job.join(60)
+    joined(job, "the stopped sweep to end")
     snap = job.snapshot()
     assert snap.status == "stopped" and "0 of 4 models fully trained" in snap.message
     assert [(r.width, r.seed, r.status) for r in snap.runs] == [(4, 0, "stopped"), (4, 1, "stopped")]
@@ -286,11 +285,13 @@ def test_stopping_a_sweep_job_keeps_the_runs_of_the_width_it_interrupts(sample):
 
 def test_a_sweep_waits_for_a_training_slot(small, one_slot):
     training = TrainingJob(ModelSpec.mlp((256,)), TrainConfig(epochs=500), small).start()
+    wait_for(lambda: SLOTS.holds(training), "the training to take the only slot")
     job = SweepJob(SweepPlan(MLP, 0, (8,), (0,), TrainConfig(epochs=1)), small).start()
-    time.sleep(0.5)
-    assert job.snapshot().status == "queued"
+    wait_for(lambda: SLOTS.waiting == 1, "the sweep to wait for a slot")
+    assert job.snapshot().status == "queued" and not SLOTS.holds(job)
     training.stop()
-    assert training.join(10) and job.join(120)
+    joined(training, "the stopped training to end")
+    joined(job, "the sweep to finish once it had the slot")
     assert job.snapshot().status == "finished"
 
 

@@ -102,6 +102,36 @@ def test_divergence_stops_with_reason_and_finite_params(small):
     assert all(bool(np.all(np.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(result.params))
 
 
+def _trained_for(steps: int, config: TrainConfig, dataset):
+    """The run of ``config`` stopped after exactly ``steps`` steps (chunks of one step after the first two)."""
+    stop = threading.Event()
+
+    def stop_there(p):
+        if p.step >= steps:
+            stop.set()
+
+    return train(TINY_MLP, config, dataset, on_progress=stop_there, stop=stop, chunk_seconds=1e-9)
+
+
+def test_a_loss_exploding_in_the_middle_of_a_chunk_keeps_neither_that_step_nor_its_update(small):
+    """SGD at a learning rate of 12 explodes at step 5 (loss ~6,000, over 1,000 times the first 2.36),
+    the third step of the second chunk (steps 3 to 32: chunks of 0.2 s are the rest of the epoch here).
+    The engine rolls that chunk back: the history and the parameters are those of the run stopped after
+    its last good step, with no loss of the exploded step and no update from it."""
+    config = TrainConfig(optimizer="sgd", learning_rate=12, momentum=0, batch_size=32, epochs=2, augment=False)
+    chunks = []
+    result = train(TINY_MLP, config, small, chunk_seconds=1e9, on_progress=lambda p: chunks.append(p.new_losses[0]))
+    assert result.status == "diverged" and "at step 5" in result.reason and "after step 3" in result.reason
+    assert [len(c) for c in chunks if c] == [2, 1]  # the second chunk ran 3 steps and kept 1 of them
+    first = result.history.step_losses[0]
+    assert result.steps == len(result.history.step_losses) == 3
+    assert all(np.isfinite(loss) and loss <= 1000 * first for loss in result.history.step_losses)
+    good = _trained_for(3, config, small)
+    assert good.status == "stopped" and good.steps == 3
+    assert result.history.step_losses == good.history.step_losses
+    assert_leaves_close(result.params, good.params, rtol=1e-6, atol=1e-7)
+
+
 def test_resumed_run_equals_uninterrupted_run(small):
     config = TrainConfig(epochs=3, batch_size=64, seed=1)
     full = train(TINY_MLP, config, small)

@@ -238,8 +238,10 @@ def _shifted(image: np.ndarray, down: int, right: int) -> np.ndarray:
     return padded[1 - down : 29 - down, 1 - right : 29 - right]
 
 
-def _reference_run(spec, dataset, seed, tx, loss, augment: bool, batch: int = 32):
-    """One epoch of ``tx`` on ``loss``, written out: (params, per-step losses)."""
+def _reference_run(spec, dataset, seed, tx, loss, augment: bool, batch: int = 32, plan_epochs=(0,), start=None):
+    """Epochs of ``tx`` on ``loss``, written out: (params, per-step losses, optimizer state). Epoch ``e``
+    of ``plan_epochs`` follows ``epoch_plan(seed, e)``; ``start`` (params, optimizer state) goes on from
+    an earlier reference run instead of ``model.init`` and ``tx.init``."""
 
     @jax.jit  # one small compile instead of many op-by-op ones
     def step(params, opt_state, images, labels):
@@ -247,18 +249,19 @@ def _reference_run(spec, dataset, seed, tx, loss, augment: bool, batch: int = 32
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
-    params = models.init_params(spec)
-    opt_state = tx.init(params)
-    plan = epoch_plan(seed, 0, dataset.num_train)  # rows: image order, shift down, shift right
+    params = models.init_params(spec) if start is None else start[0]
+    opt_state = tx.init(params) if start is None else start[1]
     losses = []
-    for start in range(0, dataset.num_train - batch + 1, batch):
-        at = plan[:, start : start + batch]
-        images = dataset.train_images[at[0]].astype(np.float32) / 255
-        if augment:
-            images = np.stack([_shifted(im, d, r) for im, d, r in zip(images, at[1], at[2], strict=True)])
-        params, opt_state, value = step(params, opt_state, images, dataset.train_labels[at[0]])
-        losses.append(float(value))
-    return params, losses
+    for epoch in plan_epochs:
+        plan = epoch_plan(seed, epoch, dataset.num_train)  # rows: image order, shift down, shift right
+        for first in range(0, dataset.num_train - batch + 1, batch):
+            at = plan[:, first : first + batch]
+            images = dataset.train_images[at[0]].astype(np.float32) / 255
+            if augment:
+                images = np.stack([_shifted(im, d, r) for im, d, r in zip(images, at[1], at[2], strict=True)])
+            params, opt_state, value = step(params, opt_state, images, dataset.train_labels[at[0]])
+            losses.append(float(value))
+    return params, losses, opt_state
 
 
 def _largest_difference(a, b) -> float:
@@ -268,7 +271,7 @@ def _largest_difference(a, b) -> float:
 
 def _check_matches(result, expected, other):
     """``result`` equals the ``expected`` reference (params, losses), and is far from the ``other`` one."""
-    assert result.status == "finished" and result.steps == 2
+    assert result.status == "finished" and result.steps == len(expected[1])
     np.testing.assert_allclose(result.history.step_losses, expected[1], rtol=1e-5)
     assert_leaves_close(result.params, expected[0], **TOLERANCE)
     assert _largest_difference(expected[0], other[0]) > 1e-3  # (3e-3 to 4e-2 for the settings below)
@@ -302,6 +305,45 @@ def test_adamw_weight_decay_reaches_the_optimizer(two_batches):
     expected = _reference_run(TINY, two_batches, 0, optax.adamw(0.01, weight_decay=0.5), _mlp_loss, augment=False)
     default = _reference_run(TINY, two_batches, 0, optax.adamw(0.01, weight_decay=1e-4), _mlp_loss, augment=False)
     _check_matches(result, expected, default)
+
+
+def test_every_epoch_trains_on_its_own_shuffle(two_batches):
+    """Epoch e draws its batches from ``epoch_plan(seed, e)``: a run that reused the first epoch's order
+    would see the same two batches of 32 in the same order every epoch."""
+    config = TrainConfig(learning_rate=0.01, batch_size=32, epochs=3, seed=3, augment=False)
+    result = train(TINY, config, two_batches)
+    own = _reference_run(TINY, two_batches, 3, optax.adam(0.01), _mlp_loss, augment=False, plan_epochs=(0, 1, 2))
+    first = _reference_run(TINY, two_batches, 3, optax.adam(0.01), _mlp_loss, augment=False, plan_epochs=(0, 0, 0))
+    _check_matches(result, own, first)
+
+
+#: optimizer: (the setting changed when the run is continued, its first value, its new value)
+CONTINUED = {"sgd": ("momentum", 0.9, 0.2), "adamw": ("weight_decay", 1e-4, 0.5)}
+
+
+@pytest.mark.parametrize("name", sorted(CONTINUED))
+def test_a_continued_run_trains_with_its_changed_momentum_or_weight_decay(two_batches, name):
+    """Continuing a run (the Train page's Continue, a resumed job) with another momentum (sgd) or weight
+    decay (adamw) trains its new epochs with the new value, not the one saved in its optimizer state."""
+    setting, old, value = CONTINUED[name]
+    base = {"optimizer": name, "learning_rate": 0.1, "batch_size": 32, "augment": False}
+    first = train(TINY, TrainConfig(**base, **{setting: old}, epochs=1), two_batches)
+    more = train(TINY, TrainConfig(**base, **{setting: value}, epochs=2), two_batches, resume=first)
+    assert more.opt_state.hyperparams[setting] == np.float32(value)
+
+    def transform(setting_value):
+        return getattr(optax, name)(0.1, **{setting: setting_value})
+
+    start = _reference_run(TINY, two_batches, 0, transform(old), _mlp_loss, augment=False)
+
+    def second_epoch(setting_value):
+        params, losses, _ = _reference_run(
+            TINY, two_batches, 0, transform(setting_value), _mlp_loss, augment=False, plan_epochs=(1,),
+            start=(start[0], start[2]),
+        )  # fmt: skip
+        return params, start[1] + losses
+
+    _check_matches(more, second_epoch(value), second_epoch(old))
 
 
 def _kernels_only(params):

@@ -1,51 +1,50 @@
-"""Strangers' text (a shared link's values, an uploaded checkpoint's name and contents) is shown as text:
-rendered as markdown it must give no link and no image, and it is cut short."""
+"""Strangers' text (a shared link's values, an uploaded checkpoint's name and contents, the folder and class
+names of an uploaded zip, a typed folder) is shown as typed: rendered as GitHub-flavoured markdown, as
+Streamlit renders it, it gives no link, image, HTML or formatting on any page, and it is cut short."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import zipfile
+from pathlib import Path
 
 import pytest
-from markdown_it import MarkdownIt
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from core.data import load_dataset
+from core.data.archive import unpack_upload
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from tests.pages.conftest import ROOT
-from tests.support import state
+from tests.support import HOSTILE, assert_shown_as_typed, select_trained, state
 
-LINK = "[Log in again](http://evil)"
-IMAGE = "![x](http://evil/x.png)"
-RENDER = MarkdownIt("commonmark")
-
-
-def _rendered(at) -> list[str]:
-    """The HTML a browser would get from every markdown-bearing element on the page."""
-    bodies = []
-    for kind in ("markdown", "info", "warning", "error", "caption", "success"):
-        bodies += [element.value for element in at.get(kind)]
-    # GitHub-style markdown also turns a bare address into a link: none may stay unescaped
-    assert not any("http://evil" in body for body in bodies), bodies
-    return [RENDER.render(body) for body in bodies]
-
-
-def _assert_no_link_or_image(at) -> None:
-    pages = _rendered(at)
-    assert any("evil" in html for html in pages), "the hostile value should be echoed, as text"
-    for html in pages:
-        assert "<a " not in html and "<img" not in html, html
+LINK = HOSTILE["link"]
+IMAGE = HOSTILE["image"]
+#: the same kinds of text as folder names (which hold no "/")
+FOLDER_NAMES = {
+    "link": "[Log in](http:h)",
+    "image": "![x](b.png)",
+    "url": "http:h.com",
+    "www": "www.h.com",
+    "email": "someone@h.com",
+    "html": "<b>x<img src=x>",
+    "long": "# " + ("**bold** _slanted_ ~~gone~~ " * 9)[:248],
+}
 
 
-@pytest.mark.parametrize("value", [LINK, IMAGE, f"64.relu-{LINK}", f"{IMAGE} {LINK} <b>x</b>"])
-@pytest.mark.parametrize("key", ["layers", "data", "opt"])
-def test_a_hostile_link_value_is_echoed_as_text(key, value):
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+@pytest.mark.parametrize("key", ["model", "layers", "data", "opt"])
+def test_a_hostile_link_value_is_shown_as_typed(key, value):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params[key] = value
     at.run()
     assert not at.exception
     assert any("not valid" in i.value for i in at.info)
-    _assert_no_link_or_image(at)
+    # layers are items split at dots: the refusal quotes the first item that is not a layer
+    assert_shown_as_typed(at, value, shown=value.split(".")[0] if key == "layers" else value)
 
 
 def test_a_long_link_value_is_not_echoed_whole():
@@ -67,23 +66,32 @@ def test_a_link_with_one_setting_uses_defaults_for_the_rest():
 
 
 @pytest.fixture(scope="module")
-def hostile_checkpoint(small) -> bytes:
+def trained(small):
+    return train(ModelSpec.mlp((16,)), TrainConfig(epochs=1, batch_size=64), small)
+
+
+@pytest.fixture(scope="module")
+def hostile_checkpoint(trained) -> bytes:
     """A real checkpoint whose dataset name is a stranger's markdown."""
-    result = train(ModelSpec.mlp((16,)), TrainConfig(epochs=1, batch_size=64), small)
-    return checkpoint.to_bytes(dataclasses.replace(result, dataset=IMAGE + " " + LINK))
+    return checkpoint.to_bytes(dataclasses.replace(trained, dataset=IMAGE + " " + LINK))
 
 
-def test_an_uploaded_checkpoint_with_hostile_names_is_shown_as_text(app, hostile_checkpoint):
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_an_uploaded_checkpoint_with_hostile_names_is_shown_as_typed(app, trained, value):
+    """Its file name (in the run's label) and its dataset name, on the Train, Results and Variables pages."""
     app.switch_page("pages/train.py").run()
-    name = f"{LINK}{IMAGE}.msgpack"
-    app.get("file_uploader")[0].set_value((name, hostile_checkpoint, "application/octet-stream")).run()
+    upload = checkpoint.to_bytes(dataclasses.replace(trained, dataset=value))
+    app.get("file_uploader")[0].set_value((f"{value}.msgpack", upload, "application/octet-stream")).run()
     assert not app.exception
-    assert state(app).runs and state(app).runs[-1].dataset.startswith("![x]")
-    _assert_no_link_or_image(app)
+    assert state(app).runs and state(app).runs[-1].dataset == value
+    assert_shown_as_typed(app, value)
     app.switch_page("pages/results.py").run()  # the run's data is not here: a warning names it
     assert not app.exception
     assert any("not available here" in w.value for w in app.warning)
-    _assert_no_link_or_image(app)
+    assert_shown_as_typed(app, value)
+    app.switch_page("pages/variables.py").run()
+    assert not app.exception
+    assert_shown_as_typed(app, value)
 
 
 def test_a_refused_upload_names_the_file_as_text(app):
@@ -93,8 +101,46 @@ def test_a_refused_upload_names_the_file_as_text(app):
     assert not app.exception
     message = next(e.value for e in app.error if "Could not load" in e.value)
     assert "A" * 200 not in message and "…" in message
-    for html in _rendered(app):
-        assert "<a " not in html and "<img" not in html, html
+    assert_shown_as_typed(app, "A" * 60)
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_typed_folder_is_quoted_as_typed(app, value):
+    app.switch_page("pages/train.py").run()
+    app.radio(key="train.dataset").set_value("idx").run()
+    app.text_input(key="train.idx_folder").set_value(value).run()
+    assert not app.exception
+    assert any("Could not load this data" in e.value for e in app.error)
+    assert_shown_as_typed(app, value, shown=str(Path(value)))  # quoted as a path: "//" is "/"
+
+
+@pytest.fixture(scope="module")
+def hostile_folder(sample) -> str:
+    """An unpacked zip whose five class folders are named like ``FOLDER_NAMES``, and a plain sixth."""
+    names = [*FOLDER_NAMES.values(), "plain"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for i in range(120):
+            png = io.BytesIO()
+            Image.fromarray(sample.train_images[i, :, :, 0]).save(png, format="PNG")
+            z.writestr(f"train/{names[i % len(names)]}/{i:03d}.png", png.getvalue())
+    return f"folder:{unpack_upload(buffer.getvalue())}"
+
+
+def test_hostile_class_names_are_shown_as_typed_on_every_page(app, hostile_folder):
+    dataset = load_dataset(hostile_folder)
+    assert set(FOLDER_NAMES.values()) < set(dataset.class_names)
+    select_trained(app, train(ModelSpec.mlp((16,)), TrainConfig(epochs=1, batch_size=32), dataset))
+    state(app).dataset_name = hostile_folder
+    state(app).runs[-1].dataset = hostile_folder
+    app.switch_page("pages/train.py").run()
+    app.radio(key="train.dataset").set_value("folder").run()
+    state(app).image_folder = hostile_folder.removeprefix("folder:")
+    for page in ("pages/train.py", "pages/results.py", "pages/inside.py", "pages/draw.py"):
+        app.switch_page(page).run()
+        assert not app.exception, page
+        for name in FOLDER_NAMES.values():  # every page lists them all in a selectbox but Train and Draw
+            assert_shown_as_typed(app, name, echoed=page in ("pages/results.py", "pages/inside.py"))
 
 
 def test_a_refused_checkpoint_leaves_the_uploader_and_its_reason_stays_until_the_next_upload(app, hostile_checkpoint):

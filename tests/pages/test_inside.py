@@ -175,3 +175,30 @@ def test_a_model_with_norm_and_dropout_layers_shows_them_as_rows(app, small):
     dots = [t for t in diagram(app)["data"] if t.get("mode") == "markers"]
     assert [len(numbers(t["x"])) for t in dots] == [784, 64, 32, 10]  # the diagram joins the Dense layers
     assert not app.exception
+
+
+def test_one_unit_of_a_dense_layer_after_batch_norm_and_dropout_reads_that_dense_layer(app, sample):
+    """Layer 2 is the Dense layer after a BatchNorm and a Dropout: its unit's value, its most active test
+    images and its incoming weights are that Dense layer's own (Dense_1), not the BatchNorm's or the
+    Dropout's values, which are rows of their own on the page (and have 64 units to Dense_1's 32)."""
+    from core.spec import Layer, ModelSpec
+
+    spec = ModelSpec(kind="mlp", hidden=(Layer(64), Layer.batchnorm(), Layer.dropout(0.3), Layer(32)))
+    result = train(spec, TrainConfig(epochs=1), sample)
+    select_trained(app, result)
+    open_inside(app)
+    app.selectbox(key="inside.unit_layer").set_value(2).run()
+    app.number_input(key="inside.unit").set_value(5).run()
+    assert not app.exception
+    rows, _ = inside.layer_outputs(spec, result.variables, sample.test_images)
+    dense_1 = next(row for row in rows if row.path == "Dense_1")
+    said = next(m.value for m in app.markdown if "layer 2 (Dense, 32 units, relu), unit 5:" in m.value)
+    assert f"unit 5:** {dense_1.values[0, 5]:.2f} for this image" in said  # test image #0
+    values = next(c.value for c in app.caption if c.value.startswith("Values: "))
+    shown = [float(v) for v in values.removeprefix("Values: ").split(", ")]
+    np.testing.assert_allclose(shown, np.sort(dense_1.values[:, 5])[::-1][:12], atol=0.005)
+    others = [row for row in rows if row.path not in {layer.path for layer in models.dense_layers(spec)}]
+    assert all(not np.allclose(shown, np.sort(row.values[:, 5])[::-1][:12], atol=0.005) for row in others)
+    incoming = next(c for c in charts(app) if title(c).startswith("Its 64 incoming weights"))
+    kernel = np.asarray(result.params["Dense_1"]["kernel"])[:, 5]
+    np.testing.assert_allclose(numbers(incoming["data"][0]["z"]).ravel(), kernel, rtol=1e-5, atol=1e-7)

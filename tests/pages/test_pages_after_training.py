@@ -8,7 +8,7 @@ import pytest
 from core.data import load_dataset
 from core.predict import evaluate
 from core.spec import ModelSpec
-from tests.support import button, metric, open_tab, state, wait_for_training
+from tests.support import button, metric, open_tab, open_variables, state, wait_for_training
 
 
 @pytest.mark.parametrize("page", ["pages/variables.py", "pages/train.py", "pages/results.py"])
@@ -94,6 +94,18 @@ def test_training_an_autoencoder_then_results(app):
     assert len(app.get("image")) == 2  # the test images and their reconstructions
 
 
+def test_latent_map_of_a_wider_code_names_its_share_of_the_spread(app):
+    state(app).set_spec(ModelSpec.autoencoder((64, 3), (64,)))
+    _train(app, epochs=1)
+    app.switch_page("pages/results.py").run()
+    assert not app.exception
+    explained = next(c.value for c in app.caption if "of the spread" in c.value)
+    # the caption quotes the axis title's real share, not the placeholder the code was written with
+    share = re.search(r'"(\d+)% of the spread"', explained)
+    assert share and 0 < int(share.group(1)) <= 100, explained
+    assert not any("{" in c.value for c in app.caption)
+
+
 def test_bad_learning_rate_is_refused_in_the_page(app):
     app.switch_page("pages/train.py").run()
     app.text_input(key="train.learning_rate").set_value("fast")
@@ -112,5 +124,5 @@ def test_results_page_before_training_explains_what_to_do(app):
 def test_editing_the_model_after_training_shows_fresh_values(app):
     _train(app, epochs=1)
     state(app).set_spec(ModelSpec.mlp((64,)))
-    app.switch_page("pages/variables.py").run()
+    open_variables(app)
     assert "starting" in app.info[0].value

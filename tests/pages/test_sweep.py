@@ -8,7 +8,7 @@ import pytest
 
 from components.sweep_views import run_label
 from core.spec import ModelSpec
-from tests.support import metric, state
+from tests.support import metric, shown, state
 
 APPLY = "FormSubmitter:sweep.settings-Apply and estimate the time"
 
@@ -159,7 +159,7 @@ def test_an_invalid_l2_is_refused_before_starting(app):
     app.text_input(key="sweep.values.l2").set_value("0,-0.1")
     app.button(key=APPLY).click().run()
     assert not app.exception
-    assert any("L2 penalty must be between 0 and 1, got -0.1" in e.value for e in app.error)
+    assert any("L2 penalty must be between 0 and 1, got -0.1" in shown(e.value) for e in app.error)
     assert all(b.key != "sweep.start" for b in app.button)
 
 

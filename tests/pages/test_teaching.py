@@ -138,6 +138,25 @@ def test_a_run_the_server_was_killed_in_is_listed_as_interrupted_and_continues(a
     np.testing.assert_allclose(continued.result.history.step_losses, straight.history.step_losses, rtol=1e-5)
 
 
+def test_a_run_training_in_another_server_process_is_listed_as_training_there(app, tmp_path, monkeypatch):
+    import json
+
+    from core.runs import store
+
+    monkeypatch.setenv(store.ENV_VAR, str(tmp_path))
+    one_epoch = train(ModelSpec.mlp((16,)), TrainConfig(epochs=1), load_dataset("sample"))
+    saved = store.save_run(dataclasses.replace(one_epoch, config=TrainConfig(epochs=3)), tmp_path, in_progress=True)
+    # the same save as another server process behind the proxy writes it, one on another computer, just now
+    summary = json.loads((tmp_path / f"{saved.run_id}.json").read_text())
+    summary["owner"] = {"host": "web-2 [x](http://host)", "pid": 4242, "started": 17}
+    (tmp_path / f"{saved.run_id}.json").write_text(json.dumps(summary))
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    assert list(app.dataframe[0].value["status"]) == [
+        "Training in another server process (process 4242 on web-2 [x](http://host)), saved after epoch 1 of 3"
+    ]  # a table cell shows the host name as typed
+
+
 def test_confusion_cell_shows_its_images(app):
     app.switch_page("pages/train.py").run()
     app.number_input(key="train.epochs").set_value(1)

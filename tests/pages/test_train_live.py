@@ -37,3 +37,12 @@ def test_an_autoencoder_in_training_shows_its_reconstructions_and_latent_map(app
     _train(app)
     assert any("what the autoencoder rebuilds" in c.value for c in app.caption)
     assert any("The codes of 500 test images" in c.value for c in app.caption)  # the latent map's sentence
+
+
+def test_live_pictures_travel_inside_the_page_so_a_redraw_never_leaves_a_missing_file(app):
+    # a /media file of a picture redrawn every second is removed by the next redraw, often before the browser
+    # fetched it (a 404 and a broken image); a data URL comes with the page's own message
+    _train(app)
+    urls = {image.caption: image.url for element in app.get("image") for image in element.proto.imgs}
+    live = [url for caption, url in urls.items() if caption != "First training images"]
+    assert len(live) == 2 and all(url.startswith("data:image/png;base64,") for url in live), urls

@@ -24,7 +24,7 @@ def test_a_new_shape_shows_a_notice_until_model_init_is_compiled_then_its_values
     assert not any("parameters** in" in m.value for m in app.markdown)  # no values yet, no frozen page
 
     release.set()
-    models.prepare_init(spec).result(60)
+    models.prepare_init(spec).result(600)
     app.run()
     assert not app.exception
     assert any(f"**{spec.parameter_count:,} parameters** in 4 layers" in m.value for m in app.markdown)

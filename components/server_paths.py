@@ -1,0 +1,70 @@
+"""The server's own folders, named by their role on pages seen from other computers.
+
+A dashboard served beyond loopback shows its pages to strangers: the place of its runs folder, its
+data roots or its temporary folder tells them about the server and is of no use to them, so every
+such path in a page's text becomes its role ("the runs folder", "data root 1"). Served on loopback,
+the person is on the server and the paths stay as they are.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from core.data.archive import UPLOAD_ROOT
+from core.runs import store
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+DATA_ROOTS_VAR = "FLAX_DASHBOARD_DATA_ROOTS"
+DEFAULT_DATA_ROOTS = ("/usr/share/datasets", "~/data", "~/tensorflow_datasets")
+# a path ends where a file name cannot go on: ``/tmp`` is not the start of ``/tmpfiles``
+_NAME_CHAR = r"[\w.~+-]"
+_BEFORE_PATH = r"[\w.~+/-]"
+
+
+def served_to_others() -> bool:
+    """Whether the server listens beyond this computer (Streamlit's ``server.address``; empty = everywhere)."""
+    return str(st.get_option("server.address") or "") not in LOOPBACK
+
+
+def configured_data_roots() -> tuple[str, ...]:
+    """The data roots as configured (``FLAX_DASHBOARD_DATA_ROOTS``, ``os.pathsep``-separated), else the defaults."""
+    configured = os.environ.get(DATA_ROOTS_VAR)
+    return tuple(p for p in configured.split(os.pathsep) if p) if configured is not None else DEFAULT_DATA_ROOTS
+
+
+def folder_roles() -> dict[str, str]:
+    """{a server folder's path, as written and as resolved: its role}, most specific folder first."""
+    named = [
+        (store.runs_dir(), "the runs folder"),
+        *((Path(root), f"data root {n}") for n, root in enumerate(configured_data_roots(), start=1)),
+        (UPLOAD_ROOT, "the uploads folder"),
+        (Path(tempfile.gettempdir()), "the temporary folder"),
+        (Path.cwd(), "the app folder"),
+        (Path.home(), "the home folder"),
+    ]
+    roles: dict[str, str] = {}
+    for folder, role in named:
+        folder = folder.expanduser()
+        for form in (folder.absolute(), folder.resolve()):
+            if len(form.parts) > 1:  # never the root "/" itself, which starts every path
+                roles.setdefault(str(form), role)
+    return dict(sorted(roles.items(), key=lambda item: -len(item[0])))
+
+
+def hide_server_paths(text: str) -> str:
+    """``text`` with every server folder named by its role when served to others; unchanged on loopback."""
+    if not served_to_others():
+        return text
+    roles = folder_roles()
+    pattern = "|".join(re.escape(path) for path in roles)
+    return re.sub(rf"(?<!{_BEFORE_PATH})({pattern})(?!{_NAME_CHAR})", lambda m: roles[m.group(1)], text)
+
+
+def folder_words(folder: str | Path, role: str) -> str:
+    """A server folder for a page: its path on loopback, its role when served to others."""
+    return role if served_to_others() else str(folder)
