@@ -7,6 +7,11 @@ saved into a fresh runs folder, then counted by ``core.runs.memory``), in a fres
 - ``budget``: the visitor budget of the size (``full``: the default, 256 MB);
 - ``no budget``: budgets far above what the runs take, so nothing leaves memory (the baseline).
 
+Then the width sweep of the size (``full``: the 48-model sweep of 16 widths 256 to 4,096 x 3 seeds, 83M
+parameters): the peak resident memory of ``python -m core sweep`` (streamed) against the same sweep with every
+run kept to the end (as the command line did before), and, run as the Sweep page runs it, the bytes its
+session keeps against the parameters of the models it offers (target: at most 1.5x).
+
 After each run it prints the bytes of model arrays reachable from the session (walked object by
 object, so a copy held twice is counted twice), what the ledger counts, and the growth of the
 process's resident memory. Printed, never asserted; the facts that do not depend on the machine
@@ -125,6 +130,35 @@ def sweep_kept_to_the_end(size: MemoryBenchmarkSize) -> None:
     assert len(runs) == plan.models
 
 
+def page_sweep_worker(size: MemoryBenchmarkSize) -> dict[str, Any]:
+    """In this process: the width sweep of ``size`` as the Sweep page runs it (a ``SweepJob`` in a visitor's
+    session), then what the session keeps against the parameters of the models it offers."""
+    from components.state import AppState
+    from core.data import load_dataset
+    from core.runs.sweep_job import SweepJob
+    from core.spec import ModelSpec
+    from core.training import TrainConfig
+    from core.training.sweep import SweepPlan
+
+    sample = load_dataset("sample")
+    values, seeds = ",".join(map(str, size.sweep_widths)), tuple(range(size.sweep_seeds))
+    plan = SweepPlan(ModelSpec.mlp((8,)), 0, values, seeds, TrainConfig(epochs=1), "width")
+    state = AppState()
+    start = rss_bytes()
+    state.sweep.job = SweepJob(plan, sample).start()
+    if not state.sweep.job.join(3000):
+        raise RuntimeError("the sweep did not end")
+    gc.collect()
+    runs = state.sweep.job.runs
+    return {
+        "models": len(runs),
+        "trained_parameters": sum(run.parameter_count for run in runs),
+        "kept_parameter_bytes": sum(run.parameter_count * 4 for run in runs if run.kept),
+        "session_bytes": reachable_bytes(state),
+        "rss_growth_bytes": rss_bytes() - start,  # compiling every width included
+    }
+
+
 def run_sweep_arm(size: MemoryBenchmarkSize, arm: str) -> dict[str, Any]:
     """Peak resident memory of a fresh process running the width sweep of ``size`` (the kernel's count for
     that child, ``wait4``'s ``ru_maxrss``), and how many JSON lines it printed."""
@@ -201,6 +235,7 @@ def run_benchmark(size: MemoryBenchmarkSize) -> dict[str, Any]:
         # what the runs after the first add (the first pays for compiling and loading the data)
         "rss_growth_after_first_budget_vs_none": _after_first(arms["budget"]) / _after_first(arms["no budget"]),
         "cli_sweep": sweep_report(size),
+        "page_sweep": run_worker(size, "--page-sweep-worker"),
     }
 
 
@@ -228,21 +263,52 @@ def format_report(report: dict[str, Any]) -> str:
         f"process growth after the first run {report['rss_growth_after_first_budget_vs_none']:.2f}"
     )
     lines += format_sweep_report(report["cli_sweep"])
+    lines += format_page_sweep(report["page_sweep"])
     return "\n".join(lines)
+
+
+def format_page_sweep(page: dict[str, Any]) -> list[str]:
+    ratio = page["session_bytes"] / page["kept_parameter_bytes"]
+    verdict = "pass" if ratio <= 1.5 else "MISS"
+    kept, held = page["kept_parameter_bytes"] / 1e6, page["session_bytes"] / 1e6
+    return [
+        f"Sweep page, the same sweep ({page['models']} models, {page['trained_parameters']:,} parameters trained):",
+        f"    the session keeps {held:.1f} MB of arrays for {kept:.1f} MB of kept models' parameters: "
+        f"{ratio:.2f}x (target at most 1.5x: {verdict})",
+        f"    process +{page['rss_growth_bytes'] / 1e6:,.0f} MB after it (compiling every width included)",
+    ]
+
+
+def size_from_json(text: str) -> MemoryBenchmarkSize:
+    fields = json.loads(text)
+    return MemoryBenchmarkSize(
+        **{**fields, "widths": tuple(fields["widths"]), "sweep_widths": tuple(fields["sweep_widths"])}
+    )
+
+
+def run_worker(size: MemoryBenchmarkSize, flag: str) -> dict[str, Any]:
+    """A worker of this module in a fresh process (its last line of output, JSON)."""
+    env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory", flag, json.dumps(asdict(size))],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=3600,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory worker {flag} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser("python -m benchmarks.memory", __doc__, "5 runs of a 784-256-256-10 MLP (CI)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--sweep-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--page-sweep-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.page_sweep_worker:
+        print(json.dumps(page_sweep_worker(size_from_json(args.page_sweep_worker))))
+        return
     if args.sweep_worker:
-        fields = json.loads(args.sweep_worker)
-        sweep_kept_to_the_end(
-            MemoryBenchmarkSize(
-                **{**fields, "widths": tuple(fields["widths"]), "sweep_widths": tuple(fields["sweep_widths"])}
-            )
-        )
+        sweep_kept_to_the_end(size_from_json(args.sweep_worker))
         return
     if args.worker:
         fields = json.loads(args.worker)

@@ -29,6 +29,7 @@ import numpy as np
 from core import validate
 from core.data import Dataset
 from core.errors import ConfigError, SpecError
+from core.heap import release_freed_memory
 from core.layers import width_of
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.tasks import task_of
@@ -439,6 +440,7 @@ def sweep_runs(
         seconds = (time.perf_counter() - width_start) / max(len(trained), 1)
         runs = keep_the_best_seed([sweep_run(width, result, dataset, seconds, plan.setting) for result in trained])
         del trained  # every seed's optimizer state goes now, before the caller sees the runs
+        release_freed_memory()  # and the pages it leaves go back to the system, not kept for the next width
         while runs:
             yield runs.pop(0)  # the caller's reference is then the only one
 

@@ -19,4 +19,15 @@ def test_small_memory_benchmark_keeps_what_the_budget_allows_and_every_array_onc
     # what the session really holds is what the ledger counts: no model kept twice (a finished job's copy)
     for arm in (budget, unbounded):
         assert [a["reachable_bytes"] for a in arm["after_run"]] == [a["counted_bytes"] for a in arm["after_run"]]
+    # the width sweeps: every line printed by the command line both ways; the Sweep page's session keeps
+    # the parameters of each width's best seed and nothing more
+    assert [arm["lines"] for arm in report["cli_sweep"]["arms"].values()] == [12, 12]
+    page = report["page_sweep"]
+    assert (
+        page["models"] == 12
+        and page["session_bytes"]
+        == page["kept_parameter_bytes"]
+        == 4 * sum((784 + 1) * width + (width + 1) * 10 for width in (64, 128, 192, 256))
+        and "target at most 1.5x: pass" in proc.stdout
+    )
     assert not not_positive(report)

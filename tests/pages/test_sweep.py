@@ -169,3 +169,22 @@ def test_a_dropout_sweep_of_a_model_without_dropout_says_to_add_one(app):
     app.button(key=APPLY).click().run()
     assert not app.exception
     assert any("this model has no Dropout layer to vary; add one on the Build page" in e.value for e in app.error)
+
+
+def test_a_finished_sweep_keeps_the_parameters_of_each_widths_best_seed_and_nothing_more(app):
+    import threading
+
+    from core.data import Dataset
+    from tests.trees import array_bytes
+
+    _plan(app, "16,8", "0,1,2", 1)
+    app.button(key="sweep.start").click().run()
+    _wait_for_sweep(app)
+    runs = _sweep_state(app).job.runs
+    # every array the visitor's session reaches (the job, its runs, the page's state), datasets aside: one
+    # model of each width, float32 (all six seeds' parameters were 3x that; with optimizer states, 9x)
+    held = array_bytes(state(app), skip=(Dataset, threading.Thread), follow=("core", "components"))
+    assert held == sum(ModelSpec.mlp((width, 256)).parameter_count * 4 for width in (8, 16))
+    assert len(runs) == 6 and [r.width for r in runs if r.kept] == [8, 16]
+    for run in runs:  # the other seeds keep their scores and curves
+        assert run.test_accuracy > 0 and len(run.result.history.step_losses) == run.result.steps > 0
