@@ -15,7 +15,7 @@ from components.words import figure_text
 from core import models
 from core.spec import ModelSpec
 from core.training.history import EpochMetrics, downsample_curve
-from core.training.sweep import SweepRun, WidthSummary
+from core.training.sweep_results import SweepRun, WidthSummary
 from core.training.sweep_settings import SETTINGS, WIDTH, SweptSetting
 from core.variables import VariableRow, value_histogram
 
