@@ -1,4 +1,4 @@
-"""Command line: ``python -m core train|evaluate ...``.
+"""Command line: ``python -m core train|sweep|evaluate ...`` (its arguments: core/cli_arguments.py).
 
 Progress goes to stderr, the result to stdout as one JSON line, so runs can be scripted
 and compared. Any bad argument or input ends with exit code 2 and one line on stderr.
@@ -18,120 +18,10 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from core.cli_arguments import EXIT_BAD_INPUT, build_parser
 from core.errors import CoreError
-
-EXIT_BAD_INPUT = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument as one line (no usage dump) and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
-        sys.exit(EXIT_BAD_INPUT)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core", description="Build, train and evaluate flax.linen MLPs and autoencoders.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    train = commands.add_parser("train", help="train a model and print one JSON line of results")
-    _model_and_training_arguments(train)
-    train.add_argument("--seed", default=0, type=_text, help="seeds initialisation, shuffling and augmentation")
-    train.add_argument("--save", default=None, help="write the trained model to this checkpoint file")
-    train.add_argument("--quiet", action="store_true", help="no progress on stderr")
-
-    sweep = commands.add_parser("sweep", help="train one model per width (and seed), print one JSON line per run")
-    _model_and_training_arguments(sweep)
-    _sweep_arguments(sweep)
-
-    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on test data, print one JSON line")
-    evaluate.add_argument("--checkpoint", required=True)
-    source = evaluate.add_mutually_exclusive_group()
-    source.add_argument("--idx-dir", help="folder with t10k-images* and t10k-labels* IDX files")
-    source.add_argument("--folder", help="image folder: evaluate on FOLDER/test/<class name>/<images>")
-    source.add_argument("--dataset", help="evaluate on this dataset's test split instead")
-    evaluate.add_argument("--data-dir", default=None)
-    return parser
-
-
-def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
-    """The options only ``sweep`` has: what varies, its values and the seeds."""
-    sweep.add_argument(
-        "--layer", default="0",
-        help="the layer to resize, counted from 0 (autoencoder: encoder layers, then decoder layers), or 'all': "
-        "scale every hidden layer together, each value then being the widest layer's width, the others keeping "
-        "their proportions (an autoencoder's code keeps its size)",
-    )  # fmt: skip
-    sweep.add_argument(
-        "--setting", default="width", choices=("width", "train_fraction", "l2", "dropout"),
-        help="what the models differ in: the width of --layer, the share of the training images, the L2 penalty, "
-        "or the rate of every Dropout layer",
-    )  # fmt: skip
-    sweep.add_argument(
-        "--values", default=None,
-        help="the values to try, e.g. 8,16,32 (widths; the default 8 to 1,024), 0.05,0.2,1 (train_fraction) "
-        "or 0,0.0001,0.001 (l2)",
-    )  # fmt: skip
-    sweep.add_argument("--seeds", default="0", help="seeds per width, e.g. 0,1,2 (error bars need two or more)")
-    sweep.add_argument(
-        "--no-vmap", action="store_true",
-        help="train the seeds of a width one after another with the ordinary engine, not together in one program",
-    )  # fmt: skip
-    sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
-
-
-def _model_and_training_arguments(command: argparse.ArgumentParser) -> None:
-    """The options of a model and its training, shared by ``train`` and ``sweep``."""
-    from core.data import DATASET_CHOICES
-    from core.spec import ACTIVATIONS, MODEL_KINDS
-    from core.tasks import RECONSTRUCTION_LOSSES
-    from core.training import OPTIMIZERS, TrainConfig
-
-    defaults = TrainConfig()
-    command.add_argument("--model", choices=tuple(MODEL_KINDS), default="mlp")
-    # No defaults here: an option given for the other kind of model is refused, so it is seen as None
-    command.add_argument("--widths", help="MLP hidden layer widths (default 512,256)")
-    command.add_argument(
-        "--layers", help="MLP hidden layers, items WIDTH[:ACTIVATION], dropout:RATE, batchnorm, layernorm, e.g. "
-        "512:relu,batchnorm,dropout:0.2,256:relu (instead of --widths)",
-    )  # fmt: skip
-    command.add_argument(
-        "--encoder", help="autoencoder encoder layers (items as --layers); its last Dense layer is the code, "
-        "linear unless given an activation (default 256,64,16)",
-    )  # fmt: skip
-    command.add_argument("--decoder", help="autoencoder decoder layers, items as --layers (default 64,256)")
-    command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
-    command.add_argument(
-        "--dataset", default="sample",
-        help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
-    )  # fmt: skip
-    command.add_argument(
-        "--data-dir",
-        default=None,
-        help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits, emnist_letters)",
-    )
-    command.add_argument("--epochs", default=defaults.epochs, type=_text)
-    command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
-    command.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
-    command.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
-    command.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
-    command.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
-    command.add_argument(
-        "--l2", default=defaults.l2, type=_text,
-        help="L2 penalty: the loss adds this times half the sum of squared weights (default 0: none)",
-    )  # fmt: skip
-    command.add_argument(
-        "--noise", default=defaults.noise, type=_text,
-        help="standard deviation of Gaussian noise added to each training pixel, pixels being 0 to 1 (default 0)",
-    )  # fmt: skip
-    command.add_argument(
-        "--train-fraction", default=defaults.train_fraction, type=_text,
-        help="train on this share of the training images, e.g. 0.05 or 5%% (a fixed subset with every "
-        "class's share; default 1: all)",
-    )  # fmt: skip
 
 
 class UsageError(CoreError):
@@ -164,11 +54,6 @@ def check_save_path(text: str) -> Path:
     except OSError as err:
         raise UsageError(f"--save {_short(text)} cannot be written: {err.strerror or err}") from None
     return path
-
-
-def _text(value: str) -> str:
-    """Numbers are validated by TrainConfig so that the messages match the dashboard's."""
-    return value
 
 
 def _log(message: str, quiet: bool = False) -> None:
