@@ -78,10 +78,9 @@ def _tfds():
 
 
 def default_data_dir() -> str:
-    """tfds' data dir: $TFDS_DATA_DIR or ~/tensorflow_datasets."""
-    from tensorflow_datasets.core import constants
-
-    return os.path.expanduser(constants.DATA_DIR)
+    """tfds' data dir: $TFDS_DATA_DIR or ~/tensorflow_datasets, as ``tfds.load``'s documentation of
+    ``data_dir`` says (tfds has no documented function that returns it)."""
+    return os.path.expanduser(os.environ.get("TFDS_DATA_DIR", os.path.join("~", "tensorflow_datasets")))
 
 
 def load(name: str, *, data_dir: str | None = None, download: bool = True) -> Dataset:
