@@ -15,7 +15,7 @@ from components.words import figure_text
 from core import models
 from core.spec import ModelSpec
 from core.training.history import EpochMetrics, downsample_curve
-from core.training.sweep import SweepRun, WidthSummary
+from core.training.sweep_results import SweepRun, WidthSummary
 from core.training.sweep_settings import SETTINGS, WIDTH, SweptSetting
 from core.variables import VariableRow, value_histogram
 
@@ -467,9 +467,6 @@ def sweep_figure(
     gap_title = "gap: training images − test images" if accuracy else "gap: test loss − training-images loss"
     right = "final training loss" if by_size else gap_title
     fig = make_subplots(rows=1, cols=2, subplot_titles=(score_title, right), horizontal_spacing=0.1)
-    x = [s.parameter_count if by_size else swept.format(s.value) for s in summaries]
-    run_x = [r.parameter_count if by_size else swept.format(r.value) for r in runs]
-    run_names = [f"{swept_value(swept, r.value)}, seed {r.seed}" for r in runs]
     fmt = ".1%" if accuracy else ".4f"
     second = (
         ([s.train_loss_mean for s in summaries], [s.train_loss_std for s in summaries], [r.train_loss for r in runs])
@@ -480,30 +477,8 @@ def sweep_figure(
         ([s.score_mean for s in summaries], [s.score_std for s in summaries], [r.score for r in runs], fmt),
         (*second, ".4f" if by_size or not accuracy else ".1%"),
     )
-    for col, (means, stds, values, number) in enumerate(panels, start=1):
-        hover = [
-            f"{swept_value(swept, s.value)} ({s.parameter_count:,} parameters)<br>mean of {len(s.seeds)} seed(s): "
-            f"{m:{number}} ± {d:{number}}"
-            for s, m, d in zip(summaries, means, stds, strict=True)
-        ]
-        fig.add_trace(
-            go.Scatter(
-                x=x, y=means, error_y={"type": "data", "array": stds, "visible": True}, mode="lines+markers",
-                name="mean over seeds (bar: ± 1 std)", legendgroup="mean", showlegend=col == 1,
-                line={"color": QUALITATIVE[0]}, marker={"size": 8}, text=hover, hovertemplate="%{text}<extra></extra>",
-            ),
-            row=1, col=col,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(
-                x=run_x, y=values, mode="markers", name="one model (click to use its best seed)", legendgroup="runs",
-                showlegend=col == 1, customdata=list(range(len(runs))), text=run_names,
-                marker={"size": 10, "color": QUALITATIVE[1], "opacity": 0.55, "line": {"width": 1, "color": "white"}},
-                hovertemplate="%{text}" + (f"<br>%{{x:,}} parameters: %{{y:{number}}}" if by_size
-                                           else f": %{{y:{number}}}") + "<extra></extra>",
-            ),
-            row=1, col=col,
-        )  # fmt: skip
+    for col, panel in enumerate(panels, start=1):
+        _sweep_panel(fig, col, panel, runs, summaries, swept)
     if by_size:
         fig.update_xaxes(type="log", title="parameters (log scale)")
     else:
@@ -514,6 +489,41 @@ def sweep_figure(
             fig.update_yaxes(tickformat=".0%", row=1, col=2)
     margin = {"l": 10, "r": 10, "t": 40, "b": 10}  # room for the panel titles
     return _layout(fig, height=height, clickmode="event+select", margin=margin)
+
+
+def _sweep_panel(
+    fig: go.Figure, col: int, panel: tuple, runs: Sequence[SweepRun], summaries: Sequence[WidthSummary],
+    swept: SweptSetting,
+) -> None:  # fmt: skip
+    """One panel of ``sweep_figure``: the mean over seeds per value with its error bar, and every run as a point."""
+    means, stds, values, number = panel
+    by_size = swept.changes_model
+    x = [s.parameter_count if by_size else swept.format(s.value) for s in summaries]
+    run_x = [r.parameter_count if by_size else swept.format(r.value) for r in runs]
+    run_names = [f"{swept_value(swept, r.value)}, seed {r.seed}" for r in runs]
+    hover = [
+        f"{swept_value(swept, s.value)} ({s.parameter_count:,} parameters)<br>mean of {len(s.seeds)} seed(s): "
+        f"{m:{number}} ± {d:{number}}"
+        for s, m, d in zip(summaries, means, stds, strict=True)
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=means, error_y={"type": "data", "array": stds, "visible": True}, mode="lines+markers",
+            name="mean over seeds (bar: ± 1 std)", legendgroup="mean", showlegend=col == 1,
+            line={"color": QUALITATIVE[0]}, marker={"size": 8}, text=hover, hovertemplate="%{text}<extra></extra>",
+        ),
+        row=1, col=col,
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=run_x, y=values, mode="markers", name="one model (click to use its best seed)", legendgroup="runs",
+            showlegend=col == 1, customdata=list(range(len(runs))), text=run_names,
+            marker={"size": 10, "color": QUALITATIVE[1], "opacity": 0.55, "line": {"width": 1, "color": "white"}},
+            hovertemplate="%{text}" + (f"<br>%{{x:,}} parameters: %{{y:{number}}}" if by_size
+                                       else f": %{{y:{number}}}") + "<extra></extra>",
+        ),
+        row=1, col=col,
+    )  # fmt: skip
 
 
 def sweep_curves_figure(

@@ -113,6 +113,22 @@ def network_figure(
     for negative, thicker for larger magnitude. ``connections[i]`` joins ``layers[i]`` to ``layers[i + 1]``.
     ``width``: about how wide the chart is drawn, in pixels, to size the dots so that they do not overlap."""
     positions = [_positions(layer.values.size, i) for i, layer in enumerate(layers)]
+    traces, notes = _weight_traces(connections, positions)
+    dots, labels = _unit_traces(layers, positions, height, width)
+    traces += dots
+    notes += labels
+    layout = {
+        "height": height, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "showlegend": False, "annotations": notes,
+        "xaxis": {"visible": False}, "yaxis": {"visible": False, "range": [-0.16, 1.16]},
+        "clickmode": "event+select", "dragmode": False, "hovermode": "closest",
+    }  # fmt: skip
+    return go.Figure(data=traces, layout=layout)
+
+
+def _weight_traces(
+    connections: Sequence[Connections], positions: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> tuple[list[go.Scatter], list[dict]]:
+    """The lines of ``network_figure``'s strongest weights, and the note under each pair of columns."""
     # one trace per sign and thickness for all the layers' lines (a trace per layer pair is slower to build)
     segments: dict[tuple[bool, int], list[tuple[np.ndarray, np.ndarray]]] = {}
     notes = []
@@ -150,6 +166,15 @@ def network_figure(
         for (positive, b), parts in segments.items()
         if sum(len(xs) for xs, _ in parts)
     ]
+    return traces, notes
+
+
+def _unit_traces(
+    layers: Sequence[DiagramLayer], positions: Sequence[tuple[np.ndarray, np.ndarray]], height: int, width: int
+) -> tuple[list[go.Scatter], list[dict]]:
+    """The unit dots of ``network_figure``, one trace per layer, and the name above each column."""
+    traces: list[go.Scatter] = []
+    notes: list[dict] = []
     pixels_per_y = (height - 20) / 1.32  # the y axis spans 1.32
     pixels_per_x = (width - 20) / (2 * (len(layers) - 1) + 1.4)
     for i, (layer, (x, y)) in enumerate(zip(layers, positions, strict=True)):
@@ -175,12 +200,7 @@ def network_figure(
             )
         )
         notes.append({"x": 2 * i, "y": 1.08, "showarrow": False, "text": f"<b>{layer.name}</b><br>{values.size:,}"})
-    layout = {
-        "height": height, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "showlegend": False, "annotations": notes,
-        "xaxis": {"visible": False}, "yaxis": {"visible": False, "range": [-0.16, 1.16]},
-        "clickmode": "event+select", "dragmode": False, "hovermode": "closest",
-    }  # fmt: skip
-    return go.Figure(data=traces, layout=layout)
+    return traces, notes
 
 
 def clicked_unit(point: dict) -> tuple[int, int] | None:

@@ -64,12 +64,28 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 16) -> str:
     """The HTML report of ``result`` evaluated on ``dataset``'s test split."""
-    spec, config, history = result.spec, result.config, result.history
-    costs = model_costs(spec, config)
-    last = result.final_metrics
+    spec, config = result.spec, result.config
     evaluation = predict.evaluate(
         spec, result.variables, dataset.test_images, dataset.test_labels, config.reconstruction_loss
     )
+    rows = _summary_rows(result, dataset, evaluation)
+    parts = _result_parts(result, dataset, evaluation, images)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='sub'>Report made {time.strftime('%Y-%m-%d %H:%M')} "
+        "by the flax model dashboard</p>"
+        + _table(rows)
+        + "".join(parts)
+        + f"<h2>The model in flax</h2><pre>{html.escape(flax_source(spec))}</pre></body></html>"
+    )
+
+
+def _summary_rows(result: TrainResult, dataset: Dataset, evaluation: predict.Evaluation) -> list[tuple[str, str]]:
+    """The table at the top: the model, its data and training, the outcome and the test score."""
+    spec, config, history = result.spec, result.config, result.history
+    costs = model_costs(spec, config)
+    last = result.final_metrics
     work = f"{human_count(costs.forward_flops)} operations forward, {human_count(costs.train_flops)} to learn from it"
     augment = ", images shifted by up to 1 pixel" if config.augment else ""
     training = (
@@ -103,7 +119,12 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
         rows.append(("Test reconstruction error", f"{evaluation.mse:.4f} per pixel (average image: {baseline:.4f})"))
     if last is not None:
         rows.append(("Final training loss", f"{last.train_loss:.4f}"))
+    return rows
 
+
+def _result_parts(result: TrainResult, dataset: Dataset, evaluation: predict.Evaluation, images: int) -> list[str]:
+    """The learning curve, then predictions and the confusion matrix (MLP) or reconstructions."""
+    spec, config, history = result.spec, result.config, result.history
     curve = figures.Curve(
         "run", np.asarray(history.step_losses, np.float32), [e.step for e in history.epochs],
         [e.test_loss for e in history.epochs], [e.test_accuracy for e in history.epochs],
@@ -132,12 +153,4 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
             f"<img alt='reconstructions' src='{png_data_uri(tile(rebuilt, 8, 4))}'>"
             f"<p class='cap'>Rebuilt from a code of {spec.code_size} numbers</p>"
         )
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class='sub'>Report made {time.strftime('%Y-%m-%d %H:%M')} "
-        "by the flax model dashboard</p>"
-        + _table(rows)
-        + "".join(parts)
-        + f"<h2>The model in flax</h2><pre>{html.escape(flax_source(spec))}</pre></body></html>"
-    )
+    return parts

@@ -24,7 +24,7 @@ from core.runs.sweep_job import SweepJob
 from core.spec import PRESETS, ModelSpec
 from core.training import TrainConfig, TrainResult
 from core.training.estimate import SweepEstimate
-from core.training.sweep import SweepPlan
+from core.training.sweep_plan import SweepPlan
 
 _STATE_KEY = "flax_dashboard.state"
 #: server-wide identity of a run, for caches shared by every visitor (a visitor sees run numbers 1, 2, ...)

@@ -10,7 +10,7 @@ from components.words import status_words
 from core.runs import store
 from core.runs.sweep_job import SweepSnapshot
 from core.training import Status
-from core.training.sweep import SweepRun
+from core.training.sweep_results import SweepRun
 from core.training.sweep_settings import SETTINGS, WIDTH, SweptSetting
 
 

@@ -7,7 +7,8 @@
 - ``stack.py``: one stack's compiled programs and data (``plan_stack``, ``Stack``), and ``warm_up``.
 - ``engine.py``: ``train_stack`` (N models of one shape together) and ``train`` (N = 1).
 - ``results.py``: ``Progress``, ``TrainResult``, the run statuses; ``history.py``: losses and metrics.
-- ``sweep.py`` / ``estimate.py``: width sweeps on top of the engine, and how long they take.
+- ``sweep.py`` / ``estimate.py``: width sweeps on top of the engine, and how long they take; ``sweep_plan.py``
+  what a sweep trains, ``sweep_results.py`` its trained models and summaries, ``sweep_settings.py`` what it varies.
 """
 
 from core.training.config import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig

@@ -18,7 +18,7 @@ from core.training.engine import chunk_steps
 from core.training.pacing import FreeRun, Pacing
 from core.training.programs import MAX_CHUNK_STEPS, plan_rows
 from core.training.stack import fresh_model_state, plan_stack, stack, state_shapes, steps_per_epoch
-from core.training.sweep import SweepPlan, seed_groups
+from core.training.sweep_plan import SweepPlan, seed_groups
 
 #: Assumed compile time of one model's programs before any has been measured in this process.
 TYPICAL_COMPILE_S = 2.0
