@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks import first_visit
 from benchmarks.throughput import benchmark_parser, machine_info, report_benchmark
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, goto, open_page, start_server, stop_server, wait_idle
+from testkit.browser_support import CHROMIUM, CHROMIUM_ARGS, goto, open_page, start_server, stop_server, wait_idle
 
 TARGETS = {"ratio_2": 0.85, "ratio_4": 0.75, "fairness": 0.75, "switch_p90_s": 1.0, "first_visit_s": 2.5}
 #: the pages a browsing visitor goes round: menu title -> the page's own title (its first heading)

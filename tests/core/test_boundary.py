@@ -52,7 +52,7 @@ LIBRARIES = {
     "array_record",
 }
 INTERNAL_MODULES = ("jax.extend", "jax.interpreters", "jax.lib", "jaxlib")  # primitives, lowering, C++
-SCANNED = ("core", "components", "pages", "benchmarks", "scripts", "tests", "app.py")
+SCANNED = ("core", "components", "pages", "benchmarks", "scripts", "testkit", "tests", "app.py")
 
 
 def _is_private(name: str) -> bool:
@@ -127,3 +127,41 @@ def test_only_public_names_of_jax_flax_and_optax_are_used():
     assert len(files) > 20
     problems = [f"{path.relative_to(ROOT)} {use}" for path in files for use in internal_uses(path.read_text())]
     assert not problems, "\n".join(problems)
+
+
+# ----- helpers shared by tests, benchmarks and scripts live in testkit ---------------------------
+
+
+def _imported_modules(path: Path) -> list[str]:
+    """Every module an ``import`` or ``from ... import`` in ``path`` names, at any depth of the file."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_benchmarks_and_scripts_never_import_the_tests():
+    """benchmarks/ and scripts/ take shared helpers from ``testkit``; the tests are not a library."""
+    wrong = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for folder in ("benchmarks", "scripts")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for name in _imported_modules(path)
+        if name == "tests" or name.startswith("tests.")
+    ]
+    assert not wrong, wrong
+
+
+def test_the_app_never_imports_testkit():
+    """testkit serves tests, benchmarks and scripts; the app (core, components, pages, app.py) never needs it."""
+    paths = [ROOT / "app.py", *(p for folder in ("core", "components", "pages") for p in (ROOT / folder).rglob("*.py"))]
+    wrong = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted(paths)
+        for name in _imported_modules(path)
+        if name == "testkit" or name.startswith("testkit.")
+    ]
+    assert not wrong, wrong

@@ -1,4 +1,4 @@
-"""Helpers shared by the AppTest and browser tests (import as ``tests.support``)."""
+"""Helpers shared by the AppTest and browser tests and the app benchmark (import as ``testkit.support``)."""
 
 from __future__ import annotations
 

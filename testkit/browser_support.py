@@ -1,4 +1,5 @@
-"""Helpers for the Playwright tests (import as ``tests.browser_support``)."""
+"""Helpers for the Playwright tests, the browser benchmarks and the screenshot scripts (import as
+``testkit.browser_support``)."""
 
 from __future__ import annotations
 
