@@ -165,3 +165,13 @@ def test_the_app_never_imports_testkit():
         if name == "testkit" or name.startswith("testkit.")
     ]
     assert not wrong, wrong
+
+
+@pytest.mark.parametrize("package", ["core", "core.data", "core.runs", "core.training"])
+def test_each_package_docstring_names_all_its_modules(package):
+    """A package's docstring is its map: every module file in it is named there (``name.py``)."""
+    folder = ROOT.joinpath(*package.split("."))
+    tree = ast.parse((folder / "__init__.py").read_text())
+    docstring = ast.get_docstring(tree) or ""
+    missing = [p.name for p in sorted(folder.glob("*.py")) if p.name != "__init__.py" and p.name not in docstring]
+    assert not missing, f"{package}'s docstring does not name {missing}"
