@@ -52,7 +52,7 @@ LIBRARIES = {
     "array_record",
 }
 INTERNAL_MODULES = ("jax.extend", "jax.interpreters", "jax.lib", "jaxlib")  # primitives, lowering, C++
-SCANNED = ("core", "components", "pages", "benchmarks", "scripts", "tests", "app.py")
+SCANNED = ("core", "components", "pages", "benchmarks", "scripts", "testkit", "tests", "app.py")
 # A module path through one of these packages is the library's internals, not its documented API
 # (``tensorflow_datasets.core.download.checksums``, ``streamlit.runtime.scriptrunner``) ...
 INTERNAL_PACKAGES = {"tensorflow_datasets", "streamlit", "flax", "jax", "optax"}
@@ -196,3 +196,51 @@ def test_every_allowed_internal_path_says_why_and_where():
         assert path.split(".")[0] in INTERNAL_PACKAGES and INTERNAL_PARTS & set(path.split(".")[1:]), path
         assert len(why) > 30, path
         assert all(url.startswith("https://") for url in where.split()), path
+
+
+# ----- helpers shared by tests, benchmarks and scripts live in testkit ---------------------------
+
+
+def _imported_modules(path: Path) -> list[str]:
+    """Every module an ``import`` or ``from ... import`` in ``path`` names, at any depth of the file."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_benchmarks_and_scripts_never_import_the_tests():
+    """benchmarks/ and scripts/ take shared helpers from ``testkit``; the tests are not a library."""
+    wrong = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for folder in ("benchmarks", "scripts")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for name in _imported_modules(path)
+        if name == "tests" or name.startswith("tests.")
+    ]
+    assert not wrong, wrong
+
+
+def test_the_app_never_imports_testkit():
+    """testkit serves tests, benchmarks and scripts; the app (core, components, pages, app.py) never needs it."""
+    paths = [ROOT / "app.py", *(p for folder in ("core", "components", "pages") for p in (ROOT / folder).rglob("*.py"))]
+    wrong = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted(paths)
+        for name in _imported_modules(path)
+        if name == "testkit" or name.startswith("testkit.")
+    ]
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("package", ["core", "core.data", "core.runs", "core.training"])
+def test_each_package_docstring_names_all_its_modules(package):
+    """A package's docstring is its map: every module file in it is named there (``name.py``)."""
+    folder = ROOT.joinpath(*package.split("."))
+    tree = ast.parse((folder / "__init__.py").read_text())
+    docstring = ast.get_docstring(tree) or ""
+    missing = [p.name for p in sorted(folder.glob("*.py")) if p.name != "__init__.py" and p.name not in docstring]
+    assert not missing, f"{package}'s docstring does not name {missing}"
