@@ -217,7 +217,7 @@ def build_width_change(trials: int) -> list[float]:
 
     The first change is a warm-up and is not counted.
     """
-    from tests.support import metric
+    from testkit.support import metric
 
     at = open_app()
     seconds = []
@@ -238,7 +238,7 @@ def variables_width_change(trials: int) -> tuple[list[float], list[float]]:
     background), and the seconds from the edit until the page shows the new model's values.
     The first change is a warm-up and is not counted."""
     from core import models
-    from tests.support import state
+    from testkit.support import state
 
     at = open_app()
     at.switch_page("pages/variables.py")
@@ -302,7 +302,7 @@ def inside_new_input(trials: int) -> dict[str, list[float]]:
     of the rerun after "Another image", which redraws every layer, the diagram and the chosen unit.
     The first pick is a warm-up and is not counted."""
     from components.state import DEFAULT_SPECS
-    from tests.support import state
+    from testkit.support import state
 
     seconds: dict[str, list[float]] = {}
     for kind, spec in DEFAULT_SPECS.items():
@@ -348,7 +348,7 @@ def train_in_app(dataset: str, epochs: int, live_views: bool = True) -> dict[str
 
     Returns the job's own images/s (compile and evaluation excluded, like ``core.training.train``).
     """
-    from tests.support import button, state, text_input
+    from testkit.support import button, state, text_input
 
     at = open_app()
     state(at).watch_training = live_views
@@ -385,7 +385,7 @@ def live_views_rerun_cost(trials: int) -> dict[str, Any]:
     alternating, ``2 * trials`` reruns each. The difference of the medians is what the live views add
     to each poll; per second of polling, that is the share of one core they take from training."""
     from components.state import DEFAULT_SPECS
-    from tests.support import button, state, wait_for_training
+    from testkit.support import button, state, wait_for_training
 
     costs: dict[str, Any] = {}
     for kind, spec in DEFAULT_SPECS.items():

@@ -31,7 +31,8 @@ from typing import Any
 
 from benchmarks import first_visit
 from benchmarks.throughput import benchmark_parser, machine_info, report_benchmark
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, goto, open_page, start_server, stop_server, wait_idle
+from testkit.browser_support import CHROMIUM, CHROMIUM_ARGS, goto, open_page, start_server, stop_server, wait_idle
+from testkit.waits import HANG_S
 
 TARGETS = {"ratio_2": 0.85, "ratio_4": 0.75, "fairness": 0.75, "switch_p90_s": 1.0, "first_visit_s": 2.5}
 #: the pages a browsing visitor goes round: menu title -> the page's own title (its first heading)
@@ -42,8 +43,6 @@ BROWSED_PAGES = {
     "Results": "Predictions",
     "Inside": "Inside the network",
 }
-#: how long a wait for the server may last before the benchmark gives up (a hang, not a measure)
-HANG_GUARD_S = 600
 #: true once the current page is ``path``, shows ``heading`` in its main area and its script is idle
 PAGE_SHOWN = """([path, heading]) => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -121,13 +120,13 @@ def final_saves(folder: Path) -> dict[str, dict[str, Any]]:
 
 def wait_for_saves(folder: Path, known: set[str], count: int) -> list[dict[str, Any]]:
     """Wait until ``count`` runs not in ``known`` have ended; their summaries, in order of their ends."""
-    deadline = time.monotonic() + HANG_GUARD_S
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline:
         new = {k: v for k, v in final_saves(folder).items() if k not in known}
         if len(new) >= count:
             return sorted(new.values(), key=lambda s: s["created"])
         time.sleep(0.2)
-    raise RuntimeError(f"{count} runs did not end within {HANG_GUARD_S} s")
+    raise RuntimeError(f"{count} runs did not end within {HANG_S} s")
 
 
 def new_visitor(browser, missing: list[str]):
@@ -211,7 +210,7 @@ def switch_pages(page, switches: int) -> list[float]:
         path = urlparse(link.get_attribute("href")).path
         tic = time.monotonic()
         link.click()
-        page.wait_for_function(PAGE_SHOWN, arg=[path, BROWSED_PAGES[title]], timeout=HANG_GUARD_S * 1000)
+        page.wait_for_function(PAGE_SHOWN, arg=[path, BROWSED_PAGES[title]], timeout=HANG_S * 1000)
         seconds.append(time.monotonic() - tic)
         wait_idle(page)
     return seconds
@@ -226,7 +225,7 @@ def browse_while_training(browser, url: str, runs: Path, switches: int) -> dict[
         known = set(final_saves(runs))
         press_start(trainers)
         for page in trainers:  # both train: their live panels are drawn
-            page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=HANG_GUARD_S * 1000)
+            page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=HANG_S * 1000)
         goto(browser_page, url)
         seconds = switch_pages(browser_page, switches)
         for page in trainers:

@@ -19,7 +19,7 @@ from typing import Any
 
 from benchmarks.throughput import benchmark_parser, machine_info, report_benchmark
 from components.frame import PAGE_FILES
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, first_visit, start_server, stop_server
+from testkit.browser_support import CHROMIUM, CHROMIUM_ARGS, first_visit, start_server, stop_server
 
 TARGET_S = 2.5
 TITLES = [title for title, _ in PAGE_FILES.values()]

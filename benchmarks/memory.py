@@ -65,7 +65,7 @@ def reachable_bytes(root: object) -> int:
     """Bytes of the numpy and JAX arrays reachable from ``root`` through this project's objects, dicts,
     lists, tuples and partials (datasets and threads not followed): what the session really holds."""
     from core.data import Dataset
-    from tests.trees import array_bytes
+    from testkit.trees import array_bytes
 
     return array_bytes(root, skip=(Dataset, threading.Thread), follow=("core", "components"))
 

@@ -24,6 +24,10 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return images
 
 
+#: The scale of one image shown alone (a drawn digit, a decoded one): 28x28 pixels shown 224 wide.
+BIG = 8
+
+
 def tile(images: np.ndarray, cols: int, scale: int = 3, pad: int = 2, background: int = 255) -> np.ndarray:
     """Arrange (N, H, W[, 1]) images in rows of ``cols``, each upscaled ``scale`` times by
     repeating pixels (crisp, no blur), separated by ``pad`` pixels of ``background``."""

@@ -16,6 +16,7 @@ from core import models
 from core.jax_setup import device_summary
 from core.runs.jobs import SLOTS
 
+#: How often the live parts of every page (sidebar, Train, Sweep) refresh while a job runs, in seconds.
 POLL_SECONDS = 1.0
 
 

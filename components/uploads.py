@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 import streamlit as st
+
+# Streamlit has no public removal of an upload's bytes (streamlit/streamlit#9218); UploadedFile is
+# st.file_uploader's documented type: both are named, with why, in tests/core/test_boundary.py's ALLOW_LIST.
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 

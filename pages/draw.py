@@ -10,7 +10,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from components import figures, resources
 from components.frame import require_frame
-from components.images import tile
+from components.images import BIG, tile
 from components.state import get_state
 from components.ui import extreme_values_notice, not_trained_yet
 from components.words import plain
@@ -23,7 +23,6 @@ from core.spec import MLPSpec
 require_frame()
 
 CANVAS_PIXELS = 280  # ten times MNIST's 28: the prepared digit is 20 pixels tall, the drawing ~200
-BIG = 8
 
 state = get_state()
 spec = state.spec

@@ -12,7 +12,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import page, require_frame
-from components.images import tile
+from components.images import BIG, tile
 from components.state import get_state
 from components.ui import extreme_values_notice, not_trained_yet
 from components.words import option_text, plain
@@ -23,7 +23,6 @@ from core.spec import AutoEncoderSpec, ModelSpec
 
 require_frame()
 
-BIG = 8  # one decoded 28x28 image is shown 224 pixels wide
 CHOICES_PER_CLASS = 5
 
 state = get_state()

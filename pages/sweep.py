@@ -9,6 +9,7 @@ from components import figures, resources
 from components.frame import require_frame
 from components.run_views import duration
 from components.session import session_alive_check, tab_grace_seconds, visitor_id
+from components.sidebar import POLL_SECONDS
 from components.state import AppState, get_state
 from components.sweep_views import (
     SweepPageState,
@@ -43,7 +44,6 @@ from core.training.sweep import (
 
 require_frame()
 
-POLL_SECONDS = 1.0
 DEFAULT_SEEDS = "0,1,2"
 #: What a sweep can vary, in words (the order of the select box).
 SETTING_WORDS = {

@@ -21,6 +21,7 @@ from components.run_views import (
     progress_text,
 )
 from components.server_paths import folder_words
+from components.sidebar import POLL_SECONDS
 from components.state import AppState, Run, get_state
 from components.training import continue_training, restore_saved, save_status, start_training
 from components.ui import advanced, explain, height
@@ -36,7 +37,6 @@ from core.training.overfitting import describe_subset
 
 require_frame()
 
-POLL_SECONDS = 1.0
 NO_OPTIMIZER_STATE = (
     "This model cannot be continued: it keeps no optimizer state (a width sweep keeps only each model's "
     "parameters). Train it anew with Start training above."

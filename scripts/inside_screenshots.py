@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser_support import (  # noqa: E402
+from testkit.browser_support import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     goto,

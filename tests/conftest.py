@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from core.data import Dataset, load_dataset, make_dataset  # noqa: E402
 from core.runs.jobs import stop_all  # noqa: E402
-from tests.waits import HANG_S  # noqa: E402
+from testkit.waits import HANG_S  # noqa: E402
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 

@@ -9,4 +9,9 @@
 - ``memory.py``: the memory budget of the finished models visitors keep, per visitor and per
   server; saved ones over it leave memory and are read back from ``runs/`` on use.
 - ``priority.py``: training threads at a lower CPU priority than the pages.
+- ``scheduler.py``: fair turns for every training of the process, one compiled chunk at a time
+  (``SCHEDULER``), and the dashboard's pacing of a job (``JobControls``).
+- ``slots.py``: how many background jobs run at once, and which waiting visitor's job goes next.
+- ``sweep_job.py``: a sweep in a background thread, streaming each value's results.
+- ``autosave.py``: training that writes a checkpoint after every epoch, so a killed process loses at most one.
 """

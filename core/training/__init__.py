@@ -6,6 +6,10 @@
 - ``devices.py``: the data on the device(s), and how several devices share the work.
 - ``stack.py``: one stack's compiled programs and data (``plan_stack``, ``Stack``), and ``warm_up``.
 - ``engine.py``: ``train_stack`` (N models of one shape together) and ``train`` (N = 1).
+- ``pacing.py``: the engine's hook for background jobs (turns, chunk sizes, a new learning rate);
+  ``FreeRun`` when nothing paces it.
+- ``divergence.py``: when a run counts as diverged, and how that is said.
+- ``overfitting.py``: the overfitting lab's maths (a part of the images, input noise, the L2 penalty).
 - ``results.py``: ``Progress``, ``TrainResult``, the run statuses; ``history.py``: losses and metrics.
 - ``sweep.py`` / ``estimate.py``: width sweeps on top of the engine, and how long they take; ``sweep_plan.py``
   what a sweep trains, ``sweep_results.py`` its trained models and summaries, ``sweep_settings.py`` what it varies.

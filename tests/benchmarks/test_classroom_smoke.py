@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from testkit.browser_support import CHROMIUM
 from tests.benchmarks.reports import run_small
-from tests.browser_support import CHROMIUM
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.browser_support import goto, rss_mb, sidebar_text, start_training, wait_for_sidebar
+from testkit.browser_support import goto, rss_mb, sidebar_text, start_training, wait_for_sidebar
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ from core.data import load_dataset
 from core.predict import evaluate
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.browser_support import (
+from testkit.browser_support import (
     goto,
     no_exception,
     open_page,

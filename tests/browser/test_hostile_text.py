@@ -11,8 +11,8 @@ import pytest
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.browser_support import goto, no_exception, open_page, wait_idle
-from tests.support import HOSTILE
+from testkit.browser_support import goto, no_exception, open_page, wait_idle
+from testkit.support import HOSTILE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

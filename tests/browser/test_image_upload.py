@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from tests.browser_support import goto, no_exception, wait_idle
+from testkit.browser_support import goto, no_exception, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

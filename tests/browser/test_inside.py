@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import goto, main_text, no_exception, open_page, screenshot, train_on_page, wait_idle
+from testkit.browser_support import goto, main_text, no_exception, open_page, screenshot, train_on_page, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

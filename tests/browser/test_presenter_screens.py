@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.browser_support import goto, main_text, no_exception, open_page, wait_for_text, wait_idle
+from testkit.browser_support import goto, main_text, no_exception, open_page, wait_for_text, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import (
+from testkit.browser_support import (
     ROOT,
     free_port,
     goto,
@@ -36,7 +36,7 @@ from tests.browser_support import (
     wait_for_text,
     wait_idle,
 )
-from tests.waits import wait_for
+from testkit.waits import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

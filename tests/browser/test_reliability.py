@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.browser_support import (
+from testkit.browser_support import (
     goto,
     no_exception,
     open_page,

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.browser_support import goto, open_page, start_training, wait_for_text, wait_idle
+from testkit.browser_support import goto, open_page, start_training, wait_for_text, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ from core.data import load_dataset
 from core.spec import ModelSpec
 from core.training import TrainConfig
 from core.training.sweep import SweepPlan, run_sweep
-from tests.browser_support import (
+from testkit.browser_support import (
     goto,
     main_text,
     no_exception,

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import (
+from testkit.browser_support import (
     goto,
     no_exception,
     open_page,

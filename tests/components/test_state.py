@@ -12,8 +12,8 @@ from core.predict import evaluate
 from core.runs.memory import Budget, MemoryLedger
 from core.spec import ModelSpec
 from core.training import TrainConfig
-from tests.trees import array_bytes
-from tests.waits import joined
+from testkit.trees import array_bytes
+from testkit.waits import joined
 
 SPEC = ModelSpec.mlp((8,))
 #: 784 x 8 + 8 + 8 x 10 + 10 = 6,370 float32 parameters

@@ -10,7 +10,7 @@ from components.training import start_training
 from core.data import load_dataset
 from core.spec import ModelSpec
 from core.training import TrainConfig
-from tests.waits import joined
+from testkit.waits import joined
 
 
 @pytest.mark.parametrize(("value", "expected"), [("2", 2.0), ("0", 0.5), ("-3", 0.5), ("soon", 15.0), (None, 15.0)])

@@ -9,7 +9,7 @@ from streamlit import config
 from components.server_paths import hide_server_paths
 from components.words import figure_text, option_text, plain
 from core.data.archive import UPLOAD_ROOT
-from tests.support import HOSTILE, as_github_shows
+from testkit.support import HOSTILE, as_github_shows
 
 
 @pytest.fixture

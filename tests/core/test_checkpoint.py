@@ -13,7 +13,7 @@ from core.errors import CheckpointError
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.trees import assert_leaves_close
+from testkit.trees import assert_leaves_close
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,7 @@ import threading
 import weakref
 
 from core.collector import BoundedCollector
-
-HANG_GUARD_S = 600
+from testkit.waits import HANG_S
 
 
 class Node:
@@ -24,7 +23,7 @@ def test_the_collector_frees_garbage_cycles_on_its_own():
         cycle = Node()
         weakref.finalize(cycle, freed.set)
         del cycle
-        assert freed.wait(HANG_GUARD_S)
+        assert freed.wait(HANG_S)
         assert collector.collections >= 1
     finally:
         collector.stop()
@@ -44,6 +43,6 @@ def test_the_collector_is_a_daemon_and_the_server_setup_freezes_start_up_once():
               freeze_and_collect_at_bounded_rate() is collector)
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_GUARD_S)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_S)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True", "True", "True"]

@@ -20,7 +20,7 @@ from core.training import TrainConfig, train
 from core.training.programs import compiled_programs, dropout_key, epoch_plan, to_float
 from core.training.stack import fresh_model_state, plan_stack, stack
 from core.training.sweep import SweepPlan, scalable_layers, spec_with_width
-from tests.trees import assert_leaves_close
+from testkit.trees import assert_leaves_close
 
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
 BN_DROPOUT = ModelSpec(

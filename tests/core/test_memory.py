@@ -13,7 +13,7 @@ from core.runs import store
 from core.runs.memory import DEFAULT_SERVER_MB, DEFAULT_VISITOR_MB, Budget, KeptModel, MemoryLedger, tree_nbytes
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.trees import assert_leaves_close
+from testkit.trees import assert_leaves_close
 
 #: a 784-32-10 MLP: 784 x 32 + 32 + 32 x 10 + 10 = 25,450 float32 parameters
 PARAMS_BYTES = 25_450 * 4

@@ -7,7 +7,7 @@ import pytest
 
 from core import models
 from core.spec import ModelSpec
-from tests.trees import assert_leaves_close
+from testkit.trees import assert_leaves_close
 
 
 def test_mlp_maps_images_to_class_scores():

@@ -19,7 +19,7 @@ from core.training.overfitting import (
     train_eval_data,
     training_indices,
 )
-from tests.trees import assert_leaves_close
+from testkit.trees import assert_leaves_close
 
 TINY_MLP = ModelSpec.mlp((64,))
 

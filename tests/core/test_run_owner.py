@@ -18,7 +18,7 @@ import pytest
 from core.runs import owner, store
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.waits import HANG_S
+from testkit.waits import HANG_S
 
 ROOT = Path(__file__).resolve().parents[2]
 #: another server process: saves a run while it "trains" (an epoch's result offered once), then stays alive

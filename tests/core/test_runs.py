@@ -11,8 +11,8 @@ from core.runs.jobs import TrainingJob
 from core.runs.slots import SLOTS
 from core.spec import ModelSpec
 from core.training import TrainConfig
-from tests.trees import array_bytes
-from tests.waits import HANG_S, joined, wait_for
+from testkit.trees import array_bytes
+from testkit.waits import HANG_S, joined, wait_for
 
 SPEC = ModelSpec.mlp((64,))
 

@@ -14,7 +14,7 @@ from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from core.training.optimizer import learning_rate
 from core.training.programs import compiled_programs
-from tests.waits import joined, wait_for
+from testkit.waits import joined, wait_for
 
 SPEC = ModelSpec.mlp((32,))
 

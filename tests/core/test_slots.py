@@ -13,7 +13,7 @@ from core.runs.sweep_job import SweepJob
 from core.spec import ModelSpec
 from core.training import TrainConfig, steps_per_epoch, train
 from core.training.sweep import SweepPlan
-from tests.waits import joined, wait_for
+from testkit.waits import joined, wait_for
 
 SPEC = ModelSpec.mlp((32,))
 LONG = ModelSpec.mlp((256,)), TrainConfig(epochs=500)  # on the sample: runs until stopped

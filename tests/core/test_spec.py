@@ -22,7 +22,7 @@ from core.spec import (
     ModelSpec,
 )
 from core.training import TrainConfig
-from tests.support import is_number_text
+from testkit.support import is_number_text
 
 
 def test_default_mlp_parameter_count_is_exact():

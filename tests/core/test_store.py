@@ -9,8 +9,8 @@ from core.runs import store
 from core.runs.jobs import TrainingJob
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.trees import assert_leaves_close
-from tests.waits import HANG_S, joined, wait_for
+from testkit.trees import assert_leaves_close
+from testkit.waits import HANG_S, joined, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,9 @@ from core.training.engine import train_stack
 from core.training.estimate import SweepEstimate, estimate_sweep, linear
 from core.training.sweep import SweepPlan, eta_seconds, run_sweep, spec_with_width, summarise, sweep_runs
 from core.validate import whole_numbers as parse_whole_numbers
+from testkit.trees import array_bytes, assert_leaves_close
+from testkit.waits import joined, wait_for
 from tests.core.test_cli import run_cli
-from tests.trees import array_bytes, assert_leaves_close
-from tests.waits import joined, wait_for
 
 MLP = ModelSpec.mlp((64, 32))
 CONFIG = TrainConfig(epochs=2)

@@ -45,6 +45,15 @@ def test_tensorflow_is_not_needed():
         import tensorflow  # noqa: F401
 
 
+def test_default_data_dir_is_the_one_tfds_load_documents(monkeypatch, tmp_path):
+    """$TFDS_DATA_DIR when set, else ~/tensorflow_datasets (read without tfds' internal constants)."""
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    assert tfds_source.default_data_dir() == str(tmp_path / "tfds")
+    monkeypatch.delenv("TFDS_DATA_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert tfds_source.default_data_dir() == str(tmp_path / "tensorflow_datasets")
+
+
 def _idx_gz(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)

@@ -13,7 +13,7 @@ from core.training.config import SHIFT_PIXELS
 from core.training.optimizer import fresh_state, optimizer
 from core.training.programs import epoch_plan, shift_images
 from core.training.stack import fresh_model_state
-from tests.trees import assert_leaves_close
+from testkit.trees import assert_leaves_close
 
 TINY_MLP = ModelSpec.mlp((64,))
 

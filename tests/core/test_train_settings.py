@@ -21,8 +21,8 @@ from core.tasks import RECONSTRUCTION_LOSSES
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig, train
 from core.training.config import MAX_L2, MAX_LEARNING_RATE, MAX_NOISE
 from core.training.programs import epoch_plan
-from tests.support import is_number_text
-from tests.trees import assert_leaves_close
+from testkit.support import is_number_text
+from testkit.trees import assert_leaves_close
 
 # ----- TrainConfig: round trip -------------------------------------------------------------
 

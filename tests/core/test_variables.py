@@ -14,7 +14,7 @@ from core.variables import (
     tree_outline,
     variable_rows,
 )
-from tests.trees import assert_leaves_close
+from testkit.trees import assert_leaves_close
 
 
 @pytest.mark.parametrize("spec", [ModelSpec.mlp(), ModelSpec.autoencoder()], ids=["mlp", "autoencoder"])

@@ -10,7 +10,7 @@ import pytest
 from core.data import tfds as tfds_source
 from core.data.idx import export_idx, write_idx
 from core.spec import ModelSpec
-from tests.support import button, open_variables, shown, state, text_input, wait_for_training
+from testkit.support import button, open_variables, shown, state, text_input, wait_for_training
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import pytest
 
 from core.spec import ModelSpec
-from tests.support import button, metric, state, text_input
+from testkit.support import button, metric, state, text_input
 
 
 def test_fresh_session_shows_the_default_mlp(app):

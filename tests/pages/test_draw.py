@@ -19,7 +19,7 @@ from core import canvas, predict
 from core.data import load_dataset
 from core.spec import ModelSpec
 from core.training import TrainConfig, TrainResult, train
-from tests.support import metric, select_trained
+from testkit.support import metric, select_trained
 
 PAGE = "pages/draw.py"
 

@@ -11,7 +11,7 @@ from core.data import load_dataset
 from core.latent import latent_axes
 from core.spec import ModelSpec
 from core.training import TrainConfig, TrainResult, train
-from tests.support import select_trained, state
+from testkit.support import select_trained, state
 
 PAGE = "pages/explore.py"
 

@@ -18,8 +18,8 @@ from core.data.archive import unpack_upload
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
+from testkit.support import HOSTILE, assert_shown_as_typed, select_trained, state
 from tests.pages.conftest import ROOT
-from tests.support import HOSTILE, assert_shown_as_typed, select_trained, state
 
 LINK = HOSTILE["link"]
 IMAGE = HOSTILE["image"]

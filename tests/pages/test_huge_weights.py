@@ -16,9 +16,9 @@ from components.report import run_report
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
+from testkit.support import state
 from tests.pages.conftest import ROOT
 from tests.pages.test_draw import draw, drawn_digit
-from tests.support import state
 
 PAGES = ("explore", "variables", "results", "inside", "build", "train", "sweep")
 NOTED = ("explore", "variables", "results", "inside")  # the pages that draw the model's values (and draw)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.data.archive import unpack_upload
-from tests.support import button, metric, shown, state, wait_for_training
+from testkit.support import button, metric, shown, state, wait_for_training
 
 
 def zip_of_sample(sample, names: tuple[str, str]) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 from core import inside, models, predict
 from core.spec import PRESETS
 from core.training import TrainConfig, train
-from tests.support import select_trained, state
+from testkit.support import select_trained, state
 
 MLP = PRESETS["MNIST classifier (default)"][1]
 AUTOENCODER = PRESETS["MNIST autoencoder (default)"][1]

@@ -9,7 +9,7 @@ from core.layers import Layer, parse_layers
 from core.predict import evaluate
 from core.spec import PRESETS, ModelSpec
 from core.training import TrainConfig, train
-from tests.support import button, metric, open_tab, open_variables, select_trained, state, text_input
+from testkit.support import button, metric, open_tab, open_variables, select_trained, state, text_input
 
 BN_DROPOUT = ModelSpec(kind="mlp", hidden=parse_layers("64, batchnorm, dropout:0.2, 32", "hidden"), seed=1)
 AE_LAYERS = ModelSpec(

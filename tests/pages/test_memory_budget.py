@@ -7,7 +7,7 @@ from core.predict import evaluate
 from core.runs import store
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from tests.support import button, metric, state, wait_for_training
+from testkit.support import button, metric, state, wait_for_training
 
 SPEC = ModelSpec.mlp((64,))  # 784 x 64 + 64 + 64 x 10 + 10 = 50,890 parameters: 203,560 bytes
 

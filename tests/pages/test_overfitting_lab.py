@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support import button, shown, state, wait_for_training
+from testkit.support import button, shown, state, wait_for_training
 
 
 def test_five_percent_with_l2_and_noise_trains_and_draws_the_gap(app):

@@ -8,7 +8,7 @@ import pytest
 from core.data import load_dataset
 from core.predict import evaluate
 from core.spec import ModelSpec
-from tests.support import button, metric, open_tab, open_variables, state, wait_for_training
+from testkit.support import button, metric, open_tab, open_variables, state, wait_for_training
 
 
 @pytest.mark.parametrize("page", ["pages/variables.py", "pages/train.py", "pages/results.py"])

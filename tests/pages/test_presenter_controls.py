@@ -4,7 +4,7 @@ without a restart; the loss curve marks the step where the rate changed."""
 import json
 import time
 
-from tests.support import button, state, text_input
+from testkit.support import button, state, text_input
 
 
 def wait_until(condition, timeout: float = 120.0) -> None:

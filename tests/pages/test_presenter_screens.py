@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import button, open_variables, state, wait_for_training
+from testkit.support import button, open_variables, state, wait_for_training
 
 
 def _sidebar_links(at) -> list[str]:
@@ -89,7 +89,7 @@ def test_build_is_ticked_only_after_a_real_edit(app):
 
 
 def test_the_variables_tab_and_the_typed_widths_box_stay_open(app):
-    from tests.support import open_tab, text_input
+    from testkit.support import open_tab, text_input
 
     open_variables(app)
     open_tab(app, "variables.tab", "Table of every array")
@@ -126,7 +126,7 @@ def test_each_result_image_carries_its_own_answer(app):
     from core.data import load_dataset
     from core.spec import ModelSpec
     from core.training import TrainConfig, train
-    from tests.support import select_trained
+    from testkit.support import select_trained
 
     sample = load_dataset("sample")
     result = train(ModelSpec.mlp((32,)), TrainConfig(epochs=1), sample)

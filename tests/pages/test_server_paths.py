@@ -15,7 +15,7 @@ from streamlit import config
 from components.server_paths import DATA_ROOTS_VAR
 from core.data.archive import UPLOAD_ROOT, unpack_upload
 from core.runs import store
-from tests.support import page_texts, shown, state
+from testkit.support import page_texts, shown, state
 
 SERVED, LOOPBACK = "0.0.0.0", "127.0.0.1"
 

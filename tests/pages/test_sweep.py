@@ -8,7 +8,7 @@ import pytest
 
 from components.sweep_views import run_label
 from core.spec import ModelSpec
-from tests.support import metric, shown, state
+from testkit.support import metric, shown, state
 
 APPLY = "FormSubmitter:sweep.settings-Apply and estimate the time"
 
@@ -175,7 +175,7 @@ def test_a_finished_sweep_keeps_the_parameters_of_each_widths_best_seed_and_noth
     import threading
 
     from core.data import Dataset
-    from tests.trees import array_bytes
+    from testkit.trees import array_bytes
 
     _plan(app, "16,8", "0,1,2", 1)
     app.button(key="sweep.start").click().run()

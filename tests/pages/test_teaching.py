@@ -10,8 +10,8 @@ from core.links import to_query
 from core.predict import predict_probabilities
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
+from testkit.support import button, open_tab, open_variables, state, wait_for_training
 from tests.pages.conftest import ROOT
-from tests.support import button, open_tab, open_variables, state, wait_for_training
 
 
 def _sidebar_links(at) -> list[str]:

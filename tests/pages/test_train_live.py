@@ -7,7 +7,7 @@ import re
 
 from core import predict
 from core.data import load_dataset
-from tests.support import button, state, wait_for_training
+from testkit.support import button, state, wait_for_training
 
 
 def _train(app, epochs: int = 1) -> None:

@@ -4,7 +4,7 @@ from threading import Event
 
 from core import models
 from core.spec import ModelSpec
-from tests.support import state
+from testkit.support import state
 
 
 def test_a_new_shape_shows_a_notice_until_model_init_is_compiled_then_its_values(app, monkeypatch):

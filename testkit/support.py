@@ -1,4 +1,4 @@
-"""Helpers shared by the AppTest and browser tests (import as ``tests.support``)."""
+"""Helpers shared by the AppTest and browser tests and the app benchmark (import as ``testkit.support``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
+
+from testkit.waits import HANG_S
 
 STATE_KEY = "flax_dashboard.state"
 
@@ -26,7 +28,7 @@ def select_trained(at: AppTest, result) -> int:
     return run.run_id
 
 
-def wait_for_training(at: AppTest, timeout: float = 120) -> None:
+def wait_for_training(at: AppTest, timeout: float = HANG_S) -> None:
     """AppTest does not run timers: wait for the background jobs, then rerun the script."""
     deadline = time.monotonic() + timeout
     for run in state(at).runs:

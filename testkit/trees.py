@@ -1,4 +1,5 @@
-"""Comparing pytrees leaf by leaf in tests (import as ``tests.trees``)."""
+"""Comparing pytrees leaf by leaf in tests, and sizing them for the memory benchmark (import as
+``testkit.trees``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Helpers for the Playwright tests (import as ``tests.browser_support``)."""
+"""Helpers for the Playwright tests, the browser benchmarks and the screenshot scripts (import as
+``testkit.browser_support``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
+
+from testkit.waits import HANG_S
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -101,7 +104,7 @@ def wait_idle(page, timeout: float = 60) -> None:
 
 def goto(page, url: str) -> None:
     page.goto(url)
-    page.wait_for_selector('[data-testid="stSidebar"]', timeout=90_000)
+    page.wait_for_selector('[data-testid="stSidebar"]', timeout=HANG_S * 1000)
     wait_idle(page)
 
 
@@ -154,7 +157,7 @@ def main_text(page) -> str:
     return region_text(page, "stMain")
 
 
-def wait_for_text(page, testid: str, words: str, timeout: float = 120) -> str:
+def wait_for_text(page, testid: str, words: str, timeout: float = HANG_S) -> str:
     """Poll a part of the page until it contains ``words`` (live panels refresh once a second)."""
     deadline = time.monotonic() + timeout
     text = ""
@@ -166,7 +169,7 @@ def wait_for_text(page, testid: str, words: str, timeout: float = 120) -> str:
     raise AssertionError(f"{testid} never showed {words!r}; last text: {text[-2000:]!r}")
 
 
-def wait_for_sidebar(page, words: str, timeout: float = 120) -> str:
+def wait_for_sidebar(page, words: str, timeout: float = HANG_S) -> str:
     """Poll the sidebar until it contains ``words`` (training status updates live)."""
     return wait_for_text(page, "stSidebar", words, timeout)
 
@@ -254,7 +257,7 @@ def open_tab(page, label: str) -> None:
             return panel !== null && panel.innerText.trim().length > 0;
         }""",
         arg=tab.element_handle(),
-        timeout=60_000,
+        timeout=HANG_S * 1000,
     )
     wait_idle(page)
 
@@ -298,7 +301,7 @@ def first_visit(browser, url: str) -> tuple[list[list[str]], float]:
     page.on("websocket", lambda ws: ws.on("framereceived", on_message))
     try:
         page.goto(url)
-        page.wait_for_function("window.__interactive_ms !== undefined", timeout=120_000)
+        page.wait_for_function("window.__interactive_ms !== undefined", timeout=HANG_S * 1000)
         seconds = page.evaluate("window.__interactive_ms") / 1000
         wait_idle(page)
     finally:
