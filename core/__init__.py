@@ -9,5 +9,6 @@
   ``latent.py`` (an autoencoder's latent space), ``canvas.py`` (a drawn digit).
 - Input and errors: ``validate.py`` (raw input to checked values), ``errors.py`` (the error types).
 - The process: ``jax_setup.py`` (the compilation cache), ``collector.py`` and ``heap.py`` (memory back to
-  the system), ``files.py`` (atomic writes), ``cli.py`` / ``__main__.py`` (``python -m core``).
+  the system), ``files.py`` (atomic writes), ``cli.py`` / ``__main__.py`` (``python -m core``;
+  ``cli_arguments.py``: its arguments).
 """
