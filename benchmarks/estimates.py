@@ -39,10 +39,10 @@ from benchmarks.throughput import (
 from core import data as core_data
 from core.jax_setup import ENV_VAR as JAX_CACHE_ENV
 from core.jax_setup import enable_compilation_cache
+from core.presets import PRESETS
 from core.runs.jobs import TrainingJob, running_trainings
 from core.runs.scheduler import JobControls
 from core.runs.sweep_job import SweepJob
-from core.spec import PRESETS
 from core.training import Status, TrainConfig, steps_per_epoch
 from core.training.estimate import estimate_sweep
 from core.training.sweep import DEFAULT_WIDTHS, SweepPlan

@@ -17,11 +17,12 @@ import streamlit as st
 from core import models
 from core.costs import describe_change
 from core.errors import CheckpointError
+from core.presets import PRESETS
 from core.runs.jobs import JobSnapshot, TrainingJob
 from core.runs.memory import LEDGER, KeptModel, MemoryLedger, Share
 from core.runs.store import SavedRun
 from core.runs.sweep_job import SweepJob
-from core.spec import PRESETS, ModelSpec
+from core.spec import ModelSpec
 from core.training import TrainConfig, TrainResult
 from core.training.estimate import SweepEstimate
 from core.training.sweep_plan import SweepPlan

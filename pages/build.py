@@ -11,7 +11,8 @@ from components.state import get_state
 from components.ui import advanced, explain, height
 from core import models
 from core.costs import human_bytes, human_count, model_costs
-from core.spec import MAX_SEED, PRESETS
+from core.presets import PRESETS
+from core.spec import MAX_SEED
 
 require_frame()
 

@@ -12,7 +12,8 @@ import pytest
 
 from core import inside, models, predict
 from core.errors import CoreError
-from core.spec import PRESETS, Layer, ModelSpec
+from core.presets import PRESETS
+from core.spec import Layer, ModelSpec
 from core.training import TrainConfig, train
 
 MLP = PRESETS["MNIST classifier (default)"][1]

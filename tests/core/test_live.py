@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core import inside, live, models, predict
-from core.spec import PRESETS
+from core.presets import PRESETS
 
 MLP = PRESETS["MNIST classifier (default)"][1]
 AUTOENCODER = PRESETS["MNIST autoencoder (default)"][1]

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from core import links
 from core.errors import SpecError
+from core.presets import PRESETS
 from core.spec import (
     ACTIVATIONS,
     MAX_LAYERS,
@@ -15,7 +16,6 @@ from core.spec import (
     MAX_SEED,
     MAX_WIDTH,
     MODEL_KINDS,
-    PRESETS,
     AutoEncoderSpec,
     Layer,
     MLPSpec,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from core import models
-from core.spec import PRESETS, ModelSpec
+from core.presets import PRESETS
+from core.spec import ModelSpec
 from core.variables import (
     HISTOGRAM_BINS,
     flax_source,

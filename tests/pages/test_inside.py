@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core import inside, models, predict
-from core.spec import PRESETS
+from core.presets import PRESETS
 from core.training import TrainConfig, train
 from testkit.support import select_trained, state
 

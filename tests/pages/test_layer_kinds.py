@@ -7,7 +7,8 @@ import pytest
 from core.data import load_dataset
 from core.layers import Layer, parse_layers
 from core.predict import evaluate
-from core.spec import PRESETS, ModelSpec
+from core.presets import PRESETS
+from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from testkit.support import button, metric, open_tab, open_variables, select_trained, state, text_input
 
