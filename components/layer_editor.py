@@ -11,7 +11,8 @@ import streamlit as st
 
 from components.state import AppState, get_state
 from core.errors import SpecError
-from core.layers import ACTIVATIONS, LAYER_KINDS, MAX_WIDTH, Dense, Dropout, Layer, layers_text, parse_layers
+from core.layer_items import layers_text, parse_layers
+from core.layers import ACTIVATIONS, LAYER_KINDS, MAX_WIDTH, Dense, Dropout, Layer
 from core.spec import MLPSpec, ModelSpec
 
 STACK_TITLES = {

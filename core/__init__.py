@@ -1,9 +1,9 @@
 """The dashboard's logic, without Streamlit: what ``components`` and ``pages`` draw comes from here.
 
-- Models: ``layers.py`` (the kinds of layer), ``spec.py`` (the model a person edits, validated),
-  ``presets.py`` (ready-made models), ``flax_layers.py`` and ``models.py`` (the flax modules), ``tasks.py``
-  (what each kind is trained to do), ``costs.py`` (parameters, memory, FLOPs), ``variables.py`` (a variables
-  tree), ``links.py`` (a model as a URL).
+- Models: ``layers.py`` (the kinds of layer; ``layer_items.py``: a stack of them as text), ``spec.py`` (the
+  model a person edits, validated), ``presets.py`` (ready-made models), ``flax_layers.py`` and ``models.py``
+  (the flax modules), ``tasks.py`` (what each kind is trained to do), ``costs.py`` (parameters, memory, FLOPs),
+  ``variables.py`` (a variables tree), ``links.py`` (a model as a URL).
 - Data and training: ``data/`` (named datasets), ``training/`` (the engine, sweeps), ``runs/`` (background
   jobs, saved runs, checkpoints).
 - Using a model: ``predict.py``, ``inside.py`` (every layer's output), ``live.py`` (the live views),

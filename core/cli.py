@@ -65,7 +65,7 @@ def _items(option: str, text: str, activation: str, code: bool = False):
     """The layers of ``--layers``/``--encoder``/``--decoder``; a bad item is a UsageError naming it.
     ``code``: the last item, when a bare width, is the (linear) code layer."""
     from core.errors import SpecError
-    from core.layers import parse_layers
+    from core.layer_items import parse_layers
 
     try:
         return parse_layers(text, option, activation, code_activation="linear" if code else None)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import CoreError
-from core.layers import layer_from_link
+from core.layer_items import layer_from_link
 from core.spec import MODEL_KINDS, Layer, ModelSpec
 from core.training import TrainConfig
 

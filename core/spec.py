@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from core.data.dataset import MAX_CLASSES, NUM_CLASSES
 from core.errors import SpecError
+from core.layer_items import layers_from_json
 from core.layers import (  # noqa: F401 - ACTIVATIONS and the width limits are imported from here too
     ACTIVATIONS,
     MAX_WIDTH,
@@ -22,7 +23,6 @@ from core.layers import (  # noqa: F401 - ACTIVATIONS and the width limits are i
     Dense,
     Layer,
     as_int,
-    layers_from_json,
 )
 
 MAX_LAYERS = 16

@@ -3,7 +3,7 @@
 import html
 
 from components.report import run_report
-from core.layers import parse_layers
+from core.layer_items import parse_layers
 from core.predict import evaluate
 from core.spec import ModelSpec
 from core.training import TrainConfig, train

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from core.data import load_dataset
-from core.layers import Layer, parse_layers
+from core.layer_items import parse_layers
+from core.layers import Layer
 from core.predict import evaluate
 from core.presets import PRESETS
 from core.spec import ModelSpec

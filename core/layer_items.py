@@ -1,0 +1,89 @@
+"""A stack of layers as text and back: the items of the typed editor and the command line
+(``"512:relu, batchnorm, dropout:0.2"``), the parts of a link, and the JSON of a spec. Each kind of layer
+(``core.layers.LAYER_KINDS``) says its own item, link and JSON form; this module reads a whole stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import SpecError
+from core.layers import LAYER_KINDS, Dense, Layer
+
+
+def _kind_of_item(head: str) -> type[Layer] | None:
+    """The kind an item's head names: a number is a Dense layer's width, other kinds are typed by name."""
+    if _is_number(head):
+        return Dense
+    kind = LAYER_KINDS.get(head.lower())
+    return None if kind is Dense else kind
+
+
+def parse_layers(
+    text: Any, name: str, activation: str = "relu", code_activation: str | None = None
+) -> tuple[Layer, ...]:
+    """Layers from items like ``"512:relu, batchnorm, dropout:0.2, 256"`` (the command line's
+    ``--layers`` and the typed editor): ``WIDTH[:ACTIVATION]`` (``activation`` when none is
+    given, ``code_activation`` for a last bare width: an encoder's code), ``dropout:RATE``,
+    ``batchnorm``, ``layernorm``. A SpecError names a bad item."""
+    if not isinstance(text, str):
+        raise SpecError(name, f"layers must be text like 512:relu,dropout:0.2, got {text!r}")
+    items = [item for item in (part.strip() for part in text.split(",")) if item]
+    layers = []
+    for i, item in enumerate(items):
+        where = f"{name}[{i}]"
+        head, _, tail = (part.strip() for part in item.partition(":"))
+        kind = _kind_of_item(head)
+        if kind is None:
+            syntaxes = [one.item_syntax for one in LAYER_KINDS.values()]
+            raise SpecError(where, f"{item!r} is not a layer; use {', '.join(syntaxes[:-1])} or {syntaxes[-1]}")
+        usual = code_activation if code_activation and i == len(items) - 1 else activation
+        try:
+            layers.append(kind.from_item(head, tail, usual).validated(where, f"{name} layer {i + 1}"))
+        except SpecError as err:
+            raise SpecError(err.field or where, f"{item!r}: {err.reason}") from None
+    return tuple(layers)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def layers_text(layers: tuple[Layer, ...], activation: str = "relu", code_activation: str | None = None) -> str:
+    """The items ``parse_layers`` reads back, e.g. ``"512, batchnorm, dropout:0.2, 256:gelu"``: a width alone
+    when its activation is ``activation`` (``code_activation`` for the last layer)."""
+    last = len(layers) - 1
+    return ", ".join(
+        layer.item(code_activation if code_activation and i == last else activation) for i, layer in enumerate(layers)
+    )
+
+
+def layer_from_link(part: str) -> Layer:
+    """A layer from a link's item ``HEAD[.TAIL]`` (``core.links``); ModelSpec validates it."""
+    head, _, tail = part.partition(".")
+    return LAYER_KINDS.get(head, Dense).from_link(head, tail)
+
+
+def layers_from_json(name: str, items: Any) -> tuple[Layer, ...]:
+    """A layer without a "type" key is Dense (the JSON of earlier versions)."""
+    if not isinstance(items, list):
+        raise SpecError(name, f"{name} must be a list of layers, got {type(items).__name__}")
+    layers = []
+    for i, item in enumerate(items):
+        named = item.get("type", "dense") if isinstance(item, dict) else "dense"
+        kind = LAYER_KINDS.get(named) if isinstance(named, str) else None
+        if kind is None:
+            raise SpecError(
+                f"{name}[{i}].type",
+                f"unknown kind of layer {named!r}; choose one of {', '.join(LAYER_KINDS)}",
+            )
+        layer = kind.from_dict(item) if isinstance(item, dict) else None
+        if layer is None:
+            examples = [one.json_example for one in LAYER_KINDS.values()]
+            raise SpecError(f"{name}[{i}]", f"each layer must look like {', '.join(examples[:-1])} or {examples[-1]}")
+        layers.append(layer)
+    return tuple(layers)
