@@ -351,7 +351,7 @@ def train_in_app(dataset: str, epochs: int, live_views: bool = True) -> dict[str
     from testkit.support import button, state, text_input
 
     at = open_app()
-    state(at).watch_training = live_views
+    state(at).train.watch_training = live_views
     at.switch_page("pages/train.py")
     timed_run(at, "pages/train.py")
     if dataset.startswith("idx:"):

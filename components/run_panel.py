@@ -85,12 +85,12 @@ def live_views(run: Run, snap) -> None:
     if variables is None:
         return
     state = get_state()
-    state.watch_training = st.toggle(
-        "Watch the model learn", value=state.watch_training, key="train.watch",
+    state.train.watch_training = st.toggle(
+        "Watch the model learn", value=state.train.watch_training, key="train.watch",
         help="Shows what the model does with a few test images while it trains, redrawn every second. "
         "Costs training a few percent of its speed.",
     )  # fmt: skip
-    if not state.watch_training:
+    if not state.train.watch_training:
         return
     try:
         dataset = resources.dataset(run.dataset)

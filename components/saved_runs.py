@@ -92,9 +92,9 @@ def load_checkpoint_upload(state: AppState) -> None:
         state, "train.upload", "Load a checkpoint (.msgpack saved from this tool)", type=["msgpack"],
         help="Restores the model, its settings and its curves as a new run",
     )  # fmt: skip
-    if upload is None or state.uploaded_file_id == upload.file_id:
+    if upload is None or state.train.uploaded_file_id == upload.file_id:
         return
-    state.uploaded_file_id = upload.file_id
+    state.train.uploaded_file_id = upload.file_id
     try:
         result = checkpoint.from_bytes(upload.getvalue(), upload.name)
     except CoreError as err:

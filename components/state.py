@@ -123,6 +123,22 @@ class Run:
 
 
 @dataclass
+class TrainPageState:
+    """What only the Train page keeps for a visitor: its data folders, the uploads it has handled
+    and whether the model is watched as it learns."""
+
+    #: the IDX folder typed on this computer
+    idx_folder: str = ""
+    #: the folder this visitor's last image zip was unpacked into, and that upload's id
+    image_folder: str = ""
+    uploaded_zip_id: str | None = None
+    #: the last checkpoint upload handled (an upload stays in its widget across reruns)
+    uploaded_file_id: str | None = None
+    #: the live views of the model learning (answers, latent map, weights)
+    watch_training: bool = True
+
+
+@dataclass
 class SweepPageState:
     """A visitor's width sweep: the job (running or done), estimates per plan, and runs made current."""
 
@@ -146,10 +162,6 @@ class AppState:
     specs: dict[str, ModelSpec] = field(default_factory=lambda: dict(DEFAULT_SPECS))
     kind: str = "mlp"
     dataset_name: str = "sample"
-    idx_folder: str = ""
-    #: the folder this visitor's last image zip was unpacked into, and that upload's id
-    image_folder: str = ""
-    uploaded_zip_id: str | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     runs: list[Run] = field(default_factory=list)
     selected_run_id: int | None = None
@@ -159,8 +171,6 @@ class AppState:
     editor_error: str | None = None
     #: seed of the random test images shown on the Results page
     results_seed: int = 0
-    #: the last checkpoint upload handled (an upload stays in its widget across reruns)
-    uploaded_file_id: str | None = None
     #: per uploader ("train.upload", "train.image_zip"): how many of its uploads were refused. Part of the
     #: widget's key, so that a refusal draws a fresh, empty uploader and the refused file leaves the page
     refused_uploads: dict[str, int] = field(default_factory=dict)
@@ -182,6 +192,8 @@ class AppState:
     variables_tab: str | None = None
     #: keep "Type the widths instead" open after applying from it
     text_editor_open: bool = False
+    #: the Train page's data folders, handled uploads and live-view switch
+    train: TrainPageState = field(default_factory=TrainPageState)
     #: the Width sweep page's job and estimates
     sweep: SweepPageState = field(default_factory=SweepPageState)
     #: the last digit drawn on the Draw page, prepared like MNIST (28, 28, 1) in 0..1, for the Inside page
@@ -190,8 +202,6 @@ class AppState:
     inside_image: int | None = None
     #: ... or the drawing: "test" or "drawing", whichever the visitor chose last on any page
     inside_source: str = "test"
-    #: the Train page's live views of the model learning (answers, latent map, weights)
-    watch_training: bool = True
     #: counts this visitor's finished models against the memory budget (the server's, or a test's)
     memory: MemoryLedger = field(default_factory=lambda: LEDGER, repr=False)
 

@@ -49,11 +49,11 @@ def choose_dataset(state: AppState) -> Dataset | None:
     name = choice
     if choice == "idx":
         folder = st.text_input(
-            "Folder", value=state.idx_folder or "/usr/share/datasets/fashion-mnist", key="train.idx_folder",
+            "Folder", value=state.train.idx_folder or "/usr/share/datasets/fashion-mnist", key="train.idx_folder",
             help="A folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
             "t10k-labels-idx1-ubyte (each may end in .gz).",
         )  # fmt: skip
-        state.idx_folder = folder
+        state.train.idx_folder = folder
         name = f"idx:{folder}"
     elif choice == "folder":
         folder = upload_image_zip(state)
@@ -83,19 +83,19 @@ def upload_image_zip(state: AppState) -> str | None:
         "(PNG, JPEG, BMP, GIF or WebP; at most 10 classes). Without test/, a fifth of each class is held out. "
         "Images become 28x28 grey, light on dark like MNIST.",
     )  # fmt: skip
-    if upload is not None and upload.file_id != state.uploaded_zip_id:
-        state.uploaded_zip_id = upload.file_id
+    if upload is not None and upload.file_id != state.train.uploaded_zip_id:
+        state.train.uploaded_zip_id = upload.file_id
         try:
             with st.spinner("Unpacking the images…"):
-                state.image_folder = str(archive.unpack_upload(upload.getvalue()))
+                state.train.image_folder = str(archive.unpack_upload(upload.getvalue()))
         except CoreError as err:
-            state.image_folder = ""
+            state.train.image_folder = ""
             reason = f"Could not use {plain(upload.name)}: {plain(err, 300)}"
             uploads.refuse(state, "train.image_zip", upload, reason, icon=":material/folder_zip:")
-    if not state.image_folder:
+    if not state.train.image_folder:
         st.info("Upload a .zip of class folders to train on your own images.", icon=":material/folder_zip:")
         return None
-    return state.image_folder
+    return state.train.image_folder
 
 
 dataset = choose_dataset(state)

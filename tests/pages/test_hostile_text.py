@@ -135,7 +135,7 @@ def test_hostile_class_names_are_shown_as_typed_on_every_page(app, hostile_folde
     state(app).runs[-1].dataset = hostile_folder
     app.switch_page("pages/train.py").run()
     app.radio(key="train.dataset").set_value("folder").run()
-    state(app).image_folder = hostile_folder.removeprefix("folder:")
+    state(app).train.image_folder = hostile_folder.removeprefix("folder:")
     for page in ("pages/train.py", "pages/results.py", "pages/inside.py", "pages/draw.py"):
         app.switch_page(page).run()
         assert not app.exception, page

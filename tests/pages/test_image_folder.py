@@ -29,7 +29,7 @@ def test_an_unpacked_zip_is_the_data_with_its_folder_names(app, sample):
     app.radio(key="train.dataset").set_value("folder").run()
     assert any("Upload a .zip" in i.value for i in app.info)
     assert button(app, "Start training").disabled
-    state(app).image_folder = str(folder)
+    state(app).train.image_folder = str(folder)
     app.run()
     assert not app.exception and not app.error
     (expander,) = [e for e in app.expander if "Images in" in e.label]
@@ -58,7 +58,7 @@ def test_training_on_a_two_class_folder_then_results_explore_and_draw(app, sampl
             png = io.BytesIO()
             Image.fromarray(image[:, :, 0]).save(png, format="PNG")
             z.writestr(f"train/{('zero', 'one')[label]}/{i:03d}.png", png.getvalue())
-    state(app).image_folder = str(unpack_upload(buffer.getvalue()))
+    state(app).train.image_folder = str(unpack_upload(buffer.getvalue()))
     app.switch_page("pages/train.py").run()
     app.radio(key="train.dataset").set_value("folder").run()
     app.number_input(key="train.epochs").set_value(2)

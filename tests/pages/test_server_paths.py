@@ -84,7 +84,7 @@ def test_an_uploaded_zip_is_named_by_the_uploads_folder(app, address, runs_folde
     folder = unpack_upload(buffer.getvalue())
     app.switch_page("pages/train.py").run()
     app.radio(key="train.dataset").set_value("folder").run()
-    state(app).image_folder = str(folder)
+    state(app).train.image_folder = str(folder)
     app.run().run()  # the sidebar, drawn first, names the data from the second run on
     assert not app.exception
     [label] = [shown(e.label) for e in app.expander if e.label.startswith("Images in")]
