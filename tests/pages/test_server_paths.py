@@ -13,6 +13,7 @@ from PIL import Image
 from streamlit import config
 
 from components.server_paths import DATA_ROOTS_VAR
+from core.data import DataError, load_dataset
 from core.data.archive import UPLOAD_ROOT, unpack_upload
 from core.runs import store
 from testkit.support import page_texts, shown, state
@@ -70,8 +71,11 @@ def test_a_data_root_refusal_names_the_roots_by_their_role(app, address, runs_fo
     if address == SERVED:
         assert "not allowed" in refusal and "data roots (data root 1, data root 2, the uploads folder;" in refusal
         assert_no_server_path(app, tmp_path)
-    else:  # any folder may be read: the one typed does not exist
-        assert refusal == f"Could not load this data: folder {tmp_path / 'elsewhere'} does not exist"
+    else:  # any folder may be read: the one typed does not exist, as core says (a long path shortened)
+        with pytest.raises(DataError) as said:
+            load_dataset(f"idx:{tmp_path / 'elsewhere'}")
+        assert "does not exist" in str(said.value)
+        assert refusal == f"Could not load this data: {said.value}"
 
 
 def test_an_uploaded_zip_is_named_by_the_uploads_folder(app, address, runs_folder, sample):
