@@ -9,6 +9,7 @@ from tests.benchmarks.reports import run_small
 
 
 @pytest.mark.slow
+@pytest.mark.browser  # drives Chromium: runs in the browser phase, beside tests that mostly wait for pages
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not installed (apt-get install chromium)")
 def test_small_classroom_benchmark_compares_runs_that_trained_the_same_images(tmp_path):
     proc, report = run_small("benchmarks.classroom", tmp_path / "classroom.json")
