@@ -32,4 +32,6 @@ print(before - rss())
 def test_freed_memory_of_a_finished_thread_is_given_back():
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert int(proc.stdout) > 150e6
+    # without the trim nothing comes back (0 bytes); with it, most of the 200 MB: one fresh-clone run gave back
+    # only 134 MB (how much glibc's arenas keep besides varies from run to run), so the bar is 100 MB
+    assert int(proc.stdout) > 100e6
