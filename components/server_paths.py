@@ -68,3 +68,14 @@ def hide_server_paths(text: str) -> str:
 def folder_words(folder: str | Path, role: str) -> str:
     """A server folder for a page: its path on loopback, its role when served to others."""
     return role if served_to_others() else str(folder)
+
+
+def typed_folder(text: str) -> str:
+    """A folder a visitor typed, where a data root's role at its start ("data root 1/fashion-mnist", what a
+    page served to others shows for ``/usr/share/datasets/fashion-mnist``) stands for that root's path."""
+    if not served_to_others():
+        return text
+    for root, role in folder_roles().items():
+        if role.startswith("data root") and (text == role or text.startswith(role + "/")):
+            return root + text[len(role) :]
+    return text

@@ -8,6 +8,7 @@ from components import resources, uploads
 from components.frame import require_frame
 from components.run_panel import live_panel
 from components.saved_runs import runs_section
+from components.server_paths import hide_server_paths, typed_folder
 from components.state import AppState, get_state
 from components.train_settings import settings_form
 from components.words import plain
@@ -27,6 +28,7 @@ DATASETS = {
     "idx": "A folder of IDX files on this computer",
     "folder": "Your own images (a .zip of class folders)",
 }
+IDX_FOLDER = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist package
 
 state = get_state()
 spec = state.spec
@@ -48,12 +50,12 @@ def choose_dataset(state: AppState) -> Dataset | None:
     )  # fmt: skip
     name = choice
     if choice == "idx":
-        folder = st.text_input(
-            "Folder", value=state.train.idx_folder or "/usr/share/datasets/fashion-mnist", key="train.idx_folder",
+        typed = st.text_input(
+            "Folder", value=hide_server_paths(state.train.idx_folder or IDX_FOLDER), key="train.idx_folder",
             help="A folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
             "t10k-labels-idx1-ubyte (each may end in .gz).",
         )  # fmt: skip
-        state.train.idx_folder = folder
+        folder = state.train.idx_folder = typed_folder(typed)
         name = f"idx:{folder}"
     elif choice == "folder":
         folder = upload_image_zip(state)

@@ -101,3 +101,19 @@ def test_an_uploaded_zip_is_named_by_the_uploads_folder(app, address, runs_folde
     else:
         assert label.startswith(f"Images in {folder}: 2 classes (cat, dog)")
         assert sidebar == [f"Dataset: folder:{folder}"]
+
+
+def test_the_idx_folder_is_offered_by_its_data_root(app, address, runs_folder, monkeypatch):
+    debian = "/usr/share/datasets"
+    monkeypatch.setenv(DATA_ROOTS_VAR, debian)
+    app.switch_page("pages/train.py").run()
+    app.radio(key="train.dataset").set_value("idx").run()
+    assert not app.exception and not app.error
+    typed = app.text_input(key="train.idx_folder").value
+    # the folder as shown reads Debian's Fashion-MNIST (the page names its data only once it loaded)
+    assert state(app).dataset_name == f"idx:{debian}/fashion-mnist"
+    if address == SERVED:
+        assert typed == "data root 1/fashion-mnist"
+        assert_no_server_path(app, debian)
+    else:
+        assert typed == f"{debian}/fashion-mnist"
