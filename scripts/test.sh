@@ -30,14 +30,15 @@ export FAIL_ON_SKIP=1        # a skip not on the allow-list in tests/skip_policy
 if [ $# -gt 0 ]; then
   exec .venv/bin/python -m pytest "$@"
 fi
-# Core, component, page and benchmark-smoke tests are mostly single-threaded Python: two workers
-# use both cores (about 80 s less in CI). The browser tests then run on two workers too, each with
-# its own server and Chromium, one test file per worker at a time (a file's server fixture is
-# started once): a browser test mostly waits for a page, so one alone leaves a core idle (385 s
-# alone against 283 s on two workers here). Their assertions wait for what they check
-# (Playwright's expect), never for a fixed time. Both phases always run; the exit status is the
-# first failure's (5, nothing collected, fails too).
+# Core, component and page tests are mostly single-threaded Python: two workers use both cores.
+# The second phase holds what waits: the browser tests (each file with its own server and Chromium,
+# Playwright's expect waiting for what it checks) and the benchmark smoke tests (each a subprocess
+# or a server). A browser test mostly waits for a page, so two workers left the cores idle about 40%
+# of that phase (CI=true .ci/run on a fresh clone here: 858 s in all, 17m23s of CPU): three workers
+# run the CPU-heavy benchmark smokes beside the waiting browser files. Both phases always run; the
+# exit status is the first failure's (5, nothing collected, fails too).
 rc=0
-.venv/bin/python -m pytest -m "not browser" -n 2 --durations=10 || rc=$?
-.venv/bin/python -m pytest -m browser -n 2 --dist loadfile --durations=10 || { status=$?; [ "$rc" -ne 0 ] || rc=$status; }
+.venv/bin/python -m pytest --ignore=tests/browser --ignore=tests/benchmarks -n 2 --durations=10 || rc=$?
+.venv/bin/python -m pytest tests/browser tests/benchmarks -n 3 --dist loadfile --durations=10 \
+  || { status=$?; [ "$rc" -ne 0 ] || rc=$status; }
 exit "$rc"
