@@ -34,8 +34,9 @@ fi
 # The second phase holds what waits: the browser tests (each file with its own server and Chromium,
 # Playwright's expect waiting for what it checks) and the benchmark smoke tests (each a subprocess
 # or a server). A browser test mostly waits for a page, so two workers left the cores idle about 40%
-# of that phase (CI=true .ci/run on a fresh clone here: 858 s in all, 17m23s of CPU): three workers
-# run the CPU-heavy benchmark smokes beside the waiting browser files. Both phases always run; the
+# of that phase (CI=true .ci/run on a fresh clone here: 858 s in all, 17m23s of CPU). With the smokes
+# here, three workers: 800 s in all (this phase 451 s); four were slower (877 s, this phase 501 s),
+# the CPU-heavy benchmark smokes then competing for the 2 cores. Both phases always run; the
 # exit status is the first failure's (5, nothing collected, fails too).
 rc=0
 .venv/bin/python -m pytest --ignore=tests/browser --ignore=tests/benchmarks -n 2 --durations=10 || rc=$?
