@@ -98,6 +98,7 @@ def test_a_90_image_zip_trains_with_a_batch_that_follows_it_and_says_so(app, sam
     assert not app.exception and not app.error, [e.value for e in app.error]
     run = state(app).runs[-1]
     assert run.status == "finished" and run.result.config.batch_size == 16
+    assert run.result.spec.num_classes == 3  # one output per class folder, no "(unused 3)" to "(unused 9)"
     assert state(app).config.batch_size == 128  # kept for the next, larger data
     app.switch_page("pages/sweep.py").run()
     assert any(said in i.value for i in app.info), [i.value for i in app.info]
