@@ -173,7 +173,7 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
             st.error(f"Cannot sweep these settings: {reason}", icon=":material/warning:")
             return
     if estimate is not None:  # the trainings running now, every rerun: they start and end meanwhile
-        estimate = estimate.sharing(running_trainings(), visitor_id())
+        estimate = estimate.sharing(running_trainings(excluding=sweep_state.job), visitor_id())  # not itself
     what = "widths" if plan.setting == WIDTH else f"values of the {plan.swept.label}"
     models = f"**{plan.models} models** ({len(plan.values)} {what} × {len(plan.seeds)} seeds)"
     where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {dataset_title(dataset.name)}"
