@@ -103,10 +103,12 @@ if (!window.keepScrollPerPage) {
 
 def guided_path(state: AppState) -> None:
     """Build -> Train -> See, with the next step highlighted; every step stays clickable."""
+    swept = state.sweep.job is not None
     done = {
-        # opening the page is not building: an edit, a preset, or training the default model counts
-        "Build": state.previous_spec is not None or bool(state.runs),
-        "Train": state.trained_run() is not None,
+        # opening the page is not building: an edit, a preset, training or sweeping the default model, or
+        # going on to another page with the model that is ready counts
+        "Build": state.previous_spec is not None or bool(state.runs) or swept or bool(state.visited - {"Build"}),
+        "Train": state.trained_run() is not None or swept,
         "Results": "Results" in state.visited and state.trained_run() is not None,
     }
     following = next((title for _, title, _ in STEPS if not done[title]), None)
