@@ -202,6 +202,9 @@ class AppState:
     inside_image: int | None = None
     #: ... or the drawing: "test" or "drawing", whichever the visitor chose last on any page
     inside_source: str = "test"
+    #: the Inside page's chosen layer (from 1) and unit, kept while the visitor is on other pages
+    inside_unit_layer: int = 1
+    inside_unit: int = 0
     #: counts this visitor's finished models against the memory budget (the server's, or a test's)
     memory: MemoryLedger = field(default_factory=lambda: LEDGER, repr=False)
 
