@@ -64,7 +64,8 @@ def test_presenter_mode_hides_the_sweep_seeds_and_batch_size_and_keeps_their_def
     assert not app.exception
     keys = {w.key for w in [*app.text_input, *app.number_input]}
     assert "sweep.widths" in keys and not keys & {"sweep.seeds", "sweep.batch_size"}
-    assert "**24 models** (8 widths × 3 seeds)" in app.info[0].value  # the defaults still make the plan
+    # the defaults still make the plan, in words that name no hidden setting (issue 30)
+    assert "**24 models** (8 widths × 3 random starts each)" in app.info[0].value
 
 
 def test_run_numbers_count_per_visitor_and_caches_still_tell_runs_apart(app):
