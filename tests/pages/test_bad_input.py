@@ -41,7 +41,6 @@ def _start(app, **fields) -> None:
         ({"learning_rate": "nan"}, "finite number"),
         ({"learning_rate": ""}, "must be a number"),
         ({"batch_size": 0}, "batch size must be between 1"),
-        ({"batch_size": 5000}, "larger than the 4,500 training images"),
         ({"epochs": 0}, "number of epochs must be between 1"),
         ({"seed": -1}, "seed must be between 0"),
         ({"seed": 2**40}, "seed must be between 0"),
