@@ -17,16 +17,18 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from core.flax_layers import LAYERS
-from core.spec import Layer, MLPSpec, ModelSpec
+from core.spec import MLPSpec, ModelSpec
 
 
 # --- model source begin
 class MLP(nn.Module):
-    """Layers applied in order to the flattened images; each is one of
-    ("dense", units, activation), ("dropout", rate), ("batchnorm",) or ("layernorm",).
+    """Layers applied in order; each is one of ("dense", units, activation),
+    ("conv", features, kernel, activation), ("maxpool",), ("avgpool",),
+    ("convt", features, kernel, activation), ("dropout", rate), ("batchnorm",),
+    ("layernorm",) or ("reshape", *shape). Images (N, 28, 28, 1) keep their shape
+    through conv and pooling layers; the first Dense layer flattens them.
 
     ``train=True`` while training: Dropout zeroes values at random (it needs a "dropout"
     random key: ``rngs={"dropout": key}``) and BatchNorm normalises with the batch's own
@@ -39,35 +41,35 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = x.reshape((x.shape[0], -1))
         for kind, *settings in self.layers:
             x = LAYERS[kind](x, train, *settings)
         return x
 
 
 class AutoEncoder(nn.Module):
-    """Encoder MLP down to a code (its last Dense layer), decoder MLP back up to the input size,
-    then a sigmoid. ``train`` as in MLP."""
+    """Encoder layers down to a code (its last Dense layer), decoder layers back up to the
+    image's pixels (the last of ``decoder_layers`` gives them), then a sigmoid. ``train`` as in MLP."""
 
     encoder_layers: Sequence[tuple]
     decoder_layers: Sequence[tuple]
     input_shape: Sequence[int]
 
     def setup(self):
-        input_dim = int(np.prod(self.input_shape))
         self.encoder = MLP(self.encoder_layers)
-        self.decoder = MLP(tuple(self.decoder_layers) + (("dense", input_dim, "linear"),))
+        self.decoder = MLP(self.decoder_layers)
 
     def __call__(self, x, train: bool = False):
         return self.decode(self.encode(x, train), train)
 
     def encode(self, x, train: bool = False):
         assert x.shape[1:] == tuple(self.input_shape), x.shape
-        return self.encoder(jnp.reshape(x, (x.shape[0], -1)), train)
+        return self.encoder(x, train)
 
     def decode_logits(self, z, train: bool = False):
-        """The decoder's output before the sigmoid (used by the binary cross-entropy loss)."""
-        return self.decoder(z, train)
+        """The decoder's output before the sigmoid, one value per pixel (N, 784) (used by the binary
+        cross-entropy loss)."""
+        x = self.decoder(z, train)
+        return jnp.reshape(x, (x.shape[0], -1))
 
     def decode(self, z, train: bool = False):
         x = nn.sigmoid(self.decode_logits(z, train))
@@ -77,19 +79,20 @@ class AutoEncoder(nn.Module):
 # --- model source end
 
 
-def module_layers(layers: Sequence[Layer]) -> tuple[tuple, ...]:
-    """Spec layers as the module's tuples: ``("dense", 512, "relu")``, ``("dropout", 0.2)``, ``("batchnorm",)``."""
-    return tuple(layer.module_item() for layer in layers)
+def module_layers(spec: ModelSpec, stack: str) -> tuple[tuple, ...]:
+    """The module's tuples for the layers a stack applies (``spec.layer_shapes()``): ``("dense", 512, "relu")``,
+    ``("conv", 32, 3, "relu")``, ``("dropout", 0.2)``, ``("reshape", 7, 7, 64)``..."""
+    return tuple(item for one in spec.layer_shapes() if one.stack == stack for item in one.module_items())
 
 
 @lru_cache(maxsize=64)
 def build_model(spec: ModelSpec) -> nn.Module:
     """The flax module a spec describes (cached: equal specs share one module object)."""
     if isinstance(spec, MLPSpec):
-        return MLP(layers=module_layers(spec.hidden) + (("dense", spec.num_classes, "linear"),))
+        return MLP(layers=module_layers(spec, "hidden"))
     return AutoEncoder(
-        encoder_layers=module_layers(spec.encoder),
-        decoder_layers=module_layers(spec.decoder),
+        encoder_layers=module_layers(spec, "encoder"),
+        decoder_layers=module_layers(spec, "decoder"),
         input_shape=tuple(spec.input_shape),
     )
 
@@ -226,6 +229,10 @@ def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
 
 
 def _activations_and_roles(spec: ModelSpec) -> list[tuple[str, str]]:
-    """What follows each Dense layer, in order, and what the layer is for."""
-    roles = [(spec.layers[i].activation, "code" if i == spec.code_index else "hidden") for i in spec.dense_indices]
-    return [*roles, (spec.output_activation, spec.output_role)]
+    """What follows each Dense layer, in order, and what the layer is for (the last one is followed by
+    the model's output activation)."""
+    placed = spec.layer_shapes()
+    roles = [(one.layer.activation, one.role) for one in placed if one.layer.is_dense]
+    if placed[-1].layer.is_dense:  # the model's output layer
+        roles[-1] = (spec.output_activation, placed[-1].role)
+    return roles
