@@ -4,13 +4,14 @@ An image keeps its shape (height, width, channels), flax's NHWC without the batc
 layers until the first Dense layer, which flattens it. Each kind says its output shape and refuses an
 input it cannot take (a SpecError naming the item): a convolution after the first Dense layer, a kernel
 larger than the image, pooling an image below 1x1. Costs are exact by these conventions, for one image:
-a convolution with a KxK kernel does ``K*K*C_in*C_out`` multiply-adds (2 operations each) at every
-output position (SAME padding: the zeros around the border are multiplied too, as XLA counts them),
-plus one addition of its bias and one activation per output value; a transposed convolution does
-``K*K*C_in*C_out`` multiply-adds per *input* position (each input value is spread over a KxK patch of
-the twice larger output); a 2x2 max pool does 3 comparisons per output value, an average pool 3 additions
-and a division. They are registered in ``core.layers.LAYER_KINDS``; their flax calls are in
-``core.flax_layers``.
+a convolution does ``C_in*C_out`` multiply-adds (2 operations each) for every tap of its kernel that
+meets a real pixel, summed over the output positions (at the border, SAME padding puts zeros under part
+of the kernel: those are not counted, as XLA's cost analysis does not count them; ``K*K`` taps inside);
+a transposed convolution likewise counts the taps that meet a real value of its input spread out with
+stride 2, which is each input value times each of the K*K taps that land inside the output; plus one
+addition of its bias and one activation per output value. A 2x2 max pool does 3 comparisons per output
+value, an average pool 3 additions and a division. They are registered in ``core.layers.LAYER_KINDS``;
+their flax calls are in ``core.flax_layers``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,22 @@ def _image(shape: Shape, where: str, what: str) -> tuple[int, int, int]:
         )
     height, width, channels = shape
     return height, width, channels
+
+
+def real_taps(size: int, kernel: int, stride: int) -> int:
+    """Along one axis of ``size`` input values: how many (output position, kernel tap) pairs meet a real
+    input value (not the padding, nor the holes between the values spread out by a transposed
+    convolution's ``stride``), with SAME padding placed as ``jax.lax`` places it."""
+    spread = (size - 1) * stride + 1
+    before = (
+        (kernel - 1) // 2 if stride == 1 else (kernel - 1 if stride > kernel - 1 else -(-(kernel + stride - 2) // 2))
+    )
+    return sum(
+        1
+        for out in range(size * stride)
+        for tap in range(kernel)
+        if 0 <= out + tap - before < spread and (out + tap - before) % stride == 0
+    )
 
 
 @dataclass(frozen=True)
@@ -79,8 +96,10 @@ class Conv(Layer):
         return (self.kernel * self.kernel * as_shape(inputs)[-1] + 1) * self.features
 
     def matrix_flops(self, shape: Shape) -> int:
-        height, width, channels = shape  # SAME padding: one KxK patch per output position
-        return 2 * height * width * self.kernel * self.kernel * channels * self.features
+        height, width, channels = shape
+        stride = int(self.growth)
+        taps = real_taps(height, self.kernel, stride) * real_taps(width, self.kernel, stride)
+        return 2 * taps * channels * self.features
 
     def bias_flops(self, shape: Shape) -> int:
         return math.prod(self.output_shape(shape))
@@ -159,10 +178,6 @@ class ConvTranspose(Conv):
     verb: ClassVar[str] = "a transposed convolution"
     growth: ClassVar[float] = 2
 
-    def matrix_flops(self, shape: Shape) -> int:
-        height, width, channels = shape  # one KxK patch spread per input position
-        return 2 * height * width * self.kernel * self.kernel * channels * self.features
-
 
 @dataclass(frozen=True)
 class MaxPool(Layer):
@@ -179,6 +194,7 @@ class MaxPool(Layer):
     image_layer: ClassVar[bool] = True
     operations: ClassVar[int] = 3  # per output value: 3 comparisons of 4 values
     growth: ClassVar[float] = 0.5
+    has_module: ClassVar[bool] = False  # nn.max_pool / nn.avg_pool are functions
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         height, width, channels = _image(shape, where, "pooling")

@@ -72,6 +72,7 @@ class Layer:
     collections: ClassVar[tuple[str, ...]] = ()  # variable collections it adds (besides what it learns)
     image_layer: ClassVar[bool] = False  # works on images (height, width, channels) and gives images
     decoder_only: ClassVar[bool] = False  # only an autoencoder's decoder may hold it (ConvTranspose)
+    has_module: ClassVar[bool] = True  # its flax call makes a module (pooling is a plain function)
     growth: ClassVar[float] = 1  # how many times taller and wider an image comes out (pooling 0.5)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:

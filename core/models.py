@@ -204,12 +204,34 @@ def dense_layers(spec: ModelSpec) -> tuple[DenseLayer, ...]:
 
 @lru_cache(maxsize=64)
 def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
-    """The kernel shapes come from the variables tree; the order from a flax interceptor that
-    notes each Dense call (the tree's keys are sorted: ``decoder`` before ``encoder``)."""
+    variables = jax.eval_shape(build_model(shape).init, jax.random.key(0), example_batch(shape))
+    leaves, _ = jax.tree_util.tree_flatten_with_path(variables["params"])
+    kernels = {"/".join(key.key for key in path[:-1]): leaf.shape for path, leaf in leaves if path[-1].key == "kernel"}
+    placed = shape.layer_shapes()
+    dense = [(path, one) for path, one in zip(layer_paths(shape), placed, strict=True) if one.layer.is_dense]
+    last = len(placed) - 1  # the model's output layer is followed by the model's output activation
+    return tuple(
+        DenseLayer(
+            path, *kernels[path], shape.output_activation if one is placed[last] else one.layer.activation, one.role
+        )
+        for path, one in dense
+    )
+
+
+def layer_paths(spec: ModelSpec) -> tuple[str | None, ...]:
+    """The flax path of each of ``spec.layer_shapes()`` (``"Conv_0"``, ``"encoder/Dense_2"``, as in
+    ``variables["params"]`` and ``capture_intermediates``); None for a layer without a flax module
+    (pooling is a function). From a flax interceptor that notes each layer module's call in order
+    (the variables tree's keys are sorted: ``decoder`` before ``encoder``)."""
+    return _layer_paths(spec.replace(seed=0))
+
+
+@lru_cache(maxsize=64)
+def _layer_paths(shape: ModelSpec) -> tuple[str | None, ...]:
     applied: list[str] = []
 
-    def record_dense_calls(next_fun, args, kwargs, context):
-        if isinstance(context.module, nn.Dense) and context.method_name == "__call__":
+    def record_calls(next_fun, args, kwargs, context):
+        if not isinstance(context.module, (MLP, AutoEncoder)) and context.method_name == "__call__":
             applied.append("/".join(context.module.path))
         return next_fun(*args, **kwargs)
 
@@ -218,21 +240,7 @@ def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
     def init(key, x):
         return build_model(shape).init(key, x)
 
-    with nn.intercept_methods(record_dense_calls):
-        variables = jax.eval_shape(init, jax.random.key(0), example_batch(shape))
-    leaves, _ = jax.tree_util.tree_flatten_with_path(variables["params"])
-    kernels = {"/".join(key.key for key in path[:-1]): leaf.shape for path, leaf in leaves if path[-1].key == "kernel"}
-    return tuple(
-        DenseLayer(path, *kernels[path], activation, role)
-        for path, (activation, role) in zip(applied, _activations_and_roles(shape), strict=True)
-    )
-
-
-def _activations_and_roles(spec: ModelSpec) -> list[tuple[str, str]]:
-    """What follows each Dense layer, in order, and what the layer is for (the last one is followed by
-    the model's output activation)."""
-    placed = spec.layer_shapes()
-    roles = [(one.layer.activation, one.role) for one in placed if one.layer.is_dense]
-    if placed[-1].layer.is_dense:  # the model's output layer
-        roles[-1] = (spec.output_activation, placed[-1].role)
-    return roles
+    with nn.intercept_methods(record_calls):
+        jax.eval_shape(init, jax.random.key(0), example_batch(shape))
+    calls = iter(applied)
+    return tuple(next(calls) if one.layer.has_module else None for one in shape.layer_shapes())
