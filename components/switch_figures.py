@@ -1,0 +1,143 @@
+"""Figures for switching units off on the Inside page: plain data in, ``go.Figure`` out (no streamlit).
+
+A clickable grid of one layer's units (a click toggles a unit), crosses over switched-off units in
+the layer grids and the network diagram of ``components.inside_figures``, the "Which units matter"
+bars and the pruning curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.ablation import PruningCurve, UnitImportance
+from core.inside import grid_shape
+from core.tasks import Metric
+
+OFF_COLOUR = "#555555"
+_CROSS = {"symbol": "x-thin", "line": {"width": 2, "color": OFF_COLOUR}, "color": OFF_COLOUR}
+
+
+def _cells(units: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    rows, cols = grid_shape(units)
+    unit = np.arange(units)
+    return unit % cols, unit // cols, rows, cols
+
+
+def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str, height: int) -> go.Figure:
+    """One layer's units as clickable squares in the layout of its layer grid, lit by their value for the
+    chosen input; switched-off units are grey with a cross. ``customdata`` of a point is its unit."""
+    values = np.asarray(values, np.float32).ravel()
+    x, y, rows, cols = _cells(values.size)
+    off = np.asarray(sorted(off), np.int64)
+    on = np.setdiff1d(np.arange(values.size), off)
+    size = float(np.clip(0.8 * min((height - 50) / max(rows, 1), 640 / cols), 5, 22))
+    finite = values[np.isfinite(values)]
+    top = max(float(np.abs(finite).max()) if finite.size else 1.0, 1e-6)
+    traces = [
+        go.Scatter(
+            x=x[on], y=y[on], mode="markers", customdata=on, name="on",
+            marker={"symbol": "square", "size": size, "color": values[on], "colorscale": "RdBu_r",
+                    "cmin": -top, "cmax": top, "line": {"width": 0.5, "color": "#999"}},
+            selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 1.0}},
+            hovertemplate="unit %{customdata}: %{marker.color:.2f} (click to switch it off)<extra></extra>",
+        ),
+        go.Scatter(
+            x=x[off], y=y[off], mode="markers", customdata=off, name="off",
+            marker={"size": size, **_CROSS},
+            selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 1.0}},
+            hovertemplate="unit %{customdata}: switched off (click to switch it on)<extra></extra>",
+        ),
+    ]  # fmt: skip
+    layout = {
+        "title": title, "height": height, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "showlegend": False,
+        "xaxis": {"visible": False, "range": [-0.7, cols - 0.3]},
+        "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+        "clickmode": "event+select", "dragmode": False, "hovermode": "closest",
+    }  # fmt: skip
+    return go.Figure(data=traces, layout=layout)
+
+
+def clicked_unit(points: list[dict]) -> int | None:
+    """The unit of a click on ``switch_grid_figure`` (None for anything else)."""
+    if not points:
+        return None
+    data = points[0].get("customdata")
+    if isinstance(data, list | tuple):
+        data = data[0] if data else None
+    return int(data) if isinstance(data, int | float) else None
+
+
+def mark_grid(figure: go.Figure, off: Iterable[int], units: int) -> go.Figure:
+    """Crosses over the switched-off units of a layer grid (``inside_figures.unit_grid_figure``)."""
+    off = np.asarray(sorted(off), np.int64)
+    if off.size:
+        x, y, _, _ = _cells(units)
+        figure.add_trace(
+            go.Scatter(x=x[off], y=y[off], mode="markers", customdata=off, marker={"size": 9, **_CROSS},
+                       hovertemplate="unit %{customdata}: switched off<extra></extra>", showlegend=False)
+        )  # fmt: skip
+    return figure
+
+
+def mark_diagram(figure: go.Figure, column: int, off: Iterable[int]) -> go.Figure:
+    """Crosses over the switched-off units of one column of ``inside_figures.network_figure`` (column 0 is
+    the input's pixels, 1 the first layer): found by the ``[column, unit]`` customdata of its dots."""
+    off = np.asarray(sorted(off), np.int64)
+    for trace in list(figure.data):
+        data = np.asarray(trace.customdata) if trace.customdata is not None else None
+        if off.size and trace.mode == "markers" and data is not None and data.ndim == 2 and data[0, 0] == column:
+            x, y = np.asarray(trace.x)[off], np.asarray(trace.y)[off]
+            figure.add_trace(
+                go.Scatter(x=x, y=y, mode="markers", marker={"size": 10, **_CROSS}, showlegend=False,
+                           hovertemplate="switched off<extra></extra>")
+            )  # fmt: skip
+    return figure
+
+
+def importance_figure(ranking: UnitImportance, metric: Metric, top: int, height: int) -> go.Figure:
+    """The ``top`` units that matter most as bars: how much worse the score gets with each one off alone."""
+    chosen = ranking.ranked()[:top]
+    scale, unit = (100.0, " points") if metric.higher_is_better else (1.0, "")
+    drops = ranking.drops[chosen] * scale
+    labels = [f"unit {u}" for u in chosen]
+    figure = go.Figure(
+        go.Bar(
+            x=drops, y=labels, orientation="h", marker={"color": "#2f6db3"},
+            customdata=np.column_stack([chosen, ranking.scores[chosen] * scale]),
+            hovertemplate=f"unit %{{customdata[0]}} off: {metric.label} %{{customdata[1]:.2f}}, "
+            f"%{{x:.2f}}{unit} worse<extra></extra>",
+        )
+    )  # fmt: skip
+    what = "accuracy points lost" if metric.higher_is_better else "rise of the reconstruction error"
+    figure.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        xaxis={"title": f"{what} with the unit off alone"},
+        yaxis={"autorange": "reversed", "type": "category"},
+        title=f"The {len(chosen)} units of {ranking.drops.size:,} that matter most",
+    )  # fmt: skip
+    return figure
+
+
+def pruning_figure(curve: PruningCurve, metric: Metric, height: int) -> go.Figure:
+    """Score against the number of units kept: the strongest (largest outgoing weights) and random ones."""
+    scale = 100.0 if metric.higher_is_better else 1.0
+    suffix = "%" if metric.higher_is_better else ""
+    figure = go.Figure(
+        [
+            go.Scatter(x=curve.kept, y=curve.largest * scale, mode="lines+markers", name="largest outgoing weights",
+                       line={"color": "#2f6db3"}),
+            go.Scatter(x=curve.kept, y=curve.random * scale, mode="lines+markers",
+                       name=f"random units (mean of {curve.draws})", line={"color": "#d1453b", "dash": "dot"}),
+        ]
+    )  # fmt: skip
+    figure.update_traces(hovertemplate=f"%{{x}} units kept: %{{y:.2f}}{suffix}")
+    figure.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        xaxis={"title": "units kept (the others switched off)", "type": "log", "autorange": "reversed"},
+        yaxis={"title": metric.label + (" (%)" if suffix else "")},
+        legend={"orientation": "h", "y": -0.3},
+    )  # fmt: skip
+    return figure
