@@ -26,21 +26,37 @@ def _cells(units: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     return unit % cols, unit // cols, rows, cols
 
 
-def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str, height: int) -> go.Figure:
+def _colours(values: np.ndarray) -> dict:
+    """As the layer grids: light to dark blue for values >= 0 (ReLU), red-white-blue around 0 otherwise."""
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if low < 0:
+        bound = max(-low, high, 1e-6)
+        return {"colorscale": "RdBu_r", "cmin": -bound, "cmax": bound}
+    return {"colorscale": "Blues", "cmin": 0.0, "cmax": max(high, 1e-6)}
+
+
+def grid_cell(units: int) -> float:
+    """The pixels between two units of ``switch_grid_figure``: the grid fits a phone's width (about 340 px)."""
+    _, cols = grid_shape(units)
+    return float(np.clip(340 / cols, 8, 26))
+
+
+def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str) -> go.Figure:
     """One layer's units as clickable squares in the layout of its layer grid, lit by their value for the
-    chosen input; switched-off units are grey with a cross. ``customdata`` of a point is its unit."""
+    chosen input; switched-off units are grey crosses. ``customdata`` of a point is its unit. Square cells
+    ``grid_cell`` pixels apart, in presenter mode too, so that the grid fits a phone."""
     values = np.asarray(values, np.float32).ravel()
     x, y, rows, cols = _cells(values.size)
     off = np.asarray(sorted(off), np.int64)
     on = np.setdiff1d(np.arange(values.size), off)
-    size = float(np.clip(0.8 * min((height - 50) / max(rows, 1), 640 / cols), 5, 22))
-    finite = values[np.isfinite(values)]
-    top = max(float(np.abs(finite).max()) if finite.size else 1.0, 1e-6)
+    cell = grid_cell(values.size)
+    size = 0.8 * cell
     traces = [
         go.Scatter(
             x=x[on], y=y[on], mode="markers", customdata=on, name="on",
-            marker={"symbol": "square", "size": size, "color": values[on], "colorscale": "RdBu_r",
-                    "cmin": -top, "cmax": top, "line": {"width": 0.5, "color": "#999"}},
+            marker={"symbol": "square", "size": size, "color": values[on], **_colours(values),
+                    "line": {"width": 0.5, "color": "#999"}},
             selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 1.0}},
             hovertemplate="unit %{customdata}: %{marker.color:.2f} (click to switch it off)<extra></extra>",
         ),
@@ -52,9 +68,10 @@ def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str, heigh
         ),
     ]  # fmt: skip
     layout = {
-        "title": title, "height": height, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "showlegend": False,
-        "xaxis": {"visible": False, "range": [-0.7, cols - 0.3]},
-        "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+        "title": title, "height": int(50 + (rows + 0.6) * cell), "showlegend": False,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "xaxis": {"visible": False, "range": [-0.7, cols - 0.3], "fixedrange": True},
+        "yaxis": {"visible": False, "range": [rows - 0.7, -0.7], "scaleanchor": "x", "fixedrange": True},
         "clickmode": "event+select", "dragmode": False, "hovermode": "closest",
     }  # fmt: skip
     return go.Figure(data=traces, layout=layout)

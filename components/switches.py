@@ -89,11 +89,9 @@ def switch_section(
     masks = ablation.masks_for(spec, switches.off)
     row = next(r for r in rows if r.path == path)
     grid_key = f"switch.grid.{switches.version}"
-    rows_, _ = inside.grid_shape(layer.outputs)
     st.plotly_chart(
         switch_figures.switch_grid_figure(
-            row.values[0], switches.off.get(path, ()), f"{names[path]}: click a unit",
-            height=height(80 + 18 * min(rows_, 24)),
+            row.values[0], switches.off.get(path, ()), f"{names[path]}: click a unit"
         ),
         key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points",
     )  # fmt: skip
