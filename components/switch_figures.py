@@ -70,8 +70,10 @@ def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str) -> go
     layout = {
         "title": title, "height": int(50 + (rows + 0.6) * cell), "showlegend": False,
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-        "xaxis": {"visible": False, "range": [-0.7, cols - 0.3], "fixedrange": True},
-        "yaxis": {"visible": False, "range": [rows - 0.7, -0.7], "scaleanchor": "x", "fixedrange": True},
+        # square cells: the axis with room to spare gets a narrower domain, the ranges stay as given
+        "xaxis": {"visible": False, "range": [-0.7, cols - 0.3], "fixedrange": True, "constrain": "domain"},
+        "yaxis": {"visible": False, "range": [rows - 0.7, -0.7], "scaleanchor": "x", "fixedrange": True,
+                  "constrain": "domain"},
         "clickmode": "event+select", "dragmode": False, "hovermode": "closest",
     }  # fmt: skip
     return go.Figure(data=traces, layout=layout)
@@ -151,9 +153,12 @@ def pruning_figure(curve: PruningCurve, metric: Metric, height: int) -> go.Figur
         ]
     )  # fmt: skip
     figure.update_traces(hovertemplate=f"%{{x}} units kept: %{{y:.2f}}{suffix}")
+    ticks = [k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096) if k < curve.kept[0] / 1.4]
+    ticks.append(int(curve.kept[0]))
     figure.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        xaxis={"title": "units kept (the others switched off)", "type": "log", "autorange": "reversed"},
+        xaxis={"title": "units kept (the others switched off)", "type": "log", "autorange": "reversed",
+               "tickvals": ticks, "ticktext": [str(k) for k in ticks]},
         yaxis={"title": metric.label + (" (%)" if suffix else "")},
         legend={"orientation": "h", "y": -0.3},
     )  # fmt: skip

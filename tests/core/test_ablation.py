@@ -5,6 +5,8 @@ the pruning curve keeps the units it says it keeps."""
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import numpy as np
 import pytest
@@ -122,6 +124,18 @@ def test_ranking_every_unit_in_one_call_gives_the_score_of_each_unit_switched_of
     top = ranking.ranked()
     assert ranking.drops[top[0]] == ranking.drops.max() > 0  # some unit matters to these random weights
     assert list(ranking.drops[top]) == sorted(ranking.drops, reverse=True)
+    losses = [
+        ablation.metric_table(
+            spec, variables, held_out, {"Dense_1": ablation.masks_for(spec, {"Dense_1": [u]})["Dense_1"][None]}
+        )["loss"][0]
+        for u in range(12)
+    ]
+    base_loss = ablation.metric_table(spec, variables, held_out, {"Dense_1": np.ones((1, 12), np.float32)})["loss"][0]
+    np.testing.assert_allclose(ranking.loss_rises, np.asarray(losses) - base_loss, atol=1e-5)
+    # equal drops (a score counted in images): the larger rise of the loss first
+    for better, worse in itertools.pairwise(top):
+        if ranking.drops[better] == ranking.drops[worse]:
+            assert ranking.loss_rises[better] >= ranking.loss_rises[worse]
 
 
 def test_the_pruning_curve_keeps_the_units_with_the_largest_outgoing_weights(sample):
@@ -165,3 +179,22 @@ def test_bad_switches_are_refused_with_a_clear_message():
         ablation.masks_for(spec, {"Dense_0": [4]})
     with pytest.raises(CoreError, match="not a layer whose units can be switched off"):
         ablation.masks_for(spec, {"Dense_1": [0]})  # the output layer
+
+
+def test_the_pruning_sentence_says_which_choice_of_units_kept_the_score_better():
+    spec = MLPSpec(hidden=(Dense(8, "relu"),), num_classes=10)
+    kept = np.array([8, 4, 2, 1])
+
+    def sentence(largest, random):
+        return ablation.pruning_summary(
+            spec, ablation.PruningCurve("Dense_0", kept, np.array(largest), np.array(random), 4)
+        )
+
+    strongest = sentence([0.9, 0.8, 0.6, 0.3], [0.9, 0.5, 0.3, 0.2])
+    assert strongest.startswith(
+        "Keeping 2 of 8 units, the 2 with the largest outgoing weights give a test accuracy of 60.0%, "
+        "2 random ones 30.0%"
+    )
+    assert "works better than chance" in strongest
+    assert "random units do better" in sentence([0.9, 0.5, 0.3, 0.2], [0.9, 0.8, 0.6, 0.3])
+    assert "neither is clearly better" in sentence([0.9, 0.8, 0.3, 0.2], [0.9, 0.5, 0.6, 0.3])
