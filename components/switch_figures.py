@@ -68,11 +68,11 @@ def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str) -> go
         ),
     ]  # fmt: skip
     layout = {
-        "title": title, "height": int(50 + (rows + 0.6) * cell), "showlegend": False,
+        "title": title, "height": int(50 + rows * cell), "showlegend": False,
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         # square cells: the axis with room to spare gets a narrower domain, the ranges stay as given
-        "xaxis": {"visible": False, "range": [-0.7, cols - 0.3], "fixedrange": True, "constrain": "domain"},
-        "yaxis": {"visible": False, "range": [rows - 0.7, -0.7], "scaleanchor": "x", "fixedrange": True,
+        "xaxis": {"visible": False, "range": [-0.5, cols - 0.5], "fixedrange": True, "constrain": "domain"},
+        "yaxis": {"visible": False, "range": [rows - 0.5, -0.5], "scaleanchor": "x", "fixedrange": True,
                   "constrain": "domain"},
         "clickmode": "event+select", "dragmode": False, "hovermode": "closest",
     }  # fmt: skip
@@ -130,10 +130,11 @@ def importance_figure(ranking: UnitImportance, metric: Metric, top: int, height:
             f"%{{x:.2f}}{unit} worse<extra></extra>",
         )
     )  # fmt: skip
-    what = "accuracy points lost" if metric.higher_is_better else "rise of the reconstruction error"
+    what = "accuracy points lost" if metric.higher_is_better else "rise of the error"
     figure.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        xaxis={"title": f"{what} with the unit off alone"},
+        # room for "unit 4095" in presenter mode's larger tick labels, which plotly does not measure
+        height=height, margin={"l": 90, "r": 10, "t": 30, "b": 40},
+        xaxis={"title": what},
         yaxis={"autorange": "reversed", "type": "category"},
         title=f"The {len(chosen)} units of {ranking.drops.size:,} that matter most",
     )  # fmt: skip
@@ -146,10 +147,10 @@ def pruning_figure(curve: PruningCurve, metric: Metric, height: int) -> go.Figur
     suffix = "%" if metric.higher_is_better else ""
     figure = go.Figure(
         [
-            go.Scatter(x=curve.kept, y=curve.largest * scale, mode="lines+markers", name="largest outgoing weights",
+            go.Scatter(x=curve.kept, y=curve.largest * scale, mode="lines+markers", name="the strongest k",
                        line={"color": "#2f6db3"}),
             go.Scatter(x=curve.kept, y=curve.random * scale, mode="lines+markers",
-                       name=f"random units (mean of {curve.draws})", line={"color": "#d1453b", "dash": "dot"}),
+                       name=f"k random (mean of {curve.draws})", line={"color": "#d1453b", "dash": "dot"}),
         ]
     )  # fmt: skip
     figure.update_traces(hovertemplate=f"%{{x}} units kept: %{{y:.2f}}{suffix}")

@@ -234,8 +234,8 @@ def _pruning(spec, variables, dataset, model_key, path, name, held_out, switches
     st.markdown("#### Pruning: keep only some units")
     explain(
         f"Keep k units of {name.split(' (')[0]} and switch all the others off, for k from all of them down to 1: "
-        "either the k units with the largest outgoing weights (they push the next layer hardest) or k units "
-        "chosen at random."
+        "either the strongest k, the units with the largest outgoing weights (they push the next layer hardest), "
+        "or k units chosen at random (the mean of 4 draws). The line shows the test score left for each k."
     )
     if st.button("Draw the pruning curve", key="switch.prune", icon=":material/content_cut:"):
         switches.shown.add(("prune", path))

@@ -74,12 +74,19 @@ def test_switch_off_the_unit_that_matters_and_all_on_brings_the_accuracy_back(pa
     click(page, "Draw the pruning curve")
     page.locator('[class*="st-key-switch-pruning"]').wait_for(timeout=120_000)
     no_exception(page)
-    shots = shots_of(page, "1280x720")
+    shots = []
+    for part, where in (("layer-grid", ".st-key-inside-layer1-trained"), ("diagram", ".st-key-inside-diagram")):
+        page.locator(where).scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        shots.append(screenshot(page, f"29-switch-units-{part}-1280x720"))
+    shots += shots_of(page, "1280x720")
     page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode").click()
     wait_idle(page)
     shots += shots_of(page, "presenter-1280x720")
     page.set_viewport_size({"width": 390, "height": 844})
     wait_idle(page)
+    click(page, "Switch unit 0 off")  # on a phone: by its number (the grid is drawn anew, at the phone's width)
+    accuracy(page, "with 3 units off")
     shots += shots_of(page, "390x844")
     no_exception(page)
 

@@ -87,7 +87,7 @@ def test_which_units_matter_and_the_pruning_curve_show_the_core_numbers(app, sam
     app.button(key="switch.prune").click().run()
     assert not app.exception
     curve = ablation.pruning_curve(MLP, trained_mlp.variables, held_out(sample), "Dense_1")
-    lines = next(c for c in charts(app) if any(t.get("name") == "largest outgoing weights" for t in c["data"]))
+    lines = next(c for c in charts(app) if any(t.get("name") == "the strongest k" for t in c["data"]))
     np.testing.assert_allclose(numbers(lines["data"][0]["y"]), curve.largest * 100, atol=1e-6)
     assert numbers(lines["data"][0]["x"]).tolist() == curve.kept.tolist()
     assert any(m.value == ablation.pruning_summary(MLP, curve) for m in app.markdown)
