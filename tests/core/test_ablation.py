@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 
+import flax.linen as nn
 import jax
 import numpy as np
 import pytest
@@ -198,3 +199,27 @@ def test_the_pruning_sentence_says_which_choice_of_units_kept_the_score_better()
     assert "works better than chance" in strongest
     assert "random units do better" in sentence([0.9, 0.5, 0.3, 0.2], [0.9, 0.8, 0.6, 0.3])
     assert "neither is clearly better" in sentence([0.9, 0.8, 0.3, 0.2], [0.9, 0.5, 0.6, 0.3])
+
+
+class _ConvNet(nn.Module):
+    """A conv layer (4 channels, relu), flattened channels last into a Dense layer: the shape of the conv
+    layer kinds to come, written in flax here."""
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.relu(nn.Conv(4, (3, 3), padding="VALID")(x))
+        return nn.Dense(3)(x.reshape((x.shape[0], -1)))
+
+
+def test_conv_channels_switch_off_with_the_same_mask_on_the_last_axis():
+    model, x = _ConvNet(), _images(2)[:, :6, :6]  # 6x6 images: 4x4 positions of 4 channels
+    variables = jax.tree_util.tree_map(np.asarray, model.init(jax.random.key(0), x))
+    conv = np.asarray(model.apply(variables, x, capture_intermediates=True, mutable=["intermediates"])[1][
+        "intermediates"]["Conv_0"]["__call__"][0])  # fmt: skip
+    channels = np.maximum(conv, 0)  # (2, 4, 4, 4)
+    channels[..., [1, 2]] = 0.0  # channels 1 and 2 off at every position
+    dense = variables["params"]["Dense_0"]
+    expected = channels.reshape(2, -1) @ dense["kernel"] + dense["bias"]
+    with ablation.switched_off({"Conv_0": np.array([1, 0, 0, 1], np.float32)}):
+        got = model.apply(variables, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
