@@ -55,6 +55,7 @@ class Layer:
     json_example: ClassVar[str]
     rngs: ClassVar[tuple[str, ...]] = ()  # random keys it draws from while training
     collections: ClassVar[tuple[str, ...]] = ()  # variable collections it adds (besides what it learns)
+    linen_name: ClassVar[str]  # the class flax.linen names it by: ``Dense`` gives ``Dense_0``, ``Dense_1``...
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         return super().__new__(Dense if cls is Layer else cls)
@@ -113,6 +114,23 @@ class Layer:
         """The layer as ``core.models.MLP`` takes it: ``("dense", 512, "relu")``."""
         return (self.name, *self.settings())
 
+    # ----- the same layer in flax NNX (``core.nnx_models``) ------------------------------------
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        """The flax NNX module of this layer for ``inputs`` values in (``nnx.Linear(784, 512, rngs=rngs)``)."""
+        raise NotImplementedError
+
+    def nnx_code(self, inputs: int) -> str:
+        """The Python that builds ``nnx_module`` (``rngs`` is the ``nnx.Rngs`` in scope)."""
+        raise NotImplementedError
+
+    def nnx_apply(self, module: Any, x: Any) -> Any:
+        """What the NNX model does with its module of this layer (Dense adds its activation)."""
+        return module(x)
+
+    def nnx_call_code(self, attribute: str) -> str:
+        """The Python of ``nnx_apply``: ``nnx.relu(self.dense_0(x))`` for ``attribute`` "dense_0"."""
+        return f"self.{attribute}(x)"
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name}
 
@@ -160,10 +178,29 @@ class Dense(Layer):
     )
     item_syntax: ClassVar[str] = "a whole number of units (WIDTH[:ACTIVATION])"
     json_example: ClassVar[str] = '{"width": 64, "activation": "relu"}'
+    linen_name: ClassVar[str] = "Dense"
 
     @property
     def is_dense(self) -> bool:
         return True
+
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        from flax import nnx
+
+        return nnx.Linear(inputs, self.width, rngs=rngs)
+
+    def nnx_code(self, inputs: int) -> str:
+        return f"nnx.Linear({inputs}, {self.width}, rngs=rngs)"
+
+    def nnx_apply(self, module: Any, x: Any) -> Any:
+        from flax import nnx
+
+        x = module(x)
+        return x if self.activation == "linear" else getattr(nnx, self.activation)(x)
+
+    def nnx_call_code(self, attribute: str) -> str:
+        call = f"self.{attribute}(x)"
+        return call if self.activation == "linear" else f"nnx.{self.activation}({call})"
 
     def describe(self) -> str:
         return f"{self.width:,} {self.activation}"
@@ -233,9 +270,18 @@ class Dropout(Layer):
     item_syntax: ClassVar[str] = "dropout:RATE"
     json_example: ClassVar[str] = '{"type": "dropout", "rate": 0.2}'
     rngs: ClassVar[tuple[str, ...]] = ("dropout",)
+    linen_name: ClassVar[str] = "Dropout"
 
     def describe(self) -> str:
         return f"dropout {self.rate:g}"
+
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        from flax import nnx
+
+        return nnx.Dropout(self.rate, rngs=rngs)
+
+    def nnx_code(self, inputs: int) -> str:
+        return f"nnx.Dropout({self.rate!r}, rngs=rngs)"
 
     def elementwise_flops(self, inputs: int, training: bool) -> int:
         return 2 * inputs if training else 0
@@ -292,9 +338,18 @@ class BatchNorm(Layer):
     item_syntax: ClassVar[str] = "batchnorm"
     json_example: ClassVar[str] = '{"type": "batchnorm"}'
     collections: ClassVar[tuple[str, ...]] = ("batch_stats",)
+    linen_name: ClassVar[str] = "BatchNorm"
 
     def parameter_count(self, inputs: int) -> int:
         return 2 * inputs  # a scale and a bias per value
+
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        from flax import nnx
+
+        return nnx.BatchNorm(inputs, momentum=0.9, rngs=rngs)  # momentum as core.flax_layers.batchnorm
+
+    def nnx_code(self, inputs: int) -> str:
+        return f"nnx.BatchNorm({inputs}, momentum=0.9, rngs=rngs)"
 
     def batch_stats_count(self, inputs: int) -> int:
         return 2 * inputs  # a running mean and variance per value
@@ -314,9 +369,18 @@ class LayerNorm(Layer):
     )
     item_syntax: ClassVar[str] = "layernorm"
     json_example: ClassVar[str] = '{"type": "layernorm"}'
+    linen_name: ClassVar[str] = "LayerNorm"
 
     def parameter_count(self, inputs: int) -> int:
         return 2 * inputs  # a scale and a bias per value
+
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        from flax import nnx
+
+        return nnx.LayerNorm(inputs, rngs=rngs)
+
+    def nnx_code(self, inputs: int) -> str:
+        return f"nnx.LayerNorm({inputs}, rngs=rngs)"
 
     def elementwise_flops(self, inputs: int, training: bool) -> int:
         return 7 * inputs
