@@ -33,7 +33,8 @@ def onnx_download(state: AppState, run: Run) -> None:
     kept = state.train.onnx
     outcome = kept[1] if kept is not None and kept[0] == run.cache_id else None
     if outcome is None:
-        if not st.button(
+        slot = st.empty()  # the button goes once the file is prepared
+        if not slot.button(
             "Prepare ONNX", icon=":material/deployed_code:", key="train.prepare_onnx",
             help="Converts the model to ONNX (for onnxruntime, Netron, browsers) and checks that it answers "
             f"like this model on the test images, within {TOLERANCE:g}. Takes some seconds.",
@@ -41,6 +42,7 @@ def onnx_download(state: AppState, run: Run) -> None:
             return
         with st.spinner("Converting to ONNX and checking it on the test images…"):
             outcome = prepare_onnx(run)
+        slot.empty()
         state.train.onnx = (run.cache_id, outcome)
     if isinstance(outcome, str):
         st.warning(f"No ONNX file for this run: {plain(outcome, 400)}", icon=":material/block:")

@@ -30,7 +30,7 @@ def _prepare(app, result, dataset: str = "sample"):
     ("spec", "file_name", "words"),
     [
         (ModelSpec.mlp("32"), "run1.onnx", "and it predicts the same class for every image."),
-        (ModelSpec.autoencoder((32, 4), (32,)), "run1-onnx.zip", "(allowed: 1e-04)."),
+        (ModelSpec.autoencoder((32, 4), (32,)), "run1-onnx.zip", "(allowed: 0.0001)."),
     ],
     ids=["classifier", "autoencoder"],
 )
