@@ -1,4 +1,4 @@
-"""The command line's arguments: ``build_parser`` for ``python -m core train|sweep|evaluate`` (core/cli.py).
+"""The command line's arguments: ``build_parser`` for ``python -m core train|sweep|evaluate|export`` (core/cli.py).
 
 A bad argument ends with exit code 2 and one line on stderr (no usage dump). Numbers stay text here:
 ``TrainConfig`` and ``ModelSpec`` check them, so the messages match the dashboard's.
@@ -42,7 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--folder", help="image folder: evaluate on FOLDER/test/<class name>/<images>")
     source.add_argument("--dataset", help="evaluate on this dataset's test split instead")
     evaluate.add_argument("--data-dir", default=None)
+
+    export = commands.add_parser(
+        "export", help="export a model as ONNX, checked against onnxruntime on test images; print one JSON line"
+    )
+    _export_arguments(export)
     return parser
+
+
+def _export_arguments(export: argparse.ArgumentParser) -> None:
+    """The options of ``export``: where the model comes from, where the ONNX goes, which images check it."""
+    export.add_argument("--checkpoint", required=True, help="the .msgpack checkpoint of a trained model")
+    export.add_argument(
+        "--onnx", required=True,
+        help="the ONNX file to write, e.g. model.onnx; an autoencoder also writes model.encode.onnx and "
+        "model.decode.onnx beside it (or give model.zip for one zip of the three)",
+    )  # fmt: skip
+    export.add_argument("--dataset", help="check on this dataset's test images (default: the one it trained on)")
+    export.add_argument("--data-dir", default=None, help="tensorflow-datasets folder")
+    export.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
