@@ -210,8 +210,11 @@ def path_rows(spec: ModelSpec) -> tuple[PathRow, ...]:
         rows.append(
             (
                 # layer by layer as applied; in a layer, learned values first, kernel before bias
-                (order.get(tuple(str(p) for p in path[:-1]), len(order)), not source or source[0] != "params",
-                 str(path[-1]) != "kernel"),
+                (
+                    order.get(tuple(str(p) for p in path[:-1]), len(order)),
+                    not source or source[0] != "params",
+                    str(path[-1]) != "kernel",
+                ),
                 PathRow(
                     "/".join(source) if source else "",
                     ".".join(str(p) for p in path),
