@@ -123,6 +123,42 @@ class Run:
 
 
 @dataclass
+class BuildPageState:
+    """The Build page's layer editor: its widgets' generation and its last refusal."""
+
+    #: bumped whenever the spec is replaced from outside the layer editor (preset, run, upload)
+    editor_version: int = 0
+    #: why the last add/remove/move in the layer editor was refused
+    editor_error: str | None = None
+    #: keep "Type the widths instead" open after applying from it
+    text_editor_open: bool = False
+
+
+@dataclass
+class ResultsPageState:
+    #: seed of the random test images shown on the Results page
+    seed: int = 0
+
+
+@dataclass
+class VariablesPageState:
+    #: the open tab, kept when the visitor leaves the page and comes back
+    tab: str | None = None
+
+
+@dataclass
+class UploadsState:
+    """What the uploaders refused, per uploader ("train.upload", "train.image_zip")."""
+
+    #: how many of its uploads were refused. Part of the widget's key, so that a refusal draws a fresh,
+    #: empty uploader and the refused file leaves the page
+    refused_uploads: dict[str, int] = field(default_factory=dict)
+    #: why its last upload was refused and the message's icon, shown beside the fresh uploader until the
+    #: next upload
+    upload_refusals: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
 class TrainPageState:
     """What only the Train page keeps for a visitor: its data folders, the uploads it has handled
     and whether the model is watched as it learns."""
@@ -165,18 +201,14 @@ class AppState:
     config: TrainConfig = field(default_factory=TrainConfig)
     runs: list[Run] = field(default_factory=list)
     selected_run_id: int | None = None
-    #: bumped whenever the spec is replaced from outside the layer editor (preset, run, upload)
-    editor_version: int = 0
-    #: why the last add/remove/move in the layer editor was refused
-    editor_error: str | None = None
-    #: seed of the random test images shown on the Results page
-    results_seed: int = 0
-    #: per uploader ("train.upload", "train.image_zip"): how many of its uploads were refused. Part of the
-    #: widget's key, so that a refusal draws a fresh, empty uploader and the refused file leaves the page
-    refused_uploads: dict[str, int] = field(default_factory=dict)
-    #: per uploader: why its last upload was refused and the message's icon, shown beside the fresh uploader
-    #: until the next upload
-    upload_refusals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the Build page's layer editor
+    build: BuildPageState = field(default_factory=BuildPageState)
+    #: the Results page's choice of test images
+    results: ResultsPageState = field(default_factory=ResultsPageState)
+    #: the Variables page's open tab
+    variables: VariablesPageState = field(default_factory=VariablesPageState)
+    #: what the uploaders (Build, Train) have refused
+    uploads: UploadsState = field(default_factory=UploadsState)
     #: presenter / beginner mode: fewer controls, bigger charts, more words
     presenter: bool = False
     #: the last edit of the model in words ("layer 2: 128 -> 256 units adds ...") and the model before it
@@ -188,10 +220,6 @@ class AppState:
     notice: str | None = None
     #: whether the settings of the page URL have been applied to this session yet
     link_applied: bool = False
-    #: the Variables page's open tab, kept when the visitor leaves the page and comes back
-    variables_tab: str | None = None
-    #: keep "Type the widths instead" open after applying from it
-    text_editor_open: bool = False
     #: the Train page's data folders, handled uploads and live-view switch
     train: TrainPageState = field(default_factory=TrainPageState)
     #: the Width sweep page's job and estimates
@@ -222,12 +250,12 @@ class AppState:
         self.kind = spec.kind
         models.prepare_init(spec)  # the Variables page's model.init compiles while the person edits
         if not from_editor:
-            self.editor_version += 1
+            self.build.editor_version += 1
 
     # ----- uploads -------------------------------------------------------------------
     def uploader_key(self, uploader: str) -> str:
         """The widget key of ``uploader`` now: a new one after each refused upload."""
-        return f"{uploader}.{self.refused_uploads.get(uploader, 0)}"
+        return f"{uploader}.{self.uploads.refused_uploads.get(uploader, 0)}"
 
     # ----- runs ----------------------------------------------------------------------
     def add_run(
