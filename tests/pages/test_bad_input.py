@@ -148,7 +148,7 @@ def test_changing_the_model_while_training_trains_the_original(app):
     _start(app, epochs=3)
     job = state(app).runs[0].job
     app.switch_page("pages/build.py").run()
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.number_input(key=f"build.hidden.0.width.v{v}").set_value(64).run()
     assert state(app).spec == ModelSpec.mlp((64, 256))
     wait_for_training(app)
