@@ -51,6 +51,15 @@ _LAYOUT_CSS = """
   [data-testid="stMetricValue"], [data-testid="stMetricValue"] * { word-break: keep-all; overflow-wrap: normal; }
   [data-testid="stMain"] [data-testid="stMetricValue"] { font-size: clamp(1.9rem, 2.35vw, 2.25rem); }
   [data-testid="stButton"] button, [data-testid="stFormSubmitButton"] button { height: auto; }
+  /* on a phone Streamlit stacks columns: a layer row became five controls one under the other, and the
+     rows after the first had no labels; keep each row on one line, its labels (on the first row) above */
+  @media (max-width: 640px) {
+    [data-testid="stHorizontalBlock"]:has([class*="-width-v"]):not(:has([data-testid="stHorizontalBlock"])) {
+      flex-wrap: nowrap; gap: 0.2rem;
+    }
+    [data-testid="stHorizontalBlock"]:has([class*="-width-v"]):not(:has([data-testid="stHorizontalBlock"]))
+      > [data-testid="stColumn"] { min-width: 0 !important; }
+  }
   [class*="st-key-build-"][class*="-up-v"] button, [class*="st-key-build-"][class*="-down-v"] button,
   [class*="st-key-build-"][class*="-remove-v"] button {
     padding-left: 0.3rem; padding-right: 0.3rem; min-width: 2.25rem;

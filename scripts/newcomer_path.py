@@ -5,9 +5,10 @@ sample, and waits for the reconstructions: the path DEVELOPERS and issue 3 ask t
 Then trains the default MLP the same way for the predictions screenshots.
 
     .venv/bin/python scripts/newcomer_path.py [--out docs] [--size 1280x720] [--presenter]
+    .venv/bin/python scripts/newcomer_path.py --phone     # the first page on a 390x844 phone
 
 The README's screenshots are taken at a projector's 1280x720, once in normal mode and once in
-presenter mode (``--presenter``, saved with a ``-presenter`` suffix).
+presenter mode (``--presenter``, saved with a ``-presenter`` suffix), and the first page on a phone.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--size", default="1280x720", help="browser window, WIDTHxHEIGHT")
     parser.add_argument("--presenter", action="store_true", help="switch presenter mode on first")
+    parser.add_argument("--phone", action="store_true", help="only the first page, on a 390x844 phone")
     args = parser.parse_args()
+    if args.phone:
+        phone_screenshot(args.out)
+        return
     width, height = (int(x) for x in args.size.lower().split("x"))
     suffix = "-presenter" if args.presenter else ""
     args.out.mkdir(parents=True, exist_ok=True)
@@ -75,6 +80,23 @@ def main() -> None:
             wait_for_sidebar(page, "Finished", timeout=300)
             open_page(page, "Results")
             page.screenshot(path=str(args.out / f"screenshot-predictions{suffix}.png"))
+    finally:
+        stop_server(proc)
+
+
+def phone_screenshot(out: Path) -> None:
+    """The Build page as a phone shows it first (its sidebar folded away): ``screenshot-phone.png``."""
+    out.mkdir(parents=True, exist_ok=True)
+    proc, url = start_server()
+    try:
+        with launch_chromium() as browser:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            page = context.new_page()
+            page.goto(url)
+            page.wait_for_selector('[data-testid="stMain"] [data-testid="stMetricValue"]', timeout=300_000)
+            wait_idle(page)
+            page.screenshot(path=str(out / "screenshot-phone.png"))
+            context.close()
     finally:
         stop_server(proc)
 

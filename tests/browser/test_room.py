@@ -87,3 +87,26 @@ def test_no_key_number_breaks_inside_a_word_and_no_button_is_cut(browser, server
             assert page.evaluate(CLIPPED_BUTTONS) == [], mode
     finally:
         context.close()
+
+
+#: each layer row of the editor: its controls' (top, right) on the page
+LAYER_ROWS = """() => Array.from(document.querySelectorAll('[data-testid="stHorizontalBlock"]'))
+  .filter(b => b.querySelector('[class*="-width-v"]') && !b.querySelector('[data-testid="stHorizontalBlock"]'))
+  .map(b => Array.from(b.children).map(c => { const r = c.getBoundingClientRect();
+                                              return [Math.round(r.top), Math.round(r.right)]; }))"""
+
+
+def test_on_a_phone_each_layer_row_keeps_its_controls_on_one_line(browser, server):
+    """Issue 30: at 390x844 a layer row stacked its five controls, and the rows after the first had no labels."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        open_build(page, server)
+        rows = page.evaluate(LAYER_ROWS)
+        screenshot(page, "room-phone-layer-rows")
+    finally:
+        context.close()
+    assert len(rows) == 2, rows
+    for row in rows:
+        assert len(row) == 6 and len({top for top, _ in row}) == 1, row  # one line: the labels of row 1 serve all
+        assert max(right for _, right in row) <= PHONE["width"], row
