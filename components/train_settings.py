@@ -56,11 +56,11 @@ def advanced_settings(state: AppState, cols: list) -> tuple[str, int, int, bool,
     augment, loss = config.augment, config.reconstruction_loss
     if not advanced():
         return optimizer, batch_size, seed, augment, loss
-    optimizer = cols[2].selectbox(
+    optimizer = cols[0].selectbox(
         "Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(config.optimizer), key="train.optimizer",
         help="How the nudges are computed. " + " ".join(f"{k}: {v}." for k, v in OPTIMIZERS.items()),
     )  # fmt: skip
-    batch_size = cols[3].number_input(
+    batch_size = cols[1].number_input(
         "Batch size", value=config.batch_size, step=1, key="train.batch_size",
         help=f"Images per nudge (1 to {MAX_BATCH_SIZE:,}). Bigger batches give steadier but fewer steps.",
     )  # fmt: skip
@@ -94,8 +94,9 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
     """The settings and the Start training button; a run starts only from the button."""
     config = state.config
     # Enter in a field must not start a run: only the button does
+    # Start first, beside the two settings a presenter changes; the others folded away below it
     with st.form("train.settings", enter_to_submit=False):
-        cols = st.columns(4)
+        cols = st.columns([1, 1, 1.3], vertical_alignment="bottom")
         epochs = cols[0].number_input(
             "Epochs", value=config.epochs, step=1, key="train.epochs",
             help=f"How many times to go through all training images (1 to {MAX_EPOCHS}).",
@@ -105,14 +106,15 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
             help="How big each nudge is. 0.001 is a good start for Adam; too big and the loss blows up, "
             "too small and learning crawls.",
         )  # fmt: skip
-        optimizer, batch_size, seed, augment, loss = advanced_settings(state, cols)
-        fraction, l2, noise = overfitting_controls(config, dataset)
         busy = state.active_run is not None
-        small_data_note(config, dataset)
-        submitted = st.form_submit_button(
+        submitted = cols[2].form_submit_button(
             "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None or busy,
             help="A run is already training: stop it first" if busy else "Train a fresh copy of this model",
         )  # fmt: skip
+        small_data_note(config, dataset)
+        with st.expander("More settings: optimizer, batch size, seed, overfitting lab"):
+            optimizer, batch_size, seed, augment, loss = advanced_settings(state, st.columns(4))
+            fraction, l2, noise = overfitting_controls(config, dataset)
     if not submitted:
         return
     if busy:

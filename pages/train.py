@@ -45,13 +45,15 @@ st.caption(
 def choose_dataset(state: AppState) -> Dataset | None:
     current = state.dataset_name.split(":", 1)[0] if ":" in state.dataset_name else state.dataset_name
     current = current if current in DATASETS else "sample"
-    choice = st.radio(
+    # one choice in sight, the sources folded away (open while a folder or an upload needs a word)
+    folded = st.expander(f"Images to learn from: {DATASETS[current]}", expanded=current in ("idx", "folder"))
+    choice = folded.radio(
         "Data", list(DATASETS), format_func=DATASETS.get, index=list(DATASETS).index(current), key="train.dataset",
-        horizontal=True, help="Which images to learn from. Each has a separate test set the model never trains on.",
+        help="Which images to learn from. Each has a separate test set the model never trains on.",
     )  # fmt: skip
     name = choice
     if choice == "idx":
-        typed = st.text_input(
+        typed = folded.text_input(
             "Folder", value=hide_server_paths(state.train.idx_folder or IDX_FOLDER), key="train.idx_folder",
             help="A folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
             "t10k-labels-idx1-ubyte (each may end in .gz).",
@@ -59,7 +61,8 @@ def choose_dataset(state: AppState) -> Dataset | None:
         folder = state.train.idx_folder = typed_folder(typed)
         name = f"idx:{folder}"
     elif choice == "folder":
-        folder = upload_image_zip(state)
+        with folded:
+            folder = upload_image_zip(state)
         if folder is None:
             return None
         name = f"folder:{folder}"
@@ -101,12 +104,17 @@ def upload_image_zip(state: AppState) -> str | None:
     return state.train.image_folder
 
 
-dataset = choose_dataset(state)
 if state.active_run is not None:
-    # while a run trains its live view comes first, on screen right after Start even on a 720 px projector
-    live_panel(True, dataset)
+    # while a run trains its live view comes first, its curve on screen right after Start even on a 720 px
+    # projector; the data it trains on is the one chosen, shown with the settings below
+    try:
+        live_panel(True, resources.dataset(state.dataset_name))
+    except CoreError:
+        live_panel(True, None)
+    dataset = choose_dataset(state)
     settings_form(state, dataset)
 else:
+    dataset = choose_dataset(state)
     settings_form(state, dataset)
     live_panel(False, dataset)
 runs_section(state)

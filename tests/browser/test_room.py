@@ -110,3 +110,29 @@ def test_on_a_phone_each_layer_row_keeps_its_controls_on_one_line(browser, serve
     for row in rows:
         assert len(row) == 6 and len({top for top, _ in row}) == 1, row  # one line: the labels of row 1 serve all
         assert max(right for _, right in row) <= PHONE["width"], row
+
+
+def test_the_train_page_puts_the_data_and_start_first_and_the_live_curve_in_view_after_start(browser, server):
+    """Issue 30: at 1280x720 a presenter sees what to train on and Start without scrolling, then the curve."""
+    from testkit.browser_support import open_page, wait_for_text
+
+    context = browser.new_context(viewport=PROJECTOR)
+    page = context.new_page()
+    try:
+        open_build(page, server)
+        open_page(page, "Train")
+        start = page.get_by_role("button", name="Start training")
+        data = page.get_by_text("Images to learn from:").first
+        for box in (start.bounding_box(), data.bounding_box()):
+            assert box is not None and box["y"] + box["height"] <= PROJECTOR["height"], box
+        screenshot(page, "room-train-before-start")
+        start.click()
+        wait_for_text(page, "stMain", "Stop")
+        page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first.wait_for()
+        wait_idle(page)
+        chart = page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first.bounding_box()
+        screenshot(page, "room-train-after-start")
+        assert chart is not None and chart["y"] < PROJECTOR["height"] - 150, chart  # the curve is in sight
+        page.get_by_role("button", name="Stop").click()
+    finally:
+        context.close()
