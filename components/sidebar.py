@@ -127,7 +127,20 @@ def guided_path(state: AppState) -> None:
 
 #: The glossary's words each page uses (core.glossary): presenter mode lists their meanings in the sidebar.
 PAGE_TERMS = {
-    "Build": ("Dense", "units", "MLP", "relu", "activation", "parameters", "code", "batch", "adam", "bias"),
+    "Build": (
+        "Dense",
+        "units",
+        "MLP",
+        "relu",
+        "activation",
+        "parameters",
+        "code",
+        "batch",
+        "adam",
+        "bias",
+        "kernel",
+        "epochs",
+    ),
     "Variables": (
         "params",
         "collection",

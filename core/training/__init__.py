@@ -11,6 +11,7 @@
 - ``divergence.py``: when a run counts as diverged, and how that is said.
 - ``overfitting.py``: the overfitting lab's maths (a part of the images, input noise, the L2 penalty).
 - ``results.py``: ``Progress``, ``TrainResult``, the run statuses; ``history.py``: losses and metrics.
+- ``speed.py``: the speed a visitor sees a run train at, and the time left computed from it.
 - ``sweep.py`` / ``estimate.py``: width sweeps on top of the engine, and how long they take; ``sweep_plan.py``
   what a sweep trains, ``sweep_results.py`` its trained models and summaries, ``sweep_settings.py`` what it varies.
 """
