@@ -3,7 +3,8 @@
 First ``benchmarks.throughput`` (training speed against a plain flax loop, PyTorch and the matmul
 ceiling), then ``benchmarks.cnn`` (the CNN of flax's MNIST example in the engine against a plain
 jitted flax loop, batch sizes and image layouts), then ``benchmarks.app`` (compile, interactions,
-training inside the app, memory, long curves), then ``benchmarks.sharing`` (many trainings at once: throughput, fairness, clicks), then
+training inside the app, memory, long curves), then ``benchmarks.sharing`` (many trainings at once:
+throughput, fairness, clicks), then
 ``benchmarks.estimates`` (a sweep's estimate against its real time, alone and shared), then
 ``benchmarks.first_visit`` (a fresh server's first visitor in Chromium), then
 ``benchmarks.memory`` (what finished runs keep in a session, with the budget and without), then
