@@ -322,3 +322,42 @@ def test_a_conv_model_resumes_exactly_and_trains_on_two_devices_alike(small):
     assert resumed.history.step_losses == whole.history.step_losses
     np.testing.assert_allclose(resumed.params["Conv_0"]["kernel"], whole.params["Conv_0"]["kernel"], atol=1e-6)
     assert whole.test_metrics["accuracy"] > 0.3
+
+
+DATA_PARALLEL = """
+import json, jax, numpy as np
+from core.data import load_dataset, make_dataset
+from core.layer_items import parse_layers
+from core.spec import ModelSpec
+from core.training import TrainConfig, train
+sample = load_dataset("sample")
+data = make_dataset("part", "first 1,024 / 200", sample.class_names, (sample.train_images[:1024],
+    sample.train_labels[:1024]), (sample.test_images[:200], sample.test_labels[:200]))
+spec = ModelSpec(kind="mlp", hidden=parse_layers("conv:4, batchnorm, avgpool, 16", "hidden"))
+result = train(spec, TrainConfig(epochs=1, batch_size=64, augment=False), data)
+print(json.dumps({"devices": result.extra["devices"], "split": result.extra["split"],
+    "losses": result.history.step_losses, "kernel": np.asarray(result.params["Conv_0"]["kernel"]).ravel().tolist()}))
+"""
+
+
+@pytest.mark.slow
+def test_two_devices_split_each_batch_of_a_conv_model_and_match_one_device():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def run(devices: int) -> dict:
+        env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root), "FLAX_DASHBOARD_JAX_CACHE": "off"}
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+        proc = subprocess.run([sys.executable, "-c", DATA_PARALLEL], capture_output=True, text=True, env=env,
+                              cwd=root, timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    one, two = run(1), run(2)
+    assert (one["devices"], two["devices"], two["split"]) == (1, 2, "batch")
+    np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-5)
+    np.testing.assert_allclose(two["kernel"], one["kernel"], rtol=1e-4, atol=1e-6)
