@@ -110,6 +110,12 @@ class Conv(Layer):
     def image_channels(self) -> int | None:
         return self.features
 
+    def units(self) -> int | None:
+        return self.features
+
+    def resized(self, units: int) -> Layer:
+        return type(self)(units, self.kernel, self.activation)
+
     def validated(self, where: str, what: str) -> Layer:
         features = as_int(self.features, f"{where}.features", 1, MAX_CHANNELS, f"channels of {what}")
         kernel = as_int(self.kernel, f"{where}.kernel", 1, MAX_KERNEL, f"kernel size of {what}")
