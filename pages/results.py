@@ -45,7 +45,7 @@ def open_inside(index: int) -> None:
 dataset = resources.test_dataset(result, state.dataset_name)
 run = state.trained_run()
 outputs = resources.test_outputs(run.cache_id, dataset.name, result, dataset)
-rng = np.random.default_rng(state.results_seed)
+rng = np.random.default_rng(state.results.seed)
 shown = rng.choice(dataset.num_test, size=min(GRID, dataset.num_test), replace=False)
 
 top = st.columns([4, 1], vertical_alignment="bottom")
@@ -53,7 +53,7 @@ top[0].caption(
     f"Run {run.run_id} on {dataset.num_test:,} test images of {plain(dataset.name)} that it never trained on."
 )
 if top[1].button("New random images", icon=":material/casino:", key="results.shuffle"):
-    state.results_seed += 1
+    state.results.seed += 1
     st.rerun()
 
 if isinstance(spec, AutoEncoderSpec):

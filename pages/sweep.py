@@ -294,5 +294,8 @@ def results_panel(active: bool) -> None:
 dataset = sweep_dataset(state)
 plan = settings_form(state)
 if plan is not None and dataset is not None:
-    estimate_and_start(sweep_state, plan.for_classes(len(dataset.class_names)), dataset)
+    plan, small_data = plan.for_classes(len(dataset.class_names)).for_data(dataset.num_train)
+    if small_data:
+        st.info(small_data, icon=":material/photo_library:")
+    estimate_and_start(sweep_state, plan, dataset)
 results_panel(sweep_state.active)

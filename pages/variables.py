@@ -137,14 +137,14 @@ if stats:
     )  # fmt: skip
 
 # the widget forgets its tab when the visitor opens another page; the visitor's state does not
-if "variables.tab" not in st.session_state and state.variables_tab is not None:
-    st.session_state["variables.tab"] = state.variables_tab
+if "variables.tab" not in st.session_state and state.variables.tab is not None:
+    st.session_state["variables.tab"] = state.variables.tab
 # Only the open tab runs and is sent: heavy views (treescope, heatmaps) cost nothing until asked for.
 tree_tab, table_tab, sizes_tab, kernel_tab, code_tab = st.tabs(
     ["Tree", "Table of every array", "Where the parameters are", "Look at one kernel", "flax code"],
     key="variables.tab", on_change="rerun",
 )  # fmt: skip
-state.variables_tab = st.session_state.get("variables.tab")
+state.variables.tab = st.session_state.get("variables.tab")
 
 if tree_tab.open:
     with tree_tab:

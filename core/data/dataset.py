@@ -110,5 +110,4 @@ def drawing_subject(class_names: tuple[str, ...]) -> str:
     }
     if tuple(class_names) in known:
         return known[tuple(class_names)]
-    used = [name for name in class_names if not (name.startswith("(unused ") and name.endswith(")"))]
-    return f"picture of one of: {', '.join(used)}"
+    return f"picture of one of: {', '.join(class_names)}"

@@ -72,3 +72,34 @@ def test_training_on_a_two_class_folder_then_results_explore_and_draw(app, sampl
         assert not app.exception, page
     app.switch_page("pages/results.py").run()
     assert metric(app, "Test accuracy") == f"{run.result.final_metrics.test_accuracy:.1%}"
+
+
+def _zip_of(sample, images: int, classes: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for i in range(images):
+            png = io.BytesIO()
+            Image.fromarray(sample.train_images[i, :, :, 0]).save(png, format="PNG")
+            z.writestr(f"train/class{i % classes}/{i:03d}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+def test_a_90_image_zip_trains_with_a_batch_that_follows_it_and_says_so(app, sample, presenter):
+    app.sidebar.toggle(key="sidebar.presenter").set_value(presenter).run()
+    state(app).train.image_folder = str(unpack_upload(_zip_of(sample, 90, 3)))
+    app.switch_page("pages/train.py").run()
+    app.radio(key="train.dataset").set_value("folder").run()
+    said = "Batch size 16 instead of 128: there are only 72 training images"
+    assert any(said in i.value for i in app.info), [i.value for i in app.info]
+    app.number_input(key="train.epochs").set_value(1)
+    button(app, "Start training").click().run()
+    wait_for_training(app)
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    run = state(app).runs[-1]
+    assert run.status == "finished" and run.result.config.batch_size == 16
+    assert run.result.spec.num_classes == 3  # one output per class folder, no "(unused 3)" to "(unused 9)"
+    assert state(app).config.batch_size == 128  # kept for the next, larger data
+    app.switch_page("pages/sweep.py").run()
+    assert any(said in i.value for i in app.info), [i.value for i in app.info]
+    assert not app.exception and not app.error
