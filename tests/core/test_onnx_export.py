@@ -1,7 +1,7 @@
 """ONNX export (core/onnx_export.py and ``python -m core export``): every kind of layer and model is
 exported, loaded in onnxruntime and gives model.apply's outputs; a wrong graph is refused.
 
-A new kind of layer (a convolution) is one more entry of ``MODELS``: its items as ``--layers`` takes them."""
+A new kind of layer is one more entry of ``MODELS``: its items as ``--layers`` takes them."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ MODELS = {
     "batchnorm": ("mlp", "32,batchnorm", None),
     "layernorm": ("mlp", "32:gelu,layernorm", None),
     "autoencoder": ("autoencoder", "32,batchnorm,dropout:0.2,8", "layernorm,32:swish"),
+    "conv": ("mlp", "conv:4:3,batchnorm,maxpool,conv:8:3:gelu,avgpool,dropout:0.2,16", None),
+    "conv-autoencoder": ("autoencoder", "conv:4:3,maxpool,conv:8,maxpool,8", "convt:8,convt:4"),
 }
 
 
