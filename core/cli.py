@@ -313,7 +313,21 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
+    """``--onnx FILE`` and/or ``--script FILE``: the model as ONNX (checked first) or as a training script."""
+    if args.onnx is None and args.script is None:
+        raise UsageError("give --onnx FILE (an ONNX model) or --script FILE (a training script), or both")
+    line: dict = {}
+    if args.script is not None:
+        line |= export_script(args)
+    if args.onnx is not None:
+        line |= export_onnx(args)
+    return line
+
+
+def export_onnx(args: argparse.Namespace) -> dict:
     """Export a checkpoint's model as ONNX, check it against onnxruntime, then write it (never unchecked)."""
+    if args.checkpoint is None:
+        raise UsageError("--onnx needs --checkpoint FILE: the trained model to export")
     from core.data import load_dataset
     from core.files import write_atomic
     from core.onnx_export import converter_version, export_result
@@ -341,6 +355,28 @@ def cmd_export(args: argparse.Namespace) -> dict:
             raise UsageError(f"--onnx {_short(str(path))} cannot be written: {err.strerror or err}") from None
         _log(f"wrote {path}", args.quiet)
     return {"model": result.spec.describe(), "data": dataset.name, "onnx": written, **export.check.to_dict()}
+
+
+def export_script(args: argparse.Namespace) -> dict:
+    """``--script FILE``: the model (a checkpoint's, trained or not, with its run's settings; or the one the
+    model options describe, with the training options) as a linen or NNX training script (``--api``)."""
+    from core.code_export import training_script
+    from core.files import write_atomic
+
+    target = check_save_path(args.script, "--script")
+    if args.checkpoint is not None:
+        from core.runs import checkpoint
+
+        result = checkpoint.load(args.checkpoint)
+        spec, config = result.spec, result.config
+    else:
+        spec, config = _spec_and_config(args, args.seed)
+    try:
+        written = write_atomic(target, training_script(spec, config, args.api).encode())
+    except OSError as err:
+        raise UsageError(f"--script {_short(args.script)} cannot be written: {err.strerror or err}") from None
+    _log(f"wrote {written}: {spec.describe()} in flax {args.api}, {config.epochs} epochs", args.quiet)
+    return {"model": spec.describe(), "api": args.api, "script": str(written)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -209,11 +209,11 @@ def test_the_cli_writes_a_checked_onnx_file(trained, tmp_path):
     ("checkpoint_at", "onnx_at", "words"),
     [
         (lambda tmp, good: str(tmp / "missing.msgpack"), lambda tmp: str(tmp / "m.onnx"), "cannot open checkpoint"),
-        (lambda tmp, good: good, lambda tmp: str(tmp / "no-folder" / "m.onnx"), "no-folder does not exist"),
+        (lambda tmp, good: good, lambda tmp: str(tmp / "no-folder" / "m.onnx"), "does not exist"),
         (lambda tmp, good: good, lambda tmp: str(tmp), "is a folder"),
         (lambda tmp, good: good, lambda tmp: "/proc/flax-dashboard-model.onnx", "cannot be written"),
         (lambda tmp, good: _damaged(tmp, good), lambda tmp: str(tmp / "m.onnx"), "not a checkpoint"),
-        (lambda tmp, good: good, lambda tmp: None, "required: --onnx"),
+        (lambda tmp, good: good, lambda tmp: None, "give --onnx FILE"),
     ],
     ids=["missing-checkpoint", "no-folder", "a-folder", "unwritable", "damaged-checkpoint", "no-onnx"],
 )
