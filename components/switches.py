@@ -184,7 +184,8 @@ def _answer(spec, variables, inputs, masks, dataset: Dataset, label: str, key: s
             key=f"switch.answer.{key}",
         )
     else:
-        st.image(tile(output, cols=1, scale=image_scale(4)), output_format="PNG", caption=f"The input rebuilt, {label}")
+        st.markdown(f"The input rebuilt, {label}:")  # not a caption: an image is drawn as wide as its caption
+        st.image(tile(output, cols=1, scale=image_scale(4)), output_format="PNG")
 
 
 def _reconstructions(spec, variables, held_out, masks) -> None:
@@ -217,7 +218,12 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
     )
     harmless = int(np.sum(ranking.drops <= 0))
     top = int(ranking.ranked()[0])
-    lost = _change_words(metric, -float(ranking.drops[top]) if metric.higher_is_better else float(ranking.drops[top]))
+    drop = float(ranking.drops[top])
+    lost = (
+        f"{drop * 100:.1f} points lower"
+        if metric.higher_is_better
+        else f"{drop / max(ranking.baseline, 1e-12):.2%} larger"
+    )
     explain(
         f"Each bar: how much worse the {metric.label} gets ({lost} for unit {top}) when only that unit is off, on "
         f"{len(held_out.labels):,} test images. {harmless:,} of the {ranking.drops.size:,} units change nothing or "
