@@ -82,8 +82,9 @@ def switch_section(
         "to switch it back on. Sections 1 to 3 above show the network with those units off (crossed out)."
     )
     paths = [layer.path for layer in layers]
-    if st.session_state.get("switch.layer") not in paths:
-        st.session_state["switch.layer"] = paths[0]
+    if st.session_state.get("switch.layer") not in paths:  # an autoencoder's code first: its units matter most
+        codes = [layer.path for layer in layers if layer.role == "code"]
+        st.session_state["switch.layer"] = (codes or paths)[0]
     path = st.selectbox("Layer", paths, key="switch.layer", format_func=names.get)
     layer = layers[paths.index(path)]
     masks = ablation.masks_for(spec, switches.off)
