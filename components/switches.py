@@ -53,7 +53,7 @@ def _on_grid_click(key: str, path: str) -> None:
 
 
 def _on_toggle(path: str) -> None:
-    get_state().switches.toggle(path, int(st.session_state["switch.unit"]))
+    get_state().switches.toggle(path, int(st.session_state["inside.switch.unit"]))
 
 
 def _on_switch_off(path: str, unit: int) -> None:
@@ -82,14 +82,14 @@ def switch_section(
         "to switch it back on. Sections 1 to 3 above show the network with those units off (crossed out)."
     )
     paths = [layer.path for layer in layers]
-    if st.session_state.get("switch.layer") not in paths:  # an autoencoder's code first: its units matter most
+    if st.session_state.get("inside.switch.layer") not in paths:  # an autoencoder's code first: its units matter most
         codes = [layer.path for layer in layers if layer.role == "code"]
-        st.session_state["switch.layer"] = (codes or paths)[0]
-    path = st.selectbox("Layer", paths, key="switch.layer", format_func=names.get)
+        st.session_state["inside.switch.layer"] = (codes or paths)[0]
+    path = st.selectbox("Layer", paths, key="inside.switch.layer", format_func=names.get)
     layer = layers[paths.index(path)]
     masks = ablation.masks_for(spec, switches.off)
     row = next(r for r in rows if r.path == path)
-    grid_key = f"switch.grid.{switches.version}"
+    grid_key = f"inside.switch.grid.{switches.version}"
     st.plotly_chart(
         switch_figures.switch_grid_figure(
             row.values[0], switches.off.get(path, ()), f"{names[path]}: click a unit"
@@ -107,22 +107,22 @@ def switch_section(
 
 def _unit_controls(units: int, path: str, switches: SwitchState) -> None:
     """A unit by its number, for a precise choice or a small screen, and "All on"."""
-    if st.session_state.get("switch.unit", 0) >= units:
-        st.session_state["switch.unit"] = 0
+    if st.session_state.get("inside.switch.unit", 0) >= units:
+        st.session_state["inside.switch.unit"] = 0
     controls = st.columns([2, 2, 2], vertical_alignment="bottom")
     unit = int(
         controls[0].number_input(
-            "Unit", min_value=0, max_value=units - 1, step=1, key="switch.unit",
+            "Unit", min_value=0, max_value=units - 1, step=1, key="inside.switch.unit",
             help=f"Units of this layer are numbered 0 to {units - 1:,}, in reading order of the grid.",
         )
     )  # fmt: skip
     is_off = unit in switches.off.get(path, ())
     controls[1].button(
-        f"Switch unit {unit} {'on' if is_off else 'off'}", key="switch.toggle", on_click=_on_toggle, args=(path,),
-        icon=":material/power_settings_new:",
+        f"Switch unit {unit} {'on' if is_off else 'off'}", key="inside.switch.toggle", on_click=_on_toggle,
+        args=(path,), icon=":material/power_settings_new:",
     )  # fmt: skip
     controls[2].button(
-        "All on", key="switch.all_on", on_click=switches.all_on, disabled=not switches.off,
+        "All on", key="inside.switch.all_on", on_click=switches.all_on, disabled=not switches.off,
         icon=":material/restart_alt:", help="Switch every unit back on: the trained model exactly as it was.",
     )  # fmt: skip
 
@@ -182,7 +182,7 @@ def _answer(spec, variables, inputs, masks, dataset: Dataset, label: str, key: s
         st.markdown(f"Answer for the input: **{plain(dataset.class_names[int(np.argmax(chances))])}**")
         st.plotly_chart(
             figures.probability_figure(chances, dataset.class_names, height=height(200)),
-            key=f"switch.answer.{key}",
+            key=f"inside.switch.answer.{key}",
         )
     else:
         st.markdown(f"The input rebuilt, {label}:")  # not a caption: an image is drawn as wide as its caption
@@ -206,7 +206,7 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
         f"Switch every unit of {name.split(' (')[0]} off, one at a time, and score the network each time: the units "
         "whose loss hurts most are the ones it relies on. All of them are computed together in one go."
     )
-    if st.button("Rank every unit of this layer", key="switch.rank", icon=":material/leaderboard:"):
+    if st.button("Rank every unit of this layer", key="inside.switch.rank", icon=":material/leaderboard:"):
         switches.shown.add(("rank", path))
     if ("rank", path) not in switches.shown:
         return
@@ -215,7 +215,7 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
     metric = task_of(spec).score
     st.plotly_chart(
         switch_figures.importance_figure(ranking, metric, TOP_UNITS, height=height(60 + 22 * TOP_UNITS)),
-        key="switch.ranking",
+        key="inside.switch.ranking",
     )
     harmless = int(np.sum(ranking.drops <= 0))
     top = int(ranking.ranked()[0])
@@ -231,7 +231,7 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
         "even help a little when switched off alone: the network spreads what it knows over many units."
     )
     st.button(
-        f"Switch off unit {top}, the one that matters most", key="switch.top", on_click=_on_switch_off,
+        f"Switch off unit {top}, the one that matters most", key="inside.switch.top", on_click=_on_switch_off,
         args=(path, top), icon=":material/power_settings_new:",
     )  # fmt: skip
 
@@ -244,12 +244,12 @@ def _pruning(spec, variables, dataset, model_key, path, name, held_out, switches
         "either the strongest k, the units with the largest outgoing weights (they push the next layer hardest), "
         "or k units chosen at random (the mean of 4 draws). The line shows the test score left for each k."
     )
-    if st.button("Draw the pruning curve", key="switch.prune", icon=":material/content_cut:"):
+    if st.button("Draw the pruning curve", key="inside.switch.prune", icon=":material/content_cut:"):
         switches.shown.add(("prune", path))
     if ("prune", path) not in switches.shown:
         return
     with st.spinner("Scoring the network with fewer and fewer units..."):
         curve = resources.pruning_curve(model_key, dataset.name, path, spec, variables, held_out)
     metric = task_of(spec).score
-    st.plotly_chart(switch_figures.pruning_figure(curve, metric, height=height(340)), key="switch.pruning")
+    st.plotly_chart(switch_figures.pruning_figure(curve, metric, height=height(340)), key="inside.switch.pruning")
     st.markdown(ablation.pruning_summary(spec, curve))
