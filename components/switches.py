@@ -20,6 +20,8 @@ from core.tasks import task_of
 
 TOP_UNITS = 15  # bars of the "Which units matter" chart
 RECONSTRUCTIONS = 6  # held-out images rebuilt with and without the switched-off units
+#: plotly's toolbar (zoom, pan...) would cover the charts' titles on a phone, and nothing here needs it
+NO_TOOLBAR = {"displayModeBar": False}
 
 
 def switches_for(model_key: tuple | None) -> SwitchState:
@@ -94,7 +96,7 @@ def switch_section(
         switch_figures.switch_grid_figure(
             row.values[0], switches.off.get(path, ()), f"{names[path]}: click a unit"
         ),
-        key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points",
+        key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points", config=NO_TOOLBAR,
     )  # fmt: skip
     _unit_controls(layer.outputs, path, switches)
     summary = off_summary(spec, switches, names)
@@ -216,6 +218,7 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
     st.plotly_chart(
         switch_figures.importance_figure(ranking, metric, TOP_UNITS, height=height(60 + 22 * TOP_UNITS)),
         key="inside.switch.ranking",
+        config=NO_TOOLBAR,
     )
     harmless = int(np.sum(ranking.drops <= 0))
     top = int(ranking.ranked()[0])
@@ -251,5 +254,7 @@ def _pruning(spec, variables, dataset, model_key, path, name, held_out, switches
     with st.spinner("Scoring the network with fewer and fewer units..."):
         curve = resources.pruning_curve(model_key, dataset.name, path, spec, variables, held_out)
     metric = task_of(spec).score
-    st.plotly_chart(switch_figures.pruning_figure(curve, metric, height=height(340)), key="inside.switch.pruning")
+    st.plotly_chart(
+        switch_figures.pruning_figure(curve, metric, height=height(340)), key="inside.switch.pruning", config=NO_TOOLBAR
+    )
     st.markdown(ablation.pruning_summary(spec, curve))
