@@ -17,6 +17,7 @@ import streamlit as st
 from core import models
 from core.costs import describe_change
 from core.errors import CheckpointError
+from core.onnx_export import OnnxExport
 from core.presets import PRESETS
 from core.runs.jobs import JobSnapshot, TrainingJob
 from core.runs.memory import LEDGER, KeptModel, MemoryLedger, Share
@@ -172,6 +173,8 @@ class TrainPageState:
     uploaded_file_id: str | None = None
     #: the live views of the model learning (answers, latent map, weights)
     watch_training: bool = True
+    #: the last run prepared as ONNX (its ``cache_id``) and its checked export, or why it has none
+    onnx: tuple[int, OnnxExport | str] | None = None
 
 
 @dataclass

@@ -18,6 +18,7 @@ from components.ui import explain, extreme_values_notice, height, image_scale
 from components.words import option_text, plain
 from core import inside, models
 from core.data import Dataset
+from core.data.dataset import one_of_class
 from core.errors import CoreError
 from core.spec import MLPSpec
 
@@ -75,13 +76,13 @@ st.markdown("### 1. Pick an input")
 st.session_state.setdefault("inside.source", state.inside_source)
 choice = st.radio(
     "Look inside with", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="inside.source",
-    help="A test image the model never trained on, or the digit you drew on the Draw page.",
+    help="A test image the model never trained on, or the picture you drew on the Draw page.",
 )  # fmt: skip
 
 
 state.inside_source = choice
 if choice == "drawing" and state.drawing is None:
-    st.info("Nothing drawn yet: draw a digit on the Draw page, then come back.", icon=":material/draw:")
+    st.info("Nothing drawn yet: draw a picture on the Draw page, then come back.", icon=":material/draw:")
     st.page_link(page("pages/draw.py"), label="Go to Draw →", icon=":material/draw:")
     st.stop()
 if choice == "test":
@@ -94,8 +95,8 @@ if choice == "test":
         help="Browse the test images of one class.",
     )  # fmt: skip
     pick[1].button("Another image", icon=":material/casino:", key="inside.another", on_click=another_image)
-    label = plain(names[dataset.test_labels[state.inside_image]])
-    pick[2].caption(f"Test image #{state.inside_image:,} of {dataset.num_test:,}, a {label}.")
+    label = plain(one_of_class(names, dataset.test_labels[state.inside_image]))
+    pick[2].caption(f"Test image #{state.inside_image:,} of {dataset.num_test:,}: {label}.")
     image = dataset.test_images[state.inside_image].astype(np.float32) / 255.0
 else:
     image = np.asarray(state.drawing, np.float32)
