@@ -98,7 +98,7 @@ def switch_section(
         ),
         key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points", config=NO_TOOLBAR,
     )  # fmt: skip
-    _unit_controls(layer.outputs, path, switches)
+    _unit_controls(layer.units, path, switches)
     summary = off_summary(spec, switches, names)
     st.caption(f"Switched off: {summary}." if summary else "Every unit is on: this is the trained model unchanged.")
     held_out = resources.held_out(dataset.name, dataset)
