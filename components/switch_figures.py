@@ -89,14 +89,18 @@ def clicked_unit(points: list[dict]) -> int | None:
     return int(data) if isinstance(data, int | float) else None
 
 
-def mark_grid(figure: go.Figure, off: Iterable[int], units: int) -> go.Figure:
-    """Crosses over the switched-off units of a layer grid (``inside_figures.unit_grid_figure``)."""
+def mark_grid(figure: go.Figure, off: Iterable[int], cells: int, units: int) -> go.Figure:
+    """Crosses over the switched-off units of a layer grid of ``cells`` squares
+    (``inside_figures.unit_grid_figure``); a conv layer's grid has a square per position and channel
+    (channels last), so each of its ``units`` channels switched off is crossed at every position."""
     off = np.asarray(sorted(off), np.int64)
     if off.size:
-        x, y, _, _ = _cells(units)
+        x, y, _, _ = _cells(cells)
+        chosen = (np.arange(cells // units)[:, None] * units + off[None, :]).ravel()
         figure.add_trace(
-            go.Scatter(x=x[off], y=y[off], mode="markers", customdata=off, marker={"size": 9, **_CROSS},
-                       hovertemplate="unit %{customdata}: switched off<extra></extra>", showlegend=False)
+            go.Scatter(x=x[chosen], y=y[chosen], mode="markers", customdata=chosen % units,
+                       marker={"size": 9 if units == cells else 5, **_CROSS}, showlegend=False,
+                       hovertemplate="unit %{customdata}: switched off<extra></extra>")
         )  # fmt: skip
     return figure
 

@@ -36,6 +36,12 @@ def current_masks(spec: ModelSpec, model_key: tuple | None) -> dict[str, np.ndar
     return ablation.masks_for(spec, switches_for(model_key).off)
 
 
+def units_per_layer(spec: ModelSpec) -> dict[str, int]:
+    """{layer path: its units on the last axis} of the layers whose units can be switched off (a conv
+    layer's channels: its grid on the page has a square per channel and position)."""
+    return {layer.path: layer.units for layer in ablation.switchable_layers(spec)}
+
+
 def off_summary(spec: ModelSpec, switches: SwitchState, names: dict[str, str]) -> str:
     """Which units are off, in words: ``layer 1: units 3, 17; layer 2: unit 5``."""
     parts = []
@@ -92,10 +98,11 @@ def switch_section(
     masks = ablation.masks_for(spec, switches.off)
     row = next(r for r in rows if r.path == path)
     grid_key = f"inside.switch.grid.{switches.version}"
+    # a conv layer: one square per channel, lit by its mean over the image's positions
+    values = row.values[0].reshape(-1, layer.units).mean(axis=0)
+    what = "a unit" if layer.positions == 1 else "a channel (each square: its mean over the image)"
     st.plotly_chart(
-        switch_figures.switch_grid_figure(
-            row.values[0], switches.off.get(path, ()), f"{names[path]}: click a unit"
-        ),
+        switch_figures.switch_grid_figure(values, switches.off.get(path, ()), f"{names[path]}: click {what}"),
         key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points", config=NO_TOOLBAR,
     )  # fmt: skip
     _unit_controls(layer.units, path, switches)
