@@ -137,28 +137,27 @@ def _unit_controls(units: int, path: str, switches: SwitchState) -> None:
 
 
 def _side_by_side(spec, variables, dataset, image, model_key, masks, held_out) -> None:
-    """The unchanged model and the model with units off: score over the held-out images, answer for the input."""
+    """The unchanged model and the model with units off: their scores over the held-out images in one row,
+    then their answers for the input in another (so that a phone, which stacks columns, shows the two
+    scores together)."""
     metric = task_of(spec).score
     before = resources.unchanged_score(model_key, dataset.name, spec, variables, held_out)
     after = ablation.score(spec, variables, held_out, masks) if masks else before
     count = sum(int((m == 0).sum()) for m in masks.values())
-    inputs = inside.as_inputs(image)
-    columns = st.columns(2)
     shown = (("unchanged", {}, before), (f"with {count} unit{'s' if count != 1 else ''} off", masks, after))
-    for column, (label, chosen, value) in zip(columns, shown, strict=True):
-        with column:
-            change = worse = None
-            if chosen:
-                worse = float(ablation.worse_by(spec, before, np.asarray([value]))[0])
-                change = _change_words(metric, value - before)
-            st.metric(
-                f"{metric.label.capitalize()}, {label}", metric.format(value), delta=change,
-                delta_color="normal" if metric.higher_is_better else "inverse",
-            )  # fmt: skip
-            _answer(spec, variables, inputs, chosen, dataset, label, "off" if column is columns[1] else "unchanged")
-            if worse is not None and worse == 0:
-                st.caption("No change at all on these images: the network does not need what is switched off.")
+    for column, (label, chosen, value) in zip(st.columns(2), shown, strict=True):
+        change = _change_words(metric, value - before) if chosen else None
+        column.metric(
+            f"{metric.label.capitalize()}, {label}", metric.format(value), delta=change,
+            delta_color="normal" if metric.higher_is_better else "inverse",
+        )  # fmt: skip
     explain(_score_words(metric, len(held_out.labels)))
+    if masks and float(ablation.worse_by(spec, before, np.asarray([after]))[0]) == 0:
+        st.caption("No change at all on these images: the network does not need what is switched off.")
+    inputs = inside.as_inputs(image)
+    for column, (label, chosen, _), key in zip(st.columns(2), shown, ("unchanged", "off"), strict=True):
+        with column:
+            _answer(spec, variables, inputs, chosen, dataset, label, key)
     if not task_of(spec).score.higher_is_better:
         _reconstructions(spec, variables, held_out, masks)
 
@@ -188,7 +187,7 @@ def _answer(spec, variables, inputs, masks, dataset: Dataset, label: str, key: s
     output = ablation.switched_outputs(spec, variables, inputs, masks)
     if task_of(spec).score.higher_is_better:
         chances = inside.probabilities(output)[0]
-        st.markdown(f"Answer for the input: **{plain(dataset.class_names[int(np.argmax(chances))])}**")
+        st.markdown(f"Answer for the input, {label}: **{plain(dataset.class_names[int(np.argmax(chances))])}**")
         st.plotly_chart(
             figures.probability_figure(chances, dataset.class_names, height=height(200)),
             key=f"inside.switch.answer.{key}",
