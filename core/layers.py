@@ -5,7 +5,8 @@ flax call (the call itself is ``core.flax_layers.LAYERS[name]``, shown to a pers
 its output size, its parameter, ``batch_stats`` and operation counts, its words, its JSON form, its
 item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
 links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
-adds to a model (what a checkpoint must hold). ``LAYER_KINDS`` registers them by name; nothing else
+adds to a model (what a checkpoint must hold), and its flax NNX twin (``nnx_module``, ``nnx_code``: see
+``core.nnx_models``). ``LAYER_KINDS`` registers them by name; nothing else
 compares a layer's name. ``core.spec`` stacks them into models and ``core.models`` gives them to flax;
 ``core.layer_items`` reads and writes a stack of them as items, link parts and JSON.
 Errors are SpecErrors naming the field.
