@@ -99,8 +99,8 @@ def test_exported_classifier_scripts_train_on_fashion_mnist_alike_in_linen_and_n
     scripts = {api: code_export.training_script(MLP, config, api) for api in ("linen", "nnx")}
     results = run_scripts(scripts, tmp_path, fashion_dir)
     linen, nnx = results["linen"]["test_accuracy"], results["nnx"]["test_accuracy"]
-    assert linen > 0.75 and nnx > 0.75  # chance is 0.1
-    assert abs(linen - nnx) <= 0.02
+    assert linen > 0.75 and nnx > 0.75, results  # chance is 0.1
+    assert abs(linen - nnx) <= 0.02, results
 
 
 @pytest.mark.slow
@@ -112,5 +112,5 @@ def test_exported_autoencoder_scripts_beat_the_mean_image_alike_in_linen_and_nnx
     scripts = {api: code_export.training_script(AUTOENCODER, TrainConfig(epochs=1), api) for api in ("linen", "nnx")}
     results = run_scripts(scripts, tmp_path, fashion_dir)
     linen, nnx = results["linen"]["test_mse"], results["nnx"]["test_mse"]
-    assert linen < baseline / 2 and nnx < baseline / 2
-    assert abs(linen - nnx) <= 0.02 * baseline  # "2 points" of the baseline
+    assert linen < baseline / 2 and nnx < baseline / 2, (baseline, results)
+    assert abs(linen - nnx) <= 0.02 * baseline, (baseline, results)  # "2 points" of the baseline
