@@ -17,6 +17,7 @@ import streamlit as st
 from core import models
 from core.costs import describe_change
 from core.errors import CheckpointError
+from core.onnx_export import OnnxExport
 from core.presets import PRESETS
 from core.runs.jobs import JobSnapshot, TrainingJob
 from core.runs.memory import LEDGER, KeptModel, MemoryLedger, Share
@@ -172,6 +173,8 @@ class TrainPageState:
     uploaded_file_id: str | None = None
     #: the live views of the model learning (answers, latent map, weights)
     watch_training: bool = True
+    #: the last run prepared as ONNX (its ``cache_id``) and its checked export, or why it has none
+    onnx: tuple[int, OnnxExport | str] | None = None
 
 
 @dataclass
@@ -189,6 +192,43 @@ class SweepPageState:
     @property
     def active(self) -> bool:
         return self.job is not None and self.job.snapshot().active
+
+
+@dataclass
+class SwitchState:
+    """The Inside page's switched-off units, for one trained model (switching to another model turns them on)."""
+
+    #: the model they were switched off in: ("run", cache id)
+    model: tuple | None = None
+    #: {layer path: the units switched off}
+    off: dict[str, frozenset[int]] = field(default_factory=dict)
+    #: the layers whose "Which units matter" ranking / pruning curve the visitor asked for: (kind, path)
+    shown: set[tuple[str, str]] = field(default_factory=set)
+    #: part of the unit grid's widget key: a new, unselected grid after each click (a selection stays in its
+    #: widget, and a second click on the same unit must toggle it again)
+    version: int = 0
+
+    def for_model(self, model: tuple) -> SwitchState:
+        """Itself, emptied first when ``model`` is not the model its units were switched off in."""
+        if model != self.model:
+            self.model, self.off, self.shown = model, {}, set()
+            self.version += 1
+        return self
+
+    def toggle(self, path: str, unit: int) -> None:
+        units = self.off.get(path, frozenset())
+        self.off[path] = units - {unit} if unit in units else units | {unit}
+        if not self.off[path]:
+            del self.off[path]
+        self.version += 1
+
+    def all_on(self) -> None:
+        self.off = {}
+        self.version += 1
+
+    @property
+    def count(self) -> int:
+        return sum(len(units) for units in self.off.values())
 
 
 @dataclass(eq=False)  # hashed by identity: the memory ledger holds it in a WeakSet
@@ -230,6 +270,8 @@ class AppState:
     inside_image: int | None = None
     #: ... or the drawing: "test" or "drawing", whichever the visitor chose last on any page
     inside_source: str = "test"
+    #: the Inside page's switched-off units
+    switches: SwitchState = field(default_factory=SwitchState)
     #: counts this visitor's finished models against the memory budget (the server's, or a test's)
     memory: MemoryLedger = field(default_factory=lambda: LEDGER, repr=False)
 

@@ -156,17 +156,21 @@ def _score_sums(spec: ModelSpec, variables: dict, stacked: Masks, inputs, labels
     return jax.vmap(sums_for)(stacked)
 
 
-def scores(spec: ModelSpec, variables: Any, held_out: HeldOut, stacked: Masks) -> np.ndarray:
-    """The test score (``task_of(spec).score``: accuracy, or reconstruction error) over ``held_out`` for
-    each of M sets of masks, ``stacked`` {layer path: (M, units)}: one compiled call, vmapped over M."""
+def metric_table(spec: ModelSpec, variables: Any, held_out: HeldOut, stacked: Masks) -> dict[str, np.ndarray]:
+    """The task's metrics (``loss`` and the score's key: accuracy, or reconstruction error) over ``held_out``
+    for each of M sets of masks, ``stacked`` {layer path: (M, units)}: one compiled call, vmapped over M."""
     count = len(next(iter(stacked.values())))
     inputs, labels, weights = held_out.batches(count)
     sums = _score_sums(spec.replace(seed=0), models.as_variables(variables), dict(stacked), inputs, labels, weights)
     sums = jax.device_get(sums)
     task = task_of(spec)
-    return np.asarray(
-        [task.metrics({k: v[i] for k, v in sums.items()}, len(held_out.labels))[task.score.key] for i in range(count)]
-    )
+    found = [task.metrics({k: v[i] for k, v in sums.items()}, len(held_out.labels)) for i in range(count)]
+    return {key: np.asarray([f[key] for f in found]) for key in found[0]}
+
+
+def scores(spec: ModelSpec, variables: Any, held_out: HeldOut, stacked: Masks) -> np.ndarray:
+    """The test score (``task_of(spec).score``) for each of M sets of masks (``metric_table``)."""
+    return metric_table(spec, variables, held_out, stacked)[task_of(spec).score.key]
 
 
 def score(spec: ModelSpec, variables: Any, held_out: HeldOut, masks: Masks) -> float:
@@ -193,10 +197,11 @@ class UnitImportance:
     baseline: float  # every unit on
     scores: np.ndarray  # (units,): the score with only that unit off
     drops: np.ndarray  # (units,): how much worse than the baseline (positive: the unit mattered)
+    loss_rises: np.ndarray  # (units,): how much the test loss rose: breaks ties of a score counted in images
 
     def ranked(self) -> np.ndarray:
-        """Units from the one that matters most (largest drop) down, ties by number."""
-        return np.argsort(-self.drops, kind="stable")
+        """Units from the one that matters most (largest drop, then largest rise of the loss) down."""
+        return np.lexsort((-self.loss_rises, -self.drops))
 
 
 def one_off_masks(units: int) -> np.ndarray:
@@ -206,10 +211,10 @@ def one_off_masks(units: int) -> np.ndarray:
 
 def unit_importance(spec: ModelSpec, variables: Any, held_out: HeldOut, path: str) -> UnitImportance:
     """Every unit of the layer at ``path`` switched off alone and scored, all in one vmapped call."""
-    units = _width(spec, path)
-    found = scores(spec, variables, held_out, {path: one_off_masks(units)})
+    table = metric_table(spec, variables, held_out, {path: one_off_masks(_width(spec, path))})
+    found, loss = table[task_of(spec).score.key], table["loss"]
     baseline = float(found[-1])
-    return UnitImportance(path, baseline, found[:-1], worse_by(spec, baseline, found[:-1]))
+    return UnitImportance(path, baseline, found[:-1], worse_by(spec, baseline, found[:-1]), loss[:-1] - loss[-1])
 
 
 def _width(spec: ModelSpec, path: str) -> int:
@@ -279,8 +284,9 @@ def pruning_curve(
 def pruning_summary(spec: ModelSpec, curve: PruningCurve) -> str:
     """One sentence in plain words on what the curve shows."""
     metric = task_of(spec).score
-    gaps = worse_by(spec, 0.0, curve.largest - curve.random)  # < 0: keeping the strongest is better
-    ahead = int(np.sum(gaps < 0))
+    between = slice(1, len(curve.kept) - 1) if len(curve.kept) > 2 else slice(None)
+    gaps = worse_by(spec, 0.0, curve.largest[between] - curve.random[between])  # < 0: the strongest do better
+    ahead, behind = int(np.sum(gaps < -1e-9)), int(np.sum(gaps > 1e-9))
     middle = len(curve.kept) // 2
     k = int(curve.kept[middle])
     sentence = (
@@ -288,6 +294,17 @@ def pruning_summary(spec: ModelSpec, curve: PruningCurve) -> str:
         f"{metric.label} of {metric.format(curve.largest[middle])}, {k:,} random ones "
         f"{metric.format(curve.random[middle])}: "
     )
-    if ahead * 2 >= len(curve.kept):
-        return sentence + "a unit's outgoing weights say well how much the next layer relies on it."
-    return sentence + "here the size of a unit's outgoing weights says little about how much it matters."
+    if ahead >= 2 * max(behind, 1):
+        return sentence + (
+            "keeping the units that push the next layer hardest works better than chance, so the size of a "
+            "unit's outgoing weights is a fair guide to how much the network needs it."
+        )
+    if behind >= 2 * max(ahead, 1):
+        return sentence + (
+            "random units do better, so large outgoing weights alone do not make a unit important (such units "
+            "may rarely be active, or repeat each other)."
+        )
+    return (
+        sentence
+        + "neither is clearly better: the size of a unit's outgoing weights says little about how much it matters."
+    )

@@ -313,8 +313,48 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
-    """Write a standalone training script of a checkpoint's model, or of the model the options describe."""
-    return export_script(args)
+    """``--onnx FILE`` and/or ``--script FILE``: the model as ONNX (checked first) or as a training script."""
+    if args.onnx is None and args.script is None:
+        raise UsageError("give --onnx FILE (an ONNX model) or --script FILE (a training script), or both")
+    line: dict = {}
+    if args.script is not None:
+        line |= export_script(args)
+    if args.onnx is not None:
+        line |= export_onnx(args)
+    return line
+
+
+def export_onnx(args: argparse.Namespace) -> dict:
+    """Export a checkpoint's model as ONNX, check it against onnxruntime, then write it (never unchecked)."""
+    if args.checkpoint is None:
+        raise UsageError("--onnx needs --checkpoint FILE: the trained model to export")
+    from core.data import load_dataset
+    from core.files import write_atomic
+    from core.onnx_export import converter_version, export_result
+    from core.runs import checkpoint
+
+    target = check_save_path(args.onnx, "--onnx")
+    result = checkpoint.load(args.checkpoint)
+    stem = target.name.removesuffix(target.suffix) if target.suffix.lower() in (".onnx", ".zip") else target.name
+    dataset = load_dataset(args.dataset or result.dataset, data_dir=args.data_dir)
+    _log(f"{result.spec.describe()}: converting with {converter_version()} ...", args.quiet)
+    export = export_result(result, dataset.test_images, dataset.class_names)
+    _log(export.check.describe(), args.quiet)
+    if target.suffix.lower() == ".zip":
+        files = {target.name: export.download(stem)[1]}
+    else:
+        files = export.files(stem)
+        files = {target.name: files.pop(f"{stem}.onnx"), **files}  # the whole model under the name given
+    written = []
+    for name, data in files.items():
+        path = target.with_name(name)
+        check_save_path(str(path), "--onnx")
+        try:
+            written.append(str(write_atomic(path, data)))
+        except OSError as err:
+            raise UsageError(f"--onnx {_short(str(path))} cannot be written: {err.strerror or err}") from None
+        _log(f"wrote {path}", args.quiet)
+    return {"model": result.spec.describe(), "data": dataset.name, "onnx": written, **export.check.to_dict()}
 
 
 def export_script(args: argparse.Namespace) -> dict:
@@ -323,8 +363,6 @@ def export_script(args: argparse.Namespace) -> dict:
     from core.code_export import training_script
     from core.files import write_atomic
 
-    if args.script is None:
-        raise UsageError("give --script FILE: where to write the training script")
     target = check_save_path(args.script, "--script")
     if args.checkpoint is not None:
         from core.runs import checkpoint

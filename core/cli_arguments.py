@@ -44,20 +44,31 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", default=None)
 
     export = commands.add_parser(
-        "export", help="write a standalone training script of a model (linen or NNX); print one JSON line"
+        "export",
+        help="export a model: as ONNX (--onnx, checked against onnxruntime on test images) or as a standalone "
+        "training script (--script, linen or NNX); print one JSON line",
     )
-    _script_arguments(export)
+    _export_arguments(export)
     return parser
 
 
-def _script_arguments(export: argparse.ArgumentParser) -> None:
-    """The options of ``export --script``: the model (a checkpoint, or model and training options) and the API."""
+def _export_arguments(export: argparse.ArgumentParser) -> None:
+    """The options of ``export``: the model (a checkpoint, or model and training options), what to write
+    (``--onnx`` and/or ``--script``), which images check an ONNX file."""
     export.add_argument(
         "--checkpoint", default=None,
-        help="the .msgpack checkpoint of a model (its settings too); without it the model options describe it",
+        help="the .msgpack checkpoint of a model (its settings too); --onnx needs one; without it, --script "
+        "writes the model the model options describe",
+    )  # fmt: skip
+    export.add_argument(
+        "--onnx", default=None,
+        help="the ONNX file to write, e.g. model.onnx; an autoencoder also writes model.encode.onnx and "
+        "model.decode.onnx beside it (or give model.zip for one zip of the three)",
     )  # fmt: skip
     export.add_argument("--script", default=None, help="write a standalone training script of the model here")
     export.add_argument("--api", choices=("linen", "nnx"), default="linen", help="the script's flax API")
+    export.add_argument("--dataset", help="check on this dataset's test images (default: the one it trained on)")
+    export.add_argument("--data-dir", default=None, help="tensorflow-datasets folder")
     _model_and_training_arguments(export, data=False)
     export.add_argument("--seed", default=0, type=_text, help="seeds initialisation, shuffling and augmentation")
     export.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -241,7 +241,7 @@ class ExportCheck:
         """The check in plain words, for the page and the command line."""
         said = (
             f"Checked with onnxruntime on {self.images:,} test images: its outputs differ from the flax model's "
-            f"by at most {self.max_abs_difference:.1e} (allowed: {self.tolerance:.0e})"
+            f"by at most {plain_number(self.max_abs_difference)} (allowed: {plain_number(self.tolerance)})"
         )
         if self.different_classes is None:
             return said + "."
@@ -251,6 +251,13 @@ class ExportCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"passed": self.passed}
+
+
+def plain_number(value: float) -> str:
+    """A small difference as a person reads it: ``0.0000076``, not ``7.6e-06``."""
+    if value == 0 or not np.isfinite(value) or value >= 0.01:
+        return f"{value:.3g}"
+    return np.format_float_positional(value, precision=2, fractional=False, trim="-")
 
 
 def compare_outputs(exported: np.ndarray, expected: np.ndarray, classes: bool) -> tuple[float, int | None]:

@@ -17,6 +17,7 @@ from components.state import get_state
 from components.ui import explain, extreme_values_notice, height, image_scale, not_trained_yet
 from components.words import option_text, plain
 from core import predict
+from core.data import dataset_title
 from core.errors import CoreError
 from core.spec import AutoEncoderSpec
 
@@ -50,7 +51,7 @@ shown = rng.choice(dataset.num_test, size=min(GRID, dataset.num_test), replace=F
 
 top = st.columns([4, 1], vertical_alignment="bottom")
 top[0].caption(
-    f"Run {run.run_id} on {dataset.num_test:,} test images of {plain(dataset.name)} that it never trained on."
+    f"Run {run.run_id} on {dataset.num_test:,} test images of {dataset_title(dataset.name)} that it never trained on."
 )
 if top[1].button("New random images", icon=":material/casino:", key="results.shuffle"):
     state.results.seed += 1

@@ -38,6 +38,9 @@ SIDE = 28
 MAX_IMAGES = 200_000  # 157 MB of 28x28 pixels; more is not what this tool is for
 MAX_PIXELS = 40_000_000  # one image larger than this (e.g. a decompression bomb) is skipped, not decoded
 TEST_FRACTION = 0.2
+#: The folder (in the system's temporary folder) that uploaded zips are unpacked below: a path there
+#: means nothing to the person who uploaded it, so descriptions say "your uploaded images".
+UPLOADS_FOLDER_NAME = "flax-dashboard-uploads"
 SPLIT_SEED = 0
 UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
@@ -226,8 +229,10 @@ def read_image_folder(root: str | Path, name: str | None = None, roots: Roots | 
     note = f"; {unreadable:,} unreadable file{'s' if unreadable != 1 else ''} skipped" if unreadable else ""
     if links:
         note += f"; {links:,} link{'s' if links != 1 else ''} leading outside the data roots not followed"
+    uploaded = any(parent.name == UPLOADS_FOLDER_NAME for parent in root.parents)
     description = (
-        f"Images in {root}: {len(class_names)} classes ({', '.join(class_names)}), "
+        f"{'Your uploaded images' if uploaded else f'Images in {root}'}: {len(class_names)} classes "
+        f"({', '.join(class_names)}), "
         f"{len(train_part[1]):,} train / {len(test_part[1]):,} test from {how}{note}"
     )
     # only the folder's classes: a classifier trained on it gets one output per class (spec.for_classes)

@@ -5,6 +5,9 @@ the pruning curve keeps the units it says it keeps."""
 
 from __future__ import annotations
 
+import itertools
+
+import flax.linen as nn
 import jax
 import numpy as np
 import pytest
@@ -122,6 +125,18 @@ def test_ranking_every_unit_in_one_call_gives_the_score_of_each_unit_switched_of
     top = ranking.ranked()
     assert ranking.drops[top[0]] == ranking.drops.max() > 0  # some unit matters to these random weights
     assert list(ranking.drops[top]) == sorted(ranking.drops, reverse=True)
+    losses = [
+        ablation.metric_table(
+            spec, variables, held_out, {"Dense_1": ablation.masks_for(spec, {"Dense_1": [u]})["Dense_1"][None]}
+        )["loss"][0]
+        for u in range(12)
+    ]
+    base_loss = ablation.metric_table(spec, variables, held_out, {"Dense_1": np.ones((1, 12), np.float32)})["loss"][0]
+    np.testing.assert_allclose(ranking.loss_rises, np.asarray(losses) - base_loss, atol=1e-5)
+    # equal drops (a score counted in images): the larger rise of the loss first
+    for better, worse in itertools.pairwise(top):
+        if ranking.drops[better] == ranking.drops[worse]:
+            assert ranking.loss_rises[better] >= ranking.loss_rises[worse]
 
 
 def test_the_pruning_curve_keeps_the_units_with_the_largest_outgoing_weights(sample):
@@ -165,3 +180,46 @@ def test_bad_switches_are_refused_with_a_clear_message():
         ablation.masks_for(spec, {"Dense_0": [4]})
     with pytest.raises(CoreError, match="not a layer whose units can be switched off"):
         ablation.masks_for(spec, {"Dense_1": [0]})  # the output layer
+
+
+def test_the_pruning_sentence_says_which_choice_of_units_kept_the_score_better():
+    spec = MLPSpec(hidden=(Dense(8, "relu"),), num_classes=10)
+    kept = np.array([8, 4, 2, 1])
+
+    def sentence(largest, random):
+        return ablation.pruning_summary(
+            spec, ablation.PruningCurve("Dense_0", kept, np.array(largest), np.array(random), 4)
+        )
+
+    strongest = sentence([0.9, 0.8, 0.6, 0.3], [0.9, 0.5, 0.3, 0.2])
+    assert strongest.startswith(
+        "Keeping 2 of 8 units, the 2 with the largest outgoing weights give a test accuracy of 60.0%, "
+        "2 random ones 30.0%"
+    )
+    assert "works better than chance" in strongest
+    assert "random units do better" in sentence([0.9, 0.5, 0.3, 0.2], [0.9, 0.8, 0.6, 0.3])
+    assert "neither is clearly better" in sentence([0.9, 0.8, 0.3, 0.2], [0.9, 0.5, 0.6, 0.3])
+
+
+class _ConvNet(nn.Module):
+    """A conv layer (4 channels, relu), flattened channels last into a Dense layer: the shape of the conv
+    layer kinds to come, written in flax here."""
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.relu(nn.Conv(4, (3, 3), padding="VALID")(x))
+        return nn.Dense(3)(x.reshape((x.shape[0], -1)))
+
+
+def test_conv_channels_switch_off_with_the_same_mask_on_the_last_axis():
+    model, x = _ConvNet(), _images(2)[:, :6, :6]  # 6x6 images: 4x4 positions of 4 channels
+    variables = jax.tree_util.tree_map(np.asarray, model.init(jax.random.key(0), x))
+    conv = np.asarray(model.apply(variables, x, capture_intermediates=True, mutable=["intermediates"])[1][
+        "intermediates"]["Conv_0"]["__call__"][0])  # fmt: skip
+    channels = np.maximum(conv, 0)  # (2, 4, 4, 4)
+    channels[..., [1, 2]] = 0.0  # channels 1 and 2 off at every position
+    dense = variables["params"]["Dense_0"]
+    expected = channels.reshape(2, -1) @ dense["kernel"] + dense["bias"]
+    with ablation.switched_off({"Conv_0": np.array([1, 0, 0, 1], np.float32)}):
+        got = model.apply(variables, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

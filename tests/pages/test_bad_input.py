@@ -124,7 +124,8 @@ def test_a_tfds_dataset_without_network_is_explained_and_cannot_be_trained_on(ap
     app.radio(key="train.dataset").set_value("mnist").run()  # how fast it fails: tests/core/test_tfds_source.py
     assert not app.exception
     assert any(
-        "no network: cannot reach the download server (127.0.0.1)" in shown(e.value) and "'sample'" in shown(e.value)
+        "no network: cannot reach the download server (127.0.0.1)" in shown(e.value)
+        and "bundled sample" in shown(e.value)
         for e in app.error
     )
     assert button(app, "Start training").disabled
