@@ -77,7 +77,7 @@ def test_every_layer_kind_gives_linens_outputs_and_parameter_count_in_nnx(kind_n
 
 @pytest.fixture(scope="module")
 def trained(small):
-    """An MLP and an autoencoder with every kind of layer, trained for two epochs in linen."""
+    """An MLP and autoencoders with every kind of layer but AvgPool, trained for two epochs in linen."""
     mlp = ModelSpec(kind="mlp", hidden=parse_layers("64, batchnorm, dropout:0.3, 32:tanh, layernorm", "h"), seed=7)
     autoencoder = ModelSpec(
         kind="autoencoder",
@@ -85,8 +85,14 @@ def trained(small):
         decoder=parse_layers("batchnorm, 64:gelu", "d"),
         seed=5,
     )
+    convolutional = ModelSpec(
+        kind="autoencoder",
+        encoder=parse_layers("conv:4, batchnorm, maxpool, 32, 8", "e", code_activation="linear"),
+        decoder=parse_layers("convt:4, layernorm", "d"),
+        seed=2,
+    )
     config = TrainConfig(batch_size=64, epochs=2, seed=11)
-    return [train(spec, config, small) for spec in (mlp, autoencoder)]
+    return [train(spec, config, small) for spec in (mlp, autoencoder, convolutional)]
 
 
 def test_nnx_models_with_trained_linen_values_give_linens_outputs_on_test_images(trained, small):
