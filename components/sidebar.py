@@ -13,6 +13,7 @@ from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
 from components.words import plain, status_words
 from core import models
+from core.data import dataset_title
 from core.jax_setup import device_summary
 from core.runs.jobs import SLOTS
 
@@ -135,7 +136,7 @@ def sidebar() -> None:
         st.markdown(f"**{spec.describe()}**")
         layers = len(models.dense_layers(spec))
         st.caption(f"{spec.parameter_count:,} parameters (numbers the model learns) in {layers} Dense layers")
-        st.markdown(f"Dataset: **{plain(state.dataset_name)}**")
+        st.markdown(f"Dataset: **{plain(dataset_title(state.dataset_name))}**")
         st.caption(
             f"Computing on: {device_summary()}",
             help="The processors JAX found. With several, each batch is split between them (data parallel). "

@@ -9,6 +9,12 @@ reports), per example:
   each weight matrix (``2 * inputs * outputs``) and, except for the first layer, the
   gradient of its input (another ``2 * inputs * outputs``). The optimizer update is
   per parameter, not per example, and is reported separately.
+- a convolution with a KxK kernel does ``K*K*C_in*C_out`` multiply-adds at each output position
+  (a transposed one at each input position), one bias addition and one activation per output
+  value; its backward pass is counted like a Dense layer's (weight gradients, and the gradient of
+  its input unless no layer with weights is below it). A 2x2 max pool does 3 comparisons per output
+  value, an average pool 4 operations; their backward passes are counted as twice their forward
+  pass (``core.conv_layers``).
 - the other layers work on each value they receive (n values): Dropout is off when
   evaluating (0) and multiplies by a random mask and a scale while training (2n);
   BatchNorm subtracts a mean, divides by a spread, scales and shifts (4n), and while
@@ -19,6 +25,7 @@ reports), per example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -28,6 +35,7 @@ import numpy as np
 
 from core import models
 from core.layers import width_of
+from core.shapes import PlacedLayer
 from core.spec import ModelSpec
 from core.training import TrainConfig
 from core.training.optimizer import optimizer
@@ -45,31 +53,37 @@ class ModelCosts:
     batch_stats_bytes: int = 0  # BatchNorm's running means and variances
 
 
-def _elementwise_flops(spec: ModelSpec, training: bool) -> int:
-    """Operations of the layers without a matrix (each kind of layer counts its own)."""
-    return sum(
-        layer.elementwise_flops(size, training) for layer, size in zip(spec.layers, spec.layer_inputs, strict=True)
-    )
+def _weighted_flops(placed: PlacedLayer) -> int:
+    """Forward operations of a layer's weights, biases and activation, for one image."""
+    layer, shape = placed.layer, placed.input_shape
+    return layer.matrix_flops(shape) + layer.bias_flops(shape) + layer.activation_flops(shape)
 
 
-def _dense_forward_flops(spec: ModelSpec) -> int:
-    return sum(2 * d.inputs * d.outputs + d.outputs + (0 if d.activation == "linear" else d.outputs)
-               for d in models.dense_layers(spec))  # fmt: skip
+def _output_activation_flops(spec: ModelSpec) -> int:
+    """The autoencoder's sigmoid after its last layer: one operation per pixel (0 for the MLP's scores)."""
+    return 0 if spec.output_activation == "linear" else math.prod(spec.layer_shapes()[-1].output_shape)
 
 
 def forward_flops(spec: ModelSpec) -> int:
-    """Per example, in evaluation mode (dropout off)."""
-    return _dense_forward_flops(spec) + _elementwise_flops(spec, training=False)
+    """Per example, in evaluation mode (dropout off); every layer counts its own (``core.layers``)."""
+    layers = sum(_weighted_flops(one) + one.layer.elementwise_flops(one.input_shape, False)
+                 for one in spec.layer_shapes())  # fmt: skip
+    return layers + _output_activation_flops(spec)
 
 
 def train_flops(spec: ModelSpec) -> int:
-    backward = 0
-    for i, d in enumerate(models.dense_layers(spec)):
-        backward += 2 * d.inputs * d.outputs + d.outputs  # weight and bias gradients
-        if i > 0:
-            backward += 2 * d.inputs * d.outputs  # gradient flowing to the layer below
-    elementwise = _elementwise_flops(spec, training=True)
-    return _dense_forward_flops(spec) + backward + 3 * elementwise  # forward in training mode, backward twice it
+    """Per example: the forward pass in training mode, the gradients of every weight and bias, the
+    gradients flowing to the layer below (not below the first layer with weights), and twice each
+    other layer's training forward pass for its backward pass."""
+    total, below = _output_activation_flops(spec), False
+    for one in spec.layer_shapes():
+        layer, shape = one.layer, one.input_shape
+        matrix = layer.matrix_flops(shape)
+        total += _weighted_flops(one) + matrix + layer.bias_flops(shape)  # forward, weight and bias gradients
+        total += matrix if below else 0  # the gradient flowing to the layer below
+        below = below or matrix > 0
+        total += 3 * layer.elementwise_flops(shape, True)  # forward in training mode, backward twice it
+    return total
 
 
 def optimizer_state_bytes(spec: ModelSpec, config: TrainConfig) -> int:
@@ -137,11 +151,16 @@ class LayerDiff:
 
 
 def parameter_diff(old: ModelSpec, new: ModelSpec) -> list[LayerDiff]:
-    """Parameters per Dense layer before and after, matched by their place in the variables tree."""
-    before = {d.path: d.parameters for d in models.dense_layers(old)}
-    after = {d.path: d.parameters for d in models.dense_layers(new)}
-    order = [d.path for d in models.dense_layers(new)] + [p for p in before if p not in after]
+    """Parameters per layer with weights (Dense, Conv, BatchNorm...) before and after, matched by their
+    place in the variables tree (``models.layer_paths``)."""
+    before, after = _parameters_by_path(old), _parameters_by_path(new)
+    order = [*after, *(path for path in before if path not in after)]
     return [LayerDiff(path, before.get(path), after.get(path)) for path in order]
+
+
+def _parameters_by_path(spec: ModelSpec) -> dict[str, int]:
+    placed = zip(models.layer_paths(spec), spec.layer_shapes(), strict=True)
+    return {path: one.parameters for path, one in placed if path is not None and one.parameters}
 
 
 def _change(delta: int, total_before: int) -> str:

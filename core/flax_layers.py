@@ -14,8 +14,36 @@ import flax.linen as nn
 def dense(x, train: bool, units: int, activation: str):
     """``units`` outputs, each a weighted sum of every input plus a bias, then the activation
     (``nn.relu``, ``nn.gelu``...; "linear" keeps the sums)."""
-    x = nn.Dense(units)(x)
+    x = nn.Dense(units)(x.reshape((x.shape[0], -1)))  # an image is flattened first
     return x if activation == "linear" else getattr(nn, activation)(x)
+
+
+def conv(x, train: bool, features: int, kernel: int, activation: str):
+    """``features`` filters of ``kernel`` x ``kernel`` pixels slid over images (N, H, W, C): (N, H, W, features)."""
+    x = nn.Conv(features, kernel_size=(kernel, kernel), padding="SAME")(x)
+    return x if activation == "linear" else getattr(nn, activation)(x)
+
+
+def convt(x, train: bool, features: int, kernel: int, activation: str):
+    """The way back up: images (N, H, W, C) to (N, 2H, 2W, features)."""
+    x = nn.ConvTranspose(features, kernel_size=(kernel, kernel), strides=(2, 2), padding="SAME")(x)
+    return x if activation == "linear" else getattr(nn, activation)(x)
+
+
+def maxpool(x, train: bool):
+    """The largest value of each 2x2 block of each channel: (N, H, W, C) to (N, H/2, W/2, C)."""
+    return nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
+
+
+def avgpool(x, train: bool):
+    """The mean of each 2x2 block of each channel: (N, H, W, C) to (N, H/2, W/2, C)."""
+    return nn.avg_pool(x, window_shape=(2, 2), strides=(2, 2))
+
+
+def reshape(x, train: bool, *shape: int):
+    """Each example of the batch in ``shape``: ``(784,)`` flattens an image, ``(7, 7, 64)`` makes
+    an autoencoder's code, mapped by a Dense layer to 7*7*64 values, an image for its decoder."""
+    return x.reshape((x.shape[0], *shape))
 
 
 def dropout(x, train: bool, rate: float):
@@ -35,8 +63,19 @@ def layernorm(x, train: bool):
     return nn.LayerNorm()(x)
 
 
-#: The call of each kind of layer, by the name a model's layers give it (``core.layers.LAYER_KINDS``).
-LAYERS = {"dense": dense, "dropout": dropout, "batchnorm": batchnorm, "layernorm": layernorm}
+#: The call of each kind of layer, by the name a model's layers give it (``core.layers.LAYER_KINDS``),
+#: and "reshape", which the models put where the shape of the values changes between layers.
+LAYERS = {
+    "dense": dense,
+    "dropout": dropout,
+    "batchnorm": batchnorm,
+    "layernorm": layernorm,
+    "conv": conv,
+    "convt": convt,
+    "maxpool": maxpool,
+    "avgpool": avgpool,
+    "reshape": reshape,
+}
 
 
 # --- model source end

@@ -10,6 +10,8 @@ from typing import Any
 from core.errors import SpecError
 from core.layers import LAYER_KINDS, Dense, Layer
 
+MAX_LAYERS = 16
+
 
 def _kind_of_item(head: str) -> type[Layer] | None:
     """The kind an item's head names: a number is a Dense layer's width, other kinds are typed by name."""
@@ -87,3 +89,29 @@ def layers_from_json(name: str, items: Any) -> tuple[Layer, ...]:
             raise SpecError(f"{name}[{i}]", f"each layer must look like {', '.join(examples[:-1])} or {examples[-1]}")
         layers.append(layer)
     return tuple(layers)
+
+
+def validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, ...]:
+    if not isinstance(layers, (tuple, list)):
+        raise SpecError(name, f"{name} layers must be a list, got {type(layers).__name__}")
+    if not layers and not allow_empty:
+        raise SpecError(name, "add at least one layer")
+    if len(layers) > MAX_LAYERS:
+        raise SpecError(name, f"at most {MAX_LAYERS} layers are allowed, got {len(layers)}")
+    out = []
+    for i, layer in enumerate(layers):
+        where = f"{name}[{i}]"
+        if not isinstance(layer, Layer):
+            raise SpecError(where, f"expected a Layer, got {type(layer).__name__}")
+        out.append(layer.validated(where, f"{name} layer {i + 1}"))
+    return tuple(out)
+
+
+def widths_to_layers(name: str, widths: Any, activation: str) -> tuple[Layer, ...]:
+    """Parse widths given as a list of numbers or a comma-separated string like ``"512,256"``."""
+    if isinstance(widths, str):
+        parts = [p.strip() for p in widths.split(",")]
+        widths = [p for p in parts if p] if any(parts) else []
+    if not isinstance(widths, (list, tuple)):
+        raise SpecError(name, f"widths must be a list of whole numbers, got {widths!r}")
+    return tuple(Layer(w, activation) for w in widths)

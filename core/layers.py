@@ -16,6 +16,7 @@ To add a kind: a subclass of ``Layer`` here added to ``LAYER_KINDS``, its flax c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -36,6 +37,20 @@ ACTIVATIONS: dict[str, str] = {
 MIN_WIDTH = 1
 MAX_WIDTH = 4096
 
+#: The shape of what a layer takes or gives for one image, without the batch axis: ``(28, 28, 32)``
+#: for an image of 32 channels (height, width, channels: flax's NHWC), ``(512,)`` for flat values.
+Shape = tuple[int, ...]
+
+
+def as_shape(inputs: int | Shape) -> Shape:
+    """A shape from itself or from a number of flat values (the counts of earlier versions took numbers)."""
+    return (inputs,) if isinstance(inputs, int) else tuple(inputs)
+
+
+def shape_text(shape: Shape) -> str:
+    """``"28x28x32"`` for an image, ``"512"`` for flat values."""
+    return "x".join(str(size) for size in shape)
+
 
 def as_int(value: Any, field_name: str, low: int, high: int, what: str) -> int:
     """``value`` as an int in [low, high], or a SpecError naming the field."""
@@ -55,6 +70,11 @@ class Layer:
     json_example: ClassVar[str]
     rngs: ClassVar[tuple[str, ...]] = ()  # random keys it draws from while training
     collections: ClassVar[tuple[str, ...]] = ()  # variable collections it adds (besides what it learns)
+    linen_name: ClassVar[str]  # the class flax.linen names it by: ``Dense`` gives ``Dense_0``, ``Dense_1``...
+    image_layer: ClassVar[bool] = False  # works on images (height, width, channels) and gives images
+    decoder_only: ClassVar[bool] = False  # only an autoencoder's decoder may hold it (ConvTranspose)
+    has_module: ClassVar[bool] = True  # its flax call makes a module (pooling is a plain function)
+    growth: ClassVar[float] = 1  # how many times taller and wider an image comes out (pooling 0.5)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         return super().__new__(Dense if cls is Layer else cls)
@@ -85,21 +105,43 @@ class Layer:
         """The layer in a model's one-line summary: ``"512"``, ``"dropout 0.2"``."""
         return self.describe()
 
-    def output_size(self, inputs: int) -> int:
-        """How many values the layer gives for ``inputs`` values."""
-        return inputs
+    def output_shape(self, shape: Shape, where: str = "") -> Shape:
+        """The shape of its output for one input of ``shape``, or a SpecError naming ``where`` when it
+        cannot take that shape (a convolution after the first Dense layer, pooling a 1x1 image)."""
+        return shape
 
-    def parameter_count(self, inputs: int) -> int:
-        """Numbers the optimizer learns in this layer, for ``inputs`` values in."""
+    def output_size(self, inputs: int | Shape) -> int:
+        """How many values the layer gives for ``inputs`` values (or an input of that shape)."""
+        return math.prod(self.output_shape(as_shape(inputs)))
+
+    def parameter_count(self, inputs: int | Shape) -> int:
+        """Numbers the optimizer learns in this layer, for ``inputs`` values in (or an input of that shape)."""
         return 0
 
-    def batch_stats_count(self, inputs: int) -> int:
+    def batch_stats_count(self, inputs: int | Shape) -> int:
         """Numbers it keeps in ``batch_stats`` (updated while training, not learned)."""
         return 0
 
-    def elementwise_flops(self, inputs: int, training: bool) -> int:
-        """Operations per example besides matrix products (evaluation or training forward pass)."""
+    def matrix_flops(self, shape: Shape) -> int:
+        """Operations of its weights for one input of ``shape``: 2 per multiply-add (0 without weights)."""
         return 0
+
+    def bias_flops(self, shape: Shape) -> int:
+        """Additions of its biases for one input: one per output value of a layer with biases."""
+        return 0
+
+    def activation_flops(self, shape: Shape) -> int:
+        """About one operation per output value of a layer with an activation (0 for "linear")."""
+        return 0
+
+    def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
+        """Operations per example besides its weights (evaluation or training forward pass)."""
+        return 0
+
+    def image_channels(self) -> int | None:
+        """The channels of the image it is given, when it says (an autoencoder's decoder maps its code to
+        an image of that many channels before its first such layer); None for the others."""
+        return None
 
     def validated(self, where: str, what: str) -> Layer:
         """The layer in its one normal form (so equal layers compare equal), or a SpecError naming the field."""
@@ -112,6 +154,23 @@ class Layer:
     def module_item(self) -> tuple:
         """The layer as ``core.models.MLP`` takes it: ``("dense", 512, "relu")``."""
         return (self.name, *self.settings())
+
+    # ----- the same layer in flax NNX (``core.nnx_models``) ------------------------------------
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        """The flax NNX module of this layer for ``inputs`` values in (``nnx.Linear(784, 512, rngs=rngs)``)."""
+        raise NotImplementedError
+
+    def nnx_code(self, inputs: int) -> str:
+        """The Python that builds ``nnx_module`` (``rngs`` is the ``nnx.Rngs`` in scope)."""
+        raise NotImplementedError
+
+    def nnx_apply(self, module: Any, x: Any) -> Any:
+        """What the NNX model does with its module of this layer (Dense adds its activation)."""
+        return module(x)
+
+    def nnx_call_code(self, attribute: str) -> str:
+        """The Python of ``nnx_apply``: ``nnx.relu(self.dense_0(x))`` for ``attribute`` "dense_0"."""
+        return f"self.{attribute}(x)"
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name}
@@ -160,10 +219,29 @@ class Dense(Layer):
     )
     item_syntax: ClassVar[str] = "a whole number of units (WIDTH[:ACTIVATION])"
     json_example: ClassVar[str] = '{"width": 64, "activation": "relu"}'
+    linen_name: ClassVar[str] = "Dense"
 
     @property
     def is_dense(self) -> bool:
         return True
+
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        from flax import nnx
+
+        return nnx.Linear(inputs, self.width, rngs=rngs)
+
+    def nnx_code(self, inputs: int) -> str:
+        return f"nnx.Linear({inputs}, {self.width}, rngs=rngs)"
+
+    def nnx_apply(self, module: Any, x: Any) -> Any:
+        from flax import nnx
+
+        x = module(x)
+        return x if self.activation == "linear" else getattr(nnx, self.activation)(x)
+
+    def nnx_call_code(self, attribute: str) -> str:
+        call = f"self.{attribute}(x)"
+        return call if self.activation == "linear" else f"nnx.{self.activation}({call})"
 
     def describe(self) -> str:
         return f"{self.width:,} {self.activation}"
@@ -171,11 +249,20 @@ class Dense(Layer):
     def short(self) -> str:
         return str(self.width)
 
-    def output_size(self, inputs: int) -> int:
+    def output_shape(self, shape: Shape, where: str = "") -> Shape:
+        return (self.width,)  # an image is flattened first
+
+    def parameter_count(self, inputs: int | Shape) -> int:
+        return (math.prod(as_shape(inputs)) + 1) * self.width
+
+    def matrix_flops(self, shape: Shape) -> int:
+        return 2 * math.prod(shape) * self.width
+
+    def bias_flops(self, shape: Shape) -> int:
         return self.width
 
-    def parameter_count(self, inputs: int) -> int:
-        return (inputs + 1) * self.width
+    def activation_flops(self, shape: Shape) -> int:
+        return 0 if self.activation == "linear" else self.width
 
     def validated(self, where: str, what: str) -> Layer:
         width = as_int(self.width, f"{where}.width", MIN_WIDTH, MAX_WIDTH, f"width of {what}")
@@ -233,12 +320,21 @@ class Dropout(Layer):
     item_syntax: ClassVar[str] = "dropout:RATE"
     json_example: ClassVar[str] = '{"type": "dropout", "rate": 0.2}'
     rngs: ClassVar[tuple[str, ...]] = ("dropout",)
+    linen_name: ClassVar[str] = "Dropout"
 
     def describe(self) -> str:
         return f"dropout {self.rate:g}"
 
-    def elementwise_flops(self, inputs: int, training: bool) -> int:
-        return 2 * inputs if training else 0
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        from flax import nnx
+
+        return nnx.Dropout(self.rate, rngs=rngs)
+
+    def nnx_code(self, inputs: int) -> str:
+        return f"nnx.Dropout({self.rate!r}, rngs=rngs)"
+
+    def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
+        return 2 * math.prod(as_shape(inputs)) if training else 0
 
     def validated(self, where: str, what: str) -> Layer:
         rate = validate.number(self.rate, f"{where}.rate", f"dropout rate of {what}", error=SpecError)
@@ -292,15 +388,24 @@ class BatchNorm(Layer):
     item_syntax: ClassVar[str] = "batchnorm"
     json_example: ClassVar[str] = '{"type": "batchnorm"}'
     collections: ClassVar[tuple[str, ...]] = ("batch_stats",)
+    linen_name: ClassVar[str] = "BatchNorm"
 
-    def parameter_count(self, inputs: int) -> int:
-        return 2 * inputs  # a scale and a bias per value
+    def parameter_count(self, inputs: int | Shape) -> int:
+        return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel of an image)
 
-    def batch_stats_count(self, inputs: int) -> int:
-        return 2 * inputs  # a running mean and variance per value
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        from flax import nnx
 
-    def elementwise_flops(self, inputs: int, training: bool) -> int:
-        return (7 if training else 4) * inputs
+        return nnx.BatchNorm(inputs, momentum=0.9, rngs=rngs)  # momentum as core.flax_layers.batchnorm
+
+    def nnx_code(self, inputs: int) -> str:
+        return f"nnx.BatchNorm({inputs}, momentum=0.9, rngs=rngs)"
+
+    def batch_stats_count(self, inputs: int | Shape) -> int:
+        return 2 * as_shape(inputs)[-1]  # a running mean and variance per value (per channel of an image)
+
+    def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
+        return (7 if training else 4) * math.prod(as_shape(inputs))
 
 
 @dataclass(frozen=True)
@@ -314,18 +419,31 @@ class LayerNorm(Layer):
     )
     item_syntax: ClassVar[str] = "layernorm"
     json_example: ClassVar[str] = '{"type": "layernorm"}'
+    linen_name: ClassVar[str] = "LayerNorm"
 
-    def parameter_count(self, inputs: int) -> int:
-        return 2 * inputs  # a scale and a bias per value
+    def parameter_count(self, inputs: int | Shape) -> int:
+        return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel: flax normalises the last axis)
 
-    def elementwise_flops(self, inputs: int, training: bool) -> int:
-        return 7 * inputs
+    def nnx_module(self, inputs: int, rngs: Any) -> Any:
+        from flax import nnx
+
+        return nnx.LayerNorm(inputs, rngs=rngs)
+
+    def nnx_code(self, inputs: int) -> str:
+        return f"nnx.LayerNorm({inputs}, rngs=rngs)"
+
+    def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
+        return 7 * math.prod(as_shape(inputs))
 
 
-#: The one registry of the kinds of layer, by the name the JSON, the editor and the command line use.
+#: The one registry of the kinds of layer, by the name the JSON, the editor and the command line use;
+#: ``core.conv_layers`` adds the kinds that work on images (Conv, MaxPool, AvgPool, ConvTranspose).
 LAYER_KINDS: dict[str, type[Layer]] = {kind.name: kind for kind in (Dense, Dropout, BatchNorm, LayerNorm)}
 
 
 def width_of(layer: Layer) -> int:
     """A Dense layer's units; 0 for the kinds without a width (as earlier versions stored them)."""
     return layer.width if layer.is_dense else 0
+
+
+import core.conv_layers  # noqa: E402, F401 - registers the image layers (they subclass Layer)

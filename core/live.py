@@ -35,8 +35,7 @@ class LiveViews:
 def compute_live_views(spec: ModelSpec, variables: Any, dataset: Dataset) -> LiveViews:
     """Everything the live views draw for these parameters: a few small jitted calls (the benchmark times it)."""
     images, labels = dataset.test_images[:LIVE_IMAGES], dataset.test_labels[:LIVE_IMAGES]
-    first = models.dense_layers(spec)[0]
-    weights = inside.weight_images(inside.kernel_of(variables, first.path), spec.input_shape[:2], WEIGHT_UNITS)
+    weights = first_layer_images(spec, variables)
     if isinstance(spec, MLPSpec):
         chances = predict.predict_probabilities(spec, variables, images)
         return LiveViews(images, labels, chances.argmax(1), chances.max(1), None, None, None, None, weights)
@@ -47,3 +46,19 @@ def compute_live_views(spec: ModelSpec, variables: Any, dataset: Dataset) -> Liv
     else:  # a diverged model: no map rather than an error
         points, share = None, None
     return LiveViews(images, labels, None, None, rebuilt, points, dataset.test_labels[:MAP_IMAGES], share, weights)
+
+
+def first_layer_images(spec: ModelSpec, variables: Any) -> np.ndarray:
+    """The first layer's weights as (WEIGHT_UNITS, 28, 28) images in 0..1: a Dense layer's incoming
+    weights per unit, or a convolution's KxK filters (one per channel) enlarged to 28x28."""
+    placed = zip(models.layer_paths(spec), spec.layer_shapes(), strict=True)
+    path = next(path for path, one in placed if one.layer.matrix_flops(one.input_shape))  # the first with a kernel
+    kernel = inside.kernel_of(variables, path)
+    height, width = spec.input_shape[:2]
+    if kernel.ndim == 2:
+        return inside.weight_images(kernel, (height, width), WEIGHT_UNITS)
+    filters = kernel.reshape(-1, kernel.shape[-1])  # (K * K * channels, filters)
+    small = inside.weight_images(filters, (kernel.shape[0], kernel.shape[1] * kernel.shape[2]), WEIGHT_UNITS)
+    rows = np.arange(height) * small.shape[1] // height
+    cols = np.arange(width) * small.shape[2] // width
+    return small[:, rows][:, :, cols]

@@ -17,16 +17,18 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from core.flax_layers import LAYERS
-from core.spec import Layer, MLPSpec, ModelSpec
+from core.spec import MLPSpec, ModelSpec
 
 
 # --- model source begin
 class MLP(nn.Module):
-    """Layers applied in order to the flattened images; each is one of
-    ("dense", units, activation), ("dropout", rate), ("batchnorm",) or ("layernorm",).
+    """Layers applied in order; each is one of ("dense", units, activation),
+    ("conv", features, kernel, activation), ("maxpool",), ("avgpool",),
+    ("convt", features, kernel, activation), ("dropout", rate), ("batchnorm",),
+    ("layernorm",) or ("reshape", *shape). Images (N, 28, 28, 1) keep their shape
+    through conv and pooling layers; the first Dense layer flattens them.
 
     ``train=True`` while training: Dropout zeroes values at random (it needs a "dropout"
     random key: ``rngs={"dropout": key}``) and BatchNorm normalises with the batch's own
@@ -39,35 +41,35 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = x.reshape((x.shape[0], -1))
         for kind, *settings in self.layers:
             x = LAYERS[kind](x, train, *settings)
         return x
 
 
 class AutoEncoder(nn.Module):
-    """Encoder MLP down to a code (its last Dense layer), decoder MLP back up to the input size,
-    then a sigmoid. ``train`` as in MLP."""
+    """Encoder layers down to a code (its last Dense layer), decoder layers back up to the
+    image's pixels (the last of ``decoder_layers`` gives them), then a sigmoid. ``train`` as in MLP."""
 
     encoder_layers: Sequence[tuple]
     decoder_layers: Sequence[tuple]
     input_shape: Sequence[int]
 
     def setup(self):
-        input_dim = int(np.prod(self.input_shape))
         self.encoder = MLP(self.encoder_layers)
-        self.decoder = MLP(tuple(self.decoder_layers) + (("dense", input_dim, "linear"),))
+        self.decoder = MLP(self.decoder_layers)
 
     def __call__(self, x, train: bool = False):
         return self.decode(self.encode(x, train), train)
 
     def encode(self, x, train: bool = False):
         assert x.shape[1:] == tuple(self.input_shape), x.shape
-        return self.encoder(jnp.reshape(x, (x.shape[0], -1)), train)
+        return self.encoder(x, train)
 
     def decode_logits(self, z, train: bool = False):
-        """The decoder's output before the sigmoid (used by the binary cross-entropy loss)."""
-        return self.decoder(z, train)
+        """The decoder's output before the sigmoid, one value per pixel (N, 784) (used by the binary
+        cross-entropy loss)."""
+        x = self.decoder(z, train)
+        return jnp.reshape(x, (x.shape[0], -1))
 
     def decode(self, z, train: bool = False):
         x = nn.sigmoid(self.decode_logits(z, train))
@@ -77,19 +79,20 @@ class AutoEncoder(nn.Module):
 # --- model source end
 
 
-def module_layers(layers: Sequence[Layer]) -> tuple[tuple, ...]:
-    """Spec layers as the module's tuples: ``("dense", 512, "relu")``, ``("dropout", 0.2)``, ``("batchnorm",)``."""
-    return tuple(layer.module_item() for layer in layers)
+def module_layers(spec: ModelSpec, stack: str) -> tuple[tuple, ...]:
+    """The module's tuples for the layers a stack applies (``spec.layer_shapes()``): ``("dense", 512, "relu")``,
+    ``("conv", 32, 3, "relu")``, ``("dropout", 0.2)``, ``("reshape", 7, 7, 64)``..."""
+    return tuple(item for one in spec.layer_shapes() if one.stack == stack for item in one.module_items())
 
 
 @lru_cache(maxsize=64)
 def build_model(spec: ModelSpec) -> nn.Module:
     """The flax module a spec describes (cached: equal specs share one module object)."""
     if isinstance(spec, MLPSpec):
-        return MLP(layers=module_layers(spec.hidden) + (("dense", spec.num_classes, "linear"),))
+        return MLP(layers=module_layers(spec, "hidden"))
     return AutoEncoder(
-        encoder_layers=module_layers(spec.encoder),
-        decoder_layers=module_layers(spec.decoder),
+        encoder_layers=module_layers(spec, "encoder"),
+        decoder_layers=module_layers(spec, "decoder"),
         input_shape=tuple(spec.input_shape),
     )
 
@@ -201,12 +204,34 @@ def dense_layers(spec: ModelSpec) -> tuple[DenseLayer, ...]:
 
 @lru_cache(maxsize=64)
 def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
-    """The kernel shapes come from the variables tree; the order from a flax interceptor that
-    notes each Dense call (the tree's keys are sorted: ``decoder`` before ``encoder``)."""
+    variables = jax.eval_shape(build_model(shape).init, jax.random.key(0), example_batch(shape))
+    leaves, _ = jax.tree_util.tree_flatten_with_path(variables["params"])
+    kernels = {"/".join(key.key for key in path[:-1]): leaf.shape for path, leaf in leaves if path[-1].key == "kernel"}
+    placed = shape.layer_shapes()
+    dense = [(path, one) for path, one in zip(layer_paths(shape), placed, strict=True) if one.layer.is_dense]
+    last = len(placed) - 1  # the model's output layer is followed by the model's output activation
+    return tuple(
+        DenseLayer(
+            path, *kernels[path], shape.output_activation if one is placed[last] else one.layer.activation, one.role
+        )
+        for path, one in dense
+    )
+
+
+def layer_paths(spec: ModelSpec) -> tuple[str | None, ...]:
+    """The flax path of each of ``spec.layer_shapes()`` (``"Conv_0"``, ``"encoder/Dense_2"``, as in
+    ``variables["params"]`` and ``capture_intermediates``); None for a layer without a flax module
+    (pooling is a function). From a flax interceptor that notes each layer module's call in order
+    (the variables tree's keys are sorted: ``decoder`` before ``encoder``)."""
+    return _layer_paths(spec.replace(seed=0))
+
+
+@lru_cache(maxsize=64)
+def _layer_paths(shape: ModelSpec) -> tuple[str | None, ...]:
     applied: list[str] = []
 
-    def record_dense_calls(next_fun, args, kwargs, context):
-        if isinstance(context.module, nn.Dense) and context.method_name == "__call__":
+    def record_calls(next_fun, args, kwargs, context):
+        if not isinstance(context.module, (MLP, AutoEncoder)) and context.method_name == "__call__":
             applied.append("/".join(context.module.path))
         return next_fun(*args, **kwargs)
 
@@ -215,17 +240,7 @@ def _dense_layers(shape: ModelSpec) -> tuple[DenseLayer, ...]:
     def init(key, x):
         return build_model(shape).init(key, x)
 
-    with nn.intercept_methods(record_dense_calls):
-        variables = jax.eval_shape(init, jax.random.key(0), example_batch(shape))
-    leaves, _ = jax.tree_util.tree_flatten_with_path(variables["params"])
-    kernels = {"/".join(key.key for key in path[:-1]): leaf.shape for path, leaf in leaves if path[-1].key == "kernel"}
-    return tuple(
-        DenseLayer(path, *kernels[path], activation, role)
-        for path, (activation, role) in zip(applied, _activations_and_roles(shape), strict=True)
-    )
-
-
-def _activations_and_roles(spec: ModelSpec) -> list[tuple[str, str]]:
-    """What follows each Dense layer, in order, and what the layer is for."""
-    roles = [(spec.layers[i].activation, "code" if i == spec.code_index else "hidden") for i in spec.dense_indices]
-    return [*roles, (spec.output_activation, spec.output_role)]
+    with nn.intercept_methods(record_calls):
+        jax.eval_shape(init, jax.random.key(0), example_batch(shape))
+    calls = iter(applied)
+    return tuple(next(calls) if one.layer.has_module else None for one in shape.layer_shapes())

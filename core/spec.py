@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from core import shapes
 from core.data.dataset import MAX_CLASSES, NUM_CLASSES
 from core.errors import SpecError
-from core.layer_items import layers_from_json
+from core.layer_items import MAX_LAYERS, layers_from_json, validated_stack, widths_to_layers  # noqa: F401
 from core.layers import (  # noqa: F401 - ACTIVATIONS and the width limits are imported from here too
     ACTIVATIONS,
     MAX_WIDTH,
@@ -24,8 +25,8 @@ from core.layers import (  # noqa: F401 - ACTIVATIONS and the width limits are i
     Layer,
     as_int,
 )
+from core.shapes import PlacedLayer
 
-MAX_LAYERS = 16
 MAX_PARAMETERS = 30_000_000
 MAX_SEED = 2**31 - 1
 INPUT_SHAPE: tuple[int, int, int] = (28, 28, 1)
@@ -80,10 +81,11 @@ class ModelSpec:
         for name in STACKS:
             layers = getattr(self, name)
             if name in self.stacks:
-                object.__setattr__(self, name, _validated_stack(name, layers, name in self.optional_stacks))
+                object.__setattr__(self, name, validated_stack(name, layers, name in self.optional_stacks))
             elif layers:
                 raise SpecError(name, f"a {self.kind} has no {name} layers; remove them")
         self.check_stacks()
+        self.layer_shapes()  # refuses a stack it cannot place, naming the item
         total = self.parameter_count
         if total > MAX_PARAMETERS:
             raise SpecError(
@@ -104,6 +106,13 @@ class ModelSpec:
     @property
     def output_size(self) -> int:
         """Values the model's fixed last Dense layer gives."""
+        raise NotImplementedError
+
+    def layer_shapes(self) -> tuple[PlacedLayer, ...]:
+        """Every layer the model applies, in order, with the shapes it takes and gives for one image
+        (``core.shapes``): the layers of ``layers`` (``index`` says where) and the ones the model adds
+        (the output layer; an autoencoder's Dense layer that makes its decoder's first image).
+        E.g. ``conv 32 3x3 relu: 28x28x1 -> 28x28x32``, ``avgpool: 28x28x32 -> 14x14x32``."""
         raise NotImplementedError
 
     @property
@@ -174,36 +183,31 @@ class ModelSpec:
     @property
     def layer_inputs(self) -> tuple[int, ...]:
         """How many values each layer of ``layers`` receives (an image's 784 pixels for the first)."""
-        sizes, size = [], self.input_size
-        for layer in self.layers:
-            sizes.append(size)
-            size = layer.output_size(size)
-        return tuple(sizes)
+        return tuple(math.prod(one.input_shape) for one in self.layer_shapes() if one.index is not None)
 
     @property
     def norm_parameter_count(self) -> int:
-        """A BatchNorm or LayerNorm layer learns a scale and a bias per value it normalises."""
-        return sum(layer.parameter_count(size) for layer, size in zip(self.layers, self.layer_inputs, strict=True)
-                   if not layer.is_dense)  # fmt: skip
+        """A BatchNorm or LayerNorm layer learns a scale and a bias per value (per channel of an image)."""
+        return sum(one.parameters for one in self.layer_shapes() if one.index is not None and not one.layer.is_dense)
 
     @property
     def batch_stats_count(self) -> int:
         """Numbers in ``batch_stats``: a BatchNorm layer keeps a running mean and variance per value
-        (updated while training, not learned by the optimizer)."""
-        return sum(layer.batch_stats_count(size) for layer, size in zip(self.layers, self.layer_inputs, strict=True))
+        (per channel of an image; updated while training, not learned by the optimizer)."""
+        return sum(one.batch_stats for one in self.layer_shapes())
 
     @property
     def parameter_count(self) -> int:
-        """Weights and biases of every Dense layer, ``(inputs + 1) * outputs`` each, plus the scale
-        and bias of every BatchNorm and LayerNorm layer (``batch_stats`` are not parameters)."""
-        dense = sum((inputs + 1) * outputs for inputs, outputs in itertools.pairwise(self.layer_sizes))
-        return dense + self.norm_parameter_count
+        """Weights and biases of every layer the model applies: ``(inputs + 1) * outputs`` for a Dense
+        layer, ``(K * K * C_in + 1) * C_out`` for a KxK convolution, a scale and a bias per value (per
+        channel) for BatchNorm and LayerNorm (``batch_stats`` are not parameters)."""
+        return sum(one.parameters for one in self.layer_shapes())
 
     # ----- construction helpers ------------------------------------------------------
     @classmethod
     def mlp(cls, widths: Any = (512, 256), activation: str = "relu", seed: int = 0) -> ModelSpec:
         """An MLP classifier with the given hidden widths, all using ``activation``."""
-        return MLPSpec(hidden=_layers("hidden", widths, activation), seed=seed)
+        return MLPSpec(hidden=widths_to_layers("hidden", widths, activation), seed=seed)
 
     @classmethod
     def autoencoder(
@@ -215,10 +219,10 @@ class ModelSpec:
         code_activation: str = "linear",
     ) -> ModelSpec:
         """An AutoEncoder; the last encoder width is the code size, whose activation is ``code_activation``."""
-        enc = _layers("encoder", encoder, activation)
+        enc = widths_to_layers("encoder", encoder, activation)
         if enc:
             enc = enc[:-1] + (Dense(enc[-1].width, code_activation),)
-        return AutoEncoderSpec(encoder=enc, decoder=_layers("decoder", decoder, activation), seed=seed)
+        return AutoEncoderSpec(encoder=enc, decoder=widths_to_layers("decoder", decoder, activation), seed=seed)
 
     def replace(self, **changes: Any) -> ModelSpec:
         """A copy with some fields changed (validated like any new spec; ``kind=`` changes its class)."""
@@ -298,6 +302,10 @@ class MLPSpec(ModelSpec):
     def for_classes(self, classes: int) -> ModelSpec:
         return self.replace(num_classes=classes) if classes != self.num_classes else self
 
+    def layer_shapes(self) -> tuple[PlacedLayer, ...]:
+        placed, shape = shapes.place_stack("hidden", self.hidden, self.input_shape, 0)
+        return (*placed, shapes.place_output("hidden", Dense(self.num_classes, "linear"), shape, "output"))
+
 
 @dataclass(frozen=True)
 class AutoEncoderSpec(ModelSpec):
@@ -339,6 +347,13 @@ class AutoEncoderSpec(ModelSpec):
     def code_index(self) -> int | None:
         return len(self.encoder) - 1
 
+    def layer_shapes(self) -> tuple[PlacedLayer, ...]:
+        code = self.code_index
+        encoder, shape = shapes.place_stack("encoder", self.encoder, self.input_shape, 0, code)
+        decoder, shape = shapes.place_stack("decoder", self.decoder, shape, len(self.encoder))
+        last = shapes.reconstruction_layer(shape, self.input_size)
+        return (*encoder, *decoder, shapes.place_output("decoder", last, shape, "reconstruction"))
+
     def describe(self) -> str:
         enc = [layer.short() for layer in self.encoder]
         enc[-1] = f"[{enc[-1]}]"
@@ -348,22 +363,6 @@ class AutoEncoderSpec(ModelSpec):
 
 #: The one registry of the kinds of model, by the name their JSON, links and the command line use.
 MODEL_KINDS: dict[str, type[ModelSpec]] = {kind.name: kind for kind in (MLPSpec, AutoEncoderSpec)}
-
-
-def _validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, ...]:
-    if not isinstance(layers, (tuple, list)):
-        raise SpecError(name, f"{name} layers must be a list, got {type(layers).__name__}")
-    if not layers and not allow_empty:
-        raise SpecError(name, "add at least one layer")
-    if len(layers) > MAX_LAYERS:
-        raise SpecError(name, f"at most {MAX_LAYERS} layers are allowed, got {len(layers)}")
-    out = []
-    for i, layer in enumerate(layers):
-        where = f"{name}[{i}]"
-        if not isinstance(layer, Layer):
-            raise SpecError(where, f"expected a Layer, got {type(layer).__name__}")
-        out.append(layer.validated(where, f"{name} layer {i + 1}"))
-    return tuple(out)
 
 
 def _check_encoder_ends_with_code(encoder: tuple[Layer, ...]) -> None:
@@ -377,13 +376,3 @@ def _check_encoder_ends_with_code(encoder: tuple[Layer, ...]) -> None:
             f"the encoder must end with its code (a Dense layer), not {encoder[-1].describe()}; move it before the "
             "code or to the start of the decoder",
         )
-
-
-def _layers(name: str, widths: Any, activation: str) -> tuple[Layer, ...]:
-    """Parse widths given as a list of numbers or a comma-separated string like ``"512,256"``."""
-    if isinstance(widths, str):
-        parts = [p.strip() for p in widths.split(",")]
-        widths = [p for p in parts if p] if any(parts) else []
-    if not isinstance(widths, (list, tuple)):
-        raise SpecError(name, f"widths must be a list of whole numbers, got {widths!r}")
-    return tuple(Layer(w, activation) for w in widths)

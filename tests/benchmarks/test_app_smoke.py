@@ -43,7 +43,7 @@ def test_small_app_benchmark_compares_in_app_and_headless_training_of_the_same_s
     # headless, in the app, in the app without live views: every round trained the same steps (the
     # benchmark's epochs of the sample), so their images/s compare like with like
     steps = training["epochs"] * steps_per_epoch(TrainConfig(), sample.num_train)
-    assert steps == 10 * 35
+    assert steps == report["size"]["epochs"] * 35 > 0
     for name in ("headless", "in_app", "in_app_no_live_views"):
         assert [run["steps"] for run in training["rounds"][name]] == [steps] * report["size"]["repeats"], name
     best = {name: max(run["samples_per_s"] for run in runs) for name, runs in training["rounds"].items()}

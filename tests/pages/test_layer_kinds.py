@@ -36,17 +36,17 @@ def test_build_editor_adds_and_edits_the_new_layers(app):
     app.button(key="build.hidden.add.v0").click().run()
     assert not app.exception
     assert state(app).spec.hidden == (Layer(512), Layer(256), Layer.batchnorm())
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.selectbox(key=f"build.hidden.newkind.v{v}").set_value("dropout")
     app.button(key=f"build.hidden.add.v{v}").click().run()
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.number_input(key=f"build.hidden.3.rate.v{v}").set_value(0.5).run()
     assert not app.exception
     spec = state(app).spec
     assert spec.hidden == (Layer(512), Layer(256), Layer.batchnorm(), Layer.dropout(0.5))
     assert metric(app, "Parameters") == "536,330" == f"{535_818 + 2 * 256:,}"  # BatchNorm: scale and bias of 256
     assert any("batchnorm, dropout 0.5" in c.value for c in app.caption)
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.button(key=f"build.hidden.2.up.v{v}").click().run()  # batchnorm between the two Dense layers
     assert state(app).spec.hidden[1] == Layer.batchnorm()
     assert metric(app, "Parameters") == f"{535_818 + 2 * 512:,}"
@@ -55,12 +55,12 @@ def test_build_editor_adds_and_edits_the_new_layers(app):
 def test_the_encoder_keeps_its_code_last_when_a_layer_is_added(app):
     state(app).set_spec(ModelSpec.autoencoder((64, 8), (64,)))
     app.run()
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.selectbox(key=f"build.encoder.newkind.v{v}").set_value("layernorm")
     app.button(key=f"build.encoder.add.v{v}").click().run()
     assert not app.exception
     assert state(app).spec.encoder == (Layer(64), Layer.layernorm(), Layer(8, "linear"))
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.button(key=f"build.encoder.2.up.v{v}").click().run()  # the code before the layernorm: refused
     assert any("must end with its code" in e.value for e in app.error)
     assert state(app).spec.encoder[-1] == Layer(8, "linear")
