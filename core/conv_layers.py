@@ -112,6 +112,12 @@ class Conv(Layer):
     def image_channels(self) -> int | None:
         return self.features
 
+    def units(self) -> int | None:
+        return self.features
+
+    def resized(self, units: int) -> Layer:
+        return type(self)(units, self.kernel, self.activation)
+
     def nnx_code(self, inputs: Shape) -> str:
         stride = f"strides=({int(self.growth)}, {int(self.growth)}), " if self.growth != 1 else ""
         return (f'{self.nnx_class}({inputs[-1]}, {self.features}, kernel_size=({self.kernel}, {self.kernel}), {stride}'

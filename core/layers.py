@@ -144,6 +144,15 @@ class Layer:
         """Operations per example besides its weights (evaluation or training forward pass)."""
         return 0
 
+    def units(self) -> int | None:
+        """Its size that a width sweep varies: a Dense layer's units, a convolution's channels; None
+        for a layer without one."""
+        return None
+
+    def resized(self, units: int) -> Layer:
+        """The same layer with ``units`` units (channels); only for a layer whose ``units()`` is not None."""
+        raise TypeError(f"{self.describe()} has no width")
+
     def image_channels(self) -> int | None:
         """The channels of the image it is given, when it says (an autoencoder's decoder maps its code to
         an image of that many channels before its first such layer); None for the others."""
@@ -252,6 +261,12 @@ class Dense(Layer):
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         return (self.width,)  # an image is flattened first
+
+    def units(self) -> int | None:
+        return self.width
+
+    def resized(self, units: int) -> Layer:
+        return Dense(units, self.activation)
 
     def parameter_count(self, inputs: int | Shape) -> int:
         return (math.prod(as_shape(inputs)) + 1) * self.width
