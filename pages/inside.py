@@ -60,6 +60,7 @@ else:
 model_key = ("run", run.cache_id) if result is not None else ("untrained", spec)
 masks = switches.current_masks(spec, model_key if result is not None else None)
 switched_off = switches.switches_for(model_key).off if masks else {}
+switch_units = switches.units_per_layer(spec)
 names = dataset.class_names
 
 
@@ -151,8 +152,8 @@ for number, row in enumerate(rows, start=1):
         grid = inside_figures.unit_grid_figure(
             layer_rows[number - 1].values[0], shown_title, height=height(60 + 14 * min(grid_rows, 20))
         )
-        if label == "trained":
-            switch_figures.mark_grid(grid, switched_off.get(row.path, ()), row.units)
+        if label == "trained" and row.path in switched_off:
+            switch_figures.mark_grid(grid, switched_off[row.path], row.units, switch_units[row.path])
         column.plotly_chart(grid, key=f"inside.layer{number}.{label}")
 
 # ----- the diagram ------------------------------------------------------------------------------

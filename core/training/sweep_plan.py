@@ -72,9 +72,9 @@ class SweepPlan:
                 raise ConfigError(
                     "layer", f"this model has {layers} layers, numbered 0 to {layers - 1}; got layer {layer}"
                 )
-            if not self.spec.layers[layer].is_dense:
+            if self.spec.layers[layer].units() is None:
                 what = self.spec.layers[layer].describe()
-                raise ConfigError("layer", f"layer {layer} is {what}, which has no width; pick a Dense layer")
+                raise ConfigError("layer", f"layer {layer} is {what}, which has no width; pick a Dense or conv layer")
             object.__setattr__(self, "layer", layer)
         elif not scalable_layers(self.spec):
             raise ConfigError("layer", "this autoencoder has no layer besides its code to scale; pick the code layer")
@@ -163,7 +163,9 @@ class SweepPlan:
         if self.layer == ALL_LAYERS:
             which = "all hidden layers"
         else:
-            which = f"layer {self.layer + 1} of {len(self.spec.layers)} ({self.spec.layers[self.layer].width:,} units)"
+            which = (
+                f"layer {self.layer + 1} of {len(self.spec.layers)} ({self.spec.layers[self.layer].units():,} units)"
+            )
         return f"{self.spec.describe()}, {which} at {span} units, seeds {seeds}"
 
 
