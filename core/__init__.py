@@ -13,6 +13,8 @@
 - Taking a model elsewhere: ``nnx_models.py`` (the same model in flax NNX), ``code_export.py`` (standalone
   training scripts, linen or NNX), ``onnx_export.py`` (ONNX, checked with onnxruntime).
 - Input and errors: ``validate.py`` (raw input to checked values), ``errors.py`` (the error types).
+- Words and languages: ``glossary.py`` (the plain meaning of each term), ``i18n.py`` (the translation
+  catalogues in ``locales/``, compiled with Babel).
 - The process: ``jax_setup.py`` (the compilation cache), ``collector.py`` and ``heap.py`` (memory back to
   the system), ``files.py`` (atomic writes), ``cli.py`` / ``__main__.py`` (``python -m core``;
   ``cli_arguments.py``: its arguments).
