@@ -32,7 +32,10 @@ def _in_japanese(at: AppTest) -> bool:
 
 
 def test_first_visit_follows_the_browser_language():
-    assert _in_japanese(_visit("ja-JP"))
+    japanese = _visit("ja-JP")
+    assert _in_japanese(japanese)
+    links = [link.label for link in japanese.sidebar.get("page_link")]
+    assert links == ["**1. モデルを作る** ← 次はここです", "2. 学習させる", "3. 学習の結果を見る"], links
     assert not _in_japanese(_visit("en-US"))
     assert not _in_japanese(_visit(None))
     at = _visit("ja-JP")
