@@ -12,6 +12,7 @@
   switched off, which units matter, pruning).
 - Taking a model elsewhere: ``nnx_models.py`` (the same model in flax NNX), ``code_export.py`` (standalone
   training scripts, linen or NNX), ``onnx_export.py`` (ONNX, checked with onnxruntime).
+- Words: ``glossary.py`` (a plain-words meaning of each term a newcomer meets).
 - Input and errors: ``validate.py`` (raw input to checked values), ``errors.py`` (the error types).
 - Words and languages: ``glossary.py`` (the plain meaning of each term), ``i18n.py`` (the translation
   catalogues in ``locales/``, compiled with Babel).

@@ -22,7 +22,8 @@ def test_the_nnx_tab_shows_the_code_the_path_table_and_tonnx_before_training(app
     assert not app.exception
     code = app.code[0].value
     assert "self.batchnorm_0 = nnx.BatchNorm(64, momentum=0.9, rngs=rngs)" in code
-    assert "x = nnx.relu(self.dense_0(x))" in code
+    assert "x = nnx.relu(self.dense_0(x.reshape((x.shape[0], -1))))" in code  # the image flattened first
+    assert "x = nnx.relu(self.dense_1(x))" in code
     table = _table(app, "NNX path")
     paths = dict(zip(table["linen path"], table["NNX path"], strict=True))
     assert paths["params/Dense_0/kernel"] == "dense_0.kernel"
