@@ -19,15 +19,23 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.i18n import N_, _, choose_language_once
+
+#: Each page's English title (its name in the code, the sidebar and ``state.visited``) and icon; the
+#: menu shows the title in the visitor's language.
 PAGE_FILES = {
-    "pages/build.py": ("Build", ":material/construction:"),
-    "pages/variables.py": ("Variables", ":material/account_tree:"),
-    "pages/train.py": ("Train", ":material/show_chart:"),
-    "pages/results.py": ("Results", ":material/image:"),
-    "pages/inside.py": ("Inside", ":material/neurology:"),
-    "pages/sweep.py": ("Width sweep", ":material/stacked_line_chart:"),
-    "pages/explore.py": ("Explore", ":material/explore:"),
-    "pages/draw.py": ("Draw", ":material/draw:"),
+    "pages/build.py": (N_("Build"), ":material/construction:"),
+    "pages/variables.py": (N_("Variables"), ":material/account_tree:"),
+    "pages/train.py": (N_("Train"), ":material/show_chart:"),
+    "pages/results.py": (N_("Results"), ":material/image:"),
+    "pages/inside.py": (N_("Inside"), ":material/neurology:"),
+    "pages/sweep.py": (N_("Width sweep"), ":material/stacked_line_chart:"),
+    "pages/explore.py": (N_("Explore"), ":material/explore:"),
+    "pages/draw.py": (N_("Draw"), ":material/draw:"),
+}
+#: The English title of each page by its URL path (the first page is the root, "")
+TITLES_BY_URL = {
+    "" if i == 0 else Path(path).stem: title for i, (path, (title, _icon)) in enumerate(PAGE_FILES.items())
 }
 ROOT = Path(__file__).resolve().parents[1]
 #: served by this server itself: a material-icon page icon makes the browser fetch it from a font host
@@ -42,7 +50,7 @@ def page(path: str) -> str:
 
 def pages() -> list:
     return [
-        st.Page(page(path), title=title, icon=icon, default=i == 0)
+        st.Page(page(path), title=_(title), icon=icon, default=i == 0)
         for i, (path, (title, icon)) in enumerate(PAGE_FILES.items())
     ]
 
@@ -53,8 +61,10 @@ def run_app() -> None:
     The menu comes first, before anything else is imported: under AppTest, the legacy menu
     of raw file names lasts until the first ``st.navigation``.
     """
-    st.set_page_config(page_title="flax model dashboard", page_icon=str(PAGE_ICON), layout="wide")
+    language_notice = choose_language_once()  # the menu's titles are in the visitor's language
+    st.set_page_config(page_title=_("flax model dashboard"), page_icon=str(PAGE_ICON), layout="wide")
     page = st.navigation(pages())
+    title = TITLES_BY_URL[page.url_path]  # the page's English name, whatever the language shown
 
     from components.links import apply_link_once, sync_link
     from components.resources import process_setup
@@ -65,9 +75,11 @@ def run_app() -> None:
     process_setup()
     state = get_state()
     apply_link_once(state)
-    state.visited.add(page.title)
+    state.visited.add(title)
     apply_presenter_style()
-    sidebar(page.title)
+    sidebar(title)
+    if language_notice:
+        st.info(language_notice, icon=":material/translate:")
     if state.notice:
         st.info(state.notice, icon=":material/link:")
         state.notice = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.i18n import link_language
 from components.state import AppState
 from components.words import plain
 from core.links import LinkError, from_query, to_query
@@ -31,6 +32,6 @@ def apply_link_once(state: AppState) -> None:
 
 def sync_link(state: AppState) -> None:
     """Keep the URL in step with the current model and settings (no rerun is caused)."""
-    query = to_query(state.spec, state.config, state.dataset_name)
+    query = to_query(state.spec, state.config, state.dataset_name) | link_language()
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)

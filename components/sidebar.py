@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.frame import page
+from components.i18n import N_, _, language_select, ngettext
 from components.run_views import final_score, sidebar_progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
@@ -23,9 +24,9 @@ POLL_SECONDS = 1.0
 
 
 STEPS = (
-    ("pages/build.py", "Build", "Build a model"),
-    ("pages/train.py", "Train", "Train it"),
-    ("pages/results.py", "Results", "See what it learned"),
+    ("pages/build.py", "Build", N_("Build a model")),
+    ("pages/train.py", "Train", N_("Train it")),
+    ("pages/results.py", "Results", N_("See what it learned")),
 )
 
 
@@ -113,14 +114,19 @@ def guided_path(state: AppState) -> None:
         "Results": "Results" in state.visited and state.trained_run() is not None,
     }
     following = next((title for _, title, _ in STEPS if not done[title]), None)
-    st.markdown("#### Your path")
+    st.markdown("#### " + _("Your path"))
     # our own scripts, no visitor's text; in one element, as each element adds a gap to the sidebar
     st.html(FOLD_SIDEBAR_ON_PHONE + KEEP_SCROLL_PER_PAGE, unsafe_allow_javascript=True)
-    for number, (path, title, words) in enumerate(STEPS, start=1):
+    for number, (path, title, english) in enumerate(STEPS, start=1):
+        words = _(english)
         if done[title]:
             st.page_link(page(path), label=f"{number}. {words}", icon=":material/check_circle:")
         elif title == following:
-            st.page_link(page(path), label=f"**{number}. {words}** ← next", icon=":material/arrow_forward:")
+            st.page_link(
+                page(path),
+                label=_("**{number}. {step}** ← next").format(number=number, step=words),
+                icon=":material/arrow_forward:",
+            )
         else:
             st.page_link(page(path), label=f"{number}. {words}", icon=":material/radio_button_unchecked:")
 
@@ -205,7 +211,7 @@ def words_on_this_page(title: str) -> None:
     terms = [term for term in GLOSSARY if term in PAGE_TERMS.get(title, ())]
     if not terms:
         return
-    with st.expander("Words on this page", icon=":material/menu_book:"):
+    with st.expander(_("Words on this page"), icon=":material/menu_book:"):
         st.markdown("\n".join(f"- **{term}**: {GLOSSARY[term]}" for term in terms))
 
 
@@ -213,24 +219,31 @@ def sidebar(title: str = "") -> None:
     state = get_state()
     spec = state.spec
     with st.sidebar:
+        language_select()
         st.toggle(
-            "Presenter mode", value=state.presenter, key="sidebar.presenter", on_change=_set_presenter,
-            help="For showing the dashboard to others: fewer controls, bigger charts and images, "
-            "and a plain-language sentence under each view. The defaults keep working.",
+            _("Presenter mode"), value=state.presenter, key="sidebar.presenter", on_change=_set_presenter,
+            help=_("For showing the dashboard to others: fewer controls, bigger charts and images, "
+                   "and a plain-language sentence under each view. The defaults keep working."),
         )  # fmt: skip
         if state.presenter:
             words_on_this_page(title)
         guided_path(state)
-        st.markdown("#### Current model")
+        st.markdown("#### " + _("Current model"))
         st.markdown(f"**{spec.describe()}**")
         layers = len(models.dense_layers(spec))
-        st.caption(f"{spec.parameter_count:,} parameters (numbers the model learns) in {layers} Dense layers")
-        st.markdown(f"Dataset: **{plain(dataset_title(state.dataset_name))}**")
-        st.caption(
-            f"Computing on: {device_summary()}",
-            help="The processors JAX found. With several, each batch is split between them (data parallel). "
-            "On a machine with an NVIDIA GPU, installing the CUDA build of jax makes it train there, no change needed.",
+        counted = ngettext(
+            "{count:,} parameters (numbers the model learns) in {layers} Dense layer",
+            "{count:,} parameters (numbers the model learns) in {layers} Dense layers",
+            layers,
         )
+        st.caption(counted.format(count=spec.parameter_count, layers=layers))
+        st.markdown(_("Dataset: **{dataset}**").format(dataset=plain(dataset_title(state.dataset_name))))
+        st.caption(
+            _("Computing on: {devices}").format(devices=device_summary()),
+            help=_("The processors JAX found. With several, each batch is split between them (data parallel). "
+                   "On a machine with an NVIDIA GPU, installing the CUDA build of jax makes it train there, "
+                   "no change needed."),
+        )  # fmt: skip
         _training_status(state.active_run is not None or state.sweep.active)
 
 
@@ -239,27 +252,32 @@ def _training_status(active: bool) -> None:
     def status() -> None:
         state = get_state()
         run = state.active_run
-        st.markdown("#### Training")
+        st.markdown("#### " + _("Training"))
         if state.sweep.active:
             snap = state.sweep.job.snapshot()
-            st.progress(snap.progress, text=f"Width sweep: {snap.progress:.0%}")
+            st.progress(snap.progress, text=_("Width sweep: {progress:.0%}").format(progress=snap.progress))
             st.caption(sweep_progress_text(snap))
         if run is not None:
             snap = run.snapshot()
-            st.progress(snap.progress, text=f"Run {run.run_id}: {snap.progress:.0%}")
+            st.progress(
+                snap.progress, text=_("Run {run}: {progress:.0%}").format(run=run.run_id, progress=snap.progress)
+            )
             st.caption(sidebar_progress_text(snap))
             return
         if state.sweep.active:
             return
         if active:  # it was training at the last full run and has just ended: redraw every page part
             st.rerun(scope="app")
-        server_note = f"Trainings on this server: {SLOTS.running} running, at most {SLOTS.limit} at once."
+        server_note = _("Trainings on this server: {running} running, at most {limit} at once.").format(
+            running=SLOTS.running, limit=SLOTS.limit
+        )
         last = state.runs[-1] if state.runs else None
         if last is None:
-            st.caption("Idle: no model trained yet. Go to **Train** to teach the model.")
+            st.caption(_("Idle: no model trained yet. Go to **Train** to teach the model."))
         else:
             score = final_score(last)
-            st.caption(f"Run {last.run_id}: {status_words(last.status)}" + (f" · {score}" if score else ""))
+            said = _("Run {run}: {status}").format(run=last.run_id, status=status_words(last.status))
+            st.caption(said + (f" · {score}" if score else ""))
         st.caption(server_note)
 
     status()

@@ -1,0 +1,82 @@
+"""Each visitor's language, and the ``_()`` that shows a text in it (catalogues: ``core/i18n.py``).
+
+The language is the visitor's own, kept in their ``st.session_state``: on their first run it comes
+from the link (``?lang=ja``) or else from their browser's language (``st.context.locale``), and the
+sidebar's "Language / 言語" changes it. Texts are English in the code and the catalogue's ids::
+
+    st.caption(_("{count:,} parameters").format(count=n))
+    st.caption(ngettext("{n} layer", "{n} layers", n).format(n=n))
+
+A text that must be written where no visitor is known yet (a module's constant) is marked with
+``N_`` so that ``pybabel extract`` finds it, and goes through ``_()`` where it is shown.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.i18n import ENGLISH, LANGUAGES, language_of_locale, translations
+
+#: The visitor's language in their session state (not a widget's key, so it outlives any page).
+LANGUAGE_KEY = "i18n.language"
+#: The link's key for the language; written only when it is not English.
+LINK_KEY = "lang"
+SELECT_KEY = "sidebar.language"
+
+
+def N_(text: str) -> str:  # gettext's name for "translate later"
+    """Mark a text for the catalogue without translating it yet."""
+    return text
+
+
+def language() -> str:
+    """The visitor's language code (``"en"`` until one is chosen)."""
+    return st.session_state.get(LANGUAGE_KEY, ENGLISH)
+
+
+def _(text: str) -> str:
+    """``text`` in the visitor's language (the English text when the catalogue lacks it)."""
+    return translations(language()).gettext(text)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The singular or plural text for ``count``, in the visitor's language."""
+    return translations(language()).ngettext(singular, plural, count)
+
+
+def choose_language_once() -> str | None:
+    """On a visitor's first run, take their language from the link or else from their browser.
+
+    Returns a message for the page when the link asks for a language that is not offered."""
+    if LANGUAGE_KEY in st.session_state:
+        return None
+    asked = st.query_params.get(LINK_KEY)
+    browser = language_of_locale(st.context.locale)
+    if asked is None or asked in LANGUAGES:
+        st.session_state[LANGUAGE_KEY] = asked or browser
+        return None
+    st.session_state[LANGUAGE_KEY] = browser
+    from components.words import plain  # imports the models: not before the menu is drawn
+
+    return _("This link asks for a language that is not offered ({asked}); showing {language}.").format(
+        asked=plain(asked, 20), language=LANGUAGES[browser]
+    )
+
+
+def link_language() -> dict[str, str]:
+    """The link's language entry: ``{"lang": "ja"}``, or nothing for English."""
+    current = language()
+    return {} if current == ENGLISH else {LINK_KEY: current}
+
+
+def _switch_language() -> None:
+    st.session_state[LANGUAGE_KEY] = st.session_state[SELECT_KEY]
+
+
+def language_select() -> None:
+    """The sidebar's language choice; each language is named in itself, so anyone finds theirs."""
+    codes = list(LANGUAGES)
+    st.selectbox(
+        "Language / 言語", codes, index=codes.index(language()), format_func=LANGUAGES.__getitem__,
+        key=SELECT_KEY, on_change=_switch_language,
+    )  # fmt: skip
