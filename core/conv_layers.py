@@ -110,6 +110,13 @@ class Conv(Layer):
     def image_channels(self) -> int | None:
         return self.features
 
+    @property
+    def sweep_width(self) -> int | None:
+        return self.features
+
+    def resized(self, width: int) -> Layer:
+        return type(self)(width, self.kernel, self.activation)
+
     def validated(self, where: str, what: str) -> Layer:
         features = as_int(self.features, f"{where}.features", 1, MAX_CHANNELS, f"channels of {what}")
         kernel = as_int(self.kernel, f"{where}.kernel", 1, MAX_KERNEL, f"kernel size of {what}")

@@ -97,6 +97,16 @@ class Layer:
     def is_dense(self) -> bool:
         return False
 
+    @property
+    def sweep_width(self) -> int | None:
+        """What a width sweep changes: a Dense layer's units, a Conv layer's channels; None for a layer
+        without a width (pooling, Dropout, normalisation)."""
+        return None
+
+    def resized(self, width: int) -> Layer:
+        """The same layer ``width`` wide (units or channels); only for a layer with a ``sweep_width``."""
+        raise TypeError(f"{self.describe()} has no width")
+
     def describe(self) -> str:
         """``"512 relu"``, ``"dropout 0.2"``, ``"batchnorm"``."""
         return self.name
@@ -224,6 +234,13 @@ class Dense(Layer):
     @property
     def is_dense(self) -> bool:
         return True
+
+    @property
+    def sweep_width(self) -> int | None:
+        return self.width
+
+    def resized(self, width: int) -> Layer:
+        return Dense(width, self.activation)
 
     def nnx_module(self, inputs: int, rngs: Any) -> Any:
         from flax import nnx

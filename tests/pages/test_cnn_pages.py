@@ -108,3 +108,21 @@ def test_every_page_with_a_cnn_preset_untrained_and_trained(app, trained_cnns, n
             assert not app.error, (page, trained, [e.value for e in app.error])
         app.switch_page("pages/build.py").run()
         assert metric(app, "Parameters") == f"{_init_count(PRESETS[name][1]):,}"
+
+
+def test_inside_page_shows_each_conv_layers_feature_maps_and_a_channel(app):
+    state(app).set_spec(FLAX_CNN)
+    app.switch_page("pages/inside.py").run()
+    assert not app.exception
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    titles = [chart["layout"].get("title", {}).get("text", "") for chart in charts]
+    assert "layer 1 (Conv, 28x28x32, relu): one map per channel" in titles
+    assert "layer 2 (Conv, 14x14x64, relu): one map per channel" in titles
+    maps = charts[titles.index("layer 1 (Conv, 28x28x32, relu): one map per channel")]
+    assert maps["data"][0]["z"]["shape"] == "115, 231"  # 32 maps of 28x28, 8 per row, 1-pixel gaps
+    filt = charts[titles.index("Its filter: 3x3 weights on each of 1 input channels")]
+    assert filt["data"][0]["z"]["shape"] == "3, 3"
+    app.selectbox(key="inside.channel_layer").set_value("Conv_1").run()
+    app.number_input(key="inside.channel").set_value(63).run()
+    assert not app.exception
+    assert any(c.value.startswith("Mean values: ") and c.value.count(",") == 11 for c in app.caption)
