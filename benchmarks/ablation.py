@@ -71,7 +71,7 @@ def run_benchmark(size: AblationBenchmarkSize) -> dict[str, Any]:
         return ablation.unit_importance(DEFAULT_MLP, variables, held_out, layer.path).scores
 
     def loop():
-        off = [ablation.masks_for(DEFAULT_MLP, {layer.path: [unit]}) for unit in range(layer.outputs)]
+        off = [ablation.masks_for(DEFAULT_MLP, {layer.path: [unit]}) for unit in range(layer.units)]
         return np.asarray([ablation.score(DEFAULT_MLP, variables, held_out, masks) for masks in off])
 
     arms = {}
@@ -84,7 +84,7 @@ def run_benchmark(size: AblationBenchmarkSize) -> dict[str, Any]:
         "size": asdict(size),
         "machine": machine_info(),
         "layer": layer.path,
-        "units": layer.outputs,
+        "units": layer.units,
         "held_out_images": size.held_out,
         "arms": {name: {k: v for k, v in arm.items() if k != "scores"} for name, arm in arms.items()},
         "loop_over_vmapped": arms["loop"]["best_s"] / arms["vmapped"]["best_s"],

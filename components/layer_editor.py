@@ -106,7 +106,7 @@ def _edit(stack: str, index: int, field: str, key: str) -> None:
     elif field == "width":
         if value is None:
             return
-        layers[index] = Layer(int(value), layers[index].activation)
+        layers[index] = Layer(value, layers[index].activation)  # 2.5 stays 2.5: refused, never cut to 2
     elif field == "rate":
         if value is None:
             return
@@ -179,10 +179,12 @@ def layer_editor(state: AppState) -> ModelSpec:
 def _dense_row(cols, stack: str, index: int, layer: Layer, version: int) -> Layer:
     """A Dense layer's row: its width and its activation."""
     width_key = f"build.{stack}.{index}.width.v{version}"
+    # a float field: an int one makes the browser cut a typed 2.5 to 2 before the spec can refuse it
     width = cols[1].number_input(
         "units",
-        value=layer.width,
-        step=1,
+        value=float(layer.width),
+        step=1.0,
+        format="%g",
         key=width_key,
         on_change=_edit,
         args=(stack, index, "width", width_key),

@@ -270,6 +270,9 @@ class AppState:
     inside_image: int | None = None
     #: ... or the drawing: "test" or "drawing", whichever the visitor chose last on any page
     inside_source: str = "test"
+    #: the Inside page's chosen layer (from 1) and unit, kept while the visitor is on other pages
+    inside_unit_layer: int = 1
+    inside_unit: int = 0
     #: the Inside page's switched-off units
     switches: SwitchState = field(default_factory=SwitchState)
     #: counts this visitor's finished models against the memory budget (the server's, or a test's)

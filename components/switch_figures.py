@@ -89,14 +89,18 @@ def clicked_unit(points: list[dict]) -> int | None:
     return int(data) if isinstance(data, int | float) else None
 
 
-def mark_grid(figure: go.Figure, off: Iterable[int], units: int) -> go.Figure:
-    """Crosses over the switched-off units of a layer grid (``inside_figures.unit_grid_figure``)."""
+def mark_grid(figure: go.Figure, off: Iterable[int], cells: int, units: int) -> go.Figure:
+    """Crosses over the switched-off units of a layer grid of ``cells`` squares
+    (``inside_figures.unit_grid_figure``); a conv layer's grid has a square per position and channel
+    (channels last), so each of its ``units`` channels switched off is crossed at every position."""
     off = np.asarray(sorted(off), np.int64)
     if off.size:
-        x, y, _, _ = _cells(units)
+        x, y, _, _ = _cells(cells)
+        chosen = (np.arange(cells // units)[:, None] * units + off[None, :]).ravel()
         figure.add_trace(
-            go.Scatter(x=x[off], y=y[off], mode="markers", customdata=off, marker={"size": 9, **_CROSS},
-                       hovertemplate="unit %{customdata}: switched off<extra></extra>", showlegend=False)
+            go.Scatter(x=x[chosen], y=y[chosen], mode="markers", customdata=chosen % units,
+                       marker={"size": 9 if units == cells else 5, **_CROSS}, showlegend=False,
+                       hovertemplate="unit %{customdata}: switched off<extra></extra>")
         )  # fmt: skip
     return figure
 
@@ -117,25 +121,26 @@ def mark_diagram(figure: go.Figure, column: int, off: Iterable[int]) -> go.Figur
 
 
 def importance_figure(ranking: UnitImportance, metric: Metric, top: int, height: int) -> go.Figure:
-    """The ``top`` units that matter most as bars: how much worse the score gets with each one off alone."""
+    """The ``top`` units that matter most as bars: how much worse the score gets with each one off alone, in
+    accuracy points, or for an error in percent of the unchanged model's error (its raw rise is tiny)."""
     chosen = ranking.ranked()[:top]
-    scale, unit = (100.0, " points") if metric.higher_is_better else (1.0, "")
-    drops = ranking.drops[chosen] * scale
-    labels = [f"unit {u}" for u in chosen]
+    if metric.higher_is_better:
+        scale, what, shown = 100.0, "accuracy points lost", "accuracy %{customdata[1]:.1f}%, %{x:.2f} points lower"
+    else:
+        scale = 100.0 / max(abs(ranking.baseline), 1e-12)
+        what, shown = "error larger by (%)", "error %{customdata[1]:.5f}, %{x:.2f}% larger"
+    scores = ranking.scores[chosen] * (100.0 if metric.higher_is_better else 1.0)
     figure = go.Figure(
         go.Bar(
-            x=drops, y=labels, orientation="h", marker={"color": "#2f6db3"},
-            customdata=np.column_stack([chosen, ranking.scores[chosen] * scale]),
-            hovertemplate=f"unit %{{customdata[0]}} off: {metric.label} %{{customdata[1]:.2f}}, "
-            f"%{{x:.2f}}{unit} worse<extra></extra>",
+            x=ranking.drops[chosen] * scale, y=[f"unit {u}" for u in chosen], orientation="h",
+            marker={"color": "#2f6db3"}, customdata=np.column_stack([chosen, scores]),
+            hovertemplate=f"unit %{{customdata[0]}} off: {shown}<extra></extra>",
         )
     )  # fmt: skip
-    what = "accuracy points lost" if metric.higher_is_better else "rise of the error"
     figure.update_layout(
         # room for "unit 4095" in presenter mode's larger tick labels, which plotly does not measure
         height=height, margin={"l": 90, "r": 10, "t": 30, "b": 40},
-        xaxis={"title": what},
-        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis={"title": what}, yaxis={"autorange": "reversed", "type": "category"},
         title=f"The {len(chosen)} units of {ranking.drops.size:,} that matter most",
     )  # fmt: skip
     return figure

@@ -20,6 +20,8 @@ from core.tasks import task_of
 
 TOP_UNITS = 15  # bars of the "Which units matter" chart
 RECONSTRUCTIONS = 6  # held-out images rebuilt with and without the switched-off units
+#: plotly's toolbar (zoom, pan...) would cover the charts' titles on a phone, and nothing here needs it
+NO_TOOLBAR = {"displayModeBar": False}
 
 
 def switches_for(model_key: tuple | None) -> SwitchState:
@@ -32,6 +34,12 @@ def current_masks(spec: ModelSpec, model_key: tuple | None) -> dict[str, np.ndar
     if model_key is None:
         return {}
     return ablation.masks_for(spec, switches_for(model_key).off)
+
+
+def units_per_layer(spec: ModelSpec) -> dict[str, int]:
+    """{layer path: its units on the last axis} of the layers whose units can be switched off (a conv
+    layer's channels: its grid on the page has a square per channel and position)."""
+    return {layer.path: layer.units for layer in ablation.switchable_layers(spec)}
 
 
 def off_summary(spec: ModelSpec, switches: SwitchState, names: dict[str, str]) -> str:
@@ -53,7 +61,7 @@ def _on_grid_click(key: str, path: str) -> None:
 
 
 def _on_toggle(path: str) -> None:
-    get_state().switches.toggle(path, int(st.session_state["switch.unit"]))
+    get_state().switches.toggle(path, int(st.session_state["inside.switch.unit"]))
 
 
 def _on_switch_off(path: str, unit: int) -> None:
@@ -82,20 +90,22 @@ def switch_section(
         "to switch it back on. Sections 1 to 3 above show the network with those units off (crossed out)."
     )
     paths = [layer.path for layer in layers]
-    if st.session_state.get("switch.layer") not in paths:
-        st.session_state["switch.layer"] = paths[0]
-    path = st.selectbox("Layer", paths, key="switch.layer", format_func=names.get)
+    if st.session_state.get("inside.switch.layer") not in paths:  # an autoencoder's code first: its units matter most
+        codes = [layer.path for layer in layers if layer.role == "code"]
+        st.session_state["inside.switch.layer"] = (codes or paths)[0]
+    path = st.selectbox("Layer", paths, key="inside.switch.layer", format_func=names.get)
     layer = layers[paths.index(path)]
     masks = ablation.masks_for(spec, switches.off)
     row = next(r for r in rows if r.path == path)
-    grid_key = f"switch.grid.{switches.version}"
+    grid_key = f"inside.switch.grid.{switches.version}"
+    # a conv layer: one square per channel, lit by its mean over the image's positions
+    values = row.values[0].reshape(-1, layer.units).mean(axis=0)
+    what = "a unit" if layer.positions == 1 else "a channel (each square: its mean over the image)"
     st.plotly_chart(
-        switch_figures.switch_grid_figure(
-            row.values[0], switches.off.get(path, ()), f"{names[path]}: click a unit"
-        ),
-        key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points",
+        switch_figures.switch_grid_figure(values, switches.off.get(path, ()), f"{names[path]}: click {what}"),
+        key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points", config=NO_TOOLBAR,
     )  # fmt: skip
-    _unit_controls(layer.outputs, path, switches)
+    _unit_controls(layer.units, path, switches)
     summary = off_summary(spec, switches, names)
     st.caption(f"Switched off: {summary}." if summary else "Every unit is on: this is the trained model unchanged.")
     held_out = resources.held_out(dataset.name, dataset)
@@ -106,49 +116,48 @@ def switch_section(
 
 def _unit_controls(units: int, path: str, switches: SwitchState) -> None:
     """A unit by its number, for a precise choice or a small screen, and "All on"."""
-    if st.session_state.get("switch.unit", 0) >= units:
-        st.session_state["switch.unit"] = 0
+    if st.session_state.get("inside.switch.unit", 0) >= units:
+        st.session_state["inside.switch.unit"] = 0
     controls = st.columns([2, 2, 2], vertical_alignment="bottom")
     unit = int(
         controls[0].number_input(
-            "Unit", min_value=0, max_value=units - 1, step=1, key="switch.unit",
+            "Unit", min_value=0, max_value=units - 1, step=1, key="inside.switch.unit",
             help=f"Units of this layer are numbered 0 to {units - 1:,}, in reading order of the grid.",
         )
     )  # fmt: skip
     is_off = unit in switches.off.get(path, ())
     controls[1].button(
-        f"Switch unit {unit} {'on' if is_off else 'off'}", key="switch.toggle", on_click=_on_toggle, args=(path,),
-        icon=":material/power_settings_new:",
+        f"Switch unit {unit} {'on' if is_off else 'off'}", key="inside.switch.toggle", on_click=_on_toggle,
+        args=(path,), icon=":material/power_settings_new:",
     )  # fmt: skip
     controls[2].button(
-        "All on", key="switch.all_on", on_click=switches.all_on, disabled=not switches.off,
+        "All on", key="inside.switch.all_on", on_click=switches.all_on, disabled=not switches.off,
         icon=":material/restart_alt:", help="Switch every unit back on: the trained model exactly as it was.",
     )  # fmt: skip
 
 
 def _side_by_side(spec, variables, dataset, image, model_key, masks, held_out) -> None:
-    """The unchanged model and the model with units off: score over the held-out images, answer for the input."""
+    """The unchanged model and the model with units off: their scores over the held-out images in one row,
+    then their answers for the input in another (so that a phone, which stacks columns, shows the two
+    scores together)."""
     metric = task_of(spec).score
     before = resources.unchanged_score(model_key, dataset.name, spec, variables, held_out)
     after = ablation.score(spec, variables, held_out, masks) if masks else before
     count = sum(int((m == 0).sum()) for m in masks.values())
-    inputs = inside.as_inputs(image)
-    columns = st.columns(2)
     shown = (("unchanged", {}, before), (f"with {count} unit{'s' if count != 1 else ''} off", masks, after))
-    for column, (label, chosen, value) in zip(columns, shown, strict=True):
-        with column:
-            change = worse = None
-            if chosen:
-                worse = float(ablation.worse_by(spec, before, np.asarray([value]))[0])
-                change = _change_words(metric, value - before)
-            st.metric(
-                f"{metric.label.capitalize()}, {label}", metric.format(value), delta=change,
-                delta_color="normal" if metric.higher_is_better else "inverse",
-            )  # fmt: skip
-            _answer(spec, variables, inputs, chosen, dataset, label, "off" if column is columns[1] else "unchanged")
-            if worse is not None and worse == 0:
-                st.caption("No change at all on these images: the network does not need what is switched off.")
+    for column, (label, chosen, value) in zip(st.columns(2), shown, strict=True):
+        change = _change_words(metric, value - before) if chosen else None
+        column.metric(
+            f"{metric.label.capitalize()}, {label}", metric.format(value), delta=change,
+            delta_color="normal" if metric.higher_is_better else "inverse",
+        )  # fmt: skip
     explain(_score_words(metric, len(held_out.labels)))
+    if masks and float(ablation.worse_by(spec, before, np.asarray([after]))[0]) == 0:
+        st.caption("No change at all on these images: the network does not need what is switched off.")
+    inputs = inside.as_inputs(image)
+    for column, (label, chosen, _), key in zip(st.columns(2), shown, ("unchanged", "off"), strict=True):
+        with column:
+            _answer(spec, variables, inputs, chosen, dataset, label, key)
     if not task_of(spec).score.higher_is_better:
         _reconstructions(spec, variables, held_out, masks)
 
@@ -178,13 +187,14 @@ def _answer(spec, variables, inputs, masks, dataset: Dataset, label: str, key: s
     output = ablation.switched_outputs(spec, variables, inputs, masks)
     if task_of(spec).score.higher_is_better:
         chances = inside.probabilities(output)[0]
-        st.markdown(f"Answer for the input: **{plain(dataset.class_names[int(np.argmax(chances))])}**")
+        st.markdown(f"Answer for the input, {label}: **{plain(dataset.class_names[int(np.argmax(chances))])}**")
         st.plotly_chart(
             figures.probability_figure(chances, dataset.class_names, height=height(200)),
-            key=f"switch.answer.{key}",
+            key=f"inside.switch.answer.{key}",
         )
     else:
-        st.image(tile(output, cols=1, scale=image_scale(4)), output_format="PNG", caption=f"The input rebuilt, {label}")
+        st.markdown(f"The input rebuilt, {label}:")  # not a caption: an image is drawn as wide as its caption
+        st.image(tile(output, cols=1, scale=image_scale(4)), output_format="PNG")
 
 
 def _reconstructions(spec, variables, held_out, masks) -> None:
@@ -204,7 +214,7 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
         f"Switch every unit of {name.split(' (')[0]} off, one at a time, and score the network each time: the units "
         "whose loss hurts most are the ones it relies on. All of them are computed together in one go."
     )
-    if st.button("Rank every unit of this layer", key="switch.rank", icon=":material/leaderboard:"):
+    if st.button("Rank every unit of this layer", key="inside.switch.rank", icon=":material/leaderboard:"):
         switches.shown.add(("rank", path))
     if ("rank", path) not in switches.shown:
         return
@@ -213,18 +223,24 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
     metric = task_of(spec).score
     st.plotly_chart(
         switch_figures.importance_figure(ranking, metric, TOP_UNITS, height=height(60 + 22 * TOP_UNITS)),
-        key="switch.ranking",
+        key="inside.switch.ranking",
+        config=NO_TOOLBAR,
     )
     harmless = int(np.sum(ranking.drops <= 0))
     top = int(ranking.ranked()[0])
-    lost = _change_words(metric, -float(ranking.drops[top]) if metric.higher_is_better else float(ranking.drops[top]))
+    drop = float(ranking.drops[top])
+    lost = (
+        f"{drop * 100:.1f} points lower"
+        if metric.higher_is_better
+        else f"{drop / max(ranking.baseline, 1e-12):.2%} larger"
+    )
     explain(
         f"Each bar: how much worse the {metric.label} gets ({lost} for unit {top}) when only that unit is off, on "
         f"{len(held_out.labels):,} test images. {harmless:,} of the {ranking.drops.size:,} units change nothing or "
         "even help a little when switched off alone: the network spreads what it knows over many units."
     )
     st.button(
-        f"Switch off unit {top}, the one that matters most", key="switch.top", on_click=_on_switch_off,
+        f"Switch off unit {top}, the one that matters most", key="inside.switch.top", on_click=_on_switch_off,
         args=(path, top), icon=":material/power_settings_new:",
     )  # fmt: skip
 
@@ -237,12 +253,14 @@ def _pruning(spec, variables, dataset, model_key, path, name, held_out, switches
         "either the strongest k, the units with the largest outgoing weights (they push the next layer hardest), "
         "or k units chosen at random (the mean of 4 draws). The line shows the test score left for each k."
     )
-    if st.button("Draw the pruning curve", key="switch.prune", icon=":material/content_cut:"):
+    if st.button("Draw the pruning curve", key="inside.switch.prune", icon=":material/content_cut:"):
         switches.shown.add(("prune", path))
     if ("prune", path) not in switches.shown:
         return
     with st.spinner("Scoring the network with fewer and fewer units..."):
         curve = resources.pruning_curve(model_key, dataset.name, path, spec, variables, held_out)
     metric = task_of(spec).score
-    st.plotly_chart(switch_figures.pruning_figure(curve, metric, height=height(340)), key="switch.pruning")
+    st.plotly_chart(
+        switch_figures.pruning_figure(curve, metric, height=height(340)), key="inside.switch.pruning", config=NO_TOOLBAR
+    )
     st.markdown(ablation.pruning_summary(spec, curve))

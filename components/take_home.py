@@ -83,17 +83,15 @@ def nnx_tab(spec: ModelSpec, variables: Any, version: tuple, trained: bool) -> N
     )
     images = resources.dataset("sample").test_images[:CHECK_IMAGES]
     view = resources.drawn(("variables.nnx", *version), lambda: _nnx_view(spec, variables, images))
-    code, tree = st.columns([1, 1])
-    with code:
-        st.caption("The NNX code of this model (copy button at the top right).")
-        st.code(nnx_source(spec), language="python", height=TREE_HEIGHT)
-    with tree:
-        st.caption(
-            "`nnx.split(model)` gives its variables as a tree, here holding "
-            + ("this run's trained" if trained else "the starting")
-            + " values (copied from linen). Click to open a layer."
-        )
-        st.iframe(view.tree_html, height=TREE_HEIGHT)
+    st.caption("The NNX code of this model (copy button at the top right): the layers are created in `__init__`, "
+               "with `rngs` to draw their starting values, and applied in `__call__`.")  # fmt: skip
+    st.code(nnx_source(spec), language="python", height=TREE_HEIGHT)
+    st.caption(
+        "`nnx.split(model)` separates the model's structure from its variables, a tree holding "
+        + ("this run's trained" if trained else "the starting")
+        + " values (copied from linen). Click ▼ or ▶ to fold or open a layer."
+    )
+    st.iframe(view.tree_html, height=TREE_HEIGHT)
     st.markdown("**Where each linen array is in NNX**: the same numbers, the same shapes, new names.")
     st.dataframe(
         view.rows, hide_index=True, key="variables.nnx_paths",

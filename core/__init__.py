@@ -1,6 +1,7 @@
 """The dashboard's logic, without Streamlit: what ``components`` and ``pages`` draw comes from here.
 
-- Models: ``layers.py`` (the kinds of layer; ``layer_items.py``: a stack of them as text), ``spec.py`` (the
+- Models: ``layers.py`` (the kinds of layer; ``conv_layers.py``: those that work on images; ``shapes.py``:
+  each layer's input and output shape; ``layer_items.py``: a stack of them as text), ``spec.py`` (the
   model a person edits, validated), ``presets.py`` (ready-made models), ``flax_layers.py`` and ``models.py``
   (the flax modules), ``tasks.py`` (what each kind is trained to do), ``costs.py`` (parameters, memory, FLOPs),
   ``variables.py`` (a variables tree), ``links.py`` (a model as a URL).

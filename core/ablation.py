@@ -17,10 +17,11 @@ in a ``lax.scan`` over batches, so ranking every unit of a layer is one call, no
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import flax.linen as nn
@@ -29,8 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from core import models
+from core.conv_layers import Conv
 from core.errors import CoreError
-from core.models import DenseLayer
+from core.layers import Dense
 from core.spec import ModelSpec
 from core.tasks import task_of
 
@@ -45,12 +47,16 @@ _BATCH = 256
 def mask_values(values: jax.Array, mask: jax.Array) -> jax.Array:
     """``values`` with the units that ``mask`` switches off set to exactly 0 (even a NaN or an infinity),
     on the last axis; a longer last axis (channels flattened with their positions, channels last) takes
-    the mask repeated."""
+    the mask repeated; values reshaped from a layer's units (a Dense layer's 3,136 units made a 7x7x64
+    image) take it over all but their first axis."""
     size = values.shape[-1]
-    if size % mask.shape[-1]:
+    if size % mask.shape[-1] == 0:
+        on = jnp.tile(mask, size // mask.shape[-1]) > 0
+        return jnp.where(on, values, jnp.zeros((), values.dtype))
+    flat = values.reshape(values.shape[0], -1)
+    if flat.shape[-1] % mask.shape[-1]:
         raise CoreError(f"a mask of {mask.shape[-1]} units does not fit values of {size} on their last axis")
-    on = jnp.tile(mask, size // mask.shape[-1]) > 0
-    return jnp.where(on, values, jnp.zeros((), values.dtype))
+    return mask_values(flat, mask).reshape(values.shape)
 
 
 def _is_array(value: Any) -> bool:
@@ -79,14 +85,43 @@ def switched_off(masks: Masks) -> Iterator[None]:
         yield
 
 
-def switchable_layers(spec: ModelSpec) -> tuple[DenseLayer, ...]:
-    """The layers whose units can be switched off: every Dense layer but the model's output."""
-    return tuple(layer for layer in models.dense_layers(spec) if layer.role in ("hidden", "code"))
+@dataclass(frozen=True)
+class UnitLayer:
+    """A layer whose units can be switched off: its flax path, its units on the last axis (a Dense layer's
+    units, a conv layer's channels) and how many values each unit gives for one image (a conv channel's
+    positions, 1 for a Dense unit)."""
+
+    path: str
+    units: int
+    role: str  # "hidden" or "code"
+    positions: int
+
+
+def switchable_layers(spec: ModelSpec) -> tuple[UnitLayer, ...]:
+    """The layers whose units can be switched off, in the order the model applies them: every Dense and
+    conv layer of the spec's stacks (not the output layer the model adds)."""
+    return _switchable_layers(spec.replace(seed=0))
+
+
+@lru_cache(maxsize=64)
+def _switchable_layers(shape: ModelSpec) -> tuple[UnitLayer, ...]:
+    placed = zip(models.layer_paths(shape), shape.layer_shapes(), strict=True)
+    return tuple(
+        UnitLayer(path, one.output_shape[-1], one.role, math.prod(one.output_shape[:-1]))
+        for path, one in placed
+        if isinstance(one.layer, Dense | Conv) and one.role in ("hidden", "code")
+    )
+
+
+def _kernel_layers(spec: ModelSpec) -> list[str]:
+    """The paths of every layer with a kernel (Dense, conv, the output layer), in the order they are applied."""
+    placed = zip(models.layer_paths(spec), spec.layer_shapes(), strict=True)
+    return [path for path, one in placed if isinstance(one.layer, Dense | Conv)]
 
 
 def masks_for(spec: ModelSpec, off: Mapping[str, Iterable[int]]) -> dict[str, np.ndarray]:
     """On/off masks (1 on, 0 off) of the layers in ``off`` ({layer path: units switched off})."""
-    widths = {layer.path: layer.outputs for layer in switchable_layers(spec)}
+    widths = {layer.path: layer.units for layer in switchable_layers(spec)}
     masks = {}
     for path, units in off.items():
         if path not in widths:
@@ -179,7 +214,7 @@ def score(spec: ModelSpec, variables: Any, held_out: HeldOut, masks: Masks) -> f
         if not switchable_layers(spec):
             raise CoreError("this model has no hidden units to switch off")
         layer = switchable_layers(spec)[0]
-        masks = {layer.path: np.ones(layer.outputs, np.float32)}
+        masks = {layer.path: np.ones(layer.units, np.float32)}
     return float(scores(spec, variables, held_out, {path: np.asarray(m)[None] for path, m in masks.items()})[0])
 
 
@@ -218,7 +253,7 @@ def unit_importance(spec: ModelSpec, variables: Any, held_out: HeldOut, path: st
 
 
 def _width(spec: ModelSpec, path: str) -> int:
-    widths = {layer.path: layer.outputs for layer in switchable_layers(spec)}
+    widths = {layer.path: layer.units for layer in switchable_layers(spec)}
     if path not in widths:
         raise CoreError(f"{path!r} is not a layer whose units can be switched off")
     return widths[path]
@@ -228,7 +263,7 @@ def outgoing_strength(spec: ModelSpec, variables: Any, path: str) -> np.ndarray:
     """How strongly each unit of the layer at ``path`` feeds the next layer: the length (L2 norm) of its
     outgoing weights, the row of the next kernel it multiplies (its channel's rows, when flattened)."""
     units = _width(spec, path)
-    layers = [layer.path for layer in models.dense_layers(spec)]
+    layers = _kernel_layers(spec)
     following = layers[layers.index(path) + 1]
     node = models.as_variables(variables)["params"]
     for key in following.split("/"):

@@ -48,7 +48,7 @@ class KindCode:
 KIND_CODE: dict[type[ModelSpec], KindCode] = {
     MLPSpec: KindCode(
         model_class="MLP",
-        stack_docs={"MLP": "Layers applied in order to the flattened images; the last gives one score per class."},
+        stack_docs={"MLP": "Layers applied in order to the images; the last gives one score per class."},
         linen_outputs="OUTPUTS = None  # model.apply calls the model itself: one score (logit) per class",
         nnx_outputs='def model_outputs(model, images):\n    """One score (logit) per class."""\n'
         "    return model(images)",
@@ -85,8 +85,8 @@ def nnx_model_source(spec: ModelSpec) -> str:
                 "nnx_stack",
                 class_name=stack.class_name,
                 doc=kind.stack_docs[stack.class_name],
-                constructors=_indent([placed.code for placed in stack.layers]),
-                calls=_indent([f"x = {p.layer.nnx_call_code(p.attribute)}" for p in stack.layers]),
+                constructors=_indent([line for one in stack.layers for line in one.code()]),
+                calls=_indent([line for one in stack.layers for line in one.call_code()]),
             )
         )
     if spec.code_size is not None:

@@ -234,8 +234,12 @@ def activation_pool(spec: ModelSpec, budget_bytes: int, most: int) -> int:
 
 
 def most_active(values: np.ndarray, unit: int, count: int) -> np.ndarray:
-    """Indices of the inputs (rows of ``values`` (N, units)) on which ``unit`` is highest, highest first."""
+    """Indices of the inputs (rows of ``values`` (N, units)) on which ``unit`` is highest, highest first;
+    none when every input gives it the same value (a unit that never fires, 0 for every image: no image
+    lights it up more than another)."""
     column = np.asarray(values)[:, unit]
+    if column.size == 0 or np.ptp(column) == 0:
+        return np.zeros(0, dtype=np.int64)
     count = min(count, len(column))
     chosen = np.argpartition(-column, count - 1)[:count] if count < len(column) else np.arange(len(column))
     return chosen[np.argsort(-column[chosen], kind="stable")]

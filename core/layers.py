@@ -5,7 +5,8 @@ flax call (the call itself is ``core.flax_layers.LAYERS[name]``, shown to a pers
 its output size, its parameter, ``batch_stats`` and operation counts, its words, its JSON form, its
 item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
 links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
-adds to a model (what a checkpoint must hold). ``LAYER_KINDS`` registers them by name; nothing else
+adds to a model (what a checkpoint must hold), and its flax NNX twin (``nnx_module``, ``nnx_code``: see
+``core.nnx_models``). ``LAYER_KINDS`` registers them by name; nothing else
 compares a layer's name. ``core.spec`` stacks them into models and ``core.models`` gives them to flax;
 ``core.layer_items`` reads and writes a stack of them as items, link parts and JSON.
 Errors are SpecErrors naming the field.
@@ -40,6 +41,11 @@ MAX_WIDTH = 4096
 #: The shape of what a layer takes or gives for one image, without the batch axis: ``(28, 28, 32)``
 #: for an image of 32 channels (height, width, channels: flax's NHWC), ``(512,)`` for flat values.
 Shape = tuple[int, ...]
+
+
+def activated(call: str, activation: str) -> str:
+    """``call`` followed by ``activation`` as NNX code: ``nnx.relu(self.dense_0(x))``; "linear" keeps it."""
+    return call if activation == "linear" else f"nnx.{activation}({call})"
 
 
 def as_shape(inputs: int | Shape) -> Shape:
@@ -97,16 +103,6 @@ class Layer:
     def is_dense(self) -> bool:
         return False
 
-    @property
-    def sweep_width(self) -> int | None:
-        """What a width sweep changes: a Dense layer's units, a Conv layer's channels; None for a layer
-        without a width (pooling, Dropout, normalisation)."""
-        return None
-
-    def resized(self, width: int) -> Layer:
-        """The same layer ``width`` wide (units or channels); only for a layer with a ``sweep_width``."""
-        raise TypeError(f"{self.describe()} has no width")
-
     def describe(self) -> str:
         """``"512 relu"``, ``"dropout 0.2"``, ``"batchnorm"``."""
         return self.name
@@ -148,6 +144,15 @@ class Layer:
         """Operations per example besides its weights (evaluation or training forward pass)."""
         return 0
 
+    def units(self) -> int | None:
+        """Its size that a width sweep varies: a Dense layer's units, a convolution's channels; None
+        for a layer without one."""
+        return None
+
+    def resized(self, units: int) -> Layer:
+        """The same layer with ``units`` units (channels); only for a layer whose ``units()`` is not None."""
+        raise TypeError(f"{self.describe()} has no width")
+
     def image_channels(self) -> int | None:
         """The channels of the image it is given, when it says (an autoencoder's decoder maps its code to
         an image of that many channels before its first such layer); None for the others."""
@@ -166,21 +171,27 @@ class Layer:
         return (self.name, *self.settings())
 
     # ----- the same layer in flax NNX (``core.nnx_models``) ------------------------------------
-    def nnx_module(self, inputs: int, rngs: Any) -> Any:
-        """The flax NNX module of this layer for ``inputs`` values in (``nnx.Linear(784, 512, rngs=rngs)``)."""
+    def nnx_code(self, inputs: Shape) -> str | None:
+        """The Python that builds its flax NNX module for one image of shape ``inputs`` (``rngs``: the
+        ``nnx.Rngs`` in scope), ``nnx.Linear(784, 512, rngs=rngs)``; None for a layer without one (pooling)."""
         raise NotImplementedError
 
-    def nnx_code(self, inputs: int) -> str:
-        """The Python that builds ``nnx_module`` (``rngs`` is the ``nnx.Rngs`` in scope)."""
-        raise NotImplementedError
+    def nnx_call_code(self, module: str, inputs: Shape) -> str:
+        """The Python expression of what the NNX model does with ``x`` through its ``module`` (an expression:
+        ``self.dense_0``): ``nnx.relu(self.dense_0(x))``."""
+        return f"{module}(x)"
 
-    def nnx_apply(self, module: Any, x: Any) -> Any:
-        """What the NNX model does with its module of this layer (Dense adds its activation)."""
-        return module(x)
+    def nnx_module(self, inputs: Shape, rngs: Any) -> Any:
+        """The module ``nnx_code`` builds: the code a person reads is the code that runs."""
+        from flax import nnx
 
-    def nnx_call_code(self, attribute: str) -> str:
-        """The Python of ``nnx_apply``: ``nnx.relu(self.dense_0(x))`` for ``attribute`` "dense_0"."""
-        return f"self.{attribute}(x)"
+        return eval(self.nnx_code(inputs), {"nnx": nnx, "rngs": rngs})  # our own text, from validated numbers
+
+    def nnx_apply(self, module: Any, x: Any, inputs: Shape) -> Any:
+        """What ``nnx_call_code`` does, on ``x``."""
+        from flax import nnx
+
+        return eval(self.nnx_call_code("layer", inputs), {"nnx": nnx, "layer": module, "x": x})
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name}
@@ -235,30 +246,12 @@ class Dense(Layer):
     def is_dense(self) -> bool:
         return True
 
-    @property
-    def sweep_width(self) -> int | None:
-        return self.width
+    def nnx_code(self, inputs: Shape) -> str:
+        return f"nnx.Linear({math.prod(inputs)}, {self.width}, rngs=rngs)"
 
-    def resized(self, width: int) -> Layer:
-        return Dense(width, self.activation)
-
-    def nnx_module(self, inputs: int, rngs: Any) -> Any:
-        from flax import nnx
-
-        return nnx.Linear(inputs, self.width, rngs=rngs)
-
-    def nnx_code(self, inputs: int) -> str:
-        return f"nnx.Linear({inputs}, {self.width}, rngs=rngs)"
-
-    def nnx_apply(self, module: Any, x: Any) -> Any:
-        from flax import nnx
-
-        x = module(x)
-        return x if self.activation == "linear" else getattr(nnx, self.activation)(x)
-
-    def nnx_call_code(self, attribute: str) -> str:
-        call = f"self.{attribute}(x)"
-        return call if self.activation == "linear" else f"nnx.{self.activation}({call})"
+    def nnx_call_code(self, module: str, inputs: Shape) -> str:
+        flat = "x.reshape((x.shape[0], -1))" if len(inputs) > 1 else "x"  # an image is flattened first
+        return activated(f"{module}({flat})", self.activation)
 
     def describe(self) -> str:
         return f"{self.width:,} {self.activation}"
@@ -268,6 +261,12 @@ class Dense(Layer):
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         return (self.width,)  # an image is flattened first
+
+    def units(self) -> int | None:
+        return self.width
+
+    def resized(self, units: int) -> Layer:
+        return Dense(units, self.activation)
 
     def parameter_count(self, inputs: int | Shape) -> int:
         return (math.prod(as_shape(inputs)) + 1) * self.width
@@ -342,12 +341,7 @@ class Dropout(Layer):
     def describe(self) -> str:
         return f"dropout {self.rate:g}"
 
-    def nnx_module(self, inputs: int, rngs: Any) -> Any:
-        from flax import nnx
-
-        return nnx.Dropout(self.rate, rngs=rngs)
-
-    def nnx_code(self, inputs: int) -> str:
+    def nnx_code(self, inputs: Shape) -> str:
         return f"nnx.Dropout({self.rate!r}, rngs=rngs)"
 
     def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
@@ -410,13 +404,8 @@ class BatchNorm(Layer):
     def parameter_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel of an image)
 
-    def nnx_module(self, inputs: int, rngs: Any) -> Any:
-        from flax import nnx
-
-        return nnx.BatchNorm(inputs, momentum=0.9, rngs=rngs)  # momentum as core.flax_layers.batchnorm
-
-    def nnx_code(self, inputs: int) -> str:
-        return f"nnx.BatchNorm({inputs}, momentum=0.9, rngs=rngs)"
+    def nnx_code(self, inputs: Shape) -> str:
+        return f"nnx.BatchNorm({inputs[-1]}, momentum=0.9, rngs=rngs)"  # per channel; momentum as in linen
 
     def batch_stats_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a running mean and variance per value (per channel of an image)
@@ -441,13 +430,8 @@ class LayerNorm(Layer):
     def parameter_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel: flax normalises the last axis)
 
-    def nnx_module(self, inputs: int, rngs: Any) -> Any:
-        from flax import nnx
-
-        return nnx.LayerNorm(inputs, rngs=rngs)
-
-    def nnx_code(self, inputs: int) -> str:
-        return f"nnx.LayerNorm({inputs}, rngs=rngs)"
+    def nnx_code(self, inputs: Shape) -> str:
+        return f"nnx.LayerNorm({inputs[-1]}, rngs=rngs)"  # over the last axis, as linen
 
     def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
         return 7 * math.prod(as_shape(inputs))

@@ -25,7 +25,8 @@ import numpy as np
 from flax import nnx
 
 from core import models
-from core.layers import Dense, Layer
+from core.layers import Layer
+from core.shapes import PlacedLayer
 from core.spec import MLPSpec, ModelSpec
 
 #: The linen collection each NNX variable type is stored in.
@@ -33,17 +34,31 @@ COLLECTION_OF = {nnx.Param: "params", nnx.BatchStat: "batch_stats"}
 
 
 @dataclass(frozen=True)
-class PlacedLayer:
-    """One layer where the model holds it: its linen module name and its NNX attribute."""
+class NNXLayer:
+    """One layer where the model applies it (``core.shapes.PlacedLayer``), with its linen module name and
+    its NNX attribute ("" for a layer without a module: pooling is a function)."""
 
-    layer: Layer
-    inputs: int  # values it receives
+    placed: PlacedLayer
     linen_name: str  # "Dense_0": flax.linen's automatic name inside its stack
     attribute: str  # "dense_0": the NNX model's attribute
 
     @property
-    def code(self) -> str:
-        return f"self.{self.attribute} = {self.layer.nnx_code(self.inputs)}"
+    def layer(self) -> Layer:
+        return self.placed.layer
+
+    @property
+    def inputs(self) -> tuple[int, ...]:
+        return self.placed.input_shape
+
+    def code(self) -> list[str]:
+        """Its line in the generated ``__init__`` (none without a module)."""
+        built = self.layer.nnx_code(self.inputs)
+        return [] if built is None else [f"self.{self.attribute} = {built}"]
+
+    def call_code(self) -> list[str]:
+        """Its lines in the generated ``__call__``: a reshape first where the values change shape."""
+        reshape = [f"x = x.reshape((x.shape[0], {', '.join(map(str, self.inputs))}))"] if self.placed.reshaped else []
+        return [*reshape, f"x = {self.layer.nnx_call_code(f'self.{self.attribute}', self.inputs)}"]
 
 
 @dataclass(frozen=True)
@@ -52,53 +67,53 @@ class Stack:
 
     attribute: str | None  # "encoder", "decoder"; None for the classifier (the model itself)
     class_name: str  # the NNX class in the generated code: "MLP", "Encoder", "Decoder"
-    layers: tuple[PlacedLayer, ...]
-
-    @property
-    def outputs(self) -> int:
-        last = self.layers[-1]
-        return last.layer.output_size(last.inputs)
+    layers: tuple[NNXLayer, ...]
 
 
-def place(layers: tuple[Layer, ...], inputs: int) -> tuple[PlacedLayer, ...]:
-    """Each layer with its input size and its names, numbered per kind as flax.linen numbers them."""
+def name_layers(placed: tuple[PlacedLayer, ...]) -> tuple[NNXLayer, ...]:
+    """Each layer with its names, numbered per kind in the order applied, as flax.linen numbers them."""
     counts: Counter = Counter()
-    placed = []
-    for layer in layers:
-        index = counts[layer.linen_name]
-        counts[layer.linen_name] += 1
-        placed.append(PlacedLayer(layer, inputs, f"{layer.linen_name}_{index}", f"{layer.linen_name.lower()}_{index}"))
-        inputs = layer.output_size(inputs)
-    return tuple(placed)
+    named = []
+    for one in placed:
+        name = one.layer.linen_name if one.layer.has_module else ""
+        index = counts[name]
+        counts[name] += 1
+        named.append(NNXLayer(one, f"{name}_{index}" if name else "", f"{name.lower()}_{index}" if name else ""))
+    return tuple(named)
+
+
+#: The NNX class of each stack (the classifier's is the model itself), and its attribute in an autoencoder.
+STACK_CLASSES = {"hidden": ("MLP", None), "encoder": ("Encoder", "encoder"), "decoder": ("Decoder", "decoder")}
 
 
 def stacks(spec: ModelSpec) -> tuple[Stack, ...]:
-    """The model's stacks with the fixed last Dense layer of ``core.models.build_model`` appended."""
-    if isinstance(spec, MLPSpec):
-        return (Stack(None, "MLP", place((*spec.hidden, Dense(spec.num_classes, "linear")), spec.input_size)),)
-    decoder = (*spec.decoder, Dense(spec.input_size, "linear"))
-    return (
-        Stack("encoder", "Encoder", place(spec.encoder, spec.input_size)),
-        Stack("decoder", "Decoder", place(decoder, spec.code_size)),
-    )
+    """The model's stacks as ``spec.layer_shapes()`` places them, with the layers the model adds."""
+    placed = spec.layer_shapes()
+    found = []
+    for stack in dict.fromkeys(one.stack for one in placed):
+        class_name, attribute = STACK_CLASSES[stack]
+        found.append(Stack(attribute, class_name, name_layers(tuple(one for one in placed if one.stack == stack))))
+    return tuple(found)
 
 
 # ----- the NNX modules ------------------------------------------------------------------------
 
 
 class StackModule(nnx.Module):
-    """The layers of a ``Stack`` as NNX modules (attributes ``dense_0``, ``batchnorm_0``...), applied in
-    order to the flattened inputs: the NNX twin of ``core.models.MLP``."""
+    """The layers of a ``Stack`` as NNX modules (attributes ``dense_0``, ``conv_0``...), applied in order:
+    the NNX twin of ``core.models.MLP``."""
 
     def __init__(self, stack: Stack, rngs: nnx.Rngs):
         self.stack = stack  # plain frozen data: static in the graph, like a linen module's fields
-        for placed in stack.layers:
-            setattr(self, placed.attribute, placed.layer.nnx_module(placed.inputs, rngs))
+        for one in stack.layers:
+            if one.attribute:
+                setattr(self, one.attribute, one.layer.nnx_module(one.inputs, rngs))
 
     def __call__(self, x):
-        x = x.reshape((x.shape[0], -1))
-        for placed in self.stack.layers:
-            x = placed.layer.nnx_apply(getattr(self, placed.attribute), x)
+        for one in self.stack.layers:
+            if one.placed.reshaped:
+                x = x.reshape((x.shape[0], *one.inputs))
+            x = one.layer.nnx_apply(getattr(self, one.attribute) if one.attribute else None, x, one.inputs)
         return x
 
 
@@ -115,10 +130,11 @@ class AutoEncoderModule(nnx.Module):
         return self.decode(self.encode(x))
 
     def encode(self, x):
-        return self.encoder(x.reshape((x.shape[0], -1)))
+        return self.encoder(x)
 
     def decode_logits(self, z):
-        return self.decoder(z)
+        x = self.decoder(z)
+        return x.reshape((x.shape[0], -1))
 
     def decode(self, z):
         x = nnx.sigmoid(self.decode_logits(z))
@@ -142,8 +158,9 @@ def module_paths(spec: ModelSpec) -> dict[tuple[str, ...], tuple[str, ...]]:
     paths = {}
     for stack in stacks(spec):
         prefix = () if stack.attribute is None else (stack.attribute,)
-        for placed in stack.layers:
-            paths[(*prefix, placed.attribute)] = (*prefix, placed.linen_name)
+        for one in stack.layers:
+            if one.attribute:
+                paths[(*prefix, one.attribute)] = (*prefix, one.linen_name)
     return paths
 
 

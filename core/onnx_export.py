@@ -23,6 +23,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -156,7 +157,8 @@ def _layer_titles(spec: ModelSpec) -> str:
 
 def convert_isolated(result: TrainResult) -> tuple[Graph, ...]:
     """``convert`` in a child process (``python -m core.onnx_export``), so that jax2onnx's patches never
-    reach another thread of this one (a training compiling meanwhile)."""
+    reach another thread of this one (a training compiling meanwhile). It traces on the CPU: a GPU's memory
+    belongs to this process's trainings."""
     from core.runs import checkpoint
 
     data = checkpoint.to_bytes(dataclasses.replace(result, opt_state=None))  # the optimizer state is not exported
@@ -164,7 +166,7 @@ def convert_isolated(result: TrainResult) -> tuple[Graph, ...]:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "core.onnx_export"], input=data, capture_output=True, cwd=root,
-            timeout=ISOLATED_TIMEOUT_S, check=False,
+            timeout=ISOLATED_TIMEOUT_S, check=False, env=os.environ | {"JAX_PLATFORMS": "cpu"},
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as err:
         raise ExportError(f"the ONNX converter could not run: {err}") from None
@@ -282,13 +284,16 @@ def _reference(spec: ModelSpec, method: str, variables: Any, x: jax.Array) -> ja
 
 
 def reference_outputs(spec: ModelSpec, variables: Any, method: str, inputs: np.ndarray) -> np.ndarray:
-    """``model.apply`` in evaluation mode over ``inputs`` in chunks of ``CHUNK`` (padded: one compile)."""
-    variables = models.as_variables(variables)
+    """``model.apply`` in evaluation mode over ``inputs`` in chunks of ``CHUNK`` (padded: one compile), on the
+    CPU in full float32, as onnxruntime computes: a GPU's matrix products may round to TF32 by default."""
+    cpu = jax.devices("cpu")[0]
+    variables = jax.device_put(models.as_variables(variables), cpu)
     outputs = []
-    for start in range(0, len(inputs), CHUNK):
-        chunk = inputs[start : start + CHUNK]
-        padded = np.concatenate([chunk, np.zeros((CHUNK - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-        outputs.append(np.asarray(_reference(spec, method, variables, padded))[: len(chunk)])
+    with jax.default_matmul_precision("highest"):
+        for start in range(0, len(inputs), CHUNK):
+            chunk = inputs[start : start + CHUNK]
+            padded = np.concatenate([chunk, np.zeros((CHUNK - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+            outputs.append(np.asarray(_reference(spec, method, variables, jax.device_put(padded, cpu)))[: len(chunk)])
     return np.concatenate(outputs)
 
 
@@ -385,13 +390,16 @@ def _child_main() -> int:
     """``python -m core.onnx_export``: a checkpoint on stdin, the zip of its graphs on stdout."""
     from core.runs import checkpoint
 
+    answer = sys.stdout.buffer
+    sys.stdout = sys.stderr  # whatever a library prints goes to stderr: stdout carries the zip alone
     try:
         result = checkpoint.from_bytes(sys.stdin.buffer.read(), "the run")
         data = graphs_to_zip(convert(result.spec, result.variables))
     except (ExportError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    sys.stdout.buffer.write(data)
+    answer.write(data)
+    answer.flush()
     return 0
 
 

@@ -26,12 +26,16 @@ KIND_HELP = (
 state = get_state()
 
 st.title(":material/construction: Build a model")
+st.markdown(
+    "**This tool lets you build a small neural network, teach it to recognise pictures, and look inside it, "
+    "all by clicking.**"
+)
 st.caption(
     "Stack Dense layers: every unit of a layer is connected to every unit of the layer before. "
     "Wider layers can learn more, at the cost of more parameters."
 )
 
-top = st.columns([2, 3, 1.2], vertical_alignment="bottom")
+top = st.columns([2.6, 3, 1.2], vertical_alignment="bottom")  # both kinds fit in presenter mode at 1280
 kind = top[0].segmented_control(
     "Kind of model", list(KIND_LABELS), format_func=KIND_LABELS.get, default=state.kind,
     key=f"build.kind.v{state.build.editor_version}",
@@ -94,7 +98,7 @@ with right:
            if costs.batch_stats_bytes else ""),
     )  # fmt: skip
     m[2].metric(
-        "Work per image", f"{human_count(costs.forward_flops)} operations",
+        "Operations per image", human_count(costs.forward_flops),
         help=f"Arithmetic operations to classify or rebuild one image (forward pass). Learning from one "
         f"image costs about {human_count(costs.train_flops)} (forward + backward pass).",
     )  # fmt: skip

@@ -60,6 +60,7 @@ else:
 model_key = ("run", run.cache_id) if result is not None else ("untrained", spec)
 masks = switches.current_masks(spec, model_key if result is not None else None)
 switched_off = switches.switches_for(model_key).off if masks else {}
+switch_units = switches.units_per_layer(spec)
 names = dataset.class_names
 
 
@@ -154,8 +155,8 @@ for number, row in enumerate(rows, start=1):
         grid = inside_figures.unit_grid_figure(
             layer_rows[number - 1].values[0], shown_title, height=height(60 + 14 * min(grid_rows, 20))
         )
-        if label == "trained":
-            switch_figures.mark_grid(grid, switched_off.get(row.path, ()), row.units)
+        if label == "trained" and row.path in switched_off:
+            switch_figures.mark_grid(grid, switched_off[row.path], row.units, switch_units[row.path])
         column.plotly_chart(grid, key=f"inside.layer{number}.{label}")
 
 conv_views.channel_section(spec, variables, rows, dataset, model_key)
@@ -195,6 +196,9 @@ explain(
 # ----- one unit ---------------------------------------------------------------------------------
 st.markdown("### 4. One unit")
 chosen = st.columns([2, 1])
+# widgets forget their value when another page is shown: coming back keeps the visitor's layer and unit
+st.session_state.setdefault("inside.unit_layer", min(state.inside_unit_layer, len(dense)))
+st.session_state.setdefault("inside.unit", state.inside_unit)
 layer_number = chosen[0].selectbox(
     "Layer", range(1, len(dense) + 1), key="inside.unit_layer", format_func=lambda n: dense[n - 1].name(n),
     help="Or click a unit in the diagram.",
@@ -212,6 +216,7 @@ unit = int(
         help=f"Units of this layer are numbered 0 to {row.units - 1:,}.",
     )
 )
+state.inside_unit_layer, state.inside_unit = layer_number, unit
 incoming = kernels[layer_number - 1][:, unit]
 value = float(row.values[0, unit])
 said = f"{value:.2f} for this image" if np.isfinite(value) else "not a number (the training diverged)"
@@ -237,11 +242,19 @@ with weights_column:
 with images_column:
     activations = resources.test_activations(model_key, dataset.name, spec, variables, dataset)[row.path]
     top = inside.most_active(activations, unit, MOST_ACTIVE)
-    st.image(
-        tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",
-        caption=f"The {len(top)} test images (of the first {len(activations):,}) that light it up most",
-    )  # fmt: skip
-    st.caption("Values: " + ", ".join(f"{activations[i, unit]:.2f}" for i in top))
+    if len(top):
+        st.image(
+            tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",
+            caption=f"The {len(top)} test images (of the first {len(activations):,}) that light it up most",
+        )  # fmt: skip
+        st.caption("Values: " + ", ".join(f"{activations[i, unit]:.2f}" for i in top))
+    else:
+        value_words = f"{float(activations[0, unit]):.2f}"
+        st.info(
+            f"No test image lights this unit up: it gives {value_words} for each of the first "
+            f"{len(activations):,}, so it never fires on them (a 'dead' unit).",
+            icon=":material/power_off:",
+        )
 
 # ----- switching units off ----------------------------------------------------------------------
 switches.switch_section(spec, variables, dataset, image, model_key if result is not None else None, rows)

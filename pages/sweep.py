@@ -174,9 +174,11 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
             st.error(f"Cannot sweep these settings: {reason}", icon=":material/warning:")
             return
     if estimate is not None:  # the trainings running now, every rerun: they start and end meanwhile
-        estimate = estimate.sharing(running_trainings(), visitor_id())
+        estimate = estimate.sharing(running_trainings(excluding=sweep_state.job), visitor_id())  # not itself
     what = "widths" if plan.setting == WIDTH else f"values of the {plan.swept.label}"
-    models = f"**{plan.models} models** ({len(plan.values)} {what} × {len(plan.seeds)} seeds)"
+    # presenter mode hides the seeds: it says what they are instead of naming a setting it does not show
+    tries = f"{len(plan.seeds)} seeds" if advanced() else f"{len(plan.seeds)} random starts each"
+    models = f"**{plan.models} models** ({len(plan.values)} {what} × {tries})"
     where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {dataset_title(dataset.name)}"
     if estimate is None:
         st.info(f"{models}, {where}. The time is estimated once the running sweep ends.", icon=":material/timer:")

@@ -104,22 +104,24 @@ with st.expander("Training mode and evaluation mode", icon=":material/school:", 
             else "Add or remove these layers on the Build page to see the collections change."
         )
     )
-stats = batch_stats_rows(variables)
+stats = [("before training", row) for row in batch_stats_rows(variables)]
+if stats and trained is not None:  # the same layers as flax's model.init made them, then as trained
+    start = batch_stats_rows(models.init_variables(trained.spec))
+    stats = [*(("before training", row) for row in start), *(("after training", row) for _, row in stats)]
 if stats:
     st.markdown(
-        "**BatchNorm's batch statistics** (`batch_stats`)"
-        + (
-            " after training:"
-            if trained is not None
-            else " before training: every mean starts at 0, every variance at 1."
-        )
+        "**BatchNorm's batch statistics** (`batch_stats`), before and after training: every mean starts at 0, "
+        "every variance at 1, and training moves them towards the data's own."
+        if trained is not None
+        else "**BatchNorm's batch statistics** (`batch_stats`) before training: every mean starts at 0, every "
+        "variance at 1. Train the model to see them after training beside these."
     )
     st.dataframe(
         [
-            {"layer": row.module, "units": row.units, "average running mean": row.mean_of_means,
+            {"when": when, "layer": row.module, "units": row.units, "average running mean": row.mean_of_means,
              "average running variance": row.mean_of_variances, "smallest variance": row.min_variance,
              "largest variance": row.max_variance}
-            for row in stats
+            for when, row in stats
         ],
         hide_index=True,
         key="variables.batch_stats",

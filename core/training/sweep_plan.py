@@ -72,9 +72,9 @@ class SweepPlan:
                 raise ConfigError(
                     "layer", f"this model has {layers} layers, numbered 0 to {layers - 1}; got layer {layer}"
                 )
-            if self.spec.layers[layer].sweep_width is None:
+            if self.spec.layers[layer].units() is None:
                 what = self.spec.layers[layer].describe()
-                raise ConfigError("layer", f"layer {layer} is {what}, which has no width; pick a Dense or Conv layer")
+                raise ConfigError("layer", f"layer {layer} is {what}, which has no width; pick a Dense or conv layer")
             object.__setattr__(self, "layer", layer)
         elif not scalable_layers(self.spec):
             raise ConfigError("layer", "this autoencoder has no layer besides its code to scale; pick the code layer")
@@ -160,12 +160,12 @@ class SweepPlan:
             return f"{self.spec.describe()}, {self.swept.label} at {values}, seeds {seeds}"
         widths = self.values
         span = f"{widths[0]:,}" if len(widths) == 1 else f"{widths[0]:,}-{widths[-1]:,}"
-        chosen = None if self.layer == ALL_LAYERS else self.spec.layers[self.layer]
-        if chosen is None:
+        if self.layer == ALL_LAYERS:
             which = "all hidden layers"
         else:
-            what = "units" if chosen.is_dense else "channels"
-            which = f"layer {self.layer + 1} of {len(self.spec.layers)} ({chosen.sweep_width:,} {what})"
+            which = (
+                f"layer {self.layer + 1} of {len(self.spec.layers)} ({self.spec.layers[self.layer].units():,} units)"
+            )
         return f"{self.spec.describe()}, {which} at {span} units, seeds {seeds}"
 
 

@@ -26,25 +26,26 @@ DEFAULT_WIDTHS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def scalable_layers(spec: ModelSpec) -> tuple[int, ...]:
-    """Indices into ``spec.layers`` that ``"all"`` scales: every Dense and Conv layer but an autoencoder's
-    code (pooling, Dropout and normalisation layers have no width; a Conv layer's width is its channels)."""
+    """Indices into ``spec.layers`` that ``"all"`` scales: every layer with a width (Dense units, conv
+    channels) but an autoencoder's code (Dropout, pooling and normalisation layers have none)."""
     return tuple(i for i in sized_layers(spec) if i != spec.code_index)
 
 
 def sized_layers(spec: ModelSpec) -> tuple[int, ...]:
-    """Indices into ``spec.layers`` of the layers with a width (units or channels), the code included."""
-    return tuple(i for i, one in enumerate(spec.layers) if one.sweep_width is not None)
+    """Indices into ``spec.layers`` of the layers with a width (Dense units, conv channels), the code included:
+    the layers the Sweep page offers to resize."""
+    return tuple(i for i, layer in enumerate(spec.layers) if layer.units() is not None)
 
 
 def spec_with_width(spec: ModelSpec, layer: int | str, width: int) -> ModelSpec:
     """``spec`` with layer ``layer`` (0-based in ``spec.layers``) ``width`` units wide, or with all
     hidden layers scaled so that the widest is ``width`` wide (``layer="all"``)."""
-    if layer != ALL_LAYERS and spec.layers[layer].sweep_width is None:
+    if layer != ALL_LAYERS and spec.layers[layer].units() is None:
         raise SpecError("layer", f"layer {layer} is {spec.layers[layer].describe()}, which has no width")
     if layer == ALL_LAYERS:
         scaled = scalable_layers(spec)
-        widest = max(spec.layers[i].sweep_width for i in scaled)
-        widths = {i: max(MIN_WIDTH, round(spec.layers[i].sweep_width * width / widest)) for i in scaled}
+        widest = max(spec.layers[i].units() for i in scaled)
+        widths = {i: max(MIN_WIDTH, round(spec.layers[i].units() * width / widest)) for i in scaled}
     else:
         widths = {layer: width}
     return spec.with_layers(tuple(one.resized(widths[i]) if i in widths else one for i, one in enumerate(spec.layers)))

@@ -13,7 +13,7 @@ from functools import partial
 import pytest
 
 from benchmarks import __main__ as benchmarks_main
-from benchmarks import app, classroom, estimates, first_visit, memory, sharing, throughput
+from benchmarks import ablation, app, classroom, cnn, estimates, first_visit, memory, sharing, throughput
 from components.figures import MAX_CURVE_POINTS
 from core.training import TrainConfig, steps_per_epoch
 from tests.benchmarks.reports import not_positive, run_small
@@ -62,7 +62,7 @@ def fake_report(name: str, size) -> dict:
 
 
 def test_python_m_benchmarks_prints_every_report_and_writes_them_in_one_json(monkeypatch, tmp_path, capsys):
-    for module in (throughput, app, sharing, estimates, first_visit, memory, classroom):
+    for module in (throughput, cnn, app, sharing, estimates, first_visit, memory, classroom, ablation):
         monkeypatch.setattr(module, "run_benchmark", partial(fake_report, module.__name__))
         monkeypatch.setattr(module, "format_report", lambda report: f"report of {report['from']}")
     monkeypatch.setattr(throughput, "FASHION_DIR", str(tmp_path))  # any existing folder
@@ -71,18 +71,22 @@ def test_python_m_benchmarks_prints_every_report_and_writes_them_in_one_json(mon
     benchmarks_main.main(["--size", "small", "--json", str(out)])
 
     printed = capsys.readouterr().out
-    assert printed.index("report of benchmarks.throughput") < printed.index("report of benchmarks.app")
+    assert printed.index("report of benchmarks.throughput") < printed.index("report of benchmarks.cnn")
+    assert printed.index("report of benchmarks.cnn") < printed.index("report of benchmarks.app")
     assert printed.index("report of benchmarks.app") < printed.index("report of benchmarks.sharing")
     assert printed.index("report of benchmarks.sharing") < printed.index("report of benchmarks.estimates")
     assert printed.index("report of benchmarks.estimates") < printed.index("report of benchmarks.first_visit")
     assert printed.index("report of benchmarks.first_visit") < printed.index("report of benchmarks.memory")
     assert printed.index("report of benchmarks.memory") < printed.index("report of benchmarks.classroom")
+    assert printed.index("report of benchmarks.classroom") < printed.index("report of benchmarks.ablation")
     assert json.loads(out.read_text()) == {
         "throughput": {"from": "benchmarks.throughput", "size": "small"},
+        "cnn": {"from": "benchmarks.cnn", "size": "small"},
         "app": {"from": "benchmarks.app", "size": "small"},
         "sharing": {"from": "benchmarks.sharing", "size": "small"},
         "estimates": {"from": "benchmarks.estimates", "size": "small"},
         "first_visit": {"from": "benchmarks.first_visit", "size": "small"},
         "memory": {"from": "benchmarks.memory", "size": "small"},
         "classroom": {"from": "benchmarks.classroom", "size": "small"},
+        "ablation": {"from": "benchmarks.ablation", "size": "small"},
     }

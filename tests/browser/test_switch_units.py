@@ -12,7 +12,7 @@ from testkit.browser_support import goto, no_exception, open_page, screenshot, t
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-GRID = '[class*="st-key-switch-grid"]'
+GRID = '[class*="st-key-inside-switch-grid"]'
 
 
 def accuracy(page, label: str) -> str:
@@ -39,8 +39,8 @@ def shots_of(page, screen: str) -> list:
     for part, where in (
         ("grid", GRID),
         ("scores", '[data-testid="stMetric"]:has-text("unchanged")'),
-        ("ranking", '[class*="st-key-switch-ranking"]'),
-        ("pruning", '[class*="st-key-switch-pruning"]'),
+        ("ranking", '[class*="st-key-inside-switch-ranking"]'),
+        ("pruning", '[class*="st-key-inside-switch-pruning"]'),
     ):
         page.locator(where).first.scroll_into_view_if_needed()
         page.wait_for_timeout(300)
@@ -72,7 +72,7 @@ def test_switch_off_the_unit_that_matters_and_all_on_brings_the_accuracy_back(pa
     wait_idle(page)
     accuracy(page, "with 2 units off")
     click(page, "Draw the pruning curve")
-    page.locator('[class*="st-key-switch-pruning"]').wait_for(timeout=120_000)
+    page.locator('[class*="st-key-inside-switch-pruning"]').wait_for(timeout=120_000)
     no_exception(page)
     shots = []
     for part, where in (("layer-grid", ".st-key-inside-layer1-trained"), ("diagram", ".st-key-inside-diagram")):

@@ -15,6 +15,7 @@ import pytest
 from core import ablation, inside, models
 from core.errors import CoreError
 from core.layers import BatchNorm, Dense, Dropout
+from core.presets import PRESETS
 from core.spec import AutoEncoderSpec, MLPSpec
 
 ACTIVATIONS = {
@@ -170,8 +171,14 @@ def test_a_mask_zeroes_even_nan_and_repeats_over_flattened_positions_for_channel
     values = np.array([[np.nan, np.inf, 2.0, -3.0, 5.0, 6.0]], np.float32)  # 3 positions x 2 channels
     got = np.asarray(ablation.mask_values(values, np.array([0.0, 1.0], np.float32)))
     np.testing.assert_array_equal(got, [[0.0, np.inf, 0.0, -3.0, 0.0, 6.0]])
+    image = np.arange(1, 13, dtype=np.float32).reshape(1, 2, 2, 3)  # 12 units of a Dense layer made an image
+    mask = np.ones(12, np.float32)
+    mask[[0, 4, 11]] = 0.0
+    np.testing.assert_array_equal(
+        np.asarray(ablation.mask_values(image, mask)).ravel(), [0, 2, 3, 4, 0, 6, 7, 8, 9, 10, 11, 0]
+    )
     with pytest.raises(CoreError, match="does not fit"):
-        ablation.mask_values(values, np.ones(4, np.float32))
+        ablation.mask_values(values, np.ones(5, np.float32))
 
 
 def test_bad_switches_are_refused_with_a_clear_message():
@@ -223,3 +230,28 @@ def test_conv_channels_switch_off_with_the_same_mask_on_the_last_axis():
     with ablation.switched_off({"Conv_0": np.array([1, 0, 0, 1], np.float32)}):
         got = model.apply(variables, x)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_cnn_of_the_registry_switches_channels_off_as_if_the_next_layer_never_saw_them(sample):
+    spec = PRESETS["flax MNIST example (CNN)"][1]
+    layers = {layer.path: layer for layer in ablation.switchable_layers(spec)}
+    assert (layers["Conv_1"].units, layers["Conv_1"].positions) == (64, 196)  # channels, on a 14x14 image
+    variables = jax.tree_util.tree_map(np.array, models.init_variables(spec))
+    x = inside.as_inputs(sample.test_images[:4])
+    got = ablation.switched_outputs(spec, variables, x, ablation.masks_for(spec, {"Conv_1": [5, 60]}))
+    # Conv_1, relu, a 2x2 pool, then Dense_0 on the 7x7x64 values flattened channels last: its rows from
+    # channels 5 and 60 set to 0 give the same answers
+    kernel = variables["params"]["Dense_0"]["kernel"]
+    kernel[np.isin(np.arange(kernel.shape[0]) % 64, [5, 60])] = 0.0
+    np.testing.assert_allclose(got, models.build_model(spec).apply(variables, x), rtol=1e-4, atol=1e-5)
+    next_kernel = variables["params"]["Conv_1"]["kernel"]  # (3, 3, 32 in, 64 out)
+    np.testing.assert_allclose(
+        ablation.outgoing_strength(spec, variables, "Conv_0"),
+        np.sqrt((next_kernel**2).sum(axis=(0, 1, 3))),
+        rtol=1e-5,
+    )
+    held_out = ablation.HeldOut(x, sample.test_labels[:4])
+    ranking = ablation.unit_importance(spec, variables, held_out, "Conv_0")
+    assert ranking.scores.shape == (32,)
+    one = ablation.score(spec, variables, held_out, ablation.masks_for(spec, {"Conv_0": [7]}))
+    assert ranking.scores[7] == pytest.approx(one)

@@ -22,6 +22,11 @@ from testkit.waits import HANG_S
 
 MLP = ModelSpec(kind="mlp", hidden=parse_layers("256, batchnorm, dropout:0.2, 128", "hidden"))
 AUTOENCODER = ModelSpec.autoencoder(encoder=(256, 32), decoder=(256,))
+CONV_AUTOENCODER = ModelSpec(
+    kind="autoencoder",
+    encoder=parse_layers("conv:8, avgpool, 16", "e", code_activation="linear"),
+    decoder=parse_layers("convt:8", "d"),
+)
 #: What a script may import: the standard library, jax, flax, optax, numpy (tensorflow_datasets to download MNIST)
 ALLOWED = {"argparse", "gzip", "json", "os", "sys", "collections", "typing", "flax", "jax", "numpy", "optax",
            "tensorflow_datasets"}  # fmt: skip
@@ -39,10 +44,11 @@ def imported_modules(source: str) -> set[str]:
 
 
 @pytest.mark.parametrize("api", ["linen", "nnx"])
-@pytest.mark.parametrize("spec", [MLP, AUTOENCODER], ids=["mlp", "autoencoder"])
+@pytest.mark.parametrize("spec", [MLP, AUTOENCODER, CONV_AUTOENCODER], ids=["mlp", "autoencoder", "conv"])
 def test_a_script_imports_only_jax_flax_optax_numpy_and_carries_the_runs_settings(spec, api):
     config = TrainConfig(optimizer="sgd", learning_rate=0.05, batch_size=32, epochs=3, seed=9, l2=0.001, noise=0.1)
     script = code_export.training_script(spec, config, api)
+    compile(script, "train.py", "exec")
     assert imported_modules(script) <= ALLOWED
     for line in ('"optimizer": "sgd"', '"learning_rate": 0.05', '"batch_size": 32', '"epochs": 3', '"seed": 9',
                  '"l2": 0.001', '"noise": 0.1', '"augment": True'):  # fmt: skip
@@ -99,8 +105,8 @@ def test_exported_classifier_scripts_train_on_fashion_mnist_alike_in_linen_and_n
     scripts = {api: code_export.training_script(MLP, config, api) for api in ("linen", "nnx")}
     results = run_scripts(scripts, tmp_path, fashion_dir)
     linen, nnx = results["linen"]["test_accuracy"], results["nnx"]["test_accuracy"]
-    assert linen > 0.75 and nnx > 0.75  # chance is 0.1
-    assert abs(linen - nnx) <= 0.02
+    assert linen > 0.75 and nnx > 0.75, results  # chance is 0.1
+    assert abs(linen - nnx) <= 0.02, results
 
 
 @pytest.mark.slow
@@ -112,5 +118,5 @@ def test_exported_autoencoder_scripts_beat_the_mean_image_alike_in_linen_and_nnx
     scripts = {api: code_export.training_script(AUTOENCODER, TrainConfig(epochs=1), api) for api in ("linen", "nnx")}
     results = run_scripts(scripts, tmp_path, fashion_dir)
     linen, nnx = results["linen"]["test_mse"], results["nnx"]["test_mse"]
-    assert linen < baseline / 2 and nnx < baseline / 2
-    assert abs(linen - nnx) <= 0.02 * baseline  # "2 points" of the baseline
+    assert linen < baseline / 2 and nnx < baseline / 2, (baseline, results)
+    assert abs(linen - nnx) <= 0.02 * baseline, (baseline, results)  # "2 points" of the baseline

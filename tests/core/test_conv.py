@@ -258,3 +258,106 @@ def test_an_uploaded_checkpoint_with_an_impossible_stack_is_refused(small):
     payload["spec"] = json.dumps(data)
     with pytest.raises(checkpoint.CheckpointError, match=r"invalid model.*hidden\[1\]: a convolution needs an image"):
         checkpoint.from_bytes(serialization.msgpack_serialize(payload))
+
+
+# ----- training: the sweep, the command line, Continue ----------------------------------------------
+
+
+def test_a_sweep_scales_a_conv_layer_s_channels_as_its_width():
+    from core.training.sweep import SweepPlan, scalable_layers, spec_with_width
+
+    assert scalable_layers(FLAX_EXAMPLE) == (0, 2, 4)  # the two convs and the Dense layer, not the pools
+    assert spec_with_width(FLAX_EXAMPLE, 0, 8).hidden[0] == Conv(8, 3, "relu")
+    halved = spec_with_width(FLAX_EXAMPLE, "all", 128)  # the widest (256) becomes 128: every width halves
+    assert [layer.units() for layer in halved.hidden] == [16, None, 32, None, 128]
+    plan = SweepPlan(FLAX_EXAMPLE, 2, (8, 16))
+    assert plan.specs[0].parameter_count == 320 + (9 * 32 + 1) * 8 + (7 * 7 * 8 + 1) * 256 + 2_570
+    assert "layer 3 of 5 (64 units)" in plan.describe()
+    with pytest.raises(Exception, match="layer 1 is avgpool, which has no width"):
+        SweepPlan(FLAX_EXAMPLE, 1, (8, 16))
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    from core.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_cli_trains_and_saves_a_conv_classifier_and_a_conv_autoencoder(capsys, tmp_path):
+    from core.runs import checkpoint
+
+    common = ("--epochs", "1", "--train-fraction", "0.25", "--no-augment", "--quiet")
+    code, out, err = _cli(capsys, "train", "--layers", "conv:8,batchnorm,maxpool,dropout:0.1,32",
+                          "--save", str(tmp_path / "cnn.msgpack"), *common)  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"] == "MLP 784-conv8-batchnorm-maxpool-dropout 0.1-32-10" and result["status"] == "finished"
+    assert result["params"] == 80 + 16 + (14 * 14 * 8 + 1) * 32 + 330 == 50_634
+    assert result["test_accuracy"] > 0.5  # one epoch of 1,125 digits; chance is 10%
+    saved = checkpoint.load(tmp_path / "cnn.msgpack")
+    assert saved.batch_stats["BatchNorm_0"]["mean"].shape == (8,)
+    code, out, err = _cli(capsys, "train", "--model", "autoencoder", "--encoder", "conv:8,maxpool,16",
+                          "--decoder", "convt:8", "--save", str(tmp_path / "ae.msgpack"), *common)  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"] == "AutoEncoder 784-conv8-maxpool-[16]-convt8-784" and result["status"] == "finished"
+    # 17 steps: it has moved off its start, a grey 0.5 everywhere (about 0.22 on these digits)
+    assert result["test_mse"] < 0.2
+    assert checkpoint.load(tmp_path / "ae.msgpack").params["decoder"]["Conv_0"]["kernel"].shape == (3, 3, 8, 1)
+
+
+def test_a_conv_model_resumes_exactly_and_trains_on_two_devices_alike(small):
+    from core.training import train
+
+    spec = ModelSpec(kind="mlp", hidden=parse_layers("conv:4, batchnorm, avgpool, dropout:0.2, 16", "hidden"))
+    config = TrainConfig(batch_size=64, epochs=2, seed=3, augment=False)
+    whole = train(spec, config, small)
+    first = train(spec, config.with_epochs(1), small)
+    resumed = train(spec, config, small, resume=first)
+    assert resumed.history.step_losses == whole.history.step_losses
+    np.testing.assert_allclose(resumed.params["Conv_0"]["kernel"], whole.params["Conv_0"]["kernel"], atol=1e-6)
+    assert whole.test_metrics["accuracy"] > 0.3
+
+
+DATA_PARALLEL = """
+import json, jax, numpy as np
+from core.data import load_dataset, make_dataset
+from core.layer_items import parse_layers
+from core.spec import ModelSpec
+from core.training import TrainConfig, train
+sample = load_dataset("sample")
+data = make_dataset("part", "first 1,024 / 200", sample.class_names, (sample.train_images[:1024],
+    sample.train_labels[:1024]), (sample.test_images[:200], sample.test_labels[:200]))
+spec = ModelSpec(kind="mlp", hidden=parse_layers("conv:4, batchnorm, avgpool, 16", "hidden"))
+result = train(spec, TrainConfig(epochs=1, batch_size=64, augment=False), data)
+print(json.dumps({"devices": result.extra["devices"], "split": result.extra["split"],
+    "losses": result.history.step_losses, "kernel": np.asarray(result.params["Conv_0"]["kernel"]).ravel().tolist()}))
+"""
+
+
+@pytest.mark.slow
+def test_two_devices_split_each_batch_of_a_conv_model_and_match_one_device():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def run(devices: int) -> dict:
+        env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root), "FLAX_DASHBOARD_JAX_CACHE": "off"}
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+        proc = subprocess.run([sys.executable, "-c", DATA_PARALLEL], capture_output=True, text=True, env=env,
+                              cwd=root, timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    one, two = run(1), run(2)
+    assert (one["devices"], two["devices"], two["split"]) == (1, 2, "batch")
+    np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-5)
+    np.testing.assert_allclose(two["kernel"], one["kernel"], rtol=1e-4, atol=1e-6)

@@ -22,10 +22,10 @@ def test_a_width_sweep_resizes_a_conv_layers_channels():
     # (5*5*8 + 1) * 64 conv parameters, and the Dense layer now takes 7*7*64 values
     assert wider.parameter_count == 80 + (25 * 8 + 1) * 64 + (7 * 7 * 64 + 1) * 32 + 33 * 10
     scaled = spec_with_width(CNN, ALL_LAYERS, 64)  # the widest (32 units) becomes 64: everything doubles
-    assert [one.sweep_width for one in scaled.layers if one.sweep_width] == [16, 32, 64]
+    assert [one.units() for one in scaled.layers if one.units()] == [16, 32, 64]
     with pytest.raises(Exception, match="has no width"):
         SweepPlan(CNN, 1, (8, 16), (0,), TrainConfig(epochs=1))
-    assert "layer 3 of 5 (16 channels)" in SweepPlan(CNN, 2, (8, 16), (0,), TrainConfig(epochs=1)).describe()
+    assert "layer 3 of 5 (16 units)" in SweepPlan(CNN, 2, (8, 16), (0,), TrainConfig(epochs=1)).describe()
 
 
 def test_feature_maps_and_channel_strength_come_from_the_captured_conv_outputs():

@@ -123,8 +123,11 @@ def test_variables_results_draw_and_sweep_pages_after_training(app, trained_bn):
     assert not app.exception and "trained" in app.success[0].value
     stats = _table(app, "average running mean")
     trained_mean = float(np.mean(trained_bn.batch_stats["BatchNorm_0"]["mean"]))
-    assert stats["average running mean"][0] == pytest.approx(trained_mean) and trained_mean != 0
-    assert any("after training" in m.value for m in app.markdown)
+    # before and after training, as the README promises (issue 30)
+    assert list(stats["when"]) == ["before training", "after training"]
+    assert list(stats["average running mean"]) == [0, pytest.approx(trained_mean)] and trained_mean != 0
+    assert stats["average running variance"][0] == 1
+    assert any("before and after training" in m.value for m in app.markdown)
 
     app.switch_page("pages/results.py").run()
     assert not app.exception

@@ -38,7 +38,7 @@ def test_prepare_onnx_offers_the_checked_file(app, sample, spec, file_name, word
     result = train(spec, TrainConfig(epochs=1), sample)
     _prepare(app, result)
     labels = [b.proto.label for b in app.get("download_button")]
-    assert labels == ["Download checkpoint", "Download ONNX"]
+    assert {"Download checkpoint", "Download ONNX"} <= set(labels)
     check = next(c.value for c in app.caption if c.value.startswith("Checked with onnxruntime"))
     assert "on 500 test images" in check and check.endswith(words)
     kept = state(app).train.onnx[1]
@@ -58,4 +58,5 @@ def test_a_run_whose_test_images_are_gone_gets_no_file_and_the_reason(app, sampl
     assert not app.exception
     [warning] = [w.value for w in app.warning if w.value.startswith("No ONNX file")]
     assert "test images" in warning and "cannot be loaded" in warning
-    assert [b.proto.label for b in app.get("download_button")] == ["Download checkpoint"]
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert "Download checkpoint" in labels and "Download ONNX" not in labels

@@ -48,8 +48,8 @@ def test_a_switched_off_unit_changes_score_grid_and_diagram_and_all_on_restores_
     assert before["Test accuracy, unchanged"] == before["Test accuracy, with 0 units off"]
     ranking = ablation.unit_importance(MLP, trained_mlp.variables, held_out(sample), "Dense_0")
     top = int(ranking.ranked()[0])
-    app.number_input(key="switch.unit").set_value(top).run()
-    app.button(key="switch.toggle").click().run()
+    app.number_input(key="inside.switch.unit").set_value(top).run()
+    app.button(key="inside.switch.toggle").click().run()
     assert not app.exception
     after = metrics(app)
     assert after["Test accuracy, unchanged"] == before["Test accuracy, unchanged"]
@@ -65,7 +65,7 @@ def test_a_switched_off_unit_changes_score_grid_and_diagram_and_all_on_restores_
     assert len(crosses) == 1 and len(numbers(crosses[0]["x"])) == 1
     clickable = next(c for c in charts(app) if title(c).endswith("click a unit"))
     assert numbers(clickable["data"][1]["customdata"]).tolist() == [top]
-    app.button(key="switch.all_on").click().run()
+    app.button(key="inside.switch.all_on").click().run()
     assert metrics(app) == before and state(app).switches.off == {}
     crossed = [t for c in charts(app) for t in c["data"] if t.get("marker", {}).get("symbol") == "x-thin"]
     assert all(len(numbers(t["x"])) == 0 for t in crossed)  # no unit crossed out anywhere
@@ -73,18 +73,18 @@ def test_a_switched_off_unit_changes_score_grid_and_diagram_and_all_on_restores_
 
 def test_which_units_matter_and_the_pruning_curve_show_the_core_numbers(app, sample, trained_mlp):
     open_inside(app, trained_mlp)
-    app.selectbox(key="switch.layer").set_value("Dense_1").run()
-    app.button(key="switch.rank").click().run()
+    app.selectbox(key="inside.switch.layer").set_value("Dense_1").run()
+    app.button(key="inside.switch.rank").click().run()
     assert not app.exception
     ranking = ablation.unit_importance(MLP, trained_mlp.variables, held_out(sample), "Dense_1")
     bars = next(c for c in charts(app) if title(c).startswith("The 15 units of 256 that matter most"))
     assert bars["data"][0]["y"] == [f"unit {u}" for u in ranking.ranked()[:15]]
     np.testing.assert_allclose(numbers(bars["data"][0]["x"]), ranking.drops[ranking.ranked()[:15]] * 100, atol=1e-6)
     top = int(ranking.ranked()[0])
-    app.button(key="switch.top").click().run()
+    app.button(key="inside.switch.top").click().run()
     assert state(app).switches.off == {"Dense_1": frozenset({top})}
     assert metrics(app)["Test accuracy, with 1 unit off"] == f"{ranking.scores[top]:.1%}"
-    app.button(key="switch.prune").click().run()
+    app.button(key="inside.switch.prune").click().run()
     assert not app.exception
     curve = ablation.pruning_curve(MLP, trained_mlp.variables, held_out(sample), "Dense_1")
     lines = next(c for c in charts(app) if any(t.get("name") == "the strongest k" for t in c["data"]))
@@ -98,10 +98,10 @@ def test_an_autoencoder_shows_its_reconstruction_error_and_reconstructions_with_
 ):
     open_inside(app, trained_autoencoder)
     app.sidebar.toggle(key="sidebar.presenter").set_value(True).run()
-    app.selectbox(key="switch.layer").set_value("encoder/Dense_2").run()
+    assert app.selectbox(key="inside.switch.layer").value == "encoder/Dense_2"  # the code, chosen first
     for unit in (0, 1, 2, 3):
-        app.number_input(key="switch.unit").set_value(unit).run()
-        app.button(key="switch.toggle").click().run()
+        app.number_input(key="inside.switch.unit").set_value(unit).run()
+        app.button(key="inside.switch.toggle").click().run()
     assert not app.exception
     masks = ablation.masks_for(AUTOENCODER, {"encoder/Dense_2": [0, 1, 2, 3]})
     error = ablation.score(AUTOENCODER, trained_autoencoder.variables, held_out(sample), masks)
