@@ -31,8 +31,8 @@ st.markdown(
     "all by clicking.**"
 )
 st.caption(
-    "Stack Dense layers: every unit of a layer is connected to every unit of the layer before. "
-    "Wider layers can learn more, at the cost of more parameters."
+    "Stack Dense layers (every unit connected to every unit of the layer before) and, for images, Conv and "
+    "pooling layers (small filters slid over the image). Wider layers can learn more, at the cost of more parameters."
 )
 
 top = st.columns([2.6, 3, 1.2], vertical_alignment="bottom")  # both kinds fit in presenter mode at 1280

@@ -34,7 +34,7 @@ def test_build_page_counts_the_flax_cnn_as_model_init_does(app):
     assert state(app).spec == FLAX_CNN.replace(seed=state(app).spec.seed)
     assert metric(app, "Parameters") == f"{_init_count(FLAX_CNN):,}" == "824,458"
     costs = model_costs(FLAX_CNN, state(app).config)
-    assert metric(app, "Work per image") == f"{human_count(costs.forward_flops)} operations"
+    assert metric(app, "Operations per image") == human_count(costs.forward_flops)
     shapes = next(c.value for c in app.caption if c.value.startswith("Shapes: "))
     assert shapes == "Shapes: 28x28x1 → 28x28x32 → 14x14x32 → 14x14x64 → 7x7x64 → 256 → 10"
     table = app.dataframe[0].value
