@@ -20,7 +20,7 @@ POSITIVE, NEGATIVE = "#2f6db3", "#d1453b"
 WIDTHS = (0.6, 1.2, 2.2, 3.6)
 
 
-def _colour_scale(values: np.ndarray) -> dict:
+def colour_scale(values: np.ndarray) -> dict:
     """Blue-white-red around 0 when values go negative; light to dark for values that are all >= 0."""
     finite = np.asarray(values, np.float64)[np.isfinite(values)]
     if finite.size == 0:  # a diverged model's NaNs: an empty grid rather than an error
@@ -32,7 +32,7 @@ def _colour_scale(values: np.ndarray) -> dict:
     return {"colorscale": "Blues", "cmin": 0.0, "cmax": max(high, 1e-6)}
 
 
-def _grid_layout(title: str, height: int) -> dict:
+def grid_layout(title: str, height: int) -> dict:
     """Square cells, no axes, the first row on top (one layout dict: building a figure once is faster)."""
     return {
         "title": title, "height": height, "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
@@ -48,7 +48,7 @@ def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: st
     grid = np.full(rows * cols, np.nan, np.float32)
     grid[: values.size] = values
     numbers = np.arange(rows * cols).reshape(rows, cols)
-    scale = _colour_scale(values)
+    scale = colour_scale(values)
     fig = go.Figure(
         go.Heatmap(
             z=grid.reshape(rows, cols),
@@ -61,7 +61,7 @@ def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: st
             hovertemplate=f"{what} %{{customdata}}: %{{z:.2f}}<extra></extra>",
             colorbar={"thickness": 10, "len": 0.9},
         ),
-        layout=_grid_layout(title, height),
+        layout=grid_layout(title, height),
     )
     return fig
 
@@ -69,7 +69,7 @@ def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: st
 def image_figure(image: np.ndarray, title: str, height: int = 260, what: str = "weight") -> go.Figure:
     """A 2-D array (a unit's 28x28 incoming weights) as a heatmap, 0 in white; hover gives row, column, value."""
     image = np.asarray(image, np.float32)
-    scale = _colour_scale(image)
+    scale = colour_scale(image)
     fig = go.Figure(
         go.Heatmap(
             z=image,
@@ -79,7 +79,7 @@ def image_figure(image: np.ndarray, title: str, height: int = 260, what: str = "
             hovertemplate=f"row %{{y}}, column %{{x}}: {what} %{{z:.3f}}<extra></extra>",
             colorbar={"thickness": 10, "len": 0.9},
         ),
-        layout=_grid_layout(title, height),
+        layout=grid_layout(title, height),
     )
     return fig
 
@@ -191,7 +191,7 @@ def _unit_traces(
                 mode="markers",
                 name=layer.name,
                 showlegend=False,
-                marker={"size": dot, "color": values, **_colour_scale(values), "line": {"width": 0.5, "color": "#777"}},
+                marker={"size": dot, "color": values, **colour_scale(values), "line": {"width": 0.5, "color": "#777"}},
                 # a click selects one unit: the others keep their colour instead of fading out
                 selected={"marker": {"opacity": 1.0}},
                 unselected={"marker": {"opacity": 1.0}},

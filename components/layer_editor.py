@@ -1,5 +1,5 @@
-"""The layer-stack editor: add, remove, reorder and resize Dense layers, and place Dropout,
-BatchNorm and LayerNorm layers between them.
+"""The layer-stack editor: add, remove, reorder and resize Dense and Conv layers (a Conv layer's channels,
+kernel and activation), and place pooling, Dropout, BatchNorm and LayerNorm layers between them.
 
 Every change goes through ``ModelSpec`` validation; an invalid value is refused inline
 with the spec's own message and the model keeps its last valid shape.
@@ -7,9 +7,12 @@ with the spec's own message and the model keeps its last valid shape.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from components.state import AppState, get_state
+from core.conv_layers import MAX_CHANNELS, MAX_KERNEL, Conv
 from core.errors import SpecError
 from core.layer_items import layers_text, parse_layers
 from core.layers import ACTIVATIONS, LAYER_KINDS, MAX_WIDTH, Dense, Dropout, Layer
@@ -27,6 +30,11 @@ WIDTH_HELP = (
 ACTIVATION_HELP = "The function applied to each unit's sum. " + " ".join(
     f"{name}: {text}." for name, text in ACTIVATIONS.items()
 )
+CHANNELS_HELP = (
+    f"How many filters this convolution has, 1 to {MAX_CHANNELS:,}: each makes one channel (one small image) of "
+    "its output, from every channel of its input."
+)
+KERNEL_HELP = f"The filter's size in pixels (3: 3x3), 1 to {MAX_KERNEL}; it must fit in the image the layer gets."
 RATE_HELP = (
     "The share of values Dropout zeroes at random while training (0.2: one in five), a new pattern every step; "
     "the others are scaled up so the sum stays the same on average. When evaluating, nothing is dropped."
@@ -66,8 +74,12 @@ def _add(stack: str, kind_key: str) -> None:
     kind = LAYER_KINDS[st.session_state.get(kind_key, Dense.name)]
     if kind is not Dense:  # a Dense layer's width follows the layers around it
         new = kind.for_editor()
-        # an encoder ends with its code: the new layer goes before it
-        layers.insert(len(layers) - 1 if stack == "encoder" and layers else len(layers), new)
+        # an encoder ends with its code: the new layer goes before it; an image layer goes before the first
+        # Dense layer of a classifier or an encoder (which flattens the image)
+        place = len(layers) - 1 if stack == "encoder" and layers else len(layers)
+        if kind.image_layer and stack != "decoder":
+            place = min([place, *(i for i, layer in enumerate(layers) if layer.is_dense)])
+        layers.insert(place, new)
         _apply(state, stack, layers)
         return
     dense = [layer for layer in layers if layer.is_dense]
@@ -87,7 +99,11 @@ def _edit(stack: str, index: int, field: str, key: str) -> None:
     state = get_state()
     layers = list(getattr(state.spec, stack))
     value = st.session_state[key]
-    if field == "width":
+    if isinstance(layers[index], Conv):
+        if value is None:
+            return
+        layers[index] = replace(layers[index], **{field: value if field == "activation" else int(value)})
+    elif field == "width":
         if value is None:
             return
         layers[index] = Layer(value, layers[index].activation)  # 2.5 stays 2.5: refused, never cut to 2
@@ -123,6 +139,10 @@ def layer_editor(state: AppState) -> ModelSpec:
             # icon columns wide enough for a 36 px button, the width field wide enough for its -/+ steppers
             cols = st.columns([0.55, 2.8, 2.1, 0.85, 0.85, 0.85], gap="xsmall", vertical_alignment="bottom")
             cols[0].markdown(_layer_label(stack, i, len(layers)))
+            if isinstance(layer, Conv):
+                rows.append(_conv_row(cols, stack, i, layer, version))
+                _row_buttons(cols, stack, i, len(layers), version)
+                continue
             if not layer.is_dense:
                 rows.append(_other_layer_row(cols, stack, i, layer, version))
                 _row_buttons(cols, stack, i, len(layers), version)
@@ -131,7 +151,8 @@ def layer_editor(state: AppState) -> ModelSpec:
             _row_buttons(cols, stack, i, len(layers), version)
         add = st.columns([2.1, 2.5], gap="xsmall", vertical_alignment="bottom")
         kind_key = f"build.{stack}.newkind.v{version}"
-        add[0].selectbox("Kind of layer to add", list(NEW_LAYER_WORDS), format_func=NEW_LAYER_WORDS.get,
+        kinds = [name for name, kind in LAYER_KINDS.items() if stack == "decoder" or not kind.decoder_only]
+        add[0].selectbox("Kind of layer to add", kinds, format_func=NEW_LAYER_WORDS.get,
                          key=kind_key, help=NEW_LAYER_HELP, label_visibility="collapsed")  # fmt: skip
         add[1].button("Add layer", icon=":material/add:", key=f"build.{stack}.add.v{version}", on_click=_add,
                       args=(stack, kind_key))  # fmt: skip
@@ -184,12 +205,35 @@ def _dense_row(cols, stack: str, index: int, layer: Layer, version: int) -> Laye
     return Layer(width, activation)
 
 
+def _conv_row(cols, stack: str, index: int, layer: Conv, version: int) -> Layer:
+    """A Conv (or ConvTranspose) layer's row: its channels and kernel size, and its activation."""
+    key = f"build.{stack}.{index}"
+    shown = "visible" if index == 0 else "collapsed"
+    size = cols[1].columns([1.5, 1.1], gap="xsmall")
+    features = size[0].number_input(f"{layer.title} channels", value=layer.features, step=1,
+                                    key=f"{key}.features.v{version}", on_change=_edit,
+                                    args=(stack, index, "features", f"{key}.features.v{version}"),
+                                    help=f"{layer.description}. {CHANNELS_HELP}", label_visibility=shown)  # fmt: skip
+    kernel = size[1].number_input("kernel", value=layer.kernel, step=2, key=f"{key}.kernel.v{version}",
+                                  on_change=_edit, args=(stack, index, "kernel", f"{key}.kernel.v{version}"),
+                                  help=KERNEL_HELP, label_visibility=shown)  # fmt: skip
+    activation = cols[2].selectbox("activation", list(ACTIVATIONS), index=list(ACTIVATIONS).index(layer.activation),
+                                   key=f"{key}.activation.v{version}", on_change=_edit,
+                                   args=(stack, index, "activation", f"{key}.activation.v{version}"),
+                                   help=ACTIVATION_HELP, label_visibility=shown)  # fmt: skip
+    return type(layer)(
+        layer.features if features is None else int(features),
+        layer.kernel if kernel is None else int(kernel),
+        activation,
+    )
+
+
 def _other_layer_row(cols, stack: str, index: int, layer: Layer, version: int) -> Layer:
-    """A Dropout, BatchNorm or LayerNorm row: its kind, and a dropout's rate."""
+    """A pooling, Dropout, BatchNorm or LayerNorm row: its kind, and a dropout's rate."""
     first = "visible" if index == 0 else "collapsed"
     if not isinstance(layer, Dropout):
         cols[1].markdown(f"**{layer.title}**", help=layer.description)
-        cols[2].caption("keeps the number of values")
+        cols[2].caption("halves the height and width" if layer.growth < 1 else "keeps the number of values")
         return layer
     rate_key = f"build.{stack}.{index}.rate.v{version}"
     cols[1].markdown("**Dropout** rate", help=Dropout.description)
@@ -216,7 +260,8 @@ def widths_text(layers: tuple[Layer, ...], code: bool = False) -> str:
 
 ITEMS_HELP = (
     "Comma-separated items: a width (512) or width:activation (512:gelu), dropout:RATE (dropout:0.2), batchnorm, "
-    "layernorm. A width alone uses the activation chosen below."
+    "layernorm, conv:CHANNELS[:KERNEL[:ACTIVATION]] (conv:32:3:relu), maxpool, avgpool, and in a decoder "
+    "convt:CHANNELS[:KERNEL[:ACTIVATION]]. A width alone uses the activation chosen below."
 )
 
 

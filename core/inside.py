@@ -20,6 +20,7 @@ import numpy as np
 
 from core import models
 from core.ablation import Masks, mask_values, switched_off
+from core.conv_layers import Conv
 from core.errors import CoreError
 from core.spec import ModelSpec
 
@@ -121,16 +122,45 @@ def layer_outputs(
     masks = {path: jnp.asarray(mask, jnp.float32) for path, mask in (masks or {}).items()}
     output, captured = _captured(spec, models.as_variables(variables), inputs, masks)
     dense = {layer.path: layer for layer in models.dense_layers(spec)}
+    convs = conv_activations(spec)
     rows = []
     for path, kind in captured_modules(spec.replace(seed=0)):
         before = captured[path].reshape(len(inputs), -1)
         layer = dense.get(path)
-        activation = layer.activation if layer is not None else "linear"
+        activation = layer.activation if layer is not None else convs.get(path, "linear")
         values = np.asarray(getattr(nn, activation)(before)) if activation != "linear" else before
         if path in masks:  # flax captured the layer itself; what it passes on has the switched units at 0
             values = np.asarray(mask_values(values, masks[path]))
         rows.append(LayerOutput(path, kind, layer.role if layer else "other", activation, before, values))
     return rows, output
+
+
+def conv_activations(spec: ModelSpec) -> dict[str, str]:
+    """{flax path: activation} of the model's Conv and ConvTranspose layers (flax captures the convolution;
+    its activation follows as a plain function, as for a Dense layer)."""
+    return {
+        path: placed.layer.activation
+        for path, placed in zip(models.layer_paths(spec), spec.layer_shapes(), strict=True)
+        if isinstance(placed.layer, Conv)
+    }
+
+
+def image_shape(spec: ModelSpec, path: str) -> tuple[int, int, int] | None:
+    """(height, width, channels) of what the captured module at ``path`` gives for one input, or None
+    when it gives flat values (a Dense layer, or a norm after one)."""
+    shape = _captured_shapes(spec.replace(seed=0)).get(path)
+    return shape if shape is not None and len(shape) == 3 else None
+
+
+def feature_maps(values: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """One input's flat values (H*W*C,) of an image layer as its channels' maps (C, H, W)."""
+    return np.asarray(values).reshape(shape).transpose(2, 0, 1)
+
+
+def channel_strength(values: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """How much each channel lights up for each input: the mean of its map, (N, H*W*C) -> (N, C)."""
+    values = np.asarray(values)
+    return values.reshape(len(values), -1, shape[-1]).mean(axis=1)
 
 
 def probabilities(scores: np.ndarray) -> np.ndarray:
@@ -171,7 +201,8 @@ def strongest_connections(kernel: np.ndarray, count: int) -> Connections:
 
 
 def kernel_of(variables: Any, path: str) -> np.ndarray:
-    """The kernel (inputs, outputs) of the Dense layer at ``path`` ("encoder/Dense_0")."""
+    """The kernel of the layer at ``path``: (inputs, outputs) for a Dense layer ("encoder/Dense_0"),
+    (K, K, in channels, out channels) for a Conv layer ("Conv_0")."""
     node = models.as_variables(variables)["params"]
     for key in path.split("/"):
         node = node[key]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import figures
-from components.frame import page, require_frame
+from components import conv_figures, figures
+from components.build_views import conv_view, next_steps
+from components.frame import require_frame
 from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
 from components.ui import advanced, explain, height
@@ -30,8 +31,8 @@ st.markdown(
     "all by clicking.**"
 )
 st.caption(
-    "Stack Dense layers: every unit of a layer is connected to every unit of the layer before. "
-    "Wider layers can learn more, at the cost of more parameters."
+    "Stack Dense layers (every unit connected to every unit of the layer before) and, for images, Conv and "
+    "pooling layers (small filters slid over the image). Wider layers can learn more, at the cost of more parameters."
 )
 
 top = st.columns([2.6, 3, 1.2], vertical_alignment="bottom")  # both kinds fit in presenter mode at 1280
@@ -101,6 +102,10 @@ with right:
         help=f"Arithmetic operations to classify or rebuild one image (forward pass). Learning from one "
         f"image costs about {human_count(costs.train_flops)} (forward + backward pass).",
     )  # fmt: skip
+    if conv_figures.uses_images(spec):
+        conv_view(spec)
+        next_steps()
+        st.stop()
     st.plotly_chart(figures.stack_figure(spec, height=height(340)), key="build.stack", config={"displayModeBar": False})
     others = [layer for layer in spec.layers if not layer.is_dense]
     if others:
@@ -136,7 +141,4 @@ with right:
         },
     )  # fmt: skip
 
-st.divider()
-nav = st.columns(3)
-nav[0].page_link(page("pages/variables.py"), label="Look inside the variables →", icon=":material/account_tree:")
-nav[1].page_link(page("pages/train.py"), label="Train this model →", icon=":material/show_chart:")
+next_steps()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from components import figures, inside_figures, resources, switch_figures, switches
+from components import conv_views, figures, inside_figures, resources, switch_figures, switches
 from components.frame import page, require_frame
 from components.images import tile
 from components.inside_figures import DiagramLayer
@@ -142,6 +142,9 @@ explain(
     "to blue (positive)."
 )
 for number, row in enumerate(rows, start=1):
+    if (maps_shape := inside.image_shape(spec, row.path)) is not None:
+        conv_views.feature_maps(spec, number, models_shown, maps_shape)
+        continue
     title = row.name(number)
     if row.role == "code":
         title += f": the {row.units:,} numbers the image is squeezed into"
@@ -156,10 +159,17 @@ for number, row in enumerate(rows, start=1):
             switch_figures.mark_grid(grid, switched_off[row.path], row.units, switch_units[row.path])
         column.plotly_chart(grid, key=f"inside.layer{number}.{label}")
 
+conv_views.channel_section(spec, variables, rows, dataset, model_key)
+
 # ----- the diagram ------------------------------------------------------------------------------
 st.markdown("### 3. The network as a diagram")
 dense = [row for row in rows if row.path in {layer.path for layer in models.dense_layers(spec)}]
 kernels = [inside.kernel_of(variables, row.path) for row in dense]
+if kernels[0].shape[0] != image.size:  # a conv model: its first Dense layer takes the last image's values
+    st.caption("The diagram draws the Dense layers of a model that starts with one: this one starts with "
+               "convolutions, whose channels are shown above.")  # fmt: skip
+    switches.switch_section(spec, variables, dataset, image, model_key if result is not None else None, rows)
+    st.stop()
 layers = [DiagramLayer("input", image.ravel())] + [
     DiagramLayer(row.name(number).split(" (")[0], row.values[0]) for number, row in enumerate(dense, start=1)
 ]

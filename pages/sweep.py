@@ -39,6 +39,7 @@ from core.training.sweep import (
     WIDTH,
     SweepPlan,
     kept_run,
+    sized_layers,
     summarise,
 )
 
@@ -98,7 +99,7 @@ def sweep_dataset(state: AppState) -> Dataset | None:
 def settings_form(state: AppState) -> SweepPlan | None:
     """The sweep's settings; the plan they describe (None, with the reason shown, if invalid)."""
     config, defaults = state.config, TrainConfig().to_dict()
-    layers = [*spec.dense_indices, ALL_LAYERS]  # dropout and normalisation layers have no width
+    layers = [*sized_layers(spec), ALL_LAYERS]  # a Conv layer's width is its channels; pooling, dropout, norms: none
     with st.form("sweep.settings"):
         seeds, batch_size = DEFAULT_SEEDS, config.batch_size  # presenter mode hides both and keeps these
         cols = st.columns([2, 3, 1] if advanced() else [2, 4])

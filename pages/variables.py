@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from components import figures
+from components import conv_views, figures
 from components.frame import require_frame
 from components.state import get_state
 from components.take_home import nnx_tab, script_downloads
@@ -249,6 +249,9 @@ if kernel_tab.open:
             "Kernel", kernels, key="variables.kernel", help="A weight matrix: inputs down, units across"
         )
         kernel = get_leaf(variables, chosen)
+        if kernel.ndim == 4:  # a convolution's (kernel, kernel, in channels, out channels)
+            conv_views.conv_kernel(chosen, kernel)
+            st.stop()
         left, right = st.columns(2)
         with left:
             st.plotly_chart(

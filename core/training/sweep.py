@@ -30,7 +30,7 @@ from core.training.results import Phase, Progress, TrainResult
 from core.training.stack import steps_per_epoch
 from core.training.sweep_plan import MAX_SEEDS, MAX_VALUES, SweepPlan, seed_groups
 from core.training.sweep_results import SweepRun, WidthSummary, keep_the_best_seed, kept_run, summarise, sweep_run
-from core.training.sweep_settings import ALL_LAYERS, SETTINGS, WIDTH, scalable_layers, spec_with_width
+from core.training.sweep_settings import ALL_LAYERS, SETTINGS, WIDTH, scalable_layers, sized_layers, spec_with_width
 from core.training.sweep_settings import DEFAULT_WIDTHS as DEFAULT_WIDTHS  # the Sweep page's defaults
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_LAYERS", "DEFAULT_WIDTHS", "MAX_SEEDS", "MAX_VALUES", "SETTINGS", "WIDTH", "SweepPlan", "SweepProgress",
     "SweepRun", "WidthSummary", "eta_seconds", "keep_the_best_seed", "kept_run", "run_sweep", "scalable_layers",
-    "seed_groups", "spec_with_width", "summarise", "sweep_run", "sweep_runs",
+    "seed_groups", "sized_layers", "spec_with_width", "summarise", "sweep_run", "sweep_runs",
 ]  # fmt: skip
 
 

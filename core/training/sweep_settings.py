@@ -28,7 +28,13 @@ DEFAULT_WIDTHS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
 def scalable_layers(spec: ModelSpec) -> tuple[int, ...]:
     """Indices into ``spec.layers`` that ``"all"`` scales: every layer with a width (Dense units, conv
     channels) but an autoencoder's code (Dropout, pooling and normalisation layers have none)."""
-    return tuple(i for i, layer in enumerate(spec.layers) if layer.units() is not None and i != spec.code_index)
+    return tuple(i for i in sized_layers(spec) if i != spec.code_index)
+
+
+def sized_layers(spec: ModelSpec) -> tuple[int, ...]:
+    """Indices into ``spec.layers`` of the layers with a width (Dense units, conv channels), the code included:
+    the layers the Sweep page offers to resize."""
+    return tuple(i for i, layer in enumerate(spec.layers) if layer.units() is not None)
 
 
 def spec_with_width(spec: ModelSpec, layer: int | str, width: int) -> ModelSpec:
