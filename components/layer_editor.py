@@ -15,7 +15,9 @@ from components.state import AppState, get_state
 from core.conv_layers import MAX_CHANNELS, MAX_KERNEL, Conv
 from core.errors import SpecError
 from core.layer_items import layers_text, parse_layers
-from core.layers import ACTIVATIONS, LAYER_KINDS, MAX_WIDTH, Dense, Dropout, Layer
+from core.layer_kinds import LAYER_KINDS
+from core.layers import ACTIVATIONS, MAX_WIDTH, Dense, Layer
+from core.norm_layers import Dropout
 from core.spec import MLPSpec, ModelSpec
 
 STACK_TITLES = {

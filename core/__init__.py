@@ -1,7 +1,8 @@
 """The dashboard's logic, without Streamlit: what ``components`` and ``pages`` draw comes from here.
 
-- Models: ``layers.py`` (the kinds of layer; ``conv_layers.py``: those that work on images; ``shapes.py``:
-  each layer's input and output shape; ``layer_items.py``: a stack of them as text), ``spec.py`` (the
+- Models: ``layers.py`` (what a layer is, and Dense; ``norm_layers.py``: Dropout and the normalisations;
+  ``conv_layers.py``: the layers that work on images; ``layer_kinds.py``: the registry of every kind;
+  ``shapes.py``: each layer's input and output shape; ``layer_items.py``: a stack as text), ``spec.py`` (the
   model a person edits, validated), ``presets.py`` (ready-made models), ``flax_layers.py`` and ``models.py``
   (the flax modules), ``tasks.py`` (what each kind is trained to do), ``costs.py`` (parameters, memory, FLOPs),
   ``variables.py`` (a variables tree), ``links.py`` (a model as a URL).

@@ -10,7 +10,7 @@ of the kernel: those are not counted, as XLA's cost analysis does not count them
 a transposed convolution likewise counts the taps that meet a real value of its input spread out with
 stride 2, which is each input value times each of the K*K taps that land inside the output; plus one
 addition of its bias and one activation per output value. A 2x2 max pool does 3 comparisons per output
-value, an average pool 3 additions and a division. They are registered in ``core.layers.LAYER_KINDS``;
+value, an average pool 3 additions and a division. They are registered in ``core.layer_kinds.LAYER_KINDS``;
 their flax calls are in ``core.flax_layers``.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.errors import SpecError
-from core.layers import ACTIVATIONS, LAYER_KINDS, Layer, Shape, activated, as_int, as_shape, shape_text
+from core.layers import ACTIVATIONS, Layer, Shape, activated, as_int, as_shape, shape_text
 
 MAX_CHANNELS = 1024
 MAX_KERNEL = 28
@@ -250,6 +250,3 @@ class AvgPool(MaxPool):
     json_example: ClassVar[str] = '{"type": "avgpool"}'
     operations: ClassVar[int] = 4  # per output value: 3 additions and a division
     nnx_function: ClassVar[str] = "nnx.avg_pool"
-
-
-LAYER_KINDS.update({kind.name: kind for kind in (Conv, MaxPool, AvgPool, ConvTranspose)})

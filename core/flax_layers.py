@@ -63,7 +63,7 @@ def layernorm(x, train: bool):
     return nn.LayerNorm()(x)
 
 
-#: The call of each kind of layer, by the name a model's layers give it (``core.layers.LAYER_KINDS``),
+#: The call of each kind of layer, by the name a model's layers give it (``core.layer_kinds.LAYER_KINDS``),
 #: and "reshape", which the models put where the shape of the values changes between layers.
 LAYERS = {
     "dense": dense,

@@ -1,6 +1,6 @@
 """A stack of layers as text and back: the items of the typed editor and the command line
 (``"512:relu, batchnorm, dropout:0.2"``), the parts of a link, and the JSON of a spec. Each kind of layer
-(``core.layers.LAYER_KINDS``) says its own item, link and JSON form; this module reads a whole stack.
+(``core.layer_kinds.LAYER_KINDS``) says its own item, link and JSON form; this module reads a whole stack.
 """
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import SpecError
-from core.layers import LAYER_KINDS, Dense, Layer
+from core.layer_kinds import LAYER_KINDS
+from core.layers import Dense, Layer
 
 MAX_LAYERS = 16
 

@@ -1,4 +1,4 @@
-"""The kinds of layer a stack holds: Dense (width, activation), Dropout (rate), BatchNorm and LayerNorm.
+"""What every kind of layer is (``Layer``), and the first kind: Dense (width, activation).
 
 Each kind is a frozen dataclass that owns everything that differs about it: the settings of its
 flax call (the call itself is ``core.flax_layers.LAYERS[name]``, shown to a person with the model),
@@ -6,12 +6,14 @@ its output size, its parameter, ``batch_stats`` and operation counts, its words,
 item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
 links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
 adds to a model (what a checkpoint must hold), and its flax NNX twin (``nnx_module``, ``nnx_code``: see
-``core.nnx_models``). ``LAYER_KINDS`` registers them by name; nothing else
-compares a layer's name. ``core.spec`` stacks them into models and ``core.models`` gives them to flax;
-``core.layer_items`` reads and writes a stack of them as items, link parts and JSON.
+``core.nnx_models``). The other kinds: ``core.norm_layers`` (Dropout, BatchNorm, LayerNorm) and
+``core.conv_layers`` (Conv, MaxPool, AvgPool, ConvTranspose); ``core.layer_kinds.LAYER_KINDS``
+registers every kind by name; nothing else compares a layer's name. ``core.spec`` stacks them into
+models and ``core.models`` gives them to flax; ``core.layer_items`` reads and writes a stack of them as
+items, link parts and JSON.
 Errors are SpecErrors naming the field.
 
-To add a kind: a subclass of ``Layer`` here added to ``LAYER_KINDS``, its flax call in
+To add a kind: a subclass of ``Layer`` added to ``core.layer_kinds.LAYER_KINDS``, its flax call in
 ``core.flax_layers.LAYERS`` under the same name, plus its tests (docs/ARCHITECTURE.md).
 """
 
@@ -88,14 +90,20 @@ class Layer:
     # ----- factories of earlier versions, kept for the callers and tests that use them ----------
     @staticmethod
     def dropout(rate: Any) -> Layer:
+        from core.norm_layers import Dropout
+
         return Dropout(rate)
 
     @staticmethod
     def batchnorm() -> Layer:
+        from core.norm_layers import BatchNorm
+
         return BatchNorm()
 
     @staticmethod
     def layernorm() -> Layer:
+        from core.norm_layers import LayerNorm
+
         return LayerNorm()
 
     # ----- what a kind says about itself (Dense overrides most) -----------------------------
@@ -321,130 +329,6 @@ class Dense(Layer):
         return cls(64)
 
 
-@dataclass(frozen=True)
-class Dropout(Layer):
-    """While training, zeroes each value with probability ``rate`` and scales the rest up; off when evaluating."""
-
-    rate: float = 0.0
-
-    name: ClassVar[str] = "dropout"
-    title: ClassVar[str] = "Dropout"
-    description: ClassVar[str] = (
-        "Dropout: while training, zeroes each value with probability `rate` (a new random pattern every "
-        "step) and scales the rest up; off when evaluating"
-    )
-    item_syntax: ClassVar[str] = "dropout:RATE"
-    json_example: ClassVar[str] = '{"type": "dropout", "rate": 0.2}'
-    rngs: ClassVar[tuple[str, ...]] = ("dropout",)
-    linen_name: ClassVar[str] = "Dropout"
-
-    def describe(self) -> str:
-        return f"dropout {self.rate:g}"
-
-    def nnx_code(self, inputs: Shape) -> str:
-        return f"nnx.Dropout({self.rate!r}, rngs=rngs)"
-
-    def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
-        return 2 * math.prod(as_shape(inputs)) if training else 0
-
-    def validated(self, where: str, what: str) -> Layer:
-        rate = validate.number(self.rate, f"{where}.rate", f"dropout rate of {what}", error=SpecError)
-        if not 0 <= rate < 1:
-            raise SpecError(
-                f"{where}.rate", f"a dropout rate is the share of values zeroed: at least 0 and below 1, got {rate:g}"
-            )
-        return Dropout(rate)
-
-    def settings(self) -> tuple:
-        return (self.rate,)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.name, "rate": self.rate}
-
-    @classmethod
-    def from_dict(cls, item: dict) -> Layer | None:
-        return None if set(item) - {"type", "rate"} else cls(item.get("rate", 0.0))
-
-    def item(self, usual_activation: str) -> str:
-        return f"dropout:{self.rate:g}"
-
-    @classmethod
-    def from_item(cls, head: str, tail: str, activation: str) -> Layer:
-        if not tail:
-            raise SpecError("", "give the rate, e.g. dropout:0.2")
-        return cls(tail)
-
-    def link_item(self) -> str:
-        return f"dropout.{self.rate:g}"
-
-    @classmethod
-    def from_link(cls, head: str, tail: str) -> Layer:
-        return cls(tail)  # ModelSpec validates the rate
-
-    @classmethod
-    def for_editor(cls) -> Layer:
-        return cls(0.2)
-
-
-@dataclass(frozen=True)
-class BatchNorm(Layer):
-    """Rescales each value with the batch's statistics while training, its running averages when evaluating."""
-
-    name: ClassVar[str] = "batchnorm"
-    title: ClassVar[str] = "BatchNorm"
-    description: ClassVar[str] = (
-        "BatchNorm: rescales each value to mean 0 and spread 1 using the statistics of the batch while "
-        "training, and the running averages it kept (batch_stats) when evaluating"
-    )
-    item_syntax: ClassVar[str] = "batchnorm"
-    json_example: ClassVar[str] = '{"type": "batchnorm"}'
-    collections: ClassVar[tuple[str, ...]] = ("batch_stats",)
-    linen_name: ClassVar[str] = "BatchNorm"
-
-    def parameter_count(self, inputs: int | Shape) -> int:
-        return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel of an image)
-
-    def nnx_code(self, inputs: Shape) -> str:
-        return f"nnx.BatchNorm({inputs[-1]}, momentum=0.9, rngs=rngs)"  # per channel; momentum as in linen
-
-    def batch_stats_count(self, inputs: int | Shape) -> int:
-        return 2 * as_shape(inputs)[-1]  # a running mean and variance per value (per channel of an image)
-
-    def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
-        return (7 if training else 4) * math.prod(as_shape(inputs))
-
-
-@dataclass(frozen=True)
-class LayerNorm(Layer):
-    """Rescales the values of each image to mean 0 and spread 1."""
-
-    name: ClassVar[str] = "layernorm"
-    title: ClassVar[str] = "LayerNorm"
-    description: ClassVar[str] = (
-        "LayerNorm: rescales the values of each image to mean 0 and spread 1 (the same in training and evaluation)"
-    )
-    item_syntax: ClassVar[str] = "layernorm"
-    json_example: ClassVar[str] = '{"type": "layernorm"}'
-    linen_name: ClassVar[str] = "LayerNorm"
-
-    def parameter_count(self, inputs: int | Shape) -> int:
-        return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel: flax normalises the last axis)
-
-    def nnx_code(self, inputs: Shape) -> str:
-        return f"nnx.LayerNorm({inputs[-1]}, rngs=rngs)"  # over the last axis, as linen
-
-    def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
-        return 7 * math.prod(as_shape(inputs))
-
-
-#: The one registry of the kinds of layer, by the name the JSON, the editor and the command line use;
-#: ``core.conv_layers`` adds the kinds that work on images (Conv, MaxPool, AvgPool, ConvTranspose).
-LAYER_KINDS: dict[str, type[Layer]] = {kind.name: kind for kind in (Dense, Dropout, BatchNorm, LayerNorm)}
-
-
 def width_of(layer: Layer) -> int:
     """A Dense layer's units; 0 for the kinds without a width (as earlier versions stored them)."""
     return layer.width if layer.is_dense else 0
-
-
-import core.conv_layers  # noqa: E402, F401 - registers the image layers (they subclass Layer)

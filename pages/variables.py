@@ -15,7 +15,7 @@ from components.ui import explain, extreme_values_notice, height
 from core import models
 from core.costs import parameter_diff
 from core.data import dataset_title
-from core.layers import BatchNorm, LayerNorm
+from core.norm_layers import BatchNorm, LayerNorm
 from core.variables import (
     batch_stats_rows,
     collections,

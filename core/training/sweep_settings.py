@@ -17,7 +17,7 @@ from typing import Any
 
 from core import validate
 from core.errors import ConfigError, SpecError
-from core.layers import Dropout
+from core.norm_layers import Dropout
 from core.spec import MIN_WIDTH, ModelSpec
 from core.training.config import TrainConfig
 

@@ -14,7 +14,8 @@ import pytest
 
 from core import ablation, inside, models
 from core.errors import CoreError
-from core.layers import BatchNorm, Dense, Dropout
+from core.layers import Dense
+from core.norm_layers import BatchNorm, Dropout
 from core.presets import PRESETS
 from core.spec import AutoEncoderSpec, MLPSpec
 

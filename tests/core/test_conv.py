@@ -13,7 +13,8 @@ from core import costs, links, models
 from core.conv_layers import AvgPool, Conv, ConvTranspose, MaxPool
 from core.errors import SpecError
 from core.layer_items import layer_from_link, layers_text, parse_layers
-from core.layers import LAYER_KINDS, Layer
+from core.layer_kinds import LAYER_KINDS
+from core.layers import Layer
 from core.spec import ModelSpec
 from core.training import TrainConfig
 

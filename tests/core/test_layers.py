@@ -14,7 +14,8 @@ import pytest
 from core import costs, flax_layers, links, models, predict
 from core.errors import SpecError
 from core.layer_items import parse_layers
-from core.layers import LAYER_KINDS, Layer
+from core.layer_kinds import LAYER_KINDS
+from core.layers import Layer
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train

@@ -10,7 +10,7 @@ from flax import nnx
 
 from core import code_export, models, nnx_models
 from core.layer_items import parse_layers
-from core.layers import LAYER_KINDS
+from core.layer_kinds import LAYER_KINDS
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from core.training.programs import to_float
