@@ -8,14 +8,15 @@ throughput, fairness, clicks), then
 ``benchmarks.estimates`` (a sweep's estimate against its real time, alone and shared), then
 ``benchmarks.first_visit`` (a fresh server's first visitor in Chromium), then
 ``benchmarks.memory`` (what finished runs keep in a session, with the budget and without), then
-``benchmarks.classroom`` (a class of Chromium visitors training at once on the real server). Each
+``benchmarks.classroom`` (a class of Chromium visitors training at once on the real server), then
+``benchmarks.ablation`` (every unit of a layer switched off: one vmapped call against a loop). Each
 report is printed as soon as it is measured; ``--json`` writes ``{"throughput": ..., "cnn": ..., "app": ...,
-"sharing": ..., "estimates": ..., "first_visit": ..., "memory": ..., "classroom": ...}``.
+"sharing": ..., "estimates": ..., "first_visit": ..., "memory": ..., "classroom": ..., "ablation": ...}``.
 """
 
 from __future__ import annotations
 
-from benchmarks import app, classroom, cnn, estimates, first_visit, memory, sharing, throughput
+from benchmarks import ablation, app, classroom, cnn, estimates, first_visit, memory, sharing, throughput
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     throughput.require_fashion(parser)
     reports = {}
-    for module in (throughput, cnn, app, sharing, estimates, first_visit, memory, classroom):
+    for module in (throughput, cnn, app, sharing, estimates, first_visit, memory, classroom, ablation):
         name = module.__name__.removeprefix("benchmarks.")
         reports[name] = module.run_benchmark(module.SIZES[args.size])
         print(f"===== {module.__name__} --size {args.size} =====")

@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks import first_visit
 from benchmarks.throughput import benchmark_parser, machine_info, report_benchmark
-from testkit.browser_support import CHROMIUM, CHROMIUM_ARGS, goto, open_page, start_server, stop_server, wait_idle
+from testkit.browser_support import CHROMIUM, goto, launch_chromium, open_page, start_server, stop_server, wait_idle
 from testkit.waits import HANG_S
 
 TARGETS = {"ratio_2": 0.85, "ratio_4": 0.75, "fairness": 0.75, "switch_p90_s": 1.0, "first_visit_s": 2.5}
@@ -255,15 +255,9 @@ def classroom_rounds(browser, size: ClassroomSize) -> dict[str, Any]:
 def run_benchmark(size: ClassroomSize) -> dict[str, Any]:
     if not os.path.exists(CHROMIUM):
         return {"skipped": f"{CHROMIUM} is missing: apt-get install chromium"}
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            measured = classroom_rounds(browser, size)
-            visits = [first_visit.measure_round(browser) for _ in range(size.first_visits)]
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        measured = classroom_rounds(browser, size)
+        visits = [first_visit.measure_round(browser) for _ in range(size.first_visits)]
     report = {"machine": machine_info(), "size": size.name, "epochs": size.epochs, "targets": TARGETS}
     report["load_average_at_end"] = os.getloadavg()  # other work on this machine slows every measure
     return report | measured | {"first_visits": visits, "summary": summarize(measured, visits)}

@@ -19,7 +19,7 @@ from typing import Any
 
 from benchmarks.throughput import benchmark_parser, machine_info, report_benchmark
 from components.frame import PAGE_FILES
-from testkit.browser_support import CHROMIUM, CHROMIUM_ARGS, first_visit, start_server, stop_server
+from testkit.browser_support import CHROMIUM, first_visit, launch_chromium, start_server, stop_server
 
 TARGET_S = 2.5
 TITLES = [title for title, _ in PAGE_FILES.values()]
@@ -56,14 +56,8 @@ def measure_round(browser) -> dict[str, Any]:
 def run_benchmark(size: FirstVisitSize) -> dict[str, Any]:
     if not os.path.exists(CHROMIUM):
         return {"skipped": f"{CHROMIUM} is missing: apt-get install chromium"}
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            rounds = [measure_round(browser) for _ in range(size.rounds)]
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        rounds = [measure_round(browser) for _ in range(size.rounds)]
     return {"machine": machine_info(), "size": size.name, "target_s": TARGET_S, "rounds": rounds}
 
 

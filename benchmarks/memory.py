@@ -51,7 +51,13 @@ class MemoryBenchmarkSize:
 
 SIZES = {
     "small": MemoryBenchmarkSize(
-        "small", (256, 256), runs=5, visitor_mb=2.5, train_fraction=0.05, sweep_widths=tuple(range(64, 257, 64))
+        "small",
+        (256, 256),
+        runs=4,
+        visitor_mb=2.5,
+        train_fraction=0.05,
+        sweep_widths=(64, 128, 192),
+        sweep_seeds=2,
     ),
     # the sweep: 16 widths x 3 seeds, 83M parameters in all, at most 3.3M (width 4,096) each
     "full": MemoryBenchmarkSize(

@@ -67,7 +67,7 @@ def run_app() -> None:
     apply_link_once(state)
     state.visited.add(page.title)
     apply_presenter_style()
-    sidebar()
+    sidebar(page.title)
     if state.notice:
         st.info(state.notice, icon=":material/link:")
         state.notice = None

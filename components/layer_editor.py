@@ -39,9 +39,9 @@ def _apply(state: AppState, stack: str, layers: list[Layer]) -> None:
     """Replace one stack; an invalid result is kept out and its reason shown."""
     try:
         state.set_spec(state.spec.replace(**{stack: tuple(layers)}))
-        state.editor_error = None
+        state.build.editor_error = None
     except SpecError as err:
-        state.editor_error = err.reason
+        state.build.editor_error = err.reason
 
 
 def _move(stack: str, index: int, offset: int) -> None:
@@ -90,7 +90,7 @@ def _edit(stack: str, index: int, field: str, key: str) -> None:
     if field == "width":
         if value is None:
             return
-        layers[index] = Layer(int(value), layers[index].activation)
+        layers[index] = Layer(value, layers[index].activation)  # 2.5 stays 2.5: refused, never cut to 2
     elif field == "rate":
         if value is None:
             return
@@ -99,7 +99,7 @@ def _edit(stack: str, index: int, field: str, key: str) -> None:
         layers[index] = Layer(layers[index].width, value)
     try:
         state.set_spec(state.spec.replace(**{stack: tuple(layers)}), from_editor=True)
-        state.editor_error = None
+        state.build.editor_error = None
     except SpecError:
         pass  # the editor body shows the reason and keeps the last valid model
 
@@ -113,7 +113,7 @@ def _layer_label(stack: str, index: int, count: int) -> str:
 def layer_editor(state: AppState) -> ModelSpec:
     """Draw the editor for the model being edited and return the (possibly new) spec."""
     spec = state.spec
-    version = state.editor_version
+    version = state.build.editor_version
     edited: dict[str, tuple[Layer, ...]] = {}
     for stack in spec.stacks:
         layers = getattr(spec, stack)
@@ -147,21 +147,23 @@ def layer_editor(state: AppState) -> ModelSpec:
     except SpecError as err:
         st.error(f"Not applied: {err.reason}. The model keeps its last valid shape.", icon=":material/warning:")
         return spec
-    if state.editor_error:
-        st.error(f"Not applied: {state.editor_error}.", icon=":material/warning:")
+    if state.build.editor_error:
+        st.error(f"Not applied: {state.build.editor_error}.", icon=":material/warning:")
     if candidate != spec:
         state.set_spec(candidate, from_editor=True)
-        state.editor_error = None
+        state.build.editor_error = None
     return state.spec
 
 
 def _dense_row(cols, stack: str, index: int, layer: Layer, version: int) -> Layer:
     """A Dense layer's row: its width and its activation."""
     width_key = f"build.{stack}.{index}.width.v{version}"
+    # a float field: an int one makes the browser cut a typed 2.5 to 2 before the spec can refuse it
     width = cols[1].number_input(
         "units",
-        value=layer.width,
-        step=1,
+        value=float(layer.width),
+        step=1.0,
+        format="%g",
         key=width_key,
         on_change=_edit,
         args=(stack, index, "width", width_key),
@@ -221,7 +223,7 @@ ITEMS_HELP = (
 def text_editor(state: AppState) -> None:
     """Type all layers at once ("512, batchnorm, dropout:0.2, 256"); applied only if the whole model is valid."""
     spec = state.spec
-    version = state.editor_version
+    version = state.build.editor_version
     with st.form(f"build.text.v{version}", border=False):
         if isinstance(spec, MLPSpec):
             hidden = st.text_input("Hidden widths", widths_text(spec.hidden), help=ITEMS_HELP + " E.g. 512, 256")
@@ -247,6 +249,6 @@ def text_editor(state: AppState) -> None:
             st.error(f"Not applied: {err.reason}.", icon=":material/warning:")
         else:
             state.set_spec(new)
-            state.editor_error = None
-            state.text_editor_open = True
+            state.build.editor_error = None
+            state.build.text_editor_open = True
             st.rerun()

@@ -62,7 +62,7 @@ def live_pictures(
         )
         map_figure = figures.latent_figure(views.map_points, views.map_labels, names, titles, height=map_height)
         map_caption = (
-            f"The codes of {len(views.map_points):,} test images: the digits sort themselves out as it learns."
+            f"The codes of {len(views.map_points):,} test images: the classes sort themselves out as it learns."
         )
     return LivePictures(png_data_url(examples), caption, png_data_url(weights), map_figure, map_caption)
 

@@ -42,7 +42,8 @@ def png_data_uri(picture: np.ndarray) -> str:
 
 #: room for tick labels and axis titles: the dashboard's tight margins rely on Streamlit's chart theme,
 #: which a standalone page does not have ("0.5" would show as ".5", confusion row labels cut)
-REPORT_MARGIN = {"l": 80, "r": 30, "t": 50, "b": 70}
+#: (grown where the labels need it: the live curves' fixed margins, ``autoexpand`` off, are not for a report)
+REPORT_MARGIN = {"l": 80, "r": 30, "t": 50, "b": 70, "autoexpand": True}
 
 
 def report_figure(fig):

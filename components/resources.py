@@ -22,7 +22,7 @@ from components.images import tile
 from components.server_paths import configured_data_roots, served_to_others
 from components.state import DEFAULT_SPECS
 from components.words import plain
-from core import inside, predict
+from core import ablation, inside, predict
 from core.data import Dataset, load_dataset
 from core.data.archive import UPLOAD_ROOT
 from core.errors import CoreError
@@ -200,3 +200,40 @@ def test_dataset(result: TrainResult, fallback: str) -> Dataset:
             st.warning(f"The run's data ({plain(result.dataset)}) is not available here; showing {shown_name} instead.")
         return dataset_
     raise AssertionError("the bundled sample always loads")
+
+
+#: the Inside page scores a model with units switched off over this many test images
+HELD_OUT_IMAGES = 1_000
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def held_out(dataset_name: str, _dataset: Dataset) -> ablation.HeldOut:
+    """The first ``HELD_OUT_IMAGES`` test images of a dataset as floats, with their labels (read-only)."""
+    count = min(HELD_OUT_IMAGES, _dataset.num_test)
+    images = inside.as_inputs(_dataset.test_images[:count])
+    labels = np.array(_dataset.test_labels[:count])
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return ablation.HeldOut(images, labels)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def unit_ranking(
+    model_key: tuple, dataset_name: str, path: str, _spec, _variables, _held_out
+) -> ablation.UnitImportance:
+    """Every unit of the layer at ``path`` switched off alone, scored (one vmapped call), once per model and layer."""
+    return ablation.unit_importance(_spec, _variables, _held_out, path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def pruning_curve(
+    model_key: tuple, dataset_name: str, path: str, _spec, _variables, _held_out
+) -> ablation.PruningCurve:
+    """The score keeping the strongest k units of a layer against k random ones, once per model and layer."""
+    return ablation.pruning_curve(_spec, _variables, _held_out, path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def unchanged_score(model_key: tuple, dataset_name: str, _spec, _variables, _held_out) -> float:
+    """The model's score over the held-out images with every unit on."""
+    return ablation.score(_spec, _variables, _held_out, {})

@@ -8,8 +8,9 @@ import numpy as np
 
 from components.figures import Curve
 from components.state import Run
-from components.words import status_words
+from components.words import plain, status_words
 from core.data import Dataset
+from core.data.dataset import what_each_image_is
 from core.runs.jobs import JobSnapshot
 from core.runs.memory import Share
 from core.training import Status
@@ -108,6 +109,7 @@ def generalisation_words(run: Run, dataset: Dataset | None) -> str:
     """What the train-against-test figure shows, with the run's last gap in numbers."""
     config, result = run.config, run.record
     images, words = "the training images the model learns from", ""
+    what = plain(what_each_image_is(dataset.class_names), 200) if dataset is not None else "each class"
     if dataset is not None and dataset.name == run.dataset:
         fraction = config.train_fraction
         images = describe_train_eval(dataset.num_train, dataset.num_test, fraction).removeprefix("measured on ")
@@ -118,7 +120,7 @@ def generalisation_words(run: Run, dataset: Dataset | None) -> str:
         f"Solid: the model on {images} (measured after every epoch, without shifts or noise, a fixed set "
         "to keep it quick); dashed: on the test images it never learns from. The shaded band is the gap: "
         "how much worse it does on new images. A band that widens while training goes on is overfitting "
-        "(memorising the training images instead of learning what makes a digit)."
+        f"(memorising the training images instead of learning what makes {what})."
     )
     measured = [e for e in epoch_metrics(run) if e.train_eval_loss is not None]
     if measured:

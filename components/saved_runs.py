@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import resources, uploads
+from components.onnx_download import onnx_download
 from components.run_views import duration, final_score, memory_words, over_budget_words
 from components.server_paths import folder_words
 from components.state import AppState
@@ -79,12 +80,15 @@ def chosen_run_actions(state: AppState) -> None:
             st.error(f"Not continued: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
         else:
             st.rerun()
-    st.download_button(
+    downloads = st.columns(2)
+    downloads[0].download_button(
         "Download checkpoint", icon=":material/download:",
         data=lambda: checkpoint.to_bytes(run.full_result()),
         file_name=f"run{run.run_id}.msgpack", mime="application/octet-stream", key="train.download",
         help="Parameters, optimizer state, model spec and curves in one .msgpack file",
     )  # fmt: skip
+    with downloads[1]:
+        onnx_download(state, run)
 
 
 def load_checkpoint_upload(state: AppState) -> None:

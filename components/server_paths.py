@@ -8,6 +8,7 @@ the person is on the server and the paths stay as they are.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -38,13 +39,24 @@ def configured_data_roots() -> tuple[str, ...]:
 
 
 def folder_roles() -> dict[str, str]:
-    """{a server folder's path, as written and as resolved: its role}, most specific folder first."""
+    """{a server folder's path, as written and as resolved: its role}, most specific folder first; made once
+    per runs folder, data roots and working folder (every ``plain`` of a page served to others asks)."""
+    return _folder_roles(*_roles_key())[0]
+
+
+def _roles_key() -> tuple[str, str | None, str, str | None]:
+    return str(store.runs_dir()), os.environ.get(DATA_ROOTS_VAR), os.getcwd(), os.environ.get("HOME")
+
+
+@functools.lru_cache(maxsize=8)
+def _folder_roles(runs: str, data_roots: str | None, cwd: str, home: str | None) -> tuple[dict[str, str], re.Pattern]:
+    """The roles and the pattern that finds their paths in a text (the arguments only key the cache)."""
     named = [
-        (store.runs_dir(), "the runs folder"),
+        (Path(runs), "the runs folder"),
         *((Path(root), f"data root {n}") for n, root in enumerate(configured_data_roots(), start=1)),
         (UPLOAD_ROOT, "the uploads folder"),
         (Path(tempfile.gettempdir()), "the temporary folder"),
-        (Path.cwd(), "the app folder"),
+        (Path(cwd), "the app folder"),
         (Path.home(), "the home folder"),
     ]
     roles: dict[str, str] = {}
@@ -53,16 +65,17 @@ def folder_roles() -> dict[str, str]:
         for form in (folder.absolute(), folder.resolve()):
             if len(form.parts) > 1:  # never the root "/" itself, which starts every path
                 roles.setdefault(str(form), role)
-    return dict(sorted(roles.items(), key=lambda item: -len(item[0])))
+    roles = dict(sorted(roles.items(), key=lambda item: -len(item[0])))
+    alternatives = "|".join(re.escape(path) for path in roles)
+    return roles, re.compile(rf"(?<!{_BEFORE_PATH})({alternatives})(?!{_NAME_CHAR})")
 
 
 def hide_server_paths(text: str) -> str:
     """``text`` with every server folder named by its role when served to others; unchanged on loopback."""
     if not served_to_others():
         return text
-    roles = folder_roles()
-    pattern = "|".join(re.escape(path) for path in roles)
-    return re.sub(rf"(?<!{_BEFORE_PATH})({pattern})(?!{_NAME_CHAR})", lambda m: roles[m.group(1)], text)
+    roles, pattern = _folder_roles(*_roles_key())
+    return pattern.sub(lambda m: roles[m.group(1)], text)
 
 
 def folder_words(folder: str | Path, role: str) -> str:

@@ -13,6 +13,8 @@ from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
 from components.words import plain, status_words
 from core import models
+from core.data import dataset_title
+from core.glossary import GLOSSARY
 from core.jax_setup import device_summary
 from core.runs.jobs import SLOTS
 
@@ -102,10 +104,12 @@ if (!window.keepScrollPerPage) {
 
 def guided_path(state: AppState) -> None:
     """Build -> Train -> See, with the next step highlighted; every step stays clickable."""
+    swept = state.sweep.job is not None
     done = {
-        # opening the page is not building: an edit, a preset, or training the default model counts
-        "Build": state.previous_spec is not None or bool(state.runs),
-        "Train": state.trained_run() is not None,
+        # opening the page is not building: an edit, a preset, training or sweeping the default model, or
+        # going on to another page with the model that is ready counts
+        "Build": state.previous_spec is not None or bool(state.runs) or swept or bool(state.visited - {"Build"}),
+        "Train": state.trained_run() is not None or swept,
         "Results": "Results" in state.visited and state.trained_run() is not None,
     }
     following = next((title for _, title, _ in STEPS if not done[title]), None)
@@ -121,7 +125,78 @@ def guided_path(state: AppState) -> None:
             st.page_link(page(path), label=f"{number}. {words}", icon=":material/radio_button_unchecked:")
 
 
-def sidebar() -> None:
+#: The glossary's words each page uses (core.glossary): presenter mode lists their meanings in the sidebar.
+PAGE_TERMS = {
+    "Build": ("Dense", "units", "MLP", "relu", "activation", "parameters", "code", "batch", "adam", "bias"),
+    "Variables": (
+        "params",
+        "collection",
+        "pytrees",
+        "float32",
+        "kernel",
+        "bias",
+        "parameters",
+        "Dense",
+        "units",
+        "code",
+        "batch",
+        "activation",
+        "relu",
+        "MLP",
+        "seeds",
+    ),
+    "Train": (
+        "epochs",
+        "learning rate",
+        "L2 penalty",
+        "input noise",
+        "cross-entropy",
+        "batch",
+        "adam",
+        "compile time",
+        "checkpoint",
+        "parameters",
+        "seeds",
+        "stratified",
+        "MLP",
+        "units",
+        "Dense",
+        "relu",
+    ),
+    "Results": ("cross-entropy", "latent space", "PCA", "code", "parameters", "MLP", "units", "Dense", "relu"),
+    "Inside": ("units", "Dense", "activation", "relu", "kernel", "bias", "MLP", "parameters", "code"),
+    "Width sweep": (
+        "seeds",
+        "units",
+        "parameters",
+        "epochs",
+        "batch",
+        "stratified",
+        "MLP",
+        "Dense",
+        "relu",
+        "learning rate",
+        "adam",
+        "L2 penalty",
+        "input noise",
+        "activation",
+        "code",
+    ),
+    "Explore": ("latent space", "PCA", "code", "MLP", "units", "Dense", "relu", "parameters"),
+    "Draw": ("MLP", "units", "Dense", "relu", "parameters", "code"),
+}
+
+
+def words_on_this_page(title: str) -> None:
+    """Presenter mode: the plain meaning of each glossary word the page uses, at hand in the sidebar."""
+    terms = [term for term in GLOSSARY if term in PAGE_TERMS.get(title, ())]
+    if not terms:
+        return
+    with st.expander("Words on this page", icon=":material/menu_book:"):
+        st.markdown("\n".join(f"- **{term}**: {GLOSSARY[term]}" for term in terms))
+
+
+def sidebar(title: str = "") -> None:
     state = get_state()
     spec = state.spec
     with st.sidebar:
@@ -130,12 +205,14 @@ def sidebar() -> None:
             help="For showing the dashboard to others: fewer controls, bigger charts and images, "
             "and a plain-language sentence under each view. The defaults keep working.",
         )  # fmt: skip
+        if state.presenter:
+            words_on_this_page(title)
         guided_path(state)
         st.markdown("#### Current model")
         st.markdown(f"**{spec.describe()}**")
         layers = len(models.dense_layers(spec))
         st.caption(f"{spec.parameter_count:,} parameters (numbers the model learns) in {layers} Dense layers")
-        st.markdown(f"Dataset: **{plain(state.dataset_name)}**")
+        st.markdown(f"Dataset: **{plain(dataset_title(state.dataset_name))}**")
         st.caption(
             f"Computing on: {device_summary()}",
             help="The processors JAX found. With several, each batch is split between them (data parallel). "

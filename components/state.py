@@ -17,6 +17,7 @@ import streamlit as st
 from core import models
 from core.costs import describe_change
 from core.errors import CheckpointError
+from core.onnx_export import OnnxExport
 from core.presets import PRESETS
 from core.runs.jobs import JobSnapshot, TrainingJob
 from core.runs.memory import LEDGER, KeptModel, MemoryLedger, Share
@@ -123,6 +124,42 @@ class Run:
 
 
 @dataclass
+class BuildPageState:
+    """The Build page's layer editor: its widgets' generation and its last refusal."""
+
+    #: bumped whenever the spec is replaced from outside the layer editor (preset, run, upload)
+    editor_version: int = 0
+    #: why the last add/remove/move in the layer editor was refused
+    editor_error: str | None = None
+    #: keep "Type the widths instead" open after applying from it
+    text_editor_open: bool = False
+
+
+@dataclass
+class ResultsPageState:
+    #: seed of the random test images shown on the Results page
+    seed: int = 0
+
+
+@dataclass
+class VariablesPageState:
+    #: the open tab, kept when the visitor leaves the page and comes back
+    tab: str | None = None
+
+
+@dataclass
+class UploadsState:
+    """What the uploaders refused, per uploader ("train.upload", "train.image_zip")."""
+
+    #: how many of its uploads were refused. Part of the widget's key, so that a refusal draws a fresh,
+    #: empty uploader and the refused file leaves the page
+    refused_uploads: dict[str, int] = field(default_factory=dict)
+    #: why its last upload was refused and the message's icon, shown beside the fresh uploader until the
+    #: next upload
+    upload_refusals: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
 class TrainPageState:
     """What only the Train page keeps for a visitor: its data folders, the uploads it has handled
     and whether the model is watched as it learns."""
@@ -136,6 +173,8 @@ class TrainPageState:
     uploaded_file_id: str | None = None
     #: the live views of the model learning (answers, latent map, weights)
     watch_training: bool = True
+    #: the last run prepared as ONNX (its ``cache_id``) and its checked export, or why it has none
+    onnx: tuple[int, OnnxExport | str] | None = None
 
 
 @dataclass
@@ -155,6 +194,43 @@ class SweepPageState:
         return self.job is not None and self.job.snapshot().active
 
 
+@dataclass
+class SwitchState:
+    """The Inside page's switched-off units, for one trained model (switching to another model turns them on)."""
+
+    #: the model they were switched off in: ("run", cache id)
+    model: tuple | None = None
+    #: {layer path: the units switched off}
+    off: dict[str, frozenset[int]] = field(default_factory=dict)
+    #: the layers whose "Which units matter" ranking / pruning curve the visitor asked for: (kind, path)
+    shown: set[tuple[str, str]] = field(default_factory=set)
+    #: part of the unit grid's widget key: a new, unselected grid after each click (a selection stays in its
+    #: widget, and a second click on the same unit must toggle it again)
+    version: int = 0
+
+    def for_model(self, model: tuple) -> SwitchState:
+        """Itself, emptied first when ``model`` is not the model its units were switched off in."""
+        if model != self.model:
+            self.model, self.off, self.shown = model, {}, set()
+            self.version += 1
+        return self
+
+    def toggle(self, path: str, unit: int) -> None:
+        units = self.off.get(path, frozenset())
+        self.off[path] = units - {unit} if unit in units else units | {unit}
+        if not self.off[path]:
+            del self.off[path]
+        self.version += 1
+
+    def all_on(self) -> None:
+        self.off = {}
+        self.version += 1
+
+    @property
+    def count(self) -> int:
+        return sum(len(units) for units in self.off.values())
+
+
 @dataclass(eq=False)  # hashed by identity: the memory ledger holds it in a WeakSet
 class AppState:
     """What one visitor is doing: the models being edited, settings, and their runs."""
@@ -165,18 +241,14 @@ class AppState:
     config: TrainConfig = field(default_factory=TrainConfig)
     runs: list[Run] = field(default_factory=list)
     selected_run_id: int | None = None
-    #: bumped whenever the spec is replaced from outside the layer editor (preset, run, upload)
-    editor_version: int = 0
-    #: why the last add/remove/move in the layer editor was refused
-    editor_error: str | None = None
-    #: seed of the random test images shown on the Results page
-    results_seed: int = 0
-    #: per uploader ("train.upload", "train.image_zip"): how many of its uploads were refused. Part of the
-    #: widget's key, so that a refusal draws a fresh, empty uploader and the refused file leaves the page
-    refused_uploads: dict[str, int] = field(default_factory=dict)
-    #: per uploader: why its last upload was refused and the message's icon, shown beside the fresh uploader
-    #: until the next upload
-    upload_refusals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the Build page's layer editor
+    build: BuildPageState = field(default_factory=BuildPageState)
+    #: the Results page's choice of test images
+    results: ResultsPageState = field(default_factory=ResultsPageState)
+    #: the Variables page's open tab
+    variables: VariablesPageState = field(default_factory=VariablesPageState)
+    #: what the uploaders (Build, Train) have refused
+    uploads: UploadsState = field(default_factory=UploadsState)
     #: presenter / beginner mode: fewer controls, bigger charts, more words
     presenter: bool = False
     #: the last edit of the model in words ("layer 2: 128 -> 256 units adds ...") and the model before it
@@ -188,10 +260,6 @@ class AppState:
     notice: str | None = None
     #: whether the settings of the page URL have been applied to this session yet
     link_applied: bool = False
-    #: the Variables page's open tab, kept when the visitor leaves the page and comes back
-    variables_tab: str | None = None
-    #: keep "Type the widths instead" open after applying from it
-    text_editor_open: bool = False
     #: the Train page's data folders, handled uploads and live-view switch
     train: TrainPageState = field(default_factory=TrainPageState)
     #: the Width sweep page's job and estimates
@@ -202,6 +270,11 @@ class AppState:
     inside_image: int | None = None
     #: ... or the drawing: "test" or "drawing", whichever the visitor chose last on any page
     inside_source: str = "test"
+    #: the Inside page's chosen layer (from 1) and unit, kept while the visitor is on other pages
+    inside_unit_layer: int = 1
+    inside_unit: int = 0
+    #: the Inside page's switched-off units
+    switches: SwitchState = field(default_factory=SwitchState)
     #: counts this visitor's finished models against the memory budget (the server's, or a test's)
     memory: MemoryLedger = field(default_factory=lambda: LEDGER, repr=False)
 
@@ -222,12 +295,12 @@ class AppState:
         self.kind = spec.kind
         models.prepare_init(spec)  # the Variables page's model.init compiles while the person edits
         if not from_editor:
-            self.editor_version += 1
+            self.build.editor_version += 1
 
     # ----- uploads -------------------------------------------------------------------
     def uploader_key(self, uploader: str) -> str:
         """The widget key of ``uploader`` now: a new one after each refused upload."""
-        return f"{uploader}.{self.refused_uploads.get(uploader, 0)}"
+        return f"{uploader}.{self.uploads.refused_uploads.get(uploader, 0)}"
 
     # ----- runs ----------------------------------------------------------------------
     def add_run(

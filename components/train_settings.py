@@ -13,7 +13,7 @@ from core.data import Dataset
 from core.errors import CoreError
 from core.spec import MAX_SEED, AutoEncoderSpec
 from core.tasks import RECONSTRUCTION_LOSSES
-from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig
+from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig, fit_batch_size
 from core.training.overfitting import describe_subset
 
 FRACTIONS = (0.05, 0.1, 0.2, 0.5, 1.0)
@@ -83,6 +83,13 @@ def advanced_settings(state: AppState, cols: list) -> tuple[str, int, int, bool,
     return optimizer, batch_size, seed, augment, loss
 
 
+def small_data_note(config: TrainConfig, dataset: Dataset | None) -> None:
+    """Says when the data is too small for the batch size, which then follows it by itself."""
+    note = fit_batch_size(config, dataset.num_train)[1] if dataset is not None else ""
+    if note:
+        st.info(note, icon=":material/photo_library:")
+
+
 def settings_form(state: AppState, dataset: Dataset | None) -> None:
     """The settings and the Start training button; a run starts only from the button."""
     config = state.config
@@ -101,6 +108,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
         optimizer, batch_size, seed, augment, loss = advanced_settings(state, cols)
         fraction, l2, noise = overfitting_controls(config, dataset)
         busy = state.active_run is not None
+        small_data_note(config, dataset)
         submitted = st.form_submit_button(
             "Start training", icon=":material/play_arrow:", type="primary", disabled=dataset is None or busy,
             help="A run is already training: stop it first" if busy else "Train a fresh copy of this model",
@@ -118,7 +126,7 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
             reconstruction_loss=loss, augment=augment, momentum=config.momentum, weight_decay=config.weight_decay,
             l2=l2, noise=noise, train_fraction=fraction,
         )  # fmt: skip
-        start_training(state, state.spec, state.config, dataset)
+        start_training(state, state.spec, fit_batch_size(state.config, dataset.num_train)[0], dataset)
     except CoreError as err:
         st.error(f"Not started: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
         return

@@ -7,7 +7,7 @@ import math
 
 from components.session import session_alive_check, tab_grace_seconds, visitor_id
 from components.state import AppState, Run
-from core.data import Dataset
+from core.data import Dataset, dataset_title
 from core.runs import store
 from core.runs.jobs import TrainingJob
 from core.spec import ModelSpec
@@ -37,7 +37,9 @@ def start_training(
         spec, config, dataset, resume=resume, checkpoints=store.RunningSave(),
         keep_alive=session_alive_check(), grace_s=tab_grace_seconds(), owner=visitor_id(),
     )  # fmt: skip
-    label = label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset.name}"
+    label = (
+        label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset_title(dataset.name)}"
+    )
     run = state.add_run(label, dataset.name, job=job)
     job.on_done = functools.partial(_save_and_keep, state, run)
     job.start()

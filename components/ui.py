@@ -14,15 +14,20 @@ _PRESENTER_CSS = """
 <style>
   [data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.15rem; }
   [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
-  [data-testid="stMetricValue"] { font-size: 2.6rem; }
+  [data-testid="stMain"] [data-testid="stMetricValue"] { font-size: clamp(1.9rem, 2.6vw, 2.6rem); }
   /* the paragraph rule above must not shrink the key numbers to the size of their labels */
   [data-testid="stMain"] [data-testid="stMetricValue"] p { font-size: inherit; }
   /* chart text is drawn by plotly with inline sizes of 12-14 px: readable from the back of a room */
-  [data-testid="stPlotlyChart"] .xtick text, [data-testid="stPlotlyChart"] .ytick text,
-  [data-testid="stPlotlyChart"] .legendtext, [data-testid="stPlotlyChart"] .annotation-text,
-  [data-testid="stPlotlyChart"] .textpoint text {
+  /* every axis (the accuracy chart's second one too), bar labels and a heatmap's numbers; not the legend,
+     whose items plotly places for its own size (enlarged here they overlapped: "run 1: train—● run 1: te") */
+  [data-testid="stPlotlyChart"] g[class$="tick"] text, [data-testid="stPlotlyChart"] .annotation-text,
+  [data-testid="stPlotlyChart"] .textpoint text, [data-testid="stPlotlyChart"] .bartext,
+  [data-testid="stPlotlyChart"] .heatmaplayer text {
     font-size: 16px !important;
   }
+  [data-testid="stSidebar"] p, [data-testid="stSidebar"] li, [data-testid="stSidebar"] a span,
+  [data-testid="stSidebar"] label { font-size: 1.1rem; }
+  [data-testid="stMain"] code, [data-testid="stMain"] pre, [data-testid="stMain"] pre code { font-size: 1rem; }
   [data-testid="stPlotlyChart"] .g-xtitle text, [data-testid="stPlotlyChart"] .g-ytitle text,
   [data-testid="stPlotlyChart"] .gtitle { font-size: 18px !important; }
 </style>
@@ -41,6 +46,10 @@ _LAYOUT_CSS = """
   }
   [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] > div { overflow: visible; }
   [data-testid="stMetricValue"] p { white-space: normal; overflow-wrap: normal; line-height: 1.15; }
+  /* a key number never breaks inside a word ("535,81 / 8"): it wraps between words and is sized to fit its
+     column at 1280 px, large as the screen allows */
+  [data-testid="stMetricValue"], [data-testid="stMetricValue"] * { word-break: keep-all; overflow-wrap: normal; }
+  [data-testid="stMain"] [data-testid="stMetricValue"] { font-size: clamp(1.9rem, 2.35vw, 2.25rem); }
   [data-testid="stButton"] button, [data-testid="stFormSubmitButton"] button { height: auto; }
   [class*="st-key-build-"][class*="-up-v"] button, [class*="st-key-build-"][class*="-down-v"] button,
   [class*="st-key-build-"][class*="-remove-v"] button {

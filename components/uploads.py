@@ -24,17 +24,17 @@ def uploader(state: AppState, name: str, label: str, **options: Any) -> Uploaded
     refused under it until another file is uploaded."""
     upload = st.file_uploader(label, key=state.uploader_key(name), **options)
     if upload is not None:
-        state.upload_refusals.pop(name, None)
-    elif name in state.upload_refusals:
-        reason, icon = state.upload_refusals[name]
+        state.uploads.upload_refusals.pop(name, None)
+    elif name in state.uploads.upload_refusals:
+        reason, icon = state.uploads.upload_refusals[name]
         st.error(reason, icon=icon)
     return upload
 
 
 def refuse(state: AppState, name: str, upload: UploadedFile, reason: str, icon: str) -> NoReturn:
     """Refuse ``upload``: its bytes go now, the uploader starts empty again and ``reason`` is shown (rerun)."""
-    state.upload_refusals[name] = (reason, icon)
-    state.refused_uploads[name] = state.refused_uploads.get(name, 0) + 1
+    state.uploads.upload_refusals[name] = (reason, icon)
+    state.uploads.refused_uploads[name] = state.uploads.refused_uploads.get(name, 0) + 1
     release(upload)
     st.rerun()
 

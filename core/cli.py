@@ -1,4 +1,4 @@
-"""Command line: ``python -m core train|sweep|evaluate ...`` (its arguments: core/cli_arguments.py).
+"""Command line: ``python -m core train|sweep|evaluate|export ...`` (its arguments: core/cli_arguments.py).
 
 Progress goes to stderr, the result to stdout as one JSON line, so runs can be scripted
 and compared. Any bad argument or input ends with exit code 2 and one line on stderr.
@@ -32,27 +32,27 @@ def _short(text: str) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-def check_save_path(text: str) -> Path:
-    """The checkpoint destination, checked before any training: a failure after it would lose the run."""
+def check_save_path(text: str, option: str = "--save") -> Path:
+    """The destination of ``option``'s file, checked before any work: a failure after it would lose the work."""
     if not text.strip():
-        raise UsageError("--save needs a file name")
+        raise UsageError(f"{option} needs a file name")
     if "\0" in text:
-        raise UsageError("--save cannot contain a NUL byte")
+        raise UsageError(f"{option} cannot contain a NUL byte")
     path = Path(text)
     try:
         if path.is_dir():
-            raise UsageError(f"--save {_short(text)} is a folder; give a file name inside it")
+            raise UsageError(f"{option} {_short(text)} is a folder; give a file name inside it")
         parent = path.parent
         if not parent.is_dir():
             what = "is not a folder" if parent.exists() else "does not exist"
-            raise UsageError(f"--save {_short(text)}: {_short(str(parent))} {what}")
+            raise UsageError(f"{option} {_short(text)}: {_short(str(parent))} {what}")
         # a real probe: permissions, read-only mounts and too-long names all show up here
         with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{path.name[:40]}.", suffix=".tmp"):
             pass
         if path.exists() and not os.access(path, os.W_OK):
-            raise UsageError(f"--save {_short(text)} exists and cannot be overwritten")
+            raise UsageError(f"{option} {_short(text)} exists and cannot be overwritten")
     except OSError as err:
-        raise UsageError(f"--save {_short(text)} cannot be written: {err.strerror or err}") from None
+        raise UsageError(f"{option} {_short(text)} cannot be written: {err.strerror or err}") from None
     return path
 
 
@@ -312,6 +312,73 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     return {"model": result.spec.describe(), "data": source, **evaluation.to_dict()}
 
 
+def cmd_export(args: argparse.Namespace) -> dict:
+    """``--onnx FILE`` and/or ``--script FILE``: the model as ONNX (checked first) or as a training script."""
+    if args.onnx is None and args.script is None:
+        raise UsageError("give --onnx FILE (an ONNX model) or --script FILE (a training script), or both")
+    line: dict = {}
+    if args.script is not None:
+        line |= export_script(args)
+    if args.onnx is not None:
+        line |= export_onnx(args)
+    return line
+
+
+def export_onnx(args: argparse.Namespace) -> dict:
+    """Export a checkpoint's model as ONNX, check it against onnxruntime, then write it (never unchecked)."""
+    if args.checkpoint is None:
+        raise UsageError("--onnx needs --checkpoint FILE: the trained model to export")
+    from core.data import load_dataset
+    from core.files import write_atomic
+    from core.onnx_export import converter_version, export_result
+    from core.runs import checkpoint
+
+    target = check_save_path(args.onnx, "--onnx")
+    result = checkpoint.load(args.checkpoint)
+    stem = target.name.removesuffix(target.suffix) if target.suffix.lower() in (".onnx", ".zip") else target.name
+    dataset = load_dataset(args.dataset or result.dataset, data_dir=args.data_dir)
+    _log(f"{result.spec.describe()}: converting with {converter_version()} ...", args.quiet)
+    export = export_result(result, dataset.test_images, dataset.class_names)
+    _log(export.check.describe(), args.quiet)
+    if target.suffix.lower() == ".zip":
+        files = {target.name: export.download(stem)[1]}
+    else:
+        files = export.files(stem)
+        files = {target.name: files.pop(f"{stem}.onnx"), **files}  # the whole model under the name given
+    written = []
+    for name, data in files.items():
+        path = target.with_name(name)
+        check_save_path(str(path), "--onnx")
+        try:
+            written.append(str(write_atomic(path, data)))
+        except OSError as err:
+            raise UsageError(f"--onnx {_short(str(path))} cannot be written: {err.strerror or err}") from None
+        _log(f"wrote {path}", args.quiet)
+    return {"model": result.spec.describe(), "data": dataset.name, "onnx": written, **export.check.to_dict()}
+
+
+def export_script(args: argparse.Namespace) -> dict:
+    """``--script FILE``: the model (a checkpoint's, trained or not, with its run's settings; or the one the
+    model options describe, with the training options) as a linen or NNX training script (``--api``)."""
+    from core.code_export import training_script
+    from core.files import write_atomic
+
+    target = check_save_path(args.script, "--script")
+    if args.checkpoint is not None:
+        from core.runs import checkpoint
+
+        result = checkpoint.load(args.checkpoint)
+        spec, config = result.spec, result.config
+    else:
+        spec, config = _spec_and_config(args, args.seed)
+    try:
+        written = write_atomic(target, training_script(spec, config, args.api).encode())
+    except OSError as err:
+        raise UsageError(f"--script {_short(args.script)} cannot be written: {err.strerror or err}") from None
+    _log(f"wrote {written}: {spec.describe()} in flax {args.api}, {config.epochs} epochs", args.quiet)
+    return {"model": spec.describe(), "api": args.api, "script": str(written)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.jax_setup import enable_compilation_cache
@@ -321,7 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sweep":
             cmd_sweep(args)  # prints a line per run as it goes
             return 0
-        summary = cmd_train(args) if args.command == "train" else cmd_evaluate(args)
+        commands = {"train": cmd_train, "evaluate": cmd_evaluate, "export": cmd_export}
+        summary = commands[args.command](args)
     except CoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,4 +1,4 @@
-"""The command line's arguments: ``build_parser`` for ``python -m core train|sweep|evaluate`` (core/cli.py).
+"""The command line's arguments: ``build_parser`` for ``python -m core train|sweep|evaluate|export`` (core/cli.py).
 
 A bad argument ends with exit code 2 and one line on stderr (no usage dump). Numbers stay text here:
 ``TrainConfig`` and ``ModelSpec`` check them, so the messages match the dashboard's.
@@ -42,7 +42,36 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--folder", help="image folder: evaluate on FOLDER/test/<class name>/<images>")
     source.add_argument("--dataset", help="evaluate on this dataset's test split instead")
     evaluate.add_argument("--data-dir", default=None)
+
+    export = commands.add_parser(
+        "export",
+        help="export a model: as ONNX (--onnx, checked against onnxruntime on test images) or as a standalone "
+        "training script (--script, linen or NNX); print one JSON line",
+    )
+    _export_arguments(export)
     return parser
+
+
+def _export_arguments(export: argparse.ArgumentParser) -> None:
+    """The options of ``export``: the model (a checkpoint, or model and training options), what to write
+    (``--onnx`` and/or ``--script``), which images check an ONNX file."""
+    export.add_argument(
+        "--checkpoint", default=None,
+        help="the .msgpack checkpoint of a model (its settings too); --onnx needs one; without it, --script "
+        "writes the model the model options describe",
+    )  # fmt: skip
+    export.add_argument(
+        "--onnx", default=None,
+        help="the ONNX file to write, e.g. model.onnx; an autoencoder also writes model.encode.onnx and "
+        "model.decode.onnx beside it (or give model.zip for one zip of the three)",
+    )  # fmt: skip
+    export.add_argument("--script", default=None, help="write a standalone training script of the model here")
+    export.add_argument("--api", choices=("linen", "nnx"), default="linen", help="the script's flax API")
+    export.add_argument("--dataset", help="check on this dataset's test images (default: the one it trained on)")
+    export.add_argument("--data-dir", default=None, help="tensorflow-datasets folder")
+    _model_and_training_arguments(export, data=False)
+    export.add_argument("--seed", default=0, type=_text, help="seeds initialisation, shuffling and augmentation")
+    export.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
@@ -71,8 +100,8 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _model_and_training_arguments(command: argparse.ArgumentParser) -> None:
-    """The options of a model and its training, shared by ``train`` and ``sweep``."""
+def _model_and_training_arguments(command: argparse.ArgumentParser, data: bool = True) -> None:
+    """The options of a model and its training, shared by ``train``, ``sweep`` and (without the data) ``export``."""
     from core.data import DATASET_CHOICES
     from core.spec import ACTIVATIONS, MODEL_KINDS
     from core.tasks import RECONSTRUCTION_LOSSES
@@ -92,15 +121,16 @@ def _model_and_training_arguments(command: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     command.add_argument("--decoder", help="autoencoder decoder layers, items as --layers (default 64,256)")
     command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
-    command.add_argument(
-        "--dataset", default="sample",
-        help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
-    )  # fmt: skip
-    command.add_argument(
-        "--data-dir",
-        default=None,
-        help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits, emnist_letters)",
-    )
+    if data:
+        command.add_argument(
+            "--dataset", default="sample",
+            help=f"one of {', '.join(DATASET_CHOICES)} (folder: DIR/train/<class name>/<images>, DIR/test/...)",
+        )  # fmt: skip
+        command.add_argument(
+            "--data-dir",
+            default=None,
+            help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits, emnist_letters)",
+        )
     command.add_argument("--epochs", default=defaults.epochs, type=_text)
     command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
     command.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.errors import SpecError
-from core.layers import ACTIVATIONS, LAYER_KINDS, Layer, Shape, as_int, as_shape, shape_text
+from core.layers import ACTIVATIONS, LAYER_KINDS, Layer, Shape, activated, as_int, as_shape, shape_text
 
 MAX_CHANNELS = 1024
 MAX_KERNEL = 28
@@ -75,6 +75,8 @@ class Conv(Layer):
     json_example: ClassVar[str] = '{"type": "conv", "features": 32, "kernel": 3, "activation": "relu"}'
     image_layer: ClassVar[bool] = True
     verb: ClassVar[str] = "a convolution"
+    linen_name: ClassVar[str] = "Conv"
+    nnx_class: ClassVar[str] = "nnx.Conv"
 
     def describe(self) -> str:
         return f"{self.name} {self.features} {self.kernel}x{self.kernel} {self.activation}"
@@ -115,6 +117,14 @@ class Conv(Layer):
 
     def resized(self, units: int) -> Layer:
         return type(self)(units, self.kernel, self.activation)
+
+    def nnx_code(self, inputs: Shape) -> str:
+        stride = f"strides=({int(self.growth)}, {int(self.growth)}), " if self.growth != 1 else ""
+        return (f'{self.nnx_class}({inputs[-1]}, {self.features}, kernel_size=({self.kernel}, {self.kernel}), {stride}'
+                'padding="SAME", rngs=rngs)')  # fmt: skip
+
+    def nnx_call_code(self, module: str, inputs: Shape) -> str:
+        return activated(f"{module}(x)", self.activation)
 
     def validated(self, where: str, what: str) -> Layer:
         features = as_int(self.features, f"{where}.features", 1, MAX_CHANNELS, f"channels of {what}")
@@ -183,6 +193,8 @@ class ConvTranspose(Conv):
     decoder_only: ClassVar[bool] = True
     verb: ClassVar[str] = "a transposed convolution"
     growth: ClassVar[float] = 2
+    linen_name: ClassVar[str] = "ConvTranspose"
+    nnx_class: ClassVar[str] = "nnx.ConvTranspose"
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,7 @@ class MaxPool(Layer):
     operations: ClassVar[int] = 3  # per output value: 3 comparisons of 4 values
     growth: ClassVar[float] = 0.5
     has_module: ClassVar[bool] = False  # nn.max_pool / nn.avg_pool are functions
+    nnx_function: ClassVar[str] = "nnx.max_pool"
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         height, width, channels = _image(shape, where, "pooling")
@@ -216,6 +229,12 @@ class MaxPool(Layer):
         shape = as_shape(inputs)
         return self.operations * math.prod(self.output_shape(shape)) if len(shape) == 3 else 0
 
+    def nnx_code(self, inputs: Shape) -> None:
+        return None  # a function, not a module
+
+    def nnx_call_code(self, module: str, inputs: Shape) -> str:
+        return f"{self.nnx_function}(x, window_shape=(2, 2), strides=(2, 2))"
+
 
 @dataclass(frozen=True)
 class AvgPool(MaxPool):
@@ -230,6 +249,7 @@ class AvgPool(MaxPool):
     item_syntax: ClassVar[str] = "avgpool"
     json_example: ClassVar[str] = '{"type": "avgpool"}'
     operations: ClassVar[int] = 4  # per output value: 3 additions and a division
+    nnx_function: ClassVar[str] = "nnx.avg_pool"
 
 
 LAYER_KINDS.update({kind.name: kind for kind in (Conv, MaxPool, AvgPool, ConvTranspose)})

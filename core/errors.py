@@ -35,3 +35,7 @@ class DataError(CoreError):
 
 class CheckpointError(CoreError):
     """A file is not a checkpoint this tool wrote, or it does not match its own model spec."""
+
+
+class ExportError(CoreError):
+    """A model could not be exported (a layer the converter cannot handle), or its export failed the check."""

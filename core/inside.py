@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from core import models
+from core.ablation import Masks, mask_values, switched_off
 from core.errors import CoreError
 from core.spec import ModelSpec
 
@@ -70,19 +71,22 @@ def captured_modules(shape: ModelSpec) -> tuple[tuple[str, str], ...]:
 
 
 @partial(jax.jit, static_argnums=0)
-def _outputs_and_intermediates(spec: ModelSpec, variables: dict, x: jax.Array):
+def _outputs_and_intermediates(spec: ModelSpec, variables: dict, x: jax.Array, masks: dict):
     # evaluation mode (train=False): Dropout off, BatchNorm on its running averages, as the model is scored
-    return models.build_model(spec).apply(variables, x, capture_intermediates=True, mutable=["intermediates"])
+    with switched_off(masks):
+        return models.build_model(spec).apply(variables, x, capture_intermediates=True, mutable=["intermediates"])
 
 
-def _captured(spec: ModelSpec, variables: dict, images: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _captured(
+    spec: ModelSpec, variables: dict, images: np.ndarray, masks: dict
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The model's output and every module's captured output, over ``images`` in padded chunks."""
     outputs, captured = [], []
     for start in range(0, len(images), _CHUNK):
         chunk = images[start : start + _CHUNK]
         size = min(_CHUNK, 1 << max(0, len(chunk) - 1).bit_length())
         padded = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-        output, state = _outputs_and_intermediates(spec, variables, jnp.asarray(padded))
+        output, state = _outputs_and_intermediates(spec, variables, jnp.asarray(padded), masks)
         leaves, _ = jax.tree_util.tree_flatten_with_path(state["intermediates"])
         # a path is ("encoder", "Dense_0", "__call__", 0): the module, the method, the call
         found = {"/".join(k.key for k in path[:-2]): np.asarray(leaf)[: len(chunk)] for path, leaf in leaves}
@@ -102,16 +106,20 @@ def as_inputs(images: np.ndarray) -> np.ndarray:
     return images
 
 
-def layer_outputs(spec: ModelSpec, variables: Any, images: np.ndarray) -> tuple[list[LayerOutput], np.ndarray]:
+def layer_outputs(
+    spec: ModelSpec, variables: Any, images: np.ndarray, masks: Masks | None = None
+) -> tuple[list[LayerOutput], np.ndarray]:
     """Every layer's output for each of ``images`` (N, 28, 28[, 1]), and the model's output
     (MLP: class scores (N, classes); autoencoder: reconstructions (N, 28, 28, 1)), in evaluation
-    mode. ``variables``: ``{"params": ..., "batch_stats": ...}`` or a bare params tree."""
+    mode. ``variables``: ``{"params": ..., "batch_stats": ...}`` or a bare params tree. ``masks``
+    ({layer path: (units,) 1 on / 0 off}, ``core.ablation``) switches units off: they pass on 0."""
     inputs = as_inputs(images)
     if len(inputs) == 0:
         raise CoreError("no image to look inside the network with")
     if inputs.shape[1:] != tuple(spec.input_shape):
         raise CoreError(f"the model takes images of {spec.input_shape}, got {inputs.shape[1:]}")
-    output, captured = _captured(spec, models.as_variables(variables), inputs)
+    masks = {path: jnp.asarray(mask, jnp.float32) for path, mask in (masks or {}).items()}
+    output, captured = _captured(spec, models.as_variables(variables), inputs, masks)
     dense = {layer.path: layer for layer in models.dense_layers(spec)}
     rows = []
     for path, kind in captured_modules(spec.replace(seed=0)):
@@ -119,6 +127,8 @@ def layer_outputs(spec: ModelSpec, variables: Any, images: np.ndarray) -> tuple[
         layer = dense.get(path)
         activation = layer.activation if layer is not None else "linear"
         values = np.asarray(getattr(nn, activation)(before)) if activation != "linear" else before
+        if path in masks:  # flax captured the layer itself; what it passes on has the switched units at 0
+            values = np.asarray(mask_values(values, masks[path]))
         rows.append(LayerOutput(path, kind, layer.role if layer else "other", activation, before, values))
     return rows, output
 
@@ -193,8 +203,12 @@ def activation_pool(spec: ModelSpec, budget_bytes: int, most: int) -> int:
 
 
 def most_active(values: np.ndarray, unit: int, count: int) -> np.ndarray:
-    """Indices of the inputs (rows of ``values`` (N, units)) on which ``unit`` is highest, highest first."""
+    """Indices of the inputs (rows of ``values`` (N, units)) on which ``unit`` is highest, highest first;
+    none when every input gives it the same value (a unit that never fires, 0 for every image: no image
+    lights it up more than another)."""
     column = np.asarray(values)[:, unit]
+    if column.size == 0 or np.ptp(column) == 0:
+        return np.zeros(0, dtype=np.int64)
     count = min(count, len(column))
     chosen = np.argpartition(-column, count - 1)[:count] if count < len(column) else np.arange(len(column))
     return chosen[np.argsort(-column[chosen], kind="stable")]

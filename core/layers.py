@@ -5,7 +5,8 @@ flax call (the call itself is ``core.flax_layers.LAYERS[name]``, shown to a pers
 its output size, its parameter, ``batch_stats`` and operation counts, its words, its JSON form, its
 item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
 links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
-adds to a model (what a checkpoint must hold). ``LAYER_KINDS`` registers them by name; nothing else
+adds to a model (what a checkpoint must hold), and its flax NNX twin (``nnx_module``, ``nnx_code``: see
+``core.nnx_models``). ``LAYER_KINDS`` registers them by name; nothing else
 compares a layer's name. ``core.spec`` stacks them into models and ``core.models`` gives them to flax;
 ``core.layer_items`` reads and writes a stack of them as items, link parts and JSON.
 Errors are SpecErrors naming the field.
@@ -42,6 +43,11 @@ MAX_WIDTH = 4096
 Shape = tuple[int, ...]
 
 
+def activated(call: str, activation: str) -> str:
+    """``call`` followed by ``activation`` as NNX code: ``nnx.relu(self.dense_0(x))``; "linear" keeps it."""
+    return call if activation == "linear" else f"nnx.{activation}({call})"
+
+
 def as_shape(inputs: int | Shape) -> Shape:
     """A shape from itself or from a number of flat values (the counts of earlier versions took numbers)."""
     return (inputs,) if isinstance(inputs, int) else tuple(inputs)
@@ -70,6 +76,7 @@ class Layer:
     json_example: ClassVar[str]
     rngs: ClassVar[tuple[str, ...]] = ()  # random keys it draws from while training
     collections: ClassVar[tuple[str, ...]] = ()  # variable collections it adds (besides what it learns)
+    linen_name: ClassVar[str]  # the class flax.linen names it by: ``Dense`` gives ``Dense_0``, ``Dense_1``...
     image_layer: ClassVar[bool] = False  # works on images (height, width, channels) and gives images
     decoder_only: ClassVar[bool] = False  # only an autoencoder's decoder may hold it (ConvTranspose)
     has_module: ClassVar[bool] = True  # its flax call makes a module (pooling is a plain function)
@@ -163,6 +170,29 @@ class Layer:
         """The layer as ``core.models.MLP`` takes it: ``("dense", 512, "relu")``."""
         return (self.name, *self.settings())
 
+    # ----- the same layer in flax NNX (``core.nnx_models``) ------------------------------------
+    def nnx_code(self, inputs: Shape) -> str | None:
+        """The Python that builds its flax NNX module for one image of shape ``inputs`` (``rngs``: the
+        ``nnx.Rngs`` in scope), ``nnx.Linear(784, 512, rngs=rngs)``; None for a layer without one (pooling)."""
+        raise NotImplementedError
+
+    def nnx_call_code(self, module: str, inputs: Shape) -> str:
+        """The Python expression of what the NNX model does with ``x`` through its ``module`` (an expression:
+        ``self.dense_0``): ``nnx.relu(self.dense_0(x))``."""
+        return f"{module}(x)"
+
+    def nnx_module(self, inputs: Shape, rngs: Any) -> Any:
+        """The module ``nnx_code`` builds: the code a person reads is the code that runs."""
+        from flax import nnx
+
+        return eval(self.nnx_code(inputs), {"nnx": nnx, "rngs": rngs})  # our own text, from validated numbers
+
+    def nnx_apply(self, module: Any, x: Any, inputs: Shape) -> Any:
+        """What ``nnx_call_code`` does, on ``x``."""
+        from flax import nnx
+
+        return eval(self.nnx_call_code("layer", inputs), {"nnx": nnx, "layer": module, "x": x})
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.name}
 
@@ -210,10 +240,18 @@ class Dense(Layer):
     )
     item_syntax: ClassVar[str] = "a whole number of units (WIDTH[:ACTIVATION])"
     json_example: ClassVar[str] = '{"width": 64, "activation": "relu"}'
+    linen_name: ClassVar[str] = "Dense"
 
     @property
     def is_dense(self) -> bool:
         return True
+
+    def nnx_code(self, inputs: Shape) -> str:
+        return f"nnx.Linear({math.prod(inputs)}, {self.width}, rngs=rngs)"
+
+    def nnx_call_code(self, module: str, inputs: Shape) -> str:
+        flat = "x.reshape((x.shape[0], -1))" if len(inputs) > 1 else "x"  # an image is flattened first
+        return activated(f"{module}({flat})", self.activation)
 
     def describe(self) -> str:
         return f"{self.width:,} {self.activation}"
@@ -298,9 +336,13 @@ class Dropout(Layer):
     item_syntax: ClassVar[str] = "dropout:RATE"
     json_example: ClassVar[str] = '{"type": "dropout", "rate": 0.2}'
     rngs: ClassVar[tuple[str, ...]] = ("dropout",)
+    linen_name: ClassVar[str] = "Dropout"
 
     def describe(self) -> str:
         return f"dropout {self.rate:g}"
+
+    def nnx_code(self, inputs: Shape) -> str:
+        return f"nnx.Dropout({self.rate!r}, rngs=rngs)"
 
     def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
         return 2 * math.prod(as_shape(inputs)) if training else 0
@@ -357,9 +399,13 @@ class BatchNorm(Layer):
     item_syntax: ClassVar[str] = "batchnorm"
     json_example: ClassVar[str] = '{"type": "batchnorm"}'
     collections: ClassVar[tuple[str, ...]] = ("batch_stats",)
+    linen_name: ClassVar[str] = "BatchNorm"
 
     def parameter_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel of an image)
+
+    def nnx_code(self, inputs: Shape) -> str:
+        return f"nnx.BatchNorm({inputs[-1]}, momentum=0.9, rngs=rngs)"  # per channel; momentum as in linen
 
     def batch_stats_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a running mean and variance per value (per channel of an image)
@@ -379,9 +425,13 @@ class LayerNorm(Layer):
     )
     item_syntax: ClassVar[str] = "layernorm"
     json_example: ClassVar[str] = '{"type": "layernorm"}'
+    linen_name: ClassVar[str] = "LayerNorm"
 
     def parameter_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel: flax normalises the last axis)
+
+    def nnx_code(self, inputs: Shape) -> str:
+        return f"nnx.LayerNorm({inputs[-1]}, rngs=rngs)"  # over the last axis, as linen
 
     def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
         return 7 * math.prod(as_shape(inputs))

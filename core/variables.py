@@ -306,21 +306,31 @@ def _layers(layers: Any) -> str:
     return "(\n" + "".join(f"        {_tuple(layer)},\n" for layer in layers) + "    )"
 
 
+def linen_definitions() -> str:
+    """The flax.linen code of every model: the layer calls, then ``MLP`` and ``AutoEncoder``."""
+    return _model_source(flax_layers) + "\n\n" + _model_source(models)
+
+
+def linen_construction(spec: ModelSpec) -> str:
+    """The line(s) ``model = MLP(layers=(...))`` that build the spec's model from ``linen_definitions``."""
+    model = models.build_model(spec)
+    if isinstance(spec, MLPSpec):
+        return f"model = MLP(\n    layers={_layers(model.layers)},\n)\n"
+    return (
+        "model = AutoEncoder(\n"
+        f"    encoder_layers={_layers(model.encoder_layers)},\n"
+        f"    decoder_layers={_layers(model.decoder_layers)},\n"
+        f"    input_shape={_tuple(model.input_shape)},\n"
+        ")\n"
+    )
+
+
 def flax_source(spec: ModelSpec) -> str:
     """Runnable flax.linen code that builds the model ``spec`` describes, with the same shapes."""
-    model = models.build_model(spec)
     batch = f"jnp.ones((1, {', '.join(str(d) for d in spec.input_shape)}))"
     if isinstance(spec, MLPSpec):
-        construct = f"model = MLP(\n    layers={_layers(model.layers)},\n)\n"
         usage = "logits = model.apply(variables, x)  # one score per class, shape (1, 10)\n"
     else:
-        construct = (
-            "model = AutoEncoder(\n"
-            f"    encoder_layers={_layers(model.encoder_layers)},\n"
-            f"    decoder_layers={_layers(model.decoder_layers)},\n"
-            f"    input_shape={_tuple(model.input_shape)},\n"
-            ")\n"
-        )
         usage = (
             f"code = model.apply(variables, x, method=model.encode)  # shape (1, {spec.code_size})\n"
             "reconstruction = model.apply(variables, code, method=model.decode)  # shape (1, 28, 28, 1)\n"
@@ -328,11 +338,9 @@ def flax_source(spec: ModelSpec) -> str:
     return (
         _SOURCE_HEADER
         + "\n"
-        + _model_source(flax_layers)
+        + linen_definitions()
         + "\n\n"
-        + _model_source(models)
-        + "\n\n"
-        + construct
+        + linen_construction(spec)
         + f"x = {batch}\n"
         + f"variables = model.init(jax.random.key({spec.seed}), x)\n"
         + "print(jax.tree_util.tree_map(jnp.shape, variables))\n"

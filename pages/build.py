@@ -25,20 +25,24 @@ KIND_HELP = (
 state = get_state()
 
 st.title(":material/construction: Build a model")
+st.markdown(
+    "**This tool lets you build a small neural network, teach it to recognise pictures, and look inside it, "
+    "all by clicking.**"
+)
 st.caption(
     "Stack Dense layers: every unit of a layer is connected to every unit of the layer before. "
     "Wider layers can learn more, at the cost of more parameters."
 )
 
-top = st.columns([2, 3, 1.2], vertical_alignment="bottom")
+top = st.columns([2.6, 3, 1.2], vertical_alignment="bottom")  # both kinds fit in presenter mode at 1280
 kind = top[0].segmented_control(
     "Kind of model", list(KIND_LABELS), format_func=KIND_LABELS.get, default=state.kind,
-    key=f"build.kind.v{state.editor_version}",
+    key=f"build.kind.v{state.build.editor_version}",
     help=KIND_HELP,
 )  # fmt: skip
 if kind and kind != state.kind:
     state.kind = kind
-    state.editor_version += 1
+    state.build.editor_version += 1
     st.rerun()
 preset_names = [name for name, (_, spec) in PRESETS.items() if spec.kind == state.kind]
 preset = top[1].selectbox(
@@ -49,7 +53,7 @@ preset = top[1].selectbox(
 
 def use_preset(name: str) -> None:
     state.set_spec(PRESETS[name][1].replace(seed=state.spec.seed))
-    state.editor_error = None
+    state.build.editor_error = None
 
 
 top[2].button(
@@ -64,12 +68,12 @@ with left:
     # the count right under the widths: on a phone the metrics column comes three screens further down
     st.markdown(f"**{spec.parameter_count:,} parameters** in total (numbers the model learns)")
     if advanced():
-        with st.expander("Type the widths instead", expanded=state.text_editor_open):
+        with st.expander("Type the widths instead", expanded=state.build.text_editor_open):
             text_editor(state)
         with st.expander("Initialisation seed"):
             seed = st.number_input(
                 "Seed", min_value=0, max_value=MAX_SEED, value=spec.seed, step=1,
-                key=f"build.seed.v{state.editor_version}",
+                key=f"build.seed.v{state.build.editor_version}",
                 help="The starting weights are random; the same seed always gives the same starting weights.",
             )  # fmt: skip
             if seed != spec.seed:
@@ -93,7 +97,7 @@ with right:
            if costs.batch_stats_bytes else ""),
     )  # fmt: skip
     m[2].metric(
-        "Work per image", f"{human_count(costs.forward_flops)} operations",
+        "Operations per image", human_count(costs.forward_flops),
         help=f"Arithmetic operations to classify or rebuild one image (forward pass). Learning from one "
         f"image costs about {human_count(costs.train_flops)} (forward + backward pass).",
     )  # fmt: skip

@@ -98,7 +98,7 @@ with answer_column:
         st.image(tile(rebuilt, cols=1, scale=BIG), output_format="PNG")
         st.metric(
             "Reconstruction error", f"{error:.4f}",
-            help="Mean squared difference per pixel between your prepared digit and its rebuilt version "
+            help="Mean squared difference per pixel between your prepared picture and its rebuilt version "
             "(0 = perfect). Something unlike the training images is rebuilt worse.",
         )  # fmt: skip
         st.caption(

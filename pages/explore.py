@@ -17,6 +17,8 @@ from components.state import get_state
 from components.ui import extreme_values_notice, not_trained_yet
 from components.words import option_text, plain
 from core import latent, predict
+from core.data import dataset_title
+from core.data.dataset import one_of_class
 from core.errors import CoreError
 from core.latent import LatentAxes
 from core.spec import AutoEncoderSpec, ModelSpec
@@ -61,7 +63,7 @@ names = dataset.class_names
 st.caption(
     f"Run {run.run_id}: every image is squeezed into a code of **{spec.code_size} numbers**, and the decoder "
     f"draws an image back from any code, even one that no image has. Codes of the {dataset.num_test:,} test "
-    f"images of {plain(dataset.name)} show where the digits live."
+    f"images of {dataset_title(dataset.name)} show where each class lives."
 )
 
 
@@ -154,7 +156,9 @@ with pick_column:
         shown.insert(1, predict.decode(spec, result.variables, codes[[index]]))
         labels.insert(1, "decoded from its full code")
     st.image(tile(np.concatenate(shown), cols=len(shown), scale=5), output_format="PNG")
-    st.caption(f"Test image #{index}, a {plain(names[dataset.test_labels[index]])}: " + " · ".join(labels) + ".")
+    st.caption(
+        f"Test image #{index}, {plain(one_of_class(names, dataset.test_labels[index]))}: " + " · ".join(labels) + "."
+    )
     if map_axes.principal:
         st.caption(
             "The map shows only 2 of the code's numbers' directions: decoding the map point keeps the other "

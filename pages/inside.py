@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from components import figures, inside_figures, resources
+from components import figures, inside_figures, resources, switch_figures, switches
 from components.frame import page, require_frame
 from components.images import tile
 from components.inside_figures import DiagramLayer
@@ -18,6 +18,7 @@ from components.ui import explain, extreme_values_notice, height, image_scale
 from components.words import option_text, plain
 from core import inside, models
 from core.data import Dataset
+from core.data.dataset import one_of_class
 from core.errors import CoreError
 from core.spec import MLPSpec
 
@@ -57,6 +58,9 @@ if result is None:
 else:
     extreme_values_notice(result.params)
 model_key = ("run", run.cache_id) if result is not None else ("untrained", spec)
+masks = switches.current_masks(spec, model_key if result is not None else None)
+switched_off = switches.switches_for(model_key).off if masks else {}
+switch_units = switches.units_per_layer(spec)
 names = dataset.class_names
 
 
@@ -73,13 +77,13 @@ st.markdown("### 1. Pick an input")
 st.session_state.setdefault("inside.source", state.inside_source)
 choice = st.radio(
     "Look inside with", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="inside.source",
-    help="A test image the model never trained on, or the digit you drew on the Draw page.",
+    help="A test image the model never trained on, or the picture you drew on the Draw page.",
 )  # fmt: skip
 
 
 state.inside_source = choice
 if choice == "drawing" and state.drawing is None:
-    st.info("Nothing drawn yet: draw a digit on the Draw page, then come back.", icon=":material/draw:")
+    st.info("Nothing drawn yet: draw a picture on the Draw page, then come back.", icon=":material/draw:")
     st.page_link(page("pages/draw.py"), label="Go to Draw →", icon=":material/draw:")
     st.stop()
 if choice == "test":
@@ -92,13 +96,19 @@ if choice == "test":
         help="Browse the test images of one class.",
     )  # fmt: skip
     pick[1].button("Another image", icon=":material/casino:", key="inside.another", on_click=another_image)
-    label = plain(names[dataset.test_labels[state.inside_image]])
-    pick[2].caption(f"Test image #{state.inside_image:,} of {dataset.num_test:,}, a {label}.")
+    label = plain(one_of_class(names, dataset.test_labels[state.inside_image]))
+    pick[2].caption(f"Test image #{state.inside_image:,} of {dataset.num_test:,}: {label}.")
     image = dataset.test_images[state.inside_image].astype(np.float32) / 255.0
 else:
     image = np.asarray(state.drawing, np.float32)
 
-rows, output = inside.layer_outputs(spec, variables, image)
+rows, output = inside.layer_outputs(spec, variables, image, masks)
+if masks:
+    count = sum(len(units) for units in switched_off.values())
+    st.caption(
+        f":material/power_settings_new: {count} unit{'s' if count > 1 else ''} switched off (section 5): the answer, "
+        "every layer and the diagram below are those of the network without them (crossed out)."
+    )
 compare = st.toggle(
     "Side by side with the untrained model", key="inside.compare", disabled=result is None,
     help="The same image through the same layers with the random weights training started from.",
@@ -139,12 +149,12 @@ for number, row in enumerate(rows, start=1):
     for column, (label, layer_rows, _) in zip(columns, models_shown, strict=True):
         shown_title = title + (f" · {label}" if len(models_shown) > 1 else "")
         grid_rows, _ = inside.grid_shape(row.units)
-        column.plotly_chart(
-            inside_figures.unit_grid_figure(
-                layer_rows[number - 1].values[0], shown_title, height=height(60 + 14 * min(grid_rows, 20))
-            ),
-            key=f"inside.layer{number}.{label}",
+        grid = inside_figures.unit_grid_figure(
+            layer_rows[number - 1].values[0], shown_title, height=height(60 + 14 * min(grid_rows, 20))
         )
+        if label == "trained" and row.path in switched_off:
+            switch_figures.mark_grid(grid, switched_off[row.path], row.units, switch_units[row.path])
+        column.plotly_chart(grid, key=f"inside.layer{number}.{label}")
 
 # ----- the diagram ------------------------------------------------------------------------------
 st.markdown("### 3. The network as a diagram")
@@ -163,10 +173,10 @@ if picked is not None and st.session_state.get("inside.last_click") != picked:
     st.session_state["inside.last_click"] = picked
     if picked[0] > 0:  # not a pixel of the input
         st.session_state["inside.unit_layer"], st.session_state["inside.unit"] = picked
-st.plotly_chart(
-    inside_figures.network_figure(layers, links, height=height(560)), key="inside.diagram",
-    on_select="rerun", selection_mode="points",
-)  # fmt: skip
+network = inside_figures.network_figure(layers, links, height=height(560))
+for column, row in enumerate(dense, start=1):
+    switch_figures.mark_diagram(network, column, switched_off.get(row.path, ()))
+st.plotly_chart(network, key="inside.diagram", on_select="rerun", selection_mode="points")
 explain(
     "Columns: the input's 784 pixels, then each layer's units, lit by their value for this image. Lines: the "
     f"{DIAGRAM_WEIGHTS} strongest weights between two layers, blue when positive (the unit on the right is pushed "
@@ -176,6 +186,9 @@ explain(
 # ----- one unit ---------------------------------------------------------------------------------
 st.markdown("### 4. One unit")
 chosen = st.columns([2, 1])
+# widgets forget their value when another page is shown: coming back keeps the visitor's layer and unit
+st.session_state.setdefault("inside.unit_layer", min(state.inside_unit_layer, len(dense)))
+st.session_state.setdefault("inside.unit", state.inside_unit)
 layer_number = chosen[0].selectbox(
     "Layer", range(1, len(dense) + 1), key="inside.unit_layer", format_func=lambda n: dense[n - 1].name(n),
     help="Or click a unit in the diagram.",
@@ -193,6 +206,7 @@ unit = int(
         help=f"Units of this layer are numbered 0 to {row.units - 1:,}.",
     )
 )
+state.inside_unit_layer, state.inside_unit = layer_number, unit
 incoming = kernels[layer_number - 1][:, unit]
 value = float(row.values[0, unit])
 said = f"{value:.2f} for this image" if np.isfinite(value) else "not a number (the training diverged)"
@@ -218,8 +232,19 @@ with weights_column:
 with images_column:
     activations = resources.test_activations(model_key, dataset.name, spec, variables, dataset)[row.path]
     top = inside.most_active(activations, unit, MOST_ACTIVE)
-    st.image(
-        tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",
-        caption=f"The {len(top)} test images (of the first {len(activations):,}) that light it up most",
-    )  # fmt: skip
-    st.caption("Values: " + ", ".join(f"{activations[i, unit]:.2f}" for i in top))
+    if len(top):
+        st.image(
+            tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",
+            caption=f"The {len(top)} test images (of the first {len(activations):,}) that light it up most",
+        )  # fmt: skip
+        st.caption("Values: " + ", ".join(f"{activations[i, unit]:.2f}" for i in top))
+    else:
+        value_words = f"{float(activations[0, unit]):.2f}"
+        st.info(
+            f"No test image lights this unit up: it gives {value_words} for each of the first "
+            f"{len(activations):,}, so it never fires on them (a 'dead' unit).",
+            icon=":material/power_off:",
+        )
+
+# ----- switching units off ----------------------------------------------------------------------
+switches.switch_section(spec, variables, dataset, image, model_key if result is not None else None, rows)

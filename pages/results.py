@@ -17,6 +17,7 @@ from components.state import get_state
 from components.ui import explain, extreme_values_notice, height, image_scale, not_trained_yet
 from components.words import option_text, plain
 from core import predict
+from core.data import dataset_title
 from core.errors import CoreError
 from core.spec import AutoEncoderSpec
 
@@ -45,15 +46,15 @@ def open_inside(index: int) -> None:
 dataset = resources.test_dataset(result, state.dataset_name)
 run = state.trained_run()
 outputs = resources.test_outputs(run.cache_id, dataset.name, result, dataset)
-rng = np.random.default_rng(state.results_seed)
+rng = np.random.default_rng(state.results.seed)
 shown = rng.choice(dataset.num_test, size=min(GRID, dataset.num_test), replace=False)
 
 top = st.columns([4, 1], vertical_alignment="bottom")
 top[0].caption(
-    f"Run {run.run_id} on {dataset.num_test:,} test images of {plain(dataset.name)} that it never trained on."
+    f"Run {run.run_id} on {dataset.num_test:,} test images of {dataset_title(dataset.name)} that it never trained on."
 )
 if top[1].button("New random images", icon=":material/casino:", key="results.shuffle"):
-    state.results_seed += 1
+    state.results.seed += 1
     st.rerun()
 
 if isinstance(spec, AutoEncoderSpec):

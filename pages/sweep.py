@@ -21,7 +21,7 @@ from components.sweep_views import (
 )
 from components.ui import advanced, explain, height
 from components.words import layer_description, plain
-from core.data import Dataset
+from core.data import Dataset, dataset_title
 from core.errors import CoreError
 from core.runs.jobs import running_trainings
 from core.runs.scheduler import JobControls
@@ -88,7 +88,10 @@ def sweep_dataset(state: AppState) -> Dataset | None:
         with st.spinner("Loading the images…"):
             return resources.dataset(state.dataset_name)
     except CoreError as err:
-        st.error(f"Could not load {plain(state.dataset_name)}: {plain(err, 300)}. Choose other data on the Train page.")
+        st.error(
+            f"Could not load {dataset_title(state.dataset_name)}: {plain(err, 300)}. "
+            "Choose other data on the Train page."
+        )
         return None
 
 
@@ -170,10 +173,12 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
             st.error(f"Cannot sweep these settings: {reason}", icon=":material/warning:")
             return
     if estimate is not None:  # the trainings running now, every rerun: they start and end meanwhile
-        estimate = estimate.sharing(running_trainings(), visitor_id())
+        estimate = estimate.sharing(running_trainings(excluding=sweep_state.job), visitor_id())  # not itself
     what = "widths" if plan.setting == WIDTH else f"values of the {plan.swept.label}"
-    models = f"**{plan.models} models** ({len(plan.values)} {what} × {len(plan.seeds)} seeds)"
-    where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {plain(dataset.name)}"
+    # presenter mode hides the seeds: it says what they are instead of naming a setting it does not show
+    tries = f"{len(plan.seeds)} seeds" if advanced() else f"{len(plan.seeds)} random starts each"
+    models = f"**{plan.models} models** ({len(plan.values)} {what} × {tries})"
+    where = f"{plan.config.epochs} epoch{'s' if plan.config.epochs > 1 else ''} each on {dataset_title(dataset.name)}"
     if estimate is None:
         st.info(f"{models}, {where}. The time is estimated once the running sweep ends.", icon=":material/timer:")
     else:
@@ -294,5 +299,8 @@ def results_panel(active: bool) -> None:
 dataset = sweep_dataset(state)
 plan = settings_form(state)
 if plan is not None and dataset is not None:
-    estimate_and_start(sweep_state, plan.for_classes(len(dataset.class_names)), dataset)
+    plan, small_data = plan.for_classes(len(dataset.class_names)).for_data(dataset.num_train)
+    if small_data:
+        st.info(small_data, icon=":material/photo_library:")
+    estimate_and_start(sweep_state, plan, dataset)
 results_panel(sweep_state.active)

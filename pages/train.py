@@ -10,6 +10,7 @@ from components.run_panel import live_panel
 from components.saved_runs import runs_section
 from components.server_paths import hide_server_paths, typed_folder
 from components.state import AppState, get_state
+from components.take_home import script_downloads
 from components.train_settings import settings_form
 from components.words import plain
 from core.data import Dataset, archive
@@ -109,3 +110,5 @@ else:
     settings_form(state, dataset)
     live_panel(False, dataset)
 runs_section(state)
+with st.expander("Train this model on your own computer", icon=":material/download:"):
+    script_downloads(spec, state.config, "train", trained=False)

@@ -1,4 +1,5 @@
-"""Variables: the tree ``model.init(...)`` returns, its numbers, and the flax code of the model."""
+"""Variables: the tree ``model.init(...)`` returns, its numbers, the flax code of the model, the same model in
+flax NNX, and training scripts to take home."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import streamlit as st
 from components import figures
 from components.frame import require_frame
 from components.state import get_state
+from components.take_home import nnx_tab, script_downloads
 from components.tree_view import treescope_html
 from components.ui import explain, extreme_values_notice, height
-from components.words import plain
 from core import models
 from core.costs import parameter_diff
+from core.data import dataset_title
 from core.layers import BatchNorm, LayerNorm
 from core.variables import (
     batch_stats_rows,
@@ -46,7 +48,7 @@ if trained is not None:
     run = state.trained_run()
     st.success(
         f"Showing the **trained** values of run {run.run_id} "
-        f"({len(trained.history.epochs)} epochs on {plain(trained.dataset)}).",
+        f"({len(trained.history.epochs)} epochs on {dataset_title(trained.dataset)}).",
         icon=":material/school:",
     )
 else:
@@ -102,22 +104,24 @@ with st.expander("Training mode and evaluation mode", icon=":material/school:", 
             else "Add or remove these layers on the Build page to see the collections change."
         )
     )
-stats = batch_stats_rows(variables)
+stats = [("before training", row) for row in batch_stats_rows(variables)]
+if stats and trained is not None:  # the same layers as flax's model.init made them, then as trained
+    start = batch_stats_rows(models.init_variables(trained.spec))
+    stats = [*(("before training", row) for row in start), *(("after training", row) for _, row in stats)]
 if stats:
     st.markdown(
-        "**BatchNorm's batch statistics** (`batch_stats`)"
-        + (
-            " after training:"
-            if trained is not None
-            else " before training: every mean starts at 0, every variance at 1."
-        )
+        "**BatchNorm's batch statistics** (`batch_stats`), before and after training: every mean starts at 0, "
+        "every variance at 1, and training moves them towards the data's own."
+        if trained is not None
+        else "**BatchNorm's batch statistics** (`batch_stats`) before training: every mean starts at 0, every "
+        "variance at 1. Train the model to see them after training beside these."
     )
     st.dataframe(
         [
-            {"layer": row.module, "units": row.units, "average running mean": row.mean_of_means,
+            {"when": when, "layer": row.module, "units": row.units, "average running mean": row.mean_of_means,
              "average running variance": row.mean_of_variances, "smallest variance": row.min_variance,
              "largest variance": row.max_variance}
-            for row in stats
+            for when, row in stats
         ],
         hide_index=True,
         key="variables.batch_stats",
@@ -137,14 +141,14 @@ if stats:
     )  # fmt: skip
 
 # the widget forgets its tab when the visitor opens another page; the visitor's state does not
-if "variables.tab" not in st.session_state and state.variables_tab is not None:
-    st.session_state["variables.tab"] = state.variables_tab
+if "variables.tab" not in st.session_state and state.variables.tab is not None:
+    st.session_state["variables.tab"] = state.variables.tab
 # Only the open tab runs and is sent: heavy views (treescope, heatmaps) cost nothing until asked for.
-tree_tab, table_tab, sizes_tab, kernel_tab, code_tab = st.tabs(
-    ["Tree", "Table of every array", "Where the parameters are", "Look at one kernel", "flax code"],
+tree_tab, table_tab, sizes_tab, kernel_tab, code_tab, nnx_tab_ = st.tabs(
+    ["Tree", "Table of every array", "Where the parameters are", "Look at one kernel", "flax code", "flax NNX"],
     key="variables.tab", on_change="rerun",
 )  # fmt: skip
-state.variables_tab = st.session_state.get("variables.tab")
+state.variables.tab = st.session_state.get("variables.tab")
 
 if tree_tab.open:
     with tree_tab:
@@ -270,3 +274,12 @@ if code_tab.open:
     with code_tab:
         st.caption("Runnable flax.linen code for this exact model (copy button at the top right of the box).")
         st.code(flax_source(spec), language="python")
+        script_downloads(spec, run.config if trained is not None else state.config, "variables", trained is not None)
+
+if nnx_tab_.open:
+    with nnx_tab_:
+        version = ("run", run.cache_id) if trained is not None else ("init", spec)
+        nnx_tab(spec, variables, version, trained is not None)
+        script_downloads(
+            spec, run.config if trained is not None else state.config, "variables.nnx", trained is not None
+        )

@@ -16,12 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
 from testkit.browser_support import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
     goto,
+    launch_chromium,
     open_page,
     start_server,
     start_training,
@@ -39,8 +36,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     proc, url = start_server()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             goto(page, url)
             train_on_page(page, epochs=3)
@@ -73,7 +69,6 @@ def main() -> None:
             page.get_by_text("Watch the model learn").scroll_into_view_if_needed()
             page.screenshot(path=str(args.out / "screenshot-watch.png"))
             page.get_by_role("button", name="Stop").click()
-            browser.close()
     finally:
         stop_server(proc)
 

@@ -20,12 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
 from testkit.browser_support import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
     goto,
+    launch_chromium,
     open_page,
     start_server,
     stop_server,
@@ -45,8 +42,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     proc, url = start_server()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": width, "height": height})
             tic = time.monotonic()
             goto(page, url)
@@ -79,7 +75,6 @@ def main() -> None:
             wait_for_sidebar(page, "Finished", timeout=300)
             open_page(page, "Results")
             page.screenshot(path=str(args.out / f"screenshot-predictions{suffix}.png"))
-            browser.close()
     finally:
         stop_server(proc)
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,6 +28,22 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
 ]
+
+
+@contextmanager
+def launch_chromium() -> Iterator:
+    """Debian's Chromium through Playwright, with the arguments every browser test, benchmark and
+    screenshot script uses; closed (and Playwright's driver ended) on leaving."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 

@@ -32,6 +32,7 @@ from core.data.dataset import (
 from core.data.folder import folder_fingerprint, read_image_folder
 from core.data.idx import read_idx_split
 from core.data.roots import Roots, check_inside_roots, resolve_roots
+from core.data.tfds import TITLES
 from core.errors import DataError
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "KUZUSHIJI_NAMES",
     "NUM_CLASSES",
     "Dataset",
+    "dataset_title",
     "load_dataset",
     "make_dataset",
 ]
@@ -65,6 +67,22 @@ def parse_dataset_name(name: str) -> tuple[str, str | None]:
     if name in ("sample", *TFDS_NAMES):
         return name, None
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_CHOICES)}")
+
+
+def dataset_title(name: str) -> str:
+    """A dataset's name as a sentence says it, without a folder's path: "the bundled MNIST sample",
+    "Fashion-MNIST", "your images", "the IDX folder fashion-mnist"."""
+    try:
+        kind, folder = parse_dataset_name(name)
+    except DataError:
+        return "this data"
+    if kind == "sample":
+        return "the bundled MNIST sample"
+    if kind == "folder":
+        return "your images"
+    if kind == "idx":
+        return f"the IDX folder {Path(folder).name or folder}"
+    return TITLES[kind]
 
 
 def load_dataset(

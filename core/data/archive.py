@@ -22,7 +22,7 @@ import time
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from core.data.folder import IMAGE_SUFFIXES
+from core.data.folder import IMAGE_SUFFIXES, UPLOADS_FOLDER_NAME
 from core.errors import DataError
 
 MAX_ZIP_BYTES = 200 * 2**20
@@ -32,7 +32,7 @@ MAX_TOTAL_BYTES = 500 * 2**20
 MAX_RATIO = 200  # image files are compressed already: PNG/JPEG hardly shrink, a blank BMP ~100x
 CHUNK = 2**16
 #: where the dashboard unpacks visitors' zips, one new folder per upload
-UPLOAD_ROOT = Path(tempfile.gettempdir()) / "flax-dashboard-uploads"
+UPLOAD_ROOT = Path(tempfile.gettempdir()) / UPLOADS_FOLDER_NAME
 #: disk kept for unpacked uploads of all visitors together, and how long one is kept
 UPLOADS_BUDGET_BYTES = 2 * 2**30
 UPLOAD_MAX_AGE_S = 24 * 3600

@@ -99,16 +99,54 @@ def make_dataset(
     return Dataset(name, description, class_names, *arrays)
 
 
+#: What one image of a known class set is, in words.
+KNOWN_NOUNS = {
+    DIGIT_NAMES: "digit",
+    KUZUSHIJI_NAMES: "hiragana character",
+    FASHION_NAMES: "piece of clothing",
+    LETTER_NAMES: "letter",
+}
+
+
+def with_article(word: str) -> str:
+    """``word`` after "a" or "an" by its first sound as usually spoken: "a 7", "an 8", "an owl"."""
+    first = word.split("/")[0].split(" ")[0].lower()
+    vowel = first[:1] in tuple("aeiou8") or first in ("11", "18")
+    return f"{'an' if vowel else 'a'} {word}"
+
+
+def singular(name: str) -> str:
+    """A folder's class name as one thing: "circles" -> "circle", "puppies" -> "puppy", "glass" stays."""
+    if len(name) > 4 and name.endswith("ies"):
+        return name[:-3] + "y"
+    if len(name) > 3 and name.endswith("s") and not name.endswith(("ss", "us", "is")):
+        return name[:-1]
+    return name
+
+
+def one_of_class(class_names: tuple[str, ...], label: int) -> str:
+    """One image of class ``label`` in words: "a 7", "an Ankle boot", "a circle" (a folder "circles")."""
+    name = class_names[label]
+    return with_article(name if tuple(class_names) in KNOWN_NOUNS else singular(name))
+
+
+def what_each_image_is(class_names: tuple[str, ...]) -> str:
+    """What the model learns to recognise: "a digit", "a piece of clothing", or for a folder of a few
+    classes "a circle, a square or a triangle" (more than four: "each of your 7 classes")."""
+    known = KNOWN_NOUNS.get(tuple(class_names))
+    if known:
+        return with_article(known)
+    if len(class_names) > 4:
+        return f"each of your {len(class_names)} classes"
+    items = [with_article(singular(name)) for name in class_names]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
 def drawing_subject(class_names: tuple[str, ...]) -> str:
     """What to ask a person to draw for a model that knows ``class_names``: "digit", "hiragana
     character", "piece of clothing", or for an image folder "picture of one of: cat, dog"."""
-    known = {
-        DIGIT_NAMES: "digit",
-        KUZUSHIJI_NAMES: "hiragana character",
-        FASHION_NAMES: "piece of clothing",
-        LETTER_NAMES: "letter (capital or small)",
-    }
-    if tuple(class_names) in known:
-        return known[tuple(class_names)]
-    used = [name for name in class_names if not (name.startswith("(unused ") and name.endswith(")"))]
-    return f"picture of one of: {', '.join(used)}"
+    if tuple(class_names) == LETTER_NAMES:
+        return "letter (capital or small)"
+    if tuple(class_names) in KNOWN_NOUNS:
+        return KNOWN_NOUNS[tuple(class_names)]
+    return f"picture of one of: {', '.join(class_names)}"

@@ -14,7 +14,7 @@ converted to grey (ITU-R 601 luma), then *polarity*: MNIST is light ink on a dar
 image whose outer border is mostly light (mean above mid-grey: dark ink on paper, the usual photo or
 scan) is inverted. Then it is scaled, keeping its aspect, so that its longer side is 28 pixels
 (already 28x28: left untouched) and centred on a black (background) canvas.
-The models have 10 outputs: a folder of fewer classes leaves the rest named ``(unused 3)`` etc.
+A classifier trained on a folder has one output per class folder (at most NUM_CLASSES of them).
 Files that cannot be decoded are skipped and counted; files with other suffixes and hidden files
 (``.DS_Store``, ``__MACOSX/``) are ignored.
 """
@@ -38,6 +38,9 @@ SIDE = 28
 MAX_IMAGES = 200_000  # 157 MB of 28x28 pixels; more is not what this tool is for
 MAX_PIXELS = 40_000_000  # one image larger than this (e.g. a decompression bomb) is skipped, not decoded
 TEST_FRACTION = 0.2
+#: The folder (in the system's temporary folder) that uploaded zips are unpacked below: a path there
+#: means nothing to the person who uploaded it, so descriptions say "your uploaded images".
+UPLOADS_FOLDER_NAME = "flax-dashboard-uploads"
 SPLIT_SEED = 0
 UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
@@ -226,14 +229,14 @@ def read_image_folder(root: str | Path, name: str | None = None, roots: Roots | 
     note = f"; {unreadable:,} unreadable file{'s' if unreadable != 1 else ''} skipped" if unreadable else ""
     if links:
         note += f"; {links:,} link{'s' if links != 1 else ''} leading outside the data roots not followed"
+    uploaded = any(parent.name == UPLOADS_FOLDER_NAME for parent in root.parents)
     description = (
-        f"Images in {root}: {len(class_names)} classes ({', '.join(class_names)}), "
+        f"{'Your uploaded images' if uploaded else f'Images in {root}'}: {len(class_names)} classes "
+        f"({', '.join(class_names)}), "
         f"{len(train_part[1]):,} train / {len(test_part[1]):,} test from {how}{note}"
     )
-    # the models always have NUM_CLASSES outputs: the ones no folder uses keep a name, so that every
-    # page showing all outputs (probabilities, confusion matrix) has a label for each
-    outputs = class_names + tuple(f"(unused {i})" for i in range(len(class_names), NUM_CLASSES))
-    return make_dataset(name or f"folder:{root}", description, outputs, train_part, test_part)
+    # only the folder's classes: a classifier trained on it gets one output per class (spec.for_classes)
+    return make_dataset(name or f"folder:{root}", description, class_names, train_part, test_part)
 
 
 def read_test_folder(root: str | Path) -> FolderImages:

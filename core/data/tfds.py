@@ -68,7 +68,10 @@ FILES = {
 }
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 30.0
-_ADVICE = "use the bundled 'sample' dataset, or a local folder of IDX files (idx:<folder>)"
+_ADVICE = (
+    "use the bundled sample of 5,000 MNIST digits, or a folder of IDX files on this computer "
+    "(the Train page's 'A folder of IDX files', or idx:<folder> on the command line)"
+)
 
 
 def _tfds():

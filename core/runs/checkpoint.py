@@ -110,7 +110,7 @@ def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
     except Exception:  # msgpack raises many types on garbage; none of them matter to the person
         raise CheckpointError(
             f"{source} is not a checkpoint of this tool (it is not msgpack data); "
-            "a checkpoint is the .msgpack file that *Download checkpoint* on the Train page saves"
+            "a checkpoint is the .msgpack file that the Train page's 'Download checkpoint' button saves"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{source} is msgpack data but not a checkpoint of this tool (no '{FORMAT}' marker)")

@@ -36,6 +36,7 @@ from core.training import Phase, Progress, Status, TrainConfig, TrainResult, ste
 from core.training.estimate import CHUNK_S, Countdown, OtherTraining
 from core.training.history import EpochMetrics, History
 from core.training.results import ACTIVE
+from core.training.speed import SpeedMeter
 from core.training.stack import take
 
 if TYPE_CHECKING:
@@ -61,9 +62,10 @@ def stop_all(timeout: float = 5.0) -> list[BackgroundJob]:
     return [job for job in jobs if not job.join(timeout)]
 
 
-def running_trainings() -> list[OtherTraining]:
-    """The trainings of this process taking turns now: what a sweep started now shares the machine with."""
-    return [other for job in list(_live_jobs) if (other := job.sharing()) is not None]
+def running_trainings(excluding: object = None) -> list[OtherTraining]:
+    """The trainings of this process taking turns now: what a sweep started now shares the machine with
+    (``excluding``: a job not to count, such as the visitor's own sweep whose estimate is shown)."""
+    return [other for job in list(_live_jobs) if job is not excluding and (other := job.sharing()) is not None]
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class BackgroundJob:
         self._reniced = False
         self.controls = JobControls(self._stop, owner=self.owner, between_chunks=self._give_back_slot_if_asked)
         self._countdown = Countdown()
+        self._meter = SpeedMeter()  # the shown speed and the time left at it (a training's, see TrainingJob)
         self.slot_wait_s = 0.0  # seconds it waited to get its slot back after giving it to another visitor
         self.compute_left_s: float | None = None  # the engine's latest estimate of the compute it still needs
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
@@ -196,9 +199,14 @@ class BackgroundJob:
     def _give_back_slot_if_asked(self) -> None:
         """Between two chunks: give the slot to a visitor who has none when ``SLOTS`` asks, and wait for it
         back; the state stays in memory, so the job goes on exactly where it stopped (a stop ends the wait)."""
+        if self.controls.paused:
+            with self._lock:
+                self._meter.hold(time.monotonic())  # a presenter's pause does not make the run look slower
         if not SLOTS.give_back(self):
             return
         tic = time.monotonic()
+        with self._lock:
+            self._meter.hold(tic)
         self._countdown.hold(tic)  # no nearer its end while it waits (held before any snapshot says "queued")
         with self._lock:
             was = self._status, self._message
@@ -281,15 +289,24 @@ class TrainingJob(BackgroundJob):
                 epochs=self.config.epochs,
                 step_losses=np.asarray(self._losses, dtype=np.float32),
                 epoch_metrics=tuple(self._epochs),
-                samples_per_s=progress.samples_per_s if progress else 0.0,
+                samples_per_s=self._meter.images_per_s() or (progress.samples_per_s if progress else 0.0),
                 elapsed_s=progress.elapsed_s if progress else 0.0,
-                eta_s=(0.0 if self._status not in ACTIVE else self.shown_time_left()) if progress else None,
+                eta_s=self._shown_time_left(progress),
                 compile_s=progress.compile_s if progress else 0.0,
                 message=self._message,
                 paused=self.controls.paused and self._status in ACTIVE,
                 learning_rate=self.controls.learning_rate() or self.config.learning_rate,
                 learning_rate_changes=tuple(self.controls.changes),
             )
+
+    def _shown_time_left(self, progress: Progress | None) -> float | None:
+        """The images still to train at the speed shown beside it (under the lock): 0 once ended, None
+        until a few seconds of training measured that speed."""
+        if progress is None:
+            return None
+        if self._status not in ACTIVE:
+            return 0.0
+        return self._meter.time_left((self.total_steps - progress.step) * self.config.batch_size)
 
     def latest_variables(self):
         """Read-only: the model's variables (``{"params": ...}``, and ``"batch_stats"`` with BatchNorm)
@@ -308,6 +325,8 @@ class TrainingJob(BackgroundJob):
         save = p.state is not None and p.step < p.total_steps and self.checkpoints is not None
         save = save and self.checkpoints.due()
         with self._lock:
+            if p.phase == Phase.TRAINING:
+                self._meter.add(time.monotonic(), p.step * self.config.batch_size)
             self._progress = p
             if p.variables is not None:
                 self._variables = p.variables

@@ -18,7 +18,7 @@
 from core.training.config import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig
 from core.training.engine import train, train_stack
 from core.training.results import Phase, Progress, Status, TrainResult
-from core.training.stack import steps_per_epoch, warm_up
+from core.training.stack import fit_batch_size, steps_per_epoch, warm_up
 
 __all__ = [
     "MAX_BATCH_SIZE",
@@ -29,6 +29,7 @@ __all__ = [
     "Status",
     "TrainConfig",
     "TrainResult",
+    "fit_batch_size",
     "steps_per_epoch",
     "train",
     "train_stack",

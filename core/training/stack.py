@@ -52,6 +52,32 @@ def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
     return used // config.batch_size
 
 
+#: A batch size chosen for a small dataset leaves at least this many steps in an epoch.
+SMALL_DATA_STEPS = 4
+
+
+def batch_size_for(batch_size: int, images: int) -> int:
+    """``batch_size``, or, when ``images`` training images do not fill one batch, the largest power of two
+    that leaves at least SMALL_DATA_STEPS steps per epoch (16 for 72 images, 1 for 3)."""
+    if batch_size <= images:
+        return batch_size
+    return 1 << (max(1, images // SMALL_DATA_STEPS).bit_length() - 1)
+
+
+def fit_batch_size(config: TrainConfig, num_train: int, fractions: Sequence[float] = ()) -> tuple[TrainConfig, str]:
+    """``config`` with a batch size its data can fill (also at each of ``fractions``, a sweep's training
+    fractions), and a sentence saying so when it was made smaller ("" when it fits)."""
+    used = min(subset_size(num_train, f) for f in (config.train_fraction, *fractions))
+    size = batch_size_for(config.batch_size, used)
+    if size == config.batch_size:
+        return config, ""
+    note = (
+        f"Batch size {size:,} instead of {config.batch_size:,}: there are only {used:,} training images, "
+        f"fewer than one batch, so each step shows the model {size:,} of them."
+    )
+    return replace(config, batch_size=size), note
+
+
 def take(tree: Any, m: int) -> Any:
     """Model ``m`` of a stacked pytree."""
     return jax.tree_util.tree_map(lambda leaf: leaf[m], tree)

@@ -17,6 +17,7 @@ from core import validate
 from core.errors import ConfigError, SpecError
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.training.config import TrainConfig
+from core.training.stack import fit_batch_size
 from core.training.sweep_settings import (
     ALL_LAYERS,
     DROPOUT,
@@ -119,6 +120,13 @@ class SweepPlan:
         """This plan for a dataset of ``classes`` classes (an MLP gets one output per class)."""
         fitted = self.spec.for_classes(classes)
         return self if fitted == self.spec else replace(self, spec=fitted)
+
+    def for_data(self, num_train: int) -> tuple[SweepPlan, str]:
+        """This plan with a batch size that ``num_train`` training images fill at every point, and a
+        sentence saying so when it was made smaller ("" when it fits)."""
+        fractions = [config.train_fraction for _, config in self.points]
+        config, note = fit_batch_size(self.config, num_train, fractions)
+        return (self if config == self.config else replace(self, config=config)), note
 
     @property
     def swept(self) -> SweptSetting:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from testkit.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, start_server, stop_server
+from testkit.browser_support import ARTIFACTS, CHROMIUM, ROOT, launch_chromium, start_server, stop_server
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +50,8 @@ def browser():
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -51,3 +51,13 @@ def test_on_loopback_the_paths_stay(monkeypatch, tmp_path):
     monkeypatch.setenv("FLAX_DASHBOARD_RUNS_DIR", str(tmp_path / "runs"))
     assert config.get_option("server.address") == "127.0.0.1"
     assert hide_server_paths(f"{tmp_path}/runs/1.json") == f"{tmp_path}/runs/1.json"
+
+
+def test_the_roles_follow_a_changed_setting_in_the_same_process(served, monkeypatch):
+    """The roles are made once per setting, not once per process: a new data root is named at once."""
+    monkeypatch.setenv("FLAX_DASHBOARD_DATA_ROOTS", "/srv/a")
+    assert hide_server_paths("/srv/a/x /srv/b/y") == "data root 1/x /srv/b/y"
+    monkeypatch.setenv("FLAX_DASHBOARD_DATA_ROOTS", "/srv/b")
+    assert hide_server_paths("/srv/a/x /srv/b/y") == "/srv/a/x data root 1/y"
+    monkeypatch.setenv("FLAX_DASHBOARD_RUNS_DIR", "/srv/runs")
+    assert hide_server_paths("/srv/runs/1.json") == "the runs folder/1.json"

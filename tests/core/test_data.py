@@ -234,7 +234,7 @@ def test_what_a_person_is_asked_to_draw_follows_the_classes():
     assert drawing_subject(DIGIT_NAMES) == "digit"
     assert drawing_subject(KUZUSHIJI_NAMES) == "hiragana character"
     assert drawing_subject(FASHION_NAMES) == "piece of clothing"
-    names = ("cat", "dog", *(f"(unused {i})" for i in range(2, 10)))
+    names = ("cat", "dog")
     assert drawing_subject(names) == "picture of one of: cat, dog"
 
 
@@ -250,3 +250,25 @@ def test_labels_are_checked_against_the_class_names():
         make_dataset("x", "x", tuple("0123456789"), (images, np.array([0, 1, 10])), (images, np.array([1, 2, 3])))
     with pytest.raises(DataError, match="2 to 64 classes"):
         make_dataset("x", "x", ("only",), (images, np.zeros(3, int)), (images, np.zeros(3, int)))
+
+
+def test_one_image_of_a_class_is_said_with_the_datasets_own_noun():
+    from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, LETTER_NAMES, one_of_class, what_each_image_is
+
+    assert one_of_class(DIGIT_NAMES, 7) == "a 7" and one_of_class(DIGIT_NAMES, 8) == "an 8"
+    assert one_of_class(FASHION_NAMES, 9) == "an Ankle boot" and one_of_class(LETTER_NAMES, 0) == "an A/a"
+    shapes = ("circles", "glass", "puppies")
+    assert [one_of_class(shapes, i) for i in range(3)] == ["a circle", "a glass", "a puppy"]
+    assert what_each_image_is(DIGIT_NAMES) == "a digit"
+    assert what_each_image_is(FASHION_NAMES) == "a piece of clothing"
+    assert what_each_image_is(shapes) == "a circle, a glass or a puppy"
+    assert what_each_image_is(tuple("abcdefg")) == "each of your 7 classes"
+
+
+def test_a_dataset_is_named_in_words_without_its_folder():
+    from core.data import dataset_title
+
+    assert dataset_title("sample") == "the bundled MNIST sample"
+    assert dataset_title("fashion_mnist") == "Fashion-MNIST"
+    assert dataset_title("folder:/tmp/upload-x1y2/images") == "your images"
+    assert dataset_title("idx:/srv/data/secret/fashion-mnist") == "the IDX folder fashion-mnist"

@@ -109,7 +109,7 @@ def test_class_folders_directly_inside_and_one_wrapping_folder_are_accepted(tmp_
         for j in range(5):
             Image.fromarray(sample.train_images[i * 5 + j, :, :, 0]).save(root / name / f"{j}.png")
     ds = read_image_folder(root)
-    assert ds.class_names == ("cat", "dog", *(f"(unused {i})" for i in range(2, 10)))
+    assert ds.class_names == ("cat", "dog")
     assert (ds.num_train, ds.num_test) == (8, 2)
     wrapped = tmp_path / "unzipped"
     write_image_folder(wrapped / "my-digits", "train", sample.train_images[:30], sample.train_labels[:30], "0123456789")

@@ -262,3 +262,35 @@ def test_a_continued_job_lists_its_earlier_epochs_while_it_trains_and_saves_them
         joined(job)
         saves.close()
     assert [m.epoch for m in job.snapshot().epoch_metrics] == [1, 2]  # stopped in epoch 3
+
+
+def test_the_time_left_is_the_images_left_at_the_speed_shown_beside_it(sample):
+    """Issue 30: "15 s left" at step 1,110 of 2,800 beside 3,462 images/s, whose own arithmetic says 62 s."""
+    config = TrainConfig(epochs=200)
+    job = TrainingJob(SPEC, config, sample).start()
+    try:
+        reads = []
+        while len(reads) < 3:
+            wait_for(lambda: job.snapshot().eta_s is not None and job.snapshot().step > 0, "a time left is shown")
+            snap = job.snapshot()
+            if snap.status == "running":
+                reads.append(snap)
+            time.sleep(0.3)  # a few reads of the page, apart
+        for snap in reads:
+            images_left = (snap.total_steps - snap.step) * config.batch_size
+            assert snap.eta_s * snap.samples_per_s == pytest.approx(images_left, rel=0.02), snap
+    finally:
+        job.stop()
+        joined(job)
+
+
+def test_a_visitors_own_sweep_is_not_counted_as_another_training_beside_it(sample):
+    """Issue 30: while a visitor's sweep ran, its page said "1 other training running now"."""
+    job = TrainingJob(SPEC, TrainConfig(epochs=200), sample).start()
+    try:
+        wait_for(lambda: job.sharing() is not None, "the job takes turns")
+        assert any(o.owner is job.controls for o in runs.running_trainings())
+        assert not any(o.owner is job.controls for o in runs.running_trainings(excluding=job))
+    finally:
+        job.stop()
+        joined(job)

@@ -219,7 +219,7 @@ def test_wrong_checksum_is_rejected(server):
 def test_http_error_is_one_clear_message_after_one_request(server):
     server.urls["test_labels"] += ".missing"
     server.infos[server.urls["test_labels"]] = checksums_lib.UrlInfo(size=1, checksum="1" * 64, filename="x")
-    with pytest.raises(DataError, match=r"downloading mnist through tensorflow-datasets failed: .*404.*'sample'"):
+    with pytest.raises(DataError, match=r"downloading mnist through tensorflow-datasets failed: .*404.*bundled sample"):
         load_dataset("mnist", data_dir=server.data_dir)
     missing = "/" + server.urls["test_labels"].split("/", 3)[3]
     assert server.hits.count(missing) == 1  # a 404 is not asked again
@@ -256,7 +256,9 @@ def test_offline_is_one_bounded_probe_and_suggests_the_sample(monkeypatch, tmp_p
     port = _closed_port()
     _unreachable(monkeypatch, f"http://127.0.0.1:{port}/{uuid.uuid4().hex}/")
     with pytest.raises(
-        DataError, match=r"no network: cannot reach the download server \(127\.0\.0\.1\).*'sample'.*idx:<folder>"
+        DataError,
+        match=r"no network: cannot reach the download server \(127\.0\.0\.1\).*bundled sample of 5,000 "
+        r"MNIST digits.*'A folder of IDX files'",
     ) as caught:
         load_dataset("fashion_mnist", data_dir=str(tmp_path))
     assert "Errno" not in str(caught.value) and "refused" not in str(caught.value)  # no raw socket error
@@ -279,7 +281,7 @@ def test_a_name_lookup_that_never_answers_is_cut_off_at_the_connect_timeout(monk
     monkeypatch.setattr(tfds_source, "CONNECT_TIMEOUT_S", 1.0)
     try:
         with pytest.raises(
-            DataError, match=rf"no network: the download server \({host}:80\) did not answer within 1s.*'sample'"
+            DataError, match=rf"no network: the download server \({host}:80\) did not answer within 1s.*bundled sample"
         ):
             load_dataset("mnist", data_dir=str(tmp_path))
     finally:
@@ -299,7 +301,7 @@ def test_a_server_that_never_answers_is_given_up_when_no_data_arrives(monkeypatc
     hang_guard.start()
     accepted = []
     try:
-        with pytest.raises(DataError, match=r"downloading mnist stalled: no data arrived for 0\.3s; .*'sample'"):
+        with pytest.raises(DataError, match=r"downloading mnist stalled: no data arrived for 0\.3s; .*bundled sample"):
             load_dataset("mnist", data_dir=str(tmp_path))
         listener.setblocking(False)
         with contextlib.suppress(BlockingIOError):

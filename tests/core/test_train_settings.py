@@ -18,7 +18,7 @@ from core.data import make_dataset
 from core.errors import ConfigError
 from core.spec import MAX_SEED, ModelSpec
 from core.tasks import RECONSTRUCTION_LOSSES
-from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig, train
+from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig, fit_batch_size, steps_per_epoch, train
 from core.training.config import MAX_L2, MAX_LEARNING_RATE, MAX_NOISE
 from core.training.programs import epoch_plan
 from testkit.support import is_number_text
@@ -373,3 +373,28 @@ def test_binary_cross_entropy_is_the_loss_an_autoencoder_trains_on_when_chosen(t
     expected = _reference_run(TINY_AE, two_batches, 0, optax.sgd(1.0), _bce_loss, augment=False)
     mse = _reference_run(TINY_AE, two_batches, 0, optax.sgd(1.0), _mse_loss, augment=False)
     _check_matches(result, expected, mse)
+
+
+# ----- a batch size that follows a small dataset ---------------------------------------------
+
+
+@pytest.mark.parametrize(("images", "size"), [(72, 16), (100, 16), (127, 16), (3, 1), (1, 1), (8, 2)])
+def test_a_batch_larger_than_the_data_becomes_a_power_of_two_with_four_steps_an_epoch(images, size):
+    config, note = fit_batch_size(TrainConfig(batch_size=128), images)
+    assert config.batch_size == size
+    assert images // size >= 4 or size == 1
+    assert f"Batch size {size} instead of 128: there are only {images} training images" in note
+    assert steps_per_epoch(config, images) == images // size  # trains, where 128 was refused
+
+
+def test_a_batch_the_data_fills_is_kept_and_nothing_is_said():
+    config = TrainConfig(batch_size=128)
+    assert fit_batch_size(config, 128) == (config, "")
+    assert fit_batch_size(config, 60_000) == (config, "")
+
+
+def test_the_smallest_training_fraction_decides():
+    config = TrainConfig(batch_size=128, train_fraction=0.5)
+    fitted, note = fit_batch_size(config, 1_000, fractions=(0.05,))  # 50 images at 5%
+    assert fitted.batch_size == 8 and "only 50 training images" in note
+    assert fitted.train_fraction == 0.5 and fitted.learning_rate == config.learning_rate

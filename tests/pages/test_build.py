@@ -32,10 +32,10 @@ def test_add_move_and_remove_layers(app):
     app.button(key="build.hidden.add.v0").click().run()
     spec = state(app).spec
     assert [layer.width for layer in spec.hidden] == [512, 256, 128]
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.button(key=f"build.hidden.2.up.v{v}").click().run()
     assert [layer.width for layer in state(app).spec.hidden] == [512, 128, 256]
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.button(key=f"build.hidden.0.remove.v{v}").click().run()
     assert [layer.width for layer in state(app).spec.hidden] == [128, 256]
     assert not app.exception
@@ -43,7 +43,7 @@ def test_add_move_and_remove_layers(app):
 
 def test_removing_the_last_layer_is_refused(app):
     app.button(key="build.hidden.1.remove.v0").click().run()
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.button(key=f"build.hidden.0.remove.v{v}").click().run()
     assert [layer.width for layer in state(app).spec.hidden] == [512]
     assert any("at least one layer" in e.value for e in app.error)
@@ -63,7 +63,7 @@ def test_switch_to_autoencoder_and_use_a_preset(app):
     app.button(key="build.use_preset").click().run()
     assert state(app).spec.code_size == 2
     # the MLP being edited is remembered when switching back
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.get("button_group")[0].set_value("mlp").run()
     assert state(app).spec == ModelSpec.mlp((512, 256)), v
 
@@ -73,12 +73,12 @@ def test_switch_to_autoencoder_and_use_a_preset(app):
     [("abc", "whole number"), ("", "at least one layer"), ("3.5", "whole number"), ("1e9", "1,000,000,000")],
 )
 def test_typed_widths_are_validated(app, text, words):
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     text_input(app, "Hidden widths").set_value(text)
     button(app, "Apply widths").click().run()
     assert not app.exception
     assert any(words in e.value for e in app.error), [e.value for e in app.error]
-    assert state(app).spec == ModelSpec.mlp((512, 256)) and state(app).editor_version == v
+    assert state(app).spec == ModelSpec.mlp((512, 256)) and state(app).build.editor_version == v
 
 
 def test_typed_widths_apply(app):

@@ -18,7 +18,7 @@ from core.data.archive import unpack_upload
 from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
-from testkit.support import HOSTILE, assert_shown_as_typed, select_trained, state
+from testkit.support import HOSTILE, assert_shown_as_typed, select_trained, shown, state
 from tests.pages.conftest import ROOT
 
 LINK = HOSTILE["link"]
@@ -152,6 +152,7 @@ def test_a_refused_checkpoint_leaves_the_uploader_and_its_reason_stays_until_the
     assert "train.upload.0" not in app.session_state
     [reason] = [e.value for e in app.error if "Could not load" in e.value]
     assert reason.startswith(r"Could not load bad\.msgpack: bad\.msgpack is not a checkpoint of this tool")
+    assert "'Download checkpoint' button" in shown(reason) and "*" not in shown(reason)  # no literal markup
     app.run()  # still there on the next rerun
     assert [e.value for e in app.error if "Could not load" in e.value] == [reason]
     app.file_uploader(key="train.upload.1").set_value(("good.msgpack", hostile_checkpoint, "x/y")).run()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.data.archive import unpack_upload
-from testkit.support import button, metric, shown, state, wait_for_training
+from testkit.support import button, metric, page_texts, shown, state, wait_for_training
 
 
 def zip_of_sample(sample, names: tuple[str, str]) -> bytes:
@@ -32,7 +32,7 @@ def test_an_unpacked_zip_is_the_data_with_its_folder_names(app, sample):
     state(app).train.image_folder = str(folder)
     app.run()
     assert not app.exception and not app.error
-    (expander,) = [e for e in app.expander if "Images in" in e.label]
+    (expander,) = [e for e in app.expander if "2 classes" in e.label]
     assert "2 classes ([evil](javascript:x), _two_), 32 train / 8 test" in shown(expander.label)
     assert not button(app, "Start training").disabled
     assert state(app).dataset_name == f"folder:{folder}"
@@ -72,3 +72,46 @@ def test_training_on_a_two_class_folder_then_results_explore_and_draw(app, sampl
         assert not app.exception, page
     app.switch_page("pages/results.py").run()
     assert metric(app, "Test accuracy") == f"{run.result.final_metrics.test_accuracy:.1%}"
+
+
+SHAPES = ("circles", "squares", "triangles")
+
+
+def _zip_of(sample, images: int, classes: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for i in range(images):
+            png = io.BytesIO()
+            Image.fromarray(sample.train_images[i, :, :, 0]).save(png, format="PNG")
+            z.writestr(f"train/{SHAPES[i % classes]}/{i:03d}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+def test_a_90_image_zip_trains_with_a_batch_that_follows_it_and_says_so(app, sample, presenter):
+    app.sidebar.toggle(key="sidebar.presenter").set_value(presenter).run()
+    state(app).train.image_folder = str(unpack_upload(_zip_of(sample, 90, 3)))
+    app.switch_page("pages/train.py").run()
+    app.radio(key="train.dataset").set_value("folder").run()
+    said = "Batch size 16 instead of 128: there are only 72 training images"
+    assert any(said in i.value for i in app.info), [i.value for i in app.info]
+    app.number_input(key="train.epochs").set_value(1)
+    button(app, "Start training").click().run()
+    wait_for_training(app)
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    run = state(app).runs[-1]
+    assert run.status == "finished" and run.result.config.batch_size == 16
+    assert run.result.spec.num_classes == 3  # one output per class folder, no "(unused 3)" to "(unused 9)"
+    assert state(app).config.batch_size == 128  # kept for the next, larger data
+    app.switch_page("pages/sweep.py").run()
+    assert any(said in i.value for i in app.info), [i.value for i in app.info]
+    assert not app.exception and not app.error
+    if presenter:
+        return
+    for page in ("pages/train.py", "pages/results.py", "pages/inside.py"):
+        app.switch_page(page).run()
+        text = " ".join(shown(m) for m in page_texts(app)[0])
+        found = [w for w in ("(unused", "folder:", "flax-dashboard-uploads") if w in text]
+        assert not found, (page, found, [t for t in page_texts(app)[0] if any(w in t for w in found)])
+    app.switch_page("pages/inside.py").run()
+    assert any(": a circle." in shown(c.value) for c in app.caption), [c.value for c in app.caption]

@@ -202,3 +202,19 @@ def test_one_unit_of_a_dense_layer_after_batch_norm_and_dropout_reads_that_dense
     incoming = next(c for c in charts(app) if title(c).startswith("Its 64 incoming weights"))
     kernel = np.asarray(result.params["Dense_1"]["kernel"])[:, 5]
     np.testing.assert_allclose(numbers(incoming["data"][0]["z"]).ravel(), kernel, rtol=1e-5, atol=1e-7)
+
+
+def test_a_unit_that_never_fires_gets_no_images_and_the_chosen_unit_survives_other_pages(app, sample):
+    """Issue 30: a unit at 0.00 for every image still got "12 test images that light it up most"; and the
+    layer and unit went back to layer 1, unit 0 after a visit to another page."""
+    rows, _ = inside.layer_outputs(MLP, models.init_params(MLP), sample.test_images[:500])
+    dead = int(np.flatnonzero(np.ptp(rows[1].values, axis=0) == 0)[0])  # the untrained model has some
+    open_inside(app)
+    app.selectbox(key="inside.unit_layer").set_value(2).run()
+    app.number_input(key="inside.unit").set_value(dead).run()
+    assert not app.exception
+    assert any("No test image lights this unit up" in i.value for i in app.info)
+    assert not any("light it up most" in (getattr(i, "caption", "") or "") for i in app.get("imgs"))
+    app.switch_page("pages/train.py").run()
+    open_inside(app)
+    assert app.selectbox(key="inside.unit_layer").value == 2 and app.number_input(key="inside.unit").value == dead

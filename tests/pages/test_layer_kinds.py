@@ -36,17 +36,17 @@ def test_build_editor_adds_and_edits_the_new_layers(app):
     app.button(key="build.hidden.add.v0").click().run()
     assert not app.exception
     assert state(app).spec.hidden == (Layer(512), Layer(256), Layer.batchnorm())
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.selectbox(key=f"build.hidden.newkind.v{v}").set_value("dropout")
     app.button(key=f"build.hidden.add.v{v}").click().run()
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.number_input(key=f"build.hidden.3.rate.v{v}").set_value(0.5).run()
     assert not app.exception
     spec = state(app).spec
     assert spec.hidden == (Layer(512), Layer(256), Layer.batchnorm(), Layer.dropout(0.5))
     assert metric(app, "Parameters") == "536,330" == f"{535_818 + 2 * 256:,}"  # BatchNorm: scale and bias of 256
     assert any("batchnorm, dropout 0.5" in c.value for c in app.caption)
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.button(key=f"build.hidden.2.up.v{v}").click().run()  # batchnorm between the two Dense layers
     assert state(app).spec.hidden[1] == Layer.batchnorm()
     assert metric(app, "Parameters") == f"{535_818 + 2 * 512:,}"
@@ -55,12 +55,12 @@ def test_build_editor_adds_and_edits_the_new_layers(app):
 def test_the_encoder_keeps_its_code_last_when_a_layer_is_added(app):
     state(app).set_spec(ModelSpec.autoencoder((64, 8), (64,)))
     app.run()
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.selectbox(key=f"build.encoder.newkind.v{v}").set_value("layernorm")
     app.button(key=f"build.encoder.add.v{v}").click().run()
     assert not app.exception
     assert state(app).spec.encoder == (Layer(64), Layer.layernorm(), Layer(8, "linear"))
-    v = state(app).editor_version
+    v = state(app).build.editor_version
     app.button(key=f"build.encoder.2.up.v{v}").click().run()  # the code before the layernorm: refused
     assert any("must end with its code" in e.value for e in app.error)
     assert state(app).spec.encoder[-1] == Layer(8, "linear")
@@ -123,8 +123,11 @@ def test_variables_results_draw_and_sweep_pages_after_training(app, trained_bn):
     assert not app.exception and "trained" in app.success[0].value
     stats = _table(app, "average running mean")
     trained_mean = float(np.mean(trained_bn.batch_stats["BatchNorm_0"]["mean"]))
-    assert stats["average running mean"][0] == pytest.approx(trained_mean) and trained_mean != 0
-    assert any("after training" in m.value for m in app.markdown)
+    # before and after training, as the README promises (issue 30)
+    assert list(stats["when"]) == ["before training", "after training"]
+    assert list(stats["average running mean"]) == [0, pytest.approx(trained_mean)] and trained_mean != 0
+    assert stats["average running variance"][0] == 1
+    assert any("before and after training" in m.value for m in app.markdown)
 
     app.switch_page("pages/results.py").run()
     assert not app.exception

@@ -72,7 +72,7 @@ def test_training_an_mlp_then_every_page(app):
     shown = app.selectbox(key="results.pick").options
     assert len(set(shown)) == 12
     button(app, "New random images").click().run()
-    assert not app.exception and state(app).results_seed == 1
+    assert not app.exception and state(app).results.seed == 1
     again = app.selectbox(key="results.pick").options
     assert len(set(again)) == 12 and again != shown  # twelve other test images
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from testkit.support import button, open_variables, state, wait_for_training
 
 
@@ -64,7 +66,8 @@ def test_presenter_mode_hides_the_sweep_seeds_and_batch_size_and_keeps_their_def
     assert not app.exception
     keys = {w.key for w in [*app.text_input, *app.number_input]}
     assert "sweep.widths" in keys and not keys & {"sweep.seeds", "sweep.batch_size"}
-    assert "**24 models** (8 widths × 3 seeds)" in app.info[0].value  # the defaults still make the plan
+    # the defaults still make the plan, in words that name no hidden setting (issue 30)
+    assert "**24 models** (8 widths × 3 random starts each)" in app.info[0].value
 
 
 def test_run_numbers_count_per_visitor_and_caches_still_tell_runs_apart(app):
@@ -138,3 +141,22 @@ def test_each_result_image_carries_its_own_answer(app):
     # one image per answer (not one strip above a list of answers), then the most confused square's
     # images and the image in detail
     assert len(app.get("image")) == 12 + 2
+
+
+@pytest.mark.parametrize("page", ["pages/build.py", "pages/train.py", "pages/sweep.py", "pages/variables.py"])
+def test_presenter_mode_explains_every_glossary_word_its_page_shows(app, page):
+    """Issue 30: every jargon word a presenter's audience meets has its plain meaning at hand."""
+    from core.glossary import GLOSSARY, terms_in
+    from testkit.support import page_texts
+
+    app.sidebar.toggle(key="sidebar.presenter").set_value(True).run()
+    app.switch_page(page).run()
+    assert not app.exception
+    [words] = [e for e in app.sidebar.expander if e.label == "Words on this page"]
+    explained = [m.value for m in words.markdown]
+    listed = {term for term in GLOSSARY if f"**{term}**:" in " ".join(explained)}
+    markdown, typed = page_texts(app)
+    shown = " ".join(t for t in [*markdown, *typed] if t not in explained)
+    assert set(terms_in(shown)) <= listed, set(terms_in(shown)) - listed
+    if page == "pages/build.py":  # one plain sentence first says what the tool does
+        assert "This tool lets you build a small neural network" in app.markdown[0].value

@@ -38,6 +38,8 @@ def test_presenter_mode_hides_advanced_controls_and_defaults_still_work(app):
 def test_guided_path_highlights_the_next_step(app):
     assert any("**1. Build a model** ← next" in label for label in _sidebar_links(app))  # opening is not building
     app.switch_page("pages/train.py").run()
+    # going on with the model that is ready is: the Train page does not send the visitor back (issue 30)
+    assert any("**2. Train it** ← next" in label for label in _sidebar_links(app)), _sidebar_links(app)
     app.number_input(key="train.epochs").set_value(1)
     button(app, "Start training").click().run()
     wait_for_training(app)

@@ -1,0 +1,175 @@
+"""Code a person can take home: the spec's model in flax NNX, and a standalone training script in
+flax.linen or flax NNX with a run's settings.
+
+The text comes from the templates in ``core/assets/code`` (``string.Template``: ``${name}`` is filled
+in), so each piece reads as the Python it will be. The NNX model's lines come from its layer types
+(``Layer.nnx_code`` / ``nnx_call_code``), the linen model is the very code of ``core.models``
+(``core.variables.linen_definitions``). A script needs only jax, flax, optax and numpy (and
+tensorflow-datasets to download MNIST): it never imports this project.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from core import nnx_models
+from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
+from core.training import TrainConfig
+from core.variables import linen_construction, linen_definitions
+
+TEMPLATES = Path(__file__).parent / "assets" / "code"
+#: The APIs a script can be written in, in words.
+APIS = {"linen": "flax.linen", "nnx": "flax NNX"}
+
+
+def template(name: str) -> Template:
+    return Template((TEMPLATES / f"{name}.tmpl").read_text())
+
+
+def fill(name: str, **values: object) -> str:
+    """The template ``name`` with its ``${...}`` filled (KeyError for a missing value)."""
+    return template(name).substitute(**{key: str(value) for key, value in values.items()}).rstrip() + "\n"
+
+
+@dataclass(frozen=True)
+class KindCode:
+    """What differs between the kinds of model in the generated code."""
+
+    model_class: str  # the NNX class that is the model
+    stack_docs: dict[str, str]  # each NNX stack class's docstring
+    linen_outputs: str  # defines OUTPUTS: the ``method=`` of linen's ``model.apply`` the loss starts from
+    nnx_outputs: str  # defines ``model_outputs(model, images)``, the same in NNX
+    usage: str  # the snippet's last lines
+
+
+KIND_CODE: dict[type[ModelSpec], KindCode] = {
+    MLPSpec: KindCode(
+        model_class="MLP",
+        stack_docs={"MLP": "Layers applied in order to the images; the last gives one score per class."},
+        linen_outputs="OUTPUTS = None  # model.apply calls the model itself: one score (logit) per class",
+        nnx_outputs='def model_outputs(model, images):\n    """One score (logit) per class."""\n'
+        "    return model(images)",
+        usage="logits = model(x)  # one score per class, shape (1, ${classes})",
+    ),
+    AutoEncoderSpec: KindCode(
+        model_class="AutoEncoder",
+        stack_docs={
+            "Encoder": "From the image's pixels down to the code (its last layer).",
+            "Decoder": "From the code back up to one value per pixel (before the sigmoid).",
+        },
+        linen_outputs='def reconstruction_logits(module, images, train=False):\n    """The decoder\'s output '
+        'before its sigmoid: the losses start from it."""\n    return module.decode_logits(module.encode(images, '
+        "train), train)\n\n\nOUTPUTS = reconstruction_logits  # what model.apply(..., method=OUTPUTS) returns",
+        nnx_outputs='def model_outputs(model, images):\n    """The decoder\'s output before its sigmoid: the losses '
+        'start from it."""\n    return model.decode_logits(model.encode(images))',
+        usage="code = model.encode(x)  # shape (1, ${code_size})\n"
+        "reconstruction = model.decode(code)  # shape (1, 28, 28, 1)",
+    ),
+}
+
+
+def _indent(lines: list[str]) -> str:
+    return textwrap.indent("\n".join(lines), " " * 8)
+
+
+def nnx_model_source(spec: ModelSpec) -> str:
+    """The NNX classes of the spec's model: one per stack of layers, then the autoencoder around them."""
+    kind = KIND_CODE[type(spec)]
+    classes = []
+    for stack in nnx_models.stacks(spec):
+        classes.append(
+            fill(
+                "nnx_stack",
+                class_name=stack.class_name,
+                doc=kind.stack_docs[stack.class_name],
+                constructors=_indent([line for one in stack.layers for line in one.code()]),
+                calls=_indent([line for one in stack.layers for line in one.call_code()]),
+            )
+        )
+    if spec.code_size is not None:
+        classes.append(fill("nnx_autoencoder", code_size=spec.code_size, input_shape=_shape(spec)))
+    return "\n\n".join(classes)
+
+
+def _shape(spec: ModelSpec) -> str:
+    return ", ".join(str(d) for d in spec.input_shape)
+
+
+def nnx_source(spec: ModelSpec) -> str:
+    """Runnable flax NNX code that builds the same model as ``core.variables.flax_source``."""
+    kind = KIND_CODE[type(spec)]
+    usage = Template(kind.usage).substitute(classes=spec.output_size, code_size=spec.code_size)
+    return fill(
+        "nnx_snippet",
+        classes=nnx_model_source(spec).rstrip(),
+        model_class=kind.model_class,
+        seed=spec.seed,
+        input_shape=_shape(spec),
+        usage=usage,
+    )
+
+
+# ----- training scripts ---------------------------------------------------------------------------
+
+#: The run's settings a script carries, with a word on each where it helps.
+SETTING_NOTES = {
+    "optimizer": "adam, adamw or sgd",
+    "momentum": "sgd only",
+    "weight_decay": "adamw only",
+    "augment": "shift each training image by up to one pixel",
+    "l2": "the loss adds l2 times half the sum of squared kernel weights",
+    "noise": "standard deviation of Gaussian noise added to each training pixel (0 to 1)",
+}
+SCRIPT_SETTINGS = ("optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "weight_decay",
+                   "augment", "l2", "noise")  # fmt: skip
+
+
+def config_source(config: TrainConfig) -> str:
+    """The ``CONFIG = {...}`` dictionary of a script, one setting per line."""
+    lines = []
+    for name in SCRIPT_SETTINGS:
+        note = f"  # {SETTING_NOTES[name]}" if name in SETTING_NOTES else ""
+        lines.append(f"    {name!r}: {getattr(config, name)!r},{note}".replace("'", '"'))
+    return "{\n" + "\n".join(lines) + "\n}"
+
+
+def script_name(spec: ModelSpec, api: str) -> str:
+    """``train_mlp_nnx.py``: the file name a download suggests."""
+    return f"train_{spec.name}_{api}.py"
+
+
+def training_script(spec: ModelSpec, config: TrainConfig, api: str = "linen") -> str:
+    """A standalone training script of ``spec`` with ``config``'s settings, in ``api`` ("linen" or "nnx")."""
+    if api not in APIS:
+        raise ValueError(f"api must be one of {', '.join(APIS)}, got {api!r}")
+    kind = KIND_CODE[type(spec)]
+    header = fill(
+        "header",
+        description=spec.describe(),
+        api_title=APIS[api].removeprefix("flax "),
+        parameters=f"{spec.parameter_count:,}",
+        filename=script_name(spec, api),
+    )
+    shared = {
+        "header": header.rstrip(),
+        "config": config_source(config),
+        "task": fill(f"task_{spec.name}", reconstruction_loss=config.reconstruction_loss).rstrip(),
+        "data": fill("data").rstrip(),
+        "common": fill("common").rstrip(),
+        "run": fill("run").rstrip(),
+    }
+    if api == "linen":
+        return fill(
+            "train_linen",
+            model=linen_definitions().rstrip(),
+            construction=textwrap.indent(linen_construction(spec), "    "),
+            outputs=kind.linen_outputs,
+            **shared,
+        )
+    return fill(
+        "train_nnx", model=nnx_model_source(spec).rstrip(), model_class=kind.model_class, outputs=kind.nnx_outputs,
+        **shared,
+    )  # fmt: skip

@@ -1,0 +1,122 @@
+"""Training scripts to take home: standalone (jax, flax, optax, numpy), and they train."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import code_export
+from core.cli import main
+from core.data.idx import read_idx_split
+from core.layer_items import parse_layers
+from core.spec import ModelSpec
+from core.training import TrainConfig
+from testkit.waits import HANG_S
+
+MLP = ModelSpec(kind="mlp", hidden=parse_layers("256, batchnorm, dropout:0.2, 128", "hidden"))
+AUTOENCODER = ModelSpec.autoencoder(encoder=(256, 32), decoder=(256,))
+CONV_AUTOENCODER = ModelSpec(
+    kind="autoencoder",
+    encoder=parse_layers("conv:8, avgpool, 16", "e", code_activation="linear"),
+    decoder=parse_layers("convt:8", "d"),
+)
+#: What a script may import: the standard library, jax, flax, optax, numpy (tensorflow_datasets to download MNIST)
+ALLOWED = {"argparse", "gzip", "json", "os", "sys", "collections", "typing", "flax", "jax", "numpy", "optax",
+           "tensorflow_datasets"}  # fmt: skip
+CHECKPOINT = Path(__file__).parent / "checkpoints" / "main-2026-12-mlp-4.msgpack"
+
+
+def imported_modules(source: str) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            modules.add(node.module.split(".")[0])
+    return modules
+
+
+@pytest.mark.parametrize("api", ["linen", "nnx"])
+@pytest.mark.parametrize("spec", [MLP, AUTOENCODER, CONV_AUTOENCODER], ids=["mlp", "autoencoder", "conv"])
+def test_a_script_imports_only_jax_flax_optax_numpy_and_carries_the_runs_settings(spec, api):
+    config = TrainConfig(optimizer="sgd", learning_rate=0.05, batch_size=32, epochs=3, seed=9, l2=0.001, noise=0.1)
+    script = code_export.training_script(spec, config, api)
+    compile(script, "train.py", "exec")
+    assert imported_modules(script) <= ALLOWED
+    for line in ('"optimizer": "sgd"', '"learning_rate": 0.05', '"batch_size": 32', '"epochs": 3', '"seed": 9',
+                 '"l2": 0.001', '"noise": 0.1', '"augment": True'):  # fmt: skip
+        assert line in script
+    for part in ("def create_train_state" if api == "linen" else "def create_optimizer", "def train_step",
+                 "def train_epoch", "def evaluate", "def train_and_evaluate"):  # fmt: skip
+        assert part in script
+
+
+def test_the_cli_writes_a_script_from_a_checkpoint_or_from_model_options(tmp_path, capsys):
+    target = tmp_path / "train.py"
+    assert main(["export", "--checkpoint", str(CHECKPOINT), "--script", str(target), "--api", "nnx"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["api"] == "nnx" and summary["script"] == str(target)
+    assert "class MLP(nnx.Module)" in target.read_text() and "nnx.Linear(784" in target.read_text()
+    argv = ["export", "--model", "autoencoder", "--encoder", "64,batchnorm,8", "--decoder", "dropout:0.1,64",
+            "--lr", "0.002", "--epochs", "2", "--script", str(target)]  # fmt: skip
+    assert main(argv) == 0
+    script = target.read_text()
+    assert "class AutoEncoder(nn.Module)" in script and '"learning_rate": 0.002' in script
+    assert '("batchnorm",)' in script and '("dropout", 0.1)' in script
+
+
+def test_the_cli_refuses_a_script_path_it_cannot_write_in_one_line(tmp_path, capsys):
+    assert main(["export", "--script", str(tmp_path / "missing" / "train.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --script") and "does not exist" in err and err.count("\n") == 1
+    assert main(["export", "--checkpoint", str(tmp_path / "none.msgpack"), "--script", str(tmp_path / "t.py")]) == 2
+
+
+def run_scripts(scripts: dict[str, str], folder: Path, data_dir: str) -> dict[str, dict]:
+    """Run each script in its own process outside the repository (``python -I``: no project on the path),
+    all at once, for one epoch; each one's final JSON line."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env["JAX_PLATFORMS"] = "cpu"
+    running = {}
+    for name, source in scripts.items():
+        path = folder / f"{name}.py"
+        path.write_text(source)
+        command = [sys.executable, "-I", str(path), "--idx-dir", data_dir, "--epochs", "1"]
+        running[name] = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True)  # fmt: skip
+    results = {}
+    for name, process in running.items():
+        out, err = process.communicate(timeout=HANG_S)
+        assert process.returncode == 0, err[-2000:]
+        results[name] = json.loads(out.strip().splitlines()[-1])
+    return results
+
+
+@pytest.mark.slow
+def test_exported_classifier_scripts_train_on_fashion_mnist_alike_in_linen_and_nnx(tmp_path, fashion_dir):
+    config = TrainConfig(batch_size=64, epochs=1, seed=1, augment=False, l2=1e-5, noise=0.05)
+    scripts = {api: code_export.training_script(MLP, config, api) for api in ("linen", "nnx")}
+    results = run_scripts(scripts, tmp_path, fashion_dir)
+    linen, nnx = results["linen"]["test_accuracy"], results["nnx"]["test_accuracy"]
+    assert linen > 0.75 and nnx > 0.75, results  # chance is 0.1
+    assert abs(linen - nnx) <= 0.02, results
+
+
+@pytest.mark.slow
+def test_exported_autoencoder_scripts_beat_the_mean_image_alike_in_linen_and_nnx(tmp_path, fashion_dir):
+    train_images, _ = read_idx_split(fashion_dir, "train")
+    test_images, _ = read_idx_split(fashion_dir, "t10k")
+    mean_image = (train_images / 255.0).mean(axis=0)
+    baseline = float(np.mean((test_images / 255.0 - mean_image) ** 2))  # about 0.08 on Fashion-MNIST
+    scripts = {api: code_export.training_script(AUTOENCODER, TrainConfig(epochs=1), api) for api in ("linen", "nnx")}
+    results = run_scripts(scripts, tmp_path, fashion_dir)
+    linen, nnx = results["linen"]["test_mse"], results["nnx"]["test_mse"]
+    assert linen < baseline / 2 and nnx < baseline / 2, (baseline, results)
+    assert abs(linen - nnx) <= 0.02 * baseline, (baseline, results)  # "2 points" of the baseline
