@@ -112,6 +112,9 @@ class Conv(Layer):
     def image_channels(self) -> int | None:
         return self.features
 
+    #: channels cost every pixel of the image: 1,024 channels of 28x28 would train for minutes per epoch here
+    sweep_widths: ClassVar[tuple[int, ...]] = (4, 8, 16, 32, 64, 128)
+
     def units(self) -> int | None:
         return self.features
 

@@ -161,6 +161,9 @@ class Layer:
         """The same layer with ``units`` units (channels); only for a layer whose ``units()`` is not None."""
         raise TypeError(f"{self.describe()} has no width")
 
+    #: the widths a width sweep of this kind of layer tries unless told otherwise (a layer with ``units()``)
+    sweep_widths: ClassVar[tuple[int, ...]] = ()
+
     def image_channels(self) -> int | None:
         """The channels of the image it is given, when it says (an autoencoder's decoder maps its code to
         an image of that many channels before its first such layer); None for the others."""
@@ -269,6 +272,8 @@ class Dense(Layer):
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         return (self.width,)  # an image is flattened first
+
+    sweep_widths: ClassVar[tuple[int, ...]] = (8, 16, 32, 64, 128, 256, 512, 1024)
 
     def units(self) -> int | None:
         return self.width

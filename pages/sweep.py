@@ -32,12 +32,12 @@ from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, Status, TrainConfig
 from core.training.estimate import estimate_sweep
 from core.training.sweep import (
     ALL_LAYERS,
-    DEFAULT_WIDTHS,
     MAX_SEEDS,
     MAX_VALUES,
     SETTINGS,
     WIDTH,
     SweepPlan,
+    default_widths,
     kept_run,
     sized_layers,
     summarise,
@@ -113,7 +113,7 @@ def settings_form(state: AppState) -> SweepPlan | None:
                 "widest layer.",
             )  # fmt: skip
             values = cols[1].text_input(
-                "Widths to try", value=",".join(str(w) for w in DEFAULT_WIDTHS), key="sweep.widths",
+                "Widths to try", value=",".join(str(w) for w in default_widths(spec, layers[0])), key="sweep.widths",
                 help=f"Numbers of units, separated by commas (1 to {MAX_WIDTH:,}, at most {MAX_VALUES}). Each "
                 "width trains its own model, smallest first.",
             )  # fmt: skip

@@ -31,15 +31,16 @@ from core.training.stack import steps_per_epoch
 from core.training.sweep_plan import MAX_SEEDS, MAX_VALUES, SweepPlan, seed_groups
 from core.training.sweep_results import SweepRun, WidthSummary, keep_the_best_seed, kept_run, summarise, sweep_run
 from core.training.sweep_settings import ALL_LAYERS, SETTINGS, WIDTH, scalable_layers, sized_layers, spec_with_width
-from core.training.sweep_settings import DEFAULT_WIDTHS as DEFAULT_WIDTHS  # the Sweep page's defaults
+from core.training.sweep_settings import DEFAULT_WIDTHS as DEFAULT_WIDTHS  # an MLP's defaults
+from core.training.sweep_settings import default_widths as default_widths  # the Sweep page's, per layer
 
 if TYPE_CHECKING:
     from core.training.estimate import SweepEstimate
 
 __all__ = [
     "ALL_LAYERS", "DEFAULT_WIDTHS", "MAX_SEEDS", "MAX_VALUES", "SETTINGS", "WIDTH", "SweepPlan", "SweepProgress",
-    "SweepRun", "WidthSummary", "eta_seconds", "keep_the_best_seed", "kept_run", "run_sweep", "scalable_layers",
-    "seed_groups", "sized_layers", "spec_with_width", "summarise", "sweep_run", "sweep_runs",
+    "SweepRun", "WidthSummary", "default_widths", "eta_seconds", "keep_the_best_seed", "kept_run", "run_sweep",
+    "scalable_layers", "seed_groups", "sized_layers", "spec_with_width", "summarise", "sweep_run", "sweep_runs",
 ]  # fmt: skip
 
 

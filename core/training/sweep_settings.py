@@ -17,12 +17,21 @@ from typing import Any
 
 from core import validate
 from core.errors import ConfigError, SpecError
+from core.layers import Dense
 from core.norm_layers import Dropout
 from core.spec import MIN_WIDTH, ModelSpec
 from core.training.config import TrainConfig
 
 ALL_LAYERS = "all"
-DEFAULT_WIDTHS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
+DEFAULT_WIDTHS: tuple[int, ...] = Dense.sweep_widths  # an MLP's
+
+
+def default_widths(spec: ModelSpec, layer: int | str) -> tuple[int, ...]:
+    """The widths a sweep of ``layer`` (or of ``"all"``) tries unless told otherwise: its kind's
+    (``Layer.sweep_widths``); for several layers, those of the kind with the smallest (a conv layer's
+    channels cost far more than a Dense layer's units)."""
+    chosen = scalable_layers(spec) if layer == ALL_LAYERS else (layer,)
+    return min((spec.layers[i].sweep_widths for i in chosen), key=max, default=DEFAULT_WIDTHS)
 
 
 def scalable_layers(spec: ModelSpec) -> tuple[int, ...]:
