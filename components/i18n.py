@@ -79,4 +79,6 @@ def language_select() -> None:
     st.selectbox(
         "Language / 言語", codes, index=codes.index(language()), format_func=LANGUAGES.__getitem__,
         key=SELECT_KEY, on_change=_switch_language,
+        help="The language of the dashboard's words; a shared link keeps it. / "
+        "ダッシュボードの表示言語です。共有リンクにも引き継がれます。",
     )  # fmt: skip

@@ -12,6 +12,7 @@ from components.state import get_state
 from components.take_home import nnx_tab, script_downloads
 from components.tree_view import treescope_html
 from components.ui import explain, extreme_values_notice, height
+from components.words import plain
 from core import models
 from core.costs import parameter_diff
 from core.data import dataset_title
@@ -48,7 +49,7 @@ if trained is not None:
     run = state.trained_run()
     st.success(
         f"Showing the **trained** values of run {run.run_id} "
-        f"({len(trained.history.epochs)} epochs on {dataset_title(trained.dataset)}).",
+        f"({len(trained.history.epochs)} epochs on {plain(dataset_title(trained.dataset, trained.dataset))}).",
         icon=":material/school:",
     )
 else:

@@ -69,13 +69,14 @@ def parse_dataset_name(name: str) -> tuple[str, str | None]:
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_CHOICES)}")
 
 
-def dataset_title(name: str) -> str:
+def dataset_title(name: str, unknown: str = "this data") -> str:
     """A dataset's name as a sentence says it, without a folder's path: "the bundled MNIST sample",
-    "Fashion-MNIST", "your images", "the IDX folder fashion-mnist"."""
+    "Fashion-MNIST", "your images", "the IDX folder fashion-mnist"; ``unknown`` for a name this version
+    does not know (a checkpoint's from elsewhere: a page passes the name itself, shown as plain text)."""
     try:
         kind, folder = parse_dataset_name(name)
     except DataError:
-        return "this data"
+        return unknown
     if kind == "sample":
         return "the bundled MNIST sample"
     if kind == "folder":

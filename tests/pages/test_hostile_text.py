@@ -130,7 +130,12 @@ def hostile_folder(sample) -> str:
 def test_hostile_class_names_are_shown_as_typed_on_every_page(app, hostile_folder):
     dataset = load_dataset(hostile_folder)
     assert set(FOLDER_NAMES.values()) < set(dataset.class_names)
-    select_trained(app, train(ModelSpec.mlp((16,)), TrainConfig(epochs=1, batch_size=32), dataset))
+    select_trained(
+        app,
+        train(
+            ModelSpec.mlp((16,)).for_classes(len(dataset.class_names)), TrainConfig(epochs=1, batch_size=32), dataset
+        ),
+    )
     state(app).dataset_name = hostile_folder
     state(app).runs[-1].dataset = hostile_folder
     app.switch_page("pages/train.py").run()

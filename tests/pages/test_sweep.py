@@ -39,7 +39,7 @@ def test_fresh_page_shows_the_plan_and_its_estimate_before_starting(app):
     app.switch_page("pages/sweep.py").run()
     assert not app.exception
     plan_text = app.info[0].value
-    assert "**24 models** (8 widths × 3 seeds), 10 epochs each on sample" in plan_text
+    assert "**24 models** (8 widths × 3 seeds), 10 epochs each on the bundled MNIST sample" in plan_text
     assert "Estimated time: **about" in plan_text and "on this machine" in plan_text
     estimate = next(iter(_sweep_state(app).estimates.values()))
     assert estimate.total_s > 0 and len(estimate.per_width_s) == 8
