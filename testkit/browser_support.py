@@ -325,3 +325,13 @@ def first_visit(browser, url: str) -> tuple[list[list[str]], float]:
     finally:
         context.close()
     return menus, seconds
+
+
+def choose_data(page, option: str) -> None:
+    """On the Train page: unfold "Images to learn from" (folded away since the page puts Start first)
+    and pick ``option`` (e.g. "Your own images (a .zip of class folders)")."""
+    choice = page.get_by_text(option)
+    if not choice.is_visible():
+        page.get_by_text("Images to learn from:").first.click()
+    choice.click()
+    wait_idle(page)

@@ -8,15 +8,14 @@ import zipfile
 import pytest
 from PIL import Image
 
-from testkit.browser_support import goto, no_exception, wait_idle
+from testkit.browser_support import choose_data, goto, no_exception
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def choose_own_images(page, server: str) -> None:
     goto(page, f"{server}/train")
-    page.get_by_text("Your own images (a .zip of class folders)").click()
-    wait_idle(page)
+    choose_data(page, "Your own images (a .zip of class folders)")
     page.get_by_text("Upload a .zip of class folders").first.wait_for(timeout=20_000)
 
 

@@ -12,6 +12,7 @@ from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from testkit.browser_support import (
+    choose_data,
     goto,
     no_exception,
     open_page,
@@ -164,8 +165,7 @@ def test_a_refused_upload_is_dropped_from_the_uploader_and_its_message_stays(pag
         path, words = tmp_path / "evil.zip", "a path leaving its folder"
         hostile_zip(path, 2_000_000)
         goto(page, f"{server}/train")
-        page.get_by_text("Your own images (a .zip of class folders)").click()
-        wait_idle(page)
+        choose_data(page, "Your own images (a .zip of class folders)")
     before = uploads_held(server)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
     page.get_by_text(words).first.wait_for(timeout=30_000)
