@@ -120,6 +120,9 @@ def test_a_visitors_second_training_gives_its_slot_to_a_newcomer_and_goes_on_exa
     config = TrainConfig(epochs=30, seed=3)  # 8 steps an epoch: at least 60 turns of ann's, 30 of them evaluations
     first, second = a_running_visitor(sample, small, config)
     try:
+        # its speed is measured once it has trained half a second (core.training.speed): before that its time
+        # left is "working it out", on a busy machine too, and there would be none to keep while it waits
+        wait_for(lambda: second.snapshot().eta_s is not None, "ann's second training knows its time left")
         turns = first.controls.turns + second.controls.turns
         newcomer = TrainingJob(SPEC, TrainConfig(epochs=10), small, owner="bob").start()
         wait_for(lambda: SLOTS.holds(newcomer), "bob's training gets a slot")
