@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import CoreError
 from core.i18n import ENGLISH, LANGUAGES, language_of_locale, translations
+from core.i18n import N_ as N_  # components mark their constants with it too
 
 #: The visitor's language in their session state (not a widget's key, so it outlives any page).
 LANGUAGE_KEY = "i18n.language"
 #: The link's key for the language; written only when it is not English.
 LINK_KEY = "lang"
 SELECT_KEY = "sidebar.language"
-
-
-def N_(text: str) -> str:  # gettext's name for "translate later"
-    """Mark a text for the catalogue without translating it yet."""
-    return text
 
 
 def language() -> str:
@@ -82,3 +79,8 @@ def language_select() -> None:
         help="The language of the dashboard's words; a shared link keeps it. / "
         "ダッシュボードの表示言語です。共有リンクにも引き継がれます。",
     )  # fmt: skip
+
+
+def error_text(error: Exception) -> str:
+    """A core error's message in the visitor's language (its English text for any other error)."""
+    return error.text(_) if isinstance(error, CoreError) else str(error)

@@ -1,32 +1,56 @@
-"""The project's own error types: every message is written for the person using the tool."""
+"""The project's own error types: every message is written for the person using the tool.
+
+A message is a template marked for the translation catalogue, its values given apart, so that a
+page can show it in the visitor's language (``components.i18n.error_text``)::
+
+    raise DataError(N_("No folder named {name}."), name=name)
+
+``str(error)`` is the English text (the command line prints it on one line).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def _same(text: str) -> str:
+    return text
 
 
 class CoreError(Exception):
     """Base class: a problem a person can act on (bad input, missing data, bad file).
 
-    Pages show ``str(error)`` as-is and the command line prints it on one line, so a
+    Pages show ``error.text(_)`` and the command line prints ``str(error)`` on one line, so a
     message names what was wrong, the value that was given and what is accepted.
     """
 
+    def __init__(self, message: str = "", /, **fields: object):
+        self.template = message
+        self.fields = fields
+        super().__init__(self.text())
 
-class SpecError(CoreError, ValueError):
+    def text(self, gettext: Callable[[str], str] = _same) -> str:
+        """The message in the language of ``gettext`` (English without one)."""
+        template = gettext(self.template) if self.template else self.template
+        return template.format(**self.fields) if self.fields else template
+
+
+class _FieldError(CoreError, ValueError):
+    def __init__(self, field: str, message: str, /, **fields: object):
+        self.field = field
+        self.reason = message.format(**fields) if fields else message
+        super().__init__(message, **fields)
+
+    def text(self, gettext: Callable[[str], str] = _same) -> str:
+        return f"{self.field}: {super().text(gettext)}"
+
+
+class SpecError(_FieldError):
     """An invalid model description; ``field`` names the offending field (e.g. ``layers[1].width``)."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.reason = message
 
-
-class ConfigError(CoreError, ValueError):
+class ConfigError(_FieldError):
     """Invalid training settings (learning rate, batch size, epochs, ...)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.reason = message
 
 
 class DataError(CoreError):

@@ -27,6 +27,12 @@ ENGLISH = "en"
 _lock = threading.Lock()
 
 
+def N_(text: str) -> str:  # gettext's name for "translate later"
+    """Mark a text for the catalogue where no visitor is known (core's messages, constants): the page
+    shows it through ``_()`` (``components/i18n.py``), a core error through ``error_text``."""
+    return text
+
+
 def catalogue_path(language: str) -> Path:
     return LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
@@ -43,6 +49,12 @@ def _compile(language: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
     with path.open("rb") as file:
         catalog = read_po(file, locale=language, domain=DOMAIN)
+    for draft in sorted((LOCALES / language / "drafts").glob("*.po")):  # folded into messages.po later
+        with draft.open("rb") as file:
+            for message in read_po(file, locale=language, domain=DOMAIN):
+                known = catalog.get(message.id, message.context) if message.id else None
+                if message.id and message.string and (known is None or not known.string):
+                    catalog[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
