@@ -16,6 +16,7 @@ import plotly.io as pio
 from PIL import Image
 
 from components import figures
+from components.i18n import message_text
 from components.images import tile
 from core import predict
 from core.costs import human_bytes, human_count, model_costs
@@ -103,7 +104,7 @@ def _summary_rows(result: TrainResult, dataset: Dataset, evaluation: predict.Eva
         ("Work per image", work),
         ("Data", f"{dataset.name}: {dataset.num_train:,} training / {dataset.num_test:,} test images"),
         ("Training", training),
-        ("Outcome", result.status + (f": {result.reason}" if result.reason else "")),
+        ("Outcome", result.status + (f": {message_text(result.reason)}" if result.reason else "")),
         ("Time", timing),
     ]
     if spec.has_dropout or spec.has_batchnorm:

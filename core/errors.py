@@ -30,9 +30,19 @@ class CoreError(Exception):
         super().__init__(self.text())
 
     def text(self, gettext: Callable[[str], str] = _same) -> str:
-        """The message in the language of ``gettext`` (English without one)."""
+        """The message in the language of ``gettext`` (English without one); a value that is itself a
+        core error (the cause quoted in a message) is in that language too."""
         template = gettext(self.template) if self.template else self.template
-        return template.format(**self.fields) if self.fields else template
+        if not self.fields:
+            return template
+        fields = {
+            name: value.text(gettext) if isinstance(value, CoreError) else value for name, value in self.fields.items()
+        }
+        return template.format(**fields)
+
+    def reason_text(self, gettext: Callable[[str], str] = _same) -> str:
+        """What was wrong, without the name of the field it was in (where a page's own label says it)."""
+        return self.text(gettext)
 
 
 class _FieldError(CoreError, ValueError):
@@ -43,6 +53,14 @@ class _FieldError(CoreError, ValueError):
 
     def text(self, gettext: Callable[[str], str] = _same) -> str:
         return f"{self.field}: {super().text(gettext)}"
+
+    def reason_text(self, gettext: Callable[[str], str] = _same) -> str:
+        """``reason`` (the message without the field's name) in the language of ``gettext``."""
+        return super().text(gettext)
+
+    def reason_error(self) -> CoreError:
+        """The reason alone as an error, to quote in another message (translated with it)."""
+        return CoreError(self.template, **self.fields)
 
 
 class SpecError(_FieldError):

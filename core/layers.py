@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from core import validate
 from core.errors import SpecError
+from core.i18n import N_
 
 #: Activation names a layer may use, with the plain-language description shown in the UI.
 ACTIVATIONS: dict[str, str] = {
@@ -220,7 +221,7 @@ class Layer:
     def from_item(cls, head: str, tail: str, activation: str) -> Layer:
         """The layer of an item ``HEAD[:TAIL]`` whose head named this kind (SpecError without field)."""
         if tail:
-            raise SpecError("", f"{cls.name} takes no value")
+            raise SpecError("", N_("{name} takes no value"), name=cls.name)
         return cls()
 
     def link_item(self) -> str:
@@ -298,7 +299,9 @@ class Dense(Layer):
         if self.activation not in ACTIVATIONS:
             raise SpecError(
                 f"{where}.activation",
-                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
+                N_("unknown activation {activation!r}; choose one of {activations}"),
+                activation=self.activation,
+                activations=", ".join(ACTIVATIONS),
             )
         return Dense(width, self.activation)
 

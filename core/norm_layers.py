@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from core import validate
 from core.errors import SpecError
+from core.i18n import N_
 from core.layers import Layer, Shape, as_shape
 
 
@@ -45,7 +46,9 @@ class Dropout(Layer):
         rate = validate.number(self.rate, f"{where}.rate", f"dropout rate of {what}", error=SpecError)
         if not 0 <= rate < 1:
             raise SpecError(
-                f"{where}.rate", f"a dropout rate is the share of values zeroed: at least 0 and below 1, got {rate:g}"
+                f"{where}.rate",
+                N_("a dropout rate is the share of values zeroed: at least 0 and below 1, got {rate:g}"),
+                rate=rate,
             )
         return Dropout(rate)
 
@@ -65,7 +68,7 @@ class Dropout(Layer):
     @classmethod
     def from_item(cls, head: str, tail: str, activation: str) -> Layer:
         if not tail:
-            raise SpecError("", "give the rate, e.g. dropout:0.2")
+            raise SpecError("", N_("give the rate, e.g. dropout:0.2"))
         return cls(tail)
 
     def link_item(self) -> str:

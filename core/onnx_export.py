@@ -40,6 +40,7 @@ import numpy as np
 
 from core import models
 from core.errors import CheckpointError, ExportError
+from core.i18n import N_
 from core.spec import ModelSpec
 from core.training import TrainResult
 
@@ -134,7 +135,11 @@ def convert_function(function: Callable, input_shape: Sequence[Any], input_name:
             )
         except Exception as err:  # the converter raises NotImplementedError, ValueError, TypeError...
             first_line = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-            raise ExportError(f"{converter_version()} cannot convert it: {first_line}") from None
+            raise ExportError(
+                N_("{converter_version} cannot convert it: {first_line}"),
+                converter_version=converter_version(),
+                first_line=first_line,
+            ) from None
     return proto.SerializeToString()
 
 
@@ -145,7 +150,11 @@ def convert(spec: ModelSpec, variables: Any) -> tuple[Graph, ...]:
         try:
             data = convert_function(plan.function, plan.input_shape, plan.input_name, plan.output_name)
         except ExportError as err:
-            raise ExportError(f"this model ({_layer_titles(spec)}) cannot be exported to ONNX: {err}") from None
+            raise ExportError(
+                N_("this model ({layer_titles}) cannot be exported to ONNX: {err}"),
+                layer_titles=_layer_titles(spec),
+                err=err,
+            ) from None
         graphs.append(Graph(plan.name, plan.input_name, plan.output_name, data))
     return tuple(graphs)
 
@@ -169,7 +178,7 @@ def convert_isolated(result: TrainResult) -> tuple[Graph, ...]:
             timeout=ISOLATED_TIMEOUT_S, check=False, env=os.environ | {"JAX_PLATFORMS": "cpu"},
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise ExportError(f"the ONNX converter could not run: {err}") from None
+        raise ExportError(N_("the ONNX converter could not run: {err}"), err=err) from None
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").strip().splitlines() or [f"exit code {done.returncode}"]
         raise ExportError(lines[-1].removeprefix("error: "))
@@ -194,7 +203,7 @@ def graphs_from_zip(data: bytes) -> tuple[Graph, ...]:
             listed = json.loads(archive.read("graphs.json"))
             return tuple(Graph(name, i, o, archive.read(file)) for name, i, o, file in listed)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as err:
-        raise ExportError(f"the ONNX converter's answer could not be read: {err}") from None
+        raise ExportError(N_("the ONNX converter's answer could not be read: {err}"), err=err) from None
 
 
 # ----- metadata ---------------------------------------------------------------------------------
@@ -267,7 +276,9 @@ def compare_outputs(exported: np.ndarray, expected: np.ndarray, classes: bool) -
     exported, expected = np.asarray(exported, np.float32), np.asarray(expected, np.float32)
     if exported.shape != expected.shape:
         raise ExportError(
-            f"the exported model answers with shape {exported.shape}, the flax model with {expected.shape}"
+            N_("the exported model answers with shape {exported_shape}, the flax model with {expected_shape}"),
+            exported_shape=exported.shape,
+            expected_shape=expected.shape,
         )
     difference = float(np.max(np.abs(exported - expected))) if exported.size else 0.0
     if not np.isfinite(difference):
@@ -308,7 +319,7 @@ def onnx_session(data: bytes):
     try:
         return onnxruntime.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime's own error types (InvalidGraph, Fail...) are not public
-        raise ExportError(f"onnxruntime cannot load the exported model: {str(err).strip()[:300]}") from None
+        raise ExportError(N_("onnxruntime cannot load the exported model: {err}"), err=str(err).strip()[:300]) from None
 
 
 def run_session(session, inputs: np.ndarray) -> np.ndarray:
@@ -328,7 +339,7 @@ def check_graphs(spec: ModelSpec, variables: Any, graphs: Sequence[Graph], image
     (the decode graph is fed the codes the flax model's encode gives)."""
     x = as_model_input(images[:CHECK_IMAGES])
     if not len(x):
-        raise ExportError("there are no test images to check the exported model on")
+        raise ExportError(N_("there are no test images to check the exported model on"))
     plans = {plan.name: plan for plan in graph_plans(spec, variables)}
     classes = spec.code_size is None
     inputs = {"images": x}
@@ -382,7 +393,9 @@ def export_result(
     graphs = tuple(with_metadata(graph, spec, class_names, result.dataset) for graph in graphs)
     check = check_graphs(spec, variables, graphs, images)
     if not check.passed:
-        raise ExportError(f"the exported model is refused: it does not match the flax model. {check.describe()}")
+        raise ExportError(
+            N_("the exported model is refused: it does not match the flax model. {check}"), check=check.describe()
+        )
     return OnnxExport(spec, graphs, check)
 
 

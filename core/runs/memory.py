@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from core.errors import CheckpointError
+from core.i18n import N_
 from core.training import TrainResult
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class KeptModel:
             moved = "this run's model was moved out of memory (over the memory budget)"
             # in words for the page, without the server's paths; the error says which file and why
             self.lost = "its model left memory (over the memory budget) and its file in the runs folder has gone since"
-            raise CheckpointError(f"{moved} and cannot be read back: {err}") from None
+            raise CheckpointError(N_("{moved} and cannot be read back: {err}"), moved=moved, err=err) from None
 
     def full_result(self) -> TrainResult:
         """The run with its optimizer state too (to continue or download it): from its saved file, or from memory."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from core import validate
 from core.errors import ConfigError
+from core.i18n import N_
 from core.spec import MAX_SEED
 from core.tasks import RECONSTRUCTION_LOSSES
 
@@ -32,7 +33,10 @@ def checked_learning_rate(value: Any) -> float:
     rate = validate.number(value, "learning_rate", "learning rate")
     if not 0 < rate <= MAX_LEARNING_RATE:
         raise ConfigError(
-            "learning_rate", f"learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {rate:g}"
+            "learning_rate",
+            N_("learning rate must be above 0 and at most {max_learning_rate:g}, got {rate:g}"),
+            max_learning_rate=MAX_LEARNING_RATE,
+            rate=rate,
         )
     return rate
 
@@ -59,20 +63,29 @@ class TrainConfig:
         lr = checked_learning_rate(self.learning_rate)
         momentum = validate.number(self.momentum, "momentum", "momentum")
         if not 0 <= momentum < 1:
-            raise ConfigError("momentum", f"momentum must be at least 0 and below 1, got {momentum:g}")
+            raise ConfigError(
+                "momentum", N_("momentum must be at least 0 and below 1, got {momentum:g}"), momentum=momentum
+            )
         decay = validate.number(self.weight_decay, "weight_decay", "weight decay")
         if not 0 <= decay <= 1:
-            raise ConfigError("weight_decay", f"weight decay must be between 0 and 1, got {decay:g}")
+            raise ConfigError("weight_decay", N_("weight decay must be between 0 and 1, got {decay:g}"), decay=decay)
         l2 = validate.number(self.l2, "l2", "L2 penalty")
         if not 0 <= l2 <= MAX_L2:
-            raise ConfigError("l2", f"L2 penalty must be between 0 and {MAX_L2:g}, got {l2:g}")
+            raise ConfigError("l2", N_("L2 penalty must be between 0 and {max_l2:g}, got {l2:g}"), max_l2=MAX_L2, l2=l2)
         noise = validate.number(self.noise, "noise", "input noise")
         if not 0 <= noise <= MAX_NOISE:
-            raise ConfigError("noise", f"input noise must be between 0 and {MAX_NOISE:g}, got {noise:g}")
+            raise ConfigError(
+                "noise",
+                N_("input noise must be between 0 and {max_noise:g}, got {noise:g}"),
+                max_noise=MAX_NOISE,
+                noise=noise,
+            )
         fraction = validate.number(self.train_fraction, "train_fraction", "training fraction")
         if not 0 < fraction <= 1:
             raise ConfigError(
-                "train_fraction", f"training fraction must be above 0 and at most 1 (100%), got {fraction:g}"
+                "train_fraction",
+                N_("training fraction must be above 0 and at most 1 (100%), got {fraction:g}"),
+                fraction=fraction,
             )
         checked = {
             "l2": l2,
@@ -96,10 +109,12 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:
         if not isinstance(data, dict):
-            raise ConfigError("config", f"training settings must be a JSON object, got {type(data).__name__}")
+            raise ConfigError(
+                "config", N_("training settings must be a JSON object, got {data_type}"), data_type=type(data).__name__
+            )
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
-            raise ConfigError(str(unknown[0]), "unknown training setting")
+            raise ConfigError(str(unknown[0]), N_("unknown training setting"))
         return cls(**data)
 
     def with_epochs(self, epochs: int) -> TrainConfig:
