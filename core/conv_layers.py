@@ -72,7 +72,7 @@ class Conv(Layer):
 
     name: ClassVar[str] = "conv"
     title: ClassVar[str] = "Conv"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "Conv: slides small filters (kernel x kernel pixels) over the image; each filter makes one channel "
         "of a new image of the same size, then its activation"
     )
@@ -200,7 +200,7 @@ class ConvTranspose(Conv):
 
     name: ClassVar[str] = "convt"
     title: ClassVar[str] = "ConvTranspose"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "ConvTranspose: the way back up in a decoder; spreads each value over a kernel x kernel patch of an "
         "image twice as tall and wide, with its own number of channels, then its activation"
     )
@@ -219,7 +219,7 @@ class MaxPool(Layer):
 
     name: ClassVar[str] = "maxpool"
     title: ClassVar[str] = "MaxPool"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "MaxPool: keeps the largest value of each 2x2 block of pixels, channel by channel: the image becomes "
         "half as tall and half as wide"
     )
@@ -261,7 +261,7 @@ class AvgPool(MaxPool):
 
     name: ClassVar[str] = "avgpool"
     title: ClassVar[str] = "AvgPool"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "AvgPool: averages each 2x2 block of pixels, channel by channel: the image becomes half as tall and "
         "half as wide"
     )

@@ -12,9 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.i18n import Term
+
 
 def _same(text: str) -> str:
     return text
+
+
+def _translated(value: object, gettext: Callable[[str], str]) -> object:
+    """A value put into a message: a quoted core error or a product's own word in ``gettext``'s language;
+    anything else (a number, a file's name) as it is."""
+    if isinstance(value, CoreError):
+        return value.text(gettext)
+    return gettext(value) if isinstance(value, Term) else value
 
 
 class CoreError(Exception):
@@ -35,9 +45,7 @@ class CoreError(Exception):
         template = gettext(self.template) if self.template else self.template
         if not self.fields:
             return template
-        fields = {
-            name: value.text(gettext) if isinstance(value, CoreError) else value for name, value in self.fields.items()
-        }
+        fields = {name: _translated(value, gettext) for name, value in self.fields.items()}
         return template.format(**fields)
 
     def reason_text(self, gettext: Callable[[str], str] = _same) -> str:

@@ -27,17 +27,19 @@ from core import validate
 from core.errors import SpecError
 from core.i18n import N_
 
-#: Activation names a layer may use, with the plain-language description shown in the UI.
+#: Activation names a layer may use, with the plain-language description shown in the UI (``_()`` it).
 ACTIVATIONS: dict[str, str] = {
-    "relu": "max(0, x): keeps positives, zeroes negatives (the usual default)",
-    "gelu": "a smooth ReLU used by transformers",
-    "swish": "x * sigmoid(x): smooth, slightly negative for small negatives",
-    "tanh": "squashes to -1..1",
-    "sigmoid": "squashes to 0..1",
-    "elu": "like ReLU but smooth and slightly negative below 0",
-    "leaky_relu": "like ReLU but lets 1% of negatives through",
-    "linear": "no activation: passes the value through (used for an autoencoder's code)",
+    "relu": N_("max(0, x): keeps positives, zeroes negatives (the usual default)"),
+    "gelu": N_("a smooth ReLU used by transformers"),
+    "swish": N_("x * sigmoid(x): smooth, slightly negative for small negatives"),
+    "tanh": N_("squashes to -1..1"),
+    "sigmoid": N_("squashes to 0..1"),
+    "elu": N_("like ReLU but smooth and slightly negative below 0"),
+    "leaky_relu": N_("like ReLU but keeps negatives at a hundredth of their size"),
+    "linear": N_("no activation: passes the value through (used for an autoencoder's code)"),
 }
+#: activation names that are words, not a function's name: a page shows them through ``_()``
+ACTIVATION_WORDS = {"linear": N_("linear")}
 MIN_WIDTH = 1
 MAX_WIDTH = 4096
 
@@ -247,7 +249,7 @@ class Dense(Layer):
 
     name: ClassVar[str] = "dense"
     title: ClassVar[str] = "Dense"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "Dense: every unit sums all the values before it with its own weights, then applies its activation"
     )
     item_syntax: ClassVar[str] = "a whole number of units (WIDTH[:ACTIVATION])"

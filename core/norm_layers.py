@@ -24,7 +24,7 @@ class Dropout(Layer):
 
     name: ClassVar[str] = "dropout"
     title: ClassVar[str] = "Dropout"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "Dropout: while training, zeroes each value with probability `rate` (a new random pattern every "
         "step) and scales the rest up; off when evaluating"
     )
@@ -89,7 +89,7 @@ class BatchNorm(Layer):
 
     name: ClassVar[str] = "batchnorm"
     title: ClassVar[str] = "BatchNorm"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "BatchNorm: rescales each value to mean 0 and spread 1 using the statistics of the batch while "
         "training, and the running averages it kept (batch_stats) when evaluating"
     )
@@ -117,7 +117,7 @@ class LayerNorm(Layer):
 
     name: ClassVar[str] = "layernorm"
     title: ClassVar[str] = "LayerNorm"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "LayerNorm: rescales the values of each image to mean 0 and spread 1 (the same in training and evaluation)"
     )
     item_syntax: ClassVar[str] = "layernorm"

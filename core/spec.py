@@ -51,7 +51,7 @@ class ModelSpec:
     num_classes: int = NUM_CLASSES
 
     name: ClassVar[str]  # "mlp": its JSON "kind"
-    title: ClassVar[str]  # "MLP classifier"
+    title: ClassVar[str]  # "MLP classifier" (marked for the catalogue: a page shows it through ``_()``)
     stacks: ClassVar[tuple[str, ...]]  # the stacks of layers a person edits, in order
     optional_stacks: ClassVar[tuple[str, ...]] = ()  # those that may be empty
     link_name: ClassVar[str]  # ``model=`` in links
@@ -303,11 +303,11 @@ class MLPSpec(ModelSpec):
 
     kind: str = "mlp"
     name: ClassVar[str] = "mlp"
-    title: ClassVar[str] = "MLP classifier"
+    title: ClassVar[str] = N_("MLP classifier")
     stacks: ClassVar[tuple[str, ...]] = ("hidden",)
     link_name: ClassVar[str] = "mlp"
     output_activation: ClassVar[str] = "linear"
-    output_role: ClassVar[str] = "output"
+    output_role: ClassVar[str] = N_("output")
 
     @classmethod
     def default(cls) -> ModelSpec:
@@ -337,12 +337,12 @@ class AutoEncoderSpec(ModelSpec):
 
     kind: str = "autoencoder"
     name: ClassVar[str] = "autoencoder"
-    title: ClassVar[str] = "autoencoder"
+    title: ClassVar[str] = N_("autoencoder")
     stacks: ClassVar[tuple[str, ...]] = ("encoder", "decoder")
     optional_stacks: ClassVar[tuple[str, ...]] = ("decoder",)
     link_name: ClassVar[str] = "ae"
     output_activation: ClassVar[str] = "sigmoid"
-    output_role: ClassVar[str] = "reconstruction"
+    output_role: ClassVar[str] = N_("reconstruction")
 
     def check_stacks(self) -> None:
         _check_encoder_ends_with_code(self.encoder)

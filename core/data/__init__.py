@@ -14,7 +14,7 @@ local data from); this module chooses between them by name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,21 +74,22 @@ def parse_dataset_name(name: str) -> tuple[str, str | None]:
     )
 
 
-def dataset_title(name: str, unknown: str = "this data") -> str:
+def dataset_title(name: str, unknown: str = N_("this data"), gettext: Callable[[str], str] = str) -> str:
     """A dataset's name as a sentence says it, without a folder's path: "the bundled MNIST sample",
     "Fashion-MNIST", "your images", "the IDX folder fashion-mnist"; ``unknown`` for a name this version
-    does not know (a checkpoint's from elsewhere: a page passes the name itself, shown as plain text)."""
+    does not know (a checkpoint's from elsewhere: a page passes the name itself, shown as plain text).
+    In the language of ``gettext`` (a page passes its ``_``; English without it)."""
     try:
         kind, folder = parse_dataset_name(name)
     except DataError:
-        return unknown
+        return gettext(unknown) if unknown == "this data" else unknown
     if kind == "sample":
-        return "the bundled MNIST sample"
+        return gettext(N_("the bundled MNIST sample"))
     if kind == "folder":
-        return "your images"
+        return gettext(N_("your images"))
     if kind == "idx":
-        return f"the IDX folder {Path(folder).name or folder}"
-    return TITLES[kind]
+        return gettext(N_("the IDX folder {folder}")).format(folder=Path(folder).name or folder)
+    return gettext(TITLES[kind])
 
 
 def load_dataset(

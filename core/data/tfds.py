@@ -52,8 +52,8 @@ TITLES = {
     "mnist": "MNIST",
     "fashion_mnist": "Fashion-MNIST",
     "kmnist": "Kuzushiji-MNIST",
-    "emnist_digits": "EMNIST digits",
-    "emnist_letters": "EMNIST letters",
+    "emnist_digits": N_("EMNIST digits"),
+    "emnist_letters": N_("EMNIST letters"),
 }
 #: EMNIST comes as one zip (tfds' emnist builder) of every subset's IDX .gz files, its images stored
 #: transposed (column by column); our name -> (tfds builder, subset, the label of the first class: the

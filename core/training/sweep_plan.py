@@ -55,7 +55,7 @@ class SweepPlan:
     setting: str = WIDTH
 
     def __post_init__(self) -> None:
-        validate.choice(self.setting, "setting", SETTINGS, "setting to sweep")
+        validate.choice(self.setting, "setting", SETTINGS, N_("setting to sweep"))
         if self.setting != WIDTH:
             self._check_values()
             return
@@ -99,7 +99,7 @@ class SweepPlan:
             raise ConfigError(
                 "layer", N_("this autoencoder has no layer besides its code to scale; pick the code layer")
             )
-        widths = sorted(set(validate.whole_numbers(self.values, "values", "widths")))
+        widths = sorted(set(validate.whole_numbers(self.values, "values", N_("widths"))))
         self._check_counts(widths, "widths")
         for width in widths:
             if not MIN_WIDTH <= width <= MAX_WIDTH:
@@ -123,7 +123,7 @@ class SweepPlan:
                 ) from None
 
     def _check_counts(self, values: Sequence[float], what: str) -> None:
-        seeds = sorted(set(validate.whole_numbers(self.seeds, "seeds", "seeds")))
+        seeds = sorted(set(validate.whole_numbers(self.seeds, "seeds", N_("seeds"))))
         if len(values) > MAX_VALUES:
             raise ConfigError(
                 "values",
