@@ -11,7 +11,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import page, require_frame
-from components.i18n import error_text
+from components.i18n import error_text, language
 from components.images import tile
 from components.report import run_report
 from components.state import get_state
@@ -187,7 +187,7 @@ else:
 st.divider()
 st.download_button(
     "Download a report of this run (HTML)", icon=":material/summarize:", key="results.report",
-    data=lambda: run_report(result, dataset, f"Run {run.run_id}: {run.label}"),
+    data=lambda: run_report(result, dataset, f"Run {run.run_id}: {run.label}", language=language()),
     file_name=f"run{run.run_id}-report.html", mime="text/html",
     help="One file with the model, its flax code, the curves, example results and timings; opens offline",
 )  # fmt: skip

@@ -123,3 +123,45 @@ def test_every_page_reads_in_japanese_at_1280x720(projector, server, name, prese
         projector.locator('[data-testid="stSidebar"]').get_by_text("発表モード").click()
         wait_idle(projector)
     _check(projector, f"{name}-{'presenter' if presenter else 'normal'}")
+
+
+#: the fonts Chromium drew an element's own text with (DevTools' CSS.getPlatformFontsForNode)
+def _fonts_used(page, selector: str) -> list[str]:
+    session = page.context.new_cdp_session(page)
+    session.send("DOM.enable")
+    session.send("CSS.enable")
+    root = session.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = session.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return [font["familyName"] for font in fonts]
+
+
+def test_the_japanese_report_opens_offline_in_japanese_with_a_font_for_kana_and_kanji(browser, small, tmp_path):
+    from components.report import run_report
+    from core.spec import ModelSpec
+    from core.training import TrainConfig, train
+
+    result = train(ModelSpec.mlp((32,)), TrainConfig(epochs=1), small)
+    report = tmp_path / "report.html"
+    report.write_text(run_report(result, small, "学習 1: テスト画像の予測", language="ja"), encoding="utf-8")
+    context = browser.new_context(offline=True, viewport=PROJECTOR)
+    viewer = context.new_page()
+    asked: list[str] = []
+    viewer.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (
+        asked.append(route.request.url), route.abort()))  # fmt: skip
+    try:
+        viewer.goto(report.as_uri())
+        viewer.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        assert asked == []  # nothing fetched from anywhere: it opens offline
+        assert viewer.evaluate("document.documentElement.lang") == "ja"
+        assert viewer.locator(".js-plotly-plot").count() == 3  # loss, accuracy, confusion
+        assert "学習 1: テスト画像の予測" in viewer.locator("h1").inner_text()
+        fonts = _fonts_used(viewer, "h1")
+        assert any("CJK" in font or "JP" in font for font in fonts), fonts  # kana and kanji drawn, not boxes
+        chart_font = viewer.evaluate(
+            "getComputedStyle(document.querySelector('.js-plotly-plot .xtick text')).fontFamily"
+        )
+        assert "Noto Sans CJK JP" in chart_font, chart_font
+        viewer.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    finally:
+        context.close()
