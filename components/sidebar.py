@@ -239,7 +239,7 @@ def sidebar(title: str = "") -> None:
         st.caption(counted.format(count=spec.parameter_count, layers=layers))
         st.markdown(_("Dataset: **{dataset}**").format(dataset=plain(dataset_title(state.dataset_name, gettext=_))))
         st.caption(
-            _("Computing on: {devices}").format(devices=device_summary()),
+            _("Computing on: {devices}").format(devices=device_summary(ngettext)),
             help=_("The processors JAX found. With several, each batch is split between them (data parallel). "
                    "On a machine with an NVIDIA GPU, installing the CUDA build of jax makes it train there, "
                    "no change needed."),

@@ -36,11 +36,11 @@ ALLOWED = {word.lower() for word in (
 #: The language choice names each language in itself, so that anyone finds theirs ("Language / 言語").
 ALLOWED |= {"language", "english"}
 
-#: the visible text of the main area and the sidebar, text node by text node, without code blocks; and
-#: the placeholders of visible fields (a visitor reads them too)
+#: the visible text of the main area and the sidebar, text node by text node, without code blocks; the
+#: placeholder of an empty field and the chosen option of a selectbox (drawn from the field's value)
 VISIBLE_TEXTS = """() => {
   const skip = 'pre, code, [data-testid="stCode"], .modebar-container, [data-testid="stIconMaterial"], '
-    + '[role="img"][translate="no"]';
+    + '[role="img"][translate="no"], [aria-hidden="true"][translate="no"]';  // icons are written as names
   const out = [];
   for (const root of document.querySelectorAll('[data-testid="stMain"], [data-testid="stSidebar"]')) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
@@ -50,8 +50,11 @@ VISIBLE_TEXTS = """() => {
       if (!el.checkVisibility({visibilityProperty: true})) continue;
       out.push(node.textContent.trim());
     }
-    for (const field of root.querySelectorAll('input[placeholder], textarea[placeholder]'))
-      if (field.checkVisibility() && field.placeholder.trim()) out.push(field.placeholder.trim());
+    for (const field of root.querySelectorAll('input, textarea')) {
+      if (!field.checkVisibility()) continue;
+      if (!field.value && field.placeholder.trim()) out.push(field.placeholder.trim());  // shown while empty
+      if (field.getAttribute('role') === 'combobox' && field.value) out.push(field.value);  // a chosen option
+    }
   }
   return out;
 }"""
@@ -96,8 +99,21 @@ def test_english_words_are_found_and_names_are_not():
     assert words == {"Train the model": ["Train", "the", "model"]}
 
 
+#: marks the first element of the sidebar's menu whose own text is Japanese (the page names)
+MARK_JAPANESE = """() => {
+  for (const el of document.querySelectorAll('[data-testid="stSidebarNav"] *')) {
+    const own = Array.from(el.childNodes).filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent).join('');
+    if (/[\\u3040-\\u30ff\\u4e00-\\u9fff]/.test(own)) { el.setAttribute('data-japanese', ''); return own; }
+  }
+  return null;
+}"""
+
+
 def _check(page, name: str) -> None:
     no_exception(page)
+    assert page.evaluate(MARK_JAPANESE), "the menu shows no Japanese"
+    fonts = _fonts_used(page, "[data-japanese]")
+    assert "Noto Sans CJK JP" in fonts, fonts  # the Japanese forms of kanji, not the Chinese ones
     words = english_words(page.evaluate(VISIBLE_TEXTS))
     screenshot(page, f"ja-{name}")
     assert words == {}, f"{len(words)} texts with English words in the Japanese page:\n" + "\n".join(
