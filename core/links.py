@@ -123,7 +123,7 @@ def from_query(query: Mapping[str, str]) -> LinkSettings | None:
     except LinkError:
         raise
     except CoreError as err:
-        raise LinkError(getattr(err, "reason", str(err))) from None
+        raise LinkError(err.template, **err.fields) from None  # the reason alone: the link's key says where
     dataset = query.get("data")
     if dataset is not None and dataset not in SHAREABLE_DATA:
         raise LinkError(
