@@ -20,6 +20,7 @@ from core.i18n import N_
 STOPPED_BY_REQUEST = N_("stopped by request after {steps:,} of {total:,} steps")
 SAVED_AFTER_EPOCH = N_("saved after epoch {epoch} of {epochs} while it trained; it can be continued from there")
 SAVED_WHILE_TRAINING = N_("saved after epoch {epoch} of {epochs} while training; it can be continued from there")
+MODEL_LOST = N_("its model left memory (over the memory budget) and its file in the runs folder has gone since")
 TAB_CLOSED = N_("stopped because the browser tab that started it was closed")
 STOPPED_BEFORE_START = N_("stopped before it started")
 COMPILING = N_("compiling the training step (first time for this model only)")
@@ -46,9 +47,9 @@ KEPT_INITIAL = N_("Training stopped; the model keeps its last good parameters, b
 #: every template a reason or status message is written from, the longest first (the most literal text)
 TEMPLATES = tuple(
     sorted(
-        (STOPPED_BY_REQUEST, SAVED_AFTER_EPOCH, SAVED_WHILE_TRAINING, TAB_CLOSED, STOPPED_BEFORE_START, COMPILING,
-         GAVE_BACK, WAITING_FOR_SLOT, FAILED_UNEXPECTEDLY, SWEEP_COMPILING_EACH_WIDTH, SWEEP_COMPILING, EXPLODED,
-         BECAME_NAN, BECAME_INFINITE, KEPT_AFTER_STEP, KEPT_INITIAL),
+        (STOPPED_BY_REQUEST, MODEL_LOST, SAVED_AFTER_EPOCH, SAVED_WHILE_TRAINING, TAB_CLOSED, STOPPED_BEFORE_START,
+         COMPILING, GAVE_BACK, WAITING_FOR_SLOT, FAILED_UNEXPECTEDLY, SWEEP_COMPILING_EACH_WIDTH, SWEEP_COMPILING,
+         EXPLODED, BECAME_NAN, BECAME_INFINITE, KEPT_AFTER_STEP, KEPT_INITIAL),
         key=len, reverse=True,
     )
 )  # fmt: skip

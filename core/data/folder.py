@@ -270,7 +270,8 @@ def read_test_folder(root: str | Path) -> FolderImages:
     itself when there is no train folder): what a checkpoint trained on ``folder:root`` is evaluated on."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"folder {root} does not exist" if not root.exists() else f"{root} is a file, not a folder")
+        missing = N_("folder {root} does not exist") if not root.exists() else N_("{root} is a file, not a folder")
+        raise DataError(missing, root=root)
     test_dir = root / "test"
     if not test_dir.is_dir():
         raise DataError(N_("{root} has no test folder: expected {root}/test/<class name>/<images>"), root=root)
