@@ -17,7 +17,7 @@ from typing import Any
 
 from core import validate
 from core.errors import ConfigError, SpecError
-from core.i18n import N_
+from core.i18n import N_, Term
 from core.layers import Dense
 from core.norm_layers import Dropout
 from core.spec import MIN_WIDTH, ModelSpec
@@ -100,10 +100,10 @@ WIDTH, DROPOUT = "width", "dropout"
 SETTINGS: dict[str, SweptSetting] = {
     s.key: s
     for s in (
-        SweptSetting(WIDTH, "width", DEFAULT_WIDTHS, whole=True, changes_model=True),
-        SweptSetting("train_fraction", "share of the training images", (0.05, 0.1, 0.2, 0.5, 1.0), False, False),
-        SweptSetting("l2", "L2 penalty", (0.0, 1e-4, 1e-3, 1e-2, 1e-1), whole=False, changes_model=False),
-        SweptSetting(DROPOUT, "dropout rate", (0.0, 0.1, 0.2, 0.3, 0.5), whole=False, changes_model=False),
+        SweptSetting(WIDTH, N_("width"), DEFAULT_WIDTHS, whole=True, changes_model=True),
+        SweptSetting("train_fraction", N_("share of the training images"), (0.05, 0.1, 0.2, 0.5, 1.0), False, False),
+        SweptSetting("l2", N_("L2 penalty"), (0.0, 1e-4, 1e-3, 1e-2, 1e-1), whole=False, changes_model=False),
+        SweptSetting(DROPOUT, N_("dropout rate"), (0.0, 0.1, 0.2, 0.3, 0.5), whole=False, changes_model=False),
     )
 }
 
@@ -113,7 +113,10 @@ def numbers(text: Any, label: str) -> tuple[float, ...]:
     items = text.split(",") if isinstance(text, str) else text
     if not isinstance(items, (list, tuple)):
         raise ConfigError(
-            "values", N_("the {label} values must be numbers separated by commas, got {text!r}"), label=label, text=text
+            "values",
+            N_("the {label} values must be numbers separated by commas, got {text!r}"),
+            label=Term(label),
+            text=text,
         )
     numbers = []
     for item in items:
@@ -125,14 +128,14 @@ def numbers(text: Any, label: str) -> tuple[float, ...]:
             raise ConfigError(
                 "values",
                 N_("the {label} values must be numbers separated by commas, got {item!r}"),
-                label=label,
+                label=Term(label),
                 item=item,
             ) from None
     if not numbers:
         raise ConfigError(
             "values",
             N_("give at least one {label}, e.g. {value}"),
-            label=label,
+            label=Term(label),
             value=", ".join(f"{v:g}" for v in (0, 1e-3)),
         )
     return tuple(numbers)
