@@ -77,8 +77,7 @@ _LAYOUT_CSS = """
     [data-testid="stPlotlyChart"] .modebar-container { display: none; }
   }
   /* the path in the sidebar wraps instead of ending in "…" ("3. See what it learned ← ne…") */
-  [data-testid="stSidebar"] [data-testid="stPageLink"] .stMarkdownEllipsis,
-  [data-testid="stSidebar"] [data-testid="stPageLink"] .stMarkdownEllipsis p {
+  [data-testid="stSidebar"] [data-testid="stPageLink"] a * {
     white-space: normal; overflow: visible; text-overflow: clip;
   }
   [class*="st-key-build-"][class*="-up-v"] button, [class*="st-key-build-"][class*="-down-v"] button,
