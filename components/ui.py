@@ -67,7 +67,7 @@ _LAYOUT_CSS = """
     .st-key-results-answers [data-testid="stImage"] img { max-width: 100%; height: auto; }
     /* big enough for a finger (a tap target of 44 px): each choice of a radio, and the help icons, whose box
        grows around the icon without moving anything */
-    [data-testid="stRadio"] label { min-height: 44px; align-items: center; }
+    [data-testid="stRadio"] [role="radiogroup"] label { min-height: 44px; align-items: center; }
     [data-testid="stTooltipHoverTarget"] {
       min-width: 32px; min-height: 32px; margin: -8px; display: inline-flex; align-items: center;
       justify-content: center;
