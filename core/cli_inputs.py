@@ -60,25 +60,15 @@ def parse_items(option: str, text: str, activation: str, code: bool = False):
 
 def spec_and_config(args: argparse.Namespace, seed: object):
     """The model and training settings the shared arguments describe."""
-    from core.spec import ModelSpec
+    from core.spec import MODEL_KINDS, MLPSpec
     from core.training import TrainConfig
 
-    other = ("--encoder", "--decoder") if args.model == "mlp" else ("--widths", "--layers")
-    for option in other:
-        if getattr(args, option[2:]) is not None:
-            raise UsageError(
-                f"{option} is for {'an autoencoder' if args.model == 'mlp' else 'an MLP'}, not --model {args.model}"
-            )
-    if args.model == "mlp" and args.layers is not None:
-        if args.widths is not None:
-            raise UsageError("give --widths or --layers, not both")
-        spec = ModelSpec(kind="mlp", hidden=parse_items("--layers", args.layers, args.activation), seed=seed)
-    elif args.model == "mlp":
-        spec = ModelSpec.mlp(args.widths or "512,256", args.activation, seed=seed)
-    else:
-        encoder = parse_items("--encoder", args.encoder or "256,64,16", args.activation, code=True)
-        decoder = parse_items("--decoder", args.decoder or "64,256", args.activation)
-        spec = ModelSpec(kind="autoencoder", encoder=encoder, decoder=decoder, seed=seed)
+    kind = MODEL_KINDS[args.model]  # argparse allows only the registry's names
+    for other in MODEL_KINDS.values():
+        for option in () if other is kind else other.cli_options:
+            if getattr(args, option[2:]) is not None:
+                raise UsageError(f"{option} is for {other.a_title}, not --model {args.model}")
+    spec = mlp_spec(args, seed) if kind is MLPSpec else autoencoder_spec(args, seed)
     config = TrainConfig(
         optimizer=args.optimizer,
         learning_rate=args.lr,
@@ -92,6 +82,26 @@ def spec_and_config(args: argparse.Namespace, seed: object):
         train_fraction=fraction(args.train_fraction),
     )
     return spec, config
+
+
+def mlp_spec(args: argparse.Namespace, seed: object):
+    """The MLP of ``--layers`` or ``--widths``."""
+    from core.spec import MLPSpec
+
+    if args.layers is not None:
+        if args.widths is not None:
+            raise UsageError("give --widths or --layers, not both")
+        return MLPSpec(hidden=parse_items("--layers", args.layers, args.activation), seed=seed)
+    return MLPSpec.mlp(args.widths or "512,256", args.activation, seed=seed)
+
+
+def autoencoder_spec(args: argparse.Namespace, seed: object):
+    """The autoencoder of ``--encoder`` and ``--decoder``."""
+    from core.spec import AutoEncoderSpec
+
+    encoder = parse_items("--encoder", args.encoder or "256,64,16", args.activation, code=True)
+    decoder = parse_items("--decoder", args.decoder or "64,256", args.activation)
+    return AutoEncoderSpec(encoder=encoder, decoder=decoder, seed=seed)
 
 
 def fraction(text: object) -> object:
