@@ -65,7 +65,7 @@ def presenter_controls(run: Run, paused: bool, rate: float) -> None:
 
 
 def comparison_runs(state: AppState, shown: Run) -> list[Run]:
-    same = [r for r in state.runs if r is not shown and r.spec.kind == shown.spec.kind and r.finished]
+    same = [r for r in state.runs if r is not shown and type(r.spec) is type(shown.spec) and r.finished]
     if not same:
         return []
     chosen = st.multiselect(

@@ -13,7 +13,7 @@ from components.ui import advanced, explain, height
 from core import models
 from core.costs import human_bytes, human_count, model_costs
 from core.presets import PRESETS
-from core.spec import MAX_SEED
+from core.spec import MAX_SEED, MODEL_KINDS
 
 require_frame()
 
@@ -45,7 +45,7 @@ if kind and kind != state.kind:
     state.kind = kind
     state.build.editor_version += 1
     st.rerun()
-preset_names = [name for name, (_, spec) in PRESETS.items() if spec.kind == state.kind]
+preset_names = [name for name, (_, spec) in PRESETS.items() if isinstance(spec, MODEL_KINDS[state.kind])]
 preset = top[1].selectbox(
     "Start from a preset", preset_names, key=f"build.preset.{state.kind}",
     help="\n\n".join(f"**{name}**: {PRESETS[name][0]}" for name in preset_names),

@@ -214,7 +214,7 @@ if sizes_tab.open:
             "Each box is one array; its area is how many numbers it holds. Most parameters sit in the widest layers."
         )
         previous = state.previous_spec
-        if previous is not None and previous.kind == spec.kind and previous != spec:
+        if previous is not None and type(previous) is type(spec) and previous != spec:
             st.markdown(f"**Compared with the previous model** ({previous.describe()}): {state.last_change}")
             st.dataframe(
                 [d.in_words() for d in parameter_diff(previous, spec)],
