@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from components.i18n import error_reason
 from components.state import AppState, get_state
 from core.conv_layers import MAX_CHANNELS, MAX_KERNEL, Conv
 from core.errors import SpecError
@@ -51,7 +52,7 @@ def _apply(state: AppState, stack: str, layers: list[Layer]) -> None:
         state.set_spec(state.spec.replace(**{stack: tuple(layers)}))
         state.build.editor_error = None
     except SpecError as err:
-        state.build.editor_error = err.reason
+        state.build.editor_error = error_reason(err)
 
 
 def _move(stack: str, index: int, offset: int) -> None:
@@ -168,7 +169,7 @@ def layer_editor(state: AppState) -> ModelSpec:
     try:
         candidate = spec.replace(**edited)
     except SpecError as err:
-        st.error(f"Not applied: {err.reason}. The model keeps its last valid shape.", icon=":material/warning:")
+        st.error(f"Not applied: {error_reason(err)}. The model keeps its last valid shape.", icon=":material/warning:")
         return spec
     if state.build.editor_error:
         st.error(f"Not applied: {state.build.editor_error}.", icon=":material/warning:")
@@ -293,7 +294,7 @@ def text_editor(state: AppState) -> None:
                 decoder = parse_layers(fields["decoder"], "decoder", activation)
                 new = ModelSpec(kind="autoencoder", encoder=encoder, decoder=decoder, seed=spec.seed)
         except SpecError as err:
-            st.error(f"Not applied: {err.reason}.", icon=":material/warning:")
+            st.error(f"Not applied: {error_reason(err)}.", icon=":material/warning:")
         else:
             state.set_spec(new)
             state.build.editor_error = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.i18n import link_language
+from components.i18n import error_text, link_language
 from components.state import AppState
 from components.words import plain
 from core.links import LinkError, from_query, to_query
@@ -19,7 +19,9 @@ def apply_link_once(state: AppState) -> None:
         settings = from_query(st.query_params.to_dict())
     except LinkError as err:
         # The reason quotes the link's own text: a stranger's, shown escaped and cut short.
-        state.notice = f"This link's settings were not valid ({plain(err, 200)}); showing the default model instead."
+        state.notice = (
+            f"This link's settings were not valid ({plain(error_text(err), 200)}); showing the default model instead."
+        )
         return
     if settings is None:
         return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import resources
+from components.i18n import error_text, message_text
 from components.state import AppState, Run
 from components.words import plain
 from core.errors import CoreError
@@ -17,15 +18,16 @@ def prepare_onnx(run: Run) -> OnnxExport | str:
     """The run's checked export, or why there is none (in words)."""
     result = run.result
     if result is None:
-        return run.lost or "its model is no longer kept"
+        return message_text(run.lost) if run.lost else "its model is no longer kept"
     try:
         dataset = resources.dataset(run.dataset)
     except CoreError as err:
-        return f"its test images ({run.dataset}) are needed to check the file, and they cannot be loaded: {err}"
+        reason = error_text(err)
+        return f"its test images ({run.dataset}) are needed to check the file, and they cannot be loaded: {reason}"
     try:
         return export_result(result, dataset.test_images, dataset.class_names, isolated=True)
     except CoreError as err:
-        return str(err)
+        return error_text(err)
 
 
 def onnx_download(state: AppState, run: Run) -> None:

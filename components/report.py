@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import time
+from collections.abc import Callable
 
 import numpy as np
 import plotly.io as pio
@@ -20,13 +21,16 @@ from components.images import tile
 from core import predict
 from core.costs import human_bytes, human_count, model_costs
 from core.data import Dataset
+from core.i18n import ENGLISH, translations
+from core.reasons import reason_text
 from core.spec import MLPSpec
 from core.tasks import task_of
 from core.training import TrainResult
 from core.variables import flax_source
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2rem auto; padding: 0 1rem; color: #1f2937; }
+body { font-family: system-ui, "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Gothic", Meiryo,
+  sans-serif; max-width: 1100px; margin: 2rem auto; padding: 0 1rem; color: #1f2937; }
 h1 { margin-bottom: 0.2rem; } .sub { color: #6b7280; margin-top: 0; }
 table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid #e5e7eb; padding: 0.35rem 0.7rem; }
 th { background: #f3f4f6; text-align: left; } pre { background: #f9fafb; padding: 1rem; overflow-x: auto; }
@@ -48,7 +52,9 @@ REPORT_MARGIN = {"l": 80, "r": 30, "t": 50, "b": 70, "autoexpand": True}
 
 def report_figure(fig):
     """A dashboard figure made ready for the standalone page: margins that fit its labels."""
-    fig.update_layout(margin=REPORT_MARGIN, legend={"orientation": "h", "y": -0.3})
+    fig.update_layout(
+        margin=REPORT_MARGIN, legend={"orientation": "h", "y": -0.3}, font={"family": figures.FONT_FAMILY}
+    )
     fig.update_xaxes(automargin=True, title_standoff=12)
     fig.update_yaxes(automargin=True, title_standoff=12)
     return fig
@@ -63,16 +69,17 @@ def _table(rows: list[tuple[str, str]]) -> str:
     return f"<table>{body}</table>"
 
 
-def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 16) -> str:
-    """The HTML report of ``result`` evaluated on ``dataset``'s test split."""
+def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 16, language: str = ENGLISH) -> str:
+    """The HTML report of ``result`` evaluated on ``dataset``'s test split, in ``language`` (the page
+    passes its visitor's)."""
     spec, config = result.spec, result.config
     evaluation = predict.evaluate(
         spec, result.variables, dataset.test_images, dataset.test_labels, config.reconstruction_loss
     )
-    rows = _summary_rows(result, dataset, evaluation)
+    rows = _summary_rows(result, dataset, evaluation, translations(language).gettext)
     parts = _result_parts(result, dataset, evaluation, images)
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!DOCTYPE html><html lang='{language}'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p class='sub'>Report made {time.strftime('%Y-%m-%d %H:%M')} "
         "by the flax model dashboard</p>"
@@ -82,7 +89,9 @@ def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 
     )
 
 
-def _summary_rows(result: TrainResult, dataset: Dataset, evaluation: predict.Evaluation) -> list[tuple[str, str]]:
+def _summary_rows(
+    result: TrainResult, dataset: Dataset, evaluation: predict.Evaluation, gettext: Callable[[str], str]
+) -> list[tuple[str, str]]:
     """The table at the top: the model, its data and training, the outcome and the test score."""
     spec, config, history = result.spec, result.config, result.history
     costs = model_costs(spec, config)
@@ -103,7 +112,7 @@ def _summary_rows(result: TrainResult, dataset: Dataset, evaluation: predict.Eva
         ("Work per image", work),
         ("Data", f"{dataset.name}: {dataset.num_train:,} training / {dataset.num_test:,} test images"),
         ("Training", training),
-        ("Outcome", result.status + (f": {result.reason}" if result.reason else "")),
+        ("Outcome", result.status + (f": {reason_text(result.reason, gettext)}" if result.reason else "")),
         ("Time", timing),
     ]
     if spec.has_dropout or spec.has_batchnorm:

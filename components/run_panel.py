@@ -9,6 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from components import figures, resources
+from components.i18n import error_reason, message_text
 from components.live_views import watch_learning
 from components.run_views import (
     curve,
@@ -49,7 +50,7 @@ def presenter_controls(run: Run, paused: bool, rate: float) -> None:
         try:
             controls.step(int(steps))
         except CoreError as err:
-            st.error(f"Not stepped: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
+            st.error(f"Not stepped: {plain(error_reason(err), 300)}", icon=":material/warning:")
     new_rate = cols[3].text_input(
         "New learning rate", value=f"{rate:g}", key=f"train.new_rate.{run.run_id}",
         help="Changes how big each nudge is from the next chunk of steps on, without restarting. "
@@ -59,7 +60,7 @@ def presenter_controls(run: Run, paused: bool, rate: float) -> None:
         try:
             controls.set_learning_rate(replace(run.config, learning_rate=new_rate).learning_rate)
         except CoreError as err:
-            st.error(f"Learning rate not changed: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
+            st.error(f"Learning rate not changed: {plain(error_reason(err), 300)}", icon=":material/warning:")
     if paused:
         st.info("Paused: press **Resume**, or **Step** to run a few steps at a time.", icon=":material/pause:")
 
@@ -164,7 +165,9 @@ def run_progress(run: Run, snap) -> None:
     if record is not None and record.extra.get("devices", 1) > 1:
         st.caption(f"Each batch was split over {record.extra['devices']} devices (data parallel).")
     if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
-        (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(plain(snap.message, 300))
+        (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(
+            plain(message_text(snap.message), 300)
+        )
 
 
 def run_charts(state: AppState, run: Run, dataset: Dataset | None) -> None:

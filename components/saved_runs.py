@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import resources, uploads
+from components.i18n import error_reason, error_text
 from components.onnx_download import onnx_download
 from components.run_views import duration, final_score, memory_words, over_budget_words
 from components.server_paths import folder_words
@@ -77,7 +78,7 @@ def chosen_run_actions(state: AppState) -> None:
                 raise ConfigError("epochs", f"more epochs must be between 1 and {MAX_EPOCHS}, got {int(more)}")
             continue_training(state, run, int(more), resources.dataset(run.dataset))
         except CoreError as err:
-            st.error(f"Not continued: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
+            st.error(f"Not continued: {plain(error_reason(err), 300)}", icon=":material/warning:")
         else:
             st.rerun()
     downloads = st.columns(2)
@@ -102,7 +103,7 @@ def load_checkpoint_upload(state: AppState) -> None:
     try:
         result = checkpoint.from_bytes(upload.getvalue(), upload.name)
     except CoreError as err:
-        reason = f"Could not load {plain(upload.name)}: {plain(err, 200)}"
+        reason = f"Could not load {plain(upload.name)}: {plain(error_text(err), 200)}"
         uploads.refuse(state, "train.upload", upload, reason, icon=":material/description:")
     state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
     state.set_spec(result.spec)
@@ -148,7 +149,9 @@ def saved_runs_section(state: AppState) -> None:
             try:
                 restore_saved(state, store.find_run(chosen))
             except CoreError as err:
-                st.error(f"Could not load {plain(chosen)}: {plain(err, 200)}", icon=":material/description:")
+                st.error(
+                    f"Could not load {plain(chosen)}: {plain(error_text(err), 200)}", icon=":material/description:"
+                )
             else:
                 st.rerun()
 

@@ -212,7 +212,7 @@ def words_on_this_page(title: str) -> None:
     if not terms:
         return
     with st.expander(_("Words on this page"), icon=":material/menu_book:"):
-        st.markdown("\n".join(f"- **{term}**: {GLOSSARY[term]}" for term in terms))
+        st.markdown("\n".join(f"- **{_(term)}**: {_(GLOSSARY[term])}" for term in terms))
 
 
 def sidebar(title: str = "") -> None:
@@ -237,9 +237,9 @@ def sidebar(title: str = "") -> None:
             layers,
         )
         st.caption(counted.format(count=spec.parameter_count, layers=layers))
-        st.markdown(_("Dataset: **{dataset}**").format(dataset=plain(dataset_title(state.dataset_name))))
+        st.markdown(_("Dataset: **{dataset}**").format(dataset=plain(dataset_title(state.dataset_name, gettext=_))))
         st.caption(
-            _("Computing on: {devices}").format(devices=device_summary()),
+            _("Computing on: {devices}").format(devices=device_summary(ngettext)),
             help=_("The processors JAX found. With several, each batch is split between them (data parallel). "
                    "On a machine with an NVIDIA GPU, installing the CUDA build of jax makes it train there, "
                    "no change needed."),

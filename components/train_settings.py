@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.i18n import error_reason
 from components.state import AppState
 from components.training import start_training
 from components.ui import advanced
@@ -130,6 +131,6 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
         )  # fmt: skip
         start_training(state, state.spec, fit_batch_size(state.config, dataset.num_train)[0], dataset)
     except CoreError as err:
-        st.error(f"Not started: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
+        st.error(f"Not started: {plain(error_reason(err), 300)}", icon=":material/warning:")
         return
     st.rerun()

@@ -26,18 +26,21 @@ from typing import Any, ClassVar
 
 from core import validate
 from core.errors import SpecError
+from core.i18n import N_
 
-#: Activation names a layer may use, with the plain-language description shown in the UI.
+#: Activation names a layer may use, with the plain-language description shown in the UI (``_()`` it).
 ACTIVATIONS: dict[str, str] = {
-    "relu": "max(0, x): keeps positives, zeroes negatives (the usual default)",
-    "gelu": "a smooth ReLU used by transformers",
-    "swish": "x * sigmoid(x): smooth, slightly negative for small negatives",
-    "tanh": "squashes to -1..1",
-    "sigmoid": "squashes to 0..1",
-    "elu": "like ReLU but smooth and slightly negative below 0",
-    "leaky_relu": "like ReLU but lets 1% of negatives through",
-    "linear": "no activation: passes the value through (used for an autoencoder's code)",
+    "relu": N_("max(0, x): keeps positives, zeroes negatives (the usual default)"),
+    "gelu": N_("a smooth ReLU used by transformers"),
+    "swish": N_("x * sigmoid(x): smooth, slightly negative for small negatives"),
+    "tanh": N_("squashes to -1..1"),
+    "sigmoid": N_("squashes to 0..1"),
+    "elu": N_("like ReLU but smooth and slightly negative below 0"),
+    "leaky_relu": N_("like ReLU but keeps negatives at a hundredth of their size"),
+    "linear": N_("no activation: passes the value through (used for an autoencoder's code)"),
 }
+#: activation names that are words, not a function's name: a page shows them through ``_()``
+ACTIVATION_WORDS = {"linear": N_("linear")}
 MIN_WIDTH = 1
 MAX_WIDTH = 4096
 
@@ -226,7 +229,7 @@ class Layer:
     def from_item(cls, head: str, tail: str, activation: str) -> Layer:
         """The layer of an item ``HEAD[:TAIL]`` whose head named this kind (SpecError without field)."""
         if tail:
-            raise SpecError("", f"{cls.name} takes no value")
+            raise SpecError("", N_("{name} takes no value"), name=cls.name)
         return cls()
 
     def link_item(self) -> str:
@@ -252,7 +255,7 @@ class Dense(Layer):
 
     name: ClassVar[str] = "dense"
     title: ClassVar[str] = "Dense"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "Dense: every unit sums all the values before it with its own weights, then applies its activation"
     )
     item_syntax: ClassVar[str] = "a whole number of units (WIDTH[:ACTIVATION])"
@@ -304,7 +307,9 @@ class Dense(Layer):
         if self.activation not in ACTIVATIONS:
             raise SpecError(
                 f"{where}.activation",
-                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
+                N_("unknown activation {activation!r}; choose one of {activations}"),
+                activation=self.activation,
+                activations=", ".join(ACTIVATIONS),
             )
         return Dense(width, self.activation)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from core import models
 from core.errors import ExportError
+from core.i18n import N_
 from core.onnx_graphs import GRAPH_MODEL, Graph, graph_plans
 from core.spec import ModelSpec
 
@@ -71,7 +72,9 @@ def compare_outputs(exported: np.ndarray, expected: np.ndarray, classes: bool) -
     exported, expected = np.asarray(exported, np.float32), np.asarray(expected, np.float32)
     if exported.shape != expected.shape:
         raise ExportError(
-            f"the exported model answers with shape {exported.shape}, the flax model with {expected.shape}"
+            N_("the exported model answers with shape {exported_shape}, the flax model with {expected_shape}"),
+            exported_shape=exported.shape,
+            expected_shape=expected.shape,
         )
     difference = float(np.max(np.abs(exported - expected))) if exported.size else 0.0
     if not np.isfinite(difference):
@@ -112,7 +115,7 @@ def onnx_session(data: bytes):
     try:
         return onnxruntime.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime's own error types (InvalidGraph, Fail...) are not public
-        raise ExportError(f"onnxruntime cannot load the exported model: {str(err).strip()[:300]}") from None
+        raise ExportError(N_("onnxruntime cannot load the exported model: {err}"), err=str(err).strip()[:300]) from None
 
 
 def run_session(session, inputs: np.ndarray) -> np.ndarray:
@@ -132,7 +135,7 @@ def check_graphs(spec: ModelSpec, variables: Any, graphs: Sequence[Graph], image
     (the decode graph is fed the codes the flax model's encode gives)."""
     x = as_model_input(images[:CHECK_IMAGES])
     if not len(x):
-        raise ExportError("there are no test images to check the exported model on")
+        raise ExportError(N_("there are no test images to check the exported model on"))
     plans = {plan.name: plan for plan in graph_plans(spec, variables)}
     classes = spec.code_size is None
     inputs = {"images": x}

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import CheckpointError, ExportError
+from core.i18n import N_
 from core.onnx_check import TOLERANCE, ExportCheck, as_model_input, check_graphs, onnx_session, run_session
 from core.onnx_graphs import (
     Graph,
@@ -70,7 +71,7 @@ def convert_isolated(result: TrainResult) -> tuple[Graph, ...]:
             timeout=ISOLATED_TIMEOUT_S, check=False, env=os.environ | {"JAX_PLATFORMS": "cpu"},
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise ExportError(f"the ONNX converter could not run: {err}") from None
+        raise ExportError(N_("the ONNX converter could not run: {err}"), err=err) from None
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").strip().splitlines() or [f"exit code {done.returncode}"]
         raise ExportError(lines[-1].removeprefix("error: "))
@@ -115,7 +116,9 @@ def export_result(
     graphs = tuple(with_metadata(graph, spec, class_names, result.dataset) for graph in graphs)
     check = check_graphs(spec, variables, graphs, images)
     if not check.passed:
-        raise ExportError(f"the exported model is refused: it does not match the flax model. {check.describe()}")
+        raise ExportError(
+            N_("the exported model is refused: it does not match the flax model. {check}"), check=check.describe()
+        )
     return OnnxExport(spec, graphs, check)
 
 

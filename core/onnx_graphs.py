@@ -23,6 +23,7 @@ from typing import Any
 
 from core import models
 from core.errors import ExportError
+from core.i18n import N_
 from core.spec import ModelSpec
 
 #: What the input of a model is, in words, written into its metadata.
@@ -108,7 +109,11 @@ def convert_function(function: Callable, input_shape: Sequence[Any], input_name:
             )
         except Exception as err:  # the converter raises NotImplementedError, ValueError, TypeError...
             first_line = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-            raise ExportError(f"{converter_version()} cannot convert it: {first_line}") from None
+            raise ExportError(
+                N_("{converter_version} cannot convert it: {first_line}"),
+                converter_version=converter_version(),
+                first_line=first_line,
+            ) from None
     return proto.SerializeToString()
 
 
@@ -119,7 +124,11 @@ def convert(spec: ModelSpec, variables: Any) -> tuple[Graph, ...]:
         try:
             data = convert_function(plan.function, plan.input_shape, plan.input_name, plan.output_name)
         except ExportError as err:
-            raise ExportError(f"this model ({_layer_titles(spec)}) cannot be exported to ONNX: {err}") from None
+            raise ExportError(
+                N_("this model ({layer_titles}) cannot be exported to ONNX: {err}"),
+                layer_titles=_layer_titles(spec),
+                err=err,
+            ) from None
         graphs.append(Graph(plan.name, plan.input_name, plan.output_name, data))
     return tuple(graphs)
 
@@ -147,7 +156,7 @@ def graphs_from_zip(data: bytes) -> tuple[Graph, ...]:
             listed = json.loads(archive.read("graphs.json"))
             return tuple(Graph(name, i, o, archive.read(file)) for name, i, o, file in listed)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as err:
-        raise ExportError(f"the ONNX converter's answer could not be read: {err}") from None
+        raise ExportError(N_("the ONNX converter's answer could not be read: {err}"), err=err) from None
 
 
 # ----- metadata ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import page, require_frame
+from components.i18n import error_text
 from components.images import BIG, tile
 from components.state import get_state
 from components.ui import extreme_values_notice, not_trained_yet
@@ -57,7 +58,7 @@ try:
     axes = latent.latent_axes(codes)
     map_axes = latent.latent_axes(codes, max_unit_axes=2)
 except CoreError as err:
-    st.error(f"Cannot explore this model's codes: {plain(err, 300)}", icon=":material/error:")
+    st.error(f"Cannot explore this model's codes: {plain(error_text(err), 300)}", icon=":material/error:")
     st.stop()
 names = dataset.class_names
 st.caption(

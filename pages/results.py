@@ -11,6 +11,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import page, require_frame
+from components.i18n import error_text, language
 from components.images import tile
 from components.report import run_report
 from components.state import get_state
@@ -93,7 +94,7 @@ if isinstance(spec, AutoEncoderSpec):
         points, share = predict.project_2d(outputs["codes"])
     except CoreError as err:  # e.g. an uploaded model whose codes are infinite
         points = None
-        st.warning(f"The latent map cannot be drawn: {err}.", icon=":material/warning:")
+        st.warning(f"The latent map cannot be drawn: {error_text(err)}.", icon=":material/warning:")
     if points is not None:
         if spec.code_size == 2:
             titles = ("code number 1", "code number 2")
@@ -186,7 +187,7 @@ else:
 st.divider()
 st.download_button(
     "Download a report of this run (HTML)", icon=":material/summarize:", key="results.report",
-    data=lambda: run_report(result, dataset, f"Run {run.run_id}: {run.label}"),
+    data=lambda: run_report(result, dataset, f"Run {run.run_id}: {run.label}", language=language()),
     file_name=f"run{run.run_id}-report.html", mime="text/html",
     help="One file with the model, its flax code, the curves, example results and timings; opens offline",
 )  # fmt: skip

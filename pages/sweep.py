@@ -7,6 +7,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import require_frame
+from components.i18n import error_reason, error_text, message_text
 from components.run_views import duration
 from components.session import session_alive_check, tab_grace_seconds, visitor_id
 from components.sidebar import POLL_SECONDS
@@ -90,7 +91,7 @@ def sweep_dataset(state: AppState) -> Dataset | None:
             return resources.dataset(state.dataset_name)
     except CoreError as err:
         st.error(
-            f"Could not load {dataset_title(state.dataset_name)}: {plain(err, 300)}. "
+            f"Could not load {dataset_title(state.dataset_name)}: {plain(error_text(err), 300)}. "
             "Choose other data on the Train page."
         )
         return None
@@ -154,7 +155,7 @@ def settings_form(state: AppState) -> SweepPlan | None:
         train_config = TrainConfig(**{**config.to_dict(), "epochs": epochs, "batch_size": batch_size})
         return SweepPlan(spec, layer, values, seeds, train_config, setting)
     except CoreError as err:
-        st.error(f"Cannot sweep these settings: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
+        st.error(f"Cannot sweep these settings: {plain(error_reason(err), 300)}", icon=":material/warning:")
         return None
 
 
@@ -170,7 +171,7 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
                 timing = JobControls(owner=visitor_id())
                 estimate = sweep_state.estimates[key] = estimate_sweep(plan, dataset, pacing=timing)
         except CoreError as err:
-            reason = plain(getattr(err, "reason", err), 300)
+            reason = plain(error_reason(err), 300)
             st.error(f"Cannot sweep these settings: {reason}", icon=":material/warning:")
             return
     if estimate is not None:  # the trainings running now, every rerun: they start and end meanwhile
@@ -253,7 +254,7 @@ def results_panel(active: bool) -> None:
         swept = job.plan.swept
         st.progress(snap.progress, text=sweep_progress_text(snap, swept))
         if snap.message and snap.status in (Status.STOPPED, Status.FAILED, Status.QUEUED):
-            (st.error if snap.status == Status.FAILED else st.info)(plain(snap.message, 300))
+            (st.error if snap.status == Status.FAILED else st.info)(plain(message_text(snap.message), 300))
         runs = list(snap.runs)
         finished = [r for r in runs if r.status == Status.FINISHED]
         plan_spec = job.plan.spec

@@ -6,6 +6,7 @@ import streamlit as st
 
 from components import resources, uploads
 from components.frame import require_frame
+from components.i18n import error_text
 from components.run_panel import live_panel
 from components.saved_runs import runs_section
 from components.server_paths import hide_server_paths, typed_folder
@@ -70,7 +71,7 @@ def choose_dataset(state: AppState) -> Dataset | None:
         with st.spinner("Loading the images…"):
             dataset = resources.dataset(name)
     except CoreError as err:
-        said = plain(err, 300)  # quotes a folder or a zip's names: the visitor's text
+        said = plain(error_text(err), 300)  # quotes a folder or a zip's names: the visitor's text
         st.error(f"Could not load this data: {said}", icon=":material/cloud_off:")
         return None
     state.dataset_name = name
@@ -96,7 +97,7 @@ def upload_image_zip(state: AppState) -> str | None:
                 state.train.image_folder = str(archive.unpack_upload(upload.getvalue()))
         except CoreError as err:
             state.train.image_folder = ""
-            reason = f"Could not use {plain(upload.name)}: {plain(err, 300)}"
+            reason = f"Could not use {plain(upload.name)}: {plain(error_text(err), 300)}"
             uploads.refuse(state, "train.image_zip", upload, reason, icon=":material/folder_zip:")
     if not state.train.image_folder:
         st.info("Upload a .zip of class folders to train on your own images.", icon=":material/folder_zip:")
