@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import conv_figures, figures
+from components import conv_figures, figures, resources
 from components.build_views import conv_view, next_steps
 from components.frame import require_frame
+from components.i18n import language
 from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
 from components.ui import advanced, explain, height
@@ -106,7 +107,10 @@ with right:
         conv_view(spec)
         next_steps()
         st.stop()
-    st.plotly_chart(figures.stack_figure(spec, height=height(340)), key="build.stack", config={"displayModeBar": False})
+    # made once per model (and language), not on every rerun: a fifth of the page's own run
+    tall = height(340)
+    stack = resources.drawn(("build.stack", spec, tall, language()), lambda: figures.stack_figure(spec, height=tall))
+    st.plotly_chart(stack, key="build.stack", config={"displayModeBar": False})
     others = [layer for layer in spec.layers if not layer.is_dense]
     if others:
         st.caption(
