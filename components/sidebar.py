@@ -35,16 +35,22 @@ def _set_presenter() -> None:
     state.presenter = bool(st.session_state["sidebar.presenter"])
 
 
-#: on a phone the sidebar lies over the page; Streamlit folds it away after a click in its menu but
-#: not after a click on a page link in it ("Your path"), which then hid the page it opened
+#: on a phone the sidebar lies over the page; Streamlit folds it away after a click in its menu only when
+#: the browser calls itself a phone (its user agent), not in a narrow window, and never after a click on a
+#: page link in it ("Your path"): either left the sidebar over 300 of 390 px, hiding the page it opened.
+#: Fold it after such a click on a narrow screen, unless Streamlit has folded it already.
 FOLD_SIDEBAR_ON_PHONE = """<script>
 if (!window.foldSidebarAfterPageLink) {
   window.foldSidebarAfterPageLink = true;
   document.addEventListener("click", (event) => {
-    const link = event.target.closest('[data-testid="stSidebar"] [data-testid="stPageLink"] a');
+    const link = event.target.closest(
+      '[data-testid="stSidebar"] [data-testid="stPageLink"] a, [data-testid="stSidebarNav"] a');
     if (!link || !window.matchMedia("(max-width: 768px)").matches) return;
-    const fold = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-    if (fold) fold.click();
+    setTimeout(() => {
+      const sidebar = document.querySelector('[data-testid="stSidebar"]');
+      const fold = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      if (sidebar && sidebar.getAttribute("data-collapsed") === "false" && fold) fold.click();
+    }, 50);
   }, true);
 }
 </script>"""

@@ -59,6 +59,26 @@ _LAYOUT_CSS = """
     }
     [data-testid="stHorizontalBlock"]:has([class*="-width-v"]):not(:has([data-testid="stHorizontalBlock"]))
       > [data-testid="stColumn"] { min-width: 0 !important; }
+    /* the Results page's answered images: three to a row, not twelve one under the other */
+    .st-key-results-answers [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+    .st-key-results-answers [data-testid="stColumn"] {
+      min-width: 0 !important; flex: 0 0 calc(33.3% - 0.7rem) !important;
+    }
+    .st-key-results-answers [data-testid="stImage"] img { max-width: 100%; height: auto; }
+    /* big enough for a finger (a tap target of 44 px): each choice of a radio, and the help icons, whose box
+       grows around the icon without moving anything */
+    [data-testid="stRadio"] label { min-height: 44px; align-items: center; }
+    [data-testid="stTooltipHoverTarget"] {
+      min-width: 32px; min-height: 32px; margin: -8px; display: inline-flex; align-items: center;
+      justify-content: center;
+    }
+    /* plotly's toolbar shows after any tap on a touch screen and then covers the chart's title; double-tap
+       resets a zoom, and Streamlit's own toolbar still opens the chart full screen */
+    [data-testid="stPlotlyChart"] .modebar-container { display: none; }
+  }
+  /* the path in the sidebar wraps instead of ending in "…" ("3. See what it learned ← ne…") */
+  [data-testid="stSidebar"] [data-testid="stPageLink"] a * {
+    white-space: normal; overflow: visible; text-overflow: clip;
   }
   [class*="st-key-build-"][class*="-up-v"] button, [class*="st-key-build-"][class*="-down-v"] button,
   [class*="st-key-build-"][class*="-remove-v"] button {
