@@ -213,7 +213,7 @@ def words_on_this_page(title: str) -> None:
     if not terms:
         return
     with st.expander(_("Words on this page"), icon=":material/menu_book:"):
-        st.markdown("\n".join(f"- **{term}**: {_(GLOSSARY[term])}" for term in terms))
+        st.markdown("\n".join(f"- **{_(term)}**: {_(GLOSSARY[term])}" for term in terms))
 
 
 def parameters_text(spec: ModelSpec) -> str:
