@@ -43,7 +43,8 @@ st.caption(
 
 top = st.columns([2.6, 3, 1.2], vertical_alignment="bottom")  # both kinds fit in presenter mode at 1280
 kind = top[0].segmented_control(
-    _("Kind of model"), list(KIND_LABELS), format_func=lambda kind: _(KIND_LABELS[kind]), default=state.kind,
+    _("Kind of model"), list(KIND_LABELS), default=state.kind,
+    format_func={kind: _(label) for kind, label in KIND_LABELS.items()}.get,  # made now, in the visitor's language
     key=f"build.kind.v{state.build.editor_version}",
     help=_(KIND_HELP),
 )  # fmt: skip
@@ -51,9 +52,10 @@ if kind and kind != state.kind:
     state.kind = kind
     state.build.editor_version += 1
     st.rerun()
-preset_names = [name for name, (_, spec) in PRESETS.items() if spec.kind == state.kind]
+preset_names = [name for name, (_about, spec) in PRESETS.items() if spec.kind == state.kind]
 preset = top[1].selectbox(
-    _("Start from a preset"), preset_names, key=f"build.preset.{state.kind}", format_func=_,
+    _("Start from a preset"), preset_names, key=f"build.preset.{state.kind}",
+    format_func={name: _(name) for name in preset_names}.get,  # made now, in the visitor's language
     help="\n\n".join(f"**{_(name)}**: {_(PRESETS[name][0])}" for name in preset_names),
 )  # fmt: skip
 
