@@ -100,7 +100,10 @@ st.markdown(
 found = collections(every_row)
 described = _("; ").join(
     _("**`{name}`** ({numbers:,} numbers in {arrays:,} arrays): {meaning}").format(
-        name=c.name, numbers=c.numbers, arrays=c.arrays, meaning=_(c.meaning) if c.meaning else "",
+        name=c.name,
+        numbers=c.numbers,
+        arrays=c.arrays,
+        meaning=_(c.meaning) if c.meaning else "",
     )
     for c in found
 )
