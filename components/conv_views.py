@@ -23,7 +23,7 @@ MOST_ACTIVE = 12
 def conv_kernel(path: str, kernel: np.ndarray) -> None:
     """A conv kernel (K, K, in channels, out channels): each filter's weights on the first input channel
     as a small image (for the first conv layer, whose input is the grey image, that is the whole filter)."""
-    size, _, channels_in, channels_out = kernel.shape
+    size, _width, channels_in, channels_out = kernel.shape
     shape = " x ".join(str(n) for n in kernel.shape)
     left, right = st.columns([3, 2])
     with left:

@@ -114,7 +114,7 @@ def guided_path(state: AppState) -> None:
         "Train": state.trained_run() is not None or swept,
         "Results": "Results" in state.visited and state.trained_run() is not None,
     }
-    following = next((title for _, title, _ in STEPS if not done[title]), None)
+    following = next((title for _path, title, _words in STEPS if not done[title]), None)
     st.markdown("#### " + _("Your path"))
     # our own scripts, no visitor's text; in one element, as each element adds a gap to the sidebar
     st.html(FOLD_SIDEBAR_ON_PHONE + KEEP_SCROLL_PER_PAGE, unsafe_allow_javascript=True)

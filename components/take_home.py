@@ -11,7 +11,7 @@ import streamlit as st
 from flax import nnx
 
 from components import resources
-from components.i18n import _
+from components.i18n import N_, _
 from components.tree_view import treescope_html
 from core import models, nnx_models
 from core.code_export import APIS, nnx_source, script_name, training_script
@@ -22,6 +22,7 @@ from core.training.programs import to_float
 
 TREE_HEIGHT = 420
 CHECK_IMAGES = 64  # test images the ToNNX check runs on
+NNX_ONLY, SCALAR = N_("— (NNX only)"), N_("scalar")
 
 
 def script_downloads(spec: ModelSpec, config: TrainConfig, key: str, trained: bool) -> None:
@@ -62,16 +63,16 @@ class NNXView:
 
 def _nnx_view(spec: ModelSpec, variables: Any, images: np.ndarray) -> NNXView:
     twin = nnx_models.with_linen_values(spec, variables)
-    _, state = nnx.split(twin)
-    rows = [
-        {_("linen path"): row.linen or _("— (NNX only)"), _("NNX path"): row.nnx, _("type"): row.variable_type,
-         _("shape"): " x ".join(map(str, row.shape)) or _("scalar"), _("numbers"): row.count}
+    _graph, state = nnx.split(twin)
+    rows = [  # in English: the view is kept for every visitor; the table is translated where it is shown
+        {"linen path": row.linen or NNX_ONLY, "NNX path": row.nnx, "type": row.variable_type,
+         "shape": " x ".join(map(str, row.shape)) or SCALAR, "numbers": row.count}
         for row in nnx_models.path_rows(spec)
     ]  # fmt: skip
     x = to_float(jnp.asarray(images))
     linen = models.build_model(spec).apply(models.as_variables(variables), x, train=False)
     bridged = nnx_models.bridged(spec, variables)
-    paths = [".".join(map(str, path)) for path, _ in nnx.to_flat_state(nnx.state(bridged, nnx.Param))]
+    paths = [".".join(map(str, path)) for path, _value in nnx.to_flat_state(nnx.state(bridged, nnx.Param))]
     return NNXView(
         tree_html=treescope_html(state, TREE_HEIGHT),
         rows=rows,
@@ -104,7 +105,9 @@ def nnx_tab(spec: ModelSpec, variables: Any, version: tuple, trained: bool) -> N
     st.iframe(view.tree_html, height=TREE_HEIGHT)
     st.markdown(_("**Where each linen array is in NNX**: the same numbers, the same shapes, new names."))
     st.dataframe(
-        view.rows, hide_index=True, key="variables.nnx_paths",
+        [{_(name): _(value) if value in (NNX_ONLY, SCALAR) else value for name, value in row.items()}
+         for row in view.rows],
+        hide_index=True, key="variables.nnx_paths",
         column_config={
             _("linen path"): st.column_config.TextColumn(help=_("collection / layer / array in the linen variables")),
             _("NNX path"): st.column_config.TextColumn(
