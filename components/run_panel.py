@@ -19,11 +19,12 @@ from components.run_views import (
     generalisation_words,
     progress_text,
     reason_text,
+    run_names,
 )
 from components.sidebar import POLL_SECONDS
 from components.state import AppState, Run, get_state
 from components.ui import explain, height
-from components.words import option_text, plain
+from components.words import plain
 from core.data import Dataset
 from core.errors import CoreError
 from core.jax_setup import compilation_cache_dir
@@ -77,7 +78,7 @@ def comparison_runs(state: AppState, shown: Run) -> list[Run]:
         return []
     chosen = st.multiselect(
         _("Compare with"), [r.run_id for r in same], default=[r.run_id for r in same[-2:]],
-        format_func=lambda i: option_text(_("run {run}: {label}").format(run=i, label=state.run(i).label), 160),
+        format_func=run_names(state, [r.run_id for r in same]).get,
         key="train.compare", help=_("Overlay the curves of earlier runs of the same kind of model"),
     )  # fmt: skip
     return [state.run(i) for i in chosen]

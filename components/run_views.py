@@ -9,7 +9,7 @@ import numpy as np
 from components.figures import Curve
 from components.i18n import _, error_text, ngettext
 from components.state import Run
-from components.words import plain, status_words
+from components.words import option_text, plain, status_words
 from core.data import Dataset
 from core.data.dataset import what_each_image_is
 from core.errors import CoreError
@@ -110,6 +110,12 @@ def curve(run: Run) -> Curve:
         test_accuracies=[e.test_accuracy for e in epochs],
         rate_changes=changes,
     )
+
+
+def run_names(state, ids: Sequence[int]) -> dict[int, str]:
+    """``{2: "run 2: MLP 784-512-256-10 · adam lr 0.001 · ..."}`` for a choice of runs, worded while the page is
+    drawn (a choice's format function may run outside the visitor's session)."""
+    return {i: option_text(_("run {run}: {label}").format(run=i, label=state.run(i).label), 160) for i in ids}
 
 
 def curves_version(runs: Sequence[Run], curves: Sequence[Curve], with_steps: bool) -> tuple:

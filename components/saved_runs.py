@@ -8,7 +8,7 @@ import streamlit as st
 from components import resources, uploads
 from components.i18n import N_, _, error_text, ngettext
 from components.onnx_download import onnx_download
-from components.run_views import duration, final_score, memory_words, over_budget_words, reason_text
+from components.run_views import duration, final_score, memory_words, over_budget_words, reason_text, run_names
 from components.server_paths import folder_words
 from components.state import AppState
 from components.training import continue_training, restore_saved, save_status
@@ -62,7 +62,7 @@ def chosen_run_actions(state: AppState) -> None:
     cols = st.columns([3, 1.3, 1.3, 1.6], vertical_alignment="bottom")
     chosen = cols[0].selectbox(
         _("Model used on the other pages"), ids, index=default, key="train.selected",
-        format_func=lambda i: option_text(_("run {run}: {label}").format(run=i, label=state.run(i).label), 160),
+        format_func=run_names(state, ids).get,
         help=_("The Variables and Results pages show this run's trained model"),
     )  # fmt: skip
     run = state.run(chosen)

@@ -32,6 +32,14 @@ NOISE_WORDS = N_(
 )
 
 
+def fraction_words(dataset: Dataset | None, fractions: list[float]) -> dict[float, str]:
+    """Each training fraction in words, worded now (a choice's format function may run outside the visitor's
+    session, in their language only while the page is drawn)."""
+    if dataset is None:
+        return {f: _("{share:.0%} of the training images").format(share=f) for f in fractions}
+    return {f: subset_words(dataset.num_train, f) for f in fractions}
+
+
 def overfitting_controls(config: TrainConfig, dataset: Dataset | None) -> tuple[float, str, str]:
     """The overfitting lab's settings, inside the settings form: (training fraction, L2, noise) as given."""
     st.markdown(_("**Overfitting lab**: make memorising the training images easier or harder"))
@@ -39,8 +47,7 @@ def overfitting_controls(config: TrainConfig, dataset: Dataset | None) -> tuple[
     options = sorted({*FRACTIONS, config.train_fraction})
     fraction = cols[0].selectbox(
         _("Train on"), options, index=options.index(config.train_fraction), key="train.fraction",
-        format_func=lambda f: subset_words(dataset.num_train, f) if dataset
-        else _("{share:.0%} of the training images").format(share=f),
+        format_func=fraction_words(dataset, options).get,
         help=_("Fewer training images make memorising easy: the model then does much better on them than on "
                "the test images. The images kept are a fixed choice that keeps each class's share, the same for "
                "every seed (a smaller share lies inside a larger one)."),
@@ -80,7 +87,8 @@ def advanced_settings(state: AppState, cols: list) -> tuple[str, int, int, bool,
     )  # fmt: skip
     if isinstance(state.spec, AutoEncoderSpec):
         loss = more[2].selectbox(
-            _("Reconstruction loss"), list(RECONSTRUCTION_LOSSES), format_func=lambda k: _(RECONSTRUCTION_LOSSES[k]),
+            _("Reconstruction loss"), list(RECONSTRUCTION_LOSSES),
+            format_func={k: _(v) for k, v in RECONSTRUCTION_LOSSES.items()}.get,
             index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
             help=_("How the difference between the image and its rebuilt version is measured."),
         )  # fmt: skip
