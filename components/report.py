@@ -1,7 +1,8 @@
 """A finished run as one self-contained HTML file: readable offline, shareable by e-mail.
 
 Plotly's JavaScript is embedded once (no CDN), images are inline PNGs, the flax code is
-plain text. Pure: data in, a string out (no streamlit), so tests can open it in Chromium.
+plain text. Pure: data in, a string out (no page calls), so tests can open it in Chromium; its words
+are in the language it is given (``run_report(..., language="ja")``), the figures' too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import plotly.io as pio
 from PIL import Image
 
 from components import figures
+from components.i18n import speaking
 from components.images import tile
 from core import predict
 from core.costs import human_bytes, human_count, model_costs
@@ -87,6 +89,11 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 def run_report(result: TrainResult, dataset: Dataset, title: str, images: int = 16, language: str = ENGLISH) -> str:
     """The HTML report of ``result`` evaluated on ``dataset``'s test split, its words in ``language``."""
+    with speaking(language):  # the figures' words too, made when the button is clicked, outside the page's run
+        return _report(result, dataset, title, images, language)
+
+
+def _report(result: TrainResult, dataset: Dataset, title: str, images: int, language: str) -> str:
     spec, config = result.spec, result.config
     _ = translations(language).gettext
     evaluation = predict.evaluate(

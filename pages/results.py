@@ -11,7 +11,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import page, require_frame
-from components.i18n import _, error_text, language, ngettext
+from components.i18n import N_, _, error_text, language, ngettext
 from components.images import tile
 from components.report import run_report
 from components.state import get_state
@@ -33,7 +33,7 @@ result = state.trained_result()
 
 st.title(":material/image: " + (_("Reconstructions") if isinstance(spec, AutoEncoderSpec) else _("Predictions")))
 if result is None:
-    not_trained_yet(spec.describe(), "it would only show noise", "shows what it does with test images")
+    not_trained_yet(spec.describe(), N_("it would only show noise"), N_("shows what it does with test images"))
     st.stop()
 extreme_values_notice(result.params)
 

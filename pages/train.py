@@ -82,7 +82,8 @@ def choose_dataset(state: AppState) -> Dataset | None:
         st.error(_("Could not load this data: {reason}").format(reason=said), icon=":material/cloud_off:")
         return None
     state.dataset_name = name
-    with st.expander(plain(dataset.description, 300), expanded=choice == "folder"):
+    # the bundled sample's description is in the catalogue; a folder's names its own files, as they are
+    with st.expander(plain(_(dataset.description), 300), expanded=choice == "folder"):
         st.image(resources.first_images_png(name), caption=_("First training images"), output_format="PNG")
         labels = ", ".join(dataset.class_names[int(i)] for i in dataset.train_labels[:16])
         st.caption(_("Labels: {labels} …").format(labels=plain(labels, 300)))
