@@ -20,6 +20,7 @@ from components.run_views import (
     progress_text,
     reason_text,
     run_names,
+    sentences,
 )
 from components.sidebar import POLL_SECONDS
 from components.state import AppState, Run, get_state
@@ -195,8 +196,7 @@ def run_charts(state: AppState, run: Run, dataset: Dataset | None) -> None:
     loss_chart = resources.drawn(loss_version, lambda: figures.loss_figure(curves, loss_name, height=tall))
     st.plotly_chart(loss_chart, key="train.loss_chart")
     loss_words = (
-        " "
-        + _(
+        _(
             "For a classifier the loss is the cross-entropy: how surprised the model is by the right answer "
             "(0 = sure and right; about 2.3 = a blind guess among 10 classes)."
         )
@@ -204,12 +204,14 @@ def run_charts(state: AppState, run: Run, dataset: Dataset | None) -> None:
         else ""
     )
     explain(
-        _(
-            "Solid: loss of each training batch (lower is better). Dashed: loss on the test images, "
-            "measured after every epoch. If the dashed line rises while the solid one falls, the model "
-            "is memorising (overfitting)."
+        sentences(
+            _(
+                "Solid: loss of each training batch (lower is better). Dashed: loss on the test images, "
+                "measured after every epoch. If the dashed line rises while the solid one falls, the model "
+                "is memorising (overfitting)."
+            ),
+            loss_words,
         )
-        + loss_words
     )
     if isinstance(run.spec, MLPSpec):
         tall = height(300)

@@ -137,7 +137,17 @@ def epoch_metrics(run: Run) -> tuple[EpochMetrics, ...]:
 
 def generalisation_words(run: Run, dataset: Dataset | None) -> str:
     """What the train-against-test figure shows, with the run's last gap in numbers."""
-    return measured_images_words(run, dataset) + gap_words(run)
+    return sentences(measured_images_words(run, dataset), gap_words(run))
+
+
+def sentences(*texts: str) -> str:
+    """Sentences one after another, as the visitor's language writes them (a space between English ones,
+    none between Japanese ones); empty ones left out."""
+    shown = [text for text in texts if text]
+    joined = shown[0] if shown else ""
+    for text in shown[1:]:
+        joined = _("{first} {second}").format(first=joined, second=text)
+    return joined
 
 
 def measured_images_words(run: Run, dataset: Dataset | None) -> str:
@@ -158,22 +168,22 @@ def measured_images_words(run: Run, dataset: Dataset | None) -> str:
                 count=count, used=used
             )
         )
-        words = (
-            _("Training on {used:,} of {total:,} images ({share:.0%}).").format(
-                used=used, total=dataset.num_train, share=used / dataset.num_train
-            )
-            + " "
+        words = _("Training on {used:,} of {total:,} images ({share:.0%}).").format(
+            used=used, total=dataset.num_train, share=used / dataset.num_train
         )
     elif result is not None and "train_eval_images" in result.extra:
         images = _("{count:,} of the {total:,} training images").format(
             count=result.extra["train_eval_images"], total=result.extra["train_images"]
         )
-    return words + _(
-        "Solid: the model on {images} (measured after every epoch, without shifts or noise, a fixed set "
-        "to keep it quick); dashed: on the test images it never learns from. The shaded band is the gap: "
-        "how much worse it does on new images. A band that widens while training goes on is overfitting "
-        "(memorising the training images instead of learning what makes {what})."
-    ).format(images=images, what=plain(what, 200))
+    return sentences(
+        words,
+        _(
+            "Solid: the model on {images} (measured after every epoch, without shifts or noise, a fixed set "
+            "to keep it quick); dashed: on the test images it never learns from. The shaded band is the gap: "
+            "how much worse it does on new images. A band that widens while training goes on is overfitting "
+            "(memorising the training images instead of learning what makes {what})."
+        ).format(images=images, what=plain(what, 200)),
+    )
 
 
 def gap_words(run: Run) -> str:
@@ -183,13 +193,13 @@ def gap_words(run: Run) -> str:
         return ""
     last = measured[-1]
     if last.accuracy_gap is not None:
-        return " " + _(
+        return _(
             "After epoch {epoch}: {train:.1%} of training images right against {test:.1%} of test images, "
             "a gap of {gap:.1f} percentage points."
         ).format(epoch=last.epoch, train=last.train_eval_accuracy, test=last.test_accuracy, gap=last.accuracy_gap * 100)
-    return " " + _(
-        "After epoch {epoch}: loss {train:.4f} on training images against {test:.4f} on test images."
-    ).format(epoch=last.epoch, train=last.train_eval_loss, test=last.test_loss)
+    return _("After epoch {epoch}: loss {train:.4f} on training images against {test:.4f} on test images.").format(
+        epoch=last.epoch, train=last.train_eval_loss, test=last.test_loss
+    )
 
 
 def megabytes(count: int) -> str:
