@@ -81,7 +81,8 @@ def stack_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
     for i, dense in enumerate(models.dense_layers(spec)):
         role = dense.role
         label = {"code": _("code"), "output": _("output"), "reconstruction": _("output")}.get(role)
-        names.append(f"{label or _('layer {number}').format(number=i + 1)}<br>{dense.activation}")
+        label = label or _("layer {number}").format(number=i + 1)
+        names.append(f"{label}<br>{dense.activation}")
         widths.append(dense.outputs)
         colours.append(ROLE_COLOURS[role])
         hovers.append(

@@ -59,7 +59,7 @@ def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: st
             zmax=scale["cmax"],
             xgap=1,
             ygap=1,
-            hovertemplate=f"{what or _('unit')} %{{customdata}}: %{{z:.2f}}<extra></extra>",
+            hovertemplate=(what or _("unit")) + " %{customdata}: %{z:.2f}<extra></extra>",
             colorbar={"thickness": 10, "len": 0.9},
         ),
         layout=grid_layout(title, height),

@@ -1,0 +1,74 @@
+"""The Inside and Width sweep pages in Japanese: their texts, charts included, come from the catalogue."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.presets import PRESETS
+from core.training import TrainConfig, train
+from testkit.support import select_trained
+
+MLP = PRESETS["MNIST classifier (default)"][1]
+
+
+@pytest.fixture(scope="module")
+def trained_classifier(sample):
+    return train(MLP, TrainConfig(epochs=1), sample)
+
+
+def _japanese(at):
+    at.session_state["i18n.language"] = "ja"
+    return at
+
+
+def _chart_texts(at) -> str:
+    """Every title, axis title, legend name, note and hover template of the page's charts."""
+    texts = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        layout = spec["layout"]
+        texts.append(str((layout.get("title") or {}).get("text", "")))
+        for key, value in layout.items():
+            if key.startswith(("xaxis", "yaxis")):
+                texts.append(str((value.get("title") or {}).get("text", "")))
+        texts += [str(note.get("text", "")) for note in layout.get("annotations", [])]
+        for trace in spec["data"]:
+            texts += [str(trace.get("name", "")), str(trace.get("hovertemplate", ""))]
+    return "\n".join(texts)
+
+
+def _page_texts(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "title") for e in at.get(kind)]
+    parts += [w.label for kind in ("selectbox", "radio", "button", "number_input", "toggle") for w in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_the_inside_page_of_a_trained_classifier_speaks_japanese(app, trained_classifier):
+    _japanese(app)
+    select_trained(app, trained_classifier)
+    app.switch_page("pages/inside.py").run()
+    assert not app.exception
+    words = _page_texts(app)
+    for expected in ("モデルの中", "1. 入力を選ぶ", "テスト画像", "2. 各層の出力", "3. ネットワークの図", "4. 1つのユニット",
+                     "5. ユニットを止める", "もう1枚"):  # fmt: skip
+        assert expected in words, (expected, words)
+    for english in ("Pick an input", "Every layer's output", "Another image", "Switch units off"):
+        assert english not in words, english
+    charts = _chart_texts(app)
+    assert "最も強い" in charts and "重み" in charts, charts  # the diagram's notes under the weights
+    assert "確率 (%)" in charts, charts  # the answer's axis
+    assert "ユニット %{customdata}" in charts, charts  # a layer grid's hover text
+    assert "probability" not in charts and "strongest" not in charts, charts
+
+
+def test_the_sweep_page_speaks_japanese(app):
+    _japanese(app)
+    app.switch_page("pages/sweep.py").run()
+    assert not app.exception
+    words = _page_texts(app)
+    for expected in ("モデルの違い", "サイズを変える層", "エポック", "幅の比較を開始", "推定時間"):
+        assert expected in words, (expected, words)
+    for english in ("Width sweep", "Start sweep", "Estimated time", "No sweep yet"):
+        assert english not in words, english
