@@ -51,8 +51,8 @@ def test_the_inside_page_of_a_trained_classifier_speaks_japanese(app, trained_cl
     app.switch_page("pages/inside.py").run()
     assert not app.exception
     words = _page_texts(app)
-    for expected in ("モデルの中", "1. 入力を選ぶ", "テスト画像", "2. 各層の出力", "3. ネットワークの図", "4. 1つのユニット",
-                     "5. ユニットを止める", "もう1枚"):  # fmt: skip
+    headings = ("1. 入力を選ぶ", "2. 各層の出力", "3. ネットワークの図", "4. 1つのユニット", "5. ユニットを止める")
+    for expected in ("モデルの中", "テスト画像", "もう1枚", *headings):
         assert expected in words, (expected, words)
     for english in ("Pick an input", "Every layer's output", "Another image", "Switch units off"):
         assert english not in words, english
