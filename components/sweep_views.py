@@ -179,7 +179,7 @@ def choose_run(state: AppState, sweep_state: SweepPageState, job: SweepJob, runs
         return
     cols = st.columns([3, 1], vertical_alignment="bottom")
     index = cols[0].selectbox(
-        _("Model to use on the other pages"), range(len(kept)), format_func=lambda i: run_label(kept[i]),
+        _("Model to use on the other pages"), range(len(kept)), format_func=[run_label(r) for r in kept].__getitem__,
         key="sweep.choice", help=_(
             "The Variables and Results pages show the model you pick here (or click a point in the chart above). "
             "The best seed of each {setting} is kept; the others keep only their scores and curves, to save memory."

@@ -53,6 +53,7 @@ def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str) -> go
     on = np.setdiff1d(np.arange(values.size), off)
     cell = grid_cell(values.size)
     size = 0.8 * cell
+    extra_lines = title.count("<br>")  # a title too wide for a phone in a language is broken by its translation
     traces = [
         go.Scatter(
             x=x[on], y=y[on], mode="markers", customdata=on, name="on",
@@ -71,8 +72,8 @@ def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str) -> go
         ),
     ]  # fmt: skip
     layout = {
-        "title": title, "height": int(50 + rows * cell), "showlegend": False,
-        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "title": title, "height": int(50 + extra_lines * 20 + rows * cell), "showlegend": False,
+        "margin": {"l": 10, "r": 10, "t": 40 + extra_lines * 20, "b": 10},
         # square cells: the axis with room to spare gets a narrower domain, the ranges stay as given
         "xaxis": {"visible": False, "range": [-0.5, cols - 0.5], "fixedrange": True, "constrain": "domain"},
         "yaxis": {"visible": False, "range": [rows - 0.5, -0.5], "scaleanchor": "x", "fixedrange": True,

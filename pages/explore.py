@@ -81,8 +81,12 @@ choices = [
 ]
 
 
-def describe_choice(i: int) -> str:
-    return option_text(_("a {name} (test image #{number})").format(name=names[dataset.test_labels[i]], number=i), 120)
+#: each choice in words, made while the script runs (a widget may call its format_func after the run)
+choice_words = {
+    i: option_text(_("a {name} (test image #{number})").format(name=names[dataset.test_labels[i]], number=i), 120)
+    for i in choices
+}
+describe_choice = choice_words.get
 
 
 def decoded_picture(spec: ModelSpec, params, code: np.ndarray) -> np.ndarray:

@@ -65,7 +65,8 @@ st.caption(
     ).format(model=spec.describe())
 )
 setting = st.selectbox(
-    _("What the models differ in"), list(SETTING_WORDS), format_func=lambda key: _(SETTING_WORDS[key]),
+    _("What the models differ in"), list(SETTING_WORDS),
+    format_func={key: _(text) for key, text in SETTING_WORDS.items()}.get,
     key="sweep.setting", help=_("Every model of a sweep is the same but for this one setting (and its seed)."),
 )  # fmt: skip
 swept = SETTINGS[setting]

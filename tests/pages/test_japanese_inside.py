@@ -8,7 +8,8 @@ import pytest
 
 from core.presets import PRESETS
 from core.training import TrainConfig, train
-from testkit.support import select_trained
+from testkit.support import select_trained, state
+from testkit.waits import HANG_S
 
 MLP = PRESETS["MNIST classifier (default)"][1]
 
@@ -57,13 +58,13 @@ def test_the_inside_page_of_a_trained_classifier_speaks_japanese(app, trained_cl
     for english in ("Pick an input", "Every layer's output", "Another image", "Switch units off"):
         assert english not in words, english
     charts = _chart_texts(app)
-    assert "最も強い" in charts and "重み" in charts, charts  # the diagram's notes under the weights
+    assert "強い重み 200 個" in charts, charts  # the diagram's notes under the weights
     assert "確率 (%)" in charts, charts  # the answer's axis
     assert "ユニット %{customdata}" in charts, charts  # a layer grid's hover text
     assert "probability" not in charts and "strongest" not in charts, charts
 
 
-def test_the_sweep_page_speaks_japanese(app):
+def test_the_sweep_page_and_a_tiny_sweep_speak_japanese(app):
     _japanese(app)
     app.switch_page("pages/sweep.py").run()
     assert not app.exception
@@ -72,3 +73,18 @@ def test_the_sweep_page_speaks_japanese(app):
         assert expected in words, (expected, words)
     for english in ("Width sweep", "Start sweep", "Estimated time", "No sweep yet"):
         assert english not in words, english
+
+    app.text_input(key="sweep.widths").set_value("8,16")
+    app.text_input(key="sweep.seeds").set_value("0")
+    app.number_input(key="sweep.epochs").set_value(1)
+    app.button(key="FormSubmitter:sweep.settings-適用して時間を見積もる").click().run()
+    assert "**2 個のモデル**（幅 2 通り × シード 1 個）、それぞれ" in app.info[0].value, app.info[0].value
+    app.button(key="sweep.start").click().run()
+    assert state(app).sweep.job.join(HANG_S), "the sweep did not end in time"
+    app.run()
+    assert not app.exception
+    assert list(app.dataframe[0].value.columns)[:3] == ["幅", "モデル", "シード"]
+    charts = _chart_texts(app)
+    for expected in ("パラメータ数（対数目盛）", "最終の学習損失", "シードの平均", "学習ステップ", "幅 8、シード 0"):
+        assert expected in charts, (expected, charts)
+    assert "parameters" not in charts and "seed" not in charts, charts
