@@ -86,7 +86,7 @@ choice_words = {
     i: option_text(_("a {name} (test image #{number})").format(name=names[dataset.test_labels[i]], number=i), 120)
     for i in choices
 }
-describe_choice = choice_words.get
+describe_choice = choice_words.__getitem__
 
 
 def decoded_picture(spec: ModelSpec, params, code: np.ndarray) -> np.ndarray:

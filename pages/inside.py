@@ -87,7 +87,7 @@ st.markdown(_("### 1. Pick an input"))
 # what the visitor chose last: a digit just drawn, or an image opened from Results
 st.session_state.setdefault("inside.source", state.inside_source)
 choice = st.radio(
-    _("Look inside with"), list(SOURCES), format_func={key: _(text) for key, text in SOURCES.items()}.get,
+    _("Look inside with"), list(SOURCES), format_func={key: _(text) for key, text in SOURCES.items()}.__getitem__,
     horizontal=True,
     key="inside.source", help=_("A test image the model never trained on, or the picture you drew on the Draw page."),
 )  # fmt: skip
@@ -104,7 +104,7 @@ if choice == "test":
     pick = st.columns([2, 2, 3], vertical_alignment="bottom")
     pick[0].selectbox(
         _("Class"), [ANY_CLASS, *range(len(names))], key="inside.class", on_change=another_image,
-        format_func={ANY_CLASS: _("any class"), **{c: option_text(name) for c, name in enumerate(names)}}.get,
+        format_func={ANY_CLASS: _("any class"), **{c: option_text(name) for c, name in enumerate(names)}}.__getitem__,
         help=_("Browse the test images of one class."),
     )  # fmt: skip
     pick[1].button(_("Another image"), icon=":material/casino:", key="inside.another", on_click=another_image)

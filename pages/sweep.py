@@ -66,7 +66,7 @@ st.caption(
 )
 setting = st.selectbox(
     _("What the models differ in"), list(SETTING_WORDS),
-    format_func={key: _(text) for key, text in SETTING_WORDS.items()}.get,
+    format_func={key: _(text) for key, text in SETTING_WORDS.items()}.__getitem__,
     key="sweep.setting", help=_("Every model of a sweep is the same but for this one setting (and its seed)."),
 )  # fmt: skip
 swept = SETTINGS[setting]

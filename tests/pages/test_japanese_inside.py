@@ -7,6 +7,7 @@ import json
 import pytest
 
 from core.presets import PRESETS
+from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from testkit.support import select_trained, state
 from testkit.waits import HANG_S
@@ -42,7 +43,9 @@ def _chart_texts(at) -> str:
 
 def _page_texts(at) -> str:
     parts = [e.value for kind in ("markdown", "caption", "info", "title") for e in at.get(kind)]
-    parts += [w.label for kind in ("selectbox", "radio", "button", "number_input", "toggle") for w in at.get(kind)]
+    parts += [
+        w.label for kind in ("selectbox", "radio", "button", "number_input", "toggle", "slider") for w in at.get(kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -88,3 +91,27 @@ def test_the_sweep_page_and_a_tiny_sweep_speak_japanese(app):
     for expected in ("パラメータ数（対数目盛）", "最終の学習損失", "シードの平均", "学習ステップ", "幅 8、シード 0"):
         assert expected in charts, (expected, charts)
     assert "parameters" not in charts and "seed" not in charts, charts
+
+
+def test_explore_and_draw_with_a_trained_autoencoder_speak_japanese(app, sample):
+    _japanese(app)
+    select_trained(app, train(ModelSpec.autoencoder((64, 12), (64,)), TrainConfig(epochs=1), sample))
+    app.switch_page("pages/explore.py").run()
+    assert not app.exception
+    words = _page_texts(app)
+    for expected in (
+        "潜在空間を探検する",
+        "### コードの中を動く",
+        "### 地図の点を選ぶ",
+        "主な2つの方向",
+        "出発",
+        "到着",
+    ):
+        assert expected in words, (expected, words)
+    assert "テスト画像 #" in " ".join(option for box in app.selectbox for option in box.options)
+    app.selectbox(key="explore.walk_to").select_index(2).run()
+    assert not app.exception  # a choice made in Japanese is read back (its words are made while the page runs)
+    app.switch_page("pages/draw.py").run()
+    assert not app.exception
+    words = _page_texts(app)
+    assert "数字を描く" in words and "ペンの太さ" in words and "Draw a digit" not in words, words
