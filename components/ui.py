@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.frame import page
+from components.i18n import _
 from components.state import get_state
 from core.variables import extreme_values_note
 
@@ -118,17 +119,18 @@ def explain(text: str) -> None:
 def extreme_values_notice(params) -> None:
     """A note above a page that draws a model whose weights are extreme (``core.variables.extreme_values_note``)."""
     if (note := extreme_values_note(params)) is not None:
-        st.info(note, icon=":material/warning:")
+        st.info(_(note), icon=":material/warning:")
 
 
 def not_trained_yet(model: str, without_training: str, once_trained: str) -> None:
     """The notice of a page that needs a trained model: what it would show untrained, what it
     shows once trained, and a link to the Train page."""
     st.info(
-        f"**{model}** has not been trained yet, so {without_training}. Train it first; this page then {once_trained}.",
+        _("**{model}** has not been trained yet, so {without_training}. Train it first; this page then "
+          "{once_trained}.").format(model=model, without_training=_(without_training), once_trained=_(once_trained)),
         icon=":material/school:",
-    )
-    st.page_link(page("pages/train.py"), label="Go to Train →", icon=":material/show_chart:")
+    )  # fmt: skip
+    st.page_link(page("pages/train.py"), label=_("Go to Train →"), icon=":material/show_chart:")
 
 
 def apply_presenter_style() -> None:
