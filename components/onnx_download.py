@@ -11,7 +11,8 @@ from components.i18n import _, error_text, message_text
 from components.state import AppState, Run
 from components.words import plain
 from core.errors import CoreError
-from core.onnx_export import TOLERANCE, OnnxExport, export_result, plain_number
+from core.onnx_check import plain_number
+from core.onnx_export import TOLERANCE, OnnxExport, export_result
 
 
 def prepare_onnx(run: Run) -> OnnxExport | str:
