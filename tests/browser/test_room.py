@@ -232,6 +232,7 @@ def test_on_a_phone_the_menu_folds_away_targets_fit_a_finger_and_results_sit_in_
         screenshot(page, "room-phone-train")
         start = page.get_by_role("button", name="Start training").bounding_box()
         assert start is not None and start["y"] + start["height"] <= PHONE["height"], start  # in the first screen
+        assert page.evaluate(SMALL_TAP_TARGETS)[0] == []  # the help icons of Epochs and Learning rate
         page.get_by_text("Images to learn from:").first.click()  # its choices are radios
         page.get_by_role("radio").first.wait_for()
         screenshot(page, "room-phone-train-data")
