@@ -84,7 +84,10 @@ def run_app() -> None:
         st.info(state.notice, icon=":material/link:")
         state.notice = None
     for run in state.read_back_models_in_use():
-        st.warning(f"Run {run.run_id} can no longer be used: {message_text(run.lost)}.", icon=":material/folder_off:")
+        st.warning(
+            _("Run {run} can no longer be used: {reason}.").format(run=run.run_id, reason=message_text(run.lost)),
+            icon=":material/folder_off:",
+        )
     _local.active = True
     try:
         page.run()

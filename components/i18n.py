@@ -13,6 +13,10 @@ A text that must be written where no visitor is known yet (a module's constant) 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import streamlit as st
 
 from core.errors import CoreError
@@ -27,9 +31,24 @@ LINK_KEY = "lang"
 SELECT_KEY = "sidebar.language"
 
 
+#: the language of work done for a visitor outside their page's script run (a download made on click)
+_speaking: ContextVar[str | None] = ContextVar("speaking", default=None)
+
+
 def language() -> str:
     """The visitor's language code (``"en"`` until one is chosen)."""
-    return st.session_state.get(LANGUAGE_KEY, ENGLISH)
+    return _speaking.get() or st.session_state.get(LANGUAGE_KEY, ENGLISH)
+
+
+@contextmanager
+def speaking(code: str) -> Iterator[None]:
+    """Texts made inside speak ``code``: for work done outside the visitor's script run, where their
+    session is not known (a download button's file, made when it is clicked)."""
+    token = _speaking.set(code)
+    try:
+        yield
+    finally:
+        _speaking.reset(token)
 
 
 def _(text: str) -> str:

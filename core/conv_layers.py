@@ -11,12 +11,13 @@ a transposed convolution likewise counts the taps that meet a real value of its 
 stride 2, which is each input value times each of the K*K taps that land inside the output; plus one
 addition of its bias and one activation per output value. A 2x2 max pool does 3 comparisons per output
 value, an average pool 3 additions and a division. They are registered in ``core.layer_kinds.LAYER_KINDS``;
-their flax calls are in ``core.flax_layers``.
+their flax calls are in ``core.flax_layers`` (each kind's ``flax_call``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -152,6 +153,11 @@ class Conv(Layer):
             )
         return type(self)(features, kernel, self.activation)
 
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import conv
+
+        return conv
+
     def settings(self) -> tuple:
         return (self.features, self.kernel, self.activation)
 
@@ -212,6 +218,11 @@ class ConvTranspose(Conv):
     linen_name: ClassVar[str] = "ConvTranspose"
     nnx_class: ClassVar[str] = "nnx.ConvTranspose"
 
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import convt
+
+        return convt
+
 
 @dataclass(frozen=True)
 class MaxPool(Layer):
@@ -230,6 +241,11 @@ class MaxPool(Layer):
     growth: ClassVar[float] = 0.5
     has_module: ClassVar[bool] = False  # nn.max_pool / nn.avg_pool are functions
     nnx_function: ClassVar[str] = "nnx.max_pool"
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import maxpool
+
+        return maxpool
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         height, width, channels = _image(shape, where, "pooling")
@@ -269,3 +285,8 @@ class AvgPool(MaxPool):
     json_example: ClassVar[str] = '{"type": "avgpool"}'
     operations: ClassVar[int] = 4  # per output value: 3 additions and a division
     nnx_function: ClassVar[str] = "nnx.avg_pool"
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import avgpool
+
+        return avgpool

@@ -1,7 +1,7 @@
 """What every kind of layer is (``Layer``), and the first kind: Dense (width, activation).
 
 Each kind is a frozen dataclass that owns everything that differs about it: the settings of its
-flax call (the call itself is ``core.flax_layers.LAYERS[name]``, shown to a person with the model),
+flax call (``flax_call``: its function in ``core.flax_layers``, shown to a person with the model),
 its output size, its parameter, ``batch_stats`` and operation counts, its words, its JSON form, its
 item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
 links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
@@ -13,13 +13,14 @@ models and ``core.models`` gives them to flax; ``core.layer_items`` reads and wr
 items, link parts and JSON.
 Errors are SpecErrors naming the field.
 
-To add a kind: a subclass of ``Layer`` added to ``core.layer_kinds.LAYER_KINDS``, its flax call in
-``core.flax_layers.LAYERS`` under the same name, plus its tests (docs/ARCHITECTURE.md).
+To add a kind: a subclass of ``Layer`` added to ``core.layer_kinds.KINDS``, its flax call written in
+``core.flax_layers`` and returned by its ``flax_call``, plus its tests (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -176,13 +177,18 @@ class Layer:
         """The layer in its one normal form (so equal layers compare equal), or a SpecError naming the field."""
         return self
 
+    def flax_call(self) -> Callable[..., Any]:
+        """Its function in ``core.flax_layers`` (``dense``, ``conv``...), called ``(x, train, *settings())``
+        by ``core.models.MLP``. Imported when asked: describing a model does not import flax."""
+        raise NotImplementedError
+
     def settings(self) -> tuple:
-        """The arguments of its flax call (``core.flax_layers.LAYERS[name]``) after ``(x, train)``."""
+        """The arguments of its flax call (``flax_call()``) after ``(x, train)``."""
         return ()
 
     def module_item(self) -> tuple:
-        """The layer as ``core.models.MLP`` takes it: ``("dense", 512, "relu")``."""
-        return (self.name, *self.settings())
+        """The layer as ``core.models.MLP`` takes it: ``(dense, 512, "relu")``, its flax call and settings."""
+        return (self.flax_call(), *self.settings())
 
     # ----- the same layer in flax NNX (``core.nnx_models``) ------------------------------------
     def nnx_code(self, inputs: Shape) -> str | None:
@@ -306,6 +312,11 @@ class Dense(Layer):
                 activations=", ".join(ACTIVATIONS),
             )
         return Dense(width, self.activation)
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import dense
+
+        return dense
 
     def settings(self) -> tuple:
         return (self.width, self.activation)

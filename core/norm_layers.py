@@ -7,6 +7,7 @@ Dense or a conv layer; see ``core.layers.Layer`` for what a kind owns.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -51,6 +52,11 @@ class Dropout(Layer):
                 rate=rate,
             )
         return Dropout(rate)
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import dropout
+
+        return dropout
 
     def settings(self) -> tuple:
         return (self.rate,)
@@ -98,6 +104,11 @@ class BatchNorm(Layer):
     collections: ClassVar[tuple[str, ...]] = ("batch_stats",)
     linen_name: ClassVar[str] = "BatchNorm"
 
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import batchnorm
+
+        return batchnorm
+
     def parameter_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel of an image)
 
@@ -123,6 +134,11 @@ class LayerNorm(Layer):
     item_syntax: ClassVar[str] = "layernorm"
     json_example: ClassVar[str] = '{"type": "layernorm"}'
     linen_name: ClassVar[str] = "LayerNorm"
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import layernorm
+
+        return layernorm
 
     def parameter_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel: flax normalises the last axis)

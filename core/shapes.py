@@ -51,10 +51,12 @@ class PlacedLayer:
         return self.layer.batch_stats_count(self.input_shape)
 
     def module_items(self) -> tuple[tuple, ...]:
-        """Its tuples for ``core.models.MLP``: ``("conv", 32, 3, "relu")``, after ``("reshape", 7, 7, 64)``
-        when the values change shape before it."""
+        """Its tuples for ``core.models.MLP``: ``(conv, 32, 3, "relu")``, after ``(reshape, 7, 7, 64)``
+        when the values change shape before it (the functions of ``core.flax_layers``)."""
+        from core.flax_layers import reshape
+
         item = self.layer.module_item()
-        return (("reshape", *self.input_shape), item) if self.reshaped else (item,)
+        return ((reshape, *self.input_shape), item) if self.reshaped else (item,)
 
     def describe(self) -> str:
         """``"conv 32 3x3 relu: 28x28x1 -> 28x28x32"``."""

@@ -55,6 +55,8 @@ class ModelSpec:
     stacks: ClassVar[tuple[str, ...]]  # the stacks of layers a person edits, in order
     optional_stacks: ClassVar[tuple[str, ...]] = ()  # those that may be empty
     link_name: ClassVar[str]  # ``model=`` in links
+    cli_options: ClassVar[tuple[str, ...]]  # the command line's options for its layers (``python -m core``)
+    a_title: ClassVar[str]  # "an MLP": in a sentence
     output_activation: ClassVar[str]  # after the fixed last Dense layer
     output_role: ClassVar[str]  # what that layer gives, in words
 
@@ -306,6 +308,8 @@ class MLPSpec(ModelSpec):
     title: ClassVar[str] = N_("MLP classifier")
     stacks: ClassVar[tuple[str, ...]] = ("hidden",)
     link_name: ClassVar[str] = "mlp"
+    cli_options: ClassVar[tuple[str, ...]] = ("--widths", "--layers")
+    a_title: ClassVar[str] = "an MLP"
     output_activation: ClassVar[str] = "linear"
     output_role: ClassVar[str] = N_("output")
 
@@ -341,6 +345,8 @@ class AutoEncoderSpec(ModelSpec):
     stacks: ClassVar[tuple[str, ...]] = ("encoder", "decoder")
     optional_stacks: ClassVar[tuple[str, ...]] = ("decoder",)
     link_name: ClassVar[str] = "ae"
+    cli_options: ClassVar[tuple[str, ...]] = ("--encoder", "--decoder")
+    a_title: ClassVar[str] = "an autoencoder"
     output_activation: ClassVar[str] = "sigmoid"
     output_role: ClassVar[str] = N_("reconstruction")
 

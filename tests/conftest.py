@@ -16,10 +16,15 @@ os.environ.setdefault("FLAX_DASHBOARD_RUNS_DIR", tempfile.mkdtemp(prefix="flax-d
 import pytest  # noqa: E402
 
 from core.data import Dataset, load_dataset, make_dataset  # noqa: E402
+from core.jax_setup import enable_compilation_cache  # noqa: E402
 from core.runs.jobs import stop_all  # noqa: E402
 from testkit.waits import HANG_S  # noqa: E402
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+# Compiling is most of a test's CPU time (tests/core/test_train.py and test_models.py: 62-68 s of CPU
+# compiling into an empty cache, 16 s from a filled one): every test process shares the cache, as the
+# servers and subprocesses the tests start already do, so a program compiled once is read after that.
+enable_compilation_cache()
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +62,16 @@ def _no_job_outlives_its_test():
     yield
     still = stop_all(HANG_S)
     assert not still, f"{len(still)} background job(s) did not end {HANG_S:g} s after being stopped: {still}"
+
+
+#: Folders whose files each start their own server, Chromium or benchmark process: one worker runs a
+#: whole file (its module fixtures start once), while the other tests spread one by one.
+WHOLE_FILES = ("tests/browser/", "tests/benchmarks/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--dist loadgroup`` (scripts/test.sh), each browser or benchmark file is one group."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        if path.startswith(WHOLE_FILES):
+            item.add_marker(pytest.mark.xdist_group(path))

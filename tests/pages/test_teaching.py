@@ -31,7 +31,8 @@ def test_presenter_mode_hides_advanced_controls_and_defaults_still_work(app):
     assert state(app).runs[0].status == "finished"
     assert state(app).runs[0].config.batch_size == TrainConfig().batch_size
     stylesheets = [h.value for h in app.get("html") if h.value.lstrip().startswith("<style")]
-    assert len(stylesheets) == 2  # the layout and the presenter stylesheets
+    presenter_rule = '[data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.15rem; }'
+    assert sum(presenter_rule in sheet for sheet in stylesheets) == 1  # the presenter's larger text, drawn once
     assert any("share of test images" in i.value for i in app.info)  # sentences become visible hints
 
 
@@ -173,6 +174,6 @@ def test_confusion_cell_shows_its_images(app):
     sevens = int(np.sum((dataset.test_labels == 7) & (said == 7)))
     assert 30 < sevens <= int(np.sum(dataset.test_labels == 7))  # one epoch gets most sevens right
     caption = next(c.value for c in app.caption if "the model called 7" in c.value)
-    assert caption.startswith(f"{sevens} image(s) of 7 the model called 7, most confident first: ")
+    assert caption.startswith(f"{sevens} images of 7 the model called 7, most confident first: ")
     confidences = [int(x.rstrip("%")) for x in caption.split(": ")[1].split(", ")]
     assert len(confidences) == min(sevens, 24) and confidences == sorted(confidences, reverse=True)
