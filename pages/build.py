@@ -113,9 +113,10 @@ with right:
         help=memory_help,
     )
     m[2].metric(
-        _("Operations per image"), human_count(costs.forward_flops),
+        _("Operations per image"), human_count(costs.forward_flops, language()),
         help=_("Arithmetic operations to classify or rebuild one image (forward pass). Learning from one "
-               "image costs about {count} (forward + backward pass).").format(count=human_count(costs.train_flops)),
+               "image costs about {count} (forward + backward pass)."
+               ).format(count=human_count(costs.train_flops, language())),
     )  # fmt: skip
     if conv_figures.uses_images(spec):
         conv_view(spec)

@@ -31,7 +31,8 @@ ALLOWED = {word.lower() for word in (
     "ReLU", "GELU", "SiLU", "ELU", "tanh", "sigmoid", "softmax", "leaky_relu",
     "Dense", "Conv", "ConvTranspose", "BatchNorm", "LayerNorm", "Dropout", "MaxPool", "AvgPool",
     "Adam", "AdamW", "SGD", "RMSProp", "MSE", "BCE",
-    "CPU", "GPU", "TPU", "CUDA", "NVIDIA", "RAM", "MB", "GB", "KB", "kB", "ms", "px",
+    "CPU", "GPU", "TPU", "CUDA", "NVIDIA", "RAM", "MB", "GB", "KB", "kB", "ms", "px", "MiB", "GiB",
+    "Enter", "Esc", "Shift",  # keys on the keyboard
 )}  # fmt: skip
 #: The language choice names each language in itself, so that anyone finds theirs ("Language / 言語").
 ALLOWED |= {"language", "english"}
