@@ -33,6 +33,7 @@ ALLOWED = {word.lower() for word in (
     "Adam", "AdamW", "SGD", "RMSProp", "MSE", "BCE",
     "CPU", "GPU", "TPU", "CUDA", "NVIDIA", "RAM", "MB", "GB", "KB", "kB", "ms", "px", "MiB", "GiB",
     "Enter", "Esc", "Shift",  # keys on the keyboard
+    "float32", "uint8", "params", "batch_stats", "kernel", "bias", "pytree", "mlxtend",  # names in flax and code
 )}  # fmt: skip
 #: The language choice names each language in itself, so that anyone finds theirs ("Language / 言語").
 ALLOWED |= {"language", "english"}
@@ -86,7 +87,8 @@ def english_words(texts: list[str]) -> dict[str, list[str]]:
     """Each text of ``texts`` with words in Latin letters that are not allowed names, and those words."""
     found: dict[str, list[str]] = {}
     for text in texts:
-        for word in re.findall(r"[A-Za-z][A-Za-z'_\-]*", text):
+        # a path (a folder on the server, a file) is a value from outside, kept as it is
+        for word in re.findall(r"(?<![0-9])[A-Za-z][A-Za-z0-9'_\-]*", re.sub(r"\S*/\S*", " ", text)):
             word = word.strip("-'_")
             if len(word) < 2 and word not in ("a", "A", "I"):
                 continue  # axis letters, units (s, x, n)
@@ -96,7 +98,17 @@ def english_words(texts: list[str]) -> dict[str, list[str]]:
 
 
 def test_english_words_are_found_and_names_are_not():
-    words = english_words(["学習 2: 完了", "Dense 層 3 個", "Train the model", "ReLU, relu と Fashion-MNIST", "1e-3"])
+    words = english_words(
+        [
+            "学習 2: 完了",
+            "Dense 層 3 個",
+            "Train the model",
+            "ReLU, relu と Fashion-MNIST",
+            "1e-3",
+            "（/tmp/runs-x）",
+            "float32",
+        ]
+    )
     assert words == {"Train the model": ["Train", "the", "model"]}
 
 
