@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from components.i18n import _
 from core.inside import Connections, grid_shape
 
 POSITIVE, NEGATIVE = "#2f6db3", "#d1453b"
@@ -40,7 +41,7 @@ def grid_layout(title: str, height: int) -> dict:
     }  # fmt: skip
 
 
-def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: str = "unit") -> go.Figure:
+def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: str | None = None) -> go.Figure:
     """One layer's units as a compact grid (512 units: 16 rows of 32), coloured by value;
     hovering a cell says ``unit 37: 0.82`` (units are counted from 0, as in the kernel's columns)."""
     values = np.asarray(values, np.float32).ravel()
@@ -58,7 +59,7 @@ def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: st
             zmax=scale["cmax"],
             xgap=1,
             ygap=1,
-            hovertemplate=f"{what} %{{customdata}}: %{{z:.2f}}<extra></extra>",
+            hovertemplate=(what or _("unit")) + " %{customdata}: %{z:.2f}<extra></extra>",
             colorbar={"thickness": 10, "len": 0.9},
         ),
         layout=grid_layout(title, height),
@@ -66,7 +67,7 @@ def unit_grid_figure(values: np.ndarray, title: str, height: int = 220, what: st
     return fig
 
 
-def image_figure(image: np.ndarray, title: str, height: int = 260, what: str = "weight") -> go.Figure:
+def image_figure(image: np.ndarray, title: str, height: int = 260, what: str | None = None) -> go.Figure:
     """A 2-D array (a unit's 28x28 incoming weights) as a heatmap, 0 in white; hover gives row, column, value."""
     image = np.asarray(image, np.float32)
     scale = colour_scale(image)
@@ -76,7 +77,10 @@ def image_figure(image: np.ndarray, title: str, height: int = 260, what: str = "
             colorscale=scale["colorscale"],
             zmin=scale["cmin"],
             zmax=scale["cmax"],
-            hovertemplate=f"row %{{y}}, column %{{x}}: {what} %{{z:.3f}}<extra></extra>",
+            hovertemplate=_("row {row}, column {column}: {what} {value}").format(
+                row="%{y}", column="%{x}", what=what or _("weight"), value="%{z:.3f}"
+            )
+            + "<extra></extra>",
             colorbar={"thickness": 10, "len": 0.9},
         ),
         layout=grid_layout(title, height),
@@ -150,7 +154,9 @@ def _weight_traces(
                 "y": -0.08,
                 "showarrow": False,
                 "font": {"size": 11},
-                "text": f"showing the {len(links.weights):,} strongest<br>of {links.total:,} weights",
+                "text": _("showing the {count:,} strongest<br>of {total:,} weights").format(
+                    count=len(links.weights), total=links.total
+                ),
             }
         )
     traces = [
@@ -186,6 +192,7 @@ def _unit_traces(
         if len(np.unique(x)) > 1:
             steps.append(float(np.diff(np.unique(x)).min()) * pixels_per_x)
         dot = float(np.clip(0.8 * min(steps), 3, 14))
+        what = _("unit")
         traces.append(
             go.Scatter(
                 x=x,
@@ -198,7 +205,7 @@ def _unit_traces(
                 selected={"marker": {"opacity": 1.0}},
                 unselected={"marker": {"opacity": 1.0}},
                 customdata=np.column_stack([np.full(values.size, i), np.arange(values.size)]),
-                hovertemplate=f"{layer.name}<br>unit %{{customdata[1]}}: %{{marker.color:.2f}}<extra></extra>",
+                hovertemplate=f"{layer.name}<br>{what} %{{customdata[1]}}: %{{marker.color:.2f}}<extra></extra>",
             )
         )
         notes.append(_column_name(layer, i))
@@ -230,7 +237,7 @@ def _pixel_trace(layer: DiagramLayer, x: np.ndarray, y: np.ndarray) -> go.Heatma
         zmax=scale["cmax"],
         showscale=False,
         hoverongaps=False,
-        hovertemplate=f"{layer.name}<br>pixel %{{customdata}}: %{{z:.2f}}<extra></extra>",
+        hovertemplate=f"{layer.name}<br>{_('pixel')} %{{customdata}}: %{{z:.2f}}<extra></extra>",
     )
 
 
