@@ -45,6 +45,9 @@ def test_train_and_results_read_in_japanese(app):
     assert app.main.title[0].value.endswith("学習")
     _no_english(app)
     assert any(b.label == "学習を開始" for b in app.button)
+    # Streamlit's uploader writes "Upload" and its limits in English: the page shows them in Japanese instead
+    words = [h.value for h in app.get("html") if "アップロード" in h.value]
+    assert words and re.search(r'"1 ファイル \d+ MB まで · MSGPACK"', words[0]), words
     app.number_input(key="train.epochs").set_value(1)
     next(b for b in app.button if b.label == "学習を開始").click().run()
     assert not app.exception
