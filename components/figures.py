@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from components.i18n import N_, _, ngettext
 from components.words import figure_text
 from core import models
 from core.spec import ModelSpec
@@ -38,6 +40,15 @@ QUALITATIVE = [
     "#9d755d",
     "#bab0ac",
 ]
+#: Chart text: the dashboard's own font, then fonts with kana and kanji for Japanese (Debian's
+#: fonts-noto-cjk, macOS, Windows), then any sans-serif: a browser takes each character from the first
+#: font that has it, so Latin text keeps its look and Japanese never shows as empty boxes.
+FONT_FAMILY = (
+    '"Source Sans", "Source Sans Pro", "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", '
+    '"Hiragino Kaku Gothic ProN", "Yu Gothic", Meiryo, sans-serif'
+)
+pio.templates["dashboard"] = go.layout.Template(layout={"font": {"family": FONT_FAMILY}})
+pio.templates.default = "plotly+dashboard"  # every figure made from now on, whichever module builds it
 MAX_CURVE_POINTS = 1500
 #: margins of the curves a live run panel draws anew every second, fixed at what plotly's automatic
 #: margins came to for them (tick labels, axis titles, the legend below) with room to spare: automatic
@@ -75,17 +86,26 @@ def _live_layout(fig: go.Figure, kind: str, height: int) -> go.Figure:
 
 def stack_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
     """The layer stack drawn to scale: one bar per layer, its height the number of units."""
-    names, widths, colours, hovers = ["input<br>28x28"], [spec.input_size], [ROLE_COLOURS["input"]], []
-    hovers.append(f"input: {spec.input_size} pixels (28x28 image, flattened)")
+    names, widths, colours = [_("input") + "<br>28x28"], [spec.input_size], [ROLE_COLOURS["input"]]
+    hovers = [_("input: {pixels} pixels (28x28 image, flattened)").format(pixels=spec.input_size)]
     for i, dense in enumerate(models.dense_layers(spec)):
         role = dense.role
-        label = {"code": "code", "output": "output", "reconstruction": "output"}.get(role, f"layer {i + 1}")
+        label = {"code": _("code"), "output": _("output"), "reconstruction": _("output")}.get(role)
+        label = label or _("layer {number}").format(number=i + 1)
         names.append(f"{label}<br>{dense.activation}")
         widths.append(dense.outputs)
         colours.append(ROLE_COLOURS[role])
         hovers.append(
-            f"{dense.path}: {dense.inputs:,} -> {dense.outputs:,} units, {dense.activation}<br>"
-            f"{dense.parameters:,} parameters = {dense.inputs:,} x {dense.outputs:,} weights + {dense.outputs:,} biases"
+            _(
+                "{path}: {inputs:,} -> {outputs:,} units, {activation}<br>"
+                "{parameters:,} parameters = {inputs:,} x {outputs:,} weights + {outputs:,} biases"
+            ).format(
+                path=dense.path,
+                inputs=dense.inputs,
+                outputs=dense.outputs,
+                activation=dense.activation,
+                parameters=dense.parameters,
+            )
         )
     fig = go.Figure(
         go.Bar(
@@ -116,10 +136,10 @@ def parameter_figure(spec: ModelSpec, height: int = 260) -> go.Figure:
             marker_color=[ROLE_COLOURS[d.role] for d in dense],
             text=[f"{d.parameters:,}" for d in dense],
             textposition="auto",
-            hovertemplate="%{x}: %{y:,} parameters<extra></extra>",
+            hovertemplate=_("{layer}: {count} parameters").format(layer="%{x}", count="%{y:,}") + "<extra></extra>",
         )
     )
-    fig.update_yaxes(title="parameters")
+    fig.update_yaxes(title=_("parameters"))
     return _layout(fig, height=height, showlegend=False)
 
 
@@ -149,7 +169,10 @@ def treemap_figure(rows: Sequence[VariableRow], height: int = 420) -> go.Figure:
             values=values,
             branchvalues="total",
             texttemplate="%{label}<br>%{value:,}",
-            hovertemplate="%{id}<br>%{value:,} parameters (%{percentRoot:.1%} of all)<extra></extra>",
+            hovertemplate=_("{name}<br>{count} parameters ({share} of all)").format(
+                name="%{id}", count="%{value:,}", share="%{percentRoot:.1%}"
+            )
+            + "<extra></extra>",
         )
     )
     return _layout(fig, height=height)
@@ -181,7 +204,8 @@ def kernel_heatmap(kernel: np.ndarray, title: str, height: int = 420) -> go.Figu
     first_input = np.arange(shown.shape[0]) * rows
     first_unit = np.arange(shown.shape[1]) * cols
     if rows == 1 and cols == 1:
-        hover, customdata = "input %{y}, unit %{x}: %{z:.4f}<extra></extra>", None
+        hover = _("input {input}, unit {unit}: {value}").format(input="%{y}", unit="%{x}", value="%{z:.4f}")
+        hover, customdata = hover + "<extra></extra>", None
     else:
         last_input = np.minimum(first_input + rows, kernel.shape[0]) - 1
         last_unit = np.minimum(first_unit + cols, kernel.shape[1]) - 1
@@ -189,10 +213,10 @@ def kernel_heatmap(kernel: np.ndarray, title: str, height: int = 420) -> go.Figu
             np.broadcast_arrays(first_input[:, None], last_input[:, None], first_unit[None, :], last_unit[None, :]),
             axis=-1,
         )
-        hover = (
-            "inputs %{customdata[0]}-%{customdata[1]}, units %{customdata[2]}-%{customdata[3]}: "
-            f"average of {rows * cols} weights %{{z:.4f}}<extra></extra>"
-        )
+        hover = _("inputs {inputs}, units {units}: average of {count} weights {value}").format(
+            inputs="%{customdata[0]}-%{customdata[1]}", units="%{customdata[2]}-%{customdata[3]}",
+            count=rows * cols, value="%{z:.4f}",
+        ) + "<extra></extra>"  # fmt: skip
     fig = go.Figure(
         go.Heatmap(
             z=shown,
@@ -206,9 +230,14 @@ def kernel_heatmap(kernel: np.ndarray, title: str, height: int = 420) -> go.Figu
             hovertemplate=hover,
         )
     )
-    pooled = "" if rows == 1 and cols == 1 else f" (each square: {rows} x {cols} weights averaged)"
-    fig.update_yaxes(autorange="reversed", title=f"input (0 to {kernel.shape[0] - 1:,}){pooled}")
-    fig.update_xaxes(title=f"unit (0 to {kernel.shape[1] - 1:,})")
+    if rows == 1 and cols == 1:
+        y_title = _("input (0 to {last:,})").format(last=kernel.shape[0] - 1)
+    else:
+        y_title = _("input (0 to {last:,}) (each square: {rows} x {cols} weights averaged)").format(
+            last=kernel.shape[0] - 1, rows=rows, cols=cols
+        )
+    fig.update_yaxes(autorange="reversed", title=y_title)
+    fig.update_xaxes(title=_("unit (0 to {last:,})").format(last=kernel.shape[1] - 1))
     return _layout(fig, title, height=height)
 
 
@@ -243,11 +272,12 @@ def histogram_figure(values: np.ndarray, title: str, height: int = 300) -> go.Fi
     fig = go.Figure(go.Bar(
         x=centres, y=hist.counts, width=widths, marker_color=ROLE_COLOURS["hidden"],
         customdata=np.stack([hist.edges[:-1], hist.edges[1:]], axis=1),
-        hovertemplate="%{y:,} values from %{customdata[0]:.4f} to %{customdata[1]:.4f}<extra></extra>",
+        hovertemplate=_("{count} values from {low} to {high}").format(
+            count="%{y:,}", low="%{customdata[0]:.4f}", high="%{customdata[1]:.4f}") + "<extra></extra>",
     ))  # fmt: skip
     fig.update_layout(bargap=0)
-    fig.update_xaxes(title="value")
-    fig.update_yaxes(title="how many")
+    fig.update_xaxes(title=_("value"))
+    fig.update_yaxes(title=_("how many"))
     return _layout(fig, title, height=height, showlegend=False)
 
 
@@ -278,9 +308,10 @@ def loss_figure(curves: Sequence[Curve], y_title: str, height: int = 380) -> go.
                 x=steps,
                 y=losses,
                 mode="lines",
-                name=f"{curve.name}: train",
+                name=_("{run}: train").format(run=curve.name),
                 line={"color": colour, "width": 1.5},
-                hovertemplate="step %{x:,}: train loss %{y:.4f}<extra></extra>",
+                hovertemplate=_("step {step}: train loss {loss}").format(step="%{x:,}", loss="%{y:.4f}")
+                + "<extra></extra>",
             )
         )
         if len(curve.epoch_steps):
@@ -289,18 +320,20 @@ def loss_figure(curves: Sequence[Curve], y_title: str, height: int = 380) -> go.
                     x=list(curve.epoch_steps),
                     y=list(curve.test_losses),
                     mode="lines+markers",
-                    name=f"{curve.name}: test",
+                    name=_("{run}: test").format(run=curve.name),
                     line={"color": colour, "dash": "dash"},
                     marker={"size": 7},
-                    hovertemplate="step %{x:,}: test loss %{y:.4f}<extra></extra>",
+                    hovertemplate=_("step {step}: test loss {loss}").format(step="%{x:,}", loss="%{y:.4f}")
+                    + "<extra></extra>",
                 )
             )
         for step, rate in curve.rate_changes:
             fig.add_vline(
                 x=step, line={"color": colour, "dash": "dot", "width": 1},
-                annotation={"text": f"learning rate {rate:g}", "textangle": -90, "font": {"size": 11}},
+                annotation={"text": _("learning rate {rate:g}").format(rate=rate), "textangle": -90,
+                            "font": {"size": 11}},
             )  # fmt: skip
-    fig.update_xaxes(title="training step (one batch each)")
+    fig.update_xaxes(title=_("training step (one batch each)"))
     fig.update_yaxes(title=y_title, rangemode="tozero")
     return _live_layout(fig, "loss", height)
 
@@ -309,20 +342,22 @@ def accuracy_figure(curves: Sequence[Curve], height: int = 300) -> go.Figure:
     fig = go.Figure()
     for i, curve in enumerate(curves):
         points = [(s, a) for s, a in zip(curve.epoch_steps, curve.test_accuracies, strict=True) if a is not None]
+        steps, accuracies = [s for s, _a in points], [a * 100 for _s, a in points]
         if not points:
             continue
         fig.add_trace(
             go.Scatter(
-                x=[s for s, _ in points],
-                y=[a * 100 for _, a in points],
+                x=steps,
+                y=accuracies,
                 mode="lines+markers",
                 name=curve.name,
                 line={"color": QUALITATIVE[i % len(QUALITATIVE)]},
-                hovertemplate="step %{x:,}: %{y:.1f}% correct<extra></extra>",
+                hovertemplate=_("step {step}: {accuracy}% correct").format(step="%{x:,}", accuracy="%{y:.1f}")
+                + "<extra></extra>",
             )
         )
-    fig.update_xaxes(title="training step")
-    fig.update_yaxes(title="test accuracy (%)", range=[0, 100])
+    fig.update_xaxes(title=_("training step"))
+    fig.update_yaxes(title=_("test accuracy (%)"), range=[0, 100])
     return _live_layout(fig, "accuracy", height)
 
 
@@ -336,23 +371,26 @@ def generalisation_figure(epochs: Sequence[EpochMetrics], loss_title: str, heigh
     accuracy = bool(measured) and measured[0].test_accuracy is not None
     panels = [(loss_title, "train_eval_loss", "test_loss", 1.0, ".4f")]
     if accuracy:
-        panels.append(("accuracy (%)", "train_eval_accuracy", "test_accuracy", 100.0, ".1f"))
+        panels.append((_("accuracy (%)"), "train_eval_accuracy", "test_accuracy", 100.0, ".1f"))
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, *_ in panels])
     x = [e.epoch for e in measured]
     for col, (title, train_key, test_key, scale, fmt) in enumerate(panels, start=1):
         what = title.split(" (")[0]
-        for name, key, dash, fill in (("train images", train_key, "solid", None), ("test images", test_key, "dash",
-                                                                                  "tonexty")):  # fmt: skip
+        lines = (
+            (N_("train images"), N_("epoch {epoch}: {what} on the train images {value}"), train_key, "solid", None),
+            (N_("test images"), N_("epoch {epoch}: {what} on the test images {value}"), test_key, "dash", "tonexty"),
+        )
+        for name, hover, key, dash, fill in lines:
             fig.add_trace(
                 go.Scatter(
-                    x=x, y=[getattr(e, key) * scale for e in measured], mode="lines+markers", name=name,
+                    x=x, y=[getattr(e, key) * scale for e in measured], mode="lines+markers", name=_(name),
                     line={"color": QUALITATIVE[0 if key == train_key else 1], "dash": dash}, fill=fill,
                     fillcolor=GAP_FILL, legendgroup=name, showlegend=col == 1,
-                    hovertemplate=f"epoch %{{x}}: {what} on the {name} %{{y:{fmt}}}<extra></extra>",
+                    hovertemplate=_(hover).format(epoch="%{x}", what=what, value=f"%{{y:{fmt}}}") + "<extra></extra>",
                 ),
                 row=1, col=col,
             )  # fmt: skip
-        fig.update_xaxes(title="epoch", row=1, col=col, dtick=max(1, len(x) // 10) if x else 1)
+        fig.update_xaxes(title=_("epoch"), row=1, col=col, dtick=max(1, len(x) // 10) if x else 1)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     if accuracy:
         fig.update_yaxes(range=[0, 100], row=1, col=2)
@@ -386,7 +424,10 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], height: 
             colorscale="Blues",
             text=confusion,
             texttemplate="%{text}",
-            hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>",
+            hovertemplate=_("true {true}, predicted {predicted}: {count} images").format(
+                true="%{y}", predicted="%{x}", count="%{z}"
+            )
+            + "<extra></extra>",
             showscale=False,
         )
     )
@@ -402,8 +443,8 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], height: 
             showlegend=False,
         )
     )
-    fig.update_xaxes(title="predicted", type="category")
-    fig.update_yaxes(title="true", autorange="reversed", type="category")
+    fig.update_xaxes(title=_("predicted"), type="category")
+    fig.update_yaxes(title=_("true"), autorange="reversed", type="category")
     return _layout(fig, height=height, clickmode="event+select")
 
 
@@ -422,7 +463,7 @@ def probability_figure(probabilities: np.ndarray, class_names: Sequence[str], he
             hovertemplate="%{x}: %{y:.1f}%<extra></extra>",
         )
     )
-    fig.update_yaxes(title="probability (%)", range=[0, 110])
+    fig.update_yaxes(title=_("probability (%)"), range=[0, 110])
     fig.update_xaxes(type="category")
     return _layout(fig, height=height, showlegend=False)
 
@@ -466,7 +507,7 @@ def _width_colours(widths: Sequence[int]) -> dict[int, str]:
 
 def swept_value(swept: SweptSetting, value: float) -> str:
     """``"width 64"``, ``"share of the training images 5%"``, ``"L2 penalty 0.001"``."""
-    return f"{swept.label} {swept.format(value)}"
+    return _("{setting} {value}").format(setting=_(swept.label), value=swept.format(value))
 
 
 def sweep_figure(
@@ -482,8 +523,8 @@ def sweep_figure(
     """
     accuracy = bool(runs) and runs[0].test_accuracy is not None
     by_size = swept.changes_model
-    gap_title = "gap: training images − test images" if accuracy else "gap: test loss − training-images loss"
-    right = "final training loss" if by_size else gap_title
+    gap_title = _("gap: training images − test images") if accuracy else _("gap: test loss − training-images loss")
+    right = _("final training loss") if by_size else gap_title
     fig = make_subplots(rows=1, cols=2, subplot_titles=(score_title, right), horizontal_spacing=0.1)
     fmt = ".1%" if accuracy else ".4f"
     second = (
@@ -498,9 +539,9 @@ def sweep_figure(
     for col, panel in enumerate(panels, start=1):
         _sweep_panel(fig, col, panel, runs, summaries, swept)
     if by_size:
-        fig.update_xaxes(type="log", title="parameters (log scale)")
+        fig.update_xaxes(type="log", title=_("parameters (log scale)"))
     else:
-        fig.update_xaxes(type="category", title=swept.label)
+        fig.update_xaxes(type="category", title=_(swept.label))
     if accuracy:
         fig.update_yaxes(tickformat=".0%", row=1, col=1)
         if not by_size:
@@ -518,27 +559,36 @@ def _sweep_panel(
     by_size = swept.changes_model
     x = [s.parameter_count if by_size else swept.format(s.value) for s in summaries]
     run_x = [r.parameter_count if by_size else swept.format(r.value) for r in runs]
-    run_names = [f"{swept_value(swept, r.value)}, seed {r.seed}" for r in runs]
+    run_names = [_("{value}, seed {seed}").format(value=swept_value(swept, r.value), seed=r.seed) for r in runs]
     hover = [
-        f"{swept_value(swept, s.value)} ({s.parameter_count:,} parameters)<br>mean of {len(s.seeds)} seed(s): "
-        f"{m:{number}} ± {d:{number}}"
+        ngettext(
+            "{value} ({parameters:,} parameters)<br>mean of {seeds} seed: {mean} ± {std}",
+            "{value} ({parameters:,} parameters)<br>mean of {seeds} seeds: {mean} ± {std}",
+            len(s.seeds),
+        ).format(
+            value=swept_value(swept, s.value),
+            parameters=s.parameter_count,
+            seeds=len(s.seeds),
+            mean=f"{m:{number}}",
+            std=f"{d:{number}}",
+        )
         for s, m, d in zip(summaries, means, stds, strict=True)
     ]
     fig.add_trace(
         go.Scatter(
             x=x, y=means, error_y={"type": "data", "array": stds, "visible": True}, mode="lines+markers",
-            name="mean over seeds (bar: ± 1 std)", legendgroup="mean", showlegend=col == 1,
+            name=_("mean over seeds (bar: ± 1 std)"), legendgroup="mean", showlegend=col == 1,
             line={"color": QUALITATIVE[0]}, marker={"size": 8}, text=hover, hovertemplate="%{text}<extra></extra>",
         ),
         row=1, col=col,
     )  # fmt: skip
     fig.add_trace(
         go.Scatter(
-            x=run_x, y=values, mode="markers", name="one model (click to use its best seed)", legendgroup="runs",
+            x=run_x, y=values, mode="markers", name=_("one model (click to use its best seed)"), legendgroup="runs",
             showlegend=col == 1, customdata=list(range(len(runs))), text=run_names,
             marker={"size": 10, "color": QUALITATIVE[1], "opacity": 0.55, "line": {"width": 1, "color": "white"}},
-            hovertemplate="%{text}" + (f"<br>%{{x:,}} parameters: %{{y:{number}}}" if by_size
-                                       else f": %{{y:{number}}}") + "<extra></extra>",
+            hovertemplate="%{text}" + (_("<br>{count} parameters: {score}").format(
+                count="%{x:,}", score=f"%{{y:{number}}}") if by_size else f": %{{y:{number}}}") + "<extra></extra>",
         ),
         row=1, col=col,
     )  # fmt: skip
@@ -566,14 +616,15 @@ def sweep_curves_figure(
         steps, values = downsample_curve(losses, per_curve)
         fig.add_trace(
             go.Scatter(
-                x=steps, y=values, mode="lines", name=swept_value(swept, width) + (" (training)" if training else ""),
+                x=steps, y=values, mode="lines", name=_("{value} (training)").format(value=swept_value(swept, width))
+                if training else swept_value(swept, width),
                 legendgroup=f"{width}", showlegend=(width, training) not in named,
                 line={"color": colours[width], "width": 1.3, "dash": "dash" if training else "solid"},
-                hovertemplate=f"{swept_value(swept, width)}, seed {seed}<br>step %{{x:,}}: loss %{{y:.4f}}"
-                "<extra></extra>",
+                hovertemplate=_("{value}, seed {seed}<br>step {step}: loss {loss}").format(
+                    value=swept_value(swept, width), seed=seed, step="%{x:,}", loss="%{y:.4f}") + "<extra></extra>",
             )
         )  # fmt: skip
         named.add((width, training))
-    fig.update_xaxes(title="training step")
-    fig.update_yaxes(title=f"training loss ({y_title}, log scale)", type="log")
+    fig.update_xaxes(title=_("training step"))
+    fig.update_yaxes(title=_("training loss ({loss}, log scale)").format(loss=y_title), type="log")
     return _layout(fig, height=height, legend={"orientation": "v"})

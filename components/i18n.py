@@ -22,6 +22,7 @@ import streamlit as st
 from core.errors import CoreError
 from core.i18n import ENGLISH, LANGUAGES, language_of_locale, translations
 from core.i18n import N_ as N_  # components mark their constants with it too
+from core.reasons import reason_text
 
 #: The visitor's language in their session state (not a widget's key, so it outlives any page).
 LANGUAGE_KEY = "i18n.language"
@@ -103,3 +104,13 @@ def language_select() -> None:
 def error_text(error: Exception) -> str:
     """A core error's message in the visitor's language (its English text for any other error)."""
     return error.text(_) if isinstance(error, CoreError) else str(error)
+
+
+def error_reason(error: Exception) -> str:
+    """``error_text`` without the name of the setting it was about (beside that setting's own widget)."""
+    return error.reason_text(_) if isinstance(error, CoreError) else str(error)
+
+
+def message_text(message: str) -> str:
+    """A run's status message or reason (``core.reasons``) in the visitor's language."""
+    return reason_text(message, _)

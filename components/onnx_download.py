@@ -7,18 +7,19 @@ from __future__ import annotations
 import streamlit as st
 
 from components import resources
-from components.i18n import _, error_text
+from components.i18n import _, error_text, message_text
 from components.state import AppState, Run
 from components.words import plain
 from core.errors import CoreError
-from core.onnx_export import TOLERANCE, OnnxExport, export_result, plain_number
+from core.onnx_check import plain_number
+from core.onnx_export import TOLERANCE, OnnxExport, export_result
 
 
 def prepare_onnx(run: Run) -> OnnxExport | str:
     """The run's checked export, or why there is none (in words)."""
     result = run.result
     if result is None:
-        return run.lost or _("its model is no longer kept")
+        return message_text(run.lost) if run.lost else _("its model is no longer kept")
     try:
         dataset = resources.dataset(run.dataset)
     except CoreError as err:

@@ -24,13 +24,15 @@ from core import predict
 from core.costs import human_bytes, human_count, model_costs
 from core.data import Dataset
 from core.i18n import ENGLISH, N_, translations
+from core.reasons import reason_text
 from core.spec import MLPSpec
 from core.tasks import task_of
 from core.training import Status, TrainResult
 from core.variables import flax_source
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2rem auto; padding: 0 1rem; color: #1f2937; }
+body { font-family: system-ui, "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Gothic", Meiryo,
+  sans-serif; max-width: 1100px; margin: 2rem auto; padding: 0 1rem; color: #1f2937; }
 h1 { margin-bottom: 0.2rem; } .sub { color: #6b7280; margin-top: 0; }
 table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid #e5e7eb; padding: 0.35rem 0.7rem; }
 th { background: #f3f4f6; text-align: left; } pre { background: #f9fafb; padding: 1rem; overflow-x: auto; }
@@ -62,7 +64,9 @@ REPORT_MARGIN = {"l": 80, "r": 30, "t": 50, "b": 70, "autoexpand": True}
 
 def report_figure(fig):
     """A dashboard figure made ready for the standalone page: margins that fit its labels."""
-    fig.update_layout(margin=REPORT_MARGIN, legend={"orientation": "h", "y": -0.3})
+    fig.update_layout(
+        margin=REPORT_MARGIN, legend={"orientation": "h", "y": -0.3}, font={"family": figures.FONT_FAMILY}
+    )
     fig.update_xaxes(automargin=True, title_standoff=12)
     fig.update_yaxes(automargin=True, title_standoff=12)
     return fig
@@ -146,7 +150,11 @@ def _summary_rows(
         (_("Work per image"), work),
         (_("Data"), data),
         (_("Training"), _training_words(result, _)),
-        (_("Outcome"), _(OUTCOMES.get(result.status, result.status)) + (f": {result.reason}" if result.reason else "")),
+        (
+            _("Outcome"),
+            _(OUTCOMES.get(result.status, result.status))
+            + (f": {reason_text(result.reason, _)}" if result.reason else ""),
+        ),
         (_("Time"), timing),
     ]
     if spec.has_dropout or spec.has_batchnorm:

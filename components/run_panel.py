@@ -9,7 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from components import figures, resources
-from components.i18n import _, language
+from components.i18n import _, error_reason, language, message_text
 from components.live_views import watch_learning
 from components.run_views import (
     curve,
@@ -18,7 +18,6 @@ from components.run_views import (
     epoch_metrics,
     generalisation_words,
     progress_text,
-    reason_text,
     run_names,
     sentences,
 )
@@ -57,7 +56,7 @@ def presenter_controls(run: Run, paused: bool, rate: float) -> None:
         try:
             controls.step(int(steps))
         except CoreError as err:
-            st.error(_("Not stepped: {reason}").format(reason=plain(reason_text(err), 300)), icon=":material/warning:")
+            st.error(_("Not stepped: {reason}").format(reason=plain(error_reason(err), 300)), icon=":material/warning:")
     new_rate = cols[3].text_input(
         _("New learning rate"), value=f"{rate:g}", key=f"train.new_rate.{run.run_id}",
         help=_("Changes how big each nudge is from the next chunk of steps on, without restarting. "
@@ -67,14 +66,14 @@ def presenter_controls(run: Run, paused: bool, rate: float) -> None:
         try:
             controls.set_learning_rate(replace(run.config, learning_rate=new_rate).learning_rate)
         except CoreError as err:
-            said = plain(reason_text(err), 300)
+            said = plain(error_reason(err), 300)
             st.error(_("Learning rate not changed: {reason}").format(reason=said), icon=":material/warning:")
     if paused:
         st.info(_("Paused: press **Resume**, or **Step** to run a few steps at a time."), icon=":material/pause:")
 
 
 def comparison_runs(state: AppState, shown: Run) -> list[Run]:
-    same = [r for r in state.runs if r is not shown and r.spec.kind == shown.spec.kind and r.finished]
+    same = [r for r in state.runs if r is not shown and type(r.spec) is type(shown.spec) and r.finished]
     if not same:
         return []
     chosen = st.multiselect(
@@ -167,7 +166,9 @@ def run_progress(run: Run, snap) -> None:
         devices = record.extra["devices"]
         st.caption(_("Each batch was split over {count} devices (data parallel).").format(count=devices))
     if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
-        (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(plain(snap.message, 300))
+        (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(
+            plain(message_text(snap.message), 300)
+        )
 
 
 def compile_words(snap) -> str:

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from components.figures import Curve
-from components.i18n import _, error_text, ngettext
+from components.i18n import _, ngettext
 from components.state import Run
 from components.words import option_text, plain, status_words
 from core.data import Dataset
 from core.data.dataset import what_each_image_is
-from core.errors import CoreError
 from core.runs.jobs import JobSnapshot
 from core.runs.memory import Share
 from core.training import Status
@@ -31,15 +30,6 @@ def duration(seconds: float | None) -> str:
         return _("{seconds:.0f} s").format(seconds=seconds)
     minutes, rest = divmod(round(seconds), 60)
     return _("{minutes} min {seconds:02d} s").format(minutes=minutes, seconds=rest)
-
-
-def reason_text(error: Exception) -> str:
-    """A refusal's reason in the visitor's language: a setting's error without the setting's name in front
-    (the page says which action it refused), any other core error as ``error_text`` gives it."""
-    if isinstance(error, CoreError) and hasattr(error, "reason") and error.template:
-        template = _(error.template)
-        return template.format(**error.fields) if error.fields else template
-    return error_text(error)
 
 
 def status_line(snap: JobSnapshot) -> str:

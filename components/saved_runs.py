@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from components import resources, uploads
-from components.i18n import N_, _, error_text, ngettext
+from components.i18n import N_, _, error_reason, error_text, ngettext
 from components.onnx_download import onnx_download
-from components.run_views import duration, final_score, memory_words, over_budget_words, reason_text, run_names
+from components.run_views import duration, final_score, memory_words, over_budget_words, run_names
 from components.server_paths import folder_words
 from components.state import AppState
 from components.training import continue_training, restore_saved, save_status
@@ -91,7 +91,7 @@ def chosen_run_actions(state: AppState) -> None:
                 )
             continue_training(state, run, int(more), resources.dataset(run.dataset))
         except CoreError as err:
-            said = plain(reason_text(err), 300)
+            said = plain(error_reason(err), 300)
             st.error(_("Not continued: {reason}").format(reason=said), icon=":material/warning:")
         else:
             st.rerun()

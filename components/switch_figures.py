@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import plotly.graph_objects as go
 
+from components.i18n import _
 from core.ablation import PruningCurve, UnitImportance
 from core.inside import grid_shape
 from core.tasks import Metric
@@ -52,24 +53,27 @@ def switch_grid_figure(values: np.ndarray, off: Iterable[int], title: str) -> go
     on = np.setdiff1d(np.arange(values.size), off)
     cell = grid_cell(values.size)
     size = 0.8 * cell
+    extra_lines = title.count("<br>")  # a title too wide for a phone in a language is broken by its translation
     traces = [
         go.Scatter(
             x=x[on], y=y[on], mode="markers", customdata=on, name="on",
             marker={"symbol": "square", "size": size, "color": values[on], **_colours(values),
                     "line": {"width": 0.5, "color": "#999"}},
             selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 1.0}},
-            hovertemplate="unit %{customdata}: %{marker.color:.2f} (click to switch it off)<extra></extra>",
+            hovertemplate=_("unit {unit}: {value} (click to switch it off)").format(
+                unit="%{customdata}", value="%{marker.color:.2f}") + "<extra></extra>",
         ),
         go.Scatter(
             x=x[off], y=y[off], mode="markers", customdata=off, name="off",
             marker={"size": size, **_CROSS},
             selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 1.0}},
-            hovertemplate="unit %{customdata}: switched off (click to switch it on)<extra></extra>",
+            hovertemplate=_("unit {unit}: switched off (click to switch it on)").format(unit="%{customdata}")
+            + "<extra></extra>",
         ),
     ]  # fmt: skip
     layout = {
-        "title": title, "height": int(50 + rows * cell), "showlegend": False,
-        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "title": title, "height": int(50 + extra_lines * 20 + rows * cell), "showlegend": False,
+        "margin": {"l": 10, "r": 10, "t": 40 + extra_lines * 20, "b": 10},
         # square cells: the axis with room to spare gets a narrower domain, the ranges stay as given
         "xaxis": {"visible": False, "range": [-0.5, cols - 0.5], "fixedrange": True, "constrain": "domain"},
         "yaxis": {"visible": False, "range": [rows - 0.5, -0.5], "scaleanchor": "x", "fixedrange": True,
@@ -95,27 +99,28 @@ def mark_grid(figure: go.Figure, off: Iterable[int], cells: int, units: int) -> 
     (channels last), so each of its ``units`` channels switched off is crossed at every position."""
     off = np.asarray(sorted(off), np.int64)
     if off.size:
-        x, y, _, _ = _cells(cells)
+        x, y, _rows, _cols = _cells(cells)
         chosen = (np.arange(cells // units)[:, None] * units + off[None, :]).ravel()
         figure.add_trace(
             go.Scatter(x=x[chosen], y=y[chosen], mode="markers", customdata=chosen % units,
                        marker={"size": 9 if units == cells else 5, **_CROSS}, showlegend=False,
-                       hovertemplate="unit %{customdata}: switched off<extra></extra>")
+                       hovertemplate=_("unit {unit}: switched off").format(unit="%{customdata}")
+                       + "<extra></extra>")
         )  # fmt: skip
     return figure
 
 
 def mark_diagram(figure: go.Figure, column: int, off: Iterable[int]) -> go.Figure:
     """Crosses over the switched-off units of one column of ``inside_figures.network_figure`` (column 0 is
-    the input's pixels, 1 the first layer): found by the ``[column, unit]`` customdata of its dots."""
+    the input's pixels, an image, 1 the first layer): found by the ``[column, unit]`` customdata of its dots."""
     off = np.asarray(sorted(off), np.int64)
-    for trace in list(figure.data):
+    for trace in [t for t in figure.data if t.type == "scatter" and t.mode == "markers"]:  # not the input's image
         data = np.asarray(trace.customdata) if trace.customdata is not None else None
-        if off.size and trace.mode == "markers" and data is not None and data.ndim == 2 and data[0, 0] == column:
+        if off.size and data is not None and data.ndim == 2 and data[0, 0] == column:
             x, y = np.asarray(trace.x)[off], np.asarray(trace.y)[off]
             figure.add_trace(
                 go.Scatter(x=x, y=y, mode="markers", marker={"size": 10, **_CROSS}, showlegend=False,
-                           hovertemplate="switched off<extra></extra>")
+                           hovertemplate=_("switched off") + "<extra></extra>")
             )  # fmt: skip
     return figure
 
@@ -125,23 +130,26 @@ def importance_figure(ranking: UnitImportance, metric: Metric, top: int, height:
     accuracy points, or for an error in percent of the unchanged model's error (its raw rise is tiny)."""
     chosen = ranking.ranked()[:top]
     if metric.higher_is_better:
-        scale, what, shown = 100.0, "accuracy points lost", "accuracy %{customdata[1]:.1f}%, %{x:.2f} points lower"
+        scale, what = 100.0, _("accuracy points lost")
+        shown = _("accuracy {score}%, {drop} points lower").format(score="%{customdata[1]:.1f}", drop="%{x:.2f}")
     else:
         scale = 100.0 / max(abs(ranking.baseline), 1e-12)
-        what, shown = "error larger by (%)", "error %{customdata[1]:.5f}, %{x:.2f}% larger"
+        what = _("error larger by (%)")
+        shown = _("error {score}, {drop}% larger").format(score="%{customdata[1]:.5f}", drop="%{x:.2f}")
     scores = ranking.scores[chosen] * (100.0 if metric.higher_is_better else 1.0)
     figure = go.Figure(
         go.Bar(
-            x=ranking.drops[chosen] * scale, y=[f"unit {u}" for u in chosen], orientation="h",
+            x=ranking.drops[chosen] * scale, y=[_("unit {unit}").format(unit=u) for u in chosen], orientation="h",
             marker={"color": "#2f6db3"}, customdata=np.column_stack([chosen, scores]),
-            hovertemplate=f"unit %{{customdata[0]}} off: {shown}<extra></extra>",
+            hovertemplate=_("unit {unit} off: {change}").format(unit="%{customdata[0]}", change=shown)
+            + "<extra></extra>",
         )
     )  # fmt: skip
     figure.update_layout(
         # room for "unit 4095" in presenter mode's larger tick labels, which plotly does not measure
         height=height, margin={"l": 90, "r": 10, "t": 30, "b": 40},
         xaxis={"title": what}, yaxis={"autorange": "reversed", "type": "category"},
-        title=f"The {len(chosen)} units of {ranking.drops.size:,} that matter most",
+        title=_("The {count} units of {total:,} that matter most").format(count=len(chosen), total=ranking.drops.size),
     )  # fmt: skip
     return figure
 
@@ -152,20 +160,21 @@ def pruning_figure(curve: PruningCurve, metric: Metric, height: int) -> go.Figur
     suffix = "%" if metric.higher_is_better else ""
     figure = go.Figure(
         [
-            go.Scatter(x=curve.kept, y=curve.largest * scale, mode="lines+markers", name="the strongest k",
+            go.Scatter(x=curve.kept, y=curve.largest * scale, mode="lines+markers", name=_("the strongest k"),
                        line={"color": "#2f6db3"}),
             go.Scatter(x=curve.kept, y=curve.random * scale, mode="lines+markers",
-                       name=f"k random (mean of {curve.draws})", line={"color": "#d1453b", "dash": "dot"}),
+                       name=_("k random (mean of {draws})").format(draws=curve.draws),
+                       line={"color": "#d1453b", "dash": "dot"}),
         ]
     )  # fmt: skip
-    figure.update_traces(hovertemplate=f"%{{x}} units kept: %{{y:.2f}}{suffix}")
+    figure.update_traces(hovertemplate=_("{kept} units kept: {score}").format(kept="%{x}", score="%{y:.2f}" + suffix))
     ticks = [k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096) if k < curve.kept[0] / 1.4]
     ticks.append(int(curve.kept[0]))
     figure.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        xaxis={"title": "units kept (the others switched off)", "type": "log", "autorange": "reversed",
+        xaxis={"title": _("units kept (the others switched off)"), "type": "log", "autorange": "reversed",
                "tickvals": ticks, "ticktext": [str(k) for k in ticks]},
-        yaxis={"title": metric.label + (" (%)" if suffix else "")},
+        yaxis={"title": _(metric.label) + (" (%)" if suffix else "")},
         legend={"orientation": "h", "y": -0.3},
     )  # fmt: skip
     return figure

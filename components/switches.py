@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from components import figures, resources, switch_figures
+from components.i18n import _, ngettext
 from components.images import tile
 from components.state import SwitchState, get_state
 from components.ui import explain, height, image_scale
@@ -48,9 +49,13 @@ def off_summary(spec: ModelSpec, switches: SwitchState, names: dict[str, str]) -
     for layer in ablation.switchable_layers(spec):
         units = sorted(switches.off.get(layer.path, ()))
         if units:
-            listed = ", ".join(str(u) for u in units[:20]) + (f" and {len(units) - 20} more" if len(units) > 20 else "")
-            parts.append(f"{names[layer.path].split(' (')[0]}: unit{'s' if len(units) > 1 else ''} {listed}")
-    return "; ".join(parts)
+            listed = ", ".join(str(u) for u in units[:20])
+            if len(units) > 20:
+                listed = _("{units} and {more} more").format(units=listed, more=len(units) - 20)
+            layer_name = names[layer.path].split(" (")[0]
+            parts.append(ngettext("{layer}: unit {units}", "{layer}: units {units}", len(units)).format(
+                layer=layer_name, units=listed))  # fmt: skip
+    return _("; ").join(parts)
 
 
 def _on_grid_click(key: str, path: str) -> None:
@@ -75,39 +80,48 @@ def switch_section(
 ) -> None:
     """Section 5 of the Inside page. ``rows``: ``inside.layer_outputs`` for the input, units off (as the
     page's layer grids show them)."""
-    st.markdown("### 5. Switch units off")
+    st.markdown(_("### 5. Switch units off"))
     layers = ablation.switchable_layers(spec)
     if model_key is None:
-        st.info("Train the model first: switching units off shows what a *trained* network relies on.")
+        st.info(_("Train the model first: switching units off shows what a *trained* network relies on."))
         return
     if not layers:
-        st.info("This model has no hidden layer whose units could be switched off.")
+        st.info(_("This model has no hidden layer whose units could be switched off."))
         return
     switches = switches_for(model_key)
     names = {row.path: row.name(number) for number, row in enumerate(rows, start=1)}
     explain(
-        "Click a unit to switch it off: it then passes 0 to the next layer, whatever it computed; click it again "
-        "to switch it back on. Sections 1 to 3 above show the network with those units off (crossed out)."
+        _(
+            "Click a unit to switch it off: it then passes 0 to the next layer, whatever it computed; click it "
+            "again to switch it back on. Sections 1 to 3 above show the network with those units off (crossed out)."
+        )
     )
     paths = [layer.path for layer in layers]
     if st.session_state.get("inside.switch.layer") not in paths:  # an autoencoder's code first: its units matter most
         codes = [layer.path for layer in layers if layer.role == "code"]
         st.session_state["inside.switch.layer"] = (codes or paths)[0]
-    path = st.selectbox("Layer", paths, key="inside.switch.layer", format_func=names.get)
+    path = st.selectbox(_("Layer"), paths, key="inside.switch.layer", format_func=names.get)
     layer = layers[paths.index(path)]
     masks = ablation.masks_for(spec, switches.off)
     row = next(r for r in rows if r.path == path)
     grid_key = f"inside.switch.grid.{switches.version}"
     # a conv layer: one square per channel, lit by its mean over the image's positions
     values = row.values[0].reshape(-1, layer.units).mean(axis=0)
-    what = "a unit" if layer.positions == 1 else "a channel (each square: its mean over the image)"
+    if layer.positions == 1:
+        grid_title = _("{layer}: click a unit").format(layer=names[path])
+    else:
+        grid_title = _("{layer}: click a channel (each square: its mean over the image)").format(layer=names[path])
     st.plotly_chart(
-        switch_figures.switch_grid_figure(values, switches.off.get(path, ()), f"{names[path]}: click {what}"),
+        switch_figures.switch_grid_figure(values, switches.off.get(path, ()), grid_title),
         key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points", config=NO_TOOLBAR,
     )  # fmt: skip
     _unit_controls(layer.units, path, switches)
     summary = off_summary(spec, switches, names)
-    st.caption(f"Switched off: {summary}." if summary else "Every unit is on: this is the trained model unchanged.")
+    st.caption(
+        _("Switched off: {units}.").format(units=summary)
+        if summary
+        else _("Every unit is on: this is the trained model unchanged.")
+    )
     held_out = resources.held_out(dataset.name, dataset)
     _side_by_side(spec, variables, dataset, image, model_key, masks, held_out)
     _which_units_matter(spec, variables, dataset, model_key, path, names[path], held_out, switches)
@@ -121,18 +135,20 @@ def _unit_controls(units: int, path: str, switches: SwitchState) -> None:
     controls = st.columns([2, 2, 2], vertical_alignment="bottom")
     unit = int(
         controls[0].number_input(
-            "Unit", min_value=0, max_value=units - 1, step=1, key="inside.switch.unit",
-            help=f"Units of this layer are numbered 0 to {units - 1:,}, in reading order of the grid.",
+            _("Unit"), min_value=0, max_value=units - 1, step=1, key="inside.switch.unit",
+            help=_("Units of this layer are numbered 0 to {last:,}, in reading order of the grid.").format(
+                last=units - 1),
         )
     )  # fmt: skip
     is_off = unit in switches.off.get(path, ())
     controls[1].button(
-        f"Switch unit {unit} {'on' if is_off else 'off'}", key="inside.switch.toggle", on_click=_on_toggle,
+        (_("Switch unit {unit} on") if is_off else _("Switch unit {unit} off")).format(unit=unit),
+        key="inside.switch.toggle", on_click=_on_toggle,
         args=(path,), icon=":material/power_settings_new:",
     )  # fmt: skip
     controls[2].button(
-        "All on", key="inside.switch.all_on", on_click=switches.all_on, disabled=not switches.off,
-        icon=":material/restart_alt:", help="Switch every unit back on: the trained model exactly as it was.",
+        _("All on"), key="inside.switch.all_on", on_click=switches.all_on, disabled=not switches.off,
+        icon=":material/restart_alt:", help=_("Switch every unit back on: the trained model exactly as it was."),
     )  # fmt: skip
 
 
@@ -144,18 +160,20 @@ def _side_by_side(spec, variables, dataset, image, model_key, masks, held_out) -
     before = resources.unchanged_score(model_key, dataset.name, spec, variables, held_out)
     after = ablation.score(spec, variables, held_out, masks) if masks else before
     count = sum(int((m == 0).sum()) for m in masks.values())
-    shown = (("unchanged", {}, before), (f"with {count} unit{'s' if count != 1 else ''} off", masks, after))
+    off_words = ngettext("with {count} unit off", "with {count} units off", count).format(count=count)
+    shown = ((_("unchanged"), {}, before), (off_words, masks, after))
     for column, (label, chosen, value) in zip(st.columns(2), shown, strict=True):
         change = _change_words(metric, value - before) if chosen else None
         column.metric(
-            f"{metric.label.capitalize()}, {label}", metric.format(value), delta=change,
+            _("{score}, {model}").format(score=_(metric.label).capitalize(), model=label), metric.format(value),
+            delta=change,
             delta_color="normal" if metric.higher_is_better else "inverse",
         )  # fmt: skip
     explain(_score_words(metric, len(held_out.labels)))
     if masks and float(ablation.worse_by(spec, before, np.asarray([after]))[0]) == 0:
-        st.caption("No change at all on these images: the network does not need what is switched off.")
+        st.caption(_("No change at all on these images: the network does not need what is switched off."))
     inputs = inside.as_inputs(image)
-    for column, (label, chosen, _), key in zip(st.columns(2), shown, ("unchanged", "off"), strict=True):
+    for column, (label, chosen, _score), key in zip(st.columns(2), shown, ("unchanged", "off"), strict=True):
         with column:
             _answer(spec, variables, inputs, chosen, dataset, label, key)
     if not task_of(spec).score.higher_is_better:
@@ -164,22 +182,22 @@ def _side_by_side(spec, variables, dataset, image, model_key, masks, held_out) -
 
 def _change_words(metric, difference: float) -> str:
     if metric.higher_is_better:
-        return f"{difference * 100:+.1f} points"
+        return _("{change:+.1f} points").format(change=difference * 100)
     return f"{difference:+.4f}"
 
 
 def _score_words(metric, images: int) -> str:
     if metric.higher_is_better:
-        return (
-            f"Test accuracy: the share of {images:,} test images (never seen in training) whose class the network "
+        return _(
+            "Test accuracy: the share of {images:,} test images (never seen in training) whose class the network "
             "gets right, for the unchanged network and with the units switched off. The small number under it: "
             "how many percentage points that changed (red when it fell)."
-        )
-    return (
-        f"Reconstruction error: how far the rebuilt images are from the originals, the mean squared difference per "
-        f"pixel over {images:,} test images (0 would be perfect; lower is better). The small number under it: how "
+        ).format(images=images)
+    return _(
+        "Reconstruction error: how far the rebuilt images are from the originals, the mean squared difference per "
+        "pixel over {images:,} test images (0 would be perfect; lower is better). The small number under it: how "
         "much it changed (red when the rebuilt images got worse)."
-    )
+    ).format(images=images)
 
 
 def _answer(spec, variables, inputs, masks, dataset: Dataset, label: str, key: str) -> None:
@@ -187,13 +205,16 @@ def _answer(spec, variables, inputs, masks, dataset: Dataset, label: str, key: s
     output = ablation.switched_outputs(spec, variables, inputs, masks)
     if task_of(spec).score.higher_is_better:
         chances = inside.probabilities(output)[0]
-        st.markdown(f"Answer for the input, {label}: **{plain(dataset.class_names[int(np.argmax(chances))])}**")
+        answer = plain(dataset.class_names[int(np.argmax(chances))])
+        st.markdown(_("Answer for the input, {model}: **{answer}**").format(model=label, answer=answer))
         st.plotly_chart(
             figures.probability_figure(chances, dataset.class_names, height=height(200)),
             key=f"inside.switch.answer.{key}",
         )
     else:
-        st.markdown(f"The input rebuilt, {label}:")  # not a caption: an image is drawn as wide as its caption
+        st.markdown(
+            _("The input rebuilt, {model}:").format(model=label)
+        )  # not a caption: an image is drawn as wide as its caption
         st.image(tile(output, cols=1, scale=image_scale(4)), output_format="PNG")
 
 
@@ -203,22 +224,26 @@ def _reconstructions(spec, variables, held_out, masks) -> None:
     st.image(
         tile(np.concatenate([originals, *rebuilt]), cols=RECONSTRUCTIONS, scale=image_scale(2)),
         output_format="PNG",
-        caption="Test images (top row), rebuilt by the unchanged autoencoder (middle) and with the units off (bottom).",
+        caption=_(
+            "Test images (top row), rebuilt by the unchanged autoencoder (middle) and with the units off (bottom)."
+        ),
     )
 
 
 def _which_units_matter(spec, variables, dataset, model_key, path, name, held_out, switches: SwitchState) -> None:
     """Every unit of the layer switched off alone, ranked by how much worse the test score gets."""
-    st.markdown("#### Which units matter")
+    st.markdown(_("#### Which units matter"))
     explain(
-        f"Switch every unit of {name.split(' (')[0]} off, one at a time, and score the network each time: the units "
-        "whose loss hurts most are the ones it relies on. All of them are computed together in one go."
+        _(
+            "Switch every unit of {layer} off, one at a time, and score the network each time: the units "
+            "whose loss hurts most are the ones it relies on. All of them are computed together in one go."
+        ).format(layer=name.split(" (")[0])
     )
-    if st.button("Rank every unit of this layer", key="inside.switch.rank", icon=":material/leaderboard:"):
+    if st.button(_("Rank every unit of this layer"), key="inside.switch.rank", icon=":material/leaderboard:"):
         switches.shown.add(("rank", path))
     if ("rank", path) not in switches.shown:
         return
-    with st.spinner("Switching each unit off in turn..."):
+    with st.spinner(_("Switching each unit off in turn...")):
         ranking = resources.unit_ranking(model_key, dataset.name, path, spec, variables, held_out)
     metric = task_of(spec).score
     st.plotly_chart(
@@ -230,34 +255,45 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
     top = int(ranking.ranked()[0])
     drop = float(ranking.drops[top])
     lost = (
-        f"{drop * 100:.1f} points lower"
+        _("{change:.1f} points lower").format(change=drop * 100)
         if metric.higher_is_better
-        else f"{drop / max(ranking.baseline, 1e-12):.2%} larger"
+        else _("{change:.2%} larger").format(change=drop / max(ranking.baseline, 1e-12))
     )
     explain(
-        f"Each bar: how much worse the {metric.label} gets ({lost} for unit {top}) when only that unit is off, on "
-        f"{len(held_out.labels):,} test images. {harmless:,} of the {ranking.drops.size:,} units change nothing or "
-        "even help a little when switched off alone: the network spreads what it knows over many units."
+        _(
+            "Each bar: how much worse the {score} gets ({lost} for unit {unit}) when only that unit is off, on "
+            "{images:,} test images. {harmless:,} of the {units:,} units change nothing or even help a little when "
+            "switched off alone: the network spreads what it knows over many units."
+        ).format(
+            score=_(metric.label),
+            lost=lost,
+            unit=top,
+            images=len(held_out.labels),
+            harmless=harmless,
+            units=ranking.drops.size,
+        )
     )
     st.button(
-        f"Switch off unit {top}, the one that matters most", key="inside.switch.top", on_click=_on_switch_off,
-        args=(path, top), icon=":material/power_settings_new:",
+        _("Switch off unit {unit}, the one that matters most").format(unit=top), key="inside.switch.top",
+        on_click=_on_switch_off, args=(path, top), icon=":material/power_settings_new:",
     )  # fmt: skip
 
 
 def _pruning(spec, variables, dataset, model_key, path, name, held_out, switches: SwitchState) -> None:
     """The pruning curve: keeping the units with the largest outgoing weights against random ones."""
-    st.markdown("#### Pruning: keep only some units")
+    st.markdown(_("#### Pruning: keep only some units"))
     explain(
-        f"Keep k units of {name.split(' (')[0]} and switch all the others off, for k from all of them down to 1: "
-        "either the strongest k, the units with the largest outgoing weights (they push the next layer hardest), "
-        "or k units chosen at random (the mean of 4 draws). The line shows the test score left for each k."
+        _(
+            "Keep k units of {layer} and switch all the others off, for k from all of them down to 1: "
+            "either the strongest k, the units with the largest outgoing weights (they push the next layer hardest), "
+            "or k units chosen at random (the mean of 4 draws). The line shows the test score left for each k."
+        ).format(layer=name.split(" (")[0])
     )
-    if st.button("Draw the pruning curve", key="inside.switch.prune", icon=":material/content_cut:"):
+    if st.button(_("Draw the pruning curve"), key="inside.switch.prune", icon=":material/content_cut:"):
         switches.shown.add(("prune", path))
     if ("prune", path) not in switches.shown:
         return
-    with st.spinner("Scoring the network with fewer and fewer units..."):
+    with st.spinner(_("Scoring the network with fewer and fewer units...")):
         curve = resources.pruning_curve(model_key, dataset.name, path, spec, variables, held_out)
     metric = task_of(spec).score
     st.plotly_chart(

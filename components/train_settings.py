@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.i18n import N_, _
-from components.run_views import reason_text
+from components.i18n import N_, _, error_reason
 from components.state import AppState
 from components.training import start_training
 from components.ui import advanced
@@ -156,6 +155,6 @@ def settings_form(state: AppState, dataset: Dataset | None) -> None:
         )  # fmt: skip
         start_training(state, state.spec, fit_batch_size(state.config, dataset.num_train)[0], dataset)
     except CoreError as err:
-        st.error(_("Not started: {reason}").format(reason=plain(reason_text(err), 300)), icon=":material/warning:")
+        st.error(_("Not started: {reason}").format(reason=plain(error_reason(err), 300)), icon=":material/warning:")
         return
     st.rerun()

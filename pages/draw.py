@@ -10,13 +10,14 @@ from streamlit_drawable_canvas import st_canvas
 
 from components import figures, resources
 from components.frame import require_frame
+from components.i18n import _
 from components.images import BIG, tile
 from components.state import get_state
 from components.ui import extreme_values_notice, not_trained_yet
 from components.words import plain
 from core import canvas, predict
 from core.data import DIGIT_NAMES
-from core.data.dataset import drawing_subject
+from core.data.dataset import KNOWN_NOUNS, drawing_subject
 from core.errors import CoreError
 from core.spec import MLPSpec
 
@@ -34,21 +35,26 @@ try:
     known = resources.dataset(result.dataset if result is not None else state.dataset_name).class_names
 except CoreError:
     known = DIGIT_NAMES
-subject = drawing_subject(known)
-st.title(f":material/draw: Draw a {'digit' if subject == 'digit' else subject.split(' of one of')[0]}")
+if tuple(known) in KNOWN_NOUNS:  # "digit", "letter (capital or small)": words of the catalogue
+    noun = subject = _(drawing_subject(known))
+else:  # an image folder's classes: their names as typed
+    noun, subject = _("picture"), _("picture of one of: {names}").format(names=", ".join(known))
+st.title(":material/draw: " + _("Draw a {subject}").format(subject=noun))
 st.caption(
-    f"Draw one {plain(subject, 300)} with the mouse or a finger, as big as you like, anywhere on the square. "
-    "The page turns it into a 28x28 image the way MNIST's digits were made, then asks the model."
+    _(
+        "Draw one {subject} with the mouse or a finger, as big as you like, anywhere on the square. "
+        "The page turns it into a 28x28 image the way MNIST's digits were made, then asks the model."
+    ).format(subject=plain(subject, 300))
 )
 
 controls = st.columns([2, 3])
 pen = controls[0].slider(
-    "Pen width", min_value=8, max_value=40, value=22, step=2, key="draw.pen",
-    help="Thickness of the pen in canvas pixels. MNIST strokes end up 2 to 3 pixels wide in 28x28, "
-    "which is a pen of about 20 on this canvas for a digit drawn to fill most of the height.",
+    _("Pen width"), min_value=8, max_value=40, value=22, step=2, key="draw.pen",
+    help=_("Thickness of the pen in canvas pixels. MNIST strokes end up 2 to 3 pixels wide in 28x28, "
+           "which is a pen of about 20 on this canvas for a digit drawn to fill most of the height."),
 )  # fmt: skip
 controls[1].caption(
-    "The buttons above the canvas: undo, redo and the bin to start again (the pencil lets you move a stroke)."
+    _("The buttons above the canvas: undo, redo and the bin to start again (the pencil lets you move a stroke).")
 )
 
 drawing_column, seen_column, answer_column = st.columns([3, 2, 3])
@@ -66,42 +72,47 @@ except canvas.EmptyDrawingError:
 if prepared is not None:
     state.drawing, state.inside_source = prepared.image, "drawing"  # the Inside page opens with it
 with seen_column:
-    st.markdown("**As the model sees it**")
+    st.markdown(_("**As the model sees it**"))
     if prepared is None:
-        st.info("Draw something first: the canvas is empty.", icon=":material/draw:")
+        st.info(_("Draw something first: the canvas is empty."), icon=":material/draw:")
     else:
         st.image(tile(prepared.image[None], cols=1, scale=BIG), output_format="PNG")
         top, left, bottom, right = prepared.box
         st.caption(
-            f"Cropped to the ink ({right - left}x{bottom - top} pixels), shrunk by {prepared.scale:.2f} so the "
-            "longer side is 20 pixels, centred by its centre of mass in 28x28, white on black like MNIST."
+            _(
+                "Cropped to the ink ({width}x{height} pixels), shrunk by {scale:.2f} so the "
+                "longer side is 20 pixels, centred by its centre of mass in 28x28, white on black like MNIST."
+            ).format(width=right - left, height=bottom - top, scale=prepared.scale)
         )
 
 with answer_column:
     if result is None:
-        not_trained_yet(spec.describe(), "its answer would be a guess", "shows what it makes of your drawing")
+        not_trained_yet(spec.describe(), _("its answer would be a guess"), _("shows what it makes of your drawing"))
     elif prepared is None:
-        st.caption("The model's answer appears here once you draw.")
+        st.caption(_("The model's answer appears here once you draw."))
     elif isinstance(spec, MLPSpec):
         names = known
         probabilities = predict.predict_probabilities(spec, result.variables, prepared.image[None])[0]
         best = int(np.argmax(probabilities))
         st.metric(
-            "The model says", plain(names[best]), f"{probabilities[best]:.0%} sure", delta_color="off",
-            help="The class with the highest probability. The bars show how sure the model is of each class.",
+            _("The model says"), plain(names[best]), _("{share:.0%} sure").format(share=probabilities[best]),
+            delta_color="off",
+            help=_("The class with the highest probability. The bars show how sure the model is of each class."),
         )  # fmt: skip
         st.plotly_chart(figures.probability_figure(probabilities, names), key="draw.probabilities")
     else:
         rebuilt = predict.reconstruct(spec, result.variables, prepared.image[None])
         error = float(np.mean((rebuilt - prepared.image[None]) ** 2))
-        st.markdown("**What the autoencoder rebuilds**")
+        st.markdown(_("**What the autoencoder rebuilds**"))
         st.image(tile(rebuilt, cols=1, scale=BIG), output_format="PNG")
         st.metric(
-            "Reconstruction error", f"{error:.4f}",
-            help="Mean squared difference per pixel between your prepared picture and its rebuilt version "
-            "(0 = perfect). Something unlike the training images is rebuilt worse.",
+            _("Reconstruction error"), f"{error:.4f}",
+            help=_("Mean squared difference per pixel between your prepared picture and its rebuilt version "
+                   "(0 = perfect). Something unlike the training images is rebuilt worse."),
         )  # fmt: skip
         st.caption(
-            f"The drawing was squeezed into {spec.code_size} numbers and drawn again from them: the autoencoder "
-            "can only draw what resembles the images it learned from."
+            _(
+                "The drawing was squeezed into {size} numbers and drawn again from them: the autoencoder "
+                "can only draw what resembles the images it learned from."
+            ).format(size=spec.code_size)
         )

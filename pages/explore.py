@@ -12,6 +12,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import page, require_frame
+from components.i18n import _, error_text
 from components.images import BIG, tile
 from components.state import get_state
 from components.ui import extreme_values_notice, not_trained_yet
@@ -31,20 +32,22 @@ state = get_state()
 spec = state.spec
 result = state.trained_result()
 
-st.title(":material/explore: Explore the latent space")
+st.title(":material/explore: " + _("Explore the latent space"))
 if not isinstance(spec, AutoEncoderSpec):
     st.info(
-        f"This page needs an **autoencoder**: it draws images from codes. The model being edited is "
-        f"**{spec.describe()}**, a classifier. Choose *AutoEncoder* on the Build page, train it, then come back.",
+        _(
+            "This page needs an **autoencoder**: it draws images from codes. The model being edited is "
+            "**{model}**, a classifier. Choose *AutoEncoder* on the Build page, train it, then come back."
+        ).format(model=spec.describe()),
         icon=":material/explore:",
     )
-    st.page_link(page("pages/build.py"), label="Go to Build →", icon=":material/construction:")
+    st.page_link(page("pages/build.py"), label=_("Go to Build →"), icon=":material/construction:")
     st.stop()
 if result is None:
     not_trained_yet(
         spec.describe(),
-        "its decoder would only draw noise",
-        "lets you move through its codes and watch what it draws",
+        _("its decoder would only draw noise"),
+        _("lets you move through its codes and watch what it draws"),
     )
     st.stop()
 
@@ -57,13 +60,18 @@ try:
     axes = latent.latent_axes(codes)
     map_axes = latent.latent_axes(codes, max_unit_axes=2)
 except CoreError as err:
-    st.error(f"Cannot explore this model's codes: {plain(err, 300)}", icon=":material/error:")
+    st.error(
+        _("Cannot explore this model's codes: {reason}").format(reason=plain(error_text(err), 300)),
+        icon=":material/error:",
+    )
     st.stop()
 names = dataset.class_names
 st.caption(
-    f"Run {run.run_id}: every image is squeezed into a code of **{spec.code_size} numbers**, and the decoder "
-    f"draws an image back from any code, even one that no image has. Codes of the {dataset.num_test:,} test "
-    f"images of {dataset_title(dataset.name)} show where each class lives."
+    _(
+        "Run {run}: every image is squeezed into a code of **{size} numbers**, and the decoder "
+        "draws an image back from any code, even one that no image has. Codes of the {count:,} test "
+        "images of {data} show where each class lives."
+    ).format(run=run.run_id, size=spec.code_size, count=dataset.num_test, data=dataset_title(dataset.name))
 )
 
 
@@ -73,8 +81,12 @@ choices = [
 ]
 
 
-def describe_choice(i: int) -> str:
-    return option_text(f"a {names[dataset.test_labels[i]]} (test image #{i})", 120)
+#: each choice in words, made while the script runs (a widget may call its format_func after the run)
+choice_words = {
+    i: option_text(_("a {name} (test image #{number})").format(name=names[dataset.test_labels[i]], number=i), 120)
+    for i in choices
+}
+describe_choice = choice_words.__getitem__
 
 
 def decoded_picture(spec: ModelSpec, params, code: np.ndarray) -> np.ndarray:
@@ -88,17 +100,19 @@ def code_sliders(spec: ModelSpec, params, axes: LatentAxes, coordinates: np.ndar
     low, high = latent.slider_ranges(coordinates)
     start = np.clip(np.median(coordinates, axis=0), low, high)
     if axes.principal:
-        help_text = (
+        help_text = _(
             "Moves the code along one of the two directions in which the test images' codes differ most, "
             "starting from the average code. The other directions stay at their average."
         )
         st.caption(
-            f"The code has {axes.code_size} numbers, too many for a slider each: these two sliders move "
-            f"along its two main directions, which hold {sum(axes.variance_share):.0%} of the spread."
+            _(
+                "The code has {size} numbers, too many for a slider each: these two sliders move "
+                "along its two main directions, which hold {share:.0%} of the spread."
+            ).format(size=axes.code_size, share=sum(axes.variance_share))
         )
     else:
-        help_text = "One number of the code. The range covers where almost all test images' codes lie, a bit wider."
-        st.caption("One slider per number of the code. The ends cover where almost all test images' codes lie.")
+        help_text = _("One number of the code. The range covers where almost all test images' codes lie, a bit wider.")
+        st.caption(_("One slider per number of the code. The ends cover where almost all test images' codes lie."))
     left, right = st.columns([3, 2])
     values = []
     with left:
@@ -110,19 +124,19 @@ def code_sliders(spec: ModelSpec, params, axes: LatentAxes, coordinates: np.ndar
             )  # fmt: skip
             values.append(value)
     code = axes.codes_at(values)
-    right.image(decoded_picture(spec, params, code), output_format="PNG", caption="What the decoder draws here")
-    left.caption("Code: " + ", ".join(f"{v:.2f}" for v in code[0]))
+    right.image(decoded_picture(spec, params, code), output_format="PNG", caption=_("What the decoder draws here"))
+    left.caption(_("Code: {values}").format(values=", ".join(f"{v:.2f}" for v in code[0])))
 
 
-st.markdown("### Move through the code")
+st.markdown(_("### Move through the code"))
 code_sliders(spec, result.variables, axes, axes.coordinates(codes), run.run_id)
 
 # ----- the map ------------------------------------------------------------------------------
-st.markdown("### Pick a point on the map")
+st.markdown(_("### Pick a point on the map"))
 points = map_axes.coordinates(codes)
 if map_axes.count == 1:
     points = np.column_stack([points, np.zeros(len(points), np.float32)])
-    titles = (map_axes.names()[0], "(nothing: the code has 1 number)")
+    titles = (map_axes.names()[0], _("(nothing: the code has 1 number)"))
 else:
     titles = tuple(map_axes.names())
 map_column, pick_column = st.columns([3, 2])
@@ -132,9 +146,14 @@ with map_column:
         key="explore.map", on_select="rerun", selection_mode="points",
     )  # fmt: skip
     st.caption(
-        "Each dot is a test image at its code"
-        + (" (seen along the two main directions)." if map_axes.principal else ".")
-        + " Click a dot to decode that point; double-click empty space to clear."
+        _(
+            "Each dot is a test image at its code (seen along the two main directions). Click a dot to decode that "
+            "point; double-click empty space to clear."
+        )
+        if map_axes.principal
+        else _(
+            "Each dot is a test image at its code. Click a dot to decode that point; double-click empty space to clear."
+        )
     )
 clicked = (event or {}).get("selection", {}).get("points", [])
 with pick_column:
@@ -145,40 +164,44 @@ with pick_column:
         map_point = [point["x"], point["y"]][: map_axes.count]
     else:
         index = st.selectbox(
-            "Or choose a test image", choices, format_func=describe_choice, key="explore.pick",
-            help="With no dot clicked on the map, this test image's point is decoded.",
+            _("Or choose a test image"), choices, format_func=describe_choice, key="explore.pick",
+            help=_("With no dot clicked on the map, this test image's point is decoded."),
         )  # fmt: skip
         map_point = points[index][: map_axes.count]
     from_point = predict.decode(spec, result.variables, map_axes.codes_at(map_point))
     shown = [dataset.test_images[[index]].astype(np.float32) / 255.0, from_point]
-    labels = ["the test image", "decoded from the map point"]
+    labels = [_("the test image"), _("decoded from the map point")]
     if map_axes.principal:
         shown.insert(1, predict.decode(spec, result.variables, codes[[index]]))
-        labels.insert(1, "decoded from its full code")
+        labels.insert(1, _("decoded from its full code"))
     st.image(tile(np.concatenate(shown), cols=len(shown), scale=5), output_format="PNG")
     st.caption(
-        f"Test image #{index}, {plain(one_of_class(names, dataset.test_labels[index]))}: " + " · ".join(labels) + "."
+        _("Test image #{number}, {label}: {images}.").format(
+            number=index, label=plain(one_of_class(names, dataset.test_labels[index])), images=" · ".join(labels)
+        )
     )
     if map_axes.principal:
         st.caption(
-            "The map shows only 2 of the code's numbers' directions: decoding the map point keeps the other "
-            "directions at their average, so it looks like a blurrier, more typical version of the image."
+            _(
+                "The map shows only 2 of the code's numbers' directions: decoding the map point keeps the other "
+                "directions at their average, so it looks like a blurrier, more typical version of the image."
+            )
         )
 
 # ----- interpolation ------------------------------------------------------------------------
-st.markdown("### Walk from one image to another")
+st.markdown(_("### Walk from one image to another"))
 walk = st.columns([2, 2, 3])
 first = walk[0].selectbox(
-    "From", choices, index=0, format_func=describe_choice, key="explore.walk_from",
-    help="The test image the walk starts at.",
+    _("From"), choices, index=0, format_func=describe_choice, key="explore.walk_from",
+    help=_("The test image the walk starts at."),
 )  # fmt: skip
 last = walk[1].selectbox(
-    "To", choices, index=min(len(choices) - 1, CHOICES_PER_CLASS), format_func=describe_choice,
-    key="explore.walk_to", help="The test image the walk ends at.",
+    _("To"), choices, index=min(len(choices) - 1, CHOICES_PER_CLASS), format_func=describe_choice,
+    key="explore.walk_to", help=_("The test image the walk ends at."),
 )  # fmt: skip
 steps = walk[2].slider(
-    "Steps", min_value=3, max_value=16, value=10, key="explore.walk_steps",
-    help="How many images to decode along the straight line between the two codes, both ends included.",
+    _("Steps"), min_value=3, max_value=16, value=10, key="explore.walk_steps",
+    help=_("How many images to decode along the straight line between the two codes, both ends included."),
 )  # fmt: skip
 path = latent.interpolate(codes[first], codes[last], steps)
 strip = np.concatenate(
@@ -190,7 +213,9 @@ strip = np.concatenate(
 )
 st.image(tile(strip, cols=len(strip), scale=3), output_format="PNG")
 st.caption(
-    f"First and last: the two test images. Between them: {steps} images decoded from codes evenly spaced on the "
-    "straight line from the first image's code to the second's. A smooth change means the decoder has learned "
-    "a continuous space; a sudden jump means the line crosses a gap between the kinds of images."
+    _(
+        "First and last: the two test images. Between them: {steps} images decoded from codes evenly spaced on the "
+        "straight line from the first image's code to the second's. A smooth change means the decoder has learned "
+        "a continuous space; a sudden jump means the line crosses a gap between the kinds of images."
+    ).format(steps=steps)
 )

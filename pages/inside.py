@@ -6,11 +6,15 @@ diagram shows its incoming weights and the test images that light it up most.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from components import conv_views, figures, inside_figures, resources, switch_figures, switches
 from components.frame import page, require_frame
+from components.i18n import N_, _, language, ngettext
 from components.images import tile
 from components.inside_figures import DiagramLayer
 from components.state import get_state
@@ -26,7 +30,13 @@ require_frame()
 
 DIAGRAM_WEIGHTS = 200  # lines drawn between two layers
 MOST_ACTIVE = 12
-SOURCES = {"test": "A test image", "drawing": "Your drawing from the Draw page"}
+SOURCES = {"test": N_("A test image"), "drawing": N_("Your drawing from the Draw page")}
+#: the two models the page can show side by side, in words (their keys name the charts)
+MODEL_WORDS = {"trained": N_("trained"), "untrained": N_("untrained")}
+ANSWER_WORDS = {"trained": N_("**The trained model's answer: {answer}**"),
+                "untrained": N_("**The untrained model's answer: {answer}**")}  # fmt: skip
+REBUILT_WORDS = {"trained": N_("**What the trained autoencoder rebuilds**"),
+                 "untrained": N_("**What the untrained autoencoder rebuilds**")}  # fmt: skip
 ANY_CLASS = -1
 
 state = get_state()
@@ -34,10 +44,12 @@ spec = state.spec
 run = state.trained_run()
 result = run.result if run is not None else None
 
-st.title(":material/neurology: Inside the network")
+st.title(":material/neurology: " + _("Inside the network"))
 st.caption(
-    f"What each unit (one number a layer computes) of **{spec.describe()}** does with one image: every layer's "
-    "units coloured by their value, the network as a diagram of its strongest weights, and what a unit looks for."
+    _(
+        "What each unit (one number a layer computes) of **{model}** does with one image: every layer's "
+        "units coloured by their value, the network as a diagram of its strongest weights, and what a unit looks for."
+    ).format(model=spec.describe())
 )
 
 try:
@@ -50,11 +62,13 @@ untrained = models.init_variables(spec)
 variables = result.variables if result is not None else untrained
 if result is None:
     st.info(
-        f"**{spec.describe()}** has not been trained yet: these are the values of its random starting weights. "
-        "Train it to see the units learn to respond to shapes.",
+        _(
+            "**{model}** has not been trained yet: these are the values of its random starting weights. "
+            "Train it to see the units learn to respond to shapes."
+        ).format(model=spec.describe()),
         icon=":material/school:",
     )
-    st.page_link(page("pages/train.py"), label="Go to Train →", icon=":material/show_chart:")
+    st.page_link(page("pages/train.py"), label=_("Go to Train →"), icon=":material/show_chart:")
 else:
     extreme_values_notice(result.params)
 model_key = ("run", run.cache_id) if result is not None else ("untrained", spec)
@@ -72,32 +86,37 @@ def another_image() -> None:
     state.inside_image = int(np.random.default_rng().choice(pool))
 
 
-st.markdown("### 1. Pick an input")
+st.markdown(_("### 1. Pick an input"))
 # what the visitor chose last: a digit just drawn, or an image opened from Results
 st.session_state.setdefault("inside.source", state.inside_source)
 choice = st.radio(
-    "Look inside with", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="inside.source",
-    help="A test image the model never trained on, or the picture you drew on the Draw page.",
+    _("Look inside with"), list(SOURCES), format_func={key: _(text) for key, text in SOURCES.items()}.__getitem__,
+    horizontal=True,
+    key="inside.source", help=_("A test image the model never trained on, or the picture you drew on the Draw page."),
 )  # fmt: skip
 
 
 state.inside_source = choice
 if choice == "drawing" and state.drawing is None:
-    st.info("Nothing drawn yet: draw a picture on the Draw page, then come back.", icon=":material/draw:")
-    st.page_link(page("pages/draw.py"), label="Go to Draw →", icon=":material/draw:")
+    st.info(_("Nothing drawn yet: draw a picture on the Draw page, then come back."), icon=":material/draw:")
+    st.page_link(page("pages/draw.py"), label=_("Go to Draw →"), icon=":material/draw:")
     st.stop()
 if choice == "test":
     if state.inside_image is None or not 0 <= state.inside_image < dataset.num_test:
         state.inside_image = 0
     pick = st.columns([2, 2, 3], vertical_alignment="bottom")
     pick[0].selectbox(
-        "Class", [ANY_CLASS, *range(len(names))], key="inside.class", on_change=another_image,
-        format_func=lambda c: "any class" if c == ANY_CLASS else option_text(names[c]),
-        help="Browse the test images of one class.",
+        _("Class"), [ANY_CLASS, *range(len(names))], key="inside.class", on_change=another_image,
+        format_func={ANY_CLASS: _("any class"), **{c: option_text(name) for c, name in enumerate(names)}}.__getitem__,
+        help=_("Browse the test images of one class."),
     )  # fmt: skip
-    pick[1].button("Another image", icon=":material/casino:", key="inside.another", on_click=another_image)
+    pick[1].button(_("Another image"), icon=":material/casino:", key="inside.another", on_click=another_image)
     label = plain(one_of_class(names, dataset.test_labels[state.inside_image]))
-    pick[2].caption(f"Test image #{state.inside_image:,} of {dataset.num_test:,}: {label}.")
+    pick[2].caption(
+        _("Test image #{number:,} of {count:,}: {label}.").format(
+            number=state.inside_image, count=dataset.num_test, label=label
+        )
+    )
     image = dataset.test_images[state.inside_image].astype(np.float32) / 255.0
 else:
     image = np.asarray(state.drawing, np.float32)
@@ -106,12 +125,18 @@ rows, output = inside.layer_outputs(spec, variables, image, masks)
 if masks:
     count = sum(len(units) for units in switched_off.values())
     st.caption(
-        f":material/power_settings_new: {count} unit{'s' if count > 1 else ''} switched off (section 5): the answer, "
-        "every layer and the diagram below are those of the network without them (crossed out)."
+        ":material/power_settings_new: "
+        + ngettext(
+            "{count} unit switched off (section 5): the answer, every layer and the diagram below are those of "
+            "the network without it (crossed out).",
+            "{count} units switched off (section 5): the answer, every layer and the diagram below are those of "
+            "the network without them (crossed out).",
+            count,
+        ).format(count=count)
     )
 compare = st.toggle(
-    "Side by side with the untrained model", key="inside.compare", disabled=result is None,
-    help="The same image through the same layers with the random weights training started from.",
+    _("Side by side with the untrained model"), key="inside.compare", disabled=result is None,
+    help=_("The same image through the same layers with the random weights training started from."),
 )  # fmt: skip
 if compare and result is not None:
     start_rows, start_output = inside.layer_outputs(spec, untrained, image)
@@ -120,26 +145,30 @@ else:
     models_shown = [("trained" if result is not None else "untrained", rows, output)]
 
 seen = st.columns([1, *([2] * len(models_shown))])
-seen[0].image(tile(image[None], cols=1, scale=image_scale(5)), output_format="PNG", caption="The input, 28x28 pixels")
-for column, (label, _, out) in zip(seen[1:], models_shown, strict=True):
+seen[0].image(
+    tile(image[None], cols=1, scale=image_scale(5)), output_format="PNG", caption=_("The input, 28x28 pixels")
+)
+for column, (label, _rows, out) in zip(seen[1:], models_shown, strict=True):
     with column:
         if isinstance(spec, MLPSpec):
             chances = inside.probabilities(out)[0]
-            st.markdown(f"**The {label} model's answer: {plain(names[int(np.argmax(chances))])}**")
+            st.markdown(_(ANSWER_WORDS[label]).format(answer=plain(names[int(np.argmax(chances))])))
             st.plotly_chart(
                 figures.probability_figure(chances, names, height=height(220)), key=f"inside.answer.{label}"
             )
         else:
-            st.markdown(f"**What the {label} autoencoder rebuilds**")
+            st.markdown(_(REBUILT_WORDS[label]))
             st.image(tile(out, cols=1, scale=image_scale(5)), output_format="PNG")
 
 # ----- every layer ------------------------------------------------------------------------------
-st.markdown("### 2. Every layer's output")
+st.markdown(_("### 2. Every layer's output"))
 explain(
-    "One square per unit, in reading order (unit 0 top left). Hover a square for its number and value. "
-    "Dark blue: a unit that responds strongly to this image; white: a unit that stays silent (ReLU gives 0). "
-    "Layers whose values can be negative (the output scores, a code) go from red (negative) through white (0) "
-    "to blue (positive)."
+    _(
+        "One square per unit, in reading order (unit 0 top left). Hover a square for its number and value. "
+        "Dark blue: a unit that responds strongly to this image; white: a unit that stays silent (ReLU gives 0). "
+        "Layers whose values can be negative (the output scores, a code) go from red (negative) through white (0) "
+        "to blue (positive)."
+    )
 )
 for number, row in enumerate(rows, start=1):
     if (maps_shape := inside.image_shape(spec, row.path)) is not None:
@@ -147,11 +176,11 @@ for number, row in enumerate(rows, start=1):
         continue
     title = row.name(number)
     if row.role == "code":
-        title += f": the {row.units:,} numbers the image is squeezed into"
+        title = _("{layer}: the {units:,} numbers the image is squeezed into").format(layer=title, units=row.units)
     columns = st.columns(len(models_shown))
-    for column, (label, layer_rows, _) in zip(columns, models_shown, strict=True):
-        shown_title = title + (f" · {label}" if len(models_shown) > 1 else "")
-        grid_rows, _ = inside.grid_shape(row.units)
+    for column, (label, layer_rows, _output) in zip(columns, models_shown, strict=True):
+        shown_title = title + (f" · {_(MODEL_WORDS[label])}" if len(models_shown) > 1 else "")
+        grid_rows, _cols = inside.grid_shape(row.units)
         grid = inside_figures.unit_grid_figure(
             layer_rows[number - 1].values[0], shown_title, height=height(60 + 14 * min(grid_rows, 20))
         )
@@ -162,18 +191,36 @@ for number, row in enumerate(rows, start=1):
 conv_views.channel_section(spec, variables, rows, dataset, model_key)
 
 # ----- the diagram ------------------------------------------------------------------------------
-st.markdown("### 3. The network as a diagram")
+st.markdown(_("### 3. The network as a diagram"))
 dense = [row for row in rows if row.path in {layer.path for layer in models.dense_layers(spec)}]
 kernels = [inside.kernel_of(variables, row.path) for row in dense]
 if kernels[0].shape[0] != image.size:  # a conv model: its first Dense layer takes the last image's values
-    st.caption("The diagram draws the Dense layers of a model that starts with one: this one starts with "
-               "convolutions, whose channels are shown above.")  # fmt: skip
+    st.caption(_("The diagram draws the Dense layers of a model that starts with one: this one starts with "
+                 "convolutions, whose channels are shown above."))  # fmt: skip
     switches.switch_section(spec, variables, dataset, image, model_key if result is not None else None, rows)
     st.stop()
-layers = [DiagramLayer("input", image.ravel())] + [
+layers = [DiagramLayer(_("input"), image.ravel())] + [
     DiagramLayer(row.name(number).split(" (")[0], row.values[0]) for number, row in enumerate(dense, start=1)
 ]
-links = [inside.strongest_connections(kernel, DIAGRAM_WEIGHTS) for kernel in kernels]
+
+
+def network_diagram(tall: int) -> go.Figure:
+    """The diagram with its switched-off units crossed out, made once per model, input and switches: a
+    rerun (a click below, a visitor coming back) reuses it, where finding the strongest of 400,000 weights
+    and building the figure cost a fifth of the page's run."""
+    off = tuple(tuple(sorted(switched_off.get(row.path, ()))) for row in dense)
+    values = hashlib.blake2b(b"".join(np.asarray(layer.values, np.float32).tobytes() for layer in layers)).digest()
+    names = tuple(layer.name for layer in layers)
+
+    def draw() -> go.Figure:
+        links = [inside.strongest_connections(kernel, DIAGRAM_WEIGHTS) for kernel in kernels]
+        figure = inside_figures.network_figure(layers, links, height=tall)
+        for column, units in enumerate(off, start=1):
+            switch_figures.mark_diagram(figure, column, units)
+        return figure
+
+    return resources.drawn(("inside.diagram", model_key, values, names, off, tall, language()), draw)
+
 
 clicked = st.session_state.get("inside.diagram")
 points = clicked.selection.points if clicked else []
@@ -183,60 +230,62 @@ if picked is not None and st.session_state.get("inside.last_click") != picked:
     st.session_state["inside.last_click"] = picked
     if picked[0] > 0:  # not a pixel of the input
         st.session_state["inside.unit_layer"], st.session_state["inside.unit"] = picked
-network = inside_figures.network_figure(layers, links, height=height(560))
-for column, row in enumerate(dense, start=1):
-    switch_figures.mark_diagram(network, column, switched_off.get(row.path, ()))
-st.plotly_chart(network, key="inside.diagram", on_select="rerun", selection_mode="points")
+st.plotly_chart(network_diagram(height(560)), key="inside.diagram", on_select="rerun", selection_mode="points")
 explain(
-    "Columns: the input's 784 pixels, then each layer's units, lit by their value for this image. Lines: the "
-    f"{DIAGRAM_WEIGHTS} strongest weights between two layers, blue when positive (the unit on the right is pushed "
-    "up), red when negative, thicker when larger. Click a unit to see what it looks for."
+    _(
+        "Columns: the input's 784 pixels, then each layer's units, lit by their value for this image. Lines: the "
+        "{count} strongest weights between two layers, blue when positive (the unit on the right is pushed "
+        "up), red when negative, thicker when larger. Click a unit to see what it looks for."
+    ).format(count=DIAGRAM_WEIGHTS)
 )
 
 # ----- one unit ---------------------------------------------------------------------------------
-st.markdown("### 4. One unit")
+st.markdown(_("### 4. One unit"))
 chosen = st.columns([2, 1])
 # widgets forget their value when another page is shown: coming back keeps the visitor's layer and unit
 st.session_state.setdefault("inside.unit_layer", min(state.inside_unit_layer, len(dense)))
 st.session_state.setdefault("inside.unit", state.inside_unit)
 layer_number = chosen[0].selectbox(
-    "Layer", range(1, len(dense) + 1), key="inside.unit_layer", format_func=lambda n: dense[n - 1].name(n),
-    help="Or click a unit in the diagram.",
+    _("Layer"), range(1, len(dense) + 1), key="inside.unit_layer", format_func=lambda n: dense[n - 1].name(n),
+    help=_("Or click a unit in the diagram."),
 )  # fmt: skip
 row = dense[layer_number - 1]
 if st.session_state.get("inside.unit", 0) >= row.units:
     st.session_state["inside.unit"] = 0
 unit = int(
     chosen[1].number_input(
-        "Unit",
+        _("Unit"),
         min_value=0,
         max_value=row.units - 1,
         step=1,
         key="inside.unit",
-        help=f"Units of this layer are numbered 0 to {row.units - 1:,}.",
+        help=_("Units of this layer are numbered 0 to {last:,}.").format(last=row.units - 1),
     )
 )
 state.inside_unit_layer, state.inside_unit = layer_number, unit
 incoming = kernels[layer_number - 1][:, unit]
 value = float(row.values[0, unit])
-said = f"{value:.2f} for this image" if np.isfinite(value) else "not a number (the training diverged)"
-st.markdown(f"**{row.name(layer_number)}, unit {unit}:** {said}")
+if np.isfinite(value):
+    said = _("**{layer}, unit {unit}:** {value:.2f} for this image")
+else:
+    said = _("**{layer}, unit {unit}:** not a number (the training diverged)")
+st.markdown(said.format(layer=row.name(layer_number), unit=unit, value=value))
 weights_column, images_column = st.columns(2)
 with weights_column:
     if layer_number == 1:
         figure = inside_figures.image_figure(
-            incoming.reshape(spec.input_shape[:2]), "Its incoming weights, one per pixel", height=height(320)
+            incoming.reshape(spec.input_shape[:2]), _("Its incoming weights, one per pixel"), height=height(320)
         )
-        words = (
+        words = _(
             "Blue pixels push this unit up when they are inked, red ones push it down: the blue shape is what "
             "the unit looks for."
         )
     else:
         figure = inside_figures.unit_grid_figure(
-            incoming, f"Its {incoming.size:,} incoming weights, one per unit of the layer before",
-            height=height(320), what="weight from unit",
+            incoming, _("Its {count:,} incoming weights, one per unit of the layer before").format(count=incoming.size),
+            height=height(320), what=_("weight from unit"),
         )  # fmt: skip
-        words = "Blue: units of the layer before that push this unit up; red: those that push it down."
+        words = _("Blue: units of the layer before that push this unit up; red: those that push it down.")
     st.plotly_chart(figure, key="inside.incoming")
     explain(words)
 with images_column:
@@ -245,14 +294,18 @@ with images_column:
     if len(top):
         st.image(
             tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",
-            caption=f"The {len(top)} test images (of the first {len(activations):,}) that light it up most",
+            caption=_("The {count} test images (of the first {first:,}) that light it up most").format(
+                count=len(top), first=len(activations)
+            ),
         )  # fmt: skip
-        st.caption("Values: " + ", ".join(f"{activations[i, unit]:.2f}" for i in top))
+        st.caption(_("Values: {values}").format(values=", ".join(f"{activations[i, unit]:.2f}" for i in top)))
     else:
         value_words = f"{float(activations[0, unit]):.2f}"
         st.info(
-            f"No test image lights this unit up: it gives {value_words} for each of the first "
-            f"{len(activations):,}, so it never fires on them (a 'dead' unit).",
+            _(
+                "No test image lights this unit up: it gives {value} for each of the first "
+                "{count:,}, so it never fires on them (a 'dead' unit)."
+            ).format(value=value_words, count=len(activations)),
             icon=":material/power_off:",
         )
 

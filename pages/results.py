@@ -142,8 +142,9 @@ else:
     st.markdown("**" + _("Random test images and the model's answers") + "**")
     # each image carries its own answer: rows of 6 are wide enough for "T-shirt/top (97%)" on one line,
     # and on a phone the columns stack as image, answer, image, answer... instead of a strip and a list
+    answers = st.container(key="results-answers")  # a grid of three on a phone (components.ui)
     for start in range(0, len(shown), PER_ROW):
-        cols = st.columns(PER_ROW)
+        cols = answers.columns(PER_ROW)
         for col, index in zip(cols, shown[start : start + PER_ROW], strict=False):
             mark = ":green[:material/check:]" if right[index] else ":red[:material/close:]"
             col.image(tile(dataset.test_images[index][None], cols=1, scale=image_scale(3)), output_format="PNG")
