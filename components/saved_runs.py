@@ -62,7 +62,7 @@ def chosen_run_actions(state: AppState) -> None:
     cols = st.columns([3, 1.3, 1.3, 1.6], vertical_alignment="bottom")
     chosen = cols[0].selectbox(
         _("Model used on the other pages"), ids, index=default, key="train.selected",
-        format_func=run_names(state, ids).get,
+        format_func=run_names(state, ids).__getitem__,
         help=_("The Variables and Results pages show this run's trained model"),
     )  # fmt: skip
     run = state.run(chosen)
