@@ -134,8 +134,9 @@ def saved_score(value: float | None, pattern: str, missing: str) -> str:
 def saved_runs_section(state: AppState) -> None:
     saved = store.list_runs()
     where = plain(folder_words(store.runs_dir(), _("the runs folder")), 200)
-    label = _("Saved runs on this computer ({count}) in {folder}").format(count=len(saved), folder=where)
-    with st.expander(label, key="train.saved_list"):
+    # the folder inside, not in the title: a path is not words of the visitor's language, and it wraps on a phone
+    with st.expander(_("Saved runs on this computer ({count})").format(count=len(saved)), key="train.saved_list"):
+        st.caption(_("Saved in {folder}.").format(folder=where))
         if not saved:
             st.caption(
                 _(
