@@ -14,6 +14,7 @@ import streamlit as st
 
 from components.i18n import N_, _, error_reason
 from components.state import AppState, get_state
+from components.words import activation_name
 from core.conv_layers import MAX_CHANNELS, MAX_KERNEL, Conv
 from core.errors import SpecError
 from core.layer_items import layers_text, parse_layers
@@ -41,15 +42,6 @@ RATE_HELP = N_(
     "the others are scaled up so the sum stays the same on average. When evaluating, nothing is dropped."
 )
 NEW_LAYER_WORDS = {name: kind.title for name, kind in LAYER_KINDS.items()}
-
-
-#: activation names that are also words, shown in the visitor's language (the others are names: relu, tanh)
-ACTIVATION_WORDS = {"linear": N_("linear")}
-
-
-def activation_name(name: str) -> str:
-    """An activation as a page shows it: its name, or a word for "linear" (no activation)."""
-    return _(ACTIVATION_WORDS[name]) if name in ACTIVATION_WORDS else name
 
 
 def activation_names() -> Callable[[str], str]:

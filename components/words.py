@@ -57,6 +57,15 @@ def figure_text(text: object, limit: int = 40) -> str:
     return html.escape(_one_line(text, limit))
 
 
+#: activation names that are also words, shown in the visitor's language (the others are names: relu, tanh)
+ACTIVATION_WORDS = {"linear": N_("linear")}
+
+
+def activation_name(name: str) -> str:
+    """An activation as a page or chart shows it: its name, or a word for "linear" (no activation)."""
+    return _(ACTIVATION_WORDS[name]) if name in ACTIVATION_WORDS else name
+
+
 ORDINALS = (
     N_("first"), N_("second"), N_("third"), N_("fourth"), N_("fifth"),
     N_("sixth"), N_("seventh"), N_("eighth"), N_("ninth"), N_("tenth"),

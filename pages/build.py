@@ -8,10 +8,10 @@ from components import conv_figures, figures, resources
 from components.build_views import conv_view, next_steps
 from components.frame import require_frame
 from components.i18n import N_, _, language
-from components.layer_editor import activation_name, layer_editor, text_editor
+from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
 from components.ui import advanced, explain, height
-from components.words import count_words
+from components.words import activation_name, count_words
 from core import models
 from core.costs import human_bytes, model_costs
 from core.presets import PRESETS
