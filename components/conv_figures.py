@@ -9,12 +9,23 @@ import numpy as np
 import plotly.graph_objects as go
 
 from components.figures import ROLE_COLOURS
+from components.i18n import N_, _
 from components.inside_figures import colour_scale, grid_layout
 from core import models
 from core.layers import shape_text
 from core.spec import ModelSpec
 
 IMAGE_COLOUR = "#72b7b2"  # a layer whose output is still an image (height x width x channels)
+#: a layer's role as the diagram names it (a hidden layer is named by its kind instead)
+ROLE_WORDS = {
+    "input": N_("input"),
+    "code": N_("code"),
+    "output": N_("output"),
+    "reconstruction": N_("reconstruction"),
+    "image": N_("image"),
+}
+#: what one small map of ``maps_figure`` is, for its hover text
+MAP_WORDS = {"channel": N_("channel"), "filter": N_("filter"), "input channel": N_("input channel")}
 
 
 def uses_images(spec: ModelSpec) -> bool:
@@ -25,16 +36,19 @@ def uses_images(spec: ModelSpec) -> bool:
 def shape_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
     """Every layer the model applies, with the shape of its output for one image (``28x28x32``): bar heights
     are the number of values on a log scale (28x28x32 = 25,088 values and 10 scores in one picture)."""
-    names, sizes, colours, texts, hovers = ["input"], [784], [ROLE_COLOURS["input"]], ["28x28x1"], ["input: 28x28x1"]
+    names, sizes, colours, texts = [_("input")], [784], [ROLE_COLOURS["input"]], ["28x28x1"]
+    hovers = [_("input: {shape}").format(shape="28x28x1")]
     for path, placed in zip(models.layer_paths(spec), spec.layer_shapes(), strict=True):
         out = placed.output_shape
-        names.append(placed.layer.short() if placed.role == "hidden" else placed.role)
+        names.append(_(ROLE_WORDS[placed.role]) if placed.role in ROLE_WORDS else placed.layer.short())
         sizes.append(math.prod(out))
         colours.append(IMAGE_COLOUR if len(out) == 3 else ROLE_COLOURS.get(placed.role, ROLE_COLOURS["hidden"]))
         texts.append(shape_text(out))
         hovers.append(
-            f"{path or placed.layer.title}: {placed.describe()}<br>{math.prod(out):,} values, "
-            f"{placed.parameters:,} parameters"
+            f"{path or placed.layer.title}: {placed.describe()}<br>"
+            + _("{values:,} values, {parameters:,} parameters").format(
+                values=math.prod(out), parameters=placed.parameters
+            )
         )
     fig = go.Figure(
         go.Bar(
@@ -50,7 +64,7 @@ def shape_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
         )
     )
     fig.update_xaxes(tickvals=list(range(len(sizes))), ticktext=names, tickangle=-45 if len(sizes) > 7 else 0)
-    fig.update_yaxes(type="log", title="values (log scale)", range=[0, math.log10(max(sizes)) + 0.5])
+    fig.update_yaxes(type="log", title=_("values (log scale)"), range=[0, math.log10(max(sizes)) + 0.5])
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False, bargap=0.3)
     return fig
 
@@ -72,7 +86,8 @@ def maps_figure(maps: np.ndarray, title: str, height: int, what: str = "channel"
     scale = colour_scale(maps)
     heat = go.Heatmap(
         z=grid, customdata=numbers, colorscale=scale["colorscale"], zmin=scale["cmin"], zmax=scale["cmax"],
-        hovertemplate=f"{what} %{{customdata}}, row %{{y}}, column %{{x}}: %{{z:.3f}}<extra></extra>",
+        hovertemplate=_("{what} %{{customdata}}, row %{{y}}, column %{{x}}: %{{z:.3f}}").format(what=_(MAP_WORDS[what]))
+        + "<extra></extra>",
         colorbar={"thickness": 10, "len": 0.9}, hoverongaps=False,
     )  # fmt: skip
     fig = go.Figure(heat, layout=grid_layout(title, height))
@@ -81,6 +96,7 @@ def maps_figure(maps: np.ndarray, title: str, height: int, what: str = "channel"
         fig.add_trace(go.Scatter(
             x=(centres % cols) * (w + 1) + (w - 1) / 2, y=(centres // cols) * (h + 1) + (h - 1) / 2, mode="markers",
             customdata=centres, marker={"size": 14, "color": "rgba(0,0,0,0.15)", "symbol": "circle-open"},
-            hovertemplate=f"{what} %{{customdata}}: click to look at it<extra></extra>", showlegend=False,
+            hovertemplate=_("{what} %{{customdata}}: click to look at it").format(what=_(MAP_WORDS[what]))
+            + "<extra></extra>", showlegend=False,
         ))  # fmt: skip
     return fig

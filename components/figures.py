@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from components.i18n import N_, _, ngettext
@@ -39,6 +40,15 @@ QUALITATIVE = [
     "#9d755d",
     "#bab0ac",
 ]
+#: Chart text: the dashboard's own font, then fonts with kana and kanji for Japanese (Debian's
+#: fonts-noto-cjk, macOS, Windows), then any sans-serif: a browser takes each character from the first
+#: font that has it, so Latin text keeps its look and Japanese never shows as empty boxes.
+FONT_FAMILY = (
+    '"Source Sans", "Source Sans Pro", "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", '
+    '"Hiragino Kaku Gothic ProN", "Yu Gothic", Meiryo, sans-serif'
+)
+pio.templates["dashboard"] = go.layout.Template(layout={"font": {"family": FONT_FAMILY}})
+pio.templates.default = "plotly+dashboard"  # every figure made from now on, whichever module builds it
 MAX_CURVE_POINTS = 1500
 #: margins of the curves a live run panel draws anew every second, fixed at what plotly's automatic
 #: margins came to for them (tick labels, axis titles, the legend below) with room to spare: automatic

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.i18n import N_, _, choose_language_once
+from components.i18n import N_, _, choose_language_once, message_text
 
 #: Each page's English title (its name in the code, the sidebar and ``state.visited``) and icon; the
 #: menu shows the title in the visitor's language.
@@ -84,7 +84,10 @@ def run_app() -> None:
         st.info(state.notice, icon=":material/link:")
         state.notice = None
     for run in state.read_back_models_in_use():
-        st.warning(f"Run {run.run_id} can no longer be used: {run.lost}.", icon=":material/folder_off:")
+        st.warning(
+            _("Run {run} can no longer be used: {reason}.").format(run=run.run_id, reason=message_text(run.lost)),
+            icon=":material/folder_off:",
+        )
     _local.active = True
     try:
         page.run()

@@ -13,11 +13,16 @@ A text that must be written where no visitor is known yet (a module's constant) 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import streamlit as st
 
 from core.errors import CoreError
 from core.i18n import ENGLISH, LANGUAGES, language_of_locale, translations
 from core.i18n import N_ as N_  # components mark their constants with it too
+from core.reasons import reason_text
 
 #: The visitor's language in their session state (not a widget's key, so it outlives any page).
 LANGUAGE_KEY = "i18n.language"
@@ -26,9 +31,24 @@ LINK_KEY = "lang"
 SELECT_KEY = "sidebar.language"
 
 
+#: the language of work done for a visitor outside their page's script run (a download made on click)
+_speaking: ContextVar[str | None] = ContextVar("speaking", default=None)
+
+
 def language() -> str:
     """The visitor's language code (``"en"`` until one is chosen)."""
-    return st.session_state.get(LANGUAGE_KEY, ENGLISH)
+    return _speaking.get() or st.session_state.get(LANGUAGE_KEY, ENGLISH)
+
+
+@contextmanager
+def speaking(code: str) -> Iterator[None]:
+    """Texts made inside speak ``code``: for work done outside the visitor's script run, where their
+    session is not known (a download button's file, made when it is clicked)."""
+    token = _speaking.set(code)
+    try:
+        yield
+    finally:
+        _speaking.reset(token)
 
 
 def _(text: str) -> str:
@@ -84,3 +104,13 @@ def language_select() -> None:
 def error_text(error: Exception) -> str:
     """A core error's message in the visitor's language (its English text for any other error)."""
     return error.text(_) if isinstance(error, CoreError) else str(error)
+
+
+def error_reason(error: Exception) -> str:
+    """``error_text`` without the name of the setting it was about (beside that setting's own widget)."""
+    return error.reason_text(_) if isinstance(error, CoreError) else str(error)
+
+
+def message_text(message: str) -> str:
+    """A run's status message or reason (``core.reasons``) in the visitor's language."""
+    return reason_text(message, _)

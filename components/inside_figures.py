@@ -177,19 +177,22 @@ def _weight_traces(
 
 def _unit_traces(
     layers: Sequence[DiagramLayer], positions: Sequence[tuple[np.ndarray, np.ndarray]], height: int, width: int
-) -> tuple[list[go.Scatter], list[dict]]:
-    """The unit dots of ``network_figure``, one trace per layer, and the name above each column."""
-    traces: list[go.Scatter] = []
-    notes: list[dict] = []
+) -> tuple[list[go.Scatter | go.Heatmap], list[dict]]:
+    """The input's pixels of ``network_figure`` as one small image (``_pixel_trace``), then the unit dots,
+    one trace per layer, and the name above each column."""
+    traces: list[go.Scatter | go.Heatmap] = [_pixel_trace(layers[0], *positions[0])]
+    notes = [_column_name(layers[0], 0)]
     pixels_per_y = (height - 20) / 1.32  # the y axis spans 1.32
     pixels_per_x = (width - 20) / (2 * (len(layers) - 1) + 1.4)
     for i, (layer, (x, y)) in enumerate(zip(layers, positions, strict=True)):
+        if i == 0:
+            continue
         values = np.asarray(layer.values, np.float32).ravel()
         steps = [abs(y[0] - y[1]) * pixels_per_y] if values.size > 1 else [14.0]
         if len(np.unique(x)) > 1:
             steps.append(float(np.diff(np.unique(x)).min()) * pixels_per_x)
         dot = float(np.clip(0.8 * min(steps), 3, 14))
-        what = _("pixel") if i == 0 else _("unit")
+        what = _("unit")
         traces.append(
             go.Scatter(
                 x=x,
@@ -205,8 +208,37 @@ def _unit_traces(
                 hovertemplate=f"{layer.name}<br>{what} %{{customdata[1]}}: %{{marker.color:.2f}}<extra></extra>",
             )
         )
-        notes.append({"x": 2 * i, "y": 1.08, "showarrow": False, "text": f"<b>{layer.name}</b><br>{values.size:,}"})
+        notes.append(_column_name(layer, i))
     return traces, notes
+
+
+def _column_name(layer: DiagramLayer, column: int) -> dict:
+    return {"x": 2 * column, "y": 1.08, "showarrow": False, "text": f"<b>{layer.name}</b><br>{layer.values.size:,}"}
+
+
+def _pixel_trace(layer: DiagramLayer, x: np.ndarray, y: np.ndarray) -> go.Heatmap:
+    """The input's pixels where ``_positions`` puts them, as one heatmap: the browser draws it as one image,
+    where 784 dots cost it more than the rest of the diagram (a pixel is never chosen by a click)."""
+    values = np.asarray(layer.values, np.float32).ravel()
+    tall = int(np.argmax(x != x[0])) if np.any(x != x[0]) else values.size  # pixels per column of the block
+    wide = -(-values.size // tall)
+    cells = np.full(wide * tall, np.nan, np.float32)
+    cells[: values.size] = values
+    numbers = np.arange(wide * tall).reshape(wide, tall).T[::-1]  # [row, column], the lowest row first
+    scale = colour_scale(values)
+    return go.Heatmap(
+        x=x[::tall],
+        y=y[:tall][::-1],
+        z=cells.reshape(wide, tall).T[::-1],
+        customdata=numbers,
+        name=layer.name,
+        colorscale=scale["colorscale"],
+        zmin=scale["cmin"],
+        zmax=scale["cmax"],
+        showscale=False,
+        hoverongaps=False,
+        hovertemplate=f"{layer.name}<br>{_('pixel')} %{{customdata}}: %{{z:.2f}}<extra></extra>",
+    )
 
 
 def clicked_unit(point: dict) -> tuple[int, int] | None:

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from components.i18n import N_, _, error_reason
 from components.state import AppState, get_state
 from core.conv_layers import MAX_CHANNELS, MAX_KERNEL, Conv
 from core.errors import SpecError
@@ -21,28 +22,39 @@ from core.norm_layers import Dropout
 from core.spec import MLPSpec, ModelSpec
 
 STACK_TITLES = {
-    "hidden": "Hidden layers",
-    "encoder": "Encoder (squeezes the image down; the last layer is the code)",
-    "decoder": "Decoder (rebuilds the image from the code)",
+    "hidden": N_("Hidden layers"),
+    "encoder": N_("Encoder (squeezes the image down; the last layer is the code)"),
+    "decoder": N_("Decoder (rebuilds the image from the code)"),
 }
-WIDTH_HELP = (
-    f"How many units (neurons) this layer has, 1 to {MAX_WIDTH:,}. Each unit sums every output of the "
+WIDTH_HELP = N_(
+    "How many units (neurons) this layer has, 1 to {most:,}. Each unit sums every output of the "
     "layer before it with its own weights, adds a bias, then applies the activation."
 )
-ACTIVATION_HELP = "The function applied to each unit's sum. " + " ".join(
-    f"{name}: {text}." for name, text in ACTIVATIONS.items()
-)
-CHANNELS_HELP = (
-    f"How many filters this convolution has, 1 to {MAX_CHANNELS:,}: each makes one channel (one small image) of "
+CHANNELS_HELP = N_(
+    "How many filters this convolution has, 1 to {most:,}: each makes one channel (one small image) of "
     "its output, from every channel of its input."
 )
-KERNEL_HELP = f"The filter's size in pixels (3: 3x3), 1 to {MAX_KERNEL}; it must fit in the image the layer gets."
-RATE_HELP = (
+KERNEL_HELP = N_("The filter's size in pixels (3: 3x3), 1 to {most}; it must fit in the image the layer gets.")
+RATE_HELP = N_(
     "The share of values Dropout zeroes at random while training (0.2: one in five), a new pattern every step; "
     "the others are scaled up so the sum stays the same on average. When evaluating, nothing is dropped."
 )
 NEW_LAYER_WORDS = {name: kind.title for name, kind in LAYER_KINDS.items()}
-NEW_LAYER_HELP = " ".join(f"{kind.description}." for kind in LAYER_KINDS.values())
+
+
+def width_help() -> str:
+    return _(WIDTH_HELP).format(most=MAX_WIDTH)
+
+
+def activation_help() -> str:
+    """Every activation and what it does (core's words, in the visitor's language)."""
+    return " ".join(
+        [_("The function applied to each unit's sum."), *(f"{name}: {_(text)}." for name, text in ACTIVATIONS.items())]
+    )
+
+
+def new_layer_help() -> str:
+    return " ".join(f"{_(kind.description)}." for kind in LAYER_KINDS.values())
 
 
 def _apply(state: AppState, stack: str, layers: list[Layer]) -> None:
@@ -51,7 +63,7 @@ def _apply(state: AppState, stack: str, layers: list[Layer]) -> None:
         state.set_spec(state.spec.replace(**{stack: tuple(layers)}))
         state.build.editor_error = None
     except SpecError as err:
-        state.build.editor_error = err.reason
+        state.build.editor_error = error_reason(err)
 
 
 def _move(stack: str, index: int, offset: int) -> None:
@@ -124,7 +136,7 @@ def _edit(stack: str, index: int, field: str, key: str) -> None:
 
 def _layer_label(stack: str, index: int, count: int) -> str:
     if stack == "encoder" and index == count - 1:
-        return f"{index + 1} (code)"
+        return _("{number} (code)").format(number=index + 1)
     return str(index + 1)
 
 
@@ -135,7 +147,7 @@ def layer_editor(state: AppState) -> ModelSpec:
     edited: dict[str, tuple[Layer, ...]] = {}
     for stack in spec.stacks:
         layers = getattr(spec, stack)
-        st.markdown(f"**{STACK_TITLES[stack]}**")
+        st.markdown(f"**{_(STACK_TITLES[stack])}**")
         rows = []
         for i, layer in enumerate(layers):
             # icon columns wide enough for a 36 px button, the width field wide enough for its -/+ steppers
@@ -154,24 +166,35 @@ def layer_editor(state: AppState) -> ModelSpec:
         add = st.columns([2.1, 2.5], gap="xsmall", vertical_alignment="bottom")
         kind_key = f"build.{stack}.newkind.v{version}"
         kinds = [name for name, kind in LAYER_KINDS.items() if stack == "decoder" or not kind.decoder_only]
-        add[0].selectbox("Kind of layer to add", kinds, format_func=NEW_LAYER_WORDS.get,
-                         key=kind_key, help=NEW_LAYER_HELP, label_visibility="collapsed")  # fmt: skip
-        add[1].button("Add layer", icon=":material/add:", key=f"build.{stack}.add.v{version}", on_click=_add,
+        add[0].selectbox(_("Kind of layer to add"), kinds, format_func=NEW_LAYER_WORDS.get,
+                         key=kind_key, help=new_layer_help(), label_visibility="collapsed")  # fmt: skip
+        add[1].button(_("Add layer"), icon=":material/add:", key=f"build.{stack}.add.v{version}", on_click=_add,
                       args=(stack, kind_key))  # fmt: skip
         edited[stack] = tuple(rows)
-    st.caption("Type a width, then press Enter or click elsewhere to apply it; the diagram and counts follow.")
+    st.caption(_("Type a width, then press Enter or click elsewhere to apply it; the diagram and counts follow."))
     if isinstance(spec, MLPSpec):
-        st.caption(f"Then a fixed output layer: {spec.num_classes} units, one score per class (no activation).")
+        st.caption(
+            _("Then a fixed output layer: {units} units, one score per class (no activation).").format(
+                units=spec.num_classes
+            )
+        )
     else:
-        st.caption(f"Then a fixed output layer: {spec.input_size} units (one per pixel) and a sigmoid, giving 0..1.")
+        st.caption(
+            _("Then a fixed output layer: {units} units (one per pixel) and a sigmoid, giving 0..1.").format(
+                units=spec.input_size
+            )
+        )
 
     try:
         candidate = spec.replace(**edited)
     except SpecError as err:
-        st.error(f"Not applied: {err.reason}. The model keeps its last valid shape.", icon=":material/warning:")
+        st.error(
+            _("Not applied: {reason}. The model keeps its last valid shape.").format(reason=error_reason(err)),
+            icon=":material/warning:",
+        )
         return spec
     if state.build.editor_error:
-        st.error(f"Not applied: {state.build.editor_error}.", icon=":material/warning:")
+        st.error(_("Not applied: {reason}.").format(reason=state.build.editor_error), icon=":material/warning:")
     if candidate != spec:
         state.set_spec(candidate, from_editor=True)
         state.build.editor_error = None
@@ -183,25 +206,25 @@ def _dense_row(cols, stack: str, index: int, layer: Layer, version: int) -> Laye
     width_key = f"build.{stack}.{index}.width.v{version}"
     # a float field: an int one makes the browser cut a typed 2.5 to 2 before the spec can refuse it
     width = cols[1].number_input(
-        "units",
+        _("units"),
         value=float(layer.width),
         step=1.0,
         format="%g",
         key=width_key,
         on_change=_edit,
         args=(stack, index, "width", width_key),
-        help=WIDTH_HELP,
+        help=width_help(),
         label_visibility="visible" if index == 0 else "collapsed",
     )
     activation_key = f"build.{stack}.{index}.activation.v{version}"
     activation = cols[2].selectbox(
-        "activation",
+        _("activation"),
         list(ACTIVATIONS),
         index=list(ACTIVATIONS).index(layer.activation),
         key=activation_key,
         on_change=_edit,
         args=(stack, index, "activation", activation_key),
-        help=ACTIVATION_HELP,
+        help=activation_help(),
         label_visibility="visible" if index == 0 else "collapsed",
     )
     return Layer(width, activation)
@@ -212,17 +235,18 @@ def _conv_row(cols, stack: str, index: int, layer: Conv, version: int) -> Layer:
     key = f"build.{stack}.{index}"
     shown = "visible" if index == 0 else "collapsed"
     size = cols[1].columns([1.5, 1.1], gap="xsmall")
-    features = size[0].number_input(f"{layer.title} channels", value=layer.features, step=1,
+    channels_help = f"{_(layer.description)}. " + _(CHANNELS_HELP).format(most=MAX_CHANNELS)
+    features = size[0].number_input(_("{kind} channels").format(kind=layer.title), value=layer.features, step=1,
                                     key=f"{key}.features.v{version}", on_change=_edit,
                                     args=(stack, index, "features", f"{key}.features.v{version}"),
-                                    help=f"{layer.description}. {CHANNELS_HELP}", label_visibility=shown)  # fmt: skip
-    kernel = size[1].number_input("kernel", value=layer.kernel, step=2, key=f"{key}.kernel.v{version}",
+                                    help=channels_help, label_visibility=shown)  # fmt: skip
+    kernel = size[1].number_input(_("kernel"), value=layer.kernel, step=2, key=f"{key}.kernel.v{version}",
                                   on_change=_edit, args=(stack, index, "kernel", f"{key}.kernel.v{version}"),
-                                  help=KERNEL_HELP, label_visibility=shown)  # fmt: skip
-    activation = cols[2].selectbox("activation", list(ACTIVATIONS), index=list(ACTIVATIONS).index(layer.activation),
+                                  help=_(KERNEL_HELP).format(most=MAX_KERNEL), label_visibility=shown)  # fmt: skip
+    activation = cols[2].selectbox(_("activation"), list(ACTIVATIONS), index=list(ACTIVATIONS).index(layer.activation),
                                    key=f"{key}.activation.v{version}", on_change=_edit,
                                    args=(stack, index, "activation", f"{key}.activation.v{version}"),
-                                   help=ACTIVATION_HELP, label_visibility=shown)  # fmt: skip
+                                   help=activation_help(), label_visibility=shown)  # fmt: skip
     return type(layer)(
         layer.features if features is None else int(features),
         layer.kernel if kernel is None else int(kernel),
@@ -234,25 +258,25 @@ def _other_layer_row(cols, stack: str, index: int, layer: Layer, version: int) -
     """A pooling, Dropout, BatchNorm or LayerNorm row: its kind, and a dropout's rate."""
     first = "visible" if index == 0 else "collapsed"
     if not isinstance(layer, Dropout):
-        cols[1].markdown(f"**{layer.title}**", help=layer.description)
-        cols[2].caption("halves the height and width" if layer.growth < 1 else "keeps the number of values")
+        cols[1].markdown(f"**{layer.title}**", help=_(layer.description))
+        cols[2].caption(_("halves the height and width") if layer.growth < 1 else _("keeps the number of values"))
         return layer
     rate_key = f"build.{stack}.{index}.rate.v{version}"
-    cols[1].markdown("**Dropout** rate", help=Dropout.description)
-    rate = cols[2].number_input("rate", value=float(layer.rate), min_value=0.0, max_value=0.99, step=0.05,
+    cols[1].markdown(_("**Dropout** rate"), help=_(Dropout.description))
+    rate = cols[2].number_input(_("rate"), value=float(layer.rate), min_value=0.0, max_value=0.99, step=0.05,
                                 format="%.2f", key=rate_key, on_change=_edit, args=(stack, index, "rate", rate_key),
-                                help=RATE_HELP, label_visibility=first)  # fmt: skip
+                                help=_(RATE_HELP), label_visibility=first)  # fmt: skip
     return Layer.dropout(layer.rate if rate is None else rate)
 
 
 def _row_buttons(cols, stack: str, index: int, count: int, version: int) -> None:
     key = f"build.{stack}.{index}"
     cols[3].button(":material/arrow_upward:", key=f"{key}.up.v{version}", on_click=_move,
-                   args=(stack, index, -1), disabled=index == 0, help="Move this layer up")  # fmt: skip
+                   args=(stack, index, -1), disabled=index == 0, help=_("Move this layer up"))  # fmt: skip
     cols[4].button(":material/arrow_downward:", key=f"{key}.down.v{version}", on_click=_move,
-                   args=(stack, index, 1), disabled=index == count - 1, help="Move this layer down")  # fmt: skip
+                   args=(stack, index, 1), disabled=index == count - 1, help=_("Move this layer down"))  # fmt: skip
     cols[5].button(":material/delete:", key=f"{key}.remove.v{version}", on_click=_remove, args=(stack, index),
-                   help="Remove this layer")  # fmt: skip
+                   help=_("Remove this layer"))  # fmt: skip
 
 
 def widths_text(layers: tuple[Layer, ...], code: bool = False) -> str:
@@ -260,7 +284,7 @@ def widths_text(layers: tuple[Layer, ...], code: bool = False) -> str:
     return layers_text(layers, "relu", "linear" if code else None)
 
 
-ITEMS_HELP = (
+ITEMS_HELP = N_(
     "Comma-separated items: a width (512) or width:activation (512:gelu), dropout:RATE (dropout:0.2), batchnorm, "
     "layernorm, conv:CHANNELS[:KERNEL[:ACTIVATION]] (conv:32:3:relu), maxpool, avgpool, and in a decoder "
     "convt:CHANNELS[:KERNEL[:ACTIVATION]]. A width alone uses the activation chosen below."
@@ -273,17 +297,19 @@ def text_editor(state: AppState) -> None:
     version = state.build.editor_version
     with st.form(f"build.text.v{version}", border=False):
         if isinstance(spec, MLPSpec):
-            hidden = st.text_input("Hidden widths", widths_text(spec.hidden), help=ITEMS_HELP + " E.g. 512, 256")
+            hidden = st.text_input(
+                _("Hidden widths"), widths_text(spec.hidden), help=_(ITEMS_HELP) + " " + _("E.g. 512, 256")
+            )
             fields = {"hidden": hidden}
         else:
             encoder = st.text_input(
-                "Encoder widths (last = code size)", widths_text(spec.encoder, code=True),
-                help=ITEMS_HELP + " The code's width alone is linear.",
+                _("Encoder widths (last = code size)"), widths_text(spec.encoder, code=True),
+                help=_(ITEMS_HELP) + " " + _("The code's width alone is linear."),
             )  # fmt: skip
-            decoder = st.text_input("Decoder widths", widths_text(spec.decoder), help=ITEMS_HELP)
+            decoder = st.text_input(_("Decoder widths"), widths_text(spec.decoder), help=_(ITEMS_HELP))
             fields = {"encoder": encoder, "decoder": decoder}
-        activation = st.selectbox("Activation for every hidden layer", list(ACTIVATIONS), help=ACTIVATION_HELP)
-        submitted = st.form_submit_button("Apply widths")
+        activation = st.selectbox(_("Activation for every hidden layer"), list(ACTIVATIONS), help=activation_help())
+        submitted = st.form_submit_button(_("Apply widths"))
     if submitted:
         try:
             if isinstance(spec, MLPSpec):
@@ -293,7 +319,7 @@ def text_editor(state: AppState) -> None:
                 decoder = parse_layers(fields["decoder"], "decoder", activation)
                 new = ModelSpec(kind="autoencoder", encoder=encoder, decoder=decoder, seed=spec.seed)
         except SpecError as err:
-            st.error(f"Not applied: {err.reason}.", icon=":material/warning:")
+            st.error(_("Not applied: {reason}.").format(reason=error_reason(err)), icon=":material/warning:")
         else:
             state.set_spec(new)
             state.build.editor_error = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.i18n import link_language
+from components.i18n import _, error_text, link_language
 from components.state import AppState
 from components.words import plain
 from core.links import LinkError, from_query, to_query
@@ -19,7 +19,9 @@ def apply_link_once(state: AppState) -> None:
         settings = from_query(st.query_params.to_dict())
     except LinkError as err:
         # The reason quotes the link's own text: a stranger's, shown escaped and cut short.
-        state.notice = f"This link's settings were not valid ({plain(err, 200)}); showing the default model instead."
+        state.notice = _("This link's settings were not valid ({reason}); showing the default model instead.").format(
+            reason=plain(error_text(err), 200)
+        )
         return
     if settings is None:
         return
@@ -27,7 +29,7 @@ def apply_link_once(state: AppState) -> None:
     state.config = settings.config
     if settings.dataset:
         state.dataset_name = settings.dataset
-    state.notice = f"Opened from a shared link: {settings.spec.describe()}."
+    state.notice = _("Opened from a shared link: {model}.").format(model=settings.spec.describe())
 
 
 def sync_link(state: AppState) -> None:

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import figures, resources
+from components.i18n import _, language
 from components.images import png_data_url, tile
 from components.ui import explain, height, image_scale
 from components.words import plain
@@ -46,23 +47,26 @@ def live_pictures(
             f"{'✓' if a == t else '✗'} {plain(names[a])} ({c:.0%})"
             for a, t, c in zip(views.answers, views.labels, views.confidence, strict=True)
         ]
-        caption = "Its answers: " + " · ".join(said)
+        caption = _("Its answers: {answers}").format(answers=" · ".join(said))
     else:
         both = np.concatenate([views.images.astype(np.float32) / 255.0, views.rebuilt])
         examples = tile(both, cols=LIVE_IMAGES, scale=image_scales[0])
-        caption = "Top: test images. Below: what the autoencoder rebuilds from their codes right now."
+        caption = _("Top: test images. Below: what the autoencoder rebuilds from their codes right now.")
     weights = tile(views.weights, cols=WEIGHT_UNITS // 2, scale=image_scales[1])
     map_figure, map_caption = None, ""
     if views.map_points is not None:
         share = views.map_share
         titles = (
-            ("code number 1", "code number 2")
+            (_("code number 1"), _("code number 2"))
             if spec.code_size <= 2
-            else (f"main direction 1 ({share[0]:.0%})", f"main direction 2 ({share[1]:.0%})")
+            else (
+                _("main direction 1 ({share:.0%})").format(share=share[0]),
+                _("main direction 2 ({share:.0%})").format(share=share[1]),
+            )
         )
         map_figure = figures.latent_figure(views.map_points, views.map_labels, names, titles, height=map_height)
-        map_caption = (
-            f"The codes of {len(views.map_points):,} test images: the classes sort themselves out as it learns."
+        map_caption = _("The codes of {count:,} test images: the classes sort themselves out as it learns.").format(
+            count=len(views.map_points)
         )
     return LivePictures(png_data_url(examples), caption, png_data_url(weights), map_figure, map_caption)
 
@@ -72,20 +76,23 @@ def watch_learning(version: tuple, spec: ModelSpec, variables: Any, dataset: Dat
     (the run's ``cache_id`` and ``step``): the pictures are made once per version, not once per rerun."""
     scales, map_height = (image_scale(3), image_scale(2)), height(340)
     pictures = resources.drawn(
-        ("live", *version, scales, map_height), lambda: live_pictures(spec, variables, dataset, scales, map_height)
+        ("live", *version, scales, map_height, language()),
+        lambda: live_pictures(spec, variables, dataset, scales, map_height),
     )
-    st.markdown(f"#### The model after {step:,} steps")
+    st.markdown("#### " + _("The model after {steps:,} steps").format(steps=step))
     left, right = st.columns([3, 2])
     with left:
         st.image(pictures.examples)
         st.caption(pictures.examples_caption)
         st.image(
             pictures.weights,
-            caption=f"The first {WEIGHT_UNITS} units of the first layer: their weights as images "
-            "(light: ink there pushes the unit up, dark: pushes it down, grey: no effect)",
+            caption=_(
+                "The first {count} units of the first layer: their weights as images "
+                "(light: ink there pushes the unit up, dark: pushes it down, grey: no effect)"
+            ).format(count=WEIGHT_UNITS),
         )
     with right:
         if pictures.map_figure is not None:
             st.plotly_chart(pictures.map_figure, key="train.live_map")
             explain(pictures.map_caption)
-    explain("These views follow the training live: random weights look like noise, learned ones like strokes.")
+    explain(_("These views follow the training live: random weights look like noise, learned ones like strokes."))

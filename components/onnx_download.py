@@ -7,9 +7,11 @@ from __future__ import annotations
 import streamlit as st
 
 from components import resources
+from components.i18n import _, error_text, message_text
 from components.state import AppState, Run
 from components.words import plain
 from core.errors import CoreError
+from core.onnx_check import plain_number
 from core.onnx_export import TOLERANCE, OnnxExport, export_result
 
 
@@ -17,15 +19,17 @@ def prepare_onnx(run: Run) -> OnnxExport | str:
     """The run's checked export, or why there is none (in words)."""
     result = run.result
     if result is None:
-        return run.lost or "its model is no longer kept"
+        return message_text(run.lost) if run.lost else _("its model is no longer kept")
     try:
         dataset = resources.dataset(run.dataset)
     except CoreError as err:
-        return f"its test images ({run.dataset}) are needed to check the file, and they cannot be loaded: {err}"
+        return _("its test images ({data}) are needed to check the file, and they cannot be loaded: {reason}").format(
+            data=run.dataset, reason=error_text(err)
+        )
     try:
         return export_result(result, dataset.test_images, dataset.class_names, isolated=True)
     except CoreError as err:
-        return str(err)
+        return error_text(err)
 
 
 def onnx_download(state: AppState, run: Run) -> None:
@@ -35,24 +39,50 @@ def onnx_download(state: AppState, run: Run) -> None:
     if outcome is None:
         slot = st.empty()  # the button goes once the file is prepared
         if not slot.button(
-            "Prepare ONNX", icon=":material/deployed_code:", key="train.prepare_onnx",
-            help="Converts the model to ONNX (for onnxruntime, Netron, browsers) and checks that it answers "
-            f"like this model on the test images, within {TOLERANCE:g}. Takes some seconds.",
+            _("Prepare ONNX"), icon=":material/deployed_code:", key="train.prepare_onnx",
+            help=_("Converts the model to ONNX (for onnxruntime, Netron, browsers) and checks that it answers "
+                   "like this model on the test images, within {tolerance:g}. Takes some seconds.").format(
+                tolerance=TOLERANCE
+            ),
         ):  # fmt: skip
             return
-        with st.spinner("Converting to ONNX and checking it on the test images…"):
+        with st.spinner(_("Converting to ONNX and checking it on the test images…")):
             outcome = prepare_onnx(run)
         slot.empty()
         state.train.onnx = (run.cache_id, outcome)
     if isinstance(outcome, str):
-        st.warning(f"No ONNX file for this run: {plain(outcome, 400)}", icon=":material/block:")
+        st.warning(_("No ONNX file for this run: {reason}").format(reason=plain(outcome, 400)), icon=":material/block:")
         return
     stem = f"run{run.run_id}"
-    name, _, mime = outcome.download(stem)
+    name, mime = outcome.download(stem)[::2]
     st.download_button(
-        "Download ONNX", icon=":material/download:", data=lambda: outcome.download(stem)[1], file_name=name,
+        _("Download ONNX"), icon=":material/download:", data=lambda: outcome.download(stem)[1], file_name=name,
         mime=mime, key="train.download_onnx",
-        help="The model in evaluation mode: input 'images', float32 (batch, 28, 28, 1) in [0, 1]"
-        + ("; a zip of the whole model, its encode and its decode" if len(outcome.graphs) > 1 else ""),
+        help=_("The model in evaluation mode: input 'images', float32 (batch, 28, 28, 1) in [0, 1]")
+        + (_("; a zip of the whole model, its encode and its decode") if len(outcome.graphs) > 1 else ""),
     )  # fmt: skip
-    st.caption(outcome.check.describe())
+    st.caption(check_words(outcome.check))
+
+
+def check_words(check) -> str:
+    """The export's check in the visitor's words (``OnnxCheck.describe`` says it in English for the command line)."""
+    values = {
+        "images": check.images, "difference": plain_number(check.max_abs_difference),
+        "tolerance": plain_number(check.tolerance), "classes": check.different_classes,
+    }  # fmt: skip
+    if check.different_classes is None:
+        text = _(
+            "Checked with onnxruntime on {images:,} test images: its outputs differ from the flax model's "
+            "by at most {difference} (allowed: {tolerance})."
+        )
+    elif check.different_classes == 0:
+        text = _(
+            "Checked with onnxruntime on {images:,} test images: its outputs differ from the flax model's "
+            "by at most {difference} (allowed: {tolerance}), and it predicts the same class for every image."
+        )
+    else:
+        text = _(
+            "Checked with onnxruntime on {images:,} test images: its outputs differ from the flax model's "
+            "by at most {difference} (allowed: {tolerance}), but it predicts another class for {classes:,} of them."
+        )
+    return text.format(**values)

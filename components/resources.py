@@ -18,6 +18,7 @@ import pyarrow
 import streamlit as st
 from PIL import Image
 
+from components.i18n import _
 from components.images import tile
 from components.server_paths import configured_data_roots, served_to_others
 from components.state import DEFAULT_SPECS
@@ -197,7 +198,11 @@ def test_dataset(result: TrainResult, fallback: str) -> Dataset:
             continue
         if name != result.dataset:
             shown_name = plain(dataset_.name)
-            st.warning(f"The run's data ({plain(result.dataset)}) is not available here; showing {shown_name} instead.")
+            st.warning(
+                _("The run's data ({data}) is not available here; showing {shown} instead.").format(
+                    data=plain(result.dataset), shown=shown_name
+                )
+            )
         return dataset_
     raise AssertionError("the bundled sample always loads")
 

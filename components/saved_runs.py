@@ -6,8 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from components import resources, uploads
+from components.i18n import N_, _, error_reason, error_text, ngettext
 from components.onnx_download import onnx_download
-from components.run_views import duration, final_score, memory_words, over_budget_words
+from components.run_views import duration, final_score, memory_words, over_budget_words, run_names
 from components.server_paths import folder_words
 from components.state import AppState
 from components.training import continue_training, restore_saved, save_status
@@ -16,7 +17,7 @@ from core.errors import ConfigError, CoreError
 from core.runs import checkpoint, store
 from core.training import MAX_EPOCHS
 
-NO_OPTIMIZER_STATE = (
+NO_OPTIMIZER_STATE = N_(
     "This model cannot be continued: it keeps no optimizer state (a width sweep keeps only each model's "
     "parameters). Train it anew with Start training above."
 )
@@ -26,21 +27,29 @@ def runs_table(state: AppState) -> None:
     st.dataframe(
         [
             {
-                "run": r.run_id,
-                "model": r.spec.describe(),
-                "data": option_text(r.dataset, 200),
-                "settings": f"{r.config.optimizer}, lr {r.config.learning_rate:g}, batch {r.config.batch_size}, "
-                f"{r.config.epochs} epochs",
-                "status": status_words(r.status),
-                "result": final_score(r),
-                "time": duration(r.record.train_s) if r.finished else "",
-                "saved": option_text(save_status(r), 300),
+                _("run"): r.run_id,
+                _("model"): r.spec.describe(),
+                _("data"): option_text(r.dataset, 200),
+                _("settings"): settings_words(r.config),
+                _("status"): status_words(r.status),
+                _("result"): final_score(r),
+                _("time"): duration(r.record.train_s) if r.finished else "",
+                _("saved"): option_text(save_status(r), 300),
             }
             for r in reversed(state.runs)
         ],
         hide_index=True,
         key="train.runs",
     )
+
+
+def settings_words(config) -> str:
+    """``"adam, lr 0.001, batch 128, 5 epochs"``."""
+    return ngettext(
+        "{optimizer}, lr {rate:g}, batch {batch}, {epochs} epoch",
+        "{optimizer}, lr {rate:g}, batch {batch}, {epochs} epochs",
+        config.epochs,
+    ).format(optimizer=config.optimizer, rate=config.learning_rate, batch=config.batch_size, epochs=config.epochs)
 
 
 def chosen_run_actions(state: AppState) -> None:
@@ -52,40 +61,46 @@ def chosen_run_actions(state: AppState) -> None:
     default = ids.index(state.selected_run_id) if state.selected_run_id in ids else len(ids) - 1
     cols = st.columns([3, 1.3, 1.3, 1.6], vertical_alignment="bottom")
     chosen = cols[0].selectbox(
-        "Model used on the other pages", ids, index=default, key="train.selected",
-        format_func=lambda i: option_text(f"run {i}: {state.run(i).label}", 160),
-        help="The Variables and Results pages show this run's trained model",
+        _("Model used on the other pages"), ids, index=default, key="train.selected",
+        format_func=run_names(state, ids).get,
+        help=_("The Variables and Results pages show this run's trained model"),
     )  # fmt: skip
     run = state.run(chosen)
     in_use = chosen == state.selected_run_id and run.spec == state.spec
-    if cols[1].button("Use this model", key="train.use_run", disabled=in_use):
+    if cols[1].button(_("Use this model"), key="train.use_run", disabled=in_use):
         state.selected_run_id = chosen
         state.set_spec(run.spec)
         st.rerun()
     more = cols[2].number_input(
-        "More epochs", value=5, step=1, key="train.more_epochs",
-        help="Continue this run: same model, same optimizer state, the curve goes on where it stopped",
+        _("More epochs"), value=5, step=1, key="train.more_epochs",
+        help=_("Continue this run: same model, same optimizer state, the curve goes on where it stopped"),
     )  # fmt: skip
     busy = state.active_run is not None
-    why_not = "" if run.can_continue else NO_OPTIMIZER_STATE
+    why_not = "" if run.can_continue else _(NO_OPTIMIZER_STATE)
     if cols[3].button(
-        "Continue training", icon=":material/resume:", key="train.continue", disabled=busy or bool(why_not),
+        _("Continue training"), icon=":material/resume:", key="train.continue", disabled=busy or bool(why_not),
         help=why_not or None,
     ):  # fmt: skip
         try:
             if not 1 <= int(more) <= MAX_EPOCHS:
-                raise ConfigError("epochs", f"more epochs must be between 1 and {MAX_EPOCHS}, got {int(more)}")
+                raise ConfigError(
+                    "epochs",
+                    N_("more epochs must be between 1 and {most}, got {given}"),
+                    most=MAX_EPOCHS,
+                    given=int(more),
+                )
             continue_training(state, run, int(more), resources.dataset(run.dataset))
         except CoreError as err:
-            st.error(f"Not continued: {plain(getattr(err, 'reason', err), 300)}", icon=":material/warning:")
+            said = plain(error_reason(err), 300)
+            st.error(_("Not continued: {reason}").format(reason=said), icon=":material/warning:")
         else:
             st.rerun()
     downloads = st.columns(2)
     downloads[0].download_button(
-        "Download checkpoint", icon=":material/download:",
+        _("Download checkpoint"), icon=":material/download:",
         data=lambda: checkpoint.to_bytes(run.full_result()),
         file_name=f"run{run.run_id}.msgpack", mime="application/octet-stream", key="train.download",
-        help="Parameters, optimizer state, model spec and curves in one .msgpack file",
+        help=_("Parameters, optimizer state, model spec and curves in one .msgpack file"),
     )  # fmt: skip
     with downloads[1]:
         onnx_download(state, run)
@@ -93,8 +108,8 @@ def chosen_run_actions(state: AppState) -> None:
 
 def load_checkpoint_upload(state: AppState) -> None:
     upload = uploads.uploader(
-        state, "train.upload", "Load a checkpoint (.msgpack saved from this tool)", type=["msgpack"],
-        help="Restores the model, its settings and its curves as a new run",
+        state, "train.upload", _("Load a checkpoint (.msgpack saved from this tool)"), type=["msgpack"],
+        help=_("Restores the model, its settings and its curves as a new run"),
     )  # fmt: skip
     if upload is None or state.train.uploaded_file_id == upload.file_id:
         return
@@ -102,9 +117,12 @@ def load_checkpoint_upload(state: AppState) -> None:
     try:
         result = checkpoint.from_bytes(upload.getvalue(), upload.name)
     except CoreError as err:
-        reason = f"Could not load {plain(upload.name)}: {plain(err, 200)}"
+        reason = _("Could not load {name}: {reason}").format(
+            name=plain(upload.name), reason=plain(error_text(err), 200)
+        )
         uploads.refuse(state, "train.upload", upload, reason, icon=":material/description:")
-    state.add_run(f"{result.spec.describe()} · loaded from {upload.name}", result.dataset, loaded=result)
+    label = _("{model} · loaded from {file}").format(model=result.spec.describe(), file=upload.name)
+    state.add_run(label, result.dataset, loaded=result)
     state.set_spec(result.spec)
     st.rerun()
 
@@ -115,40 +133,46 @@ def saved_score(value: float | None, pattern: str, missing: str) -> str:
 
 def saved_runs_section(state: AppState) -> None:
     saved = store.list_runs()
-    where = plain(folder_words(store.runs_dir(), "the runs folder"), 200)
-    with st.expander(f"Saved runs on this computer ({len(saved)}) in {where}", key="train.saved_list"):
+    where = plain(folder_words(store.runs_dir(), _("the runs folder")), 200)
+    label = _("Saved runs on this computer ({count}) in {folder}").format(count=len(saved), folder=where)
+    with st.expander(label, key="train.saved_list"):
         if not saved:
             st.caption(
-                "Every run is saved here while it trains (at most once a minute, at the end of an epoch), when it "
-                "finishes or is stopped, and listed again after a restart."
+                _(
+                    "Every run is saved here while it trains (at most once a minute, at the end of an epoch), when it "
+                    "finishes or is stopped, and listed again after a restart."
+                )
             )
             return
         st.dataframe(
             [
                 {
-                    "id": r.run_id,
-                    "model": option_text(r.summary.get("model") or "", 200),  # a file's text, as typed
-                    "data": option_text(r.summary.get("dataset") or "", 200),
-                    "status": saved_run_status(r),
-                    "epochs": r.summary.get("epochs_done"),
-                    "test accuracy": saved_score(r.summary.get("test_accuracy"), "{:.1%}", "not measured"),
-                    "test loss": saved_score(r.summary.get("test_loss"), "{:.4f}", ""),
+                    _("id"): r.run_id,
+                    _("model"): option_text(r.summary.get("model") or "", 200),  # a file's text, as typed
+                    _("data"): option_text(r.summary.get("dataset") or "", 200),
+                    _("status"): saved_run_status(r),
+                    _("epochs"): r.summary.get("epochs_done"),
+                    _("test accuracy"): saved_score(r.summary.get("test_accuracy"), "{:.1%}", _("not measured")),
+                    _("test loss"): saved_score(r.summary.get("test_loss"), "{:.4f}", ""),
                 }
                 for r in saved[:200]
             ],
             hide_index=True,
             key="train.saved",
             column_config={
-                "test accuracy": st.column_config.TextColumn(help="An autoencoder rebuilds images: no accuracy"),
+                _("test accuracy"): st.column_config.TextColumn(help=_("An autoencoder rebuilds images: no accuracy")),
             },
         )
         cols = st.columns([3, 1], vertical_alignment="bottom")
-        chosen = cols[0].selectbox("Saved run", [r.run_id for r in saved[:200]], key="train.saved_choice")
-        if cols[1].button("Load it", key="train.load_saved"):
+        chosen = cols[0].selectbox(_("Saved run"), [r.run_id for r in saved[:200]], key="train.saved_choice")
+        if cols[1].button(_("Load it"), key="train.load_saved"):
             try:
                 restore_saved(state, store.find_run(chosen))
             except CoreError as err:
-                st.error(f"Could not load {plain(chosen)}: {plain(err, 200)}", icon=":material/description:")
+                said = _("Could not load {name}: {reason}").format(
+                    name=plain(chosen), reason=plain(error_text(err), 200)
+                )
+                st.error(said, icon=":material/description:")
             else:
                 st.rerun()
 
@@ -163,7 +187,7 @@ def memory_notice(state: AppState) -> None:
 
 
 def runs_section(state: AppState) -> None:
-    st.markdown("### Runs")
+    st.markdown("### " + _("Runs"))
     if state.runs:
         runs_table(state)
         memory_notice(state)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.i18n import N_, _
 from core.data.archive import UPLOAD_ROOT
 from core.runs import store
 
@@ -52,12 +53,12 @@ def _roles_key() -> tuple[str, str | None, str, str | None]:
 def _folder_roles(runs: str, data_roots: str | None, cwd: str, home: str | None) -> tuple[dict[str, str], re.Pattern]:
     """The roles and the pattern that finds their paths in a text (the arguments only key the cache)."""
     named = [
-        (Path(runs), "the runs folder"),
+        (Path(runs), N_("the runs folder")),
         *((Path(root), f"data root {n}") for n, root in enumerate(configured_data_roots(), start=1)),
-        (UPLOAD_ROOT, "the uploads folder"),
-        (Path(tempfile.gettempdir()), "the temporary folder"),
-        (Path(cwd), "the app folder"),
-        (Path.home(), "the home folder"),
+        (UPLOAD_ROOT, N_("the uploads folder")),
+        (Path(tempfile.gettempdir()), N_("the temporary folder")),
+        (Path(cwd), N_("the app folder")),
+        (Path.home(), N_("the home folder")),
     ]
     roles: dict[str, str] = {}
     for folder, role in named:
@@ -71,16 +72,17 @@ def _folder_roles(runs: str, data_roots: str | None, cwd: str, home: str | None)
 
 
 def hide_server_paths(text: str) -> str:
-    """``text`` with every server folder named by its role when served to others; unchanged on loopback."""
+    """``text`` with every server folder named by its role when served to others (in the visitor's language;
+    "data root 1" stays as it is, since a visitor may type it back); unchanged on loopback."""
     if not served_to_others():
         return text
     roles, pattern = _folder_roles(*_roles_key())
-    return pattern.sub(lambda m: roles[m.group(1)], text)
+    return pattern.sub(lambda m: _(roles[m.group(1)]), text)
 
 
 def folder_words(folder: str | Path, role: str) -> str:
     """A server folder for a page: its path on loopback, its role when served to others."""
-    return role if served_to_others() else str(folder)
+    return _(role) if served_to_others() else str(folder)
 
 
 def typed_folder(text: str) -> str:

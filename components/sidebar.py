@@ -13,11 +13,12 @@ from components.run_views import final_score, sidebar_progress_text
 from components.state import AppState, get_state
 from components.sweep_views import sweep_progress_text
 from components.words import plain, status_words
-from core import models
 from core.data import dataset_title
 from core.glossary import GLOSSARY
 from core.jax_setup import device_summary
+from core.layers import Dense
 from core.runs.jobs import SLOTS
+from core.spec import ModelSpec
 
 #: How often the live parts of every page (sidebar, Train, Sweep) refresh while a job runs, in seconds.
 POLL_SECONDS = 1.0
@@ -35,16 +36,22 @@ def _set_presenter() -> None:
     state.presenter = bool(st.session_state["sidebar.presenter"])
 
 
-#: on a phone the sidebar lies over the page; Streamlit folds it away after a click in its menu but
-#: not after a click on a page link in it ("Your path"), which then hid the page it opened
+#: on a phone the sidebar lies over the page; Streamlit folds it away after a click in its menu only when
+#: the browser calls itself a phone (its user agent), not in a narrow window, and never after a click on a
+#: page link in it ("Your path"): either left the sidebar over 300 of 390 px, hiding the page it opened.
+#: Fold it after such a click on a narrow screen, unless Streamlit has folded it already.
 FOLD_SIDEBAR_ON_PHONE = """<script>
 if (!window.foldSidebarAfterPageLink) {
   window.foldSidebarAfterPageLink = true;
   document.addEventListener("click", (event) => {
-    const link = event.target.closest('[data-testid="stSidebar"] [data-testid="stPageLink"] a');
+    const link = event.target.closest(
+      '[data-testid="stSidebar"] [data-testid="stPageLink"] a, [data-testid="stSidebarNav"] a');
     if (!link || !window.matchMedia("(max-width: 768px)").matches) return;
-    const fold = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-    if (fold) fold.click();
+    setTimeout(() => {
+      const sidebar = document.querySelector('[data-testid="stSidebar"]');
+      const fold = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      if (sidebar && sidebar.getAttribute("data-collapsed") === "false" && fold) fold.click();
+    }, 50);
   }, true);
 }
 </script>"""
@@ -113,7 +120,7 @@ def guided_path(state: AppState) -> None:
         "Train": state.trained_run() is not None or swept,
         "Results": "Results" in state.visited and state.trained_run() is not None,
     }
-    following = next((title for _, title, _ in STEPS if not done[title]), None)
+    following = next((title for _path, title, _words in STEPS if not done[title]), None)
     st.markdown("#### " + _("Your path"))
     # our own scripts, no visitor's text; in one element, as each element adds a gap to the sidebar
     st.html(FOLD_SIDEBAR_ON_PHONE + KEEP_SCROLL_PER_PAGE, unsafe_allow_javascript=True)
@@ -212,7 +219,31 @@ def words_on_this_page(title: str) -> None:
     if not terms:
         return
     with st.expander(_("Words on this page"), icon=":material/menu_book:"):
-        st.markdown("\n".join(f"- **{term}**: {GLOSSARY[term]}" for term in terms))
+        st.markdown("\n".join(f"- **{_(term)}**: {_(GLOSSARY[term])}" for term in terms))
+
+
+def parameters_text(spec: ModelSpec) -> str:
+    """The model's parameter count and the layers that hold them, counted by kind as the model applies them:
+    "421,642 parameters (numbers the model learns) in 2 Conv layers, 2 Dense layers"."""
+    counts: dict[type, int] = {}
+    for placed in spec.layer_shapes():
+        if placed.parameters:
+            counts[type(placed.layer)] = counts.get(type(placed.layer), 0) + 1
+    if list(counts) == [Dense]:  # a plain MLP or autoencoder
+        layers = counts[Dense]
+        counted = ngettext(
+            "{count:,} parameters (numbers the model learns) in {layers} Dense layer",
+            "{count:,} parameters (numbers the model learns) in {layers} Dense layers",
+            layers,
+        )
+        return counted.format(count=spec.parameter_count, layers=layers)
+    kinds = _(", ").join(
+        ngettext("{count} {kind} layer", "{count} {kind} layers", count).format(count=count, kind=kind.title)
+        for kind, count in counts.items()
+    )
+    return _("{count:,} parameters (numbers the model learns) in {layers}").format(
+        count=spec.parameter_count, layers=kinds
+    )
 
 
 def sidebar(title: str = "") -> None:
@@ -230,16 +261,10 @@ def sidebar(title: str = "") -> None:
         guided_path(state)
         st.markdown("#### " + _("Current model"))
         st.markdown(f"**{spec.describe()}**")
-        layers = len(models.dense_layers(spec))
-        counted = ngettext(
-            "{count:,} parameters (numbers the model learns) in {layers} Dense layer",
-            "{count:,} parameters (numbers the model learns) in {layers} Dense layers",
-            layers,
-        )
-        st.caption(counted.format(count=spec.parameter_count, layers=layers))
-        st.markdown(_("Dataset: **{dataset}**").format(dataset=plain(dataset_title(state.dataset_name))))
+        st.caption(parameters_text(spec))
+        st.markdown(_("Dataset: **{dataset}**").format(dataset=plain(dataset_title(state.dataset_name, gettext=_))))
         st.caption(
-            _("Computing on: {devices}").format(devices=device_summary()),
+            _("Computing on: {devices}").format(devices=device_summary(ngettext)),
             help=_("The processors JAX found. With several, each batch is split between them (data parallel). "
                    "On a machine with an NVIDIA GPU, installing the CUDA build of jax makes it train there, "
                    "no change needed."),

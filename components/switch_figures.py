@@ -113,11 +113,11 @@ def mark_grid(figure: go.Figure, off: Iterable[int], cells: int, units: int) -> 
 
 def mark_diagram(figure: go.Figure, column: int, off: Iterable[int]) -> go.Figure:
     """Crosses over the switched-off units of one column of ``inside_figures.network_figure`` (column 0 is
-    the input's pixels, 1 the first layer): found by the ``[column, unit]`` customdata of its dots."""
+    the input's pixels, an image, 1 the first layer): found by the ``[column, unit]`` customdata of its dots."""
     off = np.asarray(sorted(off), np.int64)
-    for trace in list(figure.data):
+    for trace in [t for t in figure.data if t.type == "scatter" and t.mode == "markers"]:  # not the input's image
         data = np.asarray(trace.customdata) if trace.customdata is not None else None
-        if off.size and trace.mode == "markers" and data is not None and data.ndim == 2 and data[0, 0] == column:
+        if off.size and data is not None and data.ndim == 2 and data[0, 0] == column:
             x, y = np.asarray(trace.x)[off], np.asarray(trace.y)[off]
             figure.add_trace(
                 go.Scatter(x=x, y=y, mode="markers", marker={"size": 10, **_CROSS}, showlegend=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 
+from components.i18n import _
 from components.session import session_alive_check, tab_grace_seconds, visitor_id
 from components.state import AppState, Run
 from core.data import Dataset, dataset_title
@@ -37,8 +38,11 @@ def start_training(
         spec, config, dataset, resume=resume, checkpoints=store.RunningSave(),
         keep_alive=session_alive_check(), grace_s=tab_grace_seconds(), owner=visitor_id(),
     )  # fmt: skip
-    label = (
-        label or f"{spec.describe()} · {config.optimizer} lr {config.learning_rate:g} · {dataset_title(dataset.name)}"
+    label = label or _("{model} · {optimizer} lr {rate:g} · {data}").format(
+        model=spec.describe(),
+        optimizer=config.optimizer,
+        rate=config.learning_rate,
+        data=_(dataset_title(dataset.name)),
     )
     run = state.add_run(label, dataset.name, job=job)
     job.on_done = functools.partial(_save_and_keep, state, run)
@@ -61,14 +65,20 @@ def continue_training(state: AppState, run: Run, more_epochs: int, dataset: Data
     done = result.steps / steps_per_epoch(result.config, dataset.num_train)
     config = result.config.with_epochs(math.floor(done) + more_epochs)
     return start_training(
-        state, result.spec, config, dataset, resume=result, label=f"{run.label} · continued to {config.epochs} epochs"
+        state,
+        result.spec,
+        config,
+        dataset,
+        resume=result,
+        label=_("{label} · continued to {epochs} epochs").format(label=run.label, epochs=config.epochs),
     )
 
 
 def restore_saved(state: AppState, saved: store.SavedRun) -> Run:
     """Load a run from the runs folder into this visitor's list and make it the current model."""
     result = saved.load()
-    run = state.add_run(f"{result.spec.describe()} · saved {saved.run_id}", result.dataset, loaded=result, saved=saved)
+    label = _("{model} · saved {run}").format(model=result.spec.describe(), run=saved.run_id)
+    run = state.add_run(label, result.dataset, loaded=result, saved=saved)
     state.set_spec(result.spec)
     return run
 
@@ -78,22 +88,24 @@ def save_status(run: Run) -> str:
     memory over budget, that it is read back from there)."""
     where = _saved_where(run)
     if run.lost:
-        return f"{where}; its file has gone from the runs folder since its model left memory"
+        return _("{where}; its file has gone from the runs folder since its model left memory").format(where=where)
     if run.kept is not None and not run.kept.held:
-        return f"{where}; out of memory until it is used again"
+        return _("{where}; out of memory until it is used again").format(where=where)
     return where
 
 
 def _saved_where(run: Run) -> str:
     job = run.job
     if job is None:
-        return f"saved as {run.kept.saved.run_id}" if run.kept and run.kept.saved else "loaded"
+        return _("saved as {run}").format(run=run.kept.saved.run_id) if run.kept and run.kept.saved else _("loaded")
     if getattr(job, "save_error", None):
         return job.save_error
     saved = getattr(job, "saved_run", None)
     if saved:
-        return f"saved as {saved.run_id}"
+        return _("saved as {run}").format(run=saved.run_id)
     running = getattr(job, "checkpoints", None)
     if running is not None and running.saved is not None:
-        return f"saved after epoch {running.saved.summary['epochs_done']} as {running.saved.run_id}"
+        return _("saved after epoch {epoch} as {run}").format(
+            epoch=running.saved.summary["epochs_done"], run=running.saved.run_id
+        )
     return ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.frame import page
+from components.i18n import _
 from components.state import get_state
 from core.variables import extreme_values_note
 
@@ -59,6 +60,26 @@ _LAYOUT_CSS = """
     }
     [data-testid="stHorizontalBlock"]:has([class*="-width-v"]):not(:has([data-testid="stHorizontalBlock"]))
       > [data-testid="stColumn"] { min-width: 0 !important; }
+    /* the Results page's answered images: three to a row, not twelve one under the other */
+    .st-key-results-answers [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+    .st-key-results-answers [data-testid="stColumn"] {
+      min-width: 0 !important; flex: 0 0 calc(33.3% - 0.7rem) !important;
+    }
+    .st-key-results-answers [data-testid="stImage"] img { max-width: 100%; height: auto; }
+    /* big enough for a finger (a tap target of 44 px): each choice of a radio, and the help icons, whose box
+       grows around the icon without moving anything */
+    [data-testid="stRadio"] label { min-height: 44px; align-items: center; }
+    [data-testid="stTooltipHoverTarget"] {
+      min-width: 32px; min-height: 32px; margin: -8px; display: inline-flex; align-items: center;
+      justify-content: center;
+    }
+    /* plotly's toolbar shows after any tap on a touch screen and then covers the chart's title; double-tap
+       resets a zoom, and Streamlit's own toolbar still opens the chart full screen */
+    [data-testid="stPlotlyChart"] .modebar-container { display: none; }
+  }
+  /* the path in the sidebar wraps instead of ending in "…" ("3. See what it learned ← ne…") */
+  [data-testid="stSidebar"] [data-testid="stPageLink"] a * {
+    white-space: normal; overflow: visible; text-overflow: clip;
   }
   [class*="st-key-build-"][class*="-up-v"] button, [class*="st-key-build-"][class*="-down-v"] button,
   [class*="st-key-build-"][class*="-remove-v"] button {
@@ -98,17 +119,18 @@ def explain(text: str) -> None:
 def extreme_values_notice(params) -> None:
     """A note above a page that draws a model whose weights are extreme (``core.variables.extreme_values_note``)."""
     if (note := extreme_values_note(params)) is not None:
-        st.info(note, icon=":material/warning:")
+        st.info(_(note), icon=":material/warning:")
 
 
 def not_trained_yet(model: str, without_training: str, once_trained: str) -> None:
     """The notice of a page that needs a trained model: what it would show untrained, what it
     shows once trained, and a link to the Train page."""
     st.info(
-        f"**{model}** has not been trained yet, so {without_training}. Train it first; this page then {once_trained}.",
+        _("**{model}** has not been trained yet, so {without_training}. Train it first; this page then "
+          "{once_trained}.").format(model=model, without_training=_(without_training), once_trained=_(once_trained)),
         icon=":material/school:",
-    )
-    st.page_link(page("pages/train.py"), label="Go to Train →", icon=":material/show_chart:")
+    )  # fmt: skip
+    st.page_link(page("pages/train.py"), label=_("Go to Train →"), icon=":material/show_chart:")
 
 
 def apply_presenter_style() -> None:

@@ -7,6 +7,8 @@ empty uploader in place of the old one (a new key) and keeps the reason to show 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import streamlit as st
@@ -16,6 +18,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from components.i18n import _
 from components.state import AppState
 
 
@@ -23,12 +26,31 @@ def uploader(state: AppState, name: str, label: str, **options: Any) -> Uploaded
     """``st.file_uploader`` for ``name`` (e.g. ``"train.upload"``), with the reason its last upload was
     refused under it until another file is uploaded."""
     upload = st.file_uploader(label, key=state.uploader_key(name), **options)
+    dropzone_words(name, options.get("type"))
     if upload is not None:
         state.uploads.upload_refusals.pop(name, None)
     elif name in state.uploads.upload_refusals:
         reason, icon = state.uploads.upload_refusals[name]
         st.error(reason, icon=icon)
     return upload
+
+
+def dropzone_words(name: str, types: Sequence[str] | str | None) -> None:
+    """The uploader's button and limits in the visitor's language: Streamlit writes them in English
+    ("Upload", "400MB per file • ZIP") with no option to change them, so its words are hidden and ours
+    shown in their place (a style for this uploader, every key it gets after a refusal included)."""
+    box = f'[class*="st-key-{name.replace(".", "-")}-"] [data-testid="stFileUploaderDropzone"]'
+    words = f"{box} button [data-testid='stMarkdownContainer']"
+    limits = f"{box} [data-testid='stFileUploaderDropzoneInstructions'] > div"
+    limit = _("At most {size} MB per file").format(size=st.get_option("server.maxUploadSize"))
+    if types:
+        limit += " · " + ", ".join(kind.upper() for kind in ([types] if isinstance(types, str) else types))
+    button = json.dumps(_("Upload"), ensure_ascii=False)
+    st.html(
+        f"<style>{words} p, {limits} span {{visibility: hidden; font-size: 0;}}"
+        f"{words}::after {{content: {button};}}"
+        f"{limits}::after {{content: {json.dumps(limit, ensure_ascii=False)}; font-size: 0.875rem;}}</style>"
+    )
 
 
 def refuse(state: AppState, name: str, upload: UploadedFile, reason: str, icon: str) -> NoReturn:

@@ -7,6 +7,7 @@ import html
 import re
 from typing import TYPE_CHECKING
 
+from components.i18n import N_, _
 from components.server_paths import hide_server_paths
 from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.training import Status
@@ -54,49 +55,61 @@ def figure_text(text: object, limit: int = 40) -> str:
     return html.escape(_one_line(text, limit))
 
 
-ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+ORDINALS = (
+    N_("first"), N_("second"), N_("third"), N_("fourth"), N_("fifth"),
+    N_("sixth"), N_("seventh"), N_("eighth"), N_("ninth"), N_("tenth"),
+)  # fmt: skip
 
 
 def ordinal(n: int) -> str:
-    """1 -> "first", 11 -> "11th"."""
-    return ORDINALS[n - 1] if 1 <= n <= len(ORDINALS) else f"{n}th"
+    """1 -> "first", 11 -> "11th" (in the visitor's language)."""
+    return _(ORDINALS[n - 1]) if 1 <= n <= len(ORDINALS) else _("{n}th").format(n=n)
 
 
 def layer_description(spec: ModelSpec, layer: int | str) -> str:
     """``"the first hidden layer (512 units)"``, ``"the code layer (16 units)"`` or ``"all hidden layers"``:
     words rather than a number, which would read differently counted from 0 or from 1."""
     if layer == ALL_LAYERS:
-        return "all hidden layers" + (" (the code keeps its size)" if spec.code_index is not None else "")
+        if spec.code_index is not None:
+            return _("all hidden layers (the code keeps its size)")
+        return _("all hidden layers")
     chosen = spec.layers[layer]
     if not chosen.is_dense:
-        return f"layer {layer + 1} ({chosen.describe()})"
+        return _("layer {number} ({layer})").format(number=layer + 1, layer=chosen.describe())
     decoder = isinstance(spec, AutoEncoderSpec) and layer >= len(spec.encoder)
     before = spec.decoder[: layer - len(spec.encoder)] if decoder else spec.layers[:layer]
     place = ordinal(1 + sum(one.is_dense for one in before))  # counted among the Dense layers
     if isinstance(spec, MLPSpec):
-        name = f"the {place} hidden layer"
+        name = _("the {place} hidden layer").format(place=place)
     elif layer == spec.code_index:
-        name = "the code layer"
+        name = _("the code layer")
     elif layer < len(spec.encoder):
-        name = f"the {place} encoder layer"
+        name = _("the {place} encoder layer").format(place=place)
     else:
-        name = f"the {place} decoder layer"
-    return f"{name} ({chosen.width:,} units)"
+        name = _("the {place} decoder layer").format(place=place)
+    return _("{name} ({units:,} units)").format(name=name, units=chosen.width)
 
 
-def status_words(status: str, models: str = "the model so far") -> str:
-    """A run's (or a sweep's) status in words; ``models`` names what a stop keeps."""
-    words = {
-        Status.QUEUED: "Waiting for a free training slot",
-        Status.COMPILING: "Preparing: compiling the training step",
-        Status.RUNNING: "Training",
-        Status.EVALUATING: "Testing on held-out images",
-        Status.FINISHED: "Finished",
-        Status.STOPPED: f"Stopped ({models} {'is' if models.endswith('so far') else 'are'} kept)",
-        Status.DIVERGED: "Stopped: the loss blew up",
-        Status.FAILED: "Failed",
-    }
-    return words.get(status, "Loaded from a file")
+STATUS_WORDS = {
+    Status.QUEUED: N_("Waiting for a free training slot"),
+    Status.COMPILING: N_("Preparing: compiling the training step"),
+    Status.RUNNING: N_("Training"),
+    Status.EVALUATING: N_("Testing on held-out images"),
+    Status.FINISHED: N_("Finished"),
+    Status.DIVERGED: N_("Stopped: the loss blew up"),
+    Status.FAILED: N_("Failed"),
+}
+ONE_MODEL = "the model so far"
+
+
+def status_words(status: str, models: str = ONE_MODEL) -> str:
+    """A run's (or a sweep's) status in words; ``models`` names what a stop keeps (several: "the models
+    trained so far")."""
+    if status == Status.STOPPED:
+        if models == ONE_MODEL:
+            return _("Stopped (the model so far is kept)")
+        return _("Stopped ({models} are kept)").format(models=_(models))
+    return _(STATUS_WORDS.get(status, N_("Loaded from a file")))
 
 
 def saved_run_status(run: SavedRun) -> str:
@@ -105,14 +118,17 @@ def saved_run_status(run: SavedRun) -> str:
     summary with fields of the wrong type says which (the checkpoint beside it is checked when loaded)."""
     summary = run.summary
     if run.damage:
-        return f"Damaged summary ({'; '.join(run.damage)})"
+        return _("Damaged summary ({damage})").format(damage="; ".join(run.damage))
     if summary.get("in_progress"):
-        epoch = f"epoch {summary.get('epochs_done')} of {summary.get('epochs_planned')}"
+        done, planned = summary.get("epochs_done"), summary.get("epochs_planned")
         if run.training_elsewhere:
             owner = run.owner or {}
-            where = f"process {owner.get('pid')} on {option_text(owner.get('host'), 100)}"
-            return f"Training in another server process ({where}), saved after {epoch}"
+            return _(
+                "Training in another server process (process {pid} on {host}), saved after epoch {done} of {planned}"
+            ).format(pid=owner.get("pid"), host=option_text(owner.get("host"), 100), done=done, planned=planned)
         if run.interrupted:
-            return f"Interrupted after {epoch} (the server stopped): load it and continue training"
-        return f"Training (saved after {epoch})"
+            return _(
+                "Interrupted after epoch {done} of {planned} (the server stopped): load it and continue training"
+            ).format(done=done, planned=planned)
+        return _("Training (saved after epoch {done} of {planned})").format(done=done, planned=planned)
     return status_words(summary.get("status"))

@@ -12,11 +12,13 @@
   ``latent.py`` (an autoencoder's latent space), ``canvas.py`` (a drawn digit), ``ablation.py`` (units
   switched off, which units matter, pruning).
 - Taking a model elsewhere: ``nnx_models.py`` (the same model in flax NNX), ``code_export.py`` (standalone
-  training scripts, linen or NNX), ``onnx_export.py`` (ONNX, checked with onnxruntime).
+  training scripts, linen or NNX), ``onnx_export.py`` (ONNX, checked with onnxruntime; its halves
+  ``onnx_graphs.py`` and ``onnx_check.py``).
 - Words: ``glossary.py`` (a plain-words meaning of each term a newcomer meets).
 - Input and errors: ``validate.py`` (raw input to checked values), ``errors.py`` (the error types).
-- Languages: ``i18n.py`` (the translation catalogues in ``locales/``, compiled with Babel).
+- Languages: ``i18n.py`` (the translation catalogues in ``locales/``, compiled with Babel), ``reasons.py``
+  (why a training run ended or waits, and those words in another language).
 - The process: ``jax_setup.py`` (the compilation cache), ``collector.py`` and ``heap.py`` (memory back to
   the system), ``files.py`` (atomic writes), ``cli.py`` / ``__main__.py`` (``python -m core``;
-  ``cli_arguments.py``: its arguments).
+  ``cli_arguments.py``: its arguments; ``cli_inputs.py``: what they describe).
 """

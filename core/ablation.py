@@ -32,6 +32,7 @@ import numpy as np
 from core import models
 from core.conv_layers import Conv
 from core.errors import CoreError
+from core.i18n import N_
 from core.layers import Dense
 from core.spec import ModelSpec
 from core.tasks import task_of
@@ -55,7 +56,11 @@ def mask_values(values: jax.Array, mask: jax.Array) -> jax.Array:
         return jnp.where(on, values, jnp.zeros((), values.dtype))
     flat = values.reshape(values.shape[0], -1)
     if flat.shape[-1] % mask.shape[-1]:
-        raise CoreError(f"a mask of {mask.shape[-1]} units does not fit values of {size} on their last axis")
+        raise CoreError(
+            N_("a mask of {mask_shape} units does not fit values of {size} on their last axis"),
+            mask_shape=mask.shape[-1],
+            size=size,
+        )
     return mask_values(flat, mask).reshape(values.shape)
 
 
@@ -125,11 +130,16 @@ def masks_for(spec: ModelSpec, off: Mapping[str, Iterable[int]]) -> dict[str, np
     masks = {}
     for path, units in off.items():
         if path not in widths:
-            raise CoreError(f"{path!r} is not a layer whose units can be switched off")
+            raise CoreError(N_("{path!r} is not a layer whose units can be switched off"), path=path)
         mask = np.ones(widths[path], np.float32)
         units = np.asarray(sorted(set(units)), np.int64)
         if units.size and (units.min() < 0 or units.max() >= mask.size):
-            raise CoreError(f"units of {path} are numbered 0 to {mask.size - 1}, got {units.tolist()}")
+            raise CoreError(
+                N_("units of {path} are numbered 0 to {mask_size}, got {units}"),
+                path=path,
+                mask_size=mask.size - 1,
+                units=units.tolist(),
+            )
         mask[units] = 0.0
         if units.size:
             masks[path] = mask
@@ -157,7 +167,11 @@ class HeldOut:
 
     def __post_init__(self) -> None:
         if len(self.inputs) == 0 or len(self.inputs) != len(self.labels):
-            raise CoreError(f"{len(self.inputs)} held-out images with {len(self.labels)} labels")
+            raise CoreError(
+                N_("{inputs_count} held-out images with {labels_count} labels"),
+                inputs_count=len(self.inputs),
+                labels_count=len(self.labels),
+            )
 
     def batches(self, masks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The images, labels and a 1/0 weight (0 for padding) in equal batches (steps, B, ...), B so that
@@ -212,7 +226,7 @@ def score(spec: ModelSpec, variables: Any, held_out: HeldOut, masks: Masks) -> f
     """The test score with ``masks``' units switched off (none: the unchanged model)."""
     if not masks:  # nothing off: a mask of all ones on the first switchable layer, the same program
         if not switchable_layers(spec):
-            raise CoreError("this model has no hidden units to switch off")
+            raise CoreError(N_("this model has no hidden units to switch off"))
         layer = switchable_layers(spec)[0]
         masks = {layer.path: np.ones(layer.units, np.float32)}
     return float(scores(spec, variables, held_out, {path: np.asarray(m)[None] for path, m in masks.items()})[0])
@@ -255,7 +269,7 @@ def unit_importance(spec: ModelSpec, variables: Any, held_out: HeldOut, path: st
 def _width(spec: ModelSpec, path: str) -> int:
     widths = {layer.path: layer.units for layer in switchable_layers(spec)}
     if path not in widths:
-        raise CoreError(f"{path!r} is not a layer whose units can be switched off")
+        raise CoreError(N_("{path!r} is not a layer whose units can be switched off"), path=path)
     return widths[path]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import CoreError
+from core.i18n import N_
 
 FIELD = 28  # MNIST images are 28x28
 BOX = 20  # the longer side of every MNIST digit's bounding box
@@ -52,9 +53,11 @@ def ink_intensity(drawing: np.ndarray) -> np.ndarray:
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or min(array.shape[:2]) < 1:
-        raise CoreError(f"a drawing must be a grey, RGB or RGBA image, got an array of shape {np.shape(drawing)}")
+        raise CoreError(
+            N_("a drawing must be a grey, RGB or RGBA image, got an array of shape {shape}"), shape=np.shape(drawing)
+        )
     if not np.all(np.isfinite(array)):
-        raise CoreError("the drawing holds values that are not numbers")
+        raise CoreError(N_("the drawing holds values that are not numbers"))
     array = np.clip(array, 0.0, 1.0)
     luminance = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as Pillow's convert("L")
     grey = array[..., :3] @ luminance if array.shape[2] >= 3 else array[..., 0]
@@ -101,7 +104,7 @@ def prepare_drawing(drawing: np.ndarray) -> PreparedDigit:
     ink = ink_intensity(drawing)
     strongest = float(ink.max())
     if strongest <= INK_THRESHOLD:
-        raise EmptyDrawingError("the canvas is empty: draw a digit first")
+        raise EmptyDrawingError(N_("the canvas is empty: draw a digit first"))
     ink = ink / strongest
     rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))

@@ -1,4 +1,5 @@
-"""Command line: ``python -m core train|sweep|evaluate|export ...`` (its arguments: core/cli_arguments.py).
+"""Command line: ``python -m core train|sweep|evaluate|export ...`` (its arguments: core/cli_arguments.py;
+what they describe, the model and the files to write: core/cli_inputs.py).
 
 Progress goes to stderr, the result to stdout as one JSON line, so runs can be scripted
 and compared. Any bad argument or input ends with exit code 2 and one line on stderr.
@@ -10,50 +11,16 @@ import argparse
 import contextlib
 import functools
 import json
-import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from core.cli_arguments import EXIT_BAD_INPUT, build_parser
+from core.cli_inputs import UsageError, check_save_path, shortened, spec_and_config
 from core.errors import CoreError
-
-
-class UsageError(CoreError):
-    """An argument that parses but cannot be used (a --save that cannot be written, an option for the other model)."""
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-def check_save_path(text: str, option: str = "--save") -> Path:
-    """The destination of ``option``'s file, checked before any work: a failure after it would lose the work."""
-    if not text.strip():
-        raise UsageError(f"{option} needs a file name")
-    if "\0" in text:
-        raise UsageError(f"{option} cannot contain a NUL byte")
-    path = Path(text)
-    try:
-        if path.is_dir():
-            raise UsageError(f"{option} {_short(text)} is a folder; give a file name inside it")
-        parent = path.parent
-        if not parent.is_dir():
-            what = "is not a folder" if parent.exists() else "does not exist"
-            raise UsageError(f"{option} {_short(text)}: {_short(str(parent))} {what}")
-        # a real probe: permissions, read-only mounts and too-long names all show up here
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{path.name[:40]}.", suffix=".tmp"):
-            pass
-        if path.exists() and not os.access(path, os.W_OK):
-            raise UsageError(f"{option} {_short(text)} exists and cannot be overwritten")
-    except OSError as err:
-        raise UsageError(f"{option} {_short(text)} cannot be written: {err.strerror or err}") from None
-    return path
 
 
 def _log(message: str, quiet: bool = False) -> None:
@@ -61,70 +28,12 @@ def _log(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _items(option: str, text: str, activation: str, code: bool = False):
-    """The layers of ``--layers``/``--encoder``/``--decoder``; a bad item is a UsageError naming it.
-    ``code``: the last item, when a bare width, is the (linear) code layer."""
-    from core.errors import SpecError
-    from core.layer_items import parse_layers
-
-    try:
-        return parse_layers(text, option, activation, code_activation="linear" if code else None)
-    except SpecError as err:
-        raise UsageError(f"{option}: {err.reason}") from None
-
-
-def _spec_and_config(args: argparse.Namespace, seed: object):
-    """The model and training settings the shared arguments describe."""
-    from core.spec import ModelSpec
-    from core.training import TrainConfig
-
-    other = ("--encoder", "--decoder") if args.model == "mlp" else ("--widths", "--layers")
-    for option in other:
-        if getattr(args, option[2:]) is not None:
-            raise UsageError(
-                f"{option} is for {'an autoencoder' if args.model == 'mlp' else 'an MLP'}, not --model {args.model}"
-            )
-    if args.model == "mlp" and args.layers is not None:
-        if args.widths is not None:
-            raise UsageError("give --widths or --layers, not both")
-        spec = ModelSpec(kind="mlp", hidden=_items("--layers", args.layers, args.activation), seed=seed)
-    elif args.model == "mlp":
-        spec = ModelSpec.mlp(args.widths or "512,256", args.activation, seed=seed)
-    else:
-        encoder = _items("--encoder", args.encoder or "256,64,16", args.activation, code=True)
-        decoder = _items("--decoder", args.decoder or "64,256", args.activation)
-        spec = ModelSpec(kind="autoencoder", encoder=encoder, decoder=decoder, seed=seed)
-    config = TrainConfig(
-        optimizer=args.optimizer,
-        learning_rate=args.lr,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        seed=seed,
-        reconstruction_loss=args.loss,
-        augment=not args.no_augment,
-        l2=args.l2,
-        noise=args.noise,
-        train_fraction=_fraction(args.train_fraction),
-    )
-    return spec, config
-
-
-def _fraction(text: object) -> object:
-    """``"5%"`` -> 0.05; anything else is left for TrainConfig to check."""
-    if isinstance(text, str) and text.strip().endswith("%"):
-        try:
-            return float(text.strip()[:-1]) / 100
-        except ValueError:
-            return text
-    return text
-
-
 def cmd_train(args: argparse.Namespace) -> dict:
     from core.data import load_dataset
     from core.training import Status, steps_per_epoch, train
     from core.training.overfitting import describe_subset
 
-    spec, config = _spec_and_config(args, args.seed)
+    spec, config = spec_and_config(args, args.seed)
     if args.save is not None:
         check_save_path(args.save)
     tic = time.perf_counter()
@@ -151,7 +60,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
         summary["checkpoint"] = str(saved.path)
         if saved.failure:
             raise UsageError(
-                f"the trained model could not be saved to {_short(args.save)} ({saved.failure}); "
+                f"the trained model could not be saved to {shortened(args.save)} ({saved.failure}); "
                 f"it is saved in {saved.path} instead"
             )
         _log(f"saved {saved.path}", args.quiet)
@@ -253,7 +162,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from core.training.estimate import estimate_sweep
     from core.training.sweep import SETTINGS, SweepPlan, SweepProgress, SweepRun, sweep_runs
 
-    spec, config = _spec_and_config(args, 0)
+    spec, config = spec_and_config(args, 0)
     values = args.values if args.values is not None else ",".join(f"{v:g}" for v in SETTINGS[args.setting].defaults)
     plan = SweepPlan(spec, args.layer, values, args.seeds, config, args.setting)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
@@ -352,7 +261,7 @@ def export_onnx(args: argparse.Namespace) -> dict:
         try:
             written.append(str(write_atomic(path, data)))
         except OSError as err:
-            raise UsageError(f"--onnx {_short(str(path))} cannot be written: {err.strerror or err}") from None
+            raise UsageError(f"--onnx {shortened(str(path))} cannot be written: {err.strerror or err}") from None
         _log(f"wrote {path}", args.quiet)
     return {"model": result.spec.describe(), "data": dataset.name, "onnx": written, **export.check.to_dict()}
 
@@ -370,11 +279,11 @@ def export_script(args: argparse.Namespace) -> dict:
         result = checkpoint.load(args.checkpoint)
         spec, config = result.spec, result.config
     else:
-        spec, config = _spec_and_config(args, args.seed)
+        spec, config = spec_and_config(args, args.seed)
     try:
         written = write_atomic(target, training_script(spec, config, args.api).encode())
     except OSError as err:
-        raise UsageError(f"--script {_short(args.script)} cannot be written: {err.strerror or err}") from None
+        raise UsageError(f"--script {shortened(args.script)} cannot be written: {err.strerror or err}") from None
     _log(f"wrote {written}: {spec.describe()} in flax {args.api}, {config.epochs} epochs", args.quiet)
     return {"model": spec.describe(), "api": args.api, "script": str(written)}
 

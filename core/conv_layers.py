@@ -11,16 +11,18 @@ a transposed convolution likewise counts the taps that meet a real value of its 
 stride 2, which is each input value times each of the K*K taps that land inside the output; plus one
 addition of its bias and one activation per output value. A 2x2 max pool does 3 comparisons per output
 value, an average pool 3 additions and a division. They are registered in ``core.layer_kinds.LAYER_KINDS``;
-their flax calls are in ``core.flax_layers``.
+their flax calls are in ``core.flax_layers`` (each kind's ``flax_call``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.errors import SpecError
+from core.i18n import N_
 from core.layers import ACTIVATIONS, Layer, Shape, activated, as_int, as_shape, shape_text
 
 MAX_CHANNELS = 1024
@@ -33,8 +35,12 @@ def _image(shape: Shape, where: str, what: str) -> tuple[int, int, int]:
     if len(shape) != 3:
         raise SpecError(
             where,
-            f"{what} needs an image, but a Dense layer before it has flattened the image into {math.prod(shape):,} "
-            "values; put convolution and pooling layers before the first Dense layer",
+            N_(
+                "{what} needs an image, but a Dense layer before it has flattened the image into "
+                "{prod:,} values; put convolution and pooling layers before the first Dense layer"
+            ),
+            what=what,
+            prod=math.prod(shape),
         )
     height, width, channels = shape
     return height, width, channels
@@ -67,7 +73,7 @@ class Conv(Layer):
 
     name: ClassVar[str] = "conv"
     title: ClassVar[str] = "Conv"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "Conv: slides small filters (kernel x kernel pixels) over the image; each filter makes one channel "
         "of a new image of the same size, then its activation"
     )
@@ -89,8 +95,14 @@ class Conv(Layer):
         if self.kernel > min(height, width):
             raise SpecError(
                 f"{where}.kernel",
-                f"its {self.kernel}x{self.kernel} kernel is larger than the {height}x{width} image it gets; "
-                f"use a kernel of at most {min(height, width)}",
+                N_(
+                    "its {kernel}x{kernel} kernel is larger than the {height}x{width} image it gets; "
+                    "use a kernel of at most {min}"
+                ),
+                kernel=self.kernel,
+                height=height,
+                width=width,
+                min=min(height, width),
             )
         return (int(height * self.growth), int(width * self.growth), self.features)
 
@@ -135,9 +147,16 @@ class Conv(Layer):
         if self.activation not in ACTIVATIONS:
             raise SpecError(
                 f"{where}.activation",
-                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
+                N_("unknown activation {activation!r}; choose one of {activations}"),
+                activation=self.activation,
+                activations=", ".join(ACTIVATIONS),
             )
         return type(self)(features, kernel, self.activation)
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import conv
+
+        return conv
 
     def settings(self) -> tuple:
         return (self.features, self.kernel, self.activation)
@@ -163,7 +182,7 @@ class Conv(Layer):
     def from_item(cls, head: str, tail: str, activation: str) -> Layer:
         parts = [part.strip() for part in tail.split(":")] if tail else []
         if not parts or len(parts) > 3:
-            raise SpecError("", f"give the channels, e.g. {cls.name}:32 or {cls.name}:32:3:relu")
+            raise SpecError("", N_("give the channels, e.g. {name}:32 or {name}:32:3:relu"), name=cls.name)
         features, kernel, chosen = [*parts, *(DEFAULT_KERNEL, activation)[len(parts) - 1 :]]
         return cls(features, kernel, chosen)
 
@@ -187,7 +206,7 @@ class ConvTranspose(Conv):
 
     name: ClassVar[str] = "convt"
     title: ClassVar[str] = "ConvTranspose"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "ConvTranspose: the way back up in a decoder; spreads each value over a kernel x kernel patch of an "
         "image twice as tall and wide, with its own number of channels, then its activation"
     )
@@ -199,6 +218,11 @@ class ConvTranspose(Conv):
     linen_name: ClassVar[str] = "ConvTranspose"
     nnx_class: ClassVar[str] = "nnx.ConvTranspose"
 
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import convt
+
+        return convt
+
 
 @dataclass(frozen=True)
 class MaxPool(Layer):
@@ -206,7 +230,7 @@ class MaxPool(Layer):
 
     name: ClassVar[str] = "maxpool"
     title: ClassVar[str] = "MaxPool"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "MaxPool: keeps the largest value of each 2x2 block of pixels, channel by channel: the image becomes "
         "half as tall and half as wide"
     )
@@ -218,13 +242,21 @@ class MaxPool(Layer):
     has_module: ClassVar[bool] = False  # nn.max_pool / nn.avg_pool are functions
     nnx_function: ClassVar[str] = "nnx.max_pool"
 
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import maxpool
+
+        return maxpool
+
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         height, width, channels = _image(shape, where, "pooling")
         if min(height, width) < 2:
             raise SpecError(
                 where,
-                f"pooling halves the image, but it is already {shape_text(shape)}: it would be smaller than "
-                "1x1; remove this pooling layer",
+                N_(
+                    "pooling halves the image, but it is already {shape_text}: it would be smaller "
+                    "than 1x1; remove this pooling layer"
+                ),
+                shape_text=shape_text(shape),
             )
         return (height // 2, width // 2, channels)
 
@@ -245,7 +277,7 @@ class AvgPool(MaxPool):
 
     name: ClassVar[str] = "avgpool"
     title: ClassVar[str] = "AvgPool"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "AvgPool: averages each 2x2 block of pixels, channel by channel: the image becomes half as tall and "
         "half as wide"
     )
@@ -253,3 +285,8 @@ class AvgPool(MaxPool):
     json_example: ClassVar[str] = '{"type": "avgpool"}'
     operations: ClassVar[int] = 4  # per output value: 3 additions and a division
     nnx_function: ClassVar[str] = "nnx.avg_pool"
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import avgpool
+
+        return avgpool

@@ -202,7 +202,7 @@ def describe_change(old: ModelSpec, new: ModelSpec) -> str:
     if old == new:
         return ""
     delta = new.parameter_count - old.parameter_count
-    if old.kind != new.kind:
+    if type(old) is not type(new):  # another kind of model
         return f"switched to {new.describe()}: {new.parameter_count:,} parameters"
     old_layers, new_layers = old.layers, new.layers
     same_length = len(old_layers) == len(new_layers)

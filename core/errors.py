@@ -12,9 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.i18n import Term
+
 
 def _same(text: str) -> str:
     return text
+
+
+def _translated(value: object, gettext: Callable[[str], str]) -> object:
+    """A value put into a message: a quoted core error or a product's own word in ``gettext``'s language;
+    anything else (a number, a file's name) as it is."""
+    if isinstance(value, CoreError):
+        return value.text(gettext)
+    return gettext(value) if isinstance(value, Term) else value
 
 
 class CoreError(Exception):
@@ -30,9 +40,17 @@ class CoreError(Exception):
         super().__init__(self.text())
 
     def text(self, gettext: Callable[[str], str] = _same) -> str:
-        """The message in the language of ``gettext`` (English without one)."""
+        """The message in the language of ``gettext`` (English without one); a value that is itself a
+        core error (the cause quoted in a message) is in that language too."""
         template = gettext(self.template) if self.template else self.template
-        return template.format(**self.fields) if self.fields else template
+        if not self.fields:
+            return template
+        fields = {name: _translated(value, gettext) for name, value in self.fields.items()}
+        return template.format(**fields)
+
+    def reason_text(self, gettext: Callable[[str], str] = _same) -> str:
+        """What was wrong, without the name of the field it was in (where a page's own label says it)."""
+        return self.text(gettext)
 
 
 class _FieldError(CoreError, ValueError):
@@ -43,6 +61,14 @@ class _FieldError(CoreError, ValueError):
 
     def text(self, gettext: Callable[[str], str] = _same) -> str:
         return f"{self.field}: {super().text(gettext)}"
+
+    def reason_text(self, gettext: Callable[[str], str] = _same) -> str:
+        """``reason`` (the message without the field's name) in the language of ``gettext``."""
+        return super().text(gettext)
+
+    def reason_error(self) -> CoreError:
+        """The reason alone as an error, to quote in another message (translated with it)."""
+        return CoreError(self.template, **self.fields)
 
 
 class SpecError(_FieldError):

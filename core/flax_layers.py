@@ -1,7 +1,10 @@
-"""The flax call of each kind of layer: what ``MLP`` (``core.models``) does with one layer, by its name.
+"""The flax call of each kind of layer: what ``MLP`` (``core.models``) does with one layer.
 
+Each kind of layer names its own call (``Layer.flax_call``: ``Dense.flax_call()`` is ``dense``), and
+``core.models.module_layers`` gives ``MLP`` the call itself with its settings, ``(dense, 512, "relu")``;
+``reshape`` is put where the shape of the values changes between layers (``core.shapes``).
 The code between the ``# --- model source`` markers is shown to a person before the models of
-``core.models`` (``core.variables.flax_source``), so it uses only ``nn``.
+``core.models`` (``core.variables.flax_source``), so it uses only ``nn`` and ``jax``.
 """
 
 from __future__ import annotations
@@ -99,21 +102,6 @@ def batchnorm(x, train: bool):
 def layernorm(x, train: bool):
     """Normalises the values of each image (the same in training and evaluation)."""
     return nn.LayerNorm()(x)
-
-
-#: The call of each kind of layer, by the name a model's layers give it (``core.layer_kinds.LAYER_KINDS``),
-#: and "reshape", which the models put where the shape of the values changes between layers.
-LAYERS = {
-    "dense": dense,
-    "dropout": dropout,
-    "batchnorm": batchnorm,
-    "layernorm": layernorm,
-    "conv": conv,
-    "convt": convt,
-    "maxpool": maxpool,
-    "avgpool": avgpool,
-    "reshape": reshape,
-}
 
 
 # --- model source end

@@ -5,34 +5,37 @@ from __future__ import annotations
 
 import re
 
-#: term -> its meaning, for someone who does not program.
+from core.i18n import N_
+
+#: term -> its meaning, for someone who does not program. Both are marked for the catalogue (a page shows
+#: ``_(term)`` and ``_(meaning)``), except the terms that are names (Dense, relu, adam, ...).
 GLOSSARY: dict[str, str] = {
-    "Dense": "a layer where every unit is connected to every value of the layer before",
-    "units": "the numbers a layer computes for each image; more units, more the layer can capture",
-    "MLP": "multi-layer perceptron: layers of units stacked one after another, the simplest neural network",
-    "relu": "an activation that keeps positive numbers and turns negative ones into 0",
-    "activation": "a simple function applied to each unit's number, so that layers can learn curved shapes",
-    "parameters": "the numbers the model learns (weights and biases); training adjusts them",
-    "params": "short for parameters: the numbers the model learns",
-    "epochs": "how many times training goes through all the training images",
-    "learning rate": "how big each adjustment of the parameters is",
-    "L2 penalty": "a cost on large weights, so the model prefers simpler answers",
-    "input noise": "random speckle added to training images so the model cannot memorise exact pixels",
-    "cross-entropy": "the usual measure of how wrong a classifier's probabilities are: lower is better",
-    "batch": "the small group of images the model looks at before each adjustment",
-    "adam": "a popular method for adjusting the parameters that adapts each one's step size",
-    "compile time": "the one-off wait while the computer turns the model into fast machine code",
-    "checkpoint": "a saved file of a trained model that can be loaded again later",
-    "kernel": "a layer's table of weights: one number per connection",
-    "bias": "a number a unit adds to its sum, so it can fire even when its inputs are 0",
-    "collection": "a named group of a model's variables, such as params or batch_stats",
-    "pytrees": "nested lists and dictionaries of arrays, the way JAX and flax keep a model's numbers",
-    "float32": "the kind of number stored: a decimal number with about 7 significant digits",
-    "latent space": "the space of codes an autoencoder squeezes images into; similar images land close",
-    "PCA": "principal component analysis: finds the directions in which the codes spread the most",
-    "code": "the few numbers an autoencoder squeezes an image into",
-    "seeds": "numbers that fix the random choices, so a run can be repeated exactly",
-    "stratified": "chosen so that each class keeps its share",
+    "Dense": N_("a layer where every unit is connected to every value of the layer before"),
+    N_("units"): N_("the numbers a layer computes for each image; more units, more the layer can capture"),
+    "MLP": N_("multi-layer perceptron: layers of units stacked one after another, the simplest neural network"),
+    "relu": N_("an activation that keeps positive numbers and turns negative ones into 0"),
+    N_("activation"): N_("a simple function applied to each unit's number, so that layers can learn curved shapes"),
+    N_("parameters"): N_("the numbers the model learns (weights and biases); training adjusts them"),
+    "params": N_("short for parameters: the numbers the model learns"),
+    N_("epochs"): N_("how many times training goes through all the training images"),
+    N_("learning rate"): N_("how big each adjustment of the parameters is"),
+    N_("L2 penalty"): N_("a cost on large weights, so the model prefers simpler answers"),
+    N_("input noise"): N_("random speckle added to training images so the model cannot memorise exact pixels"),
+    N_("cross-entropy"): N_("the usual measure of how wrong a classifier's probabilities are: lower is better"),
+    N_("batch"): N_("the small group of images the model looks at before each adjustment"),
+    "adam": N_("a popular method for adjusting the parameters that adapts each one's step size"),
+    N_("compile time"): N_("the one-off wait while the computer turns the model into fast machine code"),
+    N_("checkpoint"): N_("a saved file of a trained model that can be loaded again later"),
+    N_("kernel"): N_("a layer's table of weights: one number per connection"),
+    N_("bias"): N_("a number a unit adds to its sum, so it can fire even when its inputs are 0"),
+    N_("collection"): N_("a named group of a model's variables, such as params or batch_stats"),
+    N_("pytrees"): N_("nested lists and dictionaries of arrays, the way JAX and flax keep a model's numbers"),
+    "float32": N_("the kind of number stored: a decimal number with about 7 significant digits"),
+    N_("latent space"): N_("the space of codes an autoencoder squeezes images into; similar images land close"),
+    "PCA": N_("principal component analysis: finds the directions in which the codes spread the most"),
+    N_("code"): N_("the few numbers an autoencoder squeezes an image into"),
+    N_("seeds"): N_("numbers that fix the random choices, so a run can be repeated exactly"),
+    N_("stratified"): N_("chosen so that each class keeps its share"),
 }
 
 

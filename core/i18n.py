@@ -33,6 +33,11 @@ def N_(text: str) -> str:  # gettext's name for "translate later"
     return text
 
 
+class Term(str):
+    """A word of the product's own (a setting's name, marked with ``N_`` where it is written) put into a
+    core error's message: the message shows it in the visitor's language too (``CoreError.text``)."""
+
+
 def catalogue_path(language: str) -> Path:
     return LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 

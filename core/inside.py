@@ -22,6 +22,7 @@ from core import models
 from core.ablation import Masks, mask_values, switched_off
 from core.conv_layers import Conv
 from core.errors import CoreError
+from core.i18n import N_
 from core.spec import ModelSpec
 
 _CHUNK = 1024
@@ -116,9 +117,13 @@ def layer_outputs(
     ({layer path: (units,) 1 on / 0 off}, ``core.ablation``) switches units off: they pass on 0."""
     inputs = as_inputs(images)
     if len(inputs) == 0:
-        raise CoreError("no image to look inside the network with")
+        raise CoreError(N_("no image to look inside the network with"))
     if inputs.shape[1:] != tuple(spec.input_shape):
-        raise CoreError(f"the model takes images of {spec.input_shape}, got {inputs.shape[1:]}")
+        raise CoreError(
+            N_("the model takes images of {spec_input_shape}, got {inputs_shape}"),
+            spec_input_shape=spec.input_shape,
+            inputs_shape=inputs.shape[1:],
+        )
     masks = {path: jnp.asarray(mask, jnp.float32) for path, mask in (masks or {}).items()}
     output, captured = _captured(spec, models.as_variables(variables), inputs, masks)
     dense = {layer.path: layer for layer in models.dense_layers(spec)}
@@ -267,7 +272,11 @@ def weight_images(kernel: np.ndarray, image_shape: tuple[int, int], count: int) 
     scaled by its own largest weight so a unit with small weights still shows its pattern."""
     kernel = np.asarray(kernel, np.float32)
     if kernel.shape[0] != int(np.prod(image_shape)):
-        raise CoreError(f"a kernel of {kernel.shape[0]} inputs is not an image of {image_shape}")
+        raise CoreError(
+            N_("a kernel of {kernel_shape} inputs is not an image of {image_shape}"),
+            kernel_shape=kernel.shape[0],
+            image_shape=image_shape,
+        )
     chosen = kernel[:, : min(count, kernel.shape[1])].T
     largest = np.maximum(np.abs(chosen).max(axis=1, keepdims=True), 1e-12)
     return (0.5 + 0.5 * chosen / largest).reshape(-1, *image_shape)

@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -68,10 +69,16 @@ def compilation_cache_dir() -> str | None:
     return _configured
 
 
-def device_summary() -> str:
-    """What JAX computes on, in words: "1 CPU device", "2 GPU devices (NVIDIA H100 80GB HBM3)"."""
+def _english(singular: str, plural: str, count: int) -> str:
+    return singular if count == 1 else plural
+
+
+def device_summary(ngettext: Callable[[str, str, int], str] = _english) -> str:
+    """What JAX computes on, in words: "1 CPU device", "2 GPU devices (NVIDIA H100 80GB HBM3)"; in the
+    language of ``ngettext`` (a page passes its own)."""
     devices = jax.local_devices()
     platform = devices[0].platform.upper()
     kinds = sorted({getattr(d, "device_kind", "") for d in devices} - {"", "cpu"})
     detail = f" ({', '.join(kinds)})" if kinds and platform != "CPU" else ""
-    return f"{len(devices)} {platform} device{'s' if len(devices) > 1 else ''}{detail}"
+    words = ngettext("{count} {platform} device{detail}", "{count} {platform} devices{detail}", len(devices))
+    return words.format(count=len(devices), platform=platform, detail=detail)

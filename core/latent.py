@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import CoreError
+from core.i18n import N_
 
 #: Codes with at most this many numbers get one slider per number; wider ones get PCA directions.
 MAX_UNIT_AXES = 6
@@ -60,7 +61,11 @@ class LatentAxes:
         """
         points = np.atleast_2d(np.asarray(coordinates, np.float64))
         if points.shape[1] != self.count:
-            raise CoreError(f"a point needs {self.count} coordinates, got {points.shape[1]}")
+            raise CoreError(
+                N_("a point needs {count} coordinates, got {points_shape}"),
+                count=self.count,
+                points_shape=points.shape[1],
+            )
         return (self.origin + points @ self.directions).astype(np.float32)
 
 
@@ -68,7 +73,9 @@ def _as_codes(codes: np.ndarray, size: int | None = None) -> np.ndarray:
     codes = np.asarray(codes, np.float64)
     if codes.ndim != 2 or (size is not None and codes.shape[1] != size):
         expected = f"(N, {size})" if size is not None else "(N, code size)"
-        raise CoreError(f"codes must have shape {expected}, got {codes.shape}")
+        raise CoreError(
+            N_("codes must have shape {expected}, got {codes_shape}"), expected=expected, codes_shape=codes.shape
+        )
     return finite_codes(codes)
 
 
@@ -76,8 +83,10 @@ def finite_codes(codes: np.ndarray) -> np.ndarray:
     """``codes`` unchanged, or a CoreError saying why a map of them cannot be drawn."""
     if not np.all(np.isfinite(codes)):
         raise CoreError(
-            "some codes are too large to be numbers (infinite) or not a number at all: the model's "
-            "weights are far too large, or its training went to NaN"
+            N_(
+                "some codes are too large to be numbers (infinite) or not a number at all: the "
+                "model's weights are far too large, or its training went to NaN"
+            )
         )
     return codes
 
@@ -106,7 +115,9 @@ def pca_axes(codes: np.ndarray, count: int = PCA_AXES) -> LatentAxes:
     """
     codes = _as_codes(codes)
     if len(codes) < 2:
-        raise CoreError(f"need at least 2 codes to find their main directions, got {len(codes)}")
+        raise CoreError(
+            N_("need at least 2 codes to find their main directions, got {codes_count}"), codes_count=len(codes)
+        )
     count = min(count, codes.shape[1])
     mean = codes.mean(axis=0)
     _, singular, vt = np.linalg.svd(codes - mean, full_matrices=False)
@@ -128,7 +139,7 @@ def slider_ranges(
     """
     points = _as_codes(coordinates)
     if len(points) == 0:
-        raise CoreError("need at least one code to size the sliders")
+        raise CoreError(N_("need at least one code to size the sliders"))
     low = np.percentile(points, low_percentile, axis=0)
     high = np.percentile(points, high_percentile, axis=0)
     span = high - low
@@ -145,8 +156,12 @@ def interpolate(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray:
     start = np.asarray(start, np.float32).ravel()
     end = np.asarray(end, np.float32).ravel()
     if start.shape != end.shape:
-        raise CoreError(f"both ends need codes of the same size, got {start.size} and {end.size}")
+        raise CoreError(
+            N_("both ends need codes of the same size, got {start_size} and {end_size}"),
+            start_size=start.size,
+            end_size=end.size,
+        )
     if steps < 2:
-        raise CoreError(f"an interpolation needs at least 2 steps (the two ends), got {steps}")
+        raise CoreError(N_("an interpolation needs at least 2 steps (the two ends), got {steps}"), steps=steps)
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     return (1.0 - weights) * start + weights * end

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import SpecError
+from core.i18n import N_
 from core.layer_kinds import LAYER_KINDS
 from core.layers import Dense, Layer
 
@@ -30,7 +31,7 @@ def parse_layers(
     given, ``code_activation`` for a last bare width: an encoder's code), ``dropout:RATE``,
     ``batchnorm``, ``layernorm``. A SpecError names a bad item."""
     if not isinstance(text, str):
-        raise SpecError(name, f"layers must be text like 512:relu,dropout:0.2, got {text!r}")
+        raise SpecError(name, N_("layers must be text like 512:relu,dropout:0.2, got {text!r}"), text=text)
     items = [item for item in (part.strip() for part in text.split(",")) if item]
     layers = []
     for i, item in enumerate(items):
@@ -39,12 +40,20 @@ def parse_layers(
         kind = _kind_of_item(head)
         if kind is None:
             syntaxes = [one.item_syntax for one in LAYER_KINDS.values()]
-            raise SpecError(where, f"{item!r} is not a layer; use {', '.join(syntaxes[:-1])} or {syntaxes[-1]}")
+            raise SpecError(
+                where,
+                N_("{item!r} is not a layer; use {syntaxes} or {last}"),
+                item=item,
+                syntaxes=", ".join(syntaxes[:-1]),
+                last=syntaxes[-1],
+            )
         usual = code_activation if code_activation and i == len(items) - 1 else activation
         try:
             layers.append(kind.from_item(head, tail, usual).validated(where, f"{name} layer {i + 1}"))
         except SpecError as err:
-            raise SpecError(err.field or where, f"{item!r}: {err.reason}") from None
+            raise SpecError(
+                err.field or where, N_("{item!r}: {reason}"), item=item, reason=err.reason_error()
+            ) from None
     return tuple(layers)
 
 
@@ -74,7 +83,9 @@ def layer_from_link(part: str) -> Layer:
 def layers_from_json(name: str, items: Any) -> tuple[Layer, ...]:
     """A layer without a "type" key is Dense (the JSON of earlier versions)."""
     if not isinstance(items, list):
-        raise SpecError(name, f"{name} must be a list of layers, got {type(items).__name__}")
+        raise SpecError(
+            name, N_("{name} must be a list of layers, got {items_type}"), name=name, items_type=type(items).__name__
+        )
     layers = []
     for i, item in enumerate(items):
         named = item.get("type", "dense") if isinstance(item, dict) else "dense"
@@ -82,28 +93,42 @@ def layers_from_json(name: str, items: Any) -> tuple[Layer, ...]:
         if kind is None:
             raise SpecError(
                 f"{name}[{i}].type",
-                f"unknown kind of layer {named!r}; choose one of {', '.join(LAYER_KINDS)}",
+                N_("unknown kind of layer {named!r}; choose one of {layer_kinds}"),
+                named=named,
+                layer_kinds=", ".join(LAYER_KINDS),
             )
         layer = kind.from_dict(item) if isinstance(item, dict) else None
         if layer is None:
             examples = [one.json_example for one in LAYER_KINDS.values()]
-            raise SpecError(f"{name}[{i}]", f"each layer must look like {', '.join(examples[:-1])} or {examples[-1]}")
+            raise SpecError(
+                f"{name}[{i}]",
+                N_("each layer must look like {examples} or {examples2}"),
+                examples=", ".join(examples[:-1]),
+                examples2=examples[-1],
+            )
         layers.append(layer)
     return tuple(layers)
 
 
 def validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, ...]:
     if not isinstance(layers, (tuple, list)):
-        raise SpecError(name, f"{name} layers must be a list, got {type(layers).__name__}")
+        raise SpecError(
+            name, N_("{name} layers must be a list, got {layers_type}"), name=name, layers_type=type(layers).__name__
+        )
     if not layers and not allow_empty:
-        raise SpecError(name, "add at least one layer")
+        raise SpecError(name, N_("add at least one layer"))
     if len(layers) > MAX_LAYERS:
-        raise SpecError(name, f"at most {MAX_LAYERS} layers are allowed, got {len(layers)}")
+        raise SpecError(
+            name,
+            N_("at most {max_layers} layers are allowed, got {layers_count}"),
+            max_layers=MAX_LAYERS,
+            layers_count=len(layers),
+        )
     out = []
     for i, layer in enumerate(layers):
         where = f"{name}[{i}]"
         if not isinstance(layer, Layer):
-            raise SpecError(where, f"expected a Layer, got {type(layer).__name__}")
+            raise SpecError(where, N_("expected a Layer, got {layer_type}"), layer_type=type(layer).__name__)
         out.append(layer.validated(where, f"{name} layer {i + 1}"))
     return tuple(out)
 
@@ -114,5 +139,5 @@ def widths_to_layers(name: str, widths: Any, activation: str) -> tuple[Layer, ..
         parts = [p.strip() for p in widths.split(",")]
         widths = [p for p in parts if p] if any(parts) else []
     if not isinstance(widths, (list, tuple)):
-        raise SpecError(name, f"widths must be a list of whole numbers, got {widths!r}")
+        raise SpecError(name, N_("widths must be a list of whole numbers, got {widths!r}"), widths=widths)
     return tuple(Layer(w, activation) for w in widths)

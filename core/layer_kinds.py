@@ -1,7 +1,8 @@
 """The one registry of the kinds of layer, by the name the JSON, the editor and the command line use.
 
 Adding a kind of layer is one class (in ``core.layers``, ``core.norm_layers``, ``core.conv_layers`` or a
-module of its own) listed here, plus its flax call in ``core.flax_layers.LAYERS`` (docs/ARCHITECTURE.md).
+module of its own, its flax call in ``core.flax_layers`` returned by its ``flax_call``) listed here
+(docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What every kind of layer is (``Layer``), and the first kind: Dense (width, activation).
 
 Each kind is a frozen dataclass that owns everything that differs about it: the settings of its
-flax call (the call itself is ``core.flax_layers.LAYERS[name]``, shown to a person with the model),
+flax call (``flax_call``: its function in ``core.flax_layers``, shown to a person with the model),
 its output size, its parameter, ``batch_stats`` and operation counts, its words, its JSON form, its
 item in the typed editor and the command line (``512:gelu``, ``dropout:0.2``, ``batchnorm``) and in
 links (``512.gelu``, ``dropout.0.2``), what the editor adds, and the random keys and collections it
@@ -13,30 +13,34 @@ models and ``core.models`` gives them to flax; ``core.layer_items`` reads and wr
 items, link parts and JSON.
 Errors are SpecErrors naming the field.
 
-To add a kind: a subclass of ``Layer`` added to ``core.layer_kinds.LAYER_KINDS``, its flax call in
-``core.flax_layers.LAYERS`` under the same name, plus its tests (docs/ARCHITECTURE.md).
+To add a kind: a subclass of ``Layer`` added to ``core.layer_kinds.KINDS``, its flax call written in
+``core.flax_layers`` and returned by its ``flax_call``, plus its tests (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core import validate
 from core.errors import SpecError
+from core.i18n import N_
 
-#: Activation names a layer may use, with the plain-language description shown in the UI.
+#: Activation names a layer may use, with the plain-language description shown in the UI (``_()`` it).
 ACTIVATIONS: dict[str, str] = {
-    "relu": "max(0, x): keeps positives, zeroes negatives (the usual default)",
-    "gelu": "a smooth ReLU used by transformers",
-    "swish": "x * sigmoid(x): smooth, slightly negative for small negatives",
-    "tanh": "squashes to -1..1",
-    "sigmoid": "squashes to 0..1",
-    "elu": "like ReLU but smooth and slightly negative below 0",
-    "leaky_relu": "like ReLU but lets 1% of negatives through",
-    "linear": "no activation: passes the value through (used for an autoencoder's code)",
+    "relu": N_("max(0, x): keeps positives, zeroes negatives (the usual default)"),
+    "gelu": N_("a smooth ReLU used by transformers"),
+    "swish": N_("x * sigmoid(x): smooth, slightly negative for small negatives"),
+    "tanh": N_("squashes to -1..1"),
+    "sigmoid": N_("squashes to 0..1"),
+    "elu": N_("like ReLU but smooth and slightly negative below 0"),
+    "leaky_relu": N_("like ReLU but keeps negatives at a hundredth of their size"),
+    "linear": N_("no activation: passes the value through (used for an autoencoder's code)"),
 }
+#: activation names that are words, not a function's name: a page shows them through ``_()``
+ACTIVATION_WORDS = {"linear": N_("linear")}
 MIN_WIDTH = 1
 MAX_WIDTH = 4096
 
@@ -173,13 +177,18 @@ class Layer:
         """The layer in its one normal form (so equal layers compare equal), or a SpecError naming the field."""
         return self
 
+    def flax_call(self) -> Callable[..., Any]:
+        """Its function in ``core.flax_layers`` (``dense``, ``conv``...), called ``(x, train, *settings())``
+        by ``core.models.MLP``. Imported when asked: describing a model does not import flax."""
+        raise NotImplementedError
+
     def settings(self) -> tuple:
-        """The arguments of its flax call (``core.flax_layers.LAYERS[name]``) after ``(x, train)``."""
+        """The arguments of its flax call (``flax_call()``) after ``(x, train)``."""
         return ()
 
     def module_item(self) -> tuple:
-        """The layer as ``core.models.MLP`` takes it: ``("dense", 512, "relu")``."""
-        return (self.name, *self.settings())
+        """The layer as ``core.models.MLP`` takes it: ``(dense, 512, "relu")``, its flax call and settings."""
+        return (self.flax_call(), *self.settings())
 
     # ----- the same layer in flax NNX (``core.nnx_models``) ------------------------------------
     def nnx_code(self, inputs: Shape) -> str | None:
@@ -220,7 +229,7 @@ class Layer:
     def from_item(cls, head: str, tail: str, activation: str) -> Layer:
         """The layer of an item ``HEAD[:TAIL]`` whose head named this kind (SpecError without field)."""
         if tail:
-            raise SpecError("", f"{cls.name} takes no value")
+            raise SpecError("", N_("{name} takes no value"), name=cls.name)
         return cls()
 
     def link_item(self) -> str:
@@ -246,7 +255,7 @@ class Dense(Layer):
 
     name: ClassVar[str] = "dense"
     title: ClassVar[str] = "Dense"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "Dense: every unit sums all the values before it with its own weights, then applies its activation"
     )
     item_syntax: ClassVar[str] = "a whole number of units (WIDTH[:ACTIVATION])"
@@ -298,9 +307,16 @@ class Dense(Layer):
         if self.activation not in ACTIVATIONS:
             raise SpecError(
                 f"{where}.activation",
-                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
+                N_("unknown activation {activation!r}; choose one of {activations}"),
+                activation=self.activation,
+                activations=", ".join(ACTIVATIONS),
             )
         return Dense(width, self.activation)
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import dense
+
+        return dense
 
     def settings(self) -> tuple:
         return (self.width, self.activation)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import CoreError
+from core.i18n import N_
 from core.layer_items import layer_from_link
 from core.spec import MODEL_KINDS, Layer, ModelSpec
 from core.training import TrainConfig
@@ -80,7 +81,7 @@ def _parse_stack(text: str, name: str) -> tuple[Layer, ...]:
     for i, part in enumerate(text.split("-")):
         layers.append(layer_from_link(part))  # ModelSpec validates it
         if i > 64:
-            raise LinkError(f"{name} lists too many layers")
+            raise LinkError(N_("{name} lists too many layers"), name=name)
     return tuple(layers)
 
 
@@ -91,12 +92,17 @@ def from_query(query: Mapping[str, str]) -> LinkSettings | None:
         return None
     for key, value in query.items():
         if len(value) > MAX_VALUE_CHARS:
-            raise LinkError(f"{key} is {len(value):,} characters long, at most {MAX_VALUE_CHARS:,} are read")
+            raise LinkError(
+                N_("{key} is {value_count:,} characters long, at most {max_value_chars:,} are read"),
+                key=key,
+                value_count=len(value),
+                max_value_chars=MAX_VALUE_CHARS,
+            )
     defaults = TrainConfig()
     try:
         kind = MODEL_NAMES.get(query.get("model", "mlp"))
         if kind is None:
-            raise LinkError(f"model must be mlp or ae, got {query.get('model')!r}")
+            raise LinkError(N_("model must be mlp or ae, got {model!r}"), model=query.get("model"))
         # A setting the link leaves out takes its default, so ``?lr=0.01`` alone is the default model at that rate.
         default = MODEL_KINDS[kind].default()
         stacks = {name: _parse_stack(query[STACK_KEYS[name]], STACK_KEYS[name]) if STACK_KEYS[name] in query
@@ -117,8 +123,12 @@ def from_query(query: Mapping[str, str]) -> LinkSettings | None:
     except LinkError:
         raise
     except CoreError as err:
-        raise LinkError(getattr(err, "reason", str(err))) from None
+        raise LinkError(err.template, **err.fields) from None  # the reason alone: the link's key says where
     dataset = query.get("data")
     if dataset is not None and dataset not in SHAREABLE_DATA:
-        raise LinkError(f"data must be one of {', '.join(SHAREABLE_DATA)}, got {dataset!r}")
+        raise LinkError(
+            N_("data must be one of {shareable_data}, got {dataset!r}"),
+            shareable_data=", ".join(SHAREABLE_DATA),
+            dataset=dataset,
+        )
     return LinkSettings(spec, config, dataset)

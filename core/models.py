@@ -18,16 +18,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from core.flax_layers import LAYERS
 from core.spec import MLPSpec, ModelSpec
 
 
 # --- model source begin
 class MLP(nn.Module):
-    """Layers applied in order; each is one of ("dense", units, activation),
-    ("conv", features, kernel, activation), ("maxpool",), ("avgpool",),
-    ("convt", features, kernel, activation), ("dropout", rate), ("batchnorm",),
-    ("layernorm",) or ("reshape", *shape). Images (N, 28, 28, 1) keep their shape
+    """Layers applied in order; each is a layer call above and its settings: (dense, units,
+    activation), (conv, features, kernel, activation), (maxpool,), (avgpool,),
+    (convt, features, kernel, activation), (dropout, rate), (batchnorm,),
+    (layernorm,) or (reshape, *shape). Images (N, 28, 28, 1) keep their shape
     through conv and pooling layers; the first Dense layer flattens them.
 
     ``train=True`` while training: Dropout zeroes values at random (it needs a "dropout"
@@ -41,8 +40,8 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        for kind, *settings in self.layers:
-            x = LAYERS[kind](x, train, *settings)
+        for layer, *settings in self.layers:
+            x = layer(x, train, *settings)
         return x
 
 
@@ -80,8 +79,9 @@ class AutoEncoder(nn.Module):
 
 
 def module_layers(spec: ModelSpec, stack: str) -> tuple[tuple, ...]:
-    """The module's tuples for the layers a stack applies (``spec.layer_shapes()``): ``("dense", 512, "relu")``,
-    ``("conv", 32, 3, "relu")``, ``("dropout", 0.2)``, ``("reshape", 7, 7, 64)``..."""
+    """The module's tuples for the layers a stack applies (``spec.layer_shapes()``): each layer's flax call
+    (``Layer.flax_call``) and settings, ``(dense, 512, "relu")``, ``(conv, 32, 3, "relu")``, ``(dropout, 0.2)``,
+    ``(reshape, 7, 7, 64)``..."""
     return tuple(item for one in spec.layer_shapes() if one.stack == stack for item in one.module_items())
 
 

@@ -7,11 +7,13 @@ Dense or a conv layer; see ``core.layers.Layer`` for what a kind owns.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core import validate
 from core.errors import SpecError
+from core.i18n import N_
 from core.layers import Layer, Shape, as_shape
 
 
@@ -23,7 +25,7 @@ class Dropout(Layer):
 
     name: ClassVar[str] = "dropout"
     title: ClassVar[str] = "Dropout"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "Dropout: while training, zeroes each value with probability `rate` (a new random pattern every "
         "step) and scales the rest up; off when evaluating"
     )
@@ -45,9 +47,16 @@ class Dropout(Layer):
         rate = validate.number(self.rate, f"{where}.rate", f"dropout rate of {what}", error=SpecError)
         if not 0 <= rate < 1:
             raise SpecError(
-                f"{where}.rate", f"a dropout rate is the share of values zeroed: at least 0 and below 1, got {rate:g}"
+                f"{where}.rate",
+                N_("a dropout rate is the share of values zeroed: at least 0 and below 1, got {rate:g}"),
+                rate=rate,
             )
         return Dropout(rate)
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import dropout
+
+        return dropout
 
     def settings(self) -> tuple:
         return (self.rate,)
@@ -65,7 +74,7 @@ class Dropout(Layer):
     @classmethod
     def from_item(cls, head: str, tail: str, activation: str) -> Layer:
         if not tail:
-            raise SpecError("", "give the rate, e.g. dropout:0.2")
+            raise SpecError("", N_("give the rate, e.g. dropout:0.2"))
         return cls(tail)
 
     def link_item(self) -> str:
@@ -86,7 +95,7 @@ class BatchNorm(Layer):
 
     name: ClassVar[str] = "batchnorm"
     title: ClassVar[str] = "BatchNorm"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "BatchNorm: rescales each value to mean 0 and spread 1 using the statistics of the batch while "
         "training, and the running averages it kept (batch_stats) when evaluating"
     )
@@ -94,6 +103,11 @@ class BatchNorm(Layer):
     json_example: ClassVar[str] = '{"type": "batchnorm"}'
     collections: ClassVar[tuple[str, ...]] = ("batch_stats",)
     linen_name: ClassVar[str] = "BatchNorm"
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import batchnorm
+
+        return batchnorm
 
     def parameter_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel of an image)
@@ -114,12 +128,17 @@ class LayerNorm(Layer):
 
     name: ClassVar[str] = "layernorm"
     title: ClassVar[str] = "LayerNorm"
-    description: ClassVar[str] = (
+    description: ClassVar[str] = N_(
         "LayerNorm: rescales the values of each image to mean 0 and spread 1 (the same in training and evaluation)"
     )
     item_syntax: ClassVar[str] = "layernorm"
     json_example: ClassVar[str] = '{"type": "layernorm"}'
     linen_name: ClassVar[str] = "LayerNorm"
+
+    def flax_call(self) -> Callable[..., Any]:
+        from core.flax_layers import layernorm
+
+        return layernorm
 
     def parameter_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a scale and a bias per value (per channel: flax normalises the last axis)

@@ -20,6 +20,7 @@ import numpy as np
 
 from core import latent, models
 from core.errors import CoreError
+from core.i18n import N_
 from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.tasks import task_of
 from core.training.devices import batched_for_eval
@@ -48,7 +49,7 @@ def _batched(fn, spec: ModelSpec, variables: Any, inputs: np.ndarray) -> np.ndar
     variables = models.as_variables(variables)
     n = len(inputs)
     if n == 0:
-        raise CoreError("no images to process")
+        raise CoreError(N_("no images to process"))
     outputs = []
     for start in range(0, n, _BUCKET):
         chunk = inputs[start : start + _BUCKET]
@@ -82,7 +83,9 @@ def _decode(spec: ModelSpec, variables, z):
 
 def _require(spec: ModelSpec, kind: type[ModelSpec], what: str) -> None:
     if not isinstance(spec, kind):
-        raise CoreError(f"{what} needs an {kind.title}, this is {spec.describe()}")
+        raise CoreError(
+            N_("{what} needs an {kind_title}, this is {spec}"), what=what, kind_title=kind.title, spec=spec.describe()
+        )
 
 
 def predict_probabilities(spec: ModelSpec, variables: Any, images: np.ndarray) -> np.ndarray:
@@ -108,7 +111,11 @@ def decode(spec: ModelSpec, variables: Any, codes: np.ndarray) -> np.ndarray:
     _require(spec, AutoEncoderSpec, "Decoding")
     codes = np.asarray(codes, np.float32)
     if codes.ndim != 2 or codes.shape[1] != spec.code_size:
-        raise CoreError(f"codes must have shape (N, {spec.code_size}), got {codes.shape}")
+        raise CoreError(
+            N_("codes must have shape (N, {spec_code_size}), got {codes_shape}"),
+            spec_code_size=spec.code_size,
+            codes_shape=codes.shape,
+        )
     return _batched(_decode, spec, variables, codes)
 
 
@@ -144,7 +151,7 @@ def evaluate(
     """The task's metrics over all of ``images`` (and the confusion matrix of an MLP)."""
     n = len(labels)
     if n == 0:
-        raise CoreError("no images to evaluate")
+        raise CoreError(N_("no images to evaluate"))
     batched = tuple(jnp.asarray(a) for a in batched_for_eval(np.asarray(images), np.asarray(labels, np.int32)))
     # a stack of one model: the very program the engine evaluates a run of the Train page with
     args = (jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[None], models.as_variables(variables)), *batched)
@@ -166,7 +173,7 @@ def project_2d(codes: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     codes' variance each axis shows (1.0, 0.0 for a 2-D code)."""
     codes = np.asarray(codes, np.float64)
     if codes.ndim != 2 or codes.shape[0] < 2:
-        raise CoreError(f"need at least 2 codes of shape (N, size), got {codes.shape}")
+        raise CoreError(N_("need at least 2 codes of shape (N, size), got {codes_shape}"), codes_shape=codes.shape)
     codes = latent.finite_codes(codes)
     if codes.shape[1] == 1:
         return np.stack([codes[:, 0], np.zeros(len(codes))], axis=1), (1.0, 0.0)

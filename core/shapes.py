@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from core.conv_layers import Conv
 from core.errors import SpecError
+from core.i18n import N_
 from core.layers import Dense, Layer, Shape, shape_text
 
 #: What the autoencoder's fixed layers do: make the decoder's first image, or the reconstruction.
@@ -50,10 +51,12 @@ class PlacedLayer:
         return self.layer.batch_stats_count(self.input_shape)
 
     def module_items(self) -> tuple[tuple, ...]:
-        """Its tuples for ``core.models.MLP``: ``("conv", 32, 3, "relu")``, after ``("reshape", 7, 7, 64)``
-        when the values change shape before it."""
+        """Its tuples for ``core.models.MLP``: ``(conv, 32, 3, "relu")``, after ``(reshape, 7, 7, 64)``
+        when the values change shape before it (the functions of ``core.flax_layers``)."""
+        from core.flax_layers import reshape
+
         item = self.layer.module_item()
-        return (("reshape", *self.input_shape), item) if self.reshaped else (item,)
+        return ((reshape, *self.input_shape), item) if self.reshaped else (item,)
 
     def describe(self) -> str:
         """``"conv 32 3x3 relu: 28x28x1 -> 28x28x32"``."""
@@ -72,8 +75,11 @@ def place_stack(
         if layer.decoder_only and stack != "decoder":
             raise SpecError(
                 where,
-                f"{layer.title} grows an image twice as tall and wide: it belongs in an autoencoder's decoder, "
-                "not in a classifier or an encoder",
+                N_(
+                    "{layer_title} grows an image twice as tall and wide: it belongs in an "
+                    "autoencoder's decoder, not in a classifier or an encoder"
+                ),
+                layer_title=layer.title,
             )
         if stack == "decoder" and layer.image_layer and len(shape) == 1:
             projection, shape = _decoder_image(layers[i:], shape, where)
@@ -85,8 +91,10 @@ def place_stack(
             if stack == "decoder" and layer.is_dense and any(one.image_layer for one in layers[:i]):
                 raise SpecError(
                     where,
-                    "a Dense layer after the decoder's image layers would flatten the image again; put Dense "
-                    "layers before its first ConvTranspose",
+                    N_(
+                        "a Dense layer after the decoder's image layers would flatten the image again; "
+                        "put Dense layers before its first ConvTranspose"
+                    ),
                 )
         out = layer.output_shape(shape, where)
         role = "code" if start + i == code_index else "hidden"
@@ -103,14 +111,18 @@ def _decoder_image(layers: Sequence[Layer], code: Shape, where: str) -> tuple[Pl
     if side != int(side) or side < 1:
         raise SpecError(
             where,
-            f"the decoder's image layers make an image {growth:g} times as tall and wide as the one they start "
-            f"from, and no whole image grows to 28x28 that way ({side:g}x{side:g}); use one or two ConvTranspose "
-            "layers (from 14x14 or 7x7)",
+            N_(
+                "the decoder's image layers make an image {growth:g} times as tall and wide as "
+                "the one they start from, and no whole image grows to 28x28 that way "
+                "({side:g}x{side:g}); use one or two ConvTranspose layers (from 14x14 or 7x7)"
+            ),
+            growth=growth,
+            side=side,
         )
     channels = layers[0].image_channels()
     if channels is None:
-        raise SpecError(where, "the decoder's first image layer must be a ConvTranspose or Conv layer: its channels "
-                        "set the image that the code is mapped to")  # fmt: skip
+        raise SpecError(where, N_("the decoder's first image layer must be a ConvTranspose or Conv layer: its "
+                                  "channels set the image that the code is mapped to"))  # fmt: skip
     image = (int(side), int(side), channels)
     projection = Dense(math.prod(image), PROJECTION_ACTIVATION)
     return PlacedLayer(projection, "decoder", None, code, projection.output_shape(code), "image"), image

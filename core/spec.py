@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from core import shapes
 from core.data.dataset import MAX_CLASSES, NUM_CLASSES
 from core.errors import SpecError
+from core.i18n import N_
 from core.layer_items import MAX_LAYERS, layers_from_json, validated_stack, widths_to_layers  # noqa: F401
 from core.layers import (  # noqa: F401 - ACTIVATIONS and the width limits are imported from here too
     ACTIVATIONS,
@@ -50,10 +51,12 @@ class ModelSpec:
     num_classes: int = NUM_CLASSES
 
     name: ClassVar[str]  # "mlp": its JSON "kind"
-    title: ClassVar[str]  # "MLP classifier"
+    title: ClassVar[str]  # "MLP classifier" (marked for the catalogue: a page shows it through ``_()``)
     stacks: ClassVar[tuple[str, ...]]  # the stacks of layers a person edits, in order
     optional_stacks: ClassVar[tuple[str, ...]] = ()  # those that may be empty
     link_name: ClassVar[str]  # ``model=`` in links
+    cli_options: ClassVar[tuple[str, ...]]  # the command line's options for its layers (``python -m core``)
+    a_title: ClassVar[str]  # "an MLP": in a sentence
     output_activation: ClassVar[str]  # after the fixed last Dense layer
     output_role: ClassVar[str]  # what that layer gives, in words
 
@@ -63,15 +66,29 @@ class ModelSpec:
         kind = kwargs.get("kind", args[0] if args else "mlp")
         kind_class = MODEL_KINDS.get(kind) if isinstance(kind, str) else None
         if kind_class is None:
-            raise SpecError("kind", f"model kind must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+            raise SpecError(
+                "kind",
+                N_("model kind must be one of {model_kinds}, got {kind!r}"),
+                model_kinds=", ".join(MODEL_KINDS),
+                kind=kind,
+            )
         return super().__new__(kind_class)
 
     def __post_init__(self) -> None:
         if self.kind != self.name:
-            raise SpecError("kind", f"a {type(self).__name__} is of kind {self.name!r}, got {self.kind!r}")
+            raise SpecError(
+                "kind",
+                N_("a {self_type} is of kind {name!r}, got {kind!r}"),
+                self_type=type(self).__name__,
+                name=self.name,
+                kind=self.kind,
+            )
         if tuple(self.input_shape) != INPUT_SHAPE:
             raise SpecError(
-                "input_shape", f"input shape must be {INPUT_SHAPE} (28x28 grey images), got {self.input_shape!r}"
+                "input_shape",
+                N_("input shape must be {input_shape} (28x28 grey images), got {given!r}"),
+                input_shape=INPUT_SHAPE,
+                given=self.input_shape,
             )
         object.__setattr__(
             self, "num_classes", as_int(self.num_classes, "num_classes", 2, MAX_CLASSES, "number of classes")
@@ -83,15 +100,19 @@ class ModelSpec:
             if name in self.stacks:
                 object.__setattr__(self, name, validated_stack(name, layers, name in self.optional_stacks))
             elif layers:
-                raise SpecError(name, f"a {self.kind} has no {name} layers; remove them")
+                raise SpecError(name, N_("a {kind} has no {name} layers; remove them"), kind=self.kind, name=name)
         self.check_stacks()
         self.layer_shapes()  # refuses a stack it cannot place, naming the item
         total = self.parameter_count
         if total > MAX_PARAMETERS:
             raise SpecError(
                 "layers",
-                f"this model would have {total:,} parameters, more than the limit of {MAX_PARAMETERS:,}; "
-                "use fewer or narrower layers",
+                N_(
+                    "this model would have {total:,} parameters, more than the limit of "
+                    "{max_parameters:,}; use fewer or narrower layers"
+                ),
+                total=total,
+                max_parameters=MAX_PARAMETERS,
             )
 
     # ----- what a kind of model says about itself ------------------------------------
@@ -247,11 +268,15 @@ class ModelSpec:
     def from_dict(cls, data: Any) -> ModelSpec:
         """Build a spec from ``to_dict`` output; any other shape raises SpecError."""
         if not isinstance(data, dict):
-            raise SpecError("spec", f"a model spec must be a JSON object, got {type(data).__name__}")
+            raise SpecError(
+                "spec", N_("a model spec must be a JSON object, got {data_type}"), data_type=type(data).__name__
+            )
         allowed = {"kind", *STACKS, "seed", "input_shape", "num_classes"}
         unknown = sorted(set(data) - allowed)
         if unknown:
-            raise SpecError(unknown[0], f"unknown field in model spec (allowed: {', '.join(sorted(allowed))})")
+            raise SpecError(
+                unknown[0], N_("unknown field in model spec (allowed: {allowed})"), allowed=", ".join(sorted(allowed))
+            )
         kwargs: dict[str, Any] = {"kind": data.get("kind", "mlp"), "seed": data.get("seed", 0)}
         for name in STACKS:
             if name in data:
@@ -268,9 +293,9 @@ class ModelSpec:
         try:
             data = json.loads(text)
         except RecursionError:
-            raise SpecError("spec", "not valid JSON: it is nested too deeply") from None
+            raise SpecError("spec", N_("not valid JSON: it is nested too deeply")) from None
         except (ValueError, TypeError) as err:
-            raise SpecError("spec", f"not valid JSON ({err})") from None
+            raise SpecError("spec", N_("not valid JSON ({err})"), err=err) from None
         return cls.from_dict(data)
 
 
@@ -280,11 +305,13 @@ class MLPSpec(ModelSpec):
 
     kind: str = "mlp"
     name: ClassVar[str] = "mlp"
-    title: ClassVar[str] = "MLP classifier"
+    title: ClassVar[str] = N_("MLP classifier")
     stacks: ClassVar[tuple[str, ...]] = ("hidden",)
     link_name: ClassVar[str] = "mlp"
+    cli_options: ClassVar[tuple[str, ...]] = ("--widths", "--layers")
+    a_title: ClassVar[str] = "an MLP"
     output_activation: ClassVar[str] = "linear"
-    output_role: ClassVar[str] = "output"
+    output_role: ClassVar[str] = N_("output")
 
     @classmethod
     def default(cls) -> ModelSpec:
@@ -314,12 +341,14 @@ class AutoEncoderSpec(ModelSpec):
 
     kind: str = "autoencoder"
     name: ClassVar[str] = "autoencoder"
-    title: ClassVar[str] = "autoencoder"
+    title: ClassVar[str] = N_("autoencoder")
     stacks: ClassVar[tuple[str, ...]] = ("encoder", "decoder")
     optional_stacks: ClassVar[tuple[str, ...]] = ("decoder",)
     link_name: ClassVar[str] = "ae"
+    cli_options: ClassVar[tuple[str, ...]] = ("--encoder", "--decoder")
+    a_title: ClassVar[str] = "an autoencoder"
     output_activation: ClassVar[str] = "sigmoid"
-    output_role: ClassVar[str] = "reconstruction"
+    output_role: ClassVar[str] = N_("reconstruction")
 
     def check_stacks(self) -> None:
         _check_encoder_ends_with_code(self.encoder)
@@ -327,8 +356,12 @@ class AutoEncoderSpec(ModelSpec):
         if code > self.input_size:
             raise SpecError(
                 f"encoder[{len(self.encoder) - 1}].width",
-                f"the code layer ({code:,} units) is wider than the input it compresses "
-                f"({self.input_size:,} pixels); make it at most {self.input_size:,}",
+                N_(
+                    "the code layer ({code:,} units) is wider than the input it compresses "
+                    "({input_size:,} pixels); make it at most {input_size:,}"
+                ),
+                code=code,
+                input_size=self.input_size,
             )
 
     @classmethod
@@ -368,11 +401,14 @@ MODEL_KINDS: dict[str, type[ModelSpec]] = {kind.name: kind for kind in (MLPSpec,
 def _check_encoder_ends_with_code(encoder: tuple[Layer, ...]) -> None:
     """The code is the last Dense layer of the encoder, so the encoder must end with it."""
     if not any(layer.is_dense for layer in encoder):
-        raise SpecError("encoder", "the encoder needs at least one Dense layer: its last one is the code")
+        raise SpecError("encoder", N_("the encoder needs at least one Dense layer: its last one is the code"))
     if not encoder[-1].is_dense:
         last = len(encoder) - 1
         raise SpecError(
             f"encoder[{last}]",
-            f"the encoder must end with its code (a Dense layer), not {encoder[-1].describe()}; move it before the "
-            "code or to the start of the decoder",
+            N_(
+                "the encoder must end with its code (a Dense layer), not {encoder}; move it "
+                "before the code or to the start of the decoder"
+            ),
+            encoder=encoder[-1].describe(),
         )

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from core.models import forward
-from core.spec import ModelSpec
+from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 
 Sums = dict[str, jax.Array]
 
@@ -47,7 +47,7 @@ class Metric:
 class Task:
     """The interface of a kind of model; see the module docstring."""
 
-    kind: str
+    model_kind: type[ModelSpec]  # the kind of model trained for it
     score: Metric  # the one number the pages compare models by
     sums: tuple[str, ...]  # what ``eval_sums`` adds up over the test set
 
@@ -95,7 +95,7 @@ class Task:
 
 
 class Classification(Task):
-    kind = "mlp"
+    model_kind = MLPSpec
     score = Metric("accuracy", "test accuracy", higher_is_better=True)
     sums = ("loss", "correct", "confusion")
 
@@ -123,7 +123,7 @@ class Classification(Task):
 
 
 class Reconstruction(Task):
-    kind = "autoencoder"
+    model_kind = AutoEncoderSpec
     score = Metric("mse", "reconstruction error (test)", higher_is_better=False)
     sums = ("loss", "squared_error")
 
@@ -155,9 +155,10 @@ def _logits(model: nn.Module, x: jax.Array, train: bool = False) -> jax.Array:
     return model.decode_logits(model.encode(x, train), train)
 
 
-TASKS: dict[str, Task] = {task.kind: task for task in (Classification(), Reconstruction())}
+#: The task of each kind of model, by its type.
+TASKS: dict[type[ModelSpec], Task] = {task.model_kind: task for task in (Classification(), Reconstruction())}
 
 
 def task_of(spec: ModelSpec) -> Task:
     """The task a model of this kind is trained for."""
-    return TASKS[spec.kind]
+    return TASKS[type(spec)]

@@ -294,8 +294,15 @@ def _model_source(module: Any) -> str:
     return text[begin:end].strip() + "\n"
 
 
+def _value(value: Any) -> str:
+    """A value of a layer tuple as Python: a layer call by its name (``dense``), a string quoted."""
+    if callable(value):
+        return value.__name__
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
 def _tuple(values: Any) -> str:
-    items = [f'"{v}"' if isinstance(v, str) else repr(v) for v in values]
+    items = [_value(v) for v in values]
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 

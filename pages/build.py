@@ -4,51 +4,59 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import conv_figures, figures
+from components import conv_figures, figures, resources
 from components.build_views import conv_view, next_steps
 from components.frame import require_frame
+from components.i18n import N_, _, language
 from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
 from components.ui import advanced, explain, height
 from core import models
 from core.costs import human_bytes, human_count, model_costs
 from core.presets import PRESETS
-from core.spec import MAX_SEED
+from core.spec import MAX_SEED, MODEL_KINDS
 
 require_frame()
 
-KIND_LABELS = {"mlp": "MLP classifier", "autoencoder": "AutoEncoder"}
-KIND_HELP = (
+KIND_LABELS = {"mlp": N_("MLP classifier"), "autoencoder": N_("AutoEncoder")}
+KIND_HELP = N_(
     "An MLP classifier looks at a 28x28 image and says which of 10 classes it is. "
     "An AutoEncoder squeezes the image through a small code and rebuilds it from that code."
 )
 
 state = get_state()
 
-st.title(":material/construction: Build a model")
+st.title(":material/construction: " + _("Build a model"))
 st.markdown(
-    "**This tool lets you build a small neural network, teach it to recognise pictures, and look inside it, "
-    "all by clicking.**"
+    _(
+        "**This tool lets you build a small neural network, teach it to recognise pictures, and look inside it, "
+        "all by clicking.**"
+    )
 )
 st.caption(
-    "Stack Dense layers (every unit connected to every unit of the layer before) and, for images, Conv and "
-    "pooling layers (small filters slid over the image). Wider layers can learn more, at the cost of more parameters."
+    _(
+        "Stack Dense layers (every unit connected to every unit of the layer before) and, for images, Conv and "
+        "pooling layers (small filters slid over the image). Wider layers can learn more, at the cost of more "
+        "parameters."
+    )
 )
 
 top = st.columns([2.6, 3, 1.2], vertical_alignment="bottom")  # both kinds fit in presenter mode at 1280
 kind = top[0].segmented_control(
-    "Kind of model", list(KIND_LABELS), format_func=KIND_LABELS.get, default=state.kind,
+    _("Kind of model"), list(KIND_LABELS), default=state.kind,
+    format_func={kind: _(label) for kind, label in KIND_LABELS.items()}.get,  # made now, in the visitor's language
     key=f"build.kind.v{state.build.editor_version}",
-    help=KIND_HELP,
+    help=_(KIND_HELP),
 )  # fmt: skip
 if kind and kind != state.kind:
     state.kind = kind
     state.build.editor_version += 1
     st.rerun()
-preset_names = [name for name, (_, spec) in PRESETS.items() if spec.kind == state.kind]
+preset_names = [name for name, (_about, spec) in PRESETS.items() if isinstance(spec, MODEL_KINDS[state.kind])]
 preset = top[1].selectbox(
-    "Start from a preset", preset_names, key=f"build.preset.{state.kind}",
-    help="\n\n".join(f"**{name}**: {PRESETS[name][0]}" for name in preset_names),
+    _("Start from a preset"), preset_names, key=f"build.preset.{state.kind}",
+    format_func={name: _(name) for name in preset_names}.get,  # made now, in the visitor's language
+    help="\n\n".join(f"**{_(name)}**: {_(PRESETS[name][0])}" for name in preset_names),
 )  # fmt: skip
 
 
@@ -58,8 +66,8 @@ def use_preset(name: str) -> None:
 
 
 top[2].button(
-    "Use preset", key="build.use_preset", on_click=use_preset, args=(preset,),
-    help="Replace the layers below with this preset",
+    _("Use preset"), key="build.use_preset", on_click=use_preset, args=(preset,),
+    help=_("Replace the layers below with this preset"),
 )  # fmt: skip
 
 spec = state.spec
@@ -67,15 +75,15 @@ left, right = st.columns([1.3, 1.2], gap="medium")  # the layer rows need ~470 p
 with left:
     spec = layer_editor(state)
     # the count right under the widths: on a phone the metrics column comes three screens further down
-    st.markdown(f"**{spec.parameter_count:,} parameters** in total (numbers the model learns)")
+    st.markdown(_("**{count:,} parameters** in total (numbers the model learns)").format(count=spec.parameter_count))
     if advanced():
-        with st.expander("Type the widths instead", expanded=state.build.text_editor_open):
+        with st.expander(_("Type the widths instead"), expanded=state.build.text_editor_open):
             text_editor(state)
-        with st.expander("Initialisation seed"):
+        with st.expander(_("Initialisation seed")):
             seed = st.number_input(
-                "Seed", min_value=0, max_value=MAX_SEED, value=spec.seed, step=1,
+                _("Seed"), min_value=0, max_value=MAX_SEED, value=spec.seed, step=1,
                 key=f"build.seed.v{state.build.editor_version}",
-                help="The starting weights are random; the same seed always gives the same starting weights.",
+                help=_("The starting weights are random; the same seed always gives the same starting weights."),
             )  # fmt: skip
             if seed != spec.seed:
                 state.set_spec(spec.replace(seed=int(seed)), from_editor=True)
@@ -84,58 +92,70 @@ with left:
 with right:
     st.markdown(f"#### {spec.describe()}")
     if state.last_change:
-        st.success(f"Last change: {state.last_change}", icon=":material/compare_arrows:")
+        st.success(_("Last change: {change}").format(change=state.last_change), icon=":material/compare_arrows:")
     costs = model_costs(spec, state.config)
     m = st.columns(3)
-    m[0].metric("Parameters", f"{spec.parameter_count:,}", help="Weights and biases the model learns while training.")
+    m[0].metric(
+        _("Parameters"), f"{spec.parameter_count:,}", help=_("Weights and biases the model learns while training.")
+    )
+    memory_help = _(
+        "Parameters: {parameters} (4 bytes each). The {optimizer} optimizer keeps {optimizer_state} more "
+        "(Adam: two running averages per parameter)."
+    ).format(parameters=human_bytes(costs.parameter_bytes), optimizer=state.config.optimizer,
+             optimizer_state=human_bytes(costs.optimizer_state_bytes))  # fmt: skip
+    if costs.batch_stats_bytes:
+        memory_help += " " + _("BatchNorm's running means and variances (batch_stats): {size}.").format(
+            size=human_bytes(costs.batch_stats_bytes)
+        )
     m[1].metric(
-        "Memory while training",
+        _("Memory while training"),
         human_bytes(costs.parameter_bytes + costs.optimizer_state_bytes + costs.batch_stats_bytes),
-        help=f"Parameters: {human_bytes(costs.parameter_bytes)} (4 bytes each). The {state.config.optimizer} "
-        f"optimizer keeps {human_bytes(costs.optimizer_state_bytes)} more (Adam: two running averages "
-        "per parameter)."
-        + (f" BatchNorm's running means and variances (batch_stats): {human_bytes(costs.batch_stats_bytes)}."
-           if costs.batch_stats_bytes else ""),
-    )  # fmt: skip
+        help=memory_help,
+    )
     m[2].metric(
-        "Operations per image", human_count(costs.forward_flops),
-        help=f"Arithmetic operations to classify or rebuild one image (forward pass). Learning from one "
-        f"image costs about {human_count(costs.train_flops)} (forward + backward pass).",
+        _("Operations per image"), human_count(costs.forward_flops),
+        help=_("Arithmetic operations to classify or rebuild one image (forward pass). Learning from one "
+               "image costs about {count} (forward + backward pass).").format(count=human_count(costs.train_flops)),
     )  # fmt: skip
     if conv_figures.uses_images(spec):
         conv_view(spec)
         next_steps()
         st.stop()
-    st.plotly_chart(figures.stack_figure(spec, height=height(340)), key="build.stack", config={"displayModeBar": False})
+    # made once per model (and language), not on every rerun: a fifth of the page's own run
+    tall = height(340)
+    stack = resources.drawn(("build.stack", spec, tall, language()), lambda: figures.stack_figure(spec, height=tall))
+    st.plotly_chart(stack, key="build.stack", config={"displayModeBar": False})
     others = [layer for layer in spec.layers if not layer.is_dense]
     if others:
         st.caption(
-            "Between the Dense layers (not drawn as bars, they keep the number of values): "
-            + ", ".join(f"{layer.describe()}" for layer in others)
-            + f". BatchNorm and LayerNorm learn a scale and a bias per value: {spec.norm_parameter_count:,} "
-            "of the parameters."
+            _(
+                "Between the Dense layers (not drawn as bars, they keep the number of values): {layers}. "
+                "BatchNorm and LayerNorm learn a scale and a bias per value: {count:,} of the parameters."
+            ).format(layers=_(", ").join(layer.describe() for layer in others), count=spec.norm_parameter_count)
         )
-    explain("Bars are drawn to scale: height = number of units. Hover a bar for its parameters.")
+    explain(_("Bars are drawn to scale: height = number of units. Hover a bar for its parameters."))
     dense_layers = models.dense_layers(spec)
     st.dataframe(
         [
             {
-                "layer": d.path,
-                "shape": f"{d.inputs:,} → {d.outputs:,}",
-                "activation": d.activation,
-                "weights": d.inputs * d.outputs,
-                "biases": d.outputs,
-                "parameters": d.parameters,
+                _("layer"): d.path,
+                _("shape"): f"{d.inputs:,} → {d.outputs:,}",
+                _("activation"): d.activation,
+                _("weights"): d.inputs * d.outputs,
+                _("biases"): d.outputs,
+                _("parameters"): d.parameters,
             }
             for d in dense_layers
         ],
         hide_index=True,
         key="build.table",
         column_config={
-            "weights": st.column_config.NumberColumn(help="inputs x outputs: one per connection", format="localized"),
-            "biases": st.column_config.NumberColumn(help="one per unit", format="localized"),
-            "parameters": st.column_config.ProgressColumn(
-                help="weights + biases", format="localized", min_value=0,
+            _("weights"): st.column_config.NumberColumn(
+                help=_("inputs x outputs: one per connection"), format="localized"
+            ),
+            _("biases"): st.column_config.NumberColumn(help=_("one per unit"), format="localized"),
+            _("parameters"): st.column_config.ProgressColumn(
+                help=_("weights + biases"), format="localized", min_value=0,
                 max_value=max(d.parameters for d in dense_layers),
             ),
         },

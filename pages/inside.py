@@ -6,12 +6,15 @@ diagram shows its incoming weights and the test images that light it up most.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from components import conv_views, figures, inside_figures, resources, switch_figures, switches
 from components.frame import page, require_frame
-from components.i18n import N_, _, ngettext
+from components.i18n import N_, _, language, ngettext
 from components.images import tile
 from components.inside_figures import DiagramLayer
 from components.state import get_state
@@ -199,7 +202,25 @@ if kernels[0].shape[0] != image.size:  # a conv model: its first Dense layer tak
 layers = [DiagramLayer(_("input"), image.ravel())] + [
     DiagramLayer(row.name(number).split(" (")[0], row.values[0]) for number, row in enumerate(dense, start=1)
 ]
-links = [inside.strongest_connections(kernel, DIAGRAM_WEIGHTS) for kernel in kernels]
+
+
+def network_diagram(tall: int) -> go.Figure:
+    """The diagram with its switched-off units crossed out, made once per model, input and switches: a
+    rerun (a click below, a visitor coming back) reuses it, where finding the strongest of 400,000 weights
+    and building the figure cost a fifth of the page's run."""
+    off = tuple(tuple(sorted(switched_off.get(row.path, ()))) for row in dense)
+    values = hashlib.blake2b(b"".join(np.asarray(layer.values, np.float32).tobytes() for layer in layers)).digest()
+    names = tuple(layer.name for layer in layers)
+
+    def draw() -> go.Figure:
+        links = [inside.strongest_connections(kernel, DIAGRAM_WEIGHTS) for kernel in kernels]
+        figure = inside_figures.network_figure(layers, links, height=tall)
+        for column, units in enumerate(off, start=1):
+            switch_figures.mark_diagram(figure, column, units)
+        return figure
+
+    return resources.drawn(("inside.diagram", model_key, values, names, off, tall, language()), draw)
+
 
 clicked = st.session_state.get("inside.diagram")
 points = clicked.selection.points if clicked else []
@@ -209,10 +230,7 @@ if picked is not None and st.session_state.get("inside.last_click") != picked:
     st.session_state["inside.last_click"] = picked
     if picked[0] > 0:  # not a pixel of the input
         st.session_state["inside.unit_layer"], st.session_state["inside.unit"] = picked
-network = inside_figures.network_figure(layers, links, height=height(560))
-for column, row in enumerate(dense, start=1):
-    switch_figures.mark_diagram(network, column, switched_off.get(row.path, ()))
-st.plotly_chart(network, key="inside.diagram", on_select="rerun", selection_mode="points")
+st.plotly_chart(network_diagram(height(560)), key="inside.diagram", on_select="rerun", selection_mode="points")
 explain(
     _(
         "Columns: the input's 784 pixels, then each layer's units, lit by their value for this image. Lines: the "

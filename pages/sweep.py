@@ -7,7 +7,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import require_frame
-from components.i18n import _, error_text
+from components.i18n import _, error_reason, error_text, message_text
 from components.run_views import duration
 from components.session import session_alive_check, tab_grace_seconds, visitor_id
 from components.sidebar import POLL_SECONDS
@@ -20,7 +20,6 @@ from components.sweep_views import (
     choose_run,
     get_sweep_state,
     plan_text,
-    reason_text,
     run_rows,
     sweep_progress_text,
     training_words,
@@ -153,7 +152,7 @@ def settings_form(state: AppState) -> SweepPlan | None:
         train_config = TrainConfig(**{**config.to_dict(), "epochs": epochs, "batch_size": batch_size})
         return SweepPlan(spec, layer, values, seeds, train_config, setting)
     except CoreError as err:
-        st.error(_("Cannot sweep these settings: {reason}").format(reason=plain(reason_text(err), 300)),
+        st.error(_("Cannot sweep these settings: {reason}").format(reason=plain(error_reason(err), 300)),
                  icon=":material/warning:")  # fmt: skip
         return None
 
@@ -170,7 +169,7 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
                 timing = JobControls(owner=visitor_id())
                 estimate = sweep_state.estimates[key] = estimate_sweep(plan, dataset, pacing=timing)
         except CoreError as err:
-            reason = plain(reason_text(err), 300)
+            reason = plain(error_reason(err), 300)
             st.error(_("Cannot sweep these settings: {reason}").format(reason=reason), icon=":material/warning:")
             return
     if estimate is not None:  # the trainings running now, every rerun: they start and end meanwhile
@@ -255,7 +254,7 @@ def results_panel(active: bool) -> None:
         swept = job.plan.swept
         st.progress(snap.progress, text=sweep_progress_text(snap, swept))
         if snap.message and snap.status in (Status.STOPPED, Status.FAILED, Status.QUEUED):
-            (st.error if snap.status == Status.FAILED else st.info)(plain(snap.message, 300))
+            (st.error if snap.status == Status.FAILED else st.info)(plain(message_text(snap.message), 300))
         runs = list(snap.runs)
         sweep_charts(state, sweep_state, job, snap)
         if runs:

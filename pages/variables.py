@@ -8,6 +8,7 @@ import streamlit as st
 
 from components import conv_views, figures
 from components.frame import require_frame
+from components.i18n import N_, _, ngettext
 from components.state import get_state
 from components.take_home import nnx_tab, script_downloads
 from components.tree_view import treescope_html
@@ -42,14 +43,17 @@ state = get_state()
 spec = state.spec
 trained = state.trained_result()
 
-st.title(":material/account_tree: Look inside the variables")
+st.title(":material/account_tree: " + _("Look inside the variables"))
 if trained is not None:
     variables = trained.variables
     extreme_values_notice(trained.params)
     run = state.trained_run()
     st.success(
-        f"Showing the **trained** values of run {run.run_id} "
-        f"({len(trained.history.epochs)} epochs on {plain(dataset_title(trained.dataset, trained.dataset))}).",
+        _("Showing the **trained** values of run {run} ({epochs} epochs on {dataset}).").format(
+            run=run.run_id,
+            epochs=len(trained.history.epochs),
+            dataset=plain(dataset_title(trained.dataset, trained.dataset)),
+        ),
         icon=":material/school:",
     )
 else:
@@ -58,16 +62,20 @@ else:
         initialising.result(timeout=INIT_WAIT_S)
     except TimeoutError:
         st.info(
-            f"Computing `model.init` for this new shape ({spec.parameter_count:,} parameters): flax compiles it "
-            "once per shape, then every seed and every visit is instant.",
+            _(
+                "Computing `model.init` for this new shape ({count:,} parameters): flax compiles it once per shape, "
+                "then every seed and every visit is instant."
+            ).format(count=spec.parameter_count),
             icon=":material/hourglass_top:",
         )
         wait_then_rerun(initialising)
         st.stop()
     variables = models.init_variables(spec)
     st.info(
-        f"Showing the **starting** values: `model.init(jax.random.key({spec.seed}), x)` with an all-zero "
-        "28x28 image `x`. Train the model to see how they change.",
+        _(
+            "Showing the **starting** values: `model.init(jax.random.key({seed}), x)` with an all-zero 28x28 image "
+            "`x`. Train the model to see how they change."
+        ).format(seed=spec.seed),
         icon=":material/eco:",
     )
 
@@ -76,20 +84,38 @@ rows = [row for row in every_row if row.path.startswith("params/")]  # what the 
 layers = layer_rows(rows)
 total = sum(row.size for row in rows)
 norm_kinds = [kind.title for kind in (BatchNorm, LayerNorm) if any(isinstance(layer, kind) for layer in spec.layers)]
-norms = f" Each {' and '.join(norm_kinds)} layer holds a **scale** and a **bias** per value." if norm_kinds else ""
+norms = (
+    " " + _("Each {kinds} layer holds a **scale** and a **bias** per value.").format(kinds=_(" and ").join(norm_kinds))
+    if norm_kinds
+    else ""
+)
 
 st.markdown(
-    f"**{total:,} parameters** in {len(layers)} layers. Each Dense layer holds a **kernel** "
-    f"(one weight per connection: inputs x units) and a **bias** (one number per unit).{norms}"
+    _(
+        "**{count:,} parameters** in {layers} layers. Each Dense layer holds a **kernel** "
+        "(one weight per connection: inputs x units) and a **bias** (one number per unit)."
+    ).format(count=total, layers=len(layers))
+    + norms
 )
 found = collections(every_row)
-st.markdown(
-    f"`model.init` returns {len(found)} collection{'s' if len(found) > 1 else ''}: "
-    + "; ".join(f"**`{c.name}`** ({c.numbers:,} numbers in {c.arrays:,} arrays): {c.meaning}" for c in found)
-    + "."
+described = _("; ").join(
+    _("**`{name}`** ({numbers:,} numbers in {arrays:,} arrays): {meaning}").format(
+        name=c.name,
+        numbers=c.numbers,
+        arrays=c.arrays,
+        meaning=_(c.meaning) if c.meaning else "",
+    )
+    for c in found
 )
-with st.expander("Training mode and evaluation mode", icon=":material/school:", expanded=spec.has_batchnorm):
-    st.markdown(
+st.markdown(
+    ngettext(
+        "`model.init` returns {count} collection: {collections}.",
+        "`model.init` returns {count} collections: {collections}.",
+        len(found),
+    ).format(count=len(found), collections=described)
+)
+with st.expander(_("Training mode and evaluation mode"), icon=":material/school:", expanded=spec.has_batchnorm):
+    st.markdown(_(
         "The model's `__call__` takes a `train` flag, as in the flax documentation:\n\n"
         "- **Training** (`train=True`): Dropout zeroes a random share of the values at each step, so it needs a "
         "random key, `rngs={'dropout': key}` (here: the run's seed combined with the step number, so the same "
@@ -98,72 +124,81 @@ with st.expander("Training mode and evaluation mode", icon=":material/school:", 
         "`model.apply(variables, x, train=True, mutable=['batch_stats'])` and keeps the new `batch_stats` it returns.\n"
         "- **Evaluation** (`train=False`): Dropout is off (nothing is dropped, so two evaluations give the very same "
         "answer) and BatchNorm uses the running averages in `batch_stats` instead of the batch's own statistics. "
-        "Test scores, predictions and drawings all use this mode.\n\n"
-        + (
-            "This model has neither Dropout nor BatchNorm, so both modes compute the same thing."
-            if not spec.has_dropout and not spec.has_batchnorm
-            else "Add or remove these layers on the Build page to see the collections change."
-        )
-    )
-stats = [("before training", row) for row in batch_stats_rows(variables)]
+        "Test scores, predictions and drawings all use this mode."
+    ) + "\n\n" + (
+        _("This model has neither Dropout nor BatchNorm, so both modes compute the same thing.")
+        if not spec.has_dropout and not spec.has_batchnorm
+        else _("Add or remove these layers on the Build page to see the collections change.")
+    ))  # fmt: skip
+BEFORE, AFTER = N_("before training"), N_("after training")
+stats = [(BEFORE, row) for row in batch_stats_rows(variables)]
 if stats and trained is not None:  # the same layers as flax's model.init made them, then as trained
     start = batch_stats_rows(models.init_variables(trained.spec))
-    stats = [*(("before training", row) for row in start), *(("after training", row) for _, row in stats)]
+    stats = [*((BEFORE, row) for row in start), *((AFTER, row) for _when, row in stats)]
 if stats:
     st.markdown(
-        "**BatchNorm's batch statistics** (`batch_stats`), before and after training: every mean starts at 0, "
-        "every variance at 1, and training moves them towards the data's own."
+        _("**BatchNorm's batch statistics** (`batch_stats`), before and after training: every mean starts at 0, "
+          "every variance at 1, and training moves them towards the data's own.")
         if trained is not None
-        else "**BatchNorm's batch statistics** (`batch_stats`) before training: every mean starts at 0, every "
-        "variance at 1. Train the model to see them after training beside these."
-    )
+        else _("**BatchNorm's batch statistics** (`batch_stats`) before training: every mean starts at 0, every "
+               "variance at 1. Train the model to see them after training beside these.")
+    )  # fmt: skip
     st.dataframe(
         [
-            {"when": when, "layer": row.module, "units": row.units, "average running mean": row.mean_of_means,
-             "average running variance": row.mean_of_variances, "smallest variance": row.min_variance,
-             "largest variance": row.max_variance}
+            {_("when"): _(when), _("layer"): row.module, _("units"): row.units,
+             _("average running mean"): row.mean_of_means, _("average running variance"): row.mean_of_variances,
+             _("smallest variance"): row.min_variance, _("largest variance"): row.max_variance}
             for when, row in stats
         ],
         hide_index=True,
         key="variables.batch_stats",
         column_config={
-            "units": st.column_config.NumberColumn(help="values this layer normalises", format="localized"),
-            "average running mean": st.column_config.NumberColumn(
-                help="the running means (one per unit) averaged: what BatchNorm subtracts when evaluating",
+            _("units"): st.column_config.NumberColumn(help=_("values this layer normalises"), format="localized"),
+            _("average running mean"): st.column_config.NumberColumn(
+                help=_("the running means (one per unit) averaged: what BatchNorm subtracts when evaluating"),
                 format="%.4f",
             ),
-            "average running variance": st.column_config.NumberColumn(
-                help="the running variances averaged: BatchNorm divides by their square root when evaluating",
+            _("average running variance"): st.column_config.NumberColumn(
+                help=_("the running variances averaged: BatchNorm divides by their square root when evaluating"),
                 format="%.4f",
             ),
-            "smallest variance": st.column_config.NumberColumn(format="%.4f"),
-            "largest variance": st.column_config.NumberColumn(format="%.4f"),
+            _("smallest variance"): st.column_config.NumberColumn(format="%.4f"),
+            _("largest variance"): st.column_config.NumberColumn(format="%.4f"),
         },
     )  # fmt: skip
 
-# the widget forgets its tab when the visitor opens another page; the visitor's state does not
+TABS = (
+    N_("Tree"), N_("Table of every array"), N_("Where the parameters are"), N_("Look at one kernel"),
+    N_("flax code"), N_("flax NNX"),
+)  # fmt: skip
+tab_labels = {_(name): name for name in TABS}  # the label shown: the tab's English name
+# the widget forgets its tab when the visitor opens another page; the visitor's state does not (it keeps the
+# English name, so that the tab stays open when the visitor changes the language)
 if "variables.tab" not in st.session_state and state.variables.tab is not None:
-    st.session_state["variables.tab"] = state.variables.tab
+    st.session_state["variables.tab"] = _(state.variables.tab)
 # Only the open tab runs and is sent: heavy views (treescope, heatmaps) cost nothing until asked for.
 tree_tab, table_tab, sizes_tab, kernel_tab, code_tab, nnx_tab_ = st.tabs(
-    ["Tree", "Table of every array", "Where the parameters are", "Look at one kernel", "flax code", "flax NNX"],
-    key="variables.tab", on_change="rerun",
-)  # fmt: skip
-state.variables.tab = st.session_state.get("variables.tab")
+    list(tab_labels), key="variables.tab", on_change="rerun"
+)
+state.variables.tab = tab_labels.get(st.session_state.get("variables.tab"))
 
 if tree_tab.open:
     with tree_tab:
         left, right = st.columns([1, 1.3])
         with left:
             st.caption(
-                "The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold. "
-                "`float32[784,512]` is a table of 784 x 512 decimal numbers (float32: 4 bytes each)."
+                _(
+                    "The nested dictionary `model.init` returns: collection → layer → arrays. Click to fold. "
+                    "`float32[784,512]` is a table of 784 x 512 decimal numbers (float32: 4 bytes each)."
+                )
             )
             st.json(tree_outline(variables), expanded=3)
         with right:
             st.caption(
-                "The same tree in treescope, a viewer for pytrees (JAX's word for nested dictionaries and lists of "
-                "arrays), with a summary of the values."
+                _(
+                    "The same tree in treescope, a viewer for pytrees (JAX's word for nested dictionaries and lists "
+                    "of arrays), with a summary of the values."
+                )
             )
             st.iframe(treescope_html(variables, 420), height=420)
 
@@ -172,74 +207,80 @@ if table_tab.open:
         st.dataframe(
             [
                 {
-                    "path": row.path,
-                    "shape": " x ".join(str(d) for d in row.shape),
+                    _("path"): row.path,
+                    _("shape"): " x ".join(str(d) for d in row.shape),
                     "dtype": row.dtype,
-                    "parameters": row.size,
-                    "mean": row.mean,
-                    "std": row.std,
-                    "min": row.min,
-                    "max": row.max,
-                    "histogram": list(row.histogram),
+                    _("parameters"): row.size,
+                    _("mean"): row.mean,
+                    _("std"): row.std,
+                    _("min"): row.min,
+                    _("max"): row.max,
+                    _("histogram"): list(row.histogram),
                 }
                 for row in every_row
             ],
             hide_index=True,
             key="variables.table",
             column_config={
-                "path": st.column_config.TextColumn(
-                    help="collection / layer / array, as in variables['params']['Dense_0']"
+                _("path"): st.column_config.TextColumn(
+                    help=_("collection / layer / array, as in variables['params']['Dense_0']")
                 ),
-                "parameters": st.column_config.NumberColumn(
-                    help="how many numbers this array holds (batch_stats are not learned by the optimizer)",
+                _("parameters"): st.column_config.NumberColumn(
+                    help=_("how many numbers this array holds (batch_stats are not learned by the optimizer)"),
                     format="localized",
                 ),
-                "mean": st.column_config.NumberColumn(help="average value", format="%.4f"),
-                "std": st.column_config.NumberColumn(
-                    help="standard deviation: how spread out the values are", format="%.4f"
+                _("mean"): st.column_config.NumberColumn(help=_("average value"), format="%.4f"),
+                _("std"): st.column_config.NumberColumn(
+                    help=_("standard deviation: how spread out the values are"), format="%.4f"
                 ),
-                "min": st.column_config.NumberColumn(format="%.4f"),
-                "max": st.column_config.NumberColumn(format="%.4f"),
-                "histogram": st.column_config.BarChartColumn(help="how the values are spread, from min to max"),
+                _("min"): st.column_config.NumberColumn(format="%.4f"),
+                _("max"): st.column_config.NumberColumn(format="%.4f"),
+                _("histogram"): st.column_config.BarChartColumn(help=_("how the values are spread, from min to max")),
             },
         )
         st.caption(
-            "Before training, kernels start random with std about 1/√inputs (LeCun normal) and biases start at 0."
+            _("Before training, kernels start random with std about 1/√inputs (LeCun normal) and biases start at 0.")
         )
 
 if sizes_tab.open:
     with sizes_tab:
         st.plotly_chart(figures.treemap_figure(rows, height=height(420)), key="variables.treemap")
         explain(
-            "Each box is one array; its area is how many numbers it holds. Most parameters sit in the widest layers."
+            _("Each box is one array; its area is how many numbers it holds. Most parameters sit in the widest layers.")
         )
         previous = state.previous_spec
-        if previous is not None and previous.kind == spec.kind and previous != spec:
-            st.markdown(f"**Compared with the previous model** ({previous.describe()}): {state.last_change}")
+        if previous is not None and type(previous) is type(spec) and previous != spec:
+            st.markdown(
+                _("**Compared with the previous model** ({model}): {change}").format(
+                    model=previous.describe(), change=state.last_change
+                )
+            )
             st.dataframe(
-                [d.in_words() for d in parameter_diff(previous, spec)],
+                [  # the words of core (new layer, removed, same) in the visitor's language too
+                    {_(name): _(value) for name, value in d.in_words().items()} for d in parameter_diff(previous, spec)
+                ],
                 hide_index=True,
                 key="variables.diff",
                 column_config={
-                    "before": st.column_config.TextColumn(help="parameters of this layer in the previous model"),
-                    "change": st.column_config.TextColumn(help="parameters added (+) or removed (-)"),
+                    _("before"): st.column_config.TextColumn(help=_("parameters of this layer in the previous model")),
+                    _("change"): st.column_config.TextColumn(help=_("parameters added (+) or removed (-)")),
                 },
             )
         st.dataframe(
             [
                 {
-                    "layer": layer.module,
-                    "arrays": ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in layer.shapes.items()),
-                    "parameters": layer.parameters,
-                    "share": layer.parameters / total,
+                    _("layer"): layer.module,
+                    _("arrays"): ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in layer.shapes.items()),
+                    _("parameters"): layer.parameters,
+                    _("share"): layer.parameters / total,
                 }
                 for layer in layers
             ],
             hide_index=True,
             key="variables.layers",
             column_config={
-                "parameters": st.column_config.NumberColumn(format="localized"),
-                "share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+                _("parameters"): st.column_config.NumberColumn(format="localized"),
+                _("share"): st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
             },
         )  # fmt: skip
 
@@ -247,7 +288,7 @@ if kernel_tab.open:
     with kernel_tab:
         kernels = [row.path for row in rows if row.name == "kernel"]
         chosen = st.selectbox(
-            "Kernel", kernels, key="variables.kernel", help="A weight matrix: inputs down, units across"
+            _("Kernel"), kernels, key="variables.kernel", help=_("A weight matrix: inputs down, units across")
         )
         kernel = get_leaf(variables, chosen)
         if kernel.ndim == 4:  # a convolution's (kernel, kernel, in channels, out channels)
@@ -261,22 +302,27 @@ if kernel_tab.open:
                 ),
                 key="variables.heatmap",
             )
-            explain("Each square is one weight: red pulls the unit's output up, blue pulls it down.")
+            explain(_("Each square is one weight: red pulls the unit's output up, blue pulls it down."))
         with right:
             st.plotly_chart(
-                figures.histogram_figure(kernel, f"values of {chosen}", height=height(300)), key="variables.histogram"
+                figures.histogram_figure(kernel, _("values of {path}").format(path=chosen), height=height(300)),
+                key="variables.histogram",
             )
-            st.caption(f"mean {float(np.mean(kernel)):.4f}, std {float(np.std(kernel)):.4f}")
+            st.caption(
+                _("mean {mean:.4f}, std {std:.4f}").format(mean=float(np.mean(kernel)), std=float(np.std(kernel)))
+            )
         if kernel.shape[0] == spec.input_size:
             st.markdown(
-                "**What the first units look for**: each square is one unit's weights laid out as a 28x28 image."
+                _("**What the first units look for**: each square is one unit's weights laid out as a 28x28 image.")
             )
             st.plotly_chart(figures.receptive_field_figure(kernel, height=height(420)), key="variables.fields")
-            explain("Red pixels make the unit fire, blue ones hold it back. After training, shapes of strokes appear.")
+            explain(
+                _("Red pixels make the unit fire, blue ones hold it back. After training, shapes of strokes appear.")
+            )
 
 if code_tab.open:
     with code_tab:
-        st.caption("Runnable flax.linen code for this exact model (copy button at the top right of the box).")
+        st.caption(_("Runnable flax.linen code for this exact model (copy button at the top right of the box)."))
         st.code(flax_source(spec), language="python")
         script_downloads(spec, run.config if trained is not None else state.config, "variables", trained is not None)
 

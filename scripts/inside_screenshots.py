@@ -48,7 +48,7 @@ def main() -> None:
             page.screenshot(path=str(args.out / "screenshot-inside.png"))
             traces = page.locator(".st-key-inside-diagram .scatterlayer .trace")
             columns = [i for i in range(traces.count()) if traces.nth(i).locator("path.point").count()]
-            dot = traces.nth(columns[1]).locator("path.point").nth(37)
+            dot = traces.nth(columns[0]).locator("path.point").nth(37)
             dot.scroll_into_view_if_needed()
             box = dot.bounding_box()
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

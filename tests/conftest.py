@@ -16,10 +16,15 @@ os.environ.setdefault("FLAX_DASHBOARD_RUNS_DIR", tempfile.mkdtemp(prefix="flax-d
 import pytest  # noqa: E402
 
 from core.data import Dataset, load_dataset, make_dataset  # noqa: E402
+from core.jax_setup import enable_compilation_cache  # noqa: E402
 from core.runs.jobs import stop_all  # noqa: E402
 from testkit.waits import HANG_S  # noqa: E402
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+# Compiling is most of a test's CPU time (tests/core/test_train.py and test_models.py: 62-68 s of CPU
+# compiling into an empty cache, 16 s from a filled one): every test process shares the cache, as the
+# servers and subprocesses the tests start already do, so a program compiled once is read after that.
+enable_compilation_cache()
 
 
 @pytest.fixture(scope="session")

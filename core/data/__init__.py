@@ -14,7 +14,7 @@ local data from); this module chooses between them by name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from core.data.idx import read_idx_split
 from core.data.roots import Roots, check_inside_roots, resolve_roots
 from core.data.tfds import TITLES
 from core.errors import DataError
+from core.i18n import N_
 
 __all__ = [
     "DIGIT_NAMES",
@@ -56,34 +57,39 @@ FOLDER_KINDS = {"idx": "idx:/usr/share/datasets/fashion-mnist", "folder": "folde
 def parse_dataset_name(name: str) -> tuple[str, str | None]:
     """``"idx:/data/mnist"`` -> ``("idx", "/data/mnist")``; ``"sample"`` -> ``("sample", None)``."""
     if not isinstance(name, str) or not name.strip():
-        raise DataError(f"choose a dataset: {', '.join(DATASET_CHOICES)}")
+        raise DataError(N_("choose a dataset: {dataset_choices}"), dataset_choices=", ".join(DATASET_CHOICES))
     name = name.strip()
     for kind, example in FOLDER_KINDS.items():
         if name.startswith(f"{kind}:"):
             folder = name[len(kind) + 1 :].strip()
             if not folder:
-                raise DataError(f"{kind}: needs a folder, e.g. {example}")
+                raise DataError(N_("{kind}: needs a folder, e.g. {example}"), kind=kind, example=example)
             return kind, folder
     if name in ("sample", *TFDS_NAMES):
         return name, None
-    raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_CHOICES)}")
+    raise DataError(
+        N_("unknown dataset {name!r}; choose one of {dataset_choices}"),
+        name=name,
+        dataset_choices=", ".join(DATASET_CHOICES),
+    )
 
 
-def dataset_title(name: str, unknown: str = "this data") -> str:
+def dataset_title(name: str, unknown: str = N_("this data"), gettext: Callable[[str], str] = str) -> str:
     """A dataset's name as a sentence says it, without a folder's path: "the bundled MNIST sample",
     "Fashion-MNIST", "your images", "the IDX folder fashion-mnist"; ``unknown`` for a name this version
-    does not know (a checkpoint's from elsewhere: a page passes the name itself, shown as plain text)."""
+    does not know (a checkpoint's from elsewhere: a page passes the name itself, shown as plain text).
+    In the language of ``gettext`` (a page passes its ``_``; English without it)."""
     try:
         kind, folder = parse_dataset_name(name)
     except DataError:
-        return unknown
+        return gettext(unknown) if unknown == "this data" else unknown
     if kind == "sample":
-        return "the bundled MNIST sample"
+        return gettext(N_("the bundled MNIST sample"))
     if kind == "folder":
-        return "your images"
+        return gettext(N_("your images"))
     if kind == "idx":
-        return f"the IDX folder {Path(folder).name or folder}"
-    return TITLES[kind]
+        return gettext(N_("the IDX folder {folder}")).format(folder=Path(folder).name or folder)
+    return gettext(TITLES[kind])
 
 
 def load_dataset(
@@ -103,11 +109,15 @@ def load_dataset(
     kind, folder = parse_dataset_name(name)
     if kind in FOLDER_KINDS:
         if "\0" in folder:
-            raise DataError("a folder name cannot contain a NUL byte")
+            raise DataError(N_("a folder name cannot contain a NUL byte"))
         try:
             path = Path(folder).expanduser().resolve()
         except (OSError, RuntimeError) as err:  # a loop of links, an unknown ~user
-            raise DataError(f"cannot open folder {folder[:80]}: {getattr(err, 'strerror', None) or err}") from None
+            raise DataError(
+                N_("cannot open folder {folder}: {value}"),
+                folder=folder[:80],
+                value=getattr(err, "strerror", None) or err,
+            ) from None
         roots = None if allowed_roots is None else resolve_roots(allowed_roots)
         if roots is not None:
             check_inside_roots(path, roots, shown=folder)
@@ -129,7 +139,9 @@ def _load_sample() -> Dataset:
             test = (f["test_images"], f["test_labels"])
     except (OSError, KeyError, ValueError) as err:
         raise DataError(
-            f"the bundled sample {SAMPLE_PATH} is missing or damaged ({err}); reinstall the project"
+            N_("the bundled sample {sample_path} is missing or damaged ({err}); reinstall the project"),
+            sample_path=SAMPLE_PATH,
+            err=err,
         ) from None
     return make_dataset(
         "sample",

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from core.data.folder import IMAGE_SUFFIXES, UPLOADS_FOLDER_NAME
 from core.errors import DataError
+from core.i18n import N_
 
 MAX_ZIP_BYTES = 200 * 2**20
 MAX_FILES = 100_000
@@ -42,7 +43,7 @@ def safe_member_path(name: str) -> PurePosixPath:
     """The relative path an entry may be written to; DataError for absolute names and ``..``."""
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or (path.parts and path.parts[0].endswith(":")) or ".." in path.parts:
-        raise DataError(f"the zip holds {name!r}, a path leaving its folder; zip the folder itself")
+        raise DataError(N_("the zip holds {name!r}, a path leaving its folder; zip the folder itself"), name=name)
     return path
 
 
@@ -53,15 +54,21 @@ def extract_image_zip(source: bytes | str | Path, destination: str | Path) -> Pa
     try:
         size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
     except OSError as err:
-        raise DataError(f"cannot read the zip {source} ({err.strerror})") from None
+        raise DataError(
+            N_("cannot read the zip {source} ({err_strerror})"), source=source, err_strerror=err.strerror
+        ) from None
     if size > MAX_ZIP_BYTES:
-        raise DataError(f"the zip is {size / 2**20:,.0f} MiB; at most {MAX_ZIP_BYTES // 2**20} MiB is accepted")
+        raise DataError(
+            N_("the zip is {size:,.0f} MiB; at most {max_zip_bytes} MiB is accepted"),
+            size=size / 2**20,
+            max_zip_bytes=MAX_ZIP_BYTES // 2**20,
+        )
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise DataError(f"this is not a zip file ({err})") from None
+        raise DataError(N_("this is not a zip file ({err})"), err=err) from None
     with archive:
         images = _checked_images(archive)
         destination.mkdir(parents=True, exist_ok=True)
@@ -74,32 +81,51 @@ def _checked_images(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, Pur
     link, no path outside the folder, no password, no bomb, sizes within the limits)."""
     entries = archive.infolist()
     if len(entries) > MAX_FILES:
-        raise DataError(f"the zip holds {len(entries):,} entries; at most {MAX_FILES:,} are accepted")
+        raise DataError(
+            N_("the zip holds {entries_count:,} entries; at most {max_files:,} are accepted"),
+            entries_count=len(entries),
+            max_files=MAX_FILES,
+        )
     images, total = [], 0
     for entry in entries:
         path = safe_member_path(entry.filename)
         if stat.S_ISLNK(entry.external_attr >> 16):
-            raise DataError(f"the zip holds a symbolic link, {entry.filename!r}; links are not accepted")
+            raise DataError(
+                N_("the zip holds a symbolic link, {entry_filename!r}; links are not accepted"),
+                entry_filename=entry.filename,
+            )
         if entry.is_dir() or not path.name.lower().endswith(IMAGE_SUFFIXES):
             continue
         if entry.flag_bits & 0x1:
-            raise DataError(f"{entry.filename!r} is encrypted; zip the images without a password")
+            raise DataError(
+                N_("{entry_filename!r} is encrypted; zip the images without a password"), entry_filename=entry.filename
+            )
         if entry.file_size > MAX_FILE_BYTES:
             raise DataError(
-                f"{entry.filename!r} is {entry.file_size / 2**20:.0f} MiB; images up to "
-                f"{MAX_FILE_BYTES // 2**20} MiB are accepted"
+                N_("{entry_filename!r} is {entry_file_size:.0f} MiB; images up to {max_file_bytes} MiB are accepted"),
+                entry_filename=entry.filename,
+                entry_file_size=entry.file_size / 2**20,
+                max_file_bytes=MAX_FILE_BYTES // 2**20,
             )
         if entry.file_size > CHUNK and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
             raise DataError(
-                f"{entry.filename!r} expands {entry.file_size / max(entry.compress_size, 1):,.0f} times "
-                f"(a zip bomb?); at most {MAX_RATIO} times is accepted"
+                N_(
+                    "{entry_filename!r} expands {entry_file_size:,.0f} times (a zip bomb?); at most "
+                    "{max_ratio} times is accepted"
+                ),
+                entry_filename=entry.filename,
+                entry_file_size=entry.file_size / max(entry.compress_size, 1),
+                max_ratio=MAX_RATIO,
             )
         total += entry.file_size
         if total > MAX_TOTAL_BYTES:
-            raise DataError(f"the zip's images add up to over {MAX_TOTAL_BYTES // 2**20} MiB uncompressed")
+            raise DataError(
+                N_("the zip's images add up to over {max_total_bytes} MiB uncompressed"),
+                max_total_bytes=MAX_TOTAL_BYTES // 2**20,
+            )
         images.append((entry, path))
     if not images:
-        raise DataError(f"the zip holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+        raise DataError(N_("the zip holds no image files ({image_suffixes})"), image_suffixes=", ".join(IMAGE_SUFFIXES))
     return images
 
 
@@ -116,11 +142,16 @@ def _write_images(archive: zipfile.ZipFile, images: list, destination: Path) -> 
                     size += len(chunk)
                     written += len(chunk)
                     if size > entry.file_size or size > MAX_FILE_BYTES or written > MAX_TOTAL_BYTES:
-                        raise DataError(f"{entry.filename!r} holds more than its header says; refused")
+                        raise DataError(
+                            N_("{entry_filename!r} holds more than its header says; refused"),
+                            entry_filename=entry.filename,
+                        )
                     out.write(chunk)
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as err:
             if isinstance(err, NotImplementedError):
-                raise DataError(f"{entry.filename!r} uses a compression this server cannot read") from None
+                raise DataError(
+                    N_("{entry_filename!r} uses a compression this server cannot read"), entry_filename=entry.filename
+                ) from None
             target.write_bytes(b"")  # a damaged entry: the folder reader counts it as unreadable
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import DataError
+from core.i18n import N_
 
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10  # most datasets here: digits, clothes, hiragana
@@ -71,7 +72,12 @@ def make_dataset(
 ) -> Dataset:
     """Check shapes and types, make the arrays read-only (they are shared between visitors)."""
     if not 2 <= len(class_names) <= MAX_CLASSES:
-        raise DataError(f"{name}: a dataset has 2 to {MAX_CLASSES} classes, got {len(class_names)}")
+        raise DataError(
+            N_("{name}: a dataset has 2 to {max_classes} classes, got {class_names_count}"),
+            name=name,
+            max_classes=MAX_CLASSES,
+            class_names_count=len(class_names),
+        )
     arrays = []
     for split, (images, labels) in (("train", train), ("test", test)):
         images = np.asarray(images)
@@ -79,17 +85,37 @@ def make_dataset(
         if images.ndim == 3:
             images = images[..., None]
         if images.shape[1:] != IMAGE_SHAPE:
-            raise DataError(f"{name}: {split} images must be 28x28 grey, got shape {images.shape[1:]}")
+            raise DataError(
+                N_("{name}: {split} images must be 28x28 grey, got shape {images_shape}"),
+                name=name,
+                split=split,
+                images_shape=images.shape[1:],
+            )
         if images.dtype != np.uint8:
-            raise DataError(f"{name}: {split} images must be uint8 pixels 0-255, got {images.dtype}")
+            raise DataError(
+                N_("{name}: {split} images must be uint8 pixels 0-255, got {images_dtype}"),
+                name=name,
+                split=split,
+                images_dtype=images.dtype,
+            )
         if labels.shape != (images.shape[0],):
-            raise DataError(f"{name}: {images.shape[0]:,} {split} images but {labels.shape[0]:,} labels")
+            raise DataError(
+                N_("{name}: {images_shape:,} {split} images but {labels_shape:,} labels"),
+                name=name,
+                images_shape=images.shape[0],
+                split=split,
+                labels_shape=labels.shape[0],
+            )
         if images.shape[0] == 0:
-            raise DataError(f"{name}: the {split} split is empty")
+            raise DataError(N_("{name}: the {split} split is empty"), name=name, split=split)
         if labels.min() < 0 or labels.max() >= len(class_names):
             raise DataError(
-                f"{name}: {split} labels must be 0-{len(class_names) - 1} (one per class name), "
-                f"found {int(labels.min())}..{int(labels.max())}"
+                N_("{name}: {split} labels must be 0-{class_names_count} (one per class name), found {min}..{max}"),
+                name=name,
+                split=split,
+                class_names_count=len(class_names) - 1,
+                min=int(labels.min()),
+                max=int(labels.max()),
             )
         images = np.ascontiguousarray(images)
         labels = labels.astype(np.int32)

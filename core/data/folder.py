@@ -32,6 +32,7 @@ from PIL import Image, ImageOps
 from core.data.dataset import NUM_CLASSES, Dataset, make_dataset
 from core.data.roots import Roots, inside
 from core.errors import DataError
+from core.i18n import N_
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 SIDE = 28
@@ -115,9 +116,9 @@ def image_files(folder: Path) -> list[Path]:
 def find_layout(root: Path) -> tuple[Path, Path | None]:
     """(train folder, test folder or None) of an image folder; DataError saying what it holds otherwise."""
     if not root.exists():
-        raise DataError(f"folder {root} does not exist")
+        raise DataError(N_("folder {root} does not exist"), root=root)
     if not root.is_dir():
-        raise DataError(f"{root} is a file, not a folder of class folders")
+        raise DataError(N_("{root} is a file, not a folder of class folders"), root=root)
     entries = [p for p in root.iterdir() if is_visible(p)]
     if not (root / "train").is_dir():
         inner = [p for p in entries if p.is_dir()]
@@ -128,8 +129,12 @@ def find_layout(root: Path) -> tuple[Path, Path | None]:
     if not class_folders(train):
         listing = ", ".join(sorted(p.name for p in entries)[:8]) or "nothing"
         raise DataError(
-            f"{root} has no class folders: expected {root}/train/<class name>/<images> "
-            f"(and optionally {root}/test/<class name>/...); it holds: {listing}"
+            N_(
+                "{root} has no class folders: expected {root}/train/<class name>/<images> (and "
+                "optionally {root}/test/<class name>/...); it holds: {listing}"
+            ),
+            root=root,
+            listing=listing,
         )
     return train, test
 
@@ -153,7 +158,9 @@ def read_split(split: Path, class_names: tuple[str, ...], roots: Roots | None = 
             continue
         for path in image_files(folder):
             if len(images) >= MAX_IMAGES:
-                raise DataError(f"{split} holds more than {MAX_IMAGES:,} images; use fewer")
+                raise DataError(
+                    N_("{split} holds more than {max_images:,} images; use fewer"), split=split, max_images=MAX_IMAGES
+                )
             if roots is not None and not inside(path, roots):
                 skipped.append(str(path.relative_to(split)) + LINK_OUT)
                 continue
@@ -191,36 +198,55 @@ def read_image_folder(root: str | Path, name: str | None = None, roots: Roots | 
     class_names = tuple(p.name for p in folders if roots is None or inside(p, roots))
     if len(class_names) > NUM_CLASSES:
         raise DataError(
-            f"{train_dir} has {len(class_names)} class folders ({', '.join(class_names[:12])}"
-            f"{', …' if len(class_names) > 12 else ''}); the models here have {NUM_CLASSES} outputs, "
-            f"so use at most {NUM_CLASSES} classes"
+            N_(
+                "{train_dir} has {class_names_count} class folders ({class_names}{value}); the "
+                "models here have {num_classes} outputs, so use at most {num_classes} classes"
+            ),
+            train_dir=train_dir,
+            class_names_count=len(class_names),
+            class_names=", ".join(class_names[:12]),
+            value=", …" if len(class_names) > 12 else "",
+            num_classes=NUM_CLASSES,
         )
     if len(class_names) < 2:
-        raise DataError(f"{train_dir} has only the class folder {class_names[0]!r}; a classifier needs two or more")
+        raise DataError(
+            N_("{train_dir} has only the class folder {class_names!r}; a classifier needs two or more"),
+            train_dir=train_dir,
+            class_names=class_names[0],
+        )
     if test_dir is not None:
         unknown = sorted({p.name for p in class_folders(test_dir)} - set(class_names))
         if unknown:
             raise DataError(
-                f"{test_dir} has class folders that {train_dir} does not: {', '.join(unknown)}; "
-                f"the test classes must be among {', '.join(class_names)}"
+                N_(
+                    "{test_dir} has class folders that {train_dir} does not: {unknown}; the test "
+                    "classes must be among {class_names}"
+                ),
+                test_dir=test_dir,
+                train_dir=train_dir,
+                unknown=", ".join(unknown),
+                class_names=", ".join(class_names),
             )
     train = read_split(train_dir, class_names, roots)
     empty = [n for i, n in enumerate(class_names) if not np.any(train.labels == i)]
     if empty:
-        raise DataError(f"no readable images in {', '.join(f'{train_dir}/{n}' for n in empty)}")
+        raise DataError(N_("no readable images in {empty}"), empty=", ".join(f"{train_dir}/{n}" for n in empty))
     skipped = linked_out + list(train.skipped)
     if test_dir is not None:
         test = read_split(test_dir, class_names, roots)
         skipped += [f"test/{s}" for s in test.skipped]
         if test.labels.size == 0:
-            raise DataError(f"no readable images in {test_dir}")
+            raise DataError(N_("no readable images in {test_dir}"), test_dir=test_dir)
         train_part = (train.images, train.labels)
         test_part = (test.images, test.labels)
         how = "its test folder"
     else:
         keep, held = stratified_split(train.labels)
         if held.size == 0:
-            raise DataError(f"{train_dir} has too few images to hold some out for testing; add a test folder")
+            raise DataError(
+                N_("{train_dir} has too few images to hold some out for testing; add a test folder"),
+                train_dir=train_dir,
+            )
         train_part = (train.images[keep], train.labels[keep])
         test_part = (train.images[held], train.labels[held])
         how = f"a stratified {TEST_FRACTION:.0%} held out (seed {SPLIT_SEED})"
@@ -244,21 +270,29 @@ def read_test_folder(root: str | Path) -> FolderImages:
     itself when there is no train folder): what a checkpoint trained on ``folder:root`` is evaluated on."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"folder {root} does not exist" if not root.exists() else f"{root} is a file, not a folder")
+        missing = N_("folder {root} does not exist") if not root.exists() else N_("{root} is a file, not a folder")
+        raise DataError(missing, root=root)
     test_dir = root / "test"
     if not test_dir.is_dir():
-        raise DataError(f"{root} has no test folder: expected {root}/test/<class name>/<images>")
+        raise DataError(N_("{root} has no test folder: expected {root}/test/<class name>/<images>"), root=root)
     train_dir = root / "train"
     class_names = tuple(p.name for p in class_folders(train_dir if train_dir.is_dir() else test_dir))
     unknown = sorted({p.name for p in class_folders(test_dir)} - set(class_names))
     if unknown or not class_names or len(class_names) > NUM_CLASSES:
         raise DataError(
-            f"{test_dir}'s class folders ({', '.join(p.name for p in class_folders(test_dir)) or 'none'}) must be "
-            f"1 to {NUM_CLASSES} classes among {train_dir}'s ({', '.join(class_names) or 'none'})"
+            N_(
+                "{test_dir}'s class folders ({test_classes}) must be 1 to {num_classes} classes "
+                "among {train_dir}'s ({train_classes})"
+            ),
+            test_dir=test_dir,
+            test_classes=", ".join(p.name for p in class_folders(test_dir)) or "none",
+            num_classes=NUM_CLASSES,
+            train_dir=train_dir,
+            train_classes=", ".join(class_names) or "none",
         )
     test = read_split(test_dir, class_names)
     if test.labels.size == 0:
-        raise DataError(f"no readable images in {test_dir}")
+        raise DataError(N_("no readable images in {test_dir}"), test_dir=test_dir)
     return test
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from core.data.dataset import NUM_CLASSES
 from core.data.roots import Roots, inside
 from core.errors import DataError
+from core.i18n import N_
 
 #: Largest IDX payload read (uncompressed). Full MNIST train images are 47 MB.
 MAX_IDX_BYTES = 256 * 1024 * 1024
@@ -30,37 +31,56 @@ def read_idx_bytes(path: Path, limit: int) -> bytes:
         else:
             if path.stat().st_size > limit:
                 raise DataError(
-                    f"{path.name} is {path.stat().st_size / 1e6:,.0f} MB, larger than the "
-                    f"{limit / 1e6:,.0f} MB an MNIST-style IDX file can be"
+                    N_(
+                        "{path_name} is {st_size:,.0f} MB, larger than the {limit:,.0f} MB an MNIST-style"
+                        " IDX file can be"
+                    ),
+                    path_name=path.name,
+                    st_size=path.stat().st_size / 1e6,
+                    limit=limit / 1e6,
                 )
             data = path.read_bytes()
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
-        raise DataError(f"cannot read {path.name}: {err}") from None
+        raise DataError(N_("cannot read {path_name}: {err}"), path_name=path.name, err=err) from None
     if len(data) > limit:
-        raise DataError(f"{path.name} holds more than {limit / 1e6:,.0f} MB, too large for an MNIST-style IDX file")
+        raise DataError(
+            N_("{path_name} holds more than {limit:,.0f} MB, too large for an MNIST-style IDX file"),
+            path_name=path.name,
+            limit=limit / 1e6,
+        )
     return data
 
 
 def parse_idx(data: bytes, source: str = "data") -> np.ndarray:
     """Parse an IDX (ubyte) blob into an array; DataError for anything that is not a valid one."""
     if len(data) < 4:
-        raise DataError(f"{source} is not an IDX file: only {len(data)} bytes")
+        raise DataError(N_("{source} is not an IDX file: only {data_count} bytes"), source=source, data_count=len(data))
     zero1, zero2, dtype_code, ndim = data[:4]
     if zero1 != 0 or zero2 != 0 or dtype_code != _IDX_UBYTE or not 1 <= ndim <= 4:
         raise DataError(
-            f"{source} is not an unsigned-byte IDX file (magic number 0x{data[:4].hex()}, "
-            "expected 0x00000801 for labels or 0x00000803 for images)"
+            N_(
+                "{source} is not an unsigned-byte IDX file (magic number 0x{hex}, expected "
+                "0x00000801 for labels or 0x00000803 for images)"
+            ),
+            source=source,
+            hex=data[:4].hex(),
         )
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise DataError(f"{source} is truncated inside its header")
+        raise DataError(N_("{source} is truncated inside its header"), source=source)
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(dims, dtype=np.int64))
     actual = len(data) - header
     if actual != expected:
         shape = "x".join(f"{d:,}" for d in dims)
         state = "is truncated" if actual < expected else "has extra bytes at the end"
-        raise DataError(f"{source} {state}: its header says {shape} values but it holds {actual:,}")
+        raise DataError(
+            N_("{source} {state}: its header says {shape} values but it holds {actual:,}"),
+            source=source,
+            state=state,
+            shape=shape,
+            actual=actual,
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
@@ -93,8 +113,15 @@ def find_idx_file(folder: Path, prefix: str, kind: str) -> Path:
         present = sorted(p.name for p in folder.iterdir())[:8]
         listing = ", ".join(present) if present else "nothing"
         raise DataError(
-            f"{folder} has no {prefix}-{kind} file (expected {prefix}-{kind}-idx{ndim}-ubyte or .gz); "
-            f"it holds: {listing}"
+            N_(
+                "{folder} has no {prefix}-{kind} file (expected {prefix}-{kind}-idx{ndim}-ubyte "
+                "or .gz); it holds: {listing}"
+            ),
+            folder=folder,
+            prefix=prefix,
+            kind=kind,
+            ndim=ndim,
+            listing=listing,
         )
     return matches[0]
 
@@ -106,17 +133,19 @@ def _short(folder: Path) -> str:
 
 def _check_folder(folder: Path) -> None:
     if "\0" in str(folder):
-        raise DataError("a folder name cannot contain a NUL byte")
+        raise DataError(N_("a folder name cannot contain a NUL byte"))
     try:
         info = folder.stat()
         if stat.S_ISDIR(info.st_mode):
             os.listdir(folder)  # a folder that cannot be listed (e.g. /proc/1/cwd) is refused here, not later
     except FileNotFoundError:
-        raise DataError(f"folder {_short(folder)} does not exist") from None
+        raise DataError(N_("folder {short} does not exist"), short=_short(folder)) from None
     except OSError as err:  # permission denied, name too long, a loop of links, ...
-        raise DataError(f"cannot open folder {_short(folder)}: {err.strerror or err}") from None
+        raise DataError(
+            N_("cannot open folder {short}: {value}"), short=_short(folder), value=err.strerror or err
+        ) from None
     if not stat.S_ISDIR(info.st_mode):
-        raise DataError(f"{_short(folder)} is a file, not a folder of IDX files")
+        raise DataError(N_("{short} is a file, not a folder of IDX files"), short=_short(folder))
 
 
 def read_idx_split(folder: str | Path, prefix: str, roots: Roots | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -129,17 +158,35 @@ def read_idx_split(folder: str | Path, prefix: str, roots: Roots | None = None) 
     label_file = find_idx_file(folder, prefix, "labels")
     for file in (image_file, label_file):
         if roots is not None and not inside(file, roots):
-            raise DataError(f"{file.name} is a link to a file outside the data roots, so it is not read")
+            raise DataError(
+                N_("{file_name} is a link to a file outside the data roots, so it is not read"), file_name=file.name
+            )
     images = parse_idx(read_idx_bytes(image_file, MAX_IDX_BYTES), image_file.name)
     labels = parse_idx(read_idx_bytes(label_file, MAX_IDX_BYTES), label_file.name)
     if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise DataError(f"{image_file.name} must hold 28x28 images, it holds an array of shape {images.shape}")
+        raise DataError(
+            N_("{image_file_name} must hold 28x28 images, it holds an array of shape {images_shape}"),
+            image_file_name=image_file.name,
+            images_shape=images.shape,
+        )
     if labels.ndim != 1:
-        raise DataError(f"{label_file.name} must hold one label per image, it holds shape {labels.shape}")
+        raise DataError(
+            N_("{label_file_name} must hold one label per image, it holds shape {labels_shape}"),
+            label_file_name=label_file.name,
+            labels_shape=labels.shape,
+        )
     if images.shape[0] != labels.shape[0]:
         raise DataError(
-            f"{image_file.name} has {images.shape[0]:,} images but {label_file.name} has {labels.shape[0]:,} labels"
+            N_("{image_file_name} has {images_shape:,} images but {label_file_name} has {labels_shape:,} labels"),
+            image_file_name=image_file.name,
+            images_shape=images.shape[0],
+            label_file_name=label_file.name,
+            labels_shape=labels.shape[0],
         )
     if labels.size and labels.max() >= NUM_CLASSES:
-        raise DataError(f"{label_file.name} has label {int(labels.max())}; labels must be 0-9")
+        raise DataError(
+            N_("{label_file_name} has label {max}; labels must be 0-9"),
+            label_file_name=label_file.name,
+            max=int(labels.max()),
+        )
     return images[..., None], labels.astype(np.int32)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import DataError
+from core.i18n import N_
 
 Roots = tuple[Path, ...]
 
@@ -37,6 +38,11 @@ def check_inside_roots(path: Path, roots: Roots, shown: str) -> None:
         allowed = ", ".join(str(root) for root in roots) or "none configured"
         shown = shown if len(shown) <= 80 else shown[:79] + "…"
         raise DataError(
-            f"reading {shown} is not allowed: this dashboard is served to other computers, so local "
-            f"folders are read only below its data roots ({allowed}; set FLAX_DASHBOARD_DATA_ROOTS)"
+            N_(
+                "reading {shown} is not allowed: this dashboard is served to other computers, so "
+                "local folders are read only below its data roots ({allowed}; set "
+                "FLAX_DASHBOARD_DATA_ROOTS)"
+            ),
+            shown=shown,
+            allowed=allowed,
         )

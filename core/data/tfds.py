@@ -38,6 +38,7 @@ import numpy as np
 from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, KUZUSHIJI_NAMES, LETTER_NAMES, Dataset, make_dataset
 from core.data.idx import MAX_IDX_BYTES, parse_idx, read_idx_bytes
 from core.errors import DataError
+from core.i18n import N_
 
 SPLITS = ("train", "test")
 CLASS_NAMES = {
@@ -51,8 +52,8 @@ TITLES = {
     "mnist": "MNIST",
     "fashion_mnist": "Fashion-MNIST",
     "kmnist": "Kuzushiji-MNIST",
-    "emnist_digits": "EMNIST digits",
-    "emnist_letters": "EMNIST letters",
+    "emnist_digits": N_("EMNIST digits"),
+    "emnist_letters": N_("EMNIST letters"),
 }
 #: EMNIST comes as one zip (tfds' emnist builder) of every subset's IDX .gz files, its images stored
 #: transposed (column by column); our name -> (tfds builder, subset, the label of the first class: the
@@ -93,7 +94,11 @@ def default_data_dir() -> str:
 def load(name: str, *, data_dir: str | None = None, download: bool = True) -> Dataset:
     """The dataset ``name`` from a prepared tfds build, or downloaded through tfds; DataError otherwise."""
     if name not in CLASS_NAMES:
-        raise DataError(f"tensorflow-datasets source supports {', '.join(CLASS_NAMES)}, not {name!r}")
+        raise DataError(
+            N_("tensorflow-datasets source supports {class_names}, not {name!r}"),
+            class_names=", ".join(CLASS_NAMES),
+            name=name,
+        )
     return _load_cached(name, os.fspath(data_dir or default_data_dir()), download)
 
 
@@ -102,14 +107,23 @@ def _load_cached(name: str, data_dir: str, download: bool) -> Dataset:
     tic = time.perf_counter()
     if name in ARCHIVED:  # tfds' own build of EMNIST needs TensorFlow: only the download route
         if not download:
-            raise DataError(f"{name} is read from its downloaded archive and downloading is off; {_ADVICE}")
+            raise DataError(
+                N_("{name} is read from its downloaded archive and downloading is off; {advice}"),
+                name=name,
+                advice=_ADVICE,
+            )
         splits = read_archived(name, download_archive(name, data_dir))
         how = f"downloaded through tfds, cached in {data_dir}/downloads"
     elif is_prepared(name, data_dir):
         splits = read_prepared(name, data_dir)
         how = f"tfds build in {data_dir}"
     elif not download:
-        raise DataError(f"{name} is not prepared in {data_dir} and downloading is off; {_ADVICE}")
+        raise DataError(
+            N_("{name} is not prepared in {data_dir} and downloading is off; {advice}"),
+            name=name,
+            data_dir=data_dir,
+            advice=_ADVICE,
+        )
     else:
         paths = download_idx_files(name, data_dir)
         splits = {split: _parse_split(paths, split) for split in SPLITS}
@@ -157,7 +171,13 @@ def read_prepared(name: str, data_dir: str) -> dict[str, tuple[np.ndarray, np.nd
     except DataError:
         raise
     except Exception as err:
-        raise DataError(f"the tfds build of {name} in {data_dir} could not be read ({err}); {_ADVICE}") from None
+        raise DataError(
+            N_("the tfds build of {name} in {data_dir} could not be read ({err}); {advice}"),
+            name=name,
+            data_dir=data_dir,
+            err=err,
+            advice=_ADVICE,
+        ) from None
     return out
 
 
@@ -175,7 +195,11 @@ def registered_resources(name: str) -> tuple[dict[str, str], dict[str, object]]:
     infos = checksums.load_url_infos(tfds.core.tfds_path("url_checksums", f"{name}.txt"))
     missing = [url for url in urls.values() if url not in infos]
     if missing:
-        raise DataError(f"tensorflow-datasets has no registered checksum for {missing[0]}; {_ADVICE}")
+        raise DataError(
+            N_("tensorflow-datasets has no registered checksum for {missing}; {advice}"),
+            missing=missing[0],
+            advice=_ADVICE,
+        )
     return urls, {url: infos[url] for url in urls.values()}
 
 
@@ -212,14 +236,24 @@ def check_reachable(urls: list[str], timeout: float = CONNECT_TIMEOUT_S) -> None
     hosts = ", ".join(f"{h}:{p}" for h, p in targets)
     if "error" not in result:
         raise DataError(
-            f"no network: the download server ({hosts}) did not answer within {timeout:.0f}s, so this dataset "
-            f"cannot be downloaded now; {_ADVICE}"
+            N_(
+                "no network: the download server ({hosts}) did not answer within {timeout:.0f}s, "
+                "so this dataset cannot be downloaded now; {advice}"
+            ),
+            hosts=hosts,
+            timeout=timeout,
+            advice=_ADVICE,
         )
     if result["error"] is not None:
         # the socket error (errno, resolver text) means nothing to a person: say what it means instead
         raise DataError(
-            f"no network: cannot reach the download server ({result['target'].split(':')[0]}) after "
-            f"{time.monotonic() - tic:.1f}s, so this dataset cannot be downloaded now; {_ADVICE}"
+            N_(
+                "no network: cannot reach the download server ({split}) after {monotonic:.1f}s, "
+                "so this dataset cannot be downloaded now; {advice}"
+            ),
+            split=result["target"].split(":")[0],
+            monotonic=time.monotonic() - tic,
+            advice=_ADVICE,
         )
 
 
@@ -269,7 +303,12 @@ def download_with_progress_deadline(download: Callable[[], dict], folder: str, s
         if now_size != size:
             size, changed = now_size, time.monotonic()
         elif thread.is_alive() and time.monotonic() - changed > stall_s:
-            raise DataError(f"downloading {what} stalled: no data arrived for {stall_s:g}s; {_ADVICE}")
+            raise DataError(
+                N_("downloading {what} stalled: no data arrived for {stall_s:g}s; {advice}"),
+                what=what,
+                stall_s=stall_s,
+                advice=_ADVICE,
+            )
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["paths"]  # type: ignore[return-value]
@@ -311,12 +350,22 @@ def download_idx_files(
         raise
     except NonMatchingChecksumError:
         raise DataError(
-            f"a downloaded {name} file did not match the checksum tensorflow-datasets expects "
-            f"(damaged or tampered download); it was not used. {_ADVICE[0].upper()}{_ADVICE[1:]}"
+            N_(
+                "a downloaded {name} file did not match the checksum tensorflow-datasets expects "
+                "(damaged or tampered download); it was not used. {upper}{advice}"
+            ),
+            name=name,
+            upper=_ADVICE[0].upper(),
+            advice=_ADVICE[1:],
         ) from None
     except Exception as err:  # requests errors, HTTP status errors, disk errors
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"downloading {name} through tensorflow-datasets failed: {first_line}; {_ADVICE}") from None
+        raise DataError(
+            N_("downloading {name} through tensorflow-datasets failed: {first_line}; {advice}"),
+            name=name,
+            first_line=first_line,
+            advice=_ADVICE,
+        ) from None
     return {key: os.fspath(path) for key, path in paths.items()}
 
 
@@ -329,7 +378,9 @@ def registered_archive(name: str) -> tuple[str, object]:
     url = tfds.builder_cls(builder_name).URL
     infos = checksums.load_url_infos(tfds.core.tfds_path("url_checksums", f"{builder_name}.txt"))
     if url not in infos:
-        raise DataError(f"tensorflow-datasets has no registered checksum for {url}; {_ADVICE}")
+        raise DataError(
+            N_("tensorflow-datasets has no registered checksum for {url}; {advice}"), url=url, advice=_ADVICE
+        )
     return url, infos[url]
 
 
@@ -357,15 +408,32 @@ def read_archived(name: str, archive_path: str) -> dict[str, tuple[np.ndarray, n
                     with archive.open(member) as packed, gzip.open(packed) as f:
                         data = f.read(MAX_IDX_BYTES + 1)
                     if len(data) > MAX_IDX_BYTES:
-                        raise DataError(f"{member} in {archive_path} is larger than {MAX_IDX_BYTES:,} bytes")
+                        raise DataError(
+                            N_("{member} in {archive_path} is larger than {max_idx_bytes:,} bytes"),
+                            member=member,
+                            archive_path=archive_path,
+                            max_idx_bytes=MAX_IDX_BYTES,
+                        )
                     arrays.append(parse_idx(data, member))
                 images, labels = arrays
                 if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (images.shape[0],):
-                    raise DataError(f"{name} {split} files have unexpected shapes {images.shape} / {labels.shape}")
+                    raise DataError(
+                        N_("{name} {split} files have unexpected shapes {images_shape} / {labels_shape}"),
+                        name=name,
+                        split=split,
+                        images_shape=images.shape,
+                        labels_shape=labels.shape,
+                    )
                 upright = np.ascontiguousarray(images.transpose(0, 2, 1))[..., None]
                 out[split] = (upright, labels.astype(np.int32) - first_label)
     except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
-        raise DataError(f"the downloaded {name} archive {archive_path} could not be read ({err}); {_ADVICE}") from None
+        raise DataError(
+            N_("the downloaded {name} archive {archive_path} could not be read ({err}); {advice}"),
+            name=name,
+            archive_path=archive_path,
+            err=err,
+            advice=_ADVICE,
+        ) from None
     return out
 
 
@@ -373,5 +441,10 @@ def _parse_split(paths: Mapping[str, str], split: str) -> tuple[np.ndarray, np.n
     images = parse_idx(read_idx_bytes(Path(paths[f"{split}_images"]), MAX_IDX_BYTES), f"{split} images")
     labels = parse_idx(read_idx_bytes(Path(paths[f"{split}_labels"]), MAX_IDX_BYTES), f"{split} labels")
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (images.shape[0],):
-        raise DataError(f"downloaded {split} files have unexpected shapes {images.shape} / {labels.shape}")
+        raise DataError(
+            N_("downloaded {split} files have unexpected shapes {images_shape} / {labels_shape}"),
+            split=split,
+            images_shape=images.shape,
+            labels_shape=labels.shape,
+        )
     return images[..., None], labels.astype(np.int32)

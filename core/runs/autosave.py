@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import reasons
 from core.data import Dataset
 from core.runs import checkpoint
 from core.spec import ModelSpec
@@ -88,11 +89,11 @@ def train_saving_each_epoch(
         compile_s += result.compile_s
         if result.status != Status.FINISHED or epoch == config.epochs:
             break
-        reason = f"saved after epoch {epoch} of {config.epochs} while training; it can be continued from there"
+        reason = reasons.SAVED_WHILE_TRAINING.format(epoch=epoch, epochs=config.epochs)
         saver.save(_whole(result, config, Status.STOPPED, reason, compile_s))
     assert result is not None  # config.epochs >= 1
     if result.status == Status.STOPPED:
-        reason = f"stopped by request after {result.steps:,} of {total:,} steps"
+        reason = reasons.STOPPED_BY_REQUEST.format(steps=result.steps, total=total)
         result = _whole(result, config, Status.STOPPED, reason, compile_s)
     else:
         result = _whole(result, config, result.status, result.reason, compile_s)

@@ -24,6 +24,7 @@ from flax import serialization
 from core import models
 from core.errors import CheckpointError, CoreError
 from core.files import write_atomic
+from core.i18n import N_
 from core.spec import ModelSpec
 from core.training import Status, TrainConfig, TrainResult
 from core.training.history import History
@@ -81,54 +82,82 @@ def load(path: str | Path) -> TrainResult:
     try:
         info = path.stat()
     except (OSError, ValueError) as err:  # ValueError: a NUL byte in the name
-        raise CheckpointError(f"cannot open checkpoint {path}: {getattr(err, 'strerror', None) or err}") from None
+        raise CheckpointError(
+            N_("cannot open checkpoint {path}: {value}"), path=path, value=getattr(err, "strerror", None) or err
+        ) from None
     if not stat.S_ISREG(info.st_mode):  # /dev/zero never ends and a FIFO blocks: only plain files are read
-        raise CheckpointError(f"{path.name} is not a regular file, so it is not a checkpoint")
+        raise CheckpointError(N_("{path_name} is not a regular file, so it is not a checkpoint"), path_name=path.name)
     if info.st_size > MAX_CHECKPOINT_BYTES:
         megabytes = info.st_size / 1e6
-        raise CheckpointError(f"{path.name} is {megabytes:,.0f} MB, larger than any checkpoint this tool writes")
+        raise CheckpointError(
+            N_("{path_name} is {megabytes:,.0f} MB, larger than any checkpoint this tool writes"),
+            path_name=path.name,
+            megabytes=megabytes,
+        )
     try:
         # O_NONBLOCK: should the path be swapped for a FIFO after the check, opening it does not wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as file:
             if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-                raise CheckpointError(f"{path.name} is not a regular file, so it is not a checkpoint")
+                raise CheckpointError(
+                    N_("{path_name} is not a regular file, so it is not a checkpoint"), path_name=path.name
+                )
             data = file.read(MAX_CHECKPOINT_BYTES + 1)  # bounded even if the file grows meanwhile
     except OSError as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror or err}") from None
+        raise CheckpointError(
+            N_("cannot read checkpoint {path}: {value}"), path=path, value=err.strerror or err
+        ) from None
     return from_bytes(data, source=path.name)
 
 
 def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
     """Decode and validate checkpoint bytes (e.g. an upload)."""
     if not data:
-        raise CheckpointError(f"{source} is empty, not a checkpoint")
+        raise CheckpointError(N_("{source} is empty, not a checkpoint"), source=source)
     if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{source} is {len(data) / 1e6:,.0f} MB, larger than any checkpoint this tool writes")
+        raise CheckpointError(
+            N_("{source} is {data_count:,.0f} MB, larger than any checkpoint this tool writes"),
+            source=source,
+            data_count=len(data) / 1e6,
+        )
     try:
         payload = serialization.msgpack_restore(data)
     except Exception:  # msgpack raises many types on garbage; none of them matter to the person
         raise CheckpointError(
-            f"{source} is not a checkpoint of this tool (it is not msgpack data); "
-            "a checkpoint is the .msgpack file that the Train page's 'Download checkpoint' button saves"
+            N_(
+                "{source} is not a checkpoint of this tool (it is not msgpack data); a checkpoint"
+                " is the .msgpack file that the Train page's 'Download checkpoint' button saves"
+            ),
+            source=source,
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{source} is msgpack data but not a checkpoint of this tool (no '{FORMAT}' marker)")
+        raise CheckpointError(
+            N_("{source} is msgpack data but not a checkpoint of this tool (no '{format}' marker)"),
+            source=source,
+            format=FORMAT,
+        )
     if payload.get("version") != VERSION:
-        raise CheckpointError(f"{source} has checkpoint version {payload.get('version')!r}; this tool reads {VERSION}")
+        raise CheckpointError(
+            N_("{source} has checkpoint version {given!r}; this tool reads {version}"),
+            source=source,
+            given=payload.get("version"),
+            version=VERSION,
+        )
     try:
         spec = ModelSpec.from_json(_text(payload, "spec"))
         config = TrainConfig.from_dict(json.loads(_text(payload, "config")))
         history = History.from_dict(json.loads(_text(payload, "history")))
         run = json.loads(_text(payload, "run"))
         if not isinstance(run, dict):
-            raise CheckpointError("the run record is not a JSON object")
+            raise CheckpointError(N_("the run record is not a JSON object"))
     except CoreError as err:
-        raise CheckpointError(f"{source} has an invalid model or settings: {err}") from None
+        raise CheckpointError(N_("{source} has an invalid model or settings: {err}"), source=source, err=err) from None
     except RecursionError:  # json nested thousands deep: no checkpoint of this tool is
-        raise CheckpointError(f"{source} has a damaged field: its JSON is nested too deeply") from None
+        raise CheckpointError(
+            N_("{source} has a damaged field: its JSON is nested too deeply"), source=source
+        ) from None
     except (ValueError, TypeError) as err:
-        raise CheckpointError(f"{source} has a damaged field: {err}") from None
+        raise CheckpointError(N_("{source} has a damaged field: {err}"), source=source, err=err) from None
     params = _checked_params(payload.get("params"), spec, source)
     batch_stats = _checked_batch_stats(payload.get("batch_stats", {}), spec, source)
     opt_state = _checked_opt_state(payload.get("opt_state"), spec, config, params, source)
@@ -155,13 +184,15 @@ def _status(value: object, source: str) -> Status:
     try:
         return Status(value)
     except (ValueError, TypeError):
-        raise CheckpointError(f"{source} has an unknown run status {str(value)[:40]!r}") from None
+        raise CheckpointError(
+            N_("{source} has an unknown run status {value!r}"), source=source, value=str(value)[:40]
+        ) from None
 
 
 def _text(payload: dict, key: str) -> str:
     value = payload.get(key)
     if not isinstance(value, str):
-        raise CheckpointError(f"the checkpoint field {key!r} is missing or not text")
+        raise CheckpointError(N_("the checkpoint field {key!r} is missing or not text"), key=key)
     return value
 
 
@@ -180,13 +211,20 @@ def _compare(found: Any, expected: Any, prefix: str, source: str) -> None:
     for path in sorted(set(have) | set(want)):
         name = f"{prefix}/{path}"
         if path not in have:
-            raise CheckpointError(f"{source} lacks {name}, which its model spec needs")
+            raise CheckpointError(N_("{source} lacks {name}, which its model spec needs"), source=source, name=name)
         if path not in want:
-            raise CheckpointError(f"{source} has {name}, which its model spec does not have")
+            raise CheckpointError(
+                N_("{source} has {name}, which its model spec does not have"), source=source, name=name
+            )
         if have[path] != want[path]:
             raise CheckpointError(
-                f"{source}: {name} is {have[path][1]}{list(have[path][0])}, but its model spec "
-                f"needs {want[path][1]}{list(want[path][0])}"
+                N_("{source}: {name} is {have_dtype}{have_shape}, but its model spec needs {want_dtype}{want_shape}"),
+                source=source,
+                name=name,
+                have_dtype=have[path][1],
+                have_shape=list(have[path][0]),
+                want_dtype=want[path][1],
+                want_shape=list(want[path][0]),
             )
 
 
@@ -199,23 +237,23 @@ def _expected(spec: ModelSpec, collection: str) -> Any:
 
 def _checked_arrays(tree: Any, spec: ModelSpec, collection: str, what: str, source: str) -> Any:
     if any(not isinstance(leaf, np.ndarray) for leaf in jax.tree_util.tree_leaves(tree)):
-        raise CheckpointError(f"{source}: the {what} must all be arrays")
+        raise CheckpointError(N_("{source}: the {what} must all be arrays"), source=source, what=what)
     _compare(tree, _expected(spec, collection), collection, source)
     if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)):
-        raise CheckpointError(f"{source}: some {what} are NaN or infinite")
+        raise CheckpointError(N_("{source}: some {what} are NaN or infinite"), source=source, what=what)
     return jax.tree_util.tree_map(jnp.asarray, tree)
 
 
 def _checked_params(tree: Any, spec: ModelSpec, source: str) -> Any:
     if not isinstance(tree, dict) or not tree:
-        raise CheckpointError(f"{source} holds no parameters")
+        raise CheckpointError(N_("{source} holds no parameters"), source=source)
     return _checked_arrays(tree, spec, "params", "parameters", source)
 
 
 def _checked_batch_stats(tree: Any, spec: ModelSpec, source: str) -> Any:
     """A BatchNorm model's running averages; a checkpoint of a model without BatchNorm has none."""
     if not isinstance(tree, dict):
-        raise CheckpointError(f"{source}: batch_stats must be a mapping of arrays")
+        raise CheckpointError(N_("{source}: batch_stats must be a mapping of arrays"), source=source)
     return _checked_arrays(tree, spec, "batch_stats", "batch statistics", source)
 
 
@@ -226,7 +264,12 @@ def _checked_opt_state(tree: Any, spec: ModelSpec, config: TrainConfig, params: 
     try:
         restored = serialization.from_state_dict(template, tree)
     except Exception as err:  # flax raises ValueError/KeyError/TypeError on a mismatched structure
-        raise CheckpointError(f"{source}: the optimizer state does not match {config.optimizer} ({err})") from None
+        raise CheckpointError(
+            N_("{source}: the optimizer state does not match {config_optimizer} ({err})"),
+            source=source,
+            config_optimizer=config.optimizer,
+            err=err,
+        ) from None
     _compare(
         serialization.to_state_dict(restored),
         serialization.to_state_dict(template),

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import jax
 import numpy as np
 
+from core import reasons
 from core.data import Dataset
 from core.errors import CoreError
 from core.runs.priority import lower_training_priority
@@ -42,10 +43,8 @@ from core.training.stack import take
 if TYPE_CHECKING:
     from core.runs.store import RunningSave
 
-COMPILING_MESSAGE = "compiling the training step (first time for this model only)"
-GAVE_BACK_MESSAGE = (
-    "waiting: another visitor's training needs a slot; this one goes on where it stopped when a slot is free"
-)
+COMPILING_MESSAGE = reasons.COMPILING
+GAVE_BACK_MESSAGE = reasons.GAVE_BACK
 
 
 _ids = itertools.count(1)
@@ -118,7 +117,7 @@ class BackgroundJob:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._status = Status.QUEUED
-        self._message = f"waiting for a free slot ({SLOTS.limit} trainings may run at once)"
+        self._message = reasons.WAITING_FOR_SLOT.format(limit=SLOTS.limit)
         self.abandoned = False
         self._reniced = False
         self.controls = JobControls(self._stop, owner=self.owner, between_chunks=self._give_back_slot_if_asked)
@@ -223,17 +222,17 @@ class BackgroundJob:
 
     def _run(self) -> None:
         if not SLOTS.acquire(self, self.owner, self._stop):
-            self._set(Status.STOPPED, "stopped before it started")
+            self._set(Status.STOPPED, reasons.STOPPED_BEFORE_START)
             self._finish()
             return
         try:
             lower_training_priority()
             self._work()
         except CoreError as err:
-            self._set(Status.FAILED, str(err))
+            self._set(Status.FAILED, reasons.ErrorMessage(err))
         except Exception as err:  # never let a worker die silently: the page shows the reason
             traceback.print_exc()
-            self._set(Status.FAILED, f"training failed unexpectedly: {type(err).__name__}: {err}")
+            self._set(Status.FAILED, reasons.FAILED_UNEXPECTEDLY.format(error=f"{type(err).__name__}: {err}"))
         finally:
             SLOTS.release(self)  # none held when stopped while it waited to get its slot back
         self._finish()
@@ -350,7 +349,7 @@ class TrainingJob(BackgroundJob):
             spec=self.spec, config=replace(self.config, learning_rate=rate), dataset=self.dataset.name,
             params=state.params, opt_state=state.opt_state, batch_stats=state.batch_stats, history=history,
             status=Status.STOPPED,
-            reason=f"saved after epoch {epoch} of {p.epochs} while it trained; it can be continued from there",
+            reason=reasons.SAVED_AFTER_EPOCH.format(epoch=epoch, epochs=p.epochs),
             compile_s=p.compile_s, train_s=p.elapsed_s, samples_per_s=p.samples_per_s,
         )  # fmt: skip
 
@@ -374,4 +373,4 @@ class TrainingJob(BackgroundJob):
             self._status = result.status
             self._message = result.reason
             if self.abandoned and result.status == Status.STOPPED:
-                result.reason = self._message = "stopped because the browser tab that started it was closed"
+                result.reason = self._message = reasons.TAB_CLOSED

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import jax
 import numpy as np
 
+from core import reasons
 from core.errors import CheckpointError
+from core.i18n import N_
 from core.training import TrainResult
 
 if TYPE_CHECKING:
@@ -111,10 +113,12 @@ class KeptModel:
         try:
             return self.saved.load()  # type: ignore[union-attr]  # only a saved model is ever let go
         except CheckpointError as err:
-            moved = "this run's model was moved out of memory (over the memory budget)"
             # in words for the page, without the server's paths; the error says which file and why
-            self.lost = "its model left memory (over the memory budget) and its file in the runs folder has gone since"
-            raise CheckpointError(f"{moved} and cannot be read back: {err}") from None
+            self.lost = reasons.MODEL_LOST
+            raise CheckpointError(
+                N_("this run's model was moved out of memory (over the memory budget) and cannot be read back: {err}"),
+                err=err,
+            ) from None
 
     def full_result(self) -> TrainResult:
         """The run with its optimizer state too (to continue or download it): from its saved file, or from memory."""

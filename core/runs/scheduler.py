@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from core.errors import ConfigError
+from core.i18n import N_
 from core.training.config import checked_learning_rate
 
 
@@ -142,7 +143,7 @@ class JobControls:
     def step(self, steps: int) -> None:
         """Train ``steps`` more steps, then pause."""
         if steps < 1:
-            raise ConfigError("steps", f"step at least 1 step at a time, got {steps:,}")
+            raise ConfigError("steps", N_("step at least 1 step at a time, got {steps:,}"), steps=steps)
         with self._cond:
             self._paused, self._budget = False, int(steps)
             self._cond.notify_all()

@@ -27,6 +27,7 @@ from typing import Any
 
 from core.errors import CheckpointError
 from core.files import write_atomic
+from core.i18n import N_
 from core.runs import checkpoint
 from core.runs import owner as run_owner
 from core.training import TrainResult
@@ -348,11 +349,11 @@ def list_runs(folder: str | Path | None = None) -> list[SavedRun]:
 
 def find_run(run_id: str, folder: str | Path | None = None) -> SavedRun:
     if not _ID.match(run_id or ""):
-        raise CheckpointError(f"{run_id!r} is not a saved run id")
+        raise CheckpointError(N_("{run_id!r} is not a saved run id"), run_id=run_id)
     for run in list_runs(folder):
         if run.run_id == run_id:
             return run
-    raise CheckpointError(f"no saved run {run_id} in {runs_dir(folder)}")
+    raise CheckpointError(N_("no saved run {run_id} in {runs_dir}"), run_id=run_id, runs_dir=runs_dir(folder))
 
 
 def autosave(job: Any, folder: str | Path | None = None) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core import reasons
 from core.data import Dataset
 from core.runs.jobs import BackgroundJob
 from core.training import Phase, Status, steps_per_epoch
@@ -111,9 +112,9 @@ class SweepJob(BackgroundJob):
             for seed, losses in p.new_losses.items():
                 self._live.setdefault(seed, []).extend(losses)
             self._status = p.phase.status
+            template = reasons.SWEEP_COMPILING_EACH_WIDTH if self.plan.swept.changes_model else reasons.SWEEP_COMPILING
             self._message = (
-                f"compiling the training step for {self.plan.swept.label} {self.plan.swept.format(p.width)}"
-                f"{' (once per width)' if self.plan.swept.changes_model else ''}"
+                template.format(setting=self.plan.swept.label, value=self.plan.swept.format(p.width))
                 if p.phase == Phase.COMPILING else ""
             )  # fmt: skip
 

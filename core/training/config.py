@@ -7,6 +7,7 @@ from typing import Any
 
 from core import validate
 from core.errors import ConfigError
+from core.i18n import N_
 from core.spec import MAX_SEED
 from core.tasks import RECONSTRUCTION_LOSSES
 
@@ -29,10 +30,13 @@ SHIFT_PIXELS = 1
 def checked_learning_rate(value: Any) -> float:
     """``value`` as a learning rate (above 0, at most MAX_LEARNING_RATE), or a ConfigError naming
     ``learning_rate``: the one check of a rate, typed before a run or changed while it trains."""
-    rate = validate.number(value, "learning_rate", "learning rate")
+    rate = validate.number(value, "learning_rate", N_("learning rate"))
     if not 0 < rate <= MAX_LEARNING_RATE:
         raise ConfigError(
-            "learning_rate", f"learning rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {rate:g}"
+            "learning_rate",
+            N_("learning rate must be above 0 and at most {max_learning_rate:g}, got {rate:g}"),
+            max_learning_rate=MAX_LEARNING_RATE,
+            rate=rate,
         )
     return rate
 
@@ -55,24 +59,33 @@ class TrainConfig:
     train_fraction: float = 1.0  # train on this share of the training images (a fixed stratified subset)
 
     def __post_init__(self) -> None:
-        validate.choice(self.optimizer, "optimizer", OPTIMIZERS, "optimizer")
+        validate.choice(self.optimizer, "optimizer", OPTIMIZERS, N_("optimizer"))
         lr = checked_learning_rate(self.learning_rate)
-        momentum = validate.number(self.momentum, "momentum", "momentum")
+        momentum = validate.number(self.momentum, "momentum", N_("momentum"))
         if not 0 <= momentum < 1:
-            raise ConfigError("momentum", f"momentum must be at least 0 and below 1, got {momentum:g}")
-        decay = validate.number(self.weight_decay, "weight_decay", "weight decay")
+            raise ConfigError(
+                "momentum", N_("momentum must be at least 0 and below 1, got {momentum:g}"), momentum=momentum
+            )
+        decay = validate.number(self.weight_decay, "weight_decay", N_("weight decay"))
         if not 0 <= decay <= 1:
-            raise ConfigError("weight_decay", f"weight decay must be between 0 and 1, got {decay:g}")
-        l2 = validate.number(self.l2, "l2", "L2 penalty")
+            raise ConfigError("weight_decay", N_("weight decay must be between 0 and 1, got {decay:g}"), decay=decay)
+        l2 = validate.number(self.l2, "l2", N_("L2 penalty"))
         if not 0 <= l2 <= MAX_L2:
-            raise ConfigError("l2", f"L2 penalty must be between 0 and {MAX_L2:g}, got {l2:g}")
-        noise = validate.number(self.noise, "noise", "input noise")
+            raise ConfigError("l2", N_("L2 penalty must be between 0 and {max_l2:g}, got {l2:g}"), max_l2=MAX_L2, l2=l2)
+        noise = validate.number(self.noise, "noise", N_("input noise"))
         if not 0 <= noise <= MAX_NOISE:
-            raise ConfigError("noise", f"input noise must be between 0 and {MAX_NOISE:g}, got {noise:g}")
-        fraction = validate.number(self.train_fraction, "train_fraction", "training fraction")
+            raise ConfigError(
+                "noise",
+                N_("input noise must be between 0 and {max_noise:g}, got {noise:g}"),
+                max_noise=MAX_NOISE,
+                noise=noise,
+            )
+        fraction = validate.number(self.train_fraction, "train_fraction", N_("training fraction"))
         if not 0 < fraction <= 1:
             raise ConfigError(
-                "train_fraction", f"training fraction must be above 0 and at most 1 (100%), got {fraction:g}"
+                "train_fraction",
+                N_("training fraction must be above 0 and at most 1 (100%), got {fraction:g}"),
+                fraction=fraction,
             )
         checked = {
             "l2": l2,
@@ -81,14 +94,14 @@ class TrainConfig:
             "learning_rate": lr,
             "momentum": momentum,
             "weight_decay": decay,
-            "batch_size": validate.whole_number(self.batch_size, "batch_size", 1, MAX_BATCH_SIZE, "batch size"),
-            "epochs": validate.whole_number(self.epochs, "epochs", 1, MAX_EPOCHS, "number of epochs"),
-            "seed": validate.whole_number(self.seed, "seed", 0, MAX_SEED, "seed"),
+            "batch_size": validate.whole_number(self.batch_size, "batch_size", 1, MAX_BATCH_SIZE, N_("batch size")),
+            "epochs": validate.whole_number(self.epochs, "epochs", 1, MAX_EPOCHS, N_("number of epochs")),
+            "seed": validate.whole_number(self.seed, "seed", 0, MAX_SEED, N_("seed")),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
-        validate.choice(self.reconstruction_loss, "reconstruction_loss", RECONSTRUCTION_LOSSES, "loss")
-        validate.flag(self.augment, "augment", "augment")
+        validate.choice(self.reconstruction_loss, "reconstruction_loss", RECONSTRUCTION_LOSSES, N_("loss"))
+        validate.flag(self.augment, "augment", N_("augment"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,10 +109,12 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:
         if not isinstance(data, dict):
-            raise ConfigError("config", f"training settings must be a JSON object, got {type(data).__name__}")
+            raise ConfigError(
+                "config", N_("training settings must be a JSON object, got {data_type}"), data_type=type(data).__name__
+            )
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
-            raise ConfigError(str(unknown[0]), "unknown training setting")
+            raise ConfigError(str(unknown[0]), N_("unknown training setting"))
         return cls(**data)
 
     def with_epochs(self, epochs: int) -> TrainConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import reasons
 from core.training.config import TrainConfig
 from core.training.history import History
 
@@ -25,12 +26,6 @@ def first_bad_step(history: History, losses: np.ndarray) -> tuple[int | None, fl
 
 
 def divergence_reason(loss: float, first_loss: float, step: int, kept_steps: int, config: TrainConfig) -> str:
-    if np.isfinite(loss):
-        what = f"exploded to {loss:.3g} (over {DIVERGENCE_FACTOR:,.0f} times its first value, {first_loss:.3g})"
-    else:
-        what = "became NaN (not a number)" if np.isnan(loss) else "became infinite"
-    kept = f"after step {kept_steps:,}" if kept_steps else "before training (its initial values)"
-    return (
-        f"the loss {what} at step {step:,}: the learning rate ({config.learning_rate:g}) is probably too high "
-        f"for {config.optimizer}. Training stopped; the model keeps its last good parameters, {kept}."
+    return reasons.divergence_reason(
+        loss, first_loss, DIVERGENCE_FACTOR, step, kept_steps, config.learning_rate, config.optimizer
     )

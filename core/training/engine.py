@@ -24,8 +24,10 @@ from dataclasses import dataclass, field, replace
 import jax
 import numpy as np
 
+from core import reasons
 from core.data import Dataset
 from core.errors import ConfigError
+from core.i18n import N_
 from core.spec import ModelSpec
 from core.tasks import task_of
 from core.training.config import TrainConfig
@@ -296,7 +298,7 @@ def _result(run: _Run, m: int, state: ModelState) -> TrainResult:
     history = run.histories[m]
     if run.status[m] == Status.FINISHED and history.steps < run.total_steps:
         run.status[m] = Status.STOPPED
-        run.reasons[m] = f"stopped by request after {history.steps:,} of {run.total_steps:,} steps"
+        run.reasons[m] = reasons.STOPPED_BY_REQUEST.format(steps=history.steps, total=run.total_steps)
     state = jax.device_put(state, jax.local_devices()[0])
     layout = run.stack.program.layout
     return TrainResult(
@@ -348,15 +350,15 @@ def _epoch_metrics(
 
 def _check_resumable(previous: Sequence[TrainResult], members: Sequence[Member]) -> None:
     if len(previous) != len(members):
-        raise ConfigError("resume", "give one earlier result per model to resume")
+        raise ConfigError("resume", N_("give one earlier result per model to resume"))
     for result, (spec, config) in zip(previous, members, strict=True):
         if result.spec != spec:
-            raise ConfigError("resume", "a run can only be resumed with the same model")
+            raise ConfigError("resume", N_("a run can only be resumed with the same model"))
         if result.config.batch_size != config.batch_size or result.config.optimizer != config.optimizer:
-            raise ConfigError("resume", "resume with the same optimizer and batch size as the original run")
+            raise ConfigError("resume", N_("resume with the same optimizer and batch size as the original run"))
         if result.config.train_fraction != config.train_fraction:
-            raise ConfigError("resume", "resume on the same share of the training images as the original run")
+            raise ConfigError("resume", N_("resume on the same share of the training images as the original run"))
         if result.opt_state is None:
-            raise ConfigError("resume", "this run has no optimizer state saved, so it cannot be resumed")
+            raise ConfigError("resume", N_("this run has no optimizer state saved, so it cannot be resumed"))
     if len({result.steps for result in previous}) > 1:
-        raise ConfigError("resume", "the models of a stack resume from the same step")
+        raise ConfigError("resume", N_("the models of a stack resume from the same step"))

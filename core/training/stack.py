@@ -20,6 +20,7 @@ import numpy as np
 from core import models
 from core.data import Dataset
 from core.errors import ConfigError
+from core.i18n import N_
 from core.spec import ModelSpec
 from core.training.config import TrainConfig
 from core.training.devices import DeviceData, Layout, device_data
@@ -47,7 +48,13 @@ def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
         part = "" if used == num_train else f" ({config.train_fraction:.0%} of {num_train:,})"
         raise ConfigError(
             "batch_size",
-            f"batch size {config.batch_size:,} is larger than the {used:,} training images{part}; use at most {used:,}",
+            N_(
+                "batch size {config_batch_size:,} is larger than the {used:,} training "
+                "images{part}; use at most {used:,}"
+            ),
+            config_batch_size=config.batch_size,
+            used=used,
+            part=part,
         )
     return used // config.batch_size
 
@@ -184,20 +191,25 @@ class Stack:
 def plan_stack(members: Sequence[Member], dataset: Dataset) -> Stack:
     """Check that ``members`` can train as one stack and describe its programs."""
     if not members:
-        raise ConfigError("models", "a stack needs at least one model")
+        raise ConfigError("models", N_("a stack needs at least one model"))
     spec, config = members[0]
     for other_spec, other_config in members[1:]:
         if other_spec.replace(seed=0) != spec.replace(seed=0) or replace(other_config, seed=0) != replace(
             config, seed=0
         ):
-            raise ConfigError("models", "the models of a stack share their shape and settings; only seeds differ")
+            raise ConfigError("models", N_("the models of a stack share their shape and settings; only seeds differ"))
     steps_per_epoch(config, dataset.num_train)
     classes = len(dataset.class_names)
     if spec.for_classes(classes) != spec:
         raise ConfigError(
             "num_classes",
-            f"this model has {spec.num_classes} outputs but {dataset.name} has {classes} classes; "
-            f"train spec.for_classes({classes})",
+            N_(
+                "this model has {spec_num_classes} outputs but {dataset_name} has {classes} "
+                "classes; train spec.for_classes({classes})"
+            ),
+            spec_num_classes=spec.num_classes,
+            dataset_name=dataset.name,
+            classes=classes,
         )
     layout = Layout.choose(len(members), config.batch_size)
     program = Program(spec.replace(seed=0), config.optimizer, config.reconstruction_loss, config.augment,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from core import validate
 from core.errors import ConfigError, SpecError
+from core.i18n import N_
 from core.spec import MAX_SEED, MAX_WIDTH, MIN_WIDTH, ModelSpec
 from core.training.config import TrainConfig
 from core.training.stack import fit_batch_size
@@ -54,51 +55,99 @@ class SweepPlan:
     setting: str = WIDTH
 
     def __post_init__(self) -> None:
-        validate.choice(self.setting, "setting", SETTINGS, "setting to sweep")
+        validate.choice(self.setting, "setting", SETTINGS, N_("setting to sweep"))
         if self.setting != WIDTH:
             self._check_values()
             return
         layers = len(self.spec.layers)
         if self.layer != ALL_LAYERS:
             if isinstance(self.layer, bool) or not isinstance(self.layer, (int, str)):
-                raise ConfigError("layer", f"layer must be a layer number or {ALL_LAYERS!r}, got {self.layer!r}")
+                raise ConfigError(
+                    "layer",
+                    N_("layer must be a layer number or {all_layers!r}, got {layer!r}"),
+                    all_layers=ALL_LAYERS,
+                    layer=self.layer,
+                )
             try:
                 layer = int(self.layer)
             except ValueError:
                 raise ConfigError(
-                    "layer", f"layer must be a layer number (0 to {layers - 1}) or {ALL_LAYERS!r}, got {self.layer!r}"
+                    "layer",
+                    N_("layer must be a layer number (0 to {layers}) or {all_layers!r}, got {layer!r}"),
+                    layers=layers - 1,
+                    all_layers=ALL_LAYERS,
+                    layer=self.layer,
                 ) from None
             if not 0 <= layer < layers:
                 raise ConfigError(
-                    "layer", f"this model has {layers} layers, numbered 0 to {layers - 1}; got layer {layer}"
+                    "layer",
+                    N_("this model has {layers} layers, numbered 0 to {last}; got layer {layer}"),
+                    layers=layers,
+                    last=layers - 1,
+                    layer=layer,
                 )
             if self.spec.layers[layer].units() is None:
                 what = self.spec.layers[layer].describe()
-                raise ConfigError("layer", f"layer {layer} is {what}, which has no width; pick a Dense or conv layer")
+                raise ConfigError(
+                    "layer",
+                    N_("layer {layer} is {what}, which has no width; pick a Dense or conv layer"),
+                    layer=layer,
+                    what=what,
+                )
             object.__setattr__(self, "layer", layer)
         elif not scalable_layers(self.spec):
-            raise ConfigError("layer", "this autoencoder has no layer besides its code to scale; pick the code layer")
-        widths = sorted(set(validate.whole_numbers(self.values, "values", "widths")))
+            raise ConfigError(
+                "layer", N_("this autoencoder has no layer besides its code to scale; pick the code layer")
+            )
+        widths = sorted(set(validate.whole_numbers(self.values, "values", N_("widths"))))
         self._check_counts(widths, "widths")
         for width in widths:
             if not MIN_WIDTH <= width <= MAX_WIDTH:
-                raise ConfigError("values", f"each width must be between {MIN_WIDTH} and {MAX_WIDTH:,}, got {width:,}")
+                raise ConfigError(
+                    "values",
+                    N_("each width must be between {min_width} and {max_width:,}, got {width:,}"),
+                    min_width=MIN_WIDTH,
+                    max_width=MAX_WIDTH,
+                    width=width,
+                )
         object.__setattr__(self, "values", tuple(widths))
         for width in widths:
             try:
                 spec_with_width(self.spec, self.layer, width)
             except SpecError as err:
-                raise ConfigError("values", f"width {width:,} gives an invalid model: {err.reason}") from None
+                raise ConfigError(
+                    "values",
+                    N_("width {width:,} gives an invalid model: {reason}"),
+                    width=width,
+                    reason=err.reason_error(),
+                ) from None
 
     def _check_counts(self, values: Sequence[float], what: str) -> None:
-        seeds = sorted(set(validate.whole_numbers(self.seeds, "seeds", "seeds")))
+        seeds = sorted(set(validate.whole_numbers(self.seeds, "seeds", N_("seeds"))))
         if len(values) > MAX_VALUES:
-            raise ConfigError("values", f"at most {MAX_VALUES} {what} per sweep, got {len(values)}")
+            raise ConfigError(
+                "values",
+                N_("at most {max_values} {what} per sweep, got {values_count}"),
+                max_values=MAX_VALUES,
+                what=what,
+                values_count=len(values),
+            )
         if len(seeds) > MAX_SEEDS:
-            raise ConfigError("seeds", f"at most {MAX_SEEDS} seeds per {what[:-1]}, got {len(seeds)}")
+            raise ConfigError(
+                "seeds",
+                N_("at most {max_seeds} seeds per {what}, got {seeds_count}"),
+                max_seeds=MAX_SEEDS,
+                what=what[:-1],
+                seeds_count=len(seeds),
+            )
         for seed in seeds:
             if not 0 <= seed <= MAX_SEED:
-                raise ConfigError("seeds", f"each seed must be between 0 and {MAX_SEED:,}, got {seed:,}")
+                raise ConfigError(
+                    "seeds",
+                    N_("each seed must be between 0 and {max_seed:,}, got {seed:,}"),
+                    max_seed=MAX_SEED,
+                    seed=seed,
+                )
         object.__setattr__(self, "seeds", tuple(seeds))
 
     def _check_values(self) -> None:
@@ -106,14 +155,14 @@ class SweepPlan:
         value), the sweep's error naming ``values``."""
         swept = SETTINGS[self.setting]
         if swept.key == DROPOUT and not self.spec.has_dropout:
-            raise ConfigError("setting", "this model has no Dropout layer to vary; add one on the Build page")
+            raise ConfigError("setting", N_("this model has no Dropout layer to vary; add one on the Build page"))
         values = sorted(set(numbers(self.values, swept.label)))
         self._check_counts(values, "values")
         for value in values:
             try:
                 swept.point(self.spec, self.config, self.layer, value)
             except (ConfigError, SpecError) as err:
-                raise ConfigError("values", err.reason) from None
+                raise ConfigError("values", err.template, **err.fields) from None
         object.__setattr__(self, "values", tuple(values))
 
     def for_classes(self, classes: int) -> SweepPlan:

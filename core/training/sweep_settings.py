@@ -17,6 +17,7 @@ from typing import Any
 
 from core import validate
 from core.errors import ConfigError, SpecError
+from core.i18n import N_, Term
 from core.layers import Dense
 from core.norm_layers import Dropout
 from core.spec import MIN_WIDTH, ModelSpec
@@ -50,7 +51,12 @@ def spec_with_width(spec: ModelSpec, layer: int | str, width: int) -> ModelSpec:
     """``spec`` with layer ``layer`` (0-based in ``spec.layers``) ``width`` units wide, or with all
     hidden layers scaled so that the widest is ``width`` wide (``layer="all"``)."""
     if layer != ALL_LAYERS and spec.layers[layer].units() is None:
-        raise SpecError("layer", f"layer {layer} is {spec.layers[layer].describe()}, which has no width")
+        raise SpecError(
+            "layer",
+            N_("layer {layer} is {spec_layers}, which has no width"),
+            layer=layer,
+            spec_layers=spec.layers[layer].describe(),
+        )
     if layer == ALL_LAYERS:
         scaled = scalable_layers(spec)
         widest = max(spec.layers[i].units() for i in scaled)
@@ -94,10 +100,10 @@ WIDTH, DROPOUT = "width", "dropout"
 SETTINGS: dict[str, SweptSetting] = {
     s.key: s
     for s in (
-        SweptSetting(WIDTH, "width", DEFAULT_WIDTHS, whole=True, changes_model=True),
-        SweptSetting("train_fraction", "share of the training images", (0.05, 0.1, 0.2, 0.5, 1.0), False, False),
-        SweptSetting("l2", "L2 penalty", (0.0, 1e-4, 1e-3, 1e-2, 1e-1), whole=False, changes_model=False),
-        SweptSetting(DROPOUT, "dropout rate", (0.0, 0.1, 0.2, 0.3, 0.5), whole=False, changes_model=False),
+        SweptSetting(WIDTH, N_("width"), DEFAULT_WIDTHS, whole=True, changes_model=True),
+        SweptSetting("train_fraction", N_("share of the training images"), (0.05, 0.1, 0.2, 0.5, 1.0), False, False),
+        SweptSetting("l2", N_("L2 penalty"), (0.0, 1e-4, 1e-3, 1e-2, 1e-1), whole=False, changes_model=False),
+        SweptSetting(DROPOUT, N_("dropout rate"), (0.0, 0.1, 0.2, 0.3, 0.5), whole=False, changes_model=False),
     )
 }
 
@@ -106,7 +112,12 @@ def numbers(text: Any, label: str) -> tuple[float, ...]:
     """``"0.05, 0.2,1"`` (or a list) -> floats; a ConfigError naming ``values`` otherwise."""
     items = text.split(",") if isinstance(text, str) else text
     if not isinstance(items, (list, tuple)):
-        raise ConfigError("values", f"the {label} values must be numbers separated by commas, got {text!r}")
+        raise ConfigError(
+            "values",
+            N_("the {label} values must be numbers separated by commas, got {text!r}"),
+            label=Term(label),
+            text=text,
+        )
     numbers = []
     for item in items:
         if isinstance(item, str) and not item.strip():
@@ -115,8 +126,16 @@ def numbers(text: Any, label: str) -> tuple[float, ...]:
             numbers.append(validate.number(item, "values", f"each {label}"))
         except ConfigError:
             raise ConfigError(
-                "values", f"the {label} values must be numbers separated by commas, got {item!r}"
+                "values",
+                N_("the {label} values must be numbers separated by commas, got {item!r}"),
+                label=Term(label),
+                item=item,
             ) from None
     if not numbers:
-        raise ConfigError("values", f"give at least one {label}, e.g. {', '.join(f'{v:g}' for v in (0, 1e-3))}")
+        raise ConfigError(
+            "values",
+            N_("give at least one {label}, e.g. {value}"),
+            label=Term(label),
+            value=", ".join(f"{v:g}" for v in (0, 1e-3)),
+        )
     return tuple(numbers)

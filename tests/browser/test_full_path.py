@@ -44,7 +44,7 @@ def test_mlp_path(page, server):
     open_page(page, "Variables")
     expect(page.get_by_text(f"{spec.parameter_count:,} parameters").first).to_be_visible()
     open_tab(page, "flax code")
-    expect(page.get_by_text('("dense", 256, "relu"),').first).to_be_visible()
+    expect(page.get_by_text('(dense, 256, "relu"),').first).to_be_visible()
     open_tab(page, "Table of every array")
     expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
     screenshot(page, "2-variables-mlp")

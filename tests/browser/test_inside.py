@@ -16,10 +16,10 @@ DIAGRAM = ".st-key-inside-diagram"
 
 
 def dots_of(page, layer: int):
-    """The dots of one column of the diagram (0: the input's pixels), in unit order."""
+    """The dots of one layer of the diagram (1: the first layer), in unit order (the input's pixels are an image)."""
     traces = page.locator(f"{DIAGRAM} .scatterlayer .trace")
     columns = [i for i in range(traces.count()) if traces.nth(i).locator("path.point").count()]
-    return traces.nth(columns[layer]).locator("path.point")
+    return traces.nth(columns[layer - 1]).locator("path.point")
 
 
 def test_pick_a_digit_see_the_diagram_and_click_a_unit(page, server):
@@ -35,7 +35,8 @@ def test_pick_a_digit_see_the_diagram_and_click_a_unit(page, server):
 
     page.locator(DIAGRAM).scroll_into_view_if_needed()
     page.locator(f"{DIAGRAM} .scatterlayer").wait_for(timeout=30_000)
-    assert [dots_of(page, layer).count() for layer in range(4)] == [784, 512, 256, 10]
+    assert page.locator(f"{DIAGRAM} .heatmaplayer image").count() == 1  # the input's 784 pixels: one image
+    assert [dots_of(page, layer).count() for layer in (1, 2, 3)] == [512, 256, 10]
     assert "showing the 200 strongestof 401,408 weights" in page.locator(DIAGRAM).inner_text()  # two SVG lines
 
     unit = dots_of(page, 1).nth(38)  # layer 1, unit 38 (37 never fires after this training: no images light it up)

@@ -112,12 +112,24 @@ def test_on_a_phone_each_layer_row_keeps_its_controls_on_one_line(browser, serve
         assert max(right for _, right in row) <= PHONE["width"], row
 
 
-def test_the_train_page_puts_the_data_and_start_first_and_the_live_curve_in_view_after_start(browser, server):
-    """Issue 30: at 1280x720 a presenter sees what to train on and Start without scrolling, then the curve."""
-    from testkit.browser_support import open_page, wait_for_text
+#: the steps of "Your path" in the sidebar whose words are cut by their own box ("3. See what it learned ← ne…")
+CUT_PATH_STEPS = """() => Array.from(
+    document.querySelectorAll('[data-testid="stSidebar"] [data-testid="stPageLink"] *'))
+  .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
+def test_a_live_training_at_1280x720_keeps_the_curve_in_view_and_logs_no_error(browser, server):
+    """Issue 30: at 1280x720 a presenter sees what to train on and Start without scrolling, then the curve;
+    watching the model learn for 10 epochs logs no console error and fetches nothing that is gone (its
+    pictures 404ed on /media); and presenter mode's sidebar shows the next step whole."""
+    from testkit.browser_support import open_page, wait_for_sidebar, wait_for_text
 
     context = browser.new_context(viewport=PROJECTOR)
     page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)  # fmt: skip
     try:
         open_build(page, server)
         open_page(page, "Train")
@@ -126,13 +138,106 @@ def test_the_train_page_puts_the_data_and_start_first_and_the_live_curve_in_view
         for box in (start.bounding_box(), data.bounding_box()):
             assert box is not None and box["y"] + box["height"] <= PROJECTOR["height"], box
         screenshot(page, "room-train-before-start")
-        start.click()
+        start.click()  # the default 10 epochs
         wait_for_text(page, "stMain", "Stop")
         page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first.wait_for()
         wait_idle(page)
+        assert page.get_by_role("switch", name="Watch the model learn").is_checked()
         chart = page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first.bounding_box()
         screenshot(page, "room-train-after-start")
         assert chart is not None and chart["y"] < PROJECTOR["height"] - 150, chart  # the curve is in sight
-        page.get_by_role("button", name="Stop").click()
+        wait_for_sidebar(page, "Finished")
+        wait_idle(page)
+        assert errors == [], errors
+        page.get_by_text("Presenter mode").click()
+        wait_idle(page)
+        assert "3. See what it learned ← next" in page.locator('[data-testid="stSidebar"]').inner_text()
+        page.locator('[data-testid="stSidebar"]').get_by_text("See what it learned").scroll_into_view_if_needed()
+        screenshot(page, "room-train-presenter-path")
+        assert page.evaluate(CUT_PATH_STEPS) == []
     finally:
         context.close()
+
+
+#: visible things to tap that are smaller than a finger: (what, width, height) of each radio choice under
+#: 44 px tall and each help icon under 32 px
+SMALL_TAP_TARGETS = """() => {
+  const small = [];
+  const look = (selector, least, what) => {
+    for (const e of document.querySelectorAll(selector)) {
+      const r = e.getBoundingClientRect();
+      if (e.offsetParent && r.width && (r.width < least || r.height < least))
+        small.push([what(e), Math.round(r.width), Math.round(r.height)]);
+    }
+  };
+  look('[data-testid="stMain"] [data-testid="stRadio"] label', 44, e => e.innerText);
+  look('[data-testid="stMain"] [data-testid="stTooltipHoverTarget"]', 32, () => "help icon");
+  return small; }"""
+#: chart titles (a figure's, a panel's) that plotly's toolbar lies over
+COVERED_TITLES = """() => {
+  const out = [];
+  for (const chart of document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')) {
+    const bar = chart.querySelector('.modebar');
+    const b = bar ? bar.getBoundingClientRect() : null;
+    if (!b || !b.width || !b.height) continue;
+    for (const title of chart.querySelectorAll('.gtitle, .annotation-text')) {
+      const r = title.getBoundingClientRect();
+      if (r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom) out.push(title.textContent);
+    }
+  }
+  return out; }"""
+
+
+def open_from_phone_menu(page, title: str) -> dict:
+    """Unfold the sidebar, choose a page in its menu; returns the sidebar's box once the page is drawn."""
+    from testkit.browser_support import open_page
+
+    page.locator('[data-testid="stExpandSidebarButton"]').click()
+    page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="false"]')
+    open_page(page, title)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_attribute("data-collapsed") == "true", f"the sidebar stays open over {title}"
+    page.wait_for_function(  # the fold is under way: wait for it to end
+        """() => document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect().right <= 0""",
+        timeout=HANG_S * 1000,
+    )
+    return sidebar.bounding_box()
+
+
+def test_on_a_phone_the_menu_folds_away_targets_fit_a_finger_and_results_sit_in_a_grid(browser, server):
+    """Issue 30 at 390x844 (a narrow Chromium, whose user agent is not a phone's): a page chosen in the menu
+    was covered by the sidebar, radio choices (22 px) and help icons (16 px) were too small to tap, Results'
+    12 images sat one under the other, and plotly's toolbar covered the chart titles."""
+    from testkit.browser_support import start_training, wait_for_sidebar
+
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        open_build(page, server)
+        open_from_phone_menu(page, "Train")
+        screenshot(page, "room-phone-train")
+        start = page.get_by_role("button", name="Start training").bounding_box()
+        assert start is not None and start["y"] + start["height"] <= PHONE["height"], start  # in the first screen
+        page.get_by_text("Images to learn from:").first.click()  # its choices are radios
+        page.get_by_role("radio").first.wait_for()
+        screenshot(page, "room-phone-train-data")
+        assert page.evaluate(SMALL_TAP_TARGETS) == []
+        start_training(page, 1)
+        wait_for_sidebar(page, "Finished")
+        wait_idle(page)
+        charts = page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]')
+        charts.last.scroll_into_view_if_needed()
+        charts.last.tap()  # a tap shows plotly's toolbar on a touch screen
+        screenshot(page, "room-phone-train-finished")
+        assert page.evaluate(COVERED_TITLES) == []
+        open_from_phone_menu(page, "Results")
+        images = page.locator('.st-key-results-answers [data-testid="stImage"]')
+        images.first.wait_for()
+        boxes = [images.nth(i).bounding_box() for i in range(images.count())]
+        screenshot(page, "room-phone-results")
+        assert page.evaluate(SMALL_TAP_TARGETS) == []
+    finally:
+        context.close()
+    assert len(boxes) == 12
+    assert len({round(box["x"]) for box in boxes}) >= 3, boxes  # a grid of three columns, not one
+    assert max(box["x"] + box["width"] for box in boxes) <= PHONE["width"], boxes

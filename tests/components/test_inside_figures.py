@@ -33,10 +33,19 @@ def test_the_diagram_draws_every_unit_and_each_chosen_weight_once_coloured_by_si
         DiagramLayer("output", rng.normal(size=3)),
     ]
     figure = network_figure(layers, links)
-    dots = [t for t in figure.data if t.mode == "markers"]
-    assert [len(t.x) for t in dots] == [16, 8, 3]
-    np.testing.assert_array_equal(np.asarray(dots[1].customdata)[5], [1, 5])
-    lines = [t for t in figure.data if t.mode == "lines"]
+    pixels = [t for t in figure.data if t.type == "heatmap"]
+    assert len(pixels) == 1  # the input is one image: its 16 pixels, each once, where the lines start
+    z, numbers = np.asarray(pixels[0].z), np.asarray(pixels[0].customdata)
+    np.testing.assert_array_equal(np.sort(numbers.ravel()), np.arange(16))
+    np.testing.assert_allclose(z[numbers == 6], layers[0].values[6:7].astype(np.float32))
+    dots = [t for t in figure.data if t.type == "scatter" and t.mode == "markers"]
+    assert [len(t.x) for t in dots] == [8, 3]
+    np.testing.assert_array_equal(np.asarray(dots[0].customdata)[5], [1, 5])
+    lines = [t for t in figure.data if t.type == "scatter" and t.mode == "lines"]
+    starts = np.concatenate([np.column_stack([t.x, t.y]).astype(np.float64)[::3] for t in lines])
+    cells = [np.argwhere(numbers == pixel)[0] for pixel in links[0].sources]
+    centres = {(round(pixels[0].x[c], 9), round(pixels[0].y[r], 9)) for r, c in cells}
+    assert {(round(x, 9), round(y, 9)) for x, y in starts if x < 1} == centres  # each pixel's lines start on it
     blue = sum(len(t.x) // 3 for t in lines if t.line.color == "#2f6db3")
     red = sum(len(t.x) // 3 for t in lines if t.line.color == "#d1453b")
     chosen = np.concatenate([link.weights for link in links])

@@ -18,4 +18,4 @@ def test_report_of_a_batch_norm_and_dropout_model(small):
     assert "MLP 784-32-batchnorm-dropout 0.25-layernorm-10" in text
     assert f"{spec.parameter_count:,}" in text and spec.parameter_count == 785 * 32 + 4 * 32 + 33 * 10
     assert "in evaluation mode: dropout off, BatchNorm&#x27;s 64 trained running averages" in text
-    assert html.escape('("dropout", 0.25),') in text  # the flax code shown is the real module source
+    assert html.escape("(dropout, 0.25),") in text  # the flax code shown is the real module source

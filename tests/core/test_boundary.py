@@ -244,3 +244,39 @@ def test_each_package_docstring_names_all_its_modules(package):
     docstring = ast.get_docstring(tree) or ""
     missing = [p.name for p in sorted(folder.glob("*.py")) if p.name != "__init__.py" and p.name not in docstring]
     assert not missing, f"{package}'s docstring does not name {missing}"
+
+
+# ----- a kind is a type: no code compares a kind's name -------------------------------------------
+
+#: comparisons with a kind's name that stay, and why
+KIND_NAME_COMPARISONS_ALLOWED = {
+    ("core/spec.py", "self.kind != self.name"): "a spec checks the kind its JSON or caller named",
+    ("core/spec.py", "'dropout' in layer.rngs"): "the name of a random key, not of a kind",
+    ("pages/build.py", "kind != state.kind"): "the Build page's kind switch noticing a new choice",
+}
+
+
+def kind_name_comparisons(root: Path) -> list[tuple[str, str]]:
+    """Every comparison in core, components, pages and app.py with a kind's name ("mlp", "dense", "conv"...,
+    a link's "ae") or with a ``.kind`` attribute: (file, code)."""
+    from core.layer_kinds import LAYER_KINDS
+    from core.spec import MODEL_KINDS
+
+    names = {*LAYER_KINDS, *MODEL_KINDS, *(kind.link_name for kind in MODEL_KINDS.values())}
+    files = [*root.glob("core/**/*.py"), *root.glob("components/**/*.py"), *root.glob("pages/**/*.py"), root / "app.py"]
+    found = []
+    for path in sorted(files):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            values = [*sides, *(e for s in sides if isinstance(s, (ast.Tuple, ast.List, ast.Set)) for e in s.elts)]
+            texts = {v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)}
+            if texts & names or any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides):
+                found.append((path.relative_to(root).as_posix(), ast.unparse(node)))
+    return found
+
+
+def test_no_code_compares_a_kind_by_its_name():
+    """A kind of model or layer is a type: code asks it (``isinstance``, its methods), never its name."""
+    assert set(kind_name_comparisons(ROOT)) <= set(KIND_NAME_COMPARISONS_ALLOWED)

@@ -69,7 +69,7 @@ def test_the_cli_writes_a_script_from_a_checkpoint_or_from_model_options(tmp_pat
     assert main(argv) == 0
     script = target.read_text()
     assert "class AutoEncoder(nn.Module)" in script and '"learning_rate": 0.002' in script
-    assert '("batchnorm",)' in script and '("dropout", 0.1)' in script
+    assert "(batchnorm,)" in script and "(dropout, 0.1)" in script
 
 
 def test_the_cli_refuses_a_script_path_it_cannot_write_in_one_line(tmp_path, capsys):

@@ -12,6 +12,7 @@ import pytest
 from core import costs, links, models
 from core.conv_layers import AvgPool, Conv, ConvTranspose, MaxPool
 from core.errors import SpecError
+from core.flax_layers import dense, reshape
 from core.layer_items import layer_from_link, layers_text, parse_layers
 from core.layer_kinds import LAYER_KINDS
 from core.layers import Layer
@@ -96,7 +97,7 @@ def test_the_conv_autoencoder_grows_its_code_back_to_28x28_and_encodes_with_meth
         "conv 1 3x3 linear: 28x28x16 -> 28x28x1",  # the last 1-channel layer, then the sigmoid
     ]
     model = models.build_model(CONV_AE)
-    assert model.decoder_layers[:2] == (("dense", 1568, "relu"), ("reshape", 7, 7, 32))
+    assert model.decoder_layers[:2] == ((dense, 1568, "relu"), (reshape, 7, 7, 32))
     variables = models.init_variables(CONV_AE)
     assert variables["params"]["decoder"]["ConvTranspose_1"]["kernel"].shape == (3, 3, 32, 16)
     assert sum(leaf.size for leaf in jax.tree_util.tree_leaves(variables["params"])) == CONV_AE.parameter_count

@@ -1,49 +1,146 @@
-"""The Japanese catalogue: every text of the code is in it, translated, with the same placeholders."""
+"""The Japanese catalogue: every text of the code is in it, translated, with the same placeholders.
+
+The catalogue is ``messages.po`` and the translators' drafts beside it (``drafts/*.po``, folded into
+``messages.po`` later), as ``core.i18n`` reads them.
+"""
 
 from __future__ import annotations
+
+import re
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from core.errors import ConfigError, DataError, SpecError
 from core.i18n import LOCALES, catalogue_path, language_of_locale, placeholders, translations
+from core.reasons import STOPPED_BY_REQUEST, ErrorMessage, reason_text
+from core.training import TrainConfig
+from core.training.divergence import divergence_reason
 
 ROOT = LOCALES.parent
 
 
-def _catalogue(language: str):
-    with catalogue_path(language).open("rb") as file:
-        return read_po(file, locale=language)
+def _catalogues(language: str) -> list:
+    """``messages.po`` and each draft of ``language``, read with Babel."""
+    paths = [catalogue_path(language), *sorted((LOCALES / language / "drafts").glob("*.po"))]
+    catalogues = []
+    for path in paths:
+        with path.open("rb") as file:
+            catalogues.append((path.relative_to(ROOT), read_po(file, locale=language)))
+    return catalogues
 
 
-def _code_texts() -> set[str]:
-    """Every text that ``_()``, ``ngettext()`` and ``N_()`` show, as ``pybabel extract`` finds them."""
+def _translated_ids(language: str) -> set[str]:
+    """The ids that have a translation in ``messages.po`` or a draft."""
+    ids = set()
+    for _path, catalogue in _catalogues(language):
+        for message in catalogue:
+            forms = message.string if isinstance(message.string, tuple) else (message.string,)
+            if message.id and all(forms):
+                ids.add(message.id if isinstance(message.id, str) else message.id[0])
+    return ids
+
+
+def _code_texts() -> dict[str, str]:
+    """Every text that ``_()``, ``ngettext()`` and ``N_()`` show, as ``pybabel extract`` finds them, with
+    the file it is in."""
     with (ROOT / "babel.cfg").open() as file:
         method_map, options_map = parse_mapping_cfg(file)
-    found = extract_from_dir(ROOT, method_map, options_map)
-    return {message if isinstance(message, str) else message[0] for _file, _line, message, _c, _ctx in found}
+    found = extract_from_dir(ROOT, method_map, options_map, keywords={"_": None, "N_": None, "ngettext": (1, 2)})
+    texts = {}
+    for path, _line, message, _comments, _context in found:
+        texts.setdefault(message if isinstance(message, str) else message[0], path)
+    return texts
 
 
-def test_every_text_in_the_code_is_in_the_japanese_catalogue():
+def _has_words(text: str) -> bool:
+    """Whether ``text`` holds words besides its placeholders (``"{item!r}: {reason}"`` holds none)."""
+    return bool(re.search(r"[A-Za-z]{2,}", re.sub(r"\{[^{}]*\}", "", text)))
+
+
+def test_every_text_in_the_code_has_a_japanese_text():
     texts = _code_texts()
     assert "Presenter mode" in texts and "Train" in texts  # the extraction itself finds the sidebar's texts
-    ids = {message.id if isinstance(message.id, str) else message.id[0] for message in _catalogue("ja") if message.id}
-    assert texts - ids == set(), "run scripts/i18n.sh and translate the new texts"
+    assert "stopped by request after {steps:,} of {total:,} steps" in texts  # and core's N_() texts
+    missing = sorted(set(texts) - _translated_ids("ja"), key=lambda text: (texts[text], text))
+    assert missing == [], f"{len(missing)} texts have no Japanese text yet:\n" + "\n".join(
+        f"  {texts[text]}: {text!r}" for text in missing
+    )
 
 
 def test_every_entry_has_a_japanese_text_with_the_same_placeholders():
-    catalogue = _catalogue("ja")
-    entries = [message for message in catalogue if message.id]
-    assert len(entries) >= 29
-    for message in entries:
-        english = message.id if isinstance(message.id, str) else message.id[-1]
-        forms = message.string if isinstance(message.string, tuple) else (message.string,)
-        assert len(forms) == catalogue.num_plurals if message.pluralizable else len(forms) == 1, message.id
-        for text in forms:
-            assert text and text != english, f"{message.id!r} has no Japanese text"
-            assert placeholders(text) == placeholders(english), (message.id, text)
-        assert "fuzzy" not in message.flags, message.id
-    assert [error for _message, errors in catalogue.check() for error in errors] == []
+    problems = []
+    count = 0
+    for path, catalogue in _catalogues("ja"):
+        assert catalogue.num_plurals == 1, path  # Japanese has one form: "Plural-Forms: nplurals=1; plural=0;"
+        for message in catalogue:
+            if not message.id:
+                continue
+            count += 1
+            english = message.id if isinstance(message.id, str) else message.id[-1]
+            forms = message.string if isinstance(message.string, tuple) else (message.string,)
+            if len(forms) != (catalogue.num_plurals if message.pluralizable else 1):
+                problems.append(f"{path}: {message.id!r} has {len(forms)} forms")
+            for text in forms:
+                if not text or (text == english and _has_words(english)):
+                    problems.append(f"{path}: {message.id!r} has no Japanese text")
+                elif placeholders(text) != placeholders(english):
+                    problems.append(f"{path}: {message.id!r} has other placeholders: {text!r}")
+            if "fuzzy" in message.flags:
+                problems.append(f"{path}: {message.id!r} is marked fuzzy")
+        problems += [f"{path}: {error}" for _message, errors in catalogue.check() for error in errors]
+    assert count >= 29 + 300  # messages.po and core's draft at least
+    assert problems == []
+
+
+def test_a_core_error_reads_in_japanese():
+    japanese = translations("ja").gettext
+    try:
+        TrainConfig(learning_rate=-1)
+    except ConfigError as err:
+        assert str(err) == "learning_rate: learning rate must be above 0 and at most 1e+06, got -1"
+        assert (
+            err.text(japanese) == "learning_rate: 学習率は 0 より大きく 1e+06 以下にしてください。-1 が指定されました"
+        )
+        assert err.reason_text(japanese) == "学習率は 0 より大きく 1e+06 以下にしてください。-1 が指定されました"
+    try:
+        TrainConfig(batch_size="x")
+    except ConfigError as err:  # the setting's name, a word of the product's own, is translated too
+        assert err.reason_text(japanese) == "バッチサイズは整数にしてください。'x' が指定されました"
+    error = DataError("folder {root} does not exist", root="/tmp/学習")  # a value stays as it was given
+    assert error.text(japanese) == "フォルダ /tmp/学習 がありません"
+    assert error.text() == str(error) == "folder /tmp/学習 does not exist"
+
+
+def test_a_quoted_cause_is_translated_with_its_message():
+    from core.layer_items import parse_layers
+
+    japanese = translations("ja").gettext
+    try:
+        parse_layers("512:relu,64:nope", "hidden")
+    except SpecError as err:
+        assert "nope" in str(err) and "unknown activation" in str(err)
+        assert "活性化関数 'nope' はありません" in err.text(japanese), err.text(japanese)
+        assert "unknown" not in err.text(japanese)
+
+
+def test_run_reasons_read_in_japanese_even_from_a_saved_english_text():
+    japanese = translations("ja").gettext
+    stopped = STOPPED_BY_REQUEST.format(steps=1200, total=4000)
+    assert stopped == "stopped by request after 1,200 of 4,000 steps"
+    assert reason_text(stopped, japanese) == "指示により、4,000 ステップ中 1,200 ステップで停止しました"
+    diverged = divergence_reason(float("nan"), 2.3, 120, 100, TrainConfig(learning_rate=0.5))
+    assert diverged.startswith("the loss became NaN (not a number) at step 120: the learning rate (0.5)")
+    assert reason_text(diverged, japanese) == (
+        "ステップ 120 で損失が NaN（数値でない値）になりました。学習率（0.5）が adam には高すぎるようです。"
+        "学習を止めました。モデルには、ステップ 100 のあとの最後の正常なパラメータが残っています。"
+    )
+    assert reason_text("an older version's own words", japanese) == "an older version's own words"
+    assert reason_text(stopped, translations("en").gettext) == stopped
+    failed = ErrorMessage(DataError("folder {root} does not exist", root="/data"))
+    assert failed == "folder /data does not exist"  # a status message is its English text
+    assert reason_text(failed, japanese) == "フォルダ /data がありません"
 
 
 def test_placeholders_are_the_format_fields():

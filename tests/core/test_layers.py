@@ -22,6 +22,7 @@ from core.training import TrainConfig, train
 from core.training.programs import compiled_programs, dropout_key, epoch_plan, to_float
 from core.training.stack import fresh_model_state, plan_stack, stack
 from core.training.sweep import SweepPlan, scalable_layers, spec_with_width
+from core.variables import linen_definitions
 from testkit.trees import assert_leaves_close
 
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
@@ -390,7 +391,14 @@ def test_cli_bad_layer_items_exit_2_with_one_line_naming_them(capsys, args, word
     assert len(err.strip().splitlines()) == 1 and words in err, err
 
 
-def test_every_kind_of_layer_has_its_flax_call_under_its_name():
-    assert set(flax_layers.LAYERS) == {*LAYER_KINDS, "reshape"}  # reshape: where values change shape
+def test_every_kind_of_layer_carries_its_own_flax_call_shown_with_the_model():
+    shown = linen_definitions()
+    calls = set()
     for name, kind in LAYER_KINDS.items():
-        assert kind.name == name and kind.for_editor().module_item()[0] == name
+        layer = kind.for_editor()
+        call, *settings = layer.module_item()
+        assert kind.name == name and call is getattr(flax_layers, call.__name__) and settings == [*layer.settings()]
+        assert f"def {call.__name__}(x, train: bool" in shown  # the person reads the call the model makes
+        calls.add(call)
+    assert len(calls) == len(LAYER_KINDS)  # one call per kind
+    assert not hasattr(flax_layers, "LAYERS")  # no second table of the kinds by name

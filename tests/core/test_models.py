@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core import models
+from core.flax_layers import dense
 from core.spec import ModelSpec
 from testkit.trees import assert_leaves_close
 
@@ -16,7 +17,7 @@ def test_mlp_maps_images_to_class_scores():
     variables = models.init_variables(spec)
     logits = model.apply(variables, jnp.ones((3, 28, 28, 1)))
     assert logits.shape == (3, 10)
-    assert model.layers == (("dense", 12, "relu"), ("dense", 8, "relu"), ("dense", 4, "relu"), ("dense", 10, "linear"))
+    assert model.layers == ((dense, 12, "relu"), (dense, 8, "relu"), (dense, 4, "relu"), (dense, 10, "linear"))
 
 
 def test_autoencoder_encode_decode_through_apply_method():

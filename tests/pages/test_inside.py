@@ -67,8 +67,10 @@ def test_an_untrained_classifier_shows_every_layer_as_flax_computes_it(app, samp
     np.testing.assert_allclose(first.ravel(), rows[0].values[0], rtol=1e-5, atol=1e-6)
     assert grids[0]["data"][0]["hovertemplate"].startswith("unit %{customdata}: %{z:.2f}")
     figure = diagram(app)
+    pixels = [t for t in figure["data"] if t["type"] == "heatmap"]  # the input: one image of its 784 pixels
+    assert len(pixels) == 1 and numbers(pixels[0]["z"]).size == 784
     dots = [t for t in figure["data"] if t.get("mode") == "markers"]
-    assert [len(numbers(t["x"])) for t in dots] == [784, 512, 256, 10]
+    assert [len(numbers(t["x"])) for t in dots] == [512, 256, 10]
     notes = [a["text"] for a in figure["layout"]["annotations"]]
     assert "showing the 200 strongest<br>of 401,408 weights" in notes
     assert "showing the 200 strongest<br>of 2,560 weights" in notes
@@ -119,7 +121,7 @@ def test_a_trained_autoencoder_side_by_side_with_its_untrained_start(app, sample
     untrained = grids["code (Dense, 16 units): the 16 numbers the image is squeezed into · untrained"].ravel()
     assert not np.allclose(code, untrained)
     dots = [t for t in diagram(app)["data"] if t.get("mode") == "markers"]
-    assert len(dots) == 7  # the input and six Dense layers
+    assert len(dots) == 6  # six Dense layers (the input is an image)
 
 
 def test_the_drawing_from_the_draw_page_is_an_input(app):
@@ -173,7 +175,7 @@ def test_a_model_with_norm_and_dropout_layers_shows_them_as_rows(app, small):
     titles = [title(c) for c in charts(app)]
     assert "layer 2 (BatchNorm, 64 units)" in titles and "layer 3 (Dropout, 64 units)" in titles
     dots = [t for t in diagram(app)["data"] if t.get("mode") == "markers"]
-    assert [len(numbers(t["x"])) for t in dots] == [784, 64, 32, 10]  # the diagram joins the Dense layers
+    assert [len(numbers(t["x"])) for t in dots] == [64, 32, 10]  # the diagram joins the Dense layers
     assert not app.exception
 
 

@@ -112,9 +112,7 @@ def test_variables_page_shows_both_collections_before_training(app):
     assert "batch_stats/BatchNorm_0/mean" in list(table["path"])
     assert table["parameters"].sum() == BN_DROPOUT.parameter_count + BN_DROPOUT.batch_stats_count
     open_tab(app, "variables.tab", "flax code")
-    assert (
-        '("dropout", 0.2),' in app.code[0].value and "nn.BatchNorm(use_running_average=not train" in app.code[0].value
-    )
+    assert "(dropout, 0.2)," in app.code[0].value and "nn.BatchNorm(use_running_average=not train" in app.code[0].value
 
 
 def test_variables_results_draw_and_sweep_pages_after_training(app, trained_bn):

@@ -173,6 +173,6 @@ def test_confusion_cell_shows_its_images(app):
     sevens = int(np.sum((dataset.test_labels == 7) & (said == 7)))
     assert 30 < sevens <= int(np.sum(dataset.test_labels == 7))  # one epoch gets most sevens right
     caption = next(c.value for c in app.caption if "the model called 7" in c.value)
-    assert caption.startswith(f"{sevens} image(s) of 7 the model called 7, most confident first: ")
+    assert caption.startswith(f"{sevens} images of 7 the model called 7, most confident first: ")
     confidences = [int(x.rstrip("%")) for x in caption.split(": ")[1].split(", ")]
     assert len(confidences) == min(sevens, 24) and confidences == sorted(confidences, reverse=True)
