@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import conv_views, figures, inside_figures, resources, switch_figures, switches
+from components import conv_views, figures, inside_figures, resources, switch_figures, switches, unit_views
 from components.frame import page, require_frame
 from components.i18n import N_, _, language, ngettext
 from components.images import tile
@@ -29,7 +29,6 @@ from core.spec import MLPSpec
 require_frame()
 
 DIAGRAM_WEIGHTS = 200  # lines drawn between two layers
-MOST_ACTIVE = 12
 SOURCES = {"test": N_("A test image"), "drawing": N_("Your drawing from the Draw page")}
 #: the two models the page can show side by side, in words (their keys name the charts)
 MODEL_WORDS = {"trained": N_("trained"), "untrained": N_("untrained")}
@@ -270,44 +269,7 @@ if np.isfinite(value):
 else:
     said = _("**{layer}, unit {unit}:** not a number (the training diverged)")
 st.markdown(said.format(layer=row.name(layer_number), unit=unit, value=value))
-weights_column, images_column = st.columns(2)
-with weights_column:
-    if layer_number == 1:
-        figure = inside_figures.image_figure(
-            incoming.reshape(spec.input_shape[:2]), _("Its incoming weights, one per pixel"), height=height(320)
-        )
-        words = _(
-            "Blue pixels push this unit up when they are inked, red ones push it down: the blue shape is what "
-            "the unit looks for."
-        )
-    else:
-        figure = inside_figures.unit_grid_figure(
-            incoming, _("Its {count:,} incoming weights, one per unit of the layer before").format(count=incoming.size),
-            height=height(320), what=_("weight from unit"),
-        )  # fmt: skip
-        words = _("Blue: units of the layer before that push this unit up; red: those that push it down.")
-    st.plotly_chart(figure, key="inside.incoming")
-    explain(words)
-with images_column:
-    activations = resources.test_activations(model_key, dataset.name, spec, variables, dataset)[row.path]
-    top = inside.most_active(activations, unit, MOST_ACTIVE)
-    if len(top):
-        st.image(
-            tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",
-            caption=_("The {count} test images (of the first {first:,}) that light it up most").format(
-                count=len(top), first=len(activations)
-            ),
-        )  # fmt: skip
-        st.caption(_("Values: {values}").format(values=", ".join(f"{activations[i, unit]:.2f}" for i in top)))
-    else:
-        value_words = f"{float(activations[0, unit]):.2f}"
-        st.info(
-            _(
-                "No test image lights this unit up: it gives {value} for each of the first "
-                "{count:,}, so it never fires on them (a 'dead' unit)."
-            ).format(value=value_words, count=len(activations)),
-            icon=":material/power_off:",
-        )
+unit_views.unit_panels(spec, dataset, model_key, variables, row, unit, incoming, first_layer=layer_number == 1)
 
 # ----- switching units off ----------------------------------------------------------------------
 switches.switch_section(spec, variables, dataset, image, model_key if result is not None else None, rows)
