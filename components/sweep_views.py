@@ -105,7 +105,7 @@ def plan_text(plan: SweepPlan, dataset: Dataset, seeds_shown: bool) -> str:
     where = ngettext("{epochs} epoch each on {data}", "{epochs} epochs each on {data}", epochs)
     return _("{models}, {where}").format(
         models=models.format(**counts, setting=_(plan.swept.label)),
-        where=where.format(epochs=epochs, data=dataset_title(dataset.name)),
+        where=where.format(epochs=epochs, data=dataset_title(dataset.name, gettext=_)),
     )
 
 

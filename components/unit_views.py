@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from components import inside_figures, resources
-from components.i18n import _
+from components.i18n import N_, _
 from components.images import tile
 from components.ui import explain, height, image_scale
 from core import inside
@@ -16,6 +16,24 @@ from core.inside import LayerOutput
 from core.spec import ModelSpec
 
 MOST_ACTIVE = 12
+#: how the page calls a layer with a role of its own (the others are "layer 1", "layer 2"...)
+ROLE_WORDS = {"code": N_("code"), "output": N_("output"), "reconstruction": N_("reconstruction")}
+
+
+def layer_label(row: LayerOutput, number: int) -> str:
+    """A layer's short name in the visitor's language: ``"layer 1"``, ``"code"``, ``"output"``."""
+    return _(ROLE_WORDS[row.role]) if row.role in ROLE_WORDS else _("layer {number}").format(number=number)
+
+
+def layer_name(row: LayerOutput, number: int) -> str:
+    """``LayerOutput.name`` in the visitor's language: ``"layer 1 (Dense, 512 units, relu)"``."""
+    if row.activation == "linear":
+        return _("{layer} ({kind}, {units:,} units)").format(
+            layer=layer_label(row, number), kind=row.kind, units=row.units
+        )
+    return _("{layer} ({kind}, {units:,} units, {activation})").format(
+        layer=layer_label(row, number), kind=row.kind, units=row.units, activation=row.activation
+    )
 
 
 def unit_panels(

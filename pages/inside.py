@@ -173,7 +173,7 @@ for number, row in enumerate(rows, start=1):
     if (maps_shape := inside.image_shape(spec, row.path)) is not None:
         conv_views.feature_maps(spec, number, models_shown, maps_shape)
         continue
-    title = row.name(number)
+    title = unit_views.layer_name(row, number)
     if row.role == "code":
         title = _("{layer}: the {units:,} numbers the image is squeezed into").format(layer=title, units=row.units)
     columns = st.columns(len(models_shown))
@@ -199,7 +199,7 @@ if kernels[0].shape[0] != image.size:  # a conv model: its first Dense layer tak
     switches.switch_section(spec, variables, dataset, image, model_key if result is not None else None, rows)
     st.stop()
 layers = [DiagramLayer(_("input"), image.ravel())] + [
-    DiagramLayer(row.name(number).split(" (")[0], row.values[0]) for number, row in enumerate(dense, start=1)
+    DiagramLayer(unit_views.layer_label(row, number), row.values[0]) for number, row in enumerate(dense, start=1)
 ]
 
 
@@ -244,8 +244,9 @@ chosen = st.columns([2, 1])
 # widgets forget their value when another page is shown: coming back keeps the visitor's layer and unit
 st.session_state.setdefault("inside.unit_layer", min(state.inside_unit_layer, len(dense)))
 st.session_state.setdefault("inside.unit", state.inside_unit)
+dense_names = {number: unit_views.layer_name(row, number) for number, row in enumerate(dense, start=1)}
 layer_number = chosen[0].selectbox(
-    _("Layer"), range(1, len(dense) + 1), key="inside.unit_layer", format_func=lambda n: dense[n - 1].name(n),
+    _("Layer"), range(1, len(dense) + 1), key="inside.unit_layer", format_func=dense_names.__getitem__,
     help=_("Or click a unit in the diagram."),
 )  # fmt: skip
 row = dense[layer_number - 1]
@@ -268,7 +269,7 @@ if np.isfinite(value):
     said = _("**{layer}, unit {unit}:** {value:.2f} for this image")
 else:
     said = _("**{layer}, unit {unit}:** not a number (the training diverged)")
-st.markdown(said.format(layer=row.name(layer_number), unit=unit, value=value))
+st.markdown(said.format(layer=unit_views.layer_name(row, layer_number), unit=unit, value=value))
 unit_views.unit_panels(spec, dataset, model_key, variables, row, unit, incoming, first_layer=layer_number == 1)
 
 # ----- switching units off ----------------------------------------------------------------------
