@@ -13,7 +13,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from components.i18n import N_, _, ngettext
-from components.words import figure_text
+from components.words import activation_name, figure_text
 from core import models
 from core.spec import ModelSpec
 from core.training.history import EpochMetrics, downsample_curve
@@ -92,7 +92,7 @@ def stack_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
         role = dense.role
         label = {"code": _("code"), "output": _("output"), "reconstruction": _("output")}.get(role)
         label = label or _("layer {number}").format(number=i + 1)
-        names.append(f"{label}<br>{dense.activation}")
+        names.append(f"{label}<br>{activation_name(dense.activation)}")
         widths.append(dense.outputs)
         colours.append(ROLE_COLOURS[role])
         hovers.append(
@@ -352,7 +352,7 @@ def accuracy_figure(curves: Sequence[Curve], height: int = 300) -> go.Figure:
                 mode="lines+markers",
                 name=curve.name,
                 line={"color": QUALITATIVE[i % len(QUALITATIVE)]},
-                hovertemplate=_("step {step}: {accuracy}% correct").format(step="%{x:,}", accuracy="%{y:.1f}")
+                hovertemplate=_("step {step}: {accuracy} correct").format(step="%{x:,}", accuracy="%{y:.1f}%")
                 + "<extra></extra>",
             )
         )

@@ -7,12 +7,14 @@ with the spec's own message and the model keeps its last valid shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import streamlit as st
 
 from components.i18n import N_, _, error_reason
 from components.state import AppState, get_state
+from components.words import activation_name
 from core.conv_layers import MAX_CHANNELS, MAX_KERNEL, Conv
 from core.errors import SpecError
 from core.layer_items import layers_text, parse_layers
@@ -40,6 +42,11 @@ RATE_HELP = N_(
     "the others are scaled up so the sum stays the same on average. When evaluating, nothing is dropped."
 )
 NEW_LAYER_WORDS = {name: kind.title for name, kind in LAYER_KINDS.items()}
+
+
+def activation_names() -> Callable[[str], str]:
+    """A ``format_func`` for activation choices, made now in the visitor's language."""
+    return {name: activation_name(name) for name in ACTIVATIONS}.get
 
 
 def width_help() -> str:
@@ -221,6 +228,7 @@ def _dense_row(cols, stack: str, index: int, layer: Layer, version: int) -> Laye
         _("activation"),
         list(ACTIVATIONS),
         index=list(ACTIVATIONS).index(layer.activation),
+        format_func=activation_names(),
         key=activation_key,
         on_change=_edit,
         args=(stack, index, "activation", activation_key),
@@ -244,6 +252,7 @@ def _conv_row(cols, stack: str, index: int, layer: Conv, version: int) -> Layer:
                                   on_change=_edit, args=(stack, index, "kernel", f"{key}.kernel.v{version}"),
                                   help=_(KERNEL_HELP).format(most=MAX_KERNEL), label_visibility=shown)  # fmt: skip
     activation = cols[2].selectbox(_("activation"), list(ACTIVATIONS), index=list(ACTIVATIONS).index(layer.activation),
+                                   format_func=activation_names(),
                                    key=f"{key}.activation.v{version}", on_change=_edit,
                                    args=(stack, index, "activation", f"{key}.activation.v{version}"),
                                    help=activation_help(), label_visibility=shown)  # fmt: skip
@@ -308,7 +317,10 @@ def text_editor(state: AppState) -> None:
             )  # fmt: skip
             decoder = st.text_input(_("Decoder widths"), widths_text(spec.decoder), help=_(ITEMS_HELP))
             fields = {"encoder": encoder, "decoder": decoder}
-        activation = st.selectbox(_("Activation for every hidden layer"), list(ACTIVATIONS), help=activation_help())
+        activation = st.selectbox(
+            _("Activation for every hidden layer"), list(ACTIVATIONS), format_func=activation_names(),
+            help=activation_help(),
+        )  # fmt: skip
         submitted = st.form_submit_button(_("Apply widths"))
     if submitted:
         try:

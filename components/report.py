@@ -18,10 +18,11 @@ import plotly.io as pio
 from PIL import Image
 
 from components import figures
-from components.i18n import language, speaking
+from components.i18n import speaking
 from components.images import tile
+from components.words import count_words
 from core import predict
-from core.costs import human_bytes, human_count, model_costs
+from core.costs import human_bytes, model_costs
 from core.data import Dataset
 from core.i18n import ENGLISH, N_, translations
 from core.reasons import reason_text
@@ -136,7 +137,7 @@ def _summary_rows(
     costs = model_costs(spec, config)
     last = result.final_metrics
     work = _("{forward} operations forward, {train} to learn from it").format(
-        forward=human_count(costs.forward_flops, language()), train=human_count(costs.train_flops, language())
+        forward=count_words(costs.forward_flops), train=count_words(costs.train_flops)
     )
     timing = _("compile {compile:.1f} s, training {train:.1f} s, {speed:,.0f} images per second").format(
         compile=result.compile_s, train=result.train_s, speed=result.samples_per_s

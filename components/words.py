@@ -7,7 +7,9 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from components.i18n import N_, _
+from babel.numbers import format_compact_decimal
+
+from components.i18n import N_, _, language
 from components.server_paths import hide_server_paths
 from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.training import Status
@@ -53,6 +55,15 @@ def figure_text(text: object, limit: int = 40) -> str:
     """The same text for a plotly figure (axis ticks, legend, hover), whose labels read a little HTML
     (``<b>``, ``<a href>``): shown as typed, on one line, at most ``limit`` characters."""
     return html.escape(_one_line(text, limit))
+
+
+#: activation names that are also words, shown in the visitor's language (the others are names: relu, tanh)
+ACTIVATION_WORDS = {"linear": N_("linear")}
+
+
+def activation_name(name: str) -> str:
+    """An activation as a page or chart shows it: its name, or a word for "linear" (no activation)."""
+    return _(ACTIVATION_WORDS[name]) if name in ACTIVATION_WORDS else name
 
 
 ORDINALS = (
@@ -132,3 +143,9 @@ def saved_run_status(run: SavedRun) -> str:
             ).format(done=done, planned=planned)
         return _("Training (saved after epoch {done} of {planned})").format(done=done, planned=planned)
     return status_words(summary.get("status"))
+
+
+def count_words(n: float) -> str:
+    """A big count as people say it in the visitor's language, from Babel's locale data (CLDR): 1,100,000 is
+    "1.1 million" in English and "110万" in Japanese."""
+    return format_compact_decimal(n, format_type="long", locale=language(), fraction_digits=1)

@@ -32,7 +32,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from babel.numbers import format_compact_decimal
 
 from core import models
 from core.layers import width_of
@@ -123,12 +122,12 @@ def human_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def human_count(n: float, language: str = "en") -> str:
-    """``1_234_567`` -> ``"1.2 million"`` (Japanese: ``"120万"``): big numbers a newcomer can read, in the
-    words of ``language`` (Babel's compact numbers: Japanese counts in 万, 億 and 兆)."""
-    if n < 1e3:
-        return f"{n:,.0f}"
-    return format_compact_decimal(n, format_type="long", locale=language, fraction_digits=1)
+def human_count(n: float) -> str:
+    """``1_234_567`` -> ``"1.2 million"``: big numbers a newcomer can read."""
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
+        if n >= size:
+            return f"{n / size:,.1f} {word}"
+    return f"{n:,.0f}"
 
 
 # ----- what an edit changed ---------------------------------------------------------------------

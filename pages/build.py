@@ -11,8 +11,9 @@ from components.i18n import N_, _, language
 from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
 from components.ui import advanced, explain, height
+from components.words import activation_name, count_words
 from core import models
-from core.costs import human_bytes, human_count, model_costs
+from core.costs import human_bytes, model_costs
 from core.presets import PRESETS
 from core.spec import MAX_SEED, MODEL_KINDS
 
@@ -113,10 +114,9 @@ with right:
         help=memory_help,
     )
     m[2].metric(
-        _("Operations per image"), human_count(costs.forward_flops, language()),
+        _("Operations per image"), count_words(costs.forward_flops),
         help=_("Arithmetic operations to classify or rebuild one image (forward pass). Learning from one "
-               "image costs about {count} (forward + backward pass)."
-               ).format(count=human_count(costs.train_flops, language())),
+               "image costs about {count} (forward + backward pass).").format(count=count_words(costs.train_flops)),
     )  # fmt: skip
     if conv_figures.uses_images(spec):
         conv_view(spec)
@@ -141,7 +141,7 @@ with right:
             {
                 _("layer"): d.path,
                 _("shape"): f"{d.inputs:,} → {d.outputs:,}",
-                _("activation"): d.activation,
+                _("activation"): activation_name(d.activation),
                 _("weights"): d.inputs * d.outputs,
                 _("biases"): d.outputs,
                 _("parameters"): d.parameters,

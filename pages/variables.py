@@ -3,6 +3,7 @@ flax NNX, and training scripts to take home."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import streamlit as st
 
@@ -31,6 +32,12 @@ from core.variables import (
 require_frame()
 
 INIT_WAIT_S = 0.2  # a new shape's model.init compiles in ~0.5 s: show a notice instead of a frozen page
+
+
+def leaf_words(outline: str) -> str:
+    """One leaf of ``tree_outline`` ("float32[784,512] (401,408 values)") in the visitor's language."""
+    array, count = outline.removesuffix(" values)").rsplit(" (", 1)
+    return _("{array} ({count} values)").format(array=array, count=count)
 
 
 @st.fragment(run_every=0.25)
@@ -192,7 +199,7 @@ if tree_tab.open:
                     "`float32[784,512]` is a table of 784 x 512 decimal numbers (float32: 4 bytes each)."
                 )
             )
-            st.json(tree_outline(variables), expanded=3)
+            st.json(jax.tree_util.tree_map(leaf_words, tree_outline(variables)), expanded=3)
         with right:
             st.caption(
                 _(

@@ -41,7 +41,8 @@ ALLOWED |= {"language", "english"}
 #: the visible text of the main area and the sidebar, text node by text node, without code blocks; the
 #: placeholder of an empty field and the chosen option of a selectbox (drawn from the field's value)
 VISIBLE_TEXTS = """() => {
-  const skip = 'pre, code, [data-testid="stCode"], .modebar-container, [data-testid="stIconMaterial"], '
+  const skip = 'pre, code, [data-testid="stCode"], [data-testid="stJson"], .modebar-container, '
+    + '[data-testid="stIconMaterial"], '  // st.json: a variables tree, flax's own keys and dtypes (code)
     + '[role="img"][translate="no"], [aria-hidden="true"][translate="no"]';  // icons are written as names
   const out = [];
   for (const root of document.querySelectorAll('[data-testid="stMain"], [data-testid="stSidebar"]')) {

@@ -38,7 +38,7 @@ def test_build_page_in_japanese():
     assert at.title[0].value == ":material/construction: モデルを作る"
     labels = {element.label for kind in ("selectbox", "button", "number_input") for element in at.get(kind)}
     assert {"プリセットから始める", "プリセットを使う", "ユニット数", "活性化関数", "層を追加"} <= labels, labels
-    assert {m.label for m in at.metric} == {"パラメータ", "学習中のメモリ", "1 枚あたりの演算数"}
+    assert {m.label for m in at.metric} == {"パラメータ", "必要なメモリ", "1 枚あたりの演算数"}
     assert list(at.dataframe[0].value.columns) == ["層", "形", "活性化関数", "重み", "バイアス", "パラメータ"]
     assert _english_left(at) == []
 
