@@ -7,7 +7,7 @@ import streamlit as st
 
 from components import figures, resources
 from components.frame import require_frame
-from components.i18n import _, error_reason, error_text, message_text
+from components.i18n import _, error_reason, error_text, message_text, ngettext
 from components.run_views import duration
 from components.session import session_alive_check, tab_grace_seconds, visitor_id
 from components.sidebar import POLL_SECONDS
@@ -184,7 +184,7 @@ def estimate_and_start(sweep_state: SweepPageState, plan: SweepPlan, dataset: Da
     else:
         st.info(
             _("{plan}. Estimated time: **about {time}** ({details}).").format(
-                plan=plan_words, time=duration(estimate.total_s), details=estimate.describe()
+                plan=plan_words, time=duration(estimate.total_s), details=estimate.describe(_, ngettext)
             ),
             icon=":material/timer:",
         )

@@ -29,6 +29,10 @@ _measured_compile_s: list[float] = []
 _timings: dict[tuple, tuple[float, float]] = {}
 
 
+def _english(singular: str, plural: str, count: int) -> str:
+    return singular if count == 1 else plural
+
+
 @dataclass(frozen=True)
 class SweepEstimate:
     """Expected wall time of a sweep on this machine, from a short timing of real training steps."""
@@ -37,18 +41,33 @@ class SweepEstimate:
     per_width_s: tuple[float, ...]
     step_s: tuple[float, ...]  # seconds per training step of each width (all its seeds together)
     compile_s: float  # expected compile time of a width not compiled yet
-    timed: str  # what was timed, in words
+    timed: str  # what was timed, in words (English)
     timing_s: float  # how long the timing itself took
     turns: tuple[int, ...] = ()  # turns of the machine each width asks for (chunks of steps, evaluations)
     waiting_s: float = 0.0  # of ``total_s``: waiting while other trainings have their turns
     others: int = 0  # trainings that were taking turns when it was made
+    timed_models: tuple[str, ...] = ()  # the models timed (their one-line summaries)
+    timed_seeds: int = 1  # trained together, at once
 
-    def describe(self) -> str:
-        timed = f"timed {self.timed} in {self.timing_s:.1f} s on this machine"
+    def describe(self, gettext: Callable[[str], str] = str, ngettext: Callable[[str, str, int], str] = _english) -> str:
+        """What was timed and what the estimate includes, in the language of ``gettext`` and ``ngettext``
+        (a page passes its own)."""
+        models = self.timed_models or (self.timed,)
+        if len(models) == 2:
+            models = (gettext("{first} and {second}").format(first=models[0], second=models[1]),)
+        timed = ngettext(
+            "timed {models} ({seeds} seed at once) in {seconds:.1f} s on this machine",
+            "timed {models} ({seeds} seeds at once) in {seconds:.1f} s on this machine",
+            self.timed_seeds,
+        ).format(models=models[0], seeds=self.timed_seeds, seconds=self.timing_s)
         if not self.others:
             return timed
-        trainings = f"{self.others} other training{'s' if self.others > 1 else ''}"
-        return f"{timed}; includes {self.waiting_s:.0f} s of turns for the {trainings} running now"
+        turns = ngettext(
+            "{timed}; includes {waiting:.0f} s of turns for the {others} other training running now",
+            "{timed}; includes {waiting:.0f} s of turns for the {others} other trainings running now",
+            self.others,
+        )
+        return turns.format(timed=timed, waiting=self.waiting_s, others=self.others)
 
     def sharing(self, others: Sequence[OtherTraining], owner: object) -> SweepEstimate:
         """This estimate when the trainings ``others`` take turns with the sweep of visitor ``owner``:
@@ -168,6 +187,8 @@ def estimate_sweep(
         step_s=tuple(step_s),
         compile_s=compile_each,
         timed=f"{what} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''} at once)",
+        timed_models=tuple(dict.fromkeys(s.describe() for s in (smallest, largest))),
+        timed_seeds=len(seeds),
         timing_s=time.perf_counter() - tic,
         turns=tuple(turns),
     )
