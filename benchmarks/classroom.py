@@ -198,14 +198,18 @@ def train_together(browser, server_pid: int, url: str, runs: Path, count: int, e
     }
 
 
+def switch_titles(switches: int) -> list[str]:
+    """The menu titles a browsing visitor clicks, in order: round the pages, starting after the first."""
+    titles = list(BROWSED_PAGES)
+    return [titles[(i + 1) % len(titles)] for i in range(switches)]
+
+
 def switch_pages(page, switches: int) -> list[float]:
     """A visitor clicks round the pages in the menu: seconds from each click until the new page is shown and idle."""
     from urllib.parse import urlparse
 
     seconds = []
-    titles = list(BROWSED_PAGES)
-    for i in range(switches):
-        title = titles[(i + 1) % len(titles)]
+    for title in switch_titles(switches):
         link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True)
         path = urlparse(link.get_attribute("href")).path
         tic = time.monotonic()
@@ -284,6 +288,12 @@ def summarize(measured: dict[str, Any], visits: list[dict[str, Any]]) -> dict[st
     switches = [s for b in measured["browsing"] for s in b["switch_s"]]
     quantiles = statistics.quantiles(switches, n=10, method="inclusive")
     summary["page switch"] = {"p50_s": statistics.median(switches), "p90_s": quantiles[-1], "count": len(switches)}
+    by_page: dict[str, list[float]] = {}
+    for browsing in measured["browsing"]:
+        for title, seconds in zip(switch_titles(len(browsing["switch_s"])), browsing["switch_s"], strict=True):
+            by_page.setdefault(title, []).append(seconds)
+    # which page the slow switches go to: the one to make cheaper first
+    summary["page switch"]["p50_s_by_page"] = {title: statistics.median(s) for title, s in by_page.items()}
     summary["first visit"] = {"median_s": statistics.median(v["first_visitor_s"] for v in visits)}
     return summary
 
@@ -318,6 +328,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"p50 {switch['p50_s']:.2f} s, p90 {switch['p90_s']:.2f} s"
         f" (target p90 < {targets['switch_p90_s']} s: {verdict(switch['p90_s'], targets['switch_p90_s'], True)})"
     )
+    pages = ", ".join(f"{title} {seconds:.2f} s" for title, seconds in switch["p50_s_by_page"].items())
+    lines.append(f"    p50 by the page switched to: {pages}")
     lines.append(
         f"  first visit, fresh server, empty compile cache: median {visit['median_s']:.2f} s"
         f" (target < {targets['first_visit_s']} s: {verdict(visit['median_s'], targets['first_visit_s'], True)})"

@@ -352,7 +352,7 @@ def accuracy_figure(curves: Sequence[Curve], height: int = 300) -> go.Figure:
                 mode="lines+markers",
                 name=curve.name,
                 line={"color": QUALITATIVE[i % len(QUALITATIVE)]},
-                hovertemplate=_("step {step}: {accuracy}% correct").format(step="%{x:,}", accuracy="%{y:.1f}")
+                hovertemplate=_("step {step}: {accuracy} correct").format(step="%{x:,}", accuracy="%{y:.1f}%")
                 + "<extra></extra>",
             )
         )

@@ -237,7 +237,7 @@ def _pixel_trace(layer: DiagramLayer, x: np.ndarray, y: np.ndarray) -> go.Heatma
         zmax=scale["cmax"],
         showscale=False,
         hoverongaps=False,
-        hovertemplate=f"{layer.name}<br>{_('pixel')} %{{customdata}}: %{{z:.2f}}<extra></extra>",
+        hovertemplate=layer.name + "<br>" + _("pixel") + " %{customdata}: %{z:.2f}<extra></extra>",
     )
 
 

@@ -78,7 +78,7 @@ def comparison_runs(state: AppState, shown: Run) -> list[Run]:
         return []
     chosen = st.multiselect(
         _("Compare with"), [r.run_id for r in same], default=[r.run_id for r in same[-2:]],
-        format_func=run_names(state, [r.run_id for r in same]).get,
+        format_func=run_names(state, [r.run_id for r in same]).__getitem__,
         key="train.compare", help=_("Overlay the curves of earlier runs of the same kind of model"),
     )  # fmt: skip
     return [state.run(i) for i in chosen]

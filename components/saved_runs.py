@@ -62,7 +62,7 @@ def chosen_run_actions(state: AppState) -> None:
     cols = st.columns([3, 1.3, 1.3, 1.6], vertical_alignment="bottom")
     chosen = cols[0].selectbox(
         _("Model used on the other pages"), ids, index=default, key="train.selected",
-        format_func=run_names(state, ids).get,
+        format_func=run_names(state, ids).__getitem__,
         help=_("The Variables and Results pages show this run's trained model"),
     )  # fmt: skip
     run = state.run(chosen)
@@ -134,8 +134,9 @@ def saved_score(value: float | None, pattern: str, missing: str) -> str:
 def saved_runs_section(state: AppState) -> None:
     saved = store.list_runs()
     where = plain(folder_words(store.runs_dir(), _("the runs folder")), 200)
-    label = _("Saved runs on this computer ({count}) in {folder}").format(count=len(saved), folder=where)
-    with st.expander(label, key="train.saved_list"):
+    # the folder inside, not in the title: a path is not words of the visitor's language, and it wraps on a phone
+    with st.expander(_("Saved runs on this computer ({count})").format(count=len(saved)), key="train.saved_list"):
+        st.caption(_("Saved in {folder}.").format(folder=where))
         if not saved:
             st.caption(
                 _(

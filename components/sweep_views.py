@@ -11,7 +11,6 @@ from components.run_views import duration
 from components.state import AppState, Run, SweepPageState, get_state
 from components.words import plain, status_words
 from core.data import Dataset, dataset_title
-from core.errors import CoreError
 from core.runs import store
 from core.runs.sweep_job import SweepJob, SweepSnapshot
 from core.training import Status, TrainConfig
@@ -53,12 +52,6 @@ VALUE_HELP = {
 
 def get_sweep_state() -> SweepPageState:
     return get_state().sweep
-
-
-def reason_text(err: Exception) -> str:
-    """Why settings were refused, in the visitor's language, without the field's name that a core
-    ``ConfigError`` or ``SpecError`` puts first (the form shows the field)."""
-    return CoreError.text(err, _) if isinstance(err, CoreError) else str(err)
 
 
 def training_words(config: TrainConfig, defaults: dict, setting: str) -> str:
@@ -112,7 +105,7 @@ def plan_text(plan: SweepPlan, dataset: Dataset, seeds_shown: bool) -> str:
     where = ngettext("{epochs} epoch each on {data}", "{epochs} epochs each on {data}", epochs)
     return _("{models}, {where}").format(
         models=models.format(**counts, setting=_(plan.swept.label)),
-        where=where.format(epochs=epochs, data=dataset_title(dataset.name)),
+        where=where.format(epochs=epochs, data=dataset_title(dataset.name, gettext=_)),
     )
 
 

@@ -8,6 +8,7 @@ bars and the pruning curve.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from unicodedata import east_asian_width
 
 import numpy as np
 import plotly.graph_objects as go
@@ -145,9 +146,12 @@ def importance_figure(ranking: UnitImportance, metric: Metric, top: int, height:
             + "<extra></extra>",
         )
     )  # fmt: skip
+    # room for the longest label ("unit 4095", wider in kana) in presenter mode's larger tick labels, which plotly
+    # does not measure: about 9 pixels per Latin letter or digit, twice that per wide (CJK) character
+    labels = figure.data[0].y
+    widest = max((sum(2 if east_asian_width(c) in "WF" else 1 for c in label) for label in labels), default=0)
     figure.update_layout(
-        # room for "unit 4095" in presenter mode's larger tick labels, which plotly does not measure
-        height=height, margin={"l": 90, "r": 10, "t": 30, "b": 40},
+        height=height, margin={"l": max(90, 9 * widest + 10), "r": 10, "t": 30, "b": 40},
         xaxis={"title": what}, yaxis={"autorange": "reversed", "type": "category"},
         title=_("The {count} units of {total:,} that matter most").format(count=len(chosen), total=ranking.drops.size),
     )  # fmt: skip

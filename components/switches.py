@@ -13,6 +13,7 @@ from components.i18n import _, ngettext
 from components.images import tile
 from components.state import SwitchState, get_state
 from components.ui import explain, height, image_scale
+from components.unit_views import layer_label, layer_name
 from components.words import plain
 from core import ablation, inside
 from core.data import Dataset
@@ -52,7 +53,7 @@ def off_summary(spec: ModelSpec, switches: SwitchState, names: dict[str, str]) -
             listed = ", ".join(str(u) for u in units[:20])
             if len(units) > 20:
                 listed = _("{units} and {more} more").format(units=listed, more=len(units) - 20)
-            layer_name = names[layer.path].split(" (")[0]
+            layer_name = names[layer.path]
             parts.append(ngettext("{layer}: unit {units}", "{layer}: units {units}", len(units)).format(
                 layer=layer_name, units=listed))  # fmt: skip
     return _("; ").join(parts)
@@ -89,7 +90,8 @@ def switch_section(
         st.info(_("This model has no hidden layer whose units could be switched off."))
         return
     switches = switches_for(model_key)
-    names = {row.path: row.name(number) for number, row in enumerate(rows, start=1)}
+    names = {row.path: layer_name(row, number) for number, row in enumerate(rows, start=1)}
+    labels = {row.path: layer_label(row, number) for number, row in enumerate(rows, start=1)}
     explain(
         _(
             "Click a unit to switch it off: it then passes 0 to the next layer, whatever it computed; click it "
@@ -116,7 +118,7 @@ def switch_section(
         key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points", config=NO_TOOLBAR,
     )  # fmt: skip
     _unit_controls(layer.units, path, switches)
-    summary = off_summary(spec, switches, names)
+    summary = off_summary(spec, switches, labels)
     st.caption(
         _("Switched off: {units}.").format(units=summary)
         if summary
@@ -124,8 +126,8 @@ def switch_section(
     )
     held_out = resources.held_out(dataset.name, dataset)
     _side_by_side(spec, variables, dataset, image, model_key, masks, held_out)
-    _which_units_matter(spec, variables, dataset, model_key, path, names[path], held_out, switches)
-    _pruning(spec, variables, dataset, model_key, path, names[path], held_out, switches)
+    _which_units_matter(spec, variables, dataset, model_key, path, labels[path], held_out, switches)
+    _pruning(spec, variables, dataset, model_key, path, labels[path], held_out, switches)
 
 
 def _unit_controls(units: int, path: str, switches: SwitchState) -> None:
@@ -237,7 +239,7 @@ def _which_units_matter(spec, variables, dataset, model_key, path, name, held_ou
         _(
             "Switch every unit of {layer} off, one at a time, and score the network each time: the units "
             "whose loss hurts most are the ones it relies on. All of them are computed together in one go."
-        ).format(layer=name.split(" (")[0])
+        ).format(layer=name)
     )
     if st.button(_("Rank every unit of this layer"), key="inside.switch.rank", icon=":material/leaderboard:"):
         switches.shown.add(("rank", path))
@@ -287,7 +289,7 @@ def _pruning(spec, variables, dataset, model_key, path, name, held_out, switches
             "Keep k units of {layer} and switch all the others off, for k from all of them down to 1: "
             "either the strongest k, the units with the largest outgoing weights (they push the next layer hardest), "
             "or k units chosen at random (the mean of 4 draws). The line shows the test score left for each k."
-        ).format(layer=name.split(" (")[0])
+        ).format(layer=name)
     )
     if st.button(_("Draw the pruning curve"), key="inside.switch.prune", icon=":material/content_cut:"):
         switches.shown.add(("prune", path))

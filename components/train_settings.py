@@ -46,7 +46,7 @@ def overfitting_controls(config: TrainConfig, dataset: Dataset | None) -> tuple[
     options = sorted({*FRACTIONS, config.train_fraction})
     fraction = cols[0].selectbox(
         _("Train on"), options, index=options.index(config.train_fraction), key="train.fraction",
-        format_func=fraction_words(dataset, options).get,
+        format_func=fraction_words(dataset, options).__getitem__,
         help=_("Fewer training images make memorising easy: the model then does much better on them than on "
                "the test images. The images kept are a fixed choice that keeps each class's share, the same for "
                "every seed (a smaller share lies inside a larger one)."),
@@ -87,7 +87,7 @@ def advanced_settings(state: AppState, cols: list) -> tuple[str, int, int, bool,
     if isinstance(state.spec, AutoEncoderSpec):
         loss = more[2].selectbox(
             _("Reconstruction loss"), list(RECONSTRUCTION_LOSSES),
-            format_func={k: _(v) for k, v in RECONSTRUCTION_LOSSES.items()}.get,
+            format_func={k: _(v) for k, v in RECONSTRUCTION_LOSSES.items()}.__getitem__,
             index=list(RECONSTRUCTION_LOSSES).index(config.reconstruction_loss), key="train.loss",
             help=_("How the difference between the image and its rebuilt version is measured."),
         )  # fmt: skip

@@ -66,13 +66,11 @@ _LAYOUT_CSS = """
       min-width: 0 !important; flex: 0 0 calc(33.3% - 0.7rem) !important;
     }
     .st-key-results-answers [data-testid="stImage"] img { max-width: 100%; height: auto; }
-    /* big enough for a finger (a tap target of 44 px): each choice of a radio, and the help icons, whose box
-       grows around the icon without moving anything */
-    [data-testid="stRadio"] label { min-height: 44px; align-items: center; }
-    [data-testid="stTooltipHoverTarget"] {
-      min-width: 32px; min-height: 32px; margin: -8px; display: inline-flex; align-items: center;
-      justify-content: center;
-    }
+    /* big enough for a finger (a tap target of 44 px): each choice of a radio; and a help icon (16 px), whose
+       tap area grows to 32 px around it without moving anything */
+    [data-testid="stRadio"] [role="radiogroup"] label { min-height: 44px; align-items: center; }
+    [data-testid="stTooltipHoverTarget"] { position: relative; }
+    [data-testid="stTooltipHoverTarget"]::after { content: ""; position: absolute; inset: -8px; }
     /* plotly's toolbar shows after any tap on a touch screen and then covers the chart's title; double-tap
        resets a zoom, and Streamlit's own toolbar still opens the chart full screen */
     [data-testid="stPlotlyChart"] .modebar-container { display: none; }

@@ -84,14 +84,18 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
+#: the fields that hold a word of the product's own (a sweep's setting), translated with the message
+WORD_FIELDS = frozenset({"setting"})
+
+
 def _fill(template: str, values: dict[str, str], gettext: Gettext) -> str:
-    """``template`` with each field replaced by the text it had in the English message (a number stays
-    as it was written; a word the catalogue knows, such as a setting's name, is translated)."""
+    """``template`` with each field replaced by the text it had in the English message (a number or an
+    optimizer's name stays as it was written; a setting's name is translated)."""
     out = []
     for literal, name, _spec, _conversion in string.Formatter().parse(template):
         out.append(literal)
         if name is not None:
-            out.append(gettext(values[name]) if values[name] else values[name])
+            out.append(gettext(values[name]) if name in WORD_FIELDS else values[name])
     return "".join(out)
 
 

@@ -71,7 +71,7 @@ st.caption(
         "Run {run}: every image is squeezed into a code of **{size} numbers**, and the decoder "
         "draws an image back from any code, even one that no image has. Codes of the {count:,} test "
         "images of {data} show where each class lives."
-    ).format(run=run.run_id, size=spec.code_size, count=dataset.num_test, data=dataset_title(dataset.name))
+    ).format(run=run.run_id, size=spec.code_size, count=dataset.num_test, data=dataset_title(dataset.name, gettext=_))
 )
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import conv_views, figures, inside_figures, resources, switch_figures, switches
+from components import conv_views, figures, inside_figures, resources, switch_figures, switches, unit_views
 from components.frame import page, require_frame
 from components.i18n import N_, _, language, ngettext
 from components.images import tile
@@ -29,7 +29,6 @@ from core.spec import MLPSpec
 require_frame()
 
 DIAGRAM_WEIGHTS = 200  # lines drawn between two layers
-MOST_ACTIVE = 12
 SOURCES = {"test": N_("A test image"), "drawing": N_("Your drawing from the Draw page")}
 #: the two models the page can show side by side, in words (their keys name the charts)
 MODEL_WORDS = {"trained": N_("trained"), "untrained": N_("untrained")}
@@ -170,22 +169,34 @@ explain(
         "to blue (positive)."
     )
 )
+
+
+def layer_grid(values: np.ndarray, title: str, tall: int, off: tuple[int, ...], units: int) -> go.Figure:
+    """A layer's grid with its switched-off units crossed out, made once per values, title and switches: building
+    the grids' figures was two fifths of the page's script run, on every rerun."""
+
+    def draw() -> go.Figure:
+        grid = inside_figures.unit_grid_figure(values, title, height=tall)
+        return switch_figures.mark_grid(grid, off, values.size, units) if off else grid
+
+    digest = hashlib.blake2b(np.asarray(values, np.float32).tobytes()).digest()
+    return resources.drawn(("inside.grid", digest, title, tall, off, units, language()), draw)
+
+
 for number, row in enumerate(rows, start=1):
     if (maps_shape := inside.image_shape(spec, row.path)) is not None:
         conv_views.feature_maps(spec, number, models_shown, maps_shape)
         continue
-    title = row.name(number)
+    title = unit_views.layer_name(row, number)
     if row.role == "code":
         title = _("{layer}: the {units:,} numbers the image is squeezed into").format(layer=title, units=row.units)
     columns = st.columns(len(models_shown))
     for column, (label, layer_rows, _output) in zip(columns, models_shown, strict=True):
         shown_title = title + (f" · {_(MODEL_WORDS[label])}" if len(models_shown) > 1 else "")
         grid_rows, _cols = inside.grid_shape(row.units)
-        grid = inside_figures.unit_grid_figure(
-            layer_rows[number - 1].values[0], shown_title, height=height(60 + 14 * min(grid_rows, 20))
-        )
-        if label == "trained" and row.path in switched_off:
-            switch_figures.mark_grid(grid, switched_off[row.path], row.units, switch_units[row.path])
+        off = tuple(sorted(switched_off.get(row.path, ()))) if label == "trained" else ()
+        grid = layer_grid(layer_rows[number - 1].values[0], shown_title, height(60 + 14 * min(grid_rows, 20)),
+                          off, switch_units.get(row.path, row.units))  # fmt: skip
         column.plotly_chart(grid, key=f"inside.layer{number}.{label}")
 
 conv_views.channel_section(spec, variables, rows, dataset, model_key)
@@ -200,7 +211,7 @@ if kernels[0].shape[0] != image.size:  # a conv model: its first Dense layer tak
     switches.switch_section(spec, variables, dataset, image, model_key if result is not None else None, rows)
     st.stop()
 layers = [DiagramLayer(_("input"), image.ravel())] + [
-    DiagramLayer(row.name(number).split(" (")[0], row.values[0]) for number, row in enumerate(dense, start=1)
+    DiagramLayer(unit_views.layer_label(row, number), row.values[0]) for number, row in enumerate(dense, start=1)
 ]
 
 
@@ -245,8 +256,9 @@ chosen = st.columns([2, 1])
 # widgets forget their value when another page is shown: coming back keeps the visitor's layer and unit
 st.session_state.setdefault("inside.unit_layer", min(state.inside_unit_layer, len(dense)))
 st.session_state.setdefault("inside.unit", state.inside_unit)
+dense_names = {number: unit_views.layer_name(row, number) for number, row in enumerate(dense, start=1)}
 layer_number = chosen[0].selectbox(
-    _("Layer"), range(1, len(dense) + 1), key="inside.unit_layer", format_func=lambda n: dense[n - 1].name(n),
+    _("Layer"), range(1, len(dense) + 1), key="inside.unit_layer", format_func=dense_names.__getitem__,
     help=_("Or click a unit in the diagram."),
 )  # fmt: skip
 row = dense[layer_number - 1]
@@ -269,45 +281,8 @@ if np.isfinite(value):
     said = _("**{layer}, unit {unit}:** {value:.2f} for this image")
 else:
     said = _("**{layer}, unit {unit}:** not a number (the training diverged)")
-st.markdown(said.format(layer=row.name(layer_number), unit=unit, value=value))
-weights_column, images_column = st.columns(2)
-with weights_column:
-    if layer_number == 1:
-        figure = inside_figures.image_figure(
-            incoming.reshape(spec.input_shape[:2]), _("Its incoming weights, one per pixel"), height=height(320)
-        )
-        words = _(
-            "Blue pixels push this unit up when they are inked, red ones push it down: the blue shape is what "
-            "the unit looks for."
-        )
-    else:
-        figure = inside_figures.unit_grid_figure(
-            incoming, _("Its {count:,} incoming weights, one per unit of the layer before").format(count=incoming.size),
-            height=height(320), what=_("weight from unit"),
-        )  # fmt: skip
-        words = _("Blue: units of the layer before that push this unit up; red: those that push it down.")
-    st.plotly_chart(figure, key="inside.incoming")
-    explain(words)
-with images_column:
-    activations = resources.test_activations(model_key, dataset.name, spec, variables, dataset)[row.path]
-    top = inside.most_active(activations, unit, MOST_ACTIVE)
-    if len(top):
-        st.image(
-            tile(dataset.test_images[top], cols=6, scale=image_scale(2)), output_format="PNG",
-            caption=_("The {count} test images (of the first {first:,}) that light it up most").format(
-                count=len(top), first=len(activations)
-            ),
-        )  # fmt: skip
-        st.caption(_("Values: {values}").format(values=", ".join(f"{activations[i, unit]:.2f}" for i in top)))
-    else:
-        value_words = f"{float(activations[0, unit]):.2f}"
-        st.info(
-            _(
-                "No test image lights this unit up: it gives {value} for each of the first "
-                "{count:,}, so it never fires on them (a 'dead' unit)."
-            ).format(value=value_words, count=len(activations)),
-            icon=":material/power_off:",
-        )
+st.markdown(said.format(layer=unit_views.layer_name(row, layer_number), unit=unit, value=value))
+unit_views.unit_panels(spec, dataset, model_key, variables, row, unit, incoming, first_layer=layer_number == 1)
 
 # ----- switching units off ----------------------------------------------------------------------
 switches.switch_section(spec, variables, dataset, image, model_key if result is not None else None, rows)

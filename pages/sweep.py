@@ -78,7 +78,7 @@ def sweep_dataset(state: AppState) -> Dataset | None:
     except CoreError as err:
         st.error(
             _("Could not load {data}: {reason}. Choose other data on the Train page.").format(
-                data=dataset_title(state.dataset_name), reason=plain(error_text(err), 300)
+                data=dataset_title(state.dataset_name, gettext=_), reason=plain(error_text(err), 300)
             )
         )
         return None
@@ -90,7 +90,8 @@ def swept_inputs(cols) -> tuple[int, str]:
     layers = [*sized_layers(spec), ALL_LAYERS]  # a Conv layer's width is its channels; pooling, dropout, norms: none
     if setting == WIDTH:
         layer = cols[0].selectbox(
-            _("Layer to resize"), layers, format_func=lambda i: layer_description(spec, i).capitalize(),
+            _("Layer to resize"), layers,
+            format_func={i: layer_description(spec, i).capitalize() for i in layers}.__getitem__,
             key="sweep.layer",
             help=_("Which layer gets a different width in each model; the others stay as built. 'All hidden "
                    "layers' scales every layer together, keeping their proportions: the width is then that of the "

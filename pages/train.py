@@ -55,7 +55,7 @@ def choose_dataset(state: AppState) -> Dataset | None:
         _("Images to learn from: {data}").format(data=_(DATASETS[current])), expanded=current in ("idx", "folder")
     )
     choice = folded.radio(
-        _("Data"), list(DATASETS), format_func={name: _(text) for name, text in DATASETS.items()}.get,
+        _("Data"), list(DATASETS), format_func={name: _(text) for name, text in DATASETS.items()}.__getitem__,
         index=list(DATASETS).index(current), key="train.dataset",
         help=_("Which images to learn from. Each has a separate test set the model never trains on."),
     )  # fmt: skip

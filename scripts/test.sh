@@ -32,16 +32,10 @@ export FAIL_ON_SKIP=1        # a skip not on the allow-list in tests/skip_policy
 if [ $# -gt 0 ]; then
   exec .venv/bin/python -m pytest "$@"
 fi
-# Core, component and page tests are mostly single-threaded Python: two workers use both cores.
-# The second phase holds what waits: the browser tests (each file with its own server and Chromium,
-# Playwright's expect waiting for what it checks) and the benchmark smoke tests (each a subprocess
-# or a server). A browser test mostly waits for a page, so two workers left the cores idle about 40%
-# of that phase (CI=true .ci/run on a fresh clone here: 858 s in all, 17m23s of CPU). With the smokes
-# here, three workers: 800 s in all (this phase 451 s); four were slower (877 s, this phase 501 s),
-# the CPU-heavy benchmark smokes then competing for the 2 cores. Both phases always run; the
-# exit status is the first failure's (5, nothing collected, fails too).
-rc=0
-.venv/bin/python -m pytest --ignore=tests/browser --ignore=tests/benchmarks -n 2 --durations=10 || rc=$?
-.venv/bin/python -m pytest tests/browser tests/benchmarks -n 3 --dist loadfile --durations=10 \
-  || { status=$?; [ "$rc" -ne 0 ] || rc=$status; }
-exit "$rc"
+# One session on four workers (--dist loadgroup): the browser and benchmark files each go whole to one
+# worker (tests/conftest.py groups them; their server or Chromium starts once), every other test spreads
+# one by one. The browser tests mostly wait for a page while the core and page tests compute, so the two
+# kinds fill each other's idle time on CI's 2 cores: in two phases one after the other (core and pages
+# on two workers, then browser and benchmarks on three), a fresh-clone run took 19m18s with the cores
+# busy 71% of it.
+exec .venv/bin/python -m pytest -n 4 --dist loadgroup --durations=25

@@ -62,3 +62,16 @@ def _no_job_outlives_its_test():
     yield
     still = stop_all(HANG_S)
     assert not still, f"{len(still)} background job(s) did not end {HANG_S:g} s after being stopped: {still}"
+
+
+#: Folders whose files each start their own server, Chromium or benchmark process: one worker runs a
+#: whole file (its module fixtures start once), while the other tests spread one by one.
+WHOLE_FILES = ("tests/browser/", "tests/benchmarks/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--dist loadgroup`` (scripts/test.sh), each browser or benchmark file is one group."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        if path.startswith(WHOLE_FILES):
+            item.add_marker(pytest.mark.xdist_group(path))

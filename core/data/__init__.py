@@ -7,9 +7,10 @@ Names:
 - ``folder:<folder>``: image files in class folders, ``train/<class>/*.png`` (see ``core.data.folder``).
 
 The pieces: ``dataset.py`` (the Dataset type), ``idx.py`` (the IDX format), ``tfds.py``
-(tensorflow-datasets without TensorFlow), ``folder.py`` (image folders), ``archive.py`` (an uploaded
-.zip of an image folder, unpacked safely), ``roots.py`` (the only folders a served dashboard reads
-local data from); this module chooses between them by name.
+(tensorflow-datasets without TensorFlow), ``tfds_files.py`` (reading the files tfds fetched),
+``folder.py`` (image folders), ``archive.py`` (an uploaded .zip of an image folder, unpacked safely),
+``roots.py`` (the only folders a served dashboard reads local data from); this module chooses between
+them by name.
 """
 
 from __future__ import annotations

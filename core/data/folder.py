@@ -188,14 +188,8 @@ def stratified_split(labels: np.ndarray, test_fraction: float = TEST_FRACTION, s
     return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(test, np.int64))
 
 
-def read_image_folder(root: str | Path, name: str | None = None, roots: Roots | None = None) -> Dataset:
-    """The Dataset of an image folder (see the module docstring); DataError with what to fix otherwise.
-    ``roots``: see ``read_split``."""
-    root = Path(root)
-    train_dir, test_dir = find_layout(root)
-    folders = class_folders(train_dir)
-    linked_out = [p.name + "/" + LINK_OUT for p in folders if roots is not None and not inside(p, roots)]
-    class_names = tuple(p.name for p in folders if roots is None or inside(p, roots))
+def _check_classes(train_dir: Path, test_dir: Path | None, class_names: tuple[str, ...]) -> None:
+    """DataError unless the training folder has 2 to NUM_CLASSES classes and the test folder none besides."""
     if len(class_names) > NUM_CLASSES:
         raise DataError(
             N_(
@@ -227,6 +221,17 @@ def read_image_folder(root: str | Path, name: str | None = None, roots: Roots | 
                 unknown=", ".join(unknown),
                 class_names=", ".join(class_names),
             )
+
+
+def read_image_folder(root: str | Path, name: str | None = None, roots: Roots | None = None) -> Dataset:
+    """The Dataset of an image folder (see the module docstring); DataError with what to fix otherwise.
+    ``roots``: see ``read_split``."""
+    root = Path(root)
+    train_dir, test_dir = find_layout(root)
+    folders = class_folders(train_dir)
+    linked_out = [p.name + "/" + LINK_OUT for p in folders if roots is not None and not inside(p, roots)]
+    class_names = tuple(p.name for p in folders if roots is None or inside(p, roots))
+    _check_classes(train_dir, test_dir, class_names)
     train = read_split(train_dir, class_names, roots)
     empty = [n for i, n in enumerate(class_names) if not np.any(train.labels == i)]
     if empty:

@@ -36,11 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from core.data.dataset import DIGIT_NAMES, FASHION_NAMES, KUZUSHIJI_NAMES, LETTER_NAMES, Dataset, make_dataset
-from core.data.idx import MAX_IDX_BYTES, parse_idx, read_idx_bytes
+from core.data.tfds_files import ADVICE, ADVICE_SENTENCE, ARCHIVED, FILES, SPLITS, parse_split, read_archived
 from core.errors import DataError
 from core.i18n import N_
 
-SPLITS = ("train", "test")
 CLASS_NAMES = {
     "mnist": DIGIT_NAMES,
     "fashion_mnist": FASHION_NAMES,
@@ -55,24 +54,8 @@ TITLES = {
     "emnist_digits": N_("EMNIST digits"),
     "emnist_letters": N_("EMNIST letters"),
 }
-#: EMNIST comes as one zip (tfds' emnist builder) of every subset's IDX .gz files, its images stored
-#: transposed (column by column); our name -> (tfds builder, subset, the label of the first class: the
-#: letters are numbered 1 to 26 in EMNIST's files)
-ARCHIVED = {"emnist_digits": ("emnist", "digits", 0), "emnist_letters": ("emnist", "letters", 1)}
-#: The four files of an MNIST-style dataset, by the keys of tfds' MNIST builder: the standard IDX names
-#: (tfds' KMNIST builder subclasses its MNIST builder: same four files, its own URL and checksums).
-FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 30.0
-_ADVICE = (
-    "use the bundled sample of 5,000 MNIST digits, or a folder of IDX files on this computer "
-    "(the Train page's 'A folder of IDX files', or idx:<folder> on the command line)"
-)
 
 
 def _tfds():
@@ -110,7 +93,7 @@ def _load_cached(name: str, data_dir: str, download: bool) -> Dataset:
             raise DataError(
                 N_("{name} is read from its downloaded archive and downloading is off; {advice}"),
                 name=name,
-                advice=_ADVICE,
+                advice=ADVICE,
             )
         splits = read_archived(name, download_archive(name, data_dir))
         how = f"downloaded through tfds, cached in {data_dir}/downloads"
@@ -122,11 +105,11 @@ def _load_cached(name: str, data_dir: str, download: bool) -> Dataset:
             N_("{name} is not prepared in {data_dir} and downloading is off; {advice}"),
             name=name,
             data_dir=data_dir,
-            advice=_ADVICE,
+            advice=ADVICE,
         )
     else:
         paths = download_idx_files(name, data_dir)
-        splits = {split: _parse_split(paths, split) for split in SPLITS}
+        splits = {split: parse_split(paths, split) for split in SPLITS}
         how = f"downloaded through tfds, cached in {data_dir}/downloads"
     return make_dataset(
         name,
@@ -176,7 +159,7 @@ def read_prepared(name: str, data_dir: str) -> dict[str, tuple[np.ndarray, np.nd
             name=name,
             data_dir=data_dir,
             err=err,
-            advice=_ADVICE,
+            advice=ADVICE,
         ) from None
     return out
 
@@ -198,7 +181,7 @@ def registered_resources(name: str) -> tuple[dict[str, str], dict[str, object]]:
         raise DataError(
             N_("tensorflow-datasets has no registered checksum for {missing}; {advice}"),
             missing=missing[0],
-            advice=_ADVICE,
+            advice=ADVICE,
         )
     return urls, {url: infos[url] for url in urls.values()}
 
@@ -242,7 +225,7 @@ def check_reachable(urls: list[str], timeout: float = CONNECT_TIMEOUT_S) -> None
             ),
             hosts=hosts,
             timeout=timeout,
-            advice=_ADVICE,
+            advice=ADVICE,
         )
     if result["error"] is not None:
         # the socket error (errno, resolver text) means nothing to a person: say what it means instead
@@ -253,7 +236,7 @@ def check_reachable(urls: list[str], timeout: float = CONNECT_TIMEOUT_S) -> None
             ),
             split=result["target"].split(":")[0],
             monotonic=time.monotonic() - tic,
-            advice=_ADVICE,
+            advice=ADVICE,
         )
 
 
@@ -307,7 +290,7 @@ def download_with_progress_deadline(download: Callable[[], dict], folder: str, s
                 N_("downloading {what} stalled: no data arrived for {stall_s:g}s; {advice}"),
                 what=what,
                 stall_s=stall_s,
-                advice=_ADVICE,
+                advice=ADVICE,
             )
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
@@ -355,8 +338,8 @@ def download_idx_files(
                 "(damaged or tampered download); it was not used. {upper}{advice}"
             ),
             name=name,
-            upper=_ADVICE[0].upper(),
-            advice=_ADVICE[1:],
+            upper="",
+            advice=ADVICE_SENTENCE,
         ) from None
     except Exception as err:  # requests errors, HTTP status errors, disk errors
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -364,7 +347,7 @@ def download_idx_files(
             N_("downloading {name} through tensorflow-datasets failed: {first_line}; {advice}"),
             name=name,
             first_line=first_line,
-            advice=_ADVICE,
+            advice=ADVICE,
         ) from None
     return {key: os.fspath(path) for key, path in paths.items()}
 
@@ -379,7 +362,7 @@ def registered_archive(name: str) -> tuple[str, object]:
     infos = checksums.load_url_infos(tfds.core.tfds_path("url_checksums", f"{builder_name}.txt"))
     if url not in infos:
         raise DataError(
-            N_("tensorflow-datasets has no registered checksum for {url}; {advice}"), url=url, advice=_ADVICE
+            N_("tensorflow-datasets has no registered checksum for {url}; {advice}"), url=url, advice=ADVICE
         )
     return url, infos[url]
 
@@ -390,61 +373,3 @@ def download_archive(name: str, data_dir: str, *, url: str | None = None, url_in
         url, url_info = registered_archive(name)
     paths = download_idx_files(ARCHIVED[name][0], data_dir, urls={"archive": url}, url_infos={url: url_info})
     return paths["archive"]
-
-
-def read_archived(name: str, archive_path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Both splits of an EMNIST subset from tfds' downloaded zip, images transposed back upright."""
-    import gzip
-    import zipfile
-
-    _builder, subset, first_label = ARCHIVED[name]
-    out = {}
-    try:
-        with zipfile.ZipFile(archive_path) as archive:
-            for split in SPLITS:
-                arrays = []
-                for kind, ndim in (("images", 3), ("labels", 1)):
-                    member = f"gzip/emnist-{subset}-{split}-{kind}-idx{ndim}-ubyte.gz"
-                    with archive.open(member) as packed, gzip.open(packed) as f:
-                        data = f.read(MAX_IDX_BYTES + 1)
-                    if len(data) > MAX_IDX_BYTES:
-                        raise DataError(
-                            N_("{member} in {archive_path} is larger than {max_idx_bytes:,} bytes"),
-                            member=member,
-                            archive_path=archive_path,
-                            max_idx_bytes=MAX_IDX_BYTES,
-                        )
-                    arrays.append(parse_idx(data, member))
-                images, labels = arrays
-                if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (images.shape[0],):
-                    raise DataError(
-                        N_("{name} {split} files have unexpected shapes {images_shape} / {labels_shape}"),
-                        name=name,
-                        split=split,
-                        images_shape=images.shape,
-                        labels_shape=labels.shape,
-                    )
-                upright = np.ascontiguousarray(images.transpose(0, 2, 1))[..., None]
-                out[split] = (upright, labels.astype(np.int32) - first_label)
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
-        raise DataError(
-            N_("the downloaded {name} archive {archive_path} could not be read ({err}); {advice}"),
-            name=name,
-            archive_path=archive_path,
-            err=err,
-            advice=_ADVICE,
-        ) from None
-    return out
-
-
-def _parse_split(paths: Mapping[str, str], split: str) -> tuple[np.ndarray, np.ndarray]:
-    images = parse_idx(read_idx_bytes(Path(paths[f"{split}_images"]), MAX_IDX_BYTES), f"{split} images")
-    labels = parse_idx(read_idx_bytes(Path(paths[f"{split}_labels"]), MAX_IDX_BYTES), f"{split} labels")
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (images.shape[0],):
-        raise DataError(
-            N_("downloaded {split} files have unexpected shapes {images_shape} / {labels_shape}"),
-            split=split,
-            images_shape=images.shape,
-            labels_shape=labels.shape,
-        )
-    return images[..., None], labels.astype(np.int32)

@@ -110,8 +110,8 @@ def load(path: str | Path) -> TrainResult:
     return from_bytes(data, source=path.name)
 
 
-def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
-    """Decode and validate checkpoint bytes (e.g. an upload)."""
+def _payload(data: bytes, source: str) -> dict:
+    """The decoded msgpack of a checkpoint of this tool and version; CheckpointError for anything else."""
     if not data:
         raise CheckpointError(N_("{source} is empty, not a checkpoint"), source=source)
     if len(data) > MAX_CHECKPOINT_BYTES:
@@ -143,6 +143,12 @@ def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
             given=payload.get("version"),
             version=VERSION,
         )
+    return payload
+
+
+def from_bytes(data: bytes, source: str = "the file") -> TrainResult:
+    """Decode and validate checkpoint bytes (e.g. an upload)."""
+    payload = _payload(data, source)
     try:
         spec = ModelSpec.from_json(_text(payload, "spec"))
         config = TrainConfig.from_dict(json.loads(_text(payload, "config")))

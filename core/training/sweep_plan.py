@@ -59,42 +59,8 @@ class SweepPlan:
         if self.setting != WIDTH:
             self._check_values()
             return
-        layers = len(self.spec.layers)
         if self.layer != ALL_LAYERS:
-            if isinstance(self.layer, bool) or not isinstance(self.layer, (int, str)):
-                raise ConfigError(
-                    "layer",
-                    N_("layer must be a layer number or {all_layers!r}, got {layer!r}"),
-                    all_layers=ALL_LAYERS,
-                    layer=self.layer,
-                )
-            try:
-                layer = int(self.layer)
-            except ValueError:
-                raise ConfigError(
-                    "layer",
-                    N_("layer must be a layer number (0 to {layers}) or {all_layers!r}, got {layer!r}"),
-                    layers=layers - 1,
-                    all_layers=ALL_LAYERS,
-                    layer=self.layer,
-                ) from None
-            if not 0 <= layer < layers:
-                raise ConfigError(
-                    "layer",
-                    N_("this model has {layers} layers, numbered 0 to {last}; got layer {layer}"),
-                    layers=layers,
-                    last=layers - 1,
-                    layer=layer,
-                )
-            if self.spec.layers[layer].units() is None:
-                what = self.spec.layers[layer].describe()
-                raise ConfigError(
-                    "layer",
-                    N_("layer {layer} is {what}, which has no width; pick a Dense or conv layer"),
-                    layer=layer,
-                    what=what,
-                )
-            object.__setattr__(self, "layer", layer)
+            object.__setattr__(self, "layer", self._layer_number())
         elif not scalable_layers(self.spec):
             raise ConfigError(
                 "layer", N_("this autoencoder has no layer besides its code to scale; pick the code layer")
@@ -121,6 +87,44 @@ class SweepPlan:
                     width=width,
                     reason=err.reason_error(),
                 ) from None
+
+    def _layer_number(self) -> int:
+        """The layer a width sweep scales, as its number; ConfigError naming ``layer`` otherwise."""
+        layers = len(self.spec.layers)
+        if isinstance(self.layer, bool) or not isinstance(self.layer, (int, str)):
+            raise ConfigError(
+                "layer",
+                N_("layer must be a layer number or {all_layers!r}, got {layer!r}"),
+                all_layers=ALL_LAYERS,
+                layer=self.layer,
+            )
+        try:
+            layer = int(self.layer)
+        except ValueError:
+            raise ConfigError(
+                "layer",
+                N_("layer must be a layer number (0 to {layers}) or {all_layers!r}, got {layer!r}"),
+                layers=layers - 1,
+                all_layers=ALL_LAYERS,
+                layer=self.layer,
+            ) from None
+        if not 0 <= layer < layers:
+            raise ConfigError(
+                "layer",
+                N_("this model has {layers} layers, numbered 0 to {last}; got layer {layer}"),
+                layers=layers,
+                last=layers - 1,
+                layer=layer,
+            )
+        if self.spec.layers[layer].units() is None:
+            what = self.spec.layers[layer].describe()
+            raise ConfigError(
+                "layer",
+                N_("layer {layer} is {what}, which has no width; pick a Dense or conv layer"),
+                layer=layer,
+                what=what,
+            )
+        return layer
 
     def _check_counts(self, values: Sequence[float], what: str) -> None:
         seeds = sorted(set(validate.whole_numbers(self.seeds, "seeds", N_("seeds"))))

@@ -89,9 +89,9 @@ def test_every_entry_has_a_japanese_text_with_the_same_placeholders():
                     problems.append(f"{path}: {message.id!r} has other placeholders: {text!r}")
             if "fuzzy" in message.flags:
                 problems.append(f"{path}: {message.id!r} is marked fuzzy")
-        problems += [f"{path}: {error}" for _message, errors in catalogue.check() for error in errors]
+        problems += [f"{path}: {message.id!r}: {error}" for message, errors in catalogue.check() for error in errors]
     assert count >= 29 + 300  # messages.po and core's draft at least
-    assert problems == []
+    assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems)
 
 
 def test_a_core_error_reads_in_japanese():

@@ -341,7 +341,7 @@ def _prepare_without_tensorflow(name: str, data_dir: str) -> None:
 
     def _split_generators(self, dl_manager):
         paths = tfds_source.download_idx_files(name, data_dir)
-        return {split: self._examples(tfds_source._parse_split(paths, split)) for split in ("train", "test")}
+        return {split: self._examples(tfds_source.parse_split(paths, split)) for split in ("train", "test")}
 
     def _examples(self, split):
         images, labels = split

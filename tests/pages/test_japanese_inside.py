@@ -66,6 +66,14 @@ def test_the_inside_page_of_a_trained_classifier_speaks_japanese(app, trained_cl
     assert "ユニット %{customdata}" in charts, charts  # a layer grid's hover text
     assert "probability" not in charts and "strongest" not in charts, charts
 
+    app.button(key="inside.switch.rank").click().run()
+    assert not app.exception
+    specs = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    ranking = next(s for s in specs if s["data"][0]["type"] == "bar" and s["data"][0].get("orientation") == "h")
+    assert all(label.startswith("ユニット ") for label in ranking["data"][0]["y"])
+    # "ユニット 102" is about 12 Latin letters wide: presenter mode's larger labels need more than English's 90 px
+    assert ranking["layout"]["margin"]["l"] >= 9 * 12 + 10, ranking["layout"]["margin"]
+
 
 def test_the_sweep_page_and_a_tiny_sweep_speak_japanese(app):
     _japanese(app)

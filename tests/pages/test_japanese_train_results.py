@@ -3,6 +3,7 @@ results without meeting the English texts these pages write (issue 31)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from components.report import run_report
@@ -45,6 +46,9 @@ def test_train_and_results_read_in_japanese(app):
     assert app.main.title[0].value.endswith("学習")
     _no_english(app)
     assert any(b.label == "学習を開始" for b in app.button)
+    # Streamlit's uploader writes "Upload" and its limits in English: the page shows them in Japanese instead
+    words = [h.value for h in app.get("html") if "アップロード" in h.value]
+    assert words and re.search(r'"1 ファイル \d+ MB まで · MSGPACK"', words[0]), words
     app.number_input(key="train.epochs").set_value(1)
     next(b for b in app.button if b.label == "学習を開始").click().run()
     assert not app.exception
@@ -82,5 +86,9 @@ def test_the_report_speaks_the_visitors_language(small):
         assert text in japanese, text
     shown = re.sub(r"<script.*?</script>|<pre>.*?</pre>|<style>.*?</style>", "", japanese, flags=re.S)
     assert "Learning curve" not in shown and "Test accuracy" not in shown
+    # the figures too, though the report is made outside the visitor's script run (when its button is clicked)
+    axis = "学習ステップ（1ステップ = 1バッチ）"
+    assert axis in japanese or json.dumps(axis)[1:-1] in japanese
+    assert "training step (one batch each)" not in japanese
     english = run_report(result, small, "Run 1")
     assert "Learning curve" in english and "<html lang='en'>" in english

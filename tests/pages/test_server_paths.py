@@ -55,11 +55,13 @@ def test_the_saved_runs_caption_names_the_runs_folder_by_its_role(app, address, 
     app.switch_page("pages/train.py").run()
     assert not app.exception
     [label] = [shown(e.label) for e in app.expander if e.label.startswith("Saved runs")]
+    assert label == "Saved runs on this computer (0)"  # the folder is named inside, in a caption
+    [where] = [shown(c.value) for c in app.caption if c.value.startswith("Saved in ")]
     if address == SERVED:
-        assert label == "Saved runs on this computer (0) in the runs folder"
+        assert where == "Saved in the runs folder."
         assert_no_server_path(app, runs_folder.parent)
     else:
-        assert label == f"Saved runs on this computer (0) in {runs_folder}"
+        assert where == f"Saved in {runs_folder}."
 
 
 def test_a_data_root_refusal_names_the_roots_by_their_role(app, address, runs_folder, tmp_path):

@@ -71,6 +71,24 @@ def test_a_switched_off_unit_changes_score_grid_and_diagram_and_all_on_restores_
     assert all(len(numbers(t["x"])) == 0 for t in crossed)  # no unit crossed out anywhere
 
 
+def test_a_silent_unit_switched_off_is_crossed_out_though_no_value_changes(app, sample, trained_mlp):
+    """A unit at 0 for this image gives the same values switched off: the grid and the diagram (made once per
+    values and switches, not per rerun) still cross it out."""
+    open_inside(app, trained_mlp)
+    image = inside.as_inputs(sample.test_images[state(app).inside_image])
+    rows, _ = inside.layer_outputs(MLP, trained_mlp.variables, image)
+    silent = int(np.flatnonzero(rows[0].values[0] == 0.0)[0])  # ReLU: some units of layer 1 stay at 0
+    app.number_input(key="inside.switch.unit").set_value(silent).run()
+    app.button(key="inside.switch.toggle").click().run()
+    assert not app.exception
+    grid = next(c for c in charts(app) if title(c).startswith("layer 1 (Dense, 512 units, relu)"))
+    assert numbers(grid["data"][1]["customdata"]).tolist() == [silent]
+    network = next(c for c in charts(app) if any(t["type"] == "heatmap" for t in c["data"]) and len(c["data"]) > 5)
+    crosses = [t for t in network["data"] if t.get("marker", {}).get("symbol") == "x-thin"]
+    assert len(crosses) == 1 and len(numbers(crosses[0]["x"])) == 1
+    app.button(key="inside.switch.all_on").click().run()
+
+
 def test_which_units_matter_and_the_pruning_curve_show_the_core_numbers(app, sample, trained_mlp):
     open_inside(app, trained_mlp)
     app.selectbox(key="inside.switch.layer").set_value("Dense_1").run()

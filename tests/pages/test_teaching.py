@@ -31,7 +31,8 @@ def test_presenter_mode_hides_advanced_controls_and_defaults_still_work(app):
     assert state(app).runs[0].status == "finished"
     assert state(app).runs[0].config.batch_size == TrainConfig().batch_size
     stylesheets = [h.value for h in app.get("html") if h.value.lstrip().startswith("<style")]
-    assert len(stylesheets) == 2  # the layout and the presenter stylesheets
+    presenter_rule = '[data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.15rem; }'
+    assert sum(presenter_rule in sheet for sheet in stylesheets) == 1  # the presenter's larger text, drawn once
     assert any("share of test images" in i.value for i in app.info)  # sentences become visible hints
 
 
