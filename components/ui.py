@@ -79,6 +79,8 @@ _LAYOUT_CSS = """
   [data-testid="stSidebar"] [data-testid="stPageLink"] a * {
     white-space: normal; overflow: visible; text-overflow: clip;
   }
+  /* the layer editor's short labels break between words only: "Conv / チャネル", never "Conv チ / ャネル" */
+  [class*="st-key-build-"] [data-testid="stWidgetLabel"] * { word-break: keep-all; }
   [class*="st-key-build-"][class*="-up-v"] button, [class*="st-key-build-"][class*="-down-v"] button,
   [class*="st-key-build-"][class*="-remove-v"] button {
     padding-left: 0.3rem; padding-right: 0.3rem; min-width: 2.25rem;

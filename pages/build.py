@@ -15,7 +15,7 @@ from components.words import activation_name, count_words
 from core import models
 from core.costs import human_bytes, model_costs
 from core.presets import PRESETS
-from core.spec import MAX_SEED, MODEL_KINDS
+from core.spec import MAX_SEED, MODEL_KINDS, ModelSpec
 
 require_frame()
 
@@ -71,6 +71,50 @@ top[2].button(
     help=_("Replace the layers below with this preset"),
 )  # fmt: skip
 
+
+def dense_view(spec: ModelSpec) -> None:
+    """A model of Dense layers: its widths to scale and a table of its Dense layers."""
+    # made once per model (and language), not on every rerun: a fifth of the page's own run
+    tall = height(340)
+    stack = resources.drawn(("build.stack", spec, tall, language()), lambda: figures.stack_figure(spec, height=tall))
+    st.plotly_chart(stack, key="build.stack", config={"displayModeBar": False})
+    others = [layer for layer in spec.layers if not layer.is_dense]
+    if others:
+        st.caption(
+            _(
+                "Between the Dense layers (not drawn as bars, they keep the number of values): {layers}. "
+                "BatchNorm and LayerNorm learn a scale and a bias per value: {count:,} of the parameters."
+            ).format(layers=_(", ").join(layer.describe() for layer in others), count=spec.norm_parameter_count)
+        )
+    explain(_("Bars are drawn to scale: height = number of units. Hover a bar for its parameters."))
+    dense_layers = models.dense_layers(spec)
+    st.dataframe(
+        [
+            {
+                _("layer"): d.path,
+                _("shape"): f"{d.inputs:,} → {d.outputs:,}",
+                _("activation"): activation_name(d.activation),
+                _("weights"): d.inputs * d.outputs,
+                _("biases"): d.outputs,
+                _("parameters"): d.parameters,
+            }
+            for d in dense_layers
+        ],
+        hide_index=True,
+        key="build.table",
+        column_config={
+            _("weights"): st.column_config.NumberColumn(
+                help=_("inputs x outputs: one per connection"), format="localized"
+            ),
+            _("biases"): st.column_config.NumberColumn(help=_("one per unit"), format="localized"),
+            _("parameters"): st.column_config.ProgressColumn(
+                help=_("weights + biases"), format="localized", min_value=0,
+                max_value=max(d.parameters for d in dense_layers),
+            ),
+        },
+    )  # fmt: skip
+
+
 spec = state.spec
 left, right = st.columns([1.3, 1.2], gap="medium")  # the layer rows need ~470 px at 1280
 with left:
@@ -120,46 +164,7 @@ with right:
     )  # fmt: skip
     if conv_figures.uses_images(spec):
         conv_view(spec)
-        next_steps()
-        st.stop()
-    # made once per model (and language), not on every rerun: a fifth of the page's own run
-    tall = height(340)
-    stack = resources.drawn(("build.stack", spec, tall, language()), lambda: figures.stack_figure(spec, height=tall))
-    st.plotly_chart(stack, key="build.stack", config={"displayModeBar": False})
-    others = [layer for layer in spec.layers if not layer.is_dense]
-    if others:
-        st.caption(
-            _(
-                "Between the Dense layers (not drawn as bars, they keep the number of values): {layers}. "
-                "BatchNorm and LayerNorm learn a scale and a bias per value: {count:,} of the parameters."
-            ).format(layers=_(", ").join(layer.describe() for layer in others), count=spec.norm_parameter_count)
-        )
-    explain(_("Bars are drawn to scale: height = number of units. Hover a bar for its parameters."))
-    dense_layers = models.dense_layers(spec)
-    st.dataframe(
-        [
-            {
-                _("layer"): d.path,
-                _("shape"): f"{d.inputs:,} → {d.outputs:,}",
-                _("activation"): activation_name(d.activation),
-                _("weights"): d.inputs * d.outputs,
-                _("biases"): d.outputs,
-                _("parameters"): d.parameters,
-            }
-            for d in dense_layers
-        ],
-        hide_index=True,
-        key="build.table",
-        column_config={
-            _("weights"): st.column_config.NumberColumn(
-                help=_("inputs x outputs: one per connection"), format="localized"
-            ),
-            _("biases"): st.column_config.NumberColumn(help=_("one per unit"), format="localized"),
-            _("parameters"): st.column_config.ProgressColumn(
-                help=_("weights + biases"), format="localized", min_value=0,
-                max_value=max(d.parameters for d in dense_layers),
-            ),
-        },
-    )  # fmt: skip
+    else:
+        dense_view(spec)
 
 next_steps()
