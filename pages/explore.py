@@ -177,7 +177,7 @@ with pick_column:
     st.image(tile(np.concatenate(shown), cols=len(shown), scale=5), output_format="PNG")
     st.caption(
         _("Test image #{number}, {label}: {images}.").format(
-            number=index, label=plain(one_of_class(names, dataset.test_labels[index])), images=" · ".join(labels)
+            number=index, label=plain(one_of_class(names, dataset.test_labels[index], _)), images=" · ".join(labels)
         )
     )
     if map_axes.principal:

@@ -110,7 +110,7 @@ if choice == "test":
         help=_("Browse the test images of one class."),
     )  # fmt: skip
     pick[1].button(_("Another image"), icon=":material/casino:", key="inside.another", on_click=another_image)
-    label = plain(one_of_class(names, dataset.test_labels[state.inside_image]))
+    label = plain(one_of_class(names, dataset.test_labels[state.inside_image], _))
     pick[2].caption(
         _("Test image #{number:,} of {count:,}: {label}.").format(
             number=state.inside_image, count=dataset.num_test, label=label

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,11 +135,12 @@ KNOWN_NOUNS = {
 }
 
 
-def with_article(word: str) -> str:
-    """``word`` after "a" or "an" by its first sound as usually spoken: "a 7", "an 8", "an owl"."""
+def with_article(word: str, gettext: Callable[[str], str] = str) -> str:
+    """``word`` after "a" or "an" by its first sound as usually spoken: "a 7", "an 8", "an owl"; in the
+    language of ``gettext`` (Japanese has no article: "7")."""
     first = word.split("/")[0].split(" ")[0].lower()
     vowel = first[:1] in tuple("aeiou8") or first in ("11", "18")
-    return f"{'an' if vowel else 'a'} {word}"
+    return gettext(N_("an {noun}") if vowel else N_("a {noun}")).format(noun=word)
 
 
 def singular(name: str) -> str:
@@ -150,10 +152,11 @@ def singular(name: str) -> str:
     return name
 
 
-def one_of_class(class_names: tuple[str, ...], label: int) -> str:
-    """One image of class ``label`` in words: "a 7", "an Ankle boot", "a circle" (a folder "circles")."""
+def one_of_class(class_names: tuple[str, ...], label: int, gettext: Callable[[str], str] = str) -> str:
+    """One image of class ``label`` in words: "a 7", "an Ankle boot", "a circle" (a folder "circles"), in
+    the language of ``gettext``."""
     name = class_names[label]
-    return with_article(name if tuple(class_names) in KNOWN_NOUNS else singular(name))
+    return with_article(name if tuple(class_names) in KNOWN_NOUNS else singular(name), gettext)
 
 
 def what_each_image_is(class_names: tuple[str, ...]) -> str:
