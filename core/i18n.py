@@ -54,12 +54,6 @@ def _compile(language: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
     with path.open("rb") as file:
         catalog = read_po(file, locale=language, domain=DOMAIN)
-    for draft in sorted((LOCALES / language / "drafts").glob("*.po")):  # folded into messages.po later
-        with draft.open("rb") as file:
-            for message in read_po(file, locale=language, domain=DOMAIN):
-                known = catalog.get(message.id, message.context) if message.id else None
-                if message.id and message.string and (known is None or not known.string):
-                    catalog[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

@@ -6,6 +6,7 @@ Then trains the default MLP the same way for the predictions screenshots.
 
     .venv/bin/python scripts/newcomer_path.py [--out docs] [--size 1280x720] [--presenter]
     .venv/bin/python scripts/newcomer_path.py --phone     # the first page on a 390x844 phone
+    .venv/bin/python scripts/newcomer_path.py --japanese  # Build, Train and Inside in Japanese
 
 The README's screenshots are taken at a projector's 1280x720, once in normal mode and once in
 presenter mode (``--presenter``, saved with a ``-presenter`` suffix), and the first page on a phone.
@@ -38,9 +39,13 @@ def main() -> None:
     parser.add_argument("--size", default="1280x720", help="browser window, WIDTHxHEIGHT")
     parser.add_argument("--presenter", action="store_true", help="switch presenter mode on first")
     parser.add_argument("--phone", action="store_true", help="only the first page, on a 390x844 phone")
+    parser.add_argument("--japanese", action="store_true", help="Build, Train and Inside in Japanese (?lang=ja)")
     args = parser.parse_args()
     if args.phone:
         phone_screenshot(args.out)
+        return
+    if args.japanese:
+        japanese_screenshots(args.out)
         return
     width, height = (int(x) for x in args.size.lower().split("x"))
     suffix = "-presenter" if args.presenter else ""
@@ -97,6 +102,30 @@ def phone_screenshot(out: Path) -> None:
             wait_idle(page)
             page.screenshot(path=str(out / "screenshot-phone.png"))
             context.close()
+    finally:
+        stop_server(proc)
+
+
+def japanese_screenshots(out: Path) -> None:
+    """The default MLP built, trained and looked inside, in Japanese at 1280x720: ``screenshot-ja-*.png``.
+    The pages are found by their Japanese names, read from the catalogue."""
+    from core.i18n import translations
+
+    ja = translations("ja").gettext
+    out.mkdir(parents=True, exist_ok=True)
+    proc, url = start_server()
+    try:
+        with launch_chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 720}, locale="ja-JP")
+            goto(page, url + "?lang=ja")
+            page.screenshot(path=str(out / "screenshot-ja-build.png"))
+            open_page(page, ja("Train"))
+            page.get_by_role("button", name=ja("Start training")).click()
+            wait_for_sidebar(page, ja("Finished"), timeout=300)
+            wait_idle(page)
+            page.screenshot(path=str(out / "screenshot-ja-train.png"))
+            open_page(page, ja("Inside"))
+            page.screenshot(path=str(out / "screenshot-ja-inside.png"))
     finally:
         stop_server(proc)
 

@@ -1,7 +1,6 @@
 """The Japanese catalogue: every text of the code is in it, translated, with the same placeholders.
 
-The catalogue is ``messages.po`` and the translators' drafts beside it (``drafts/*.po``, folded into
-``messages.po`` later), as ``core.i18n`` reads them.
+The catalogue is ``locales/<language>/LC_MESSAGES/messages.po``, as ``core.i18n`` reads it.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ ROOT = LOCALES.parent
 
 
 def _catalogues(language: str) -> list:
-    """``messages.po`` and each draft of ``language``, read with Babel."""
-    paths = [catalogue_path(language), *sorted((LOCALES / language / "drafts").glob("*.po"))]
+    """``messages.po`` of ``language``, read with Babel."""
+    paths = [catalogue_path(language)]
     catalogues = []
     for path in paths:
         with path.open("rb") as file:
