@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from components.base_path import BasePathMiddleware, page_script
 
@@ -32,7 +33,9 @@ def served(path: str, accept: bytes, content_type: bytes, body: bytes = PAGE, ch
         "type": "http", "method": "GET", "path": path,
         "headers": [(b"accept", accept), (b"accept-encoding", b"gzip")],
     }  # fmt: skip
-    asyncio.run(BasePathMiddleware(app, url_paths=["train", "build"])(scope, None, send))
+    # in a thread of its own: a worker that ran a browser test holds Playwright's event loop in this one
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, BasePathMiddleware(app, url_paths=["train", "build"])(scope, None, send)).result()
     return sent, seen["headers"]
 
 

@@ -18,6 +18,7 @@ from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from testkit.support import metric, select_trained, state, wait_for_training
+from testkit.waits import HANG_S
 from tests.pages.conftest import ROOT
 from tests.pages.test_draw import PAGE as DRAW
 from tests.pages.test_draw import draw, drawn_digit
@@ -41,7 +42,7 @@ def trained() -> dict:
 
 @pytest.mark.parametrize("spec", [FLAX_CNN, CONV_AE], ids=["flax-cnn", "conv-ae"])
 def test_a_shared_link_of_a_conv_model_rebuilds_it_and_the_url_follows_it(spec):
-    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_S)
     query = to_query(spec, QUICK, "sample")
     for key, value in query.items():
         other.query_params[key] = value

@@ -19,6 +19,7 @@ from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from testkit.support import HOSTILE, assert_shown_as_typed, select_trained, shown, state
+from testkit.waits import HANG_S
 from tests.pages.conftest import ROOT
 
 LINK = HOSTILE["link"]
@@ -38,7 +39,7 @@ FOLDER_NAMES = {
 @pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
 @pytest.mark.parametrize("key", ["model", "layers", "data", "opt"])
 def test_a_hostile_link_value_is_shown_as_typed(key, value):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_S)
     at.query_params[key] = value
     at.run()
     assert not at.exception
@@ -48,7 +49,7 @@ def test_a_hostile_link_value_is_shown_as_typed(key, value):
 
 
 def test_a_long_link_value_is_not_echoed_whole():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_S)
     at.query_params["data"] = "A" * 50_000
     at.run()
     assert not at.exception
@@ -57,7 +58,7 @@ def test_a_long_link_value_is_not_echoed_whole():
 
 
 def test_a_link_with_one_setting_uses_defaults_for_the_rest():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_S)
     at.query_params["lr"] = "0.01"
     at.run()
     assert not at.exception
@@ -182,7 +183,7 @@ def test_the_train_page_lists_damaged_runs_and_start_up_removes_leftovers(tmp_pa
     leftover = tmp_path / f".{run.run_id}.msgpack.x7y8z9.tmp"
     leftover.write_bytes(b"\0" * 4096)
     os.utime(leftover, (time.time() - 3600, time.time() - 3600))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_S)
     at.run()  # the process set-up runs here (caches are cleared before each test)
     assert not leftover.exists()
     at.switch_page("pages/train.py").run()

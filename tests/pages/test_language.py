@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from testkit.waits import HANG_S
 from tests.pages.conftest import ROOT
 
 
 def _visit(locale: str | None, query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_S)
     at.context = {"locale": locale}
     for key, value in (query or {}).items():
         at.query_params[key] = value
