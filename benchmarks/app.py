@@ -93,7 +93,7 @@ class AppBenchmarkSize:
 
 
 SIZES = {
-    "small": AppBenchmarkSize("small", dataset="sample", trials=2, epochs=4, repeats=2),
+    "small": AppBenchmarkSize("small", dataset="sample", trials=2, epochs=2, repeats=1),
     "full": AppBenchmarkSize("full", dataset=f"idx:{FASHION_DIR}", trials=20, epochs=3, repeats=3),
 }
 
