@@ -144,7 +144,7 @@ def measured_images_words(run: Run, dataset: Dataset | None) -> str:
     """Which training images the train curve is measured on, and what the figure shows."""
     config, result = run.config, run.record
     images, words = _("the training images the model learns from"), ""
-    what = _(what_each_image_is(dataset.class_names)) if dataset is not None else _("each class")
+    what = what_each_image_is(dataset.class_names, _) if dataset is not None else _("each class")
     if dataset is not None and dataset.name == run.dataset:
         fraction = config.train_fraction
         count, used = (

@@ -101,6 +101,9 @@ def layer_description(spec: ModelSpec, layer: int | str) -> str:
     return _("{name} ({units:,} units)").format(name=name, units=chosen.width)
 
 
+#: what a run that no job of this server trained (a checkpoint or a saved run opened) is
+LOADED = N_("Loaded from a file")
+
 STATUS_WORDS = {
     Status.QUEUED: N_("Waiting for a free training slot"),
     Status.COMPILING: N_("Preparing: compiling the training step"),
@@ -120,7 +123,7 @@ def status_words(status: str, models: str = ONE_MODEL) -> str:
         if models == ONE_MODEL:
             return _("Stopped (the model so far is kept)")
         return _("Stopped ({models} are kept)").format(models=_(models))
-    return _(STATUS_WORDS.get(status, N_("Loaded from a file")))
+    return _(STATUS_WORDS.get(status, LOADED))
 
 
 def saved_run_status(run: SavedRun) -> str:

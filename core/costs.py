@@ -34,6 +34,7 @@ import jax
 import numpy as np
 
 from core import models
+from core.i18n import N_, Phrase
 from core.layers import width_of
 from core.shapes import PlacedLayer
 from core.spec import ModelSpec
@@ -163,20 +164,22 @@ def _parameters_by_path(spec: ModelSpec) -> dict[str, int]:
     return {path: one.parameters for path, one in placed if path is not None and one.parameters}
 
 
-def _change(delta: int, total_before: int) -> str:
+def _change(delta: int, total_before: int) -> Phrase:
     """The change in words, e.g. 'adds 1,290 parameters (+0.2%)'; a small real change never reads as 0%."""
     if delta == 0:
-        return "same number of parameters"
-    verb = "adds" if delta > 0 else "removes"
+        return Phrase(N_("same number of parameters"))
     share = abs(delta) / total_before
     sign = "+" if delta > 0 else "-"
     if share >= 0.01:
-        percent = f"{sign}{share:.0%}"
+        percent: str = f"{sign}{share:.0%}"
     elif share >= 0.001:
         percent = f"{sign}{share:.1%}"
     else:
-        percent = "less than 0.1%"
-    return f"{verb} {abs(delta):,} parameters ({percent})"
+        percent = Phrase(N_("less than {share}"), share="0.1%")
+    template = (
+        N_("adds {count:,} parameters ({percent})") if delta > 0 else N_("removes {count:,} parameters ({percent})")
+    )
+    return Phrase(template, count=abs(delta), percent=percent)
 
 
 def _inserted_at(shorter: tuple, longer: tuple) -> int | None:
@@ -198,47 +201,68 @@ def _removed_other(old_layers: tuple, new_layers: tuple) -> tuple[int, Any] | No
 
 
 def describe_change(old: ModelSpec, new: ModelSpec) -> str:
-    """One sentence about an edit, e.g. "layer 2: 128 -> 256 units adds 33,024 parameters (+6%)"."""
+    """One sentence about an edit, e.g. "layer 2: 128 -> 256 units adds 33,024 parameters (+6%)", a
+    ``Phrase`` that a page shows in its visitor's language."""
     if old == new:
         return ""
     delta = new.parameter_count - old.parameter_count
+    change = _change(delta, old.parameter_count)
     if type(old) is not type(new):  # another kind of model
-        return f"switched to {new.describe()}: {new.parameter_count:,} parameters"
+        return Phrase(N_("switched to {model}: {count:,} parameters"), model=new.describe(), count=new.parameter_count)
+    return _layer_change(old.layers, new.layers, delta, change) or _other_change(old, new, delta, change)
+
+
+def _layer_change(old_layers: tuple, new_layers: tuple, delta: int, change: Phrase) -> Phrase | None:
+    """The edit of one layer in place (its width, activation or settings), if that is what it was."""
+    if len(old_layers) != len(new_layers):
+        return None
+    pairs = list(zip(old_layers, new_layers, strict=True))
+    changed = [i for i, (a, b) in enumerate(pairs) if a != b]
+    if len(changed) == 1:
+        i = changed[0]
+        a, b = old_layers[i], new_layers[i]
+        if not all(a.is_dense and b.is_dense for a, b in pairs):  # a model with other layers: say them whole
+            if delta:
+                return Phrase(N_("layer {number}: {old} → {new} {change}"), number=i + 1, old=a.describe(),
+                              new=b.describe(), change=change)  # fmt: skip
+            return Phrase(N_("layer {number}: {old} → {new} (same parameters)"), number=i + 1, old=a.describe(),
+                          new=b.describe())  # fmt: skip
+        if a.width != b.width and a.activation == b.activation:
+            return Phrase(N_("layer {number}: {old:,} → {new:,} units {change}"), number=i + 1, old=a.width,
+                          new=b.width, change=change)  # fmt: skip
+        if a.width == b.width:
+            return Phrase(N_("layer {number}: activation {old} → {new} (same parameters)"), number=i + 1,
+                          old=a.activation, new=b.activation)  # fmt: skip
+    if changed and all(width_of(a) == width_of(b) for a, b in pairs):
+        return Phrase(N_("activations changed (same parameters)"))
+    return None
+
+
+def _other_change(old: ModelSpec, new: ModelSpec, delta: int, change: Phrase) -> Phrase:
+    """A layer added or removed, another seed, or else the two models side by side."""
     old_layers, new_layers = old.layers, new.layers
-    same_length = len(old_layers) == len(new_layers)
-    if same_length and not all(a.is_dense and b.is_dense for a, b in zip(old_layers, new_layers, strict=True)):
-        changed = [i for i, (a, b) in enumerate(zip(old_layers, new_layers, strict=True)) if a != b]
-        if len(changed) == 1:
-            i = changed[0]
-            what = f"layer {i + 1}: {old_layers[i].describe()} → {new_layers[i].describe()}"
-            return f"{what} {_change(delta, old.parameter_count)}" if delta else f"{what} (same parameters)"
-    if len(old_layers) == len(new_layers):
-        changed = [i for i, (a, b) in enumerate(zip(old_layers, new_layers, strict=True)) if a != b]
-        if len(changed) == 1:
-            i = changed[0]
-            a, b = old_layers[i], new_layers[i]
-            if a.width != b.width and a.activation == b.activation:
-                return f"layer {i + 1}: {a.width:,} → {b.width:,} units {_change(delta, old.parameter_count)}"
-            if a.width == b.width:
-                return f"layer {i + 1}: activation {a.activation} → {b.activation} (same parameters)"
-        if all(width_of(a) == width_of(b) for a, b in zip(old_layers, new_layers, strict=True)) and changed:
-            return "activations changed (same parameters)"
     added = _inserted_at(old_layers, new_layers) if len(new_layers) == len(old_layers) + 1 else None
     if added is not None and not new_layers[added].is_dense:
-        what = f"one more layer ({new_layers[added].describe()}, layer {added + 1})"
-        return f"{what}: {_change(delta, old.parameter_count)}"
+        return Phrase(N_("one more layer ({layer}, layer {number}): {change}"), layer=new_layers[added].describe(),
+                      number=added + 1, change=change)  # fmt: skip
     if removed_layer := _removed_other(old_layers, new_layers):
         index, layer = removed_layer
-        return f"layer {index + 1} ({layer.describe()}) removed: {_change(delta, old.parameter_count)}"
+        return Phrase(N_("layer {number} ({layer}) removed: {change}"), number=index + 1, layer=layer.describe(),
+                      change=change)  # fmt: skip
     if added is not None:
-        width = new_layers[added].width
-        why = f": the layers around it now connect through its {width:,} units" if delta < 0 else ""
-        return f"one more layer ({width:,} units, layer {added + 1}) {_change(delta, old.parameter_count)}{why}"
+        template = (
+            N_("one more layer ({width:,} units, layer {number}) {change}: the layers around it now connect "
+               "through its {width:,} units")
+            if delta < 0 else N_("one more layer ({width:,} units, layer {number}) {change}")
+        )  # fmt: skip
+        return Phrase(template, width=new_layers[added].width, number=added + 1, change=change)
     removed = _inserted_at(new_layers, old_layers) if len(old_layers) == len(new_layers) + 1 else None
     if removed is not None:
-        width = old_layers[removed].width
-        why = ": the layers around it are now connected directly" if delta > 0 else ""
-        return f"layer {removed + 1} ({width:,} units) removed: {_change(delta, old.parameter_count)}{why}"
+        template = (
+            N_("layer {number} ({width:,} units) removed: {change}: the layers around it are now connected directly")
+            if delta > 0 else N_("layer {number} ({width:,} units) removed: {change}")
+        )  # fmt: skip
+        return Phrase(template, number=removed + 1, width=old_layers[removed].width, change=change)
     if delta == 0 and old.seed != new.seed:
-        return f"seed {old.seed} → {new.seed}: new starting weights (same parameters)"
-    return f"{old.describe()} → {new.describe()}: {_change(delta, old.parameter_count)}"
+        return Phrase(N_("seed {old} → {new}: new starting weights (same parameters)"), old=old.seed, new=new.seed)
+    return Phrase(N_("{old} → {new}: {change}"), old=old.describe(), new=new.describe(), change=change)

@@ -13,6 +13,7 @@ import gettext
 import io
 import string
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -36,6 +37,39 @@ def N_(text: str) -> str:  # gettext's name for "translate later"
 class Term(str):
     """A word of the product's own (a setting's name, marked with ``N_`` where it is written) put into a
     core error's message: the message shows it in the visitor's language too (``CoreError.text``)."""
+
+
+class Phrase(str):
+    """An English sentence written from a catalogue template (marked with ``N_``), remembering the template
+    and its values so that a page can show it in the visitor's language: ``phrase.text(gettext)``. A value
+    that is itself a ``Phrase`` or a ``Term`` is translated with it; as a ``str`` it is the English text."""
+
+    template: str
+    fields: dict[str, object]
+
+    def __new__(cls, template: str, /, **fields: object) -> Phrase:
+        phrase = super().__new__(cls, template.format(**fields) if fields else template)
+        phrase.template, phrase.fields = template, fields
+        return phrase
+
+    def text(self, gettext: Callable[[str], str] = str) -> str:
+        """The sentence in the language of ``gettext`` (English without one)."""
+        values = {
+            name: value.text(gettext)
+            if isinstance(value, Phrase)
+            else gettext(value)
+            if isinstance(value, Term)
+            else value
+            for name, value in self.fields.items()
+        }
+        template = gettext(self.template)
+        return template.format(**values) if self.fields else template
+
+
+def _value_text(value: object, gettext: Callable[[str], str]) -> object:
+    if isinstance(value, Phrase):
+        return value.text(gettext)
+    return gettext(value) if isinstance(value, Term) else value
 
 
 def catalogue_path(language: str) -> Path:

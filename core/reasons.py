@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import cache
 
 from core.errors import CoreError
-from core.i18n import N_
+from core.i18n import N_, Phrase
 
 STOPPED_BY_REQUEST = N_("stopped by request after {steps:,} of {total:,} steps")
 SAVED_AFTER_EPOCH = N_("saved after epoch {epoch} of {epochs} while it trained; it can be continued from there")
@@ -104,6 +104,8 @@ def reason_text(text: str, gettext: Gettext) -> str:
     written from no known template."""
     if isinstance(text, ErrorMessage):
         return text.error.text(gettext)
+    if isinstance(text, Phrase):
+        return text.text(gettext)
     for template in TEMPLATES:
         match = _pattern(template).fullmatch(text)
         if match:

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from core.i18n import N_
 from core.models import forward
 from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 
@@ -27,8 +28,8 @@ Sums = dict[str, jax.Array]
 
 #: How an autoencoder's reconstruction can be scored while it trains, in words.
 RECONSTRUCTION_LOSSES: dict[str, str] = {
-    "mse": "mean squared error per pixel",
-    "bce": "binary cross-entropy per pixel (treats each pixel as ink / no ink)",
+    "mse": N_("mean squared error per pixel"),
+    "bce": N_("binary cross-entropy per pixel (treats each pixel as ink / no ink)"),
 }
 
 
@@ -96,7 +97,7 @@ class Task:
 
 class Classification(Task):
     model_kind = MLPSpec
-    score = Metric("accuracy", "test accuracy", higher_is_better=True)
+    score = Metric("accuracy", N_("test accuracy"), higher_is_better=True)
     sums = ("loss", "correct", "confusion")
 
     def outputs(self, model, variables, x, train, rngs):
@@ -124,7 +125,7 @@ class Classification(Task):
 
 class Reconstruction(Task):
     model_kind = AutoEncoderSpec
-    score = Metric("mse", "reconstruction error (test)", higher_is_better=False)
+    score = Metric("mse", N_("reconstruction error (test)"), higher_is_better=False)
     sums = ("loss", "squared_error")
 
     def outputs(self, model, variables, x, train, rngs):

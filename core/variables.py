@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from core import flax_layers, models
+from core.i18n import N_
 from core.spec import MLPSpec, ModelSpec
 
 HISTOGRAM_BINS = 20
@@ -154,9 +155,13 @@ def layer_rows(rows: list[VariableRow]) -> list[LayerRow]:
 
 #: What each collection of a variables tree holds, in words.
 COLLECTIONS: dict[str, str] = {
-    "params": "the numbers the optimizer learns: Dense kernels and biases, BatchNorm and LayerNorm scales and biases",
-    "batch_stats": "BatchNorm's running mean and variance of each value it normalises: updated by every training "
-    "step (model.apply(..., mutable=['batch_stats'])), not by the optimizer, and used when evaluating",
+    "params": N_(
+        "the numbers the optimizer learns: Dense kernels and biases, BatchNorm and LayerNorm scales and biases"
+    ),
+    "batch_stats": N_(
+        "BatchNorm's running mean and variance of each value it normalises: updated by every training "
+        "step (model.apply(..., mutable=['batch_stats'])), not by the optimizer, and used when evaluating"
+    ),
 }
 
 

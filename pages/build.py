@@ -7,7 +7,7 @@ import streamlit as st
 from components import conv_figures, figures, resources
 from components.build_views import conv_view, next_steps
 from components.frame import require_frame
-from components.i18n import N_, _, language
+from components.i18n import N_, _, language, message_text
 from components.layer_editor import layer_editor, text_editor
 from components.state import get_state
 from components.ui import advanced, explain, height
@@ -137,7 +137,8 @@ with left:
 with right:
     st.markdown(f"#### {spec.describe()}")
     if state.last_change:
-        st.success(_("Last change: {change}").format(change=state.last_change), icon=":material/compare_arrows:")
+        said = message_text(state.last_change)
+        st.success(_("Last change: {change}").format(change=said), icon=":material/compare_arrows:")
     costs = model_costs(spec, state.config)
     m = st.columns(3)
     m[0].metric(

@@ -6,7 +6,7 @@ import streamlit as st
 
 from components import resources, uploads
 from components.frame import require_frame
-from components.i18n import N_, _, error_text
+from components.i18n import N_, _, error_text, message_text
 from components.run_panel import live_panel
 from components.saved_runs import runs_section
 from components.server_paths import hide_server_paths, typed_folder
@@ -83,7 +83,7 @@ def choose_dataset(state: AppState) -> Dataset | None:
         return None
     state.dataset_name = name
     # the bundled sample's description is in the catalogue; a folder's names its own files, as they are
-    with st.expander(plain(_(dataset.description), 300), expanded=choice == "folder"):
+    with st.expander(plain(message_text(dataset.description), 300), expanded=choice == "folder"):
         st.image(resources.first_images_png(name), caption=_("First training images"), output_format="PNG")
         labels = ", ".join(dataset.class_names[int(i)] for i in dataset.train_labels[:16])
         st.caption(_("Labels: {labels} …").format(labels=plain(labels, 300)))

@@ -9,7 +9,7 @@ import streamlit as st
 
 from components import conv_views, figures
 from components.frame import require_frame
-from components.i18n import N_, _, ngettext
+from components.i18n import N_, _, message_text, ngettext
 from components.state import get_state
 from components.take_home import nnx_tab, script_downloads
 from components.tree_view import treescope_html
@@ -209,7 +209,7 @@ if sizes_tab.open:
         if previous is not None and type(previous) is type(spec) and previous != spec:
             st.markdown(
                 _("**Compared with the previous model** ({model}): {change}").format(
-                    model=previous.describe(), change=state.last_change
+                    model=previous.describe(), change=message_text(state.last_change)
                 )
             )
             st.dataframe(

