@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from testkit.browser_support import goto, no_exception, open_page, screenshot, train_on_page, wait_idle
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,7 +38,7 @@ def test_drawing_a_digit_gets_a_prediction_and_a_slider_redraws_the_code(page, s
     open_page(page, "Draw")
     expect(page.get_by_text("Draw something first").first).to_be_visible()
     draw_a_seven(page)
-    page.get_by_text("The model says").first.wait_for(timeout=30_000)
+    page.get_by_text("The model says").first.wait_for(timeout=HANG_S * 1000)
     expect(page.get_by_text("Cropped to the ink").first).to_be_visible()
     expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)
     said = page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
@@ -62,7 +63,7 @@ def test_drawing_a_digit_gets_a_prediction_and_a_slider_redraws_the_code(page, s
     page.wait_for_function(
         "([selector, before]) => document.querySelector(selector).getAttribute('src') !== before",
         arg=[IMAGE, before],
-        timeout=30_000,
+        timeout=HANG_S * 1000,
     )
     wait_idle(page)
     assert image.get_attribute("src") != before

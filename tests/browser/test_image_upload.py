@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from testkit.browser_support import choose_data, goto, no_exception
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,7 +34,7 @@ def test_a_zip_of_class_folders_becomes_the_data(page, server, tmp_path, sample)
             z.writestr(f"mine/train/{('circle', 'line')[i % 2]}/{i:03d}.png", png.getvalue())
     choose_own_images(page, server)
     upload(page, path)
-    page.get_by_text("2 classes (circle, line), 32 train / 8 test").first.wait_for(timeout=30_000)
+    page.get_by_text("2 classes (circle, line), 32 train / 8 test").first.wait_for(timeout=HANG_S * 1000)
     no_exception(page)
 
 
@@ -43,5 +44,5 @@ def test_a_zip_leaving_its_folder_is_refused(page, server, tmp_path):
         z.writestr("../../evil.png", b"x")
     choose_own_images(page, server)
     upload(page, path)
-    page.get_by_text("a path leaving its folder").first.wait_for(timeout=30_000)
+    page.get_by_text("a path leaving its folder").first.wait_for(timeout=HANG_S * 1000)
     no_exception(page)

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from testkit.browser_support import goto, main_text, no_exception, open_page, screenshot, train_on_page, wait_idle
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,7 +35,7 @@ def test_pick_a_digit_see_the_diagram_and_click_a_unit(page, server):
     assert re.search(r"Test image #[\d,]+ of 500: a 7\.", main_text(page)), main_text(page)[:600]
 
     page.locator(DIAGRAM).scroll_into_view_if_needed()
-    page.locator(f"{DIAGRAM} .scatterlayer").wait_for(timeout=30_000)
+    page.locator(f"{DIAGRAM} .scatterlayer").wait_for(timeout=HANG_S * 1000)
     assert page.locator(f"{DIAGRAM} .heatmaplayer image").count() == 1  # the input's 784 pixels: one image
     assert [dots_of(page, layer).count() for layer in (1, 2, 3)] == [512, 256, 10]
     assert "showing the 200 strongestof 401,408 weights" in page.locator(DIAGRAM).inner_text()  # two SVG lines
@@ -43,7 +44,7 @@ def test_pick_a_digit_see_the_diagram_and_click_a_unit(page, server):
     unit.scroll_into_view_if_needed()
     box = unit.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.get_by_text("layer 1 (Dense, 512 units, relu), unit 38:").first.wait_for(timeout=30_000)
+    page.get_by_text("layer 1 (Dense, 512 units, relu), unit 38:").first.wait_for(timeout=HANG_S * 1000)
     wait_idle(page)
     weights = page.locator(".st-key-inside-incoming")
     expect(weights.get_by_text("Its incoming weights, one per pixel")).to_have_count(1)

@@ -15,6 +15,7 @@ import pytest
 
 from components.frame import PAGE_FILES
 from testkit.browser_support import goto, no_exception, screenshot, wait_idle
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -181,7 +182,7 @@ def test_the_japanese_report_opens_offline_in_japanese_with_a_font_for_kana_and_
         asked.append(route.request.url), route.abort()))  # fmt: skip
     try:
         viewer.goto(report.as_uri())
-        viewer.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        viewer.wait_for_selector(".js-plotly-plot .main-svg", timeout=HANG_S * 1000)
         assert asked == []  # nothing fetched from anywhere: it opens offline
         assert viewer.evaluate("document.documentElement.lang") == "ja"
         assert viewer.locator(".js-plotly-plot").count() == 3  # loss, accuracy, confusion

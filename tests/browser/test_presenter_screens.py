@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import pytest
 
 from testkit.browser_support import goto, main_text, no_exception, open_page, wait_for_text, wait_idle
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -150,7 +151,7 @@ def test_a_your_path_link_folds_the_sidebar_away_on_a_phone_only(browser, server
         page.locator('[data-testid="stExpandSidebarButton"]').click()
         page.wait_for_function(SIDEBAR_OPEN)
     page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').get_by_text("2. Train it").click()
-    page.wait_for_url(lambda url: urlparse(url).path == "/train", timeout=30_000)
+    page.wait_for_url(lambda url: urlparse(url).path == "/train", timeout=HANG_S * 1000)
     wait_idle(page)
     sidebar_open = page.evaluate(SIDEBAR_OPEN)
     context.close()

@@ -24,6 +24,7 @@ from testkit.browser_support import (
     wait_for_sidebar,
     wait_idle,
 )
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -168,7 +169,7 @@ def test_a_refused_upload_is_dropped_from_the_uploader_and_its_message_stays(pag
         choose_data(page, "Your own images (a .zip of class folders)")
     before = uploads_held(server)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-    page.get_by_text(words).first.wait_for(timeout=30_000)
+    page.get_by_text(words).first.wait_for(timeout=HANG_S * 1000)
     wait_idle(page)
     # the file is gone from the widget (a fresh, empty uploader), the reason is still on the page ...
     expect(page.locator('[data-testid="stFileChipName"]')).to_have_count(0)

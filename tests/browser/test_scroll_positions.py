@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import pytest
 
 from testkit.browser_support import goto, open_page, start_training, wait_for_text, wait_idle
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -65,7 +66,7 @@ def test_the_train_page_opens_where_it_was_left_while_it_trains(projector, serve
     wait_idle(projector)
     left_at = scroll_down(projector, 600)  # past the live view, which comes first while it trains
     projector.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').get_by_text("3. See what it").click()
-    projector.wait_for_url(lambda url: urlparse(url).path == "/results", timeout=30_000)
+    projector.wait_for_url(lambda url: urlparse(url).path == "/results", timeout=HANG_S * 1000)
     wait_idle(projector)
     open_page(projector, "Train")
     assert "Stop" in projector.locator(MAIN).inner_text()  # still training

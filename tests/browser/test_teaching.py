@@ -17,6 +17,7 @@ from testkit.browser_support import (
     wait_for_sidebar,
     wait_idle,
 )
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -79,7 +80,7 @@ def test_report_renders_offline_and_confusion_cells_click(page, server, browser,
         "**/*", lambda route: route.abort() if not route.request.url.startswith("file:") else route.continue_()
     )
     viewer.goto(report.as_uri())
-    viewer.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    viewer.wait_for_selector(".js-plotly-plot .main-svg", timeout=HANG_S * 1000)
     assert viewer.locator(".js-plotly-plot").count() >= 3  # loss, accuracy, confusion
     assert viewer.locator("img").count() >= 1
     viewer.screenshot(path=str(tmp_path / "report.png"), full_page=True)
