@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.errors import SpecError
-from core.i18n import N_
+from core.i18n import N_, Phrase
 from core.layers import ACTIVATIONS, Layer, Shape, activated, as_int, as_shape, shape_text
 
 MAX_CHANNELS = 1024
@@ -142,8 +142,10 @@ class Conv(Layer):
         return activated(f"{module}(x)", self.activation)
 
     def validated(self, where: str, what: str) -> Layer:
-        features = as_int(self.features, f"{where}.features", 1, MAX_CHANNELS, f"channels of {what}")
-        kernel = as_int(self.kernel, f"{where}.kernel", 1, MAX_KERNEL, f"kernel size of {what}")
+        features = as_int(
+            self.features, f"{where}.features", 1, MAX_CHANNELS, Phrase(N_("channels of {layer}"), layer=what)
+        )
+        kernel = as_int(self.kernel, f"{where}.kernel", 1, MAX_KERNEL, Phrase(N_("kernel size of {layer}"), layer=what))
         if self.activation not in ACTIVATIONS:
             raise SpecError(
                 f"{where}.activation",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.i18n import Term
+from core.i18n import Phrase, Term
 
 
 def _same(text: str) -> str:
@@ -22,7 +22,7 @@ def _same(text: str) -> str:
 def _translated(value: object, gettext: Callable[[str], str]) -> object:
     """A value put into a message: a quoted core error or a product's own word in ``gettext``'s language;
     anything else (a number, a file's name) as it is."""
-    if isinstance(value, CoreError):
+    if isinstance(value, CoreError | Phrase):
         return value.text(gettext)
     return gettext(value) if isinstance(value, Term) else value
 

@@ -8,11 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import SpecError
-from core.i18n import N_
+from core.i18n import N_, Phrase
 from core.layer_kinds import LAYER_KINDS
 from core.layers import Dense, Layer
 
 MAX_LAYERS = 16
+
+
+#: "hidden layer 2": a layer in words, by its stack (a Phrase: a page shows it in its visitor's language)
+STACK_LAYER_WORDS = {
+    "hidden": N_("hidden layer {number}"),
+    "encoder": N_("encoder layer {number}"),
+    "decoder": N_("decoder layer {number}"),
+}
+
+
+def layer_words(stack: str, number: int) -> Phrase:
+    return Phrase(STACK_LAYER_WORDS.get(stack, N_("{stack} layer {number}")), stack=stack, number=number)
 
 
 def _kind_of_item(head: str) -> type[Layer] | None:
@@ -49,7 +61,7 @@ def parse_layers(
             )
         usual = code_activation if code_activation and i == len(items) - 1 else activation
         try:
-            layers.append(kind.from_item(head, tail, usual).validated(where, f"{name} layer {i + 1}"))
+            layers.append(kind.from_item(head, tail, usual).validated(where, layer_words(name, i + 1)))
         except SpecError as err:
             raise SpecError(
                 err.field or where, N_("{item!r}: {reason}"), item=item, reason=err.reason_error()
@@ -129,7 +141,7 @@ def validated_stack(name: str, layers: Any, allow_empty: bool) -> tuple[Layer, .
         where = f"{name}[{i}]"
         if not isinstance(layer, Layer):
             raise SpecError(where, N_("expected a Layer, got {layer_type}"), layer_type=type(layer).__name__)
-        out.append(layer.validated(where, f"{name} layer {i + 1}"))
+        out.append(layer.validated(where, layer_words(name, i + 1)))
     return tuple(out)
 
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from core import validate
 from core.errors import SpecError
-from core.i18n import N_
+from core.i18n import N_, Phrase
 
 #: Activation names a layer may use, with the plain-language description shown in the UI (``_()`` it).
 ACTIVATIONS: dict[str, str] = {
@@ -303,7 +303,7 @@ class Dense(Layer):
         return 0 if self.activation == "linear" else self.width
 
     def validated(self, where: str, what: str) -> Layer:
-        width = as_int(self.width, f"{where}.width", MIN_WIDTH, MAX_WIDTH, f"width of {what}")
+        width = as_int(self.width, f"{where}.width", MIN_WIDTH, MAX_WIDTH, Phrase(N_("width of {layer}"), layer=what))
         if self.activation not in ACTIVATIONS:
             raise SpecError(
                 f"{where}.activation",

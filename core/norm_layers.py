@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from core import validate
 from core.errors import SpecError
-from core.i18n import N_
+from core.i18n import N_, Phrase
 from core.layers import Layer, Shape, as_shape
 
 
@@ -44,7 +44,9 @@ class Dropout(Layer):
         return 2 * math.prod(as_shape(inputs)) if training else 0
 
     def validated(self, where: str, what: str) -> Layer:
-        rate = validate.number(self.rate, f"{where}.rate", f"dropout rate of {what}", error=SpecError)
+        rate = validate.number(
+            self.rate, f"{where}.rate", Phrase(N_("dropout rate of {layer}"), layer=what), error=SpecError
+        )
         if not 0 <= rate < 1:
             raise SpecError(
                 f"{where}.rate",

@@ -169,3 +169,22 @@ def test_language_of_a_browser_locale():
     assert language_of_locale("de-DE") == "en"
     assert language_of_locale("") == "en"
     assert language_of_locale(None) == "en"
+
+
+def test_a_refused_layer_setting_names_the_layer_in_japanese_too():
+    from core.layer_items import parse_layers
+
+    ja = translations("ja").gettext
+    for text, english, japanese in (
+        ("64, 5000", "width of hidden layer 2", "隠れ層 2 の幅"),
+        ("conv:0, 10", "channels of hidden layer 1", "隠れ層 1 のチャネル数"),
+        ("64, dropout:many", "dropout rate of hidden layer 2", "隠れ層 2 のドロップアウト率"),
+    ):
+        try:
+            parse_layers(text, "hidden")
+        except SpecError as err:
+            assert english in str(err)  # the command line's English, as before
+            said = err.reason_text(ja)  # as the page shows it, beside the setting
+            assert japanese in said and "hidden" not in said and "layer" not in said, said
+        else:
+            raise AssertionError(f"{text!r} was accepted")
