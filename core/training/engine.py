@@ -165,7 +165,9 @@ def create_run(
     # here), then the evaluation compiles in that thread while training runs: it is first needed
     # an epoch later. Three compiles at once on two cores made the first step ~0.3 s later.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compile")
-    step_job, *eval_jobs = run.stack.compile(state_shapes(run.stack, members), pool)
+    shapes = state_shapes(run.stack, members)
+    compiled_before = run.stack.is_compiled(shapes)  # known now, not by racing the compile thread below
+    step_job, *eval_jobs = run.stack.compile(shapes, pool)
     pool.shutdown(wait=False)
     if resume is not None:
         states = stack([resumed_state(r, c) for r, (_, c) in zip(resume, members, strict=True)])
@@ -174,8 +176,8 @@ def create_run(
     run.states = run.place(states)
     run.eval_job = eval_jobs[-1]  # the train curve's evaluation is compiled last
     run.rate = run.config.learning_rate  # resumed_state wrote the config's rate in
-    eval_job = run.eval_job
-    if step_job.result()[1] or (eval_job.done() and eval_job.result()[1]) or not eval_job.done():
+    step_job.result()
+    if not compiled_before:  # the wait for the step's compile (the evaluation's goes on meanwhile)
         run.stack.compile_s = time.perf_counter() - tic
     return run
 
