@@ -179,15 +179,14 @@ def estimate_sweep(
         per_width.append(seconds)
         step_s.append(width_steps)
         turns.append(width_turns)
-    largest, smallest = specs[int(np.argmax(sizes))], specs[int(np.argmin(sizes))]
-    what = " and ".join(dict.fromkeys(s.describe() for s in (smallest, largest)))
+    models = tuple(dict.fromkeys(specs[i].describe() for i in (int(np.argmin(sizes)), int(np.argmax(sizes)))))
     return SweepEstimate(
         total_s=float(sum(per_width)),
         per_width_s=tuple(per_width),
         step_s=tuple(step_s),
         compile_s=compile_each,
-        timed=f"{what} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''} at once)",
-        timed_models=tuple(dict.fromkeys(s.describe() for s in (smallest, largest))),
+        timed=f"{' and '.join(models)} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''} at once)",
+        timed_models=models,
         timed_seeds=len(seeds),
         timing_s=time.perf_counter() - tic,
         turns=tuple(turns),
