@@ -144,7 +144,11 @@ def run_header(run: Run, snap) -> None:
 
 def run_progress(run: Run, snap) -> None:
     """Progress bar, steps, speed, time left and compile time of a run with a job; its message if it ended badly."""
-    st.progress(snap.progress, text=progress_text(snap))
+    text = progress_text(snap)
+    if snap.status == Status.QUEUED and snap.message:
+        # why it waits, on the progress line: a box would push the curve down for the moment it waits
+        text += " · " + plain(message_text(snap.message), 300)
+    st.progress(snap.progress, text=text)
     metrics = st.columns(4)
     metrics[0].metric(_("Steps done"), f"{snap.step:,}", help=_("One step = one batch of images = one nudge"))
     steps_per_s = snap.samples_per_s / run.config.batch_size
@@ -165,7 +169,7 @@ def run_progress(run: Run, snap) -> None:
     if record is not None and record.extra.get("devices", 1) > 1:
         devices = record.extra["devices"]
         st.caption(_("Each batch was split over {count} devices (data parallel).").format(count=devices))
-    if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED, Status.QUEUED):
+    if snap.message and snap.status in (Status.DIVERGED, Status.FAILED, Status.STOPPED):
         (st.error if snap.status in (Status.DIVERGED, Status.FAILED) else st.info)(
             plain(message_text(snap.message), 300)
         )

@@ -27,7 +27,7 @@ COMPILING = N_("compiling the training step (first time for this model only)")
 GAVE_BACK = N_(
     "waiting: another visitor's training needs a slot; this one goes on where it stopped when a slot is free"
 )
-WAITING_FOR_SLOT = N_("waiting for a free slot ({limit} trainings may run at once)")
+WAITING_FOR_SLOT = N_("at most {limit} trainings run at once on this server; this one starts when one ends")
 FAILED_UNEXPECTEDLY = N_("training failed unexpectedly: {error}")
 SWEEP_COMPILING = N_("compiling the training step for {setting} {value}")
 SWEEP_COMPILING_EACH_WIDTH = N_("compiling the training step for {setting} {value} (once per width)")

@@ -45,6 +45,9 @@ def launch_chromium() -> Iterator:
 
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+#: how long a click on a page link or a tab is given before it is clicked again (not a deadline: the whole
+#: wait ends only after HANG_S)
+RECLICK_S = 30
 
 
 def free_port() -> int:
@@ -109,7 +112,7 @@ def wait_idle(page, timeout: float = 60) -> None:
     The script state flips to notRunning when the server is done; the browser may still be
     drawing what arrived, so also wait until the page text is the same twice, 250 ms apart.
     """
-    page.wait_for_selector(IDLE, timeout=timeout * 1000)
+    page.wait_for_selector(IDLE, timeout=HANG_S * 1000)  # a script run on a slow machine: only a hang ends this
     deadline = time.monotonic() + timeout
     before = None
     while time.monotonic() < deadline:
@@ -137,19 +140,20 @@ def open_page(page, title: str) -> None:
 
     link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True)
     target = urlparse(link.get_attribute("href")).path
-    for attempt in range(2):
+    deadline = time.monotonic() + HANG_S
+    while True:
         link.click()
-        page.wait_for_function(
-            "el => el.getAttribute('aria-current') === 'page'", arg=link.element_handle(), timeout=30_000
-        )
         try:
-            page.wait_for_url(lambda url: urlparse(url).path == target, timeout=20_000)
+            page.wait_for_function(
+                "el => el.getAttribute('aria-current') === 'page'", arg=link.element_handle(), timeout=RECLICK_S * 1000
+            )
+            page.wait_for_url(lambda url: urlparse(url).path == target, timeout=RECLICK_S * 1000)
             break
         except PlaywrightTimeout:
             # Streamlit can drop a page click that lands while a fragment's own rerun of the whole page
             # (a training that has just ended) is queued: the menu marks the page, then the old page comes
-            # back. A visitor clicks again; so does this, once.
-            if attempt == 1:
+            # back. A visitor clicks again; so does this, until only a hang is left.
+            if time.monotonic() > deadline:
                 raise
             wait_idle(page)
     wait_idle(page)
@@ -217,26 +221,34 @@ def set_number(field, value: float) -> None:
 
     Right after a page is drawn (a server's first visitor, two servers on two cores), Streamlit can
     take a second or more to start that run, so being idle is not enough: wait until a run has ended
-    since the Enter. If none came or the field lost the value (seen once in CI on a server's first
-    page: the field showed its old width again), type it once more, as a visitor would.
+    since the Enter. If none came, press Enter again; if the field lost the value (seen once in CI on a
+    server's first page: the field showed its old width again), type it once more, as a visitor would.
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page = field.page
-    for attempt in range(2):
-        ended = page.evaluate(RUNS_ENDED)
+    deadline = time.monotonic() + HANG_S
+    ended = page.evaluate(RUNS_ENDED)
+    field.fill(str(value))
+    field.press("Enter")
+    while True:
+        try:
+            page.wait_for_function(f"() => window.__runs_ended > {ended}", timeout=RECLICK_S * 1000)
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+            if float(field.input_value() or "nan") == float(value):
+                field.press("Enter")  # typed but not sent: Enter again
+                continue
+        else:
+            wait_idle(page)
+            if float(field.input_value() or "nan") == float(value):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the field shows {field.input_value()!r} after typing {value!r}")
+        ended = page.evaluate(RUNS_ENDED)  # the field lost the value: type it once more, as a visitor would
         field.fill(str(value))
         field.press("Enter")
-        try:
-            page.wait_for_function(f"() => window.__runs_ended > {ended}", timeout=20_000)
-        except PlaywrightTimeout:
-            if attempt == 1:
-                raise
-            continue
-        wait_idle(page)
-        if float(field.input_value()) == float(value):
-            return
-    raise AssertionError(f"the field shows {field.input_value()!r} after typing {value!r} twice")
 
 
 def start_training(page, epochs: int) -> None:
@@ -260,23 +272,33 @@ def train_on_page(page, epochs: int) -> str:
     return text
 
 
+#: the tab is selected and its panel has content
+TAB_DRAWN = """el => {
+    if (el.getAttribute('aria-selected') !== 'true') return false;
+    const panel = document.getElementById(el.getAttribute('aria-controls'));
+    return panel !== null && panel.innerText.trim().length > 0;
+}"""
+
+
 def open_tab(page, label: str) -> None:
     """Click a tab and wait for the rerun that draws it (tabs are lazy: only the open one is drawn).
 
     Idleness alone is not enough: right after the click the previous run's "not running" state is
     still shown, so also wait until the tab is selected and its panel has content.
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     tab = page.get_by_role("tab", name=label)
-    tab.click()
-    page.wait_for_function(
-        """el => {
-            if (el.getAttribute('aria-selected') !== 'true') return false;
-            const panel = document.getElementById(el.getAttribute('aria-controls'));
-            return panel !== null && panel.innerText.trim().length > 0;
-        }""",
-        arg=tab.element_handle(),
-        timeout=HANG_S * 1000,
-    )
+    deadline = time.monotonic() + HANG_S
+    while True:
+        # a click that lands while a rerun redraws the tab list can be lost: a visitor clicks again, so does this
+        tab.click()
+        try:
+            page.wait_for_function(TAB_DRAWN, arg=tab.element_handle(), timeout=RECLICK_S * 1000)
+            break
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
     wait_idle(page)
 
 

@@ -30,7 +30,7 @@ def test_closing_the_tab_ends_its_training_and_frees_memory(browser, strict_serv
         page = context.new_page()
         goto(page, f"{url}/train")
         start_training(page, epochs=300)
-        wait_for_sidebar(page, "Training: epoch", timeout=60)
+        wait_for_sidebar(page, "Training: epoch")
         assert running_on_server(observer, url) == 1
         context.close()  # the visitor closes the tab mid-training
         # the server's grace is 2 s; allow for the current chunk of steps, the save and the page loads (on a

@@ -13,6 +13,7 @@ from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from testkit.browser_support import goto, no_exception, open_page, wait_idle
 from testkit.support import HOSTILE
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +47,7 @@ def test_an_uploaded_checkpoint_with_a_markdown_link_for_a_dataset_name(page, se
     path.write_bytes(checkpoint.to_bytes(dataclasses.replace(result, dataset=name)))
     goto(page, f"{server}/train")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(path))
-    page.get_by_text("loaded from [Log in](h).msgpack").first.wait_for(timeout=60_000)
+    page.get_by_text("loaded from [Log in](h).msgpack").first.wait_for(timeout=HANG_S * 1000)
     wait_idle(page)
     assert_nothing_brought(page)
     open_page(page, "Results")

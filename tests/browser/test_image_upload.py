@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def choose_own_images(page, server: str) -> None:
     goto(page, f"{server}/train")
     choose_data(page, "Your own images (a .zip of class folders)")
-    page.get_by_text("Upload a .zip of class folders").first.wait_for(timeout=20_000)
+    page.get_by_text("Upload a .zip of class folders").first.wait_for(timeout=HANG_S * 1000)
 
 
 def upload(page, path) -> None:

@@ -47,7 +47,7 @@ def projector(browser):
 
 def test_presenter_mode_keeps_the_key_numbers_big_and_cuts_no_text_at_1280(projector, server):
     goto(projector, server)
-    projector.locator('[data-testid="stMetricValue"]').nth(2).wait_for(timeout=60_000)  # a cold server is slow
+    projector.locator('[data-testid="stMetricValue"]').nth(2).wait_for(timeout=HANG_S * 1000)  # a cold server is slow
     normal = projector.evaluate(METRIC_SIZES)
     assert len(normal) == 3 and min(normal) >= 30, normal
     assert projector.evaluate(CUT_TEXT) == []
@@ -123,7 +123,7 @@ def test_on_a_phone_the_parameter_count_is_on_screen_with_the_width_field(browse
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(server)  # on a phone the sidebar starts folded away
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stNumberInput"]', timeout=90_000)
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stNumberInput"]', timeout=HANG_S * 1000)
     wait_idle(page)
     field = page.get_by_role("spinbutton", name="units").first
     field.scroll_into_view_if_needed()
@@ -144,7 +144,7 @@ def test_a_your_path_link_folds_the_sidebar_away_on_a_phone_only(browser, server
     context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
     page = context.new_page()
     page.goto(server)
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stNumberInput"]', timeout=90_000)
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stNumberInput"]', timeout=HANG_S * 1000)
     wait_idle(page)
     if phone:  # on a phone the sidebar starts folded away, over the page once opened
         assert not page.evaluate(SIDEBAR_OPEN)

@@ -36,7 +36,7 @@ from testkit.browser_support import (
     wait_for_text,
     wait_idle,
 )
-from testkit.waits import wait_for
+from testkit.waits import HANG_S, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -212,7 +212,7 @@ def choose(page, label: str, value: str) -> None:
             return
         box.click()
         try:
-            page.get_by_role("option", name=value, exact=True).click(timeout=20_000)
+            page.get_by_role("option", name=value, exact=True).click(timeout=HANG_S * 1000)
         except PlaywrightTimeout:
             if attempt == 1:
                 raise
@@ -234,7 +234,7 @@ def load_saved_run(page, run_id: str) -> str:
     for attempt in range(2):  # a click that meets a redraw of the page can be lost: a visitor clicks again
         expander.click()
         try:
-            choice.wait_for(state="visible", timeout=20_000)
+            choice.wait_for(state="visible", timeout=HANG_S * 1000)
             break
         except PlaywrightTimeout:
             if attempt == 1:

@@ -44,8 +44,8 @@ def test_four_visitors_two_training_each_sees_only_their_own(browser, strict_ser
         start_training(pages[0], epochs=300)
         open_page(pages[1], "Train")
         start_training(pages[1], epochs=300)
-        wait_for_sidebar(pages[0], "Training: epoch", timeout=60)
-        wait_for_sidebar(pages[1], "Training: epoch", timeout=60)
+        wait_for_sidebar(pages[0], "Training: epoch")
+        wait_for_sidebar(pages[1], "Training: epoch")
         assert "MLP 784-512-256-10" in sidebar_text(pages[0])
         assert "AutoEncoder" in sidebar_text(pages[1])
         # The trainers look at their models while training goes on (the sidebar keeps counting). All four
@@ -67,15 +67,15 @@ def test_four_visitors_two_training_each_sees_only_their_own(browser, strict_ser
             assert "Idle" in sidebar and "Trainings on this server: 2 running" in sidebar, sidebar
         # a third training waits for a free slot, with a message
         start_training(pages[2], epochs=1)
-        wait_for_sidebar(pages[2], "Waiting for a free training slot", timeout=30)
+        wait_for_sidebar(pages[2], "Waiting for a free training slot")
         screenshot(pages[2], "11-queued")
         # each training visitor sees only their own run: one row in the runs table
         for page in pages[:2]:
             open_page(page, "Train")
             page.get_by_role("button", name="Stop").click()
-            wait_for_sidebar(page, "Stopped", timeout=30)
+            wait_for_sidebar(page, "Stopped")
             assert page.locator('[data-testid="stDataFrame"]').first.inner_text().count("Run") <= 1
-        wait_for_sidebar(pages[2], "Finished", timeout=120)
+        wait_for_sidebar(pages[2], "Finished")
         for page in pages:
             no_exception(page)
     finally:
@@ -96,7 +96,7 @@ def test_bad_uploads_are_explained(page, server, tmp_path, name, content, words)
     path.write_bytes(content)
     goto(page, f"{server}/train")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
-    page.get_by_text(words).first.wait_for(timeout=20_000)
+    page.get_by_text(words).first.wait_for(timeout=HANG_S * 1000)
     no_exception(page)
 
 
@@ -105,7 +105,7 @@ def test_a_good_upload_becomes_the_current_model(page, server, tmp_path, small):
     path = checkpoint.save(tmp_path / "mine.msgpack", result)
     goto(page, f"{server}/train")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
-    wait_for_sidebar(page, "MLP 784-32-10", timeout=30)
+    wait_for_sidebar(page, "MLP 784-32-10")
     open_page(page, "Results")
     expect(page.get_by_text(f"{result.final_metrics.test_accuracy:.1%}").first).to_be_visible()
 
@@ -119,7 +119,7 @@ def test_an_oversized_upload_is_refused_before_it_is_read(browser, tmp_path):
         big.write_bytes(b"\0" * 3_000_000)
         goto(page, f"{url}/train")
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(big))
-        page.get_by_text("File must be 1.0MB or smaller.").first.wait_for(timeout=20_000)
+        page.get_by_text("File must be 1.0MB or smaller.").first.wait_for(timeout=HANG_S * 1000)
         no_exception(page)
         assert "loaded from big.msgpack" not in sidebar_text(page)
     finally:
@@ -159,16 +159,19 @@ def hostile_zip(path, padding: int) -> None:
 def test_a_refused_upload_is_dropped_from_the_uploader_and_its_message_stays(page, upload_server, tmp_path, uploader):
     server = upload_server
     if uploader == "checkpoint":
-        path, words = tmp_path / "random.msgpack", "not a checkpoint of this tool"
+        path, words, label = tmp_path / "random.msgpack", "not a checkpoint of this tool", "Load a checkpoint"
         path.write_bytes(bytes(range(256)) * (2_000_000 // 256))
         goto(page, f"{server}/train")
     else:
-        path, words = tmp_path / "evil.zip", "a path leaving its folder"
+        path, words, label = tmp_path / "evil.zip", "a path leaving its folder", "A .zip of your images"
         hostile_zip(path, 2_000_000)
         goto(page, f"{server}/train")
         choose_data(page, "Your own images (a .zip of class folders)")
     before = uploads_held(server)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+    # the uploader by its label: on a slow machine the zip's uploader may not be drawn yet, and the page's
+    # first uploader (the checkpoint's) would get the zip
+    dropzone = page.locator('[data-testid="stFileUploader"]').filter(has_text=label)
+    dropzone.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
     page.get_by_text(words).first.wait_for(timeout=HANG_S * 1000)
     wait_idle(page)
     # the file is gone from the widget (a fresh, empty uploader), the reason is still on the page ...

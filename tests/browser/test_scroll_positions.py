@@ -37,11 +37,11 @@ def scroll_down(page, pixels: int) -> int:
 
 
 def offset_once_restored(page, want: int) -> int:
-    """The page's scroll offset once it has come back to ``want`` (or 20 s later: then the assertion says how far)."""
+    """The page's scroll offset once it has come back to ``want`` (or after HANG_S: then the assertion says how far)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     with contextlib.suppress(PlaywrightTimeout):  # the caller's assertion says how far it came instead
-        page.wait_for_function(NEAR, arg=want, timeout=20_000)
+        page.wait_for_function(NEAR, arg=want, timeout=HANG_S * 1000)
     return page.evaluate(OFFSET)
 
 

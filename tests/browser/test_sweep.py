@@ -51,18 +51,18 @@ def test_tiny_sweep_on_the_sample(page, server):
     goto(page, server)
     open_page(page, "Width sweep")
     # the default plan, timed before anything starts
-    assert "24 models" in wait_for_text(page, "stMain", "Estimated time", timeout=180)
+    assert "24 models" in wait_for_text(page, "stMain", "Estimated time")
     fill(page, "Widths to try", "32,8")
     fill(page, "Seeds", "0,1")
     fill(page, "Epochs", "1")
     page.get_by_role("button", name="Apply and estimate the time").click()
     wait_idle(page, timeout=120)
-    text = wait_for_text(page, "stMain", "4 models", timeout=180)
+    text = wait_for_text(page, "stMain", "4 models")
     assert "Estimated time: about" in text
     no_exception(page)
 
     page.get_by_role("button", name="Start sweep").click()
-    text = wait_for_text(page, "stMain", "4 models finished", timeout=180)
+    text = wait_for_text(page, "stMain", "4 models finished")
     wait_idle(page)
     expected = run_sweep(
         SweepPlan(ModelSpec.mlp((512, 256)), 0, (8, 32), (0, 1), TrainConfig(epochs=1)), load_dataset("sample")

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from testkit.browser_support import goto, no_exception, open_page, screenshot, train_on_page, wait_idle
+from testkit.waits import HANG_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -18,7 +19,7 @@ GRID = '[class*="st-key-inside-switch-grid"]'
 def accuracy(page, label: str) -> str:
     """The value of the metric whose label contains ``label`` ("unchanged", "with 1 unit off")."""
     metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    metric.wait_for(timeout=60_000)
+    metric.wait_for(timeout=HANG_S * 1000)
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
@@ -58,7 +59,7 @@ def test_switch_off_the_unit_that_matters_and_all_on_brings_the_accuracy_back(pa
 
     click(page, "Rank every unit of this layer")
     top = page.get_by_role("button", name=re.compile(r"Switch off unit \d+, the one that matters most"))
-    top.wait_for(timeout=120_000)
+    top.wait_for(timeout=HANG_S * 1000)
     unit = int(re.search(r"unit (\d+)", top.inner_text()).group(1))
     click(page, "the one that matters most")
     off = accuracy(page, "with 1 unit off")
@@ -72,7 +73,7 @@ def test_switch_off_the_unit_that_matters_and_all_on_brings_the_accuracy_back(pa
     wait_idle(page)
     accuracy(page, "with 2 units off")
     click(page, "Draw the pruning curve")
-    page.locator('[class*="st-key-inside-switch-pruning"]').wait_for(timeout=120_000)
+    page.locator('[class*="st-key-inside-switch-pruning"]').wait_for(timeout=HANG_S * 1000)
     no_exception(page)
     shots = []
     for part, where in (("layer-grid", ".st-key-inside-layer1-trained"), ("diagram", ".st-key-inside-diagram")):

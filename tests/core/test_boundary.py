@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.waits import HANG_S
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -17,7 +19,7 @@ def test_core_never_imports_streamlit():
         "assert 'streamlit' not in sys.modules, 'core imported streamlit'\n"
         "print('ok', len(list(pkgutil.iter_modules(core.__path__))))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok")
     assert int(proc.stdout.split()[1]) >= 8

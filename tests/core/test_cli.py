@@ -15,6 +15,7 @@ from core.data import load_dataset
 from core.data.folder import write_image_folder
 from core.data.idx import export_idx
 from core.predict import mean_image_mse
+from testkit.waits import HANG_S
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -331,7 +332,7 @@ def test_ctrl_c_stops_the_training_and_saves_it_as_stopped(tmp_path):
     process = _start_long_training(save)
     _wait_for(save, process)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    out, err = process.communicate(timeout=HANG_S)
     assert process.returncode == 130, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["status"] == "stopped" and summary["checkpoint"] == str(save)

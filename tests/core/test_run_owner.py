@@ -57,7 +57,7 @@ def test_a_run_training_in_another_live_process_is_not_interrupted_until_that_pr
         assert during.training_elsewhere and not during.interrupted
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # kill -9: no final save, no clean-up
-        proc.wait(timeout=30)
+        proc.wait(timeout=HANG_S)
     [after] = store.list_runs(folder)
     assert after.run_id == run_id and after.in_progress
     assert after.interrupted and not after.training_elsewhere

@@ -80,7 +80,7 @@ def test_jobs_beyond_the_limit_wait_in_a_queue(sample, one_slot):
     second = TrainingJob(SPEC, TrainConfig(epochs=1), sample).start()
     wait_for(lambda: SLOTS.waiting == 1, "the second job to wait for a slot")
     assert second.snapshot().status == "queued"
-    assert "1 trainings may run at once" in second.snapshot().message
+    assert "at most 1 trainings run at once" in second.snapshot().message
     first.stop()
     joined(first)
     joined(second)

@@ -197,7 +197,7 @@ def test_a_server_killed_while_training_leaves_its_last_epoch_listed_as_interrup
         run_id = proc.stdout.readline().strip()
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # kill -9: no final save, no clean-up
-        proc.wait(timeout=30)
+        proc.wait(timeout=HANG_S)
 
     [saved] = store.list_runs(folder)
     assert saved.run_id == run_id and saved.in_progress and saved.interrupted

@@ -11,6 +11,7 @@ from core.predict import predict_probabilities
 from core.spec import ModelSpec
 from core.training import TrainConfig, train
 from testkit.support import button, open_tab, open_variables, state, wait_for_training
+from testkit.waits import HANG_S
 from tests.pages.conftest import ROOT
 
 
@@ -51,7 +52,7 @@ def test_guided_path_highlights_the_next_step(app):
 
 def test_a_link_reproduces_the_model_and_settings(app):
     spec, config = ModelSpec.autoencoder((128, 2), (128,), seed=4), TrainConfig(learning_rate=0.003, epochs=7)
-    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_S)
     for key, value in to_query(spec, config, "sample").items():
         other.query_params[key] = value
     other.run()
@@ -61,7 +62,7 @@ def test_a_link_reproduces_the_model_and_settings(app):
 
 
 def test_a_bad_link_falls_back_to_defaults_with_a_message(app):
-    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG_S)
     other.query_params["layers"] = "0.relu-abc"
     other.run()
     assert not other.exception
