@@ -153,3 +153,19 @@ def widths_to_layers(name: str, widths: Any, activation: str) -> tuple[Layer, ..
     if not isinstance(widths, (list, tuple)):
         raise SpecError(name, N_("widths must be a list of whole numbers, got {widths!r}"), widths=widths)
     return tuple(Layer(w, activation) for w in widths)
+
+
+def check_encoder_ends_with_code(encoder: tuple[Layer, ...]) -> None:
+    """The code is the last Dense layer of the encoder, so the encoder must end with it."""
+    if not any(layer.is_dense for layer in encoder):
+        raise SpecError("encoder", N_("the encoder needs at least one Dense layer: its last one is the code"))
+    if not encoder[-1].is_dense:
+        last = len(encoder) - 1
+        raise SpecError(
+            f"encoder[{last}]",
+            N_(
+                "the encoder must end with its code (a Dense layer), not {encoder}; move it "
+                "before the code or to the start of the decoder"
+            ),
+            encoder=encoder[-1].describe(),
+        )

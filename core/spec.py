@@ -17,7 +17,7 @@ from core import shapes
 from core.data.dataset import MAX_CLASSES, NUM_CLASSES
 from core.errors import SpecError
 from core.i18n import N_
-from core.layer_items import MAX_LAYERS, layers_from_json, validated_stack, widths_to_layers  # noqa: F401
+from core.layer_items import check_encoder_ends_with_code, layers_from_json, validated_stack, widths_to_layers
 from core.layers import (  # noqa: F401 - ACTIVATIONS and the width limits are imported from here too
     ACTIVATIONS,
     MAX_WIDTH,
@@ -351,7 +351,7 @@ class AutoEncoderSpec(ModelSpec):
     output_role: ClassVar[str] = N_("reconstruction")
 
     def check_stacks(self) -> None:
-        _check_encoder_ends_with_code(self.encoder)
+        check_encoder_ends_with_code(self.encoder)
         code = self.encoder[-1].width
         if code > self.input_size:
             raise SpecError(
@@ -396,19 +396,3 @@ class AutoEncoderSpec(ModelSpec):
 
 #: The one registry of the kinds of model, by the name their JSON, links and the command line use.
 MODEL_KINDS: dict[str, type[ModelSpec]] = {kind.name: kind for kind in (MLPSpec, AutoEncoderSpec)}
-
-
-def _check_encoder_ends_with_code(encoder: tuple[Layer, ...]) -> None:
-    """The code is the last Dense layer of the encoder, so the encoder must end with it."""
-    if not any(layer.is_dense for layer in encoder):
-        raise SpecError("encoder", N_("the encoder needs at least one Dense layer: its last one is the code"))
-    if not encoder[-1].is_dense:
-        last = len(encoder) - 1
-        raise SpecError(
-            f"encoder[{last}]",
-            N_(
-                "the encoder must end with its code (a Dense layer), not {encoder}; move it "
-                "before the code or to the start of the decoder"
-            ),
-            encoder=encoder[-1].describe(),
-        )

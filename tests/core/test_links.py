@@ -3,8 +3,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from core.errors import SpecError
+from core.layer_items import MAX_LAYERS
 from core.links import SHAREABLE_DATA, LinkError, from_query, to_query
-from core.spec import ACTIVATIONS, MAX_LAYERS, MAX_SEED, MAX_WIDTH, MIN_WIDTH, Layer, ModelSpec
+from core.spec import ACTIVATIONS, MAX_SEED, MAX_WIDTH, MIN_WIDTH, Layer, ModelSpec
 from core.tasks import RECONSTRUCTION_LOSSES
 from core.training import MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, TrainConfig
 
