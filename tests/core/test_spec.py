@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from core import links
 from core.errors import SpecError
+from core.layer_items import MAX_LAYERS
 from core.presets import PRESETS
 from core.spec import (
     ACTIVATIONS,
-    MAX_LAYERS,
     MAX_PARAMETERS,
     MAX_SEED,
     MAX_WIDTH,
