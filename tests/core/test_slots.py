@@ -192,7 +192,8 @@ def test_with_one_slot_a_visitors_only_training_keeps_it_and_the_newcomer_waits(
         turns = first.controls.turns
         wait_for(lambda: first.controls.turns >= turns + 5, "ann's training takes more turns")
         assert SLOTS.holds(first) and first.snapshot().status in ("running", "evaluating")
-        assert newcomer.snapshot().status == "queued" and "at most 1 trainings run at once" in newcomer.snapshot().message
+        waiting = newcomer.snapshot()
+        assert waiting.status == "queued" and "at most 1 trainings run at once" in waiting.message
     finally:
         first.stop()
         joined(first)
