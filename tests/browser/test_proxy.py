@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from testkit.browser_support import (
+    RECLICK_S,
     ROOT,
     free_port,
     goto,
@@ -203,18 +204,17 @@ def live_panel_runs(page) -> list[str]:
 
 def choose(page, label: str, value: str) -> None:
     """Choose ``value`` in a select box unless it shows it already. A click can meet the box while the run
-    that drew it ends, and the list then closes unseen: a visitor clicks again, so does this, once."""
+    that drew it ends, and the list then closes unseen: a visitor clicks again, so does this."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     box = page.get_by_role("combobox", name=label, exact=True)
-    for attempt in range(2):
-        if box.input_value() == value:
-            return
+    deadline = time.monotonic() + HANG_S
+    while box.input_value() != value:
         box.click()
         try:
-            page.get_by_role("option", name=value, exact=True).click(timeout=HANG_S * 1000)
+            page.get_by_role("option", name=value, exact=True).click(timeout=RECLICK_S * 1000)
         except PlaywrightTimeout:
-            if attempt == 1:
+            if time.monotonic() > deadline:
                 raise
         wait_idle(page)
     assert box.input_value() == value, box.input_value()
@@ -231,13 +231,15 @@ def load_saved_run(page, run_id: str) -> str:
     expander = page.get_by_text("Saved runs on this computer")
     title = expander.inner_text()
     choice = page.get_by_role("combobox", name="Saved run", exact=True)
-    for attempt in range(2):  # a click that meets a redraw of the page can be lost: a visitor clicks again
-        expander.click()
+    deadline = time.monotonic() + HANG_S
+    while True:  # a click that meets a redraw of the page can be lost: a visitor clicks again
+        if not choice.is_visible():
+            expander.click()
         try:
-            choice.wait_for(state="visible", timeout=HANG_S * 1000)
+            choice.wait_for(state="visible", timeout=RECLICK_S * 1000)
             break
         except PlaywrightTimeout:
-            if attempt == 1:
+            if time.monotonic() > deadline:
                 raise
     wait_idle(page)
     choose(page, "Saved run", run_id)
