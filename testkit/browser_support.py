@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
@@ -48,6 +48,27 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 #: how long a click on a page link or a tab is given before it is clicked again (not a deadline: the whole
 #: wait ends only after HANG_S)
 RECLICK_S = 30
+
+
+def again_until_it_lands(
+    act: Callable[[], object], landed: Callable[[float], object], between: Callable[[], object] | None = None
+) -> None:
+    """``act()`` (a click), then ``landed(timeout_ms)`` waits for its effect; a click that meets a redraw can
+    be lost, so a visitor acts again, and so does this, every ``RECLICK_S`` (``between()`` first, if given)
+    until ``HANG_S`` has passed: then the last wait's TimeoutError is raised."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + HANG_S
+    while True:
+        act()
+        try:
+            landed(RECLICK_S * 1000)
+            return
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+            if between is not None:
+                between()
 
 
 def free_port() -> int:
@@ -136,26 +157,18 @@ def open_page(page, title: str) -> None:
     still shows "not running"; the address changes only when the server starts the new page's
     run, so wait for that before waiting for the run to end.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True)
     target = urlparse(link.get_attribute("href")).path
-    deadline = time.monotonic() + HANG_S
-    while True:
-        link.click()
-        try:
-            page.wait_for_function(
-                "el => el.getAttribute('aria-current') === 'page'", arg=link.element_handle(), timeout=RECLICK_S * 1000
-            )
-            page.wait_for_url(lambda url: urlparse(url).path == target, timeout=RECLICK_S * 1000)
-            break
-        except PlaywrightTimeout:
-            # Streamlit can drop a page click that lands while a fragment's own rerun of the whole page
-            # (a training that has just ended) is queued: the menu marks the page, then the old page comes
-            # back. A visitor clicks again; so does this, until only a hang is left.
-            if time.monotonic() > deadline:
-                raise
-            wait_idle(page)
+
+    def landed(timeout_ms: float) -> None:
+        page.wait_for_function(
+            "el => el.getAttribute('aria-current') === 'page'", arg=link.element_handle(), timeout=timeout_ms
+        )
+        page.wait_for_url(lambda url: urlparse(url).path == target, timeout=timeout_ms)
+
+    # Streamlit can drop a page click that lands while a fragment's own rerun of the whole page (a training
+    # that has just ended) is queued: the menu marks the page, then the old page comes back
+    again_until_it_lands(link.click, landed, between=lambda: wait_idle(page))
     wait_idle(page)
 
 
@@ -287,19 +300,11 @@ def open_tab(page, label: str) -> None:
     Idleness alone is not enough: right after the click the previous run's "not running" state is
     still shown, so also wait until the tab is selected and its panel has content.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     tab = page.get_by_role("tab", name=label)
-    deadline = time.monotonic() + HANG_S
-    while True:
-        # a click that lands while a rerun redraws the tab list can be lost: a visitor clicks again, so does this
-        tab.click()
-        try:
-            page.wait_for_function(TAB_DRAWN, arg=tab.element_handle(), timeout=RECLICK_S * 1000)
-            break
-        except PlaywrightTimeout:
-            if time.monotonic() > deadline:
-                raise
+    # a click that lands while a rerun redraws the tab list can be lost
+    again_until_it_lands(
+        tab.click, lambda timeout_ms: page.wait_for_function(TAB_DRAWN, arg=tab.element_handle(), timeout=timeout_ms)
+    )
     wait_idle(page)
 
 

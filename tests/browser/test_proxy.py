@@ -24,6 +24,7 @@ import pytest
 from testkit.browser_support import (
     RECLICK_S,
     ROOT,
+    again_until_it_lands,
     free_port,
     goto,
     no_exception,
@@ -226,21 +227,14 @@ def load_saved_run(page, run_id: str) -> str:
     page.reload()
     page.wait_for_selector('[data-testid="stSidebar"]', timeout=DEADLINE_S * 1000)
     wait_idle(page)
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     expander = page.get_by_text("Saved runs on this computer")
     title = expander.inner_text()
     choice = page.get_by_role("combobox", name="Saved run", exact=True)
-    deadline = time.monotonic() + HANG_S
-    while True:  # a click that meets a redraw of the page can be lost: a visitor clicks again
-        if not choice.is_visible():
-            expander.click()
-        try:
-            choice.wait_for(state="visible", timeout=RECLICK_S * 1000)
-            break
-        except PlaywrightTimeout:
-            if time.monotonic() > deadline:
-                raise
+    again_until_it_lands(
+        lambda: choice.is_visible() or expander.click(),  # a click that meets a redraw of the page can be lost
+        lambda timeout_ms: choice.wait_for(state="visible", timeout=timeout_ms),
+    )
     wait_idle(page)
     choose(page, "Saved run", run_id)
     page.get_by_role("button", name="Load it").click()
