@@ -69,13 +69,25 @@ def shape_figure(spec: ModelSpec, height: int = 340) -> go.Figure:
     return fig
 
 
+def maps_columns(count: int) -> int:
+    """How many maps ``maps_figure`` puts side by side in a row (about twice as many as rows)."""
+    return min(count, max(1, round(math.sqrt(count * 2))))
+
+
+def map_corners(maps: np.ndarray | list[int], cols: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top left corners (x, y) of maps numbered ``maps`` of ``h`` x ``w`` pixels in a ``maps_figure`` of
+    ``cols`` maps a row, in its data coordinates (a pixel is 1 wide, centred on its column; maps 1 apart)."""
+    rows, columns = np.divmod(np.asarray(maps, np.int64), cols)
+    return columns * (w + 1) - 0.5, rows * (h + 1) - 0.5
+
+
 def maps_figure(maps: np.ndarray, title: str, height: int, what: str = "channel", clickable: bool = False) -> go.Figure:
     """Maps (count, H, W), one per channel or filter, as one grid of small heatmaps on one colour scale
     (white is 0); hovering a pixel says its channel, row, column and value. ``clickable``: a dot on each
     map carries its number (``customdata``), so a click with ``on_select`` says which one was chosen."""
     maps = np.asarray(maps, np.float32)
     count, h, w = maps.shape
-    cols = min(count, max(1, round(math.sqrt(count * 2))))
+    cols = maps_columns(count)
     rows = -(-count // cols)
     grid = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, np.float32)
     numbers = np.full(grid.shape, -1)
@@ -93,9 +105,10 @@ def maps_figure(maps: np.ndarray, title: str, height: int, what: str = "channel"
     fig = go.Figure(heat, layout=grid_layout(title, height))
     if clickable:
         centres = np.arange(count)
+        left, top = map_corners(centres, cols, h, w)
         fig.add_trace(go.Scatter(
-            x=(centres % cols) * (w + 1) + (w - 1) / 2, y=(centres // cols) * (h + 1) + (h - 1) / 2, mode="markers",
-            customdata=centres, marker={"size": 14, "color": "rgba(0,0,0,0.15)", "symbol": "circle-open"},
+            x=left + w / 2, y=top + h / 2, mode="markers", customdata=centres,
+            marker={"size": 14, "color": "rgba(0,0,0,0.15)", "symbol": "circle-open"},
             hovertemplate=_("{what} %{{customdata}}: click to look at it").format(what=_(MAP_WORDS[what]))
             + "<extra></extra>", showlegend=False,
         ))  # fmt: skip

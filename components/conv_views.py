@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from components import figures, resources
-from components.conv_figures import maps_figure
+from components import figures, resources, switch_figures
+from components.conv_figures import maps_columns, maps_figure
 from components.i18n import _
 from components.images import tile
 from components.ui import explain, height, image_scale
@@ -59,16 +59,21 @@ def map_title(row: LayerOutput, number: int, shape: tuple[int, int, int]) -> str
     )
 
 
-def feature_maps(spec: ModelSpec, number: int, models_shown: list, shape: tuple[int, int, int]) -> None:
+def feature_maps(
+    spec: ModelSpec, number: int, models_shown: list, shape: tuple[int, int, int], off: tuple[int, ...] = ()
+) -> None:
     """One image layer's output for the chosen input: a small map per channel, side by side for each model
-    shown (trained, untrained); a click on a map chooses that channel below."""
+    shown (trained, untrained); a click on a map chooses that channel below. ``off``: the trained model's
+    channels switched off (section 5), their maps crossed out."""
     columns = st.columns(len(models_shown))
     for column, (label, layer_rows, _model) in zip(columns, models_shown, strict=True):
         row = layer_rows[number - 1]
         title = map_title(row, number, shape) + (f" · {_(label)}" if len(models_shown) > 1 else "")
-        rows_of_maps = -(-shape[2] // max(1, round(np.sqrt(shape[2] * 2))))
+        rows_of_maps = -(-shape[2] // maps_columns(shape[2]))
         figure = maps_figure(inside.feature_maps(row.values[0], shape), title,
                              height(80 + rows_of_maps * min(90, 6 * shape[0])), clickable=True)  # fmt: skip
+        if label == "trained":
+            switch_figures.mark_maps(figure, off, shape)
         column.plotly_chart(figure, key=f"inside.maps{number}.{label}", on_select="rerun", selection_mode="points")
 
 

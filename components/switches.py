@@ -45,7 +45,8 @@ def units_per_layer(spec: ModelSpec) -> dict[str, int]:
 
 
 def off_summary(spec: ModelSpec, switches: SwitchState, names: dict[str, str]) -> str:
-    """Which units are off, in words: ``layer 1: units 3, 17; layer 2: unit 5``."""
+    """Which units are off, in words: ``layer 1: units 3, 17; layer 2: unit 5`` (``channels 0, 1`` for a conv
+    layer)."""
     parts = []
     for layer in ablation.switchable_layers(spec):
         units = sorted(switches.off.get(layer.path, ()))
@@ -53,9 +54,11 @@ def off_summary(spec: ModelSpec, switches: SwitchState, names: dict[str, str]) -
             listed = ", ".join(str(u) for u in units[:20])
             if len(units) > 20:
                 listed = _("{units} and {more} more").format(units=listed, more=len(units) - 20)
-            layer_name = names[layer.path]
-            parts.append(ngettext("{layer}: unit {units}", "{layer}: units {units}", len(units)).format(
-                layer=layer_name, units=listed))  # fmt: skip
+            if layer.of_channels:
+                words = ngettext("{layer}: channel {units}", "{layer}: channels {units}", len(units))
+            else:
+                words = ngettext("{layer}: unit {units}", "{layer}: units {units}", len(units))
+            parts.append(words.format(layer=names[layer.path], units=listed))
     return _("; ").join(parts)
 
 
@@ -90,7 +93,8 @@ def switch_section(
         st.info(_("This model has no hidden layer whose units could be switched off."))
         return
     switches = switches_for(model_key)
-    names = {row.path: layer_name(row, number) for number, row in enumerate(rows, start=1)}
+    channels = {layer.path: layer.units for layer in layers if layer.of_channels}
+    names = {row.path: layer_name(row, number, channels.get(row.path)) for number, row in enumerate(rows, start=1)}
     labels = {row.path: layer_label(row, number) for number, row in enumerate(rows, start=1)}
     explain(
         _(
@@ -109,7 +113,7 @@ def switch_section(
     grid_key = f"inside.switch.grid.{switches.version}"
     # a conv layer: one square per channel, lit by its mean over the image's positions
     values = row.values[0].reshape(-1, layer.units).mean(axis=0)
-    if layer.positions == 1:
+    if not layer.of_channels:
         grid_title = _("{layer}: click a unit").format(layer=names[path])
     else:
         grid_title = _("{layer}: click a channel (each square: its mean over the image)").format(layer=names[path])
@@ -117,7 +121,7 @@ def switch_section(
         switch_figures.switch_grid_figure(values, switches.off.get(path, ()), grid_title),
         key=grid_key, on_select=lambda: _on_grid_click(grid_key, path), selection_mode="points", config=NO_TOOLBAR,
     )  # fmt: skip
-    _unit_controls(layer.units, path, switches)
+    _unit_controls(layer, switches)
     summary = off_summary(spec, switches, labels)
     st.caption(
         _("Switched off: {units}.").format(units=summary)
@@ -130,22 +134,29 @@ def switch_section(
     _pruning(spec, variables, dataset, model_key, path, labels[path], held_out, switches)
 
 
-def _unit_controls(units: int, path: str, switches: SwitchState) -> None:
-    """A unit by its number, for a precise choice or a small screen, and "All on"."""
+def _unit_controls(layer: ablation.UnitLayer, switches: SwitchState) -> None:
+    """A unit (a conv layer's channel) by its number, for a precise choice or a small screen, and "All on"."""
+    path, units = layer.path, layer.units
     if st.session_state.get("inside.switch.unit", 0) >= units:
         st.session_state["inside.switch.unit"] = 0
     controls = st.columns([2, 2, 2], vertical_alignment="bottom")
+    if layer.of_channels:
+        words = (_("Channel"), _("Channels of this layer are numbered 0 to {last:,}, in reading order of the grid."))
+    else:
+        words = (_("Unit"), _("Units of this layer are numbered 0 to {last:,}, in reading order of the grid."))
     unit = int(
         controls[0].number_input(
-            _("Unit"), min_value=0, max_value=units - 1, step=1, key="inside.switch.unit",
-            help=_("Units of this layer are numbered 0 to {last:,}, in reading order of the grid.").format(
-                last=units - 1),
+            words[0], min_value=0, max_value=units - 1, step=1, key="inside.switch.unit",
+            help=words[1].format(last=units - 1),
         )
     )  # fmt: skip
     is_off = unit in switches.off.get(path, ())
+    if layer.of_channels:
+        toggle = _("Switch channel {unit} on") if is_off else _("Switch channel {unit} off")
+    else:
+        toggle = _("Switch unit {unit} on") if is_off else _("Switch unit {unit} off")
     controls[1].button(
-        (_("Switch unit {unit} on") if is_off else _("Switch unit {unit} off")).format(unit=unit),
-        key="inside.switch.toggle", on_click=_on_toggle,
+        toggle.format(unit=unit), key="inside.switch.toggle", on_click=_on_toggle,
         args=(path,), icon=":material/power_settings_new:",
     )  # fmt: skip
     controls[2].button(

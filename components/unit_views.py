@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from components import inside_figures, resources
-from components.i18n import N_, _
+from components.i18n import N_, _, ngettext
 from components.images import tile
 from components.ui import explain, height, image_scale
 from core import inside
@@ -25,8 +25,16 @@ def layer_label(row: LayerOutput, number: int) -> str:
     return _(ROLE_WORDS[row.role]) if row.role in ROLE_WORDS else _("layer {number}").format(number=number)
 
 
-def layer_name(row: LayerOutput, number: int) -> str:
-    """``LayerOutput.name`` in the visitor's language: ``"layer 1 (Dense, 512 units, relu)"``."""
+def layer_name(row: LayerOutput, number: int, channels: int | None = None) -> str:
+    """``LayerOutput.name`` in the visitor's language: ``"layer 1 (Dense, 512 units, relu)"``; a conv layer,
+    given its ``channels``, is counted in them: ``"layer 1 (Conv, 16 channels, relu)"``."""
+    if channels is not None:
+        size = ngettext("{count:,} channel", "{count:,} channels", channels).format(count=channels)
+        if row.activation == "linear":
+            return _("{layer} ({kind}, {size})").format(layer=layer_label(row, number), kind=row.kind, size=size)
+        return _("{layer} ({kind}, {size}, {activation})").format(
+            layer=layer_label(row, number), kind=row.kind, size=size, activation=row.activation
+        )
     if row.activation == "linear":
         return _("{layer} ({kind}, {units:,} units)").format(
             layer=layer_label(row, number), kind=row.kind, units=row.units

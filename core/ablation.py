@@ -33,7 +33,7 @@ from core import models
 from core.conv_layers import Conv
 from core.errors import CoreError
 from core.i18n import N_
-from core.layers import Dense
+from core.layers import Dense, Layer
 from core.spec import ModelSpec
 from core.tasks import task_of
 
@@ -94,12 +94,18 @@ def switched_off(masks: Masks) -> Iterator[None]:
 class UnitLayer:
     """A layer whose units can be switched off: its flax path, its units on the last axis (a Dense layer's
     units, a conv layer's channels) and how many values each unit gives for one image (a conv channel's
-    positions, 1 for a Dense unit)."""
+    positions, 1 for a Dense unit), and the layer itself (its kind says what its units are)."""
 
     path: str
     units: int
     role: str  # "hidden" or "code"
     positions: int
+    layer: Layer
+
+    @property
+    def of_channels(self) -> bool:
+        """Whether its units are the channels of an image (a conv layer's), which a page calls channels."""
+        return self.layer.image_layer
 
 
 def switchable_layers(spec: ModelSpec) -> tuple[UnitLayer, ...]:
@@ -112,7 +118,7 @@ def switchable_layers(spec: ModelSpec) -> tuple[UnitLayer, ...]:
 def _switchable_layers(shape: ModelSpec) -> tuple[UnitLayer, ...]:
     placed = zip(models.layer_paths(shape), shape.layer_shapes(), strict=True)
     return tuple(
-        UnitLayer(path, one.output_shape[-1], one.role, math.prod(one.output_shape[:-1]))
+        UnitLayer(path, one.output_shape[-1], one.role, math.prod(one.output_shape[:-1]), one.layer)
         for path, one in placed
         if isinstance(one.layer, Dense | Conv) and one.role in ("hidden", "code")
     )

@@ -185,7 +185,7 @@ def layer_grid(values: np.ndarray, title: str, tall: int, off: tuple[int, ...], 
 
 for number, row in enumerate(rows, start=1):
     if (maps_shape := inside.image_shape(spec, row.path)) is not None:
-        conv_views.feature_maps(spec, number, models_shown, maps_shape)
+        conv_views.feature_maps(spec, number, models_shown, maps_shape, tuple(sorted(switched_off.get(row.path, ()))))
         continue
     title = unit_views.layer_name(row, number)
     if row.role == "code":

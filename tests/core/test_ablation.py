@@ -237,6 +237,7 @@ def test_a_cnn_of_the_registry_switches_channels_off_as_if_the_next_layer_never_
     spec = PRESETS["flax MNIST example (CNN)"][1]
     layers = {layer.path: layer for layer in ablation.switchable_layers(spec)}
     assert (layers["Conv_1"].units, layers["Conv_1"].positions) == (64, 196)  # channels, on a 14x14 image
+    assert [layer.of_channels for layer in layers.values()] == [True, True, False]  # Conv_0, Conv_1, Dense_0
     variables = jax.tree_util.tree_map(np.array, models.init_variables(spec))
     x = inside.as_inputs(sample.test_images[:4])
     got = ablation.switched_outputs(spec, variables, x, ablation.masks_for(spec, {"Conv_1": [5, 60]}))

@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 
 from core import ablation, inside
+from core.conv_layers import Conv
 from core.presets import PRESETS
+from core.spec import MLPSpec
 from core.training import TrainConfig, train
 from testkit.support import select_trained, state
 from tests.pages.test_inside import charts, numbers, title
 
 MLP = PRESETS["MNIST classifier (default)"][1]
 AUTOENCODER = PRESETS["MNIST autoencoder (default)"][1]
+TINY_CNN = MLPSpec(hidden=(Conv(6, 3, "relu"),))  # 6 channels of 28x28, then the output Dense layer
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +28,11 @@ def trained_mlp(sample):
 @pytest.fixture(scope="module")
 def trained_autoencoder(sample):
     return train(AUTOENCODER, TrainConfig(epochs=1), sample)
+
+
+@pytest.fixture(scope="module")
+def trained_cnn(small):
+    return train(TINY_CNN, TrainConfig(epochs=1), small)
 
 
 def metrics(at) -> dict[str, str]:
@@ -128,6 +136,34 @@ def test_an_autoencoder_shows_its_reconstruction_error_and_reconstructions_with_
     assert float(shown["Reconstruction error (test), unchanged"]) < error  # the code lost a quarter of its numbers
     captions = [image.proto.imgs[0].caption for image in app.get("image")]
     assert any("rebuilt by the unchanged autoencoder" in caption for caption in captions)
+
+
+def test_conv_channels_switched_off_are_named_scored_and_crossed_out_in_their_maps(app, sample, trained_cnn):
+    open_inside(app, trained_cnn)
+    before = metrics(app)
+    assert app.selectbox(key="inside.switch.layer").options == ["layer 1 (Conv, 6 channels, relu)"]
+    assert app.number_input(key="inside.switch.unit").label == "Channel"
+    for channel in (0, 2):
+        app.number_input(key="inside.switch.unit").set_value(channel).run()
+        app.button(key="inside.switch.toggle").click().run()
+    assert not app.exception
+    masks = ablation.masks_for(TINY_CNN, {"Conv_0": [0, 2]})
+    accuracy = ablation.score(TINY_CNN, trained_cnn.variables, held_out(sample), masks)
+    after = metrics(app)
+    assert after["Test accuracy, with 2 units off"] == f"{accuracy:.1%}"
+    assert after["Test accuracy, unchanged"] == before["Test accuracy, unchanged"]
+    assert any(c.value == "Switched off: layer 1: channels 0, 2." for c in app.caption)
+    maps = next(c for c in charts(app) if title(c).startswith("layer 1 (Conv, 28x28x6, relu): one map per channel"))
+    grid = numbers(maps["data"][0]["z"])  # 2 rows of 3 maps of 28x28, a row and a column of gaps between them
+    assert np.all(grid[:28, :28] == 0.0) and np.all(grid[:28, 58:86] == 0.0)  # channels 0 and 2 pass on 0
+    labels = next(t for t in maps["data"] if t.get("mode") == "text")
+    assert numbers(labels["customdata"]).tolist() == [0, 2] and labels["text"] == ["off", "off"]
+    dimmed = [(s["x0"], s["y0"]) for s in maps["layout"]["shapes"]]
+    assert dimmed == [(-0.5, -0.5), (57.5, -0.5)]  # over the maps of channels 0 and 2
+    app.button(key="inside.switch.all_on").click().run()
+    assert metrics(app) == before and state(app).switches.off == {}
+    maps = next(c for c in charts(app) if title(c).startswith("layer 1 (Conv, 28x28x6, relu)"))
+    assert not maps["layout"].get("shapes") and all(t.get("mode") != "text" for t in maps["data"])
 
 
 def test_an_untrained_model_asks_to_be_trained_first(app):
