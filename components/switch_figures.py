@@ -115,28 +115,20 @@ def mark_grid(figure: go.Figure, off: Iterable[int], cells: int, units: int) -> 
 def mark_maps(figure: go.Figure, off: Iterable[int], shape: tuple[int, int, int]) -> go.Figure:
     """Each switched-off channel's map in ``conv_figures.maps_figure`` (a conv layer's maps, ``shape``: height,
     width, channels) dimmed, crossed out corner to corner and labelled "off", as ``mark_grid`` crosses out
-    Dense units; hovering the label says which channel it is."""
-    off = np.asarray(sorted(off), np.int64)
-    if not off.size:
-        return figure
+    Dense units; hovering the label says which channel it is. Shapes and labels, drawn above the maps in
+    that order (a trace would be under the dimming)."""
     h, w, channels = shape
-    left, top = map_corners(off, maps_columns(channels), h, w)
-    right, bottom = left + w, top + h
-    for x0, y0, x1, y1 in zip(left, top, right, bottom, strict=True):
-        figure.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, layer="above", line={"width": 0},
+    cross = {"type": "line", "layer": "above", "line": {"width": 2, "color": OFF_COLOUR}}
+    for channel in sorted(off):
+        left, top = (float(corner[0]) for corner in map_corners([channel], maps_columns(channels), h, w))
+        right, bottom = left + w, top + h
+        figure.add_shape(type="rect", x0=left, y0=top, x1=right, y1=bottom, layer="above", line={"width": 0},
                          fillcolor="rgba(255, 255, 255, 0.6)")  # fmt: skip
-    gaps = np.full(off.size, np.nan)
-    figure.add_trace(
-        go.Scatter(x=np.column_stack([left, right, gaps, left, right, gaps]).ravel(),
-                   y=np.column_stack([top, bottom, gaps, bottom, top, gaps]).ravel(), mode="lines",
-                   line={"width": 2, "color": OFF_COLOUR}, hoverinfo="skip", showlegend=False)
-    )  # fmt: skip
-    figure.add_trace(
-        go.Scatter(x=(left + right) / 2, y=top + h / 4, mode="text", text=[_("off")] * off.size, customdata=off,
-                   textfont={"color": OFF_COLOUR, "size": 13}, showlegend=False,
-                   hovertemplate=_("channel {channel}: switched off").format(channel="%{customdata}")
-                   + "<extra></extra>")
-    )  # fmt: skip
+        figure.add_shape(x0=left, y0=top, x1=right, y1=bottom, **cross)
+        figure.add_shape(x0=left, y0=bottom, x1=right, y1=top, **cross)
+        figure.add_annotation(x=(left + right) / 2, y=top + h / 4, text=_("off"), showarrow=False,
+                              font={"color": OFF_COLOUR, "size": 13}, bgcolor="white",
+                              hovertext=_("channel {channel}: switched off").format(channel=channel))  # fmt: skip
     return figure
 
 

@@ -156,14 +156,18 @@ def test_conv_channels_switched_off_are_named_scored_and_crossed_out_in_their_ma
     maps = next(c for c in charts(app) if title(c).startswith("layer 1 (Conv, 28x28x6, relu): one map per channel"))
     grid = numbers(maps["data"][0]["z"])  # 2 rows of 3 maps of 28x28, a row and a column of gaps between them
     assert np.all(grid[:28, :28] == 0.0) and np.all(grid[:28, 58:86] == 0.0)  # channels 0 and 2 pass on 0
-    labels = next(t for t in maps["data"] if t.get("mode") == "text")
-    assert numbers(labels["customdata"]).tolist() == [0, 2] and labels["text"] == ["off", "off"]
-    dimmed = [(s["x0"], s["y0"]) for s in maps["layout"]["shapes"]]
-    assert dimmed == [(-0.5, -0.5), (57.5, -0.5)]  # over the maps of channels 0 and 2
+    labels = maps["layout"]["annotations"]
+    assert [(a["text"], a["hovertext"]) for a in labels] == [("off", "channel 0: switched off"),
+                                                             ("off", "channel 2: switched off")]  # fmt: skip
+    marks = [(s.get("type"), s["x0"], s["y0"], s["x1"], s["y1"]) for s in maps["layout"]["shapes"]]
+    assert marks == [  # a dimmed map crossed out corner to corner: channel 0, then channel 2 (third of the top row)
+        ("rect", -0.5, -0.5, 27.5, 27.5), ("line", -0.5, -0.5, 27.5, 27.5), ("line", -0.5, 27.5, 27.5, -0.5),
+        ("rect", 57.5, -0.5, 85.5, 27.5), ("line", 57.5, -0.5, 85.5, 27.5), ("line", 57.5, 27.5, 85.5, -0.5),
+    ]  # fmt: skip
     app.button(key="inside.switch.all_on").click().run()
     assert metrics(app) == before and state(app).switches.off == {}
     maps = next(c for c in charts(app) if title(c).startswith("layer 1 (Conv, 28x28x6, relu)"))
-    assert not maps["layout"].get("shapes") and all(t.get("mode") != "text" for t in maps["data"])
+    assert not maps["layout"].get("shapes") and not maps["layout"].get("annotations")
 
 
 def test_an_untrained_model_asks_to_be_trained_first(app):
