@@ -1,6 +1,7 @@
 """Switching units off in Chromium: on the Inside page of a trained classifier, the unit that matters most
 switched off lowers the held-out accuracy, a click on the unit grid switches another one off, and "All on"
-gives back the accuracy exactly; screenshots on a projector (1280x720, presenter mode too) and a phone."""
+gives back the accuracy exactly; screenshots on a projector (1280x720, presenter mode too) and a phone (390x844,
+presenter mode, then normal mode)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,22 @@ def click(page, name: str) -> None:
     button.scroll_into_view_if_needed()
     button.click()
     wait_idle(page)
+
+
+def switch_presenter_mode(page) -> None:
+    """Click the sidebar's "Presenter mode"; where the sidebar is folded away (a phone), unfold it first and
+    fold it again after, so that the page is in view."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    folded = sidebar.get_attribute("data-collapsed") == "true"
+    if folded:
+        page.locator('[data-testid="stExpandSidebarButton"]').click()
+        page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="false"]')
+    sidebar.get_by_text("Presenter mode").click()
+    wait_idle(page)
+    if folded:
+        page.locator('[data-testid="stSidebarCollapseButton"]').click()
+        page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]')
+        wait_idle(page)
 
 
 def shots_of(page, screen: str) -> list:
@@ -81,14 +98,25 @@ def test_switch_off_the_unit_that_matters_and_all_on_brings_the_accuracy_back(pa
         page.wait_for_timeout(300)
         shots.append(screenshot(page, f"29-switch-units-{part}-1280x720"))
     shots += shots_of(page, "1280x720")
-    page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode").click()
-    wait_idle(page)
+    switch_presenter_mode(page)
     shots += shots_of(page, "presenter-1280x720")
     page.set_viewport_size({"width": 390, "height": 844})
     wait_idle(page)
     click(page, "Switch unit 0 off")  # on a phone: by its number (the grid is drawn anew, at the phone's width)
-    accuracy(page, "with 3 units off")
-    shots += shots_of(page, "390x844")
+    three_off = accuracy(page, "with 3 units off")
+    shots += shots_of(page, "390x844")  # presenter mode still on
+    switch_presenter_mode(page)  # off: the phone in normal mode keeps the two scores side by side in view
+    scores = page.locator('[data-testid="stMetric"]')
+    scores.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    shots.append(screenshot(page, "29-switch-units-scores-390x844-normal"))
+    assert (accuracy(page, "unchanged"), accuracy(page, "with 3 units off")) == (unchanged, three_off)
+    words = "Test accuracy: the share of"  # the scores' explanation: a hint box in presenter mode, a caption now
+    assert page.locator('[data-testid="stCaptionContainer"]').filter(has_text=words).count() == 1
+    assert page.locator('[data-testid="stAlert"]').filter(has_text=words).count() == 0
+    for label in ("unchanged", "with 3 units off"):
+        box = scores.filter(has_text=label).first.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 and 0 <= box["y"] < 844, (label, box)
     no_exception(page)
 
     click(page, "All on")
