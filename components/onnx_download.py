@@ -11,8 +11,7 @@ from components.i18n import _, error_text, message_text
 from components.state import AppState, Run
 from components.words import plain
 from core.errors import CoreError
-from core.onnx_check import plain_number
-from core.onnx_export import TOLERANCE, OnnxExport, export_result
+from core.onnx_export import TOLERANCE, ExportCheck, OnnxExport, export_result
 
 
 def prepare_onnx(run: Run) -> OnnxExport | str:
@@ -64,25 +63,6 @@ def onnx_download(state: AppState, run: Run) -> None:
     st.caption(check_words(outcome.check))
 
 
-def check_words(check) -> str:
-    """The export's check in the visitor's words (``OnnxCheck.describe`` says it in English for the command line)."""
-    values = {
-        "images": check.images, "difference": plain_number(check.max_abs_difference),
-        "tolerance": plain_number(check.tolerance), "classes": check.different_classes,
-    }  # fmt: skip
-    if check.different_classes is None:
-        text = _(
-            "Checked with onnxruntime on {images:,} test images: its outputs differ from the flax model's "
-            "by at most {difference} (allowed: {tolerance})."
-        )
-    elif check.different_classes == 0:
-        text = _(
-            "Checked with onnxruntime on {images:,} test images: its outputs differ from the flax model's "
-            "by at most {difference} (allowed: {tolerance}), and it predicts the same class for every image."
-        )
-    else:
-        text = _(
-            "Checked with onnxruntime on {images:,} test images: its outputs differ from the flax model's "
-            "by at most {difference} (allowed: {tolerance}), but it predicts another class for {classes:,} of them."
-        )
-    return text.format(**values)
+def check_words(check: ExportCheck) -> str:
+    """The export's check in the visitor's words (as a ``str``, ``ExportCheck.describe`` is the English text)."""
+    return check.describe().text(_)

@@ -18,7 +18,7 @@ import numpy as np
 
 from core import models
 from core.errors import ExportError
-from core.i18n import N_
+from core.i18n import N_, Phrase
 from core.onnx_graphs import GRAPH_MODEL, Graph, graph_plans
 from core.spec import ModelSpec
 
@@ -32,32 +32,63 @@ CHUNK = 1_000
 
 @dataclass(frozen=True)
 class ExportCheck:
-    """How an export compares with ``model.apply`` on ``images`` test images."""
+    """How an export compares with ``model.apply`` on the first ``images`` of ``test_images`` test images."""
 
     images: int
     max_abs_difference: float  # over every graph and every output value
     tolerance: float
     #: images whose predicted class (the largest logit) differs; None for a model without classes
     different_classes: int | None
+    #: how many test images the dataset has (None: as many as were checked)
+    test_images: int | None = None
+    #: (graph name, its max abs difference) for each graph: ``model``, and an autoencoder's ``encode``, ``decode``
+    graph_differences: tuple[tuple[str, float], ...] = ()
 
     @property
     def passed(self) -> bool:
         return self.max_abs_difference <= self.tolerance and not self.different_classes
 
-    def describe(self) -> str:
-        """The check in plain words, for the page and the command line."""
-        said = (
-            f"Checked with onnxruntime on {self.images:,} test images: its outputs differ from the flax model's "
-            f"by at most {plain_number(self.max_abs_difference)} (allowed: {plain_number(self.tolerance)})"
-        )
+    @property
+    def worst_graph(self) -> str | None:
+        """The graph whose outputs differ the most (None when the differences are not known per graph)."""
+        return max(self.graph_differences, key=lambda pair: pair[1])[0] if self.graph_differences else None
+
+    def describe(self) -> Phrase:
+        """The check in plain words: English as a ``str`` (the command line), ``.text(_)`` in a visitor's."""
+        if self.test_images is not None and self.test_images > self.images:
+            checked = Phrase(
+                N_("the first {images:,} of {total:,} test images"), images=self.images, total=self.test_images
+            )
+        else:
+            checked = Phrase(N_("{images:,} test images"), images=self.images)
+        values = {
+            "checked": checked, "difference": plain_number(self.max_abs_difference),
+            "tolerance": plain_number(self.tolerance),
+        }  # fmt: skip
         if self.different_classes is None:
-            return said + "."
+            return Phrase(CHECK_WORDS, **values)
         if self.different_classes == 0:
-            return said + ", and it predicts the same class for every image."
-        return said + f", but it predicts another class for {self.different_classes:,} of them."
+            return Phrase(CHECK_WORDS_SAME_CLASSES, **values)
+        return Phrase(CHECK_WORDS_OTHER_CLASSES, classes=self.different_classes, **values)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"passed": self.passed}
+        """The numbers, for the command line's JSON line and the autoencoder's zip (``check.json``)."""
+        numbers = dataclasses.asdict(self) | {"passed": self.passed, "graph_differences": dict(self.graph_differences)}
+        return numbers | {"test_images": self.images if self.test_images is None else self.test_images}
+
+
+CHECK_WORDS = N_(
+    "Checked with onnxruntime on {checked}: its outputs differ from the flax model's by at most {difference} "
+    "(allowed: {tolerance})."
+)
+CHECK_WORDS_SAME_CLASSES = N_(
+    "Checked with onnxruntime on {checked}: its outputs differ from the flax model's by at most {difference} "
+    "(allowed: {tolerance}), and it predicts the same class for every image."
+)
+CHECK_WORDS_OTHER_CLASSES = N_(
+    "Checked with onnxruntime on {checked}: its outputs differ from the flax model's by at most {difference} "
+    "(allowed: {tolerance}), but it predicts another class for {classes:,} of them."
+)
 
 
 def plain_number(value: float) -> str:
@@ -139,13 +170,14 @@ def check_graphs(spec: ModelSpec, variables: Any, graphs: Sequence[Graph], image
     plans = {plan.name: plan for plan in graph_plans(spec, variables)}
     classes = spec.code_size is None
     inputs = {"images": x}
-    worst, different = 0.0, None
+    differences, different = {}, None
     for graph in sorted(graphs, key=lambda g: g.name == "decode"):  # encode first: decode checks on its codes
         plan = plans[graph.name]
         expected = reference_outputs(spec, variables, plan.method, inputs[graph.input_name])
         exported = run_session(onnx_session(graph.data), inputs[graph.input_name])
         difference, mismatched = compare_outputs(exported, expected, classes and graph.name == GRAPH_MODEL)
-        worst = max(worst, difference)
+        differences[graph.name] = difference
         different = mismatched if graph.name == GRAPH_MODEL else different
         inputs[graph.output_name] = expected
-    return ExportCheck(len(x), worst, TOLERANCE, different)
+    in_order = tuple((graph.name, differences[graph.name]) for graph in graphs)
+    return ExportCheck(len(x), max(differences.values(), default=0.0), TOLERANCE, different, len(images), in_order)

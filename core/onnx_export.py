@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import subprocess
 import sys
@@ -50,9 +51,12 @@ from core.training import TrainResult
 #: What ``from core.onnx_export import ...`` gives: the export, and the parts its callers and tests use.
 __all__ = [
     "TOLERANCE", "ExportCheck", "Graph", "OnnxExport", "as_model_input", "check_graphs", "convert",
-    "convert_function", "convert_isolated", "converter_version", "export_result", "onnx_session", "run_session",
+    "convert_checkpoint", "convert_function", "convert_isolated", "converter_version", "export_result",
+    "onnx_session", "run_converter", "run_session",
 ]  # fmt: skip
 
+#: The check's numbers in a zip of several graphs (``ExportCheck.to_dict``).
+CHECK_FILE = "check.json"
 #: How long the child process of ``convert_isolated`` may take before it is ended (guards a hang only).
 ISOLATED_TIMEOUT_S = 600
 
@@ -64,6 +68,11 @@ def convert_isolated(result: TrainResult) -> tuple[Graph, ...]:
     from core.runs import checkpoint
 
     data = checkpoint.to_bytes(dataclasses.replace(result, opt_state=None))  # the optimizer state is not exported
+    return graphs_from_zip(run_converter(data))
+
+
+def run_converter(data: bytes) -> bytes:
+    """``convert_checkpoint(data)`` done by a child process: a checkpoint's bytes in, the zip of its graphs out."""
     root = Path(__file__).resolve().parent.parent
     try:
         done = subprocess.run(
@@ -75,7 +84,15 @@ def convert_isolated(result: TrainResult) -> tuple[Graph, ...]:
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").strip().splitlines() or [f"exit code {done.returncode}"]
         raise ExportError(lines[-1].removeprefix("error: "))
-    return graphs_from_zip(done.stdout)
+    return done.stdout
+
+
+def convert_checkpoint(data: bytes) -> bytes:
+    """The child process's work: a checkpoint's bytes -> the zip of its model's graphs (``graphs_to_zip``)."""
+    from core.runs import checkpoint
+
+    result = checkpoint.from_bytes(data, "the run")
+    return graphs_to_zip(convert(result.spec, result.variables))
 
 
 # ----- the whole export -------------------------------------------------------------------------
@@ -94,7 +111,8 @@ class OnnxExport:
         return {graph.file_name(stem): graph.data for graph in self.graphs}
 
     def download(self, stem: str) -> tuple[str, bytes, str]:
-        """(file name, bytes, media type) of one download: the .onnx file, or a zip of an autoencoder's three."""
+        """(file name, bytes, media type) of one download: the .onnx file, or a zip of an autoencoder's three
+        and ``check.json`` (the check's numbers, with each graph's max abs difference)."""
         files = self.files(stem)
         if len(files) == 1:
             [(name, data)] = files.items()
@@ -103,6 +121,7 @@ class OnnxExport:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, data in files.items():
                 archive.writestr(name, data)
+            archive.writestr(CHECK_FILE, json.dumps(self.check.to_dict(), indent=2))
         return f"{stem}-onnx.zip", buffer.getvalue(), "application/zip"
 
 
@@ -115,22 +134,25 @@ def export_result(
     graphs = convert_isolated(result) if isolated else convert(spec, variables)
     graphs = tuple(with_metadata(graph, spec, class_names, result.dataset) for graph in graphs)
     check = check_graphs(spec, variables, graphs, images)
-    if not check.passed:
+    if check.passed:
+        return OnnxExport(spec, graphs, check)
+    if len(graphs) > 1:  # an autoencoder's: which of its three graphs
         raise ExportError(
-            N_("the exported model is refused: it does not match the flax model. {check}"), check=check.describe()
+            N_("the exported model is refused: its {graph} graph does not match the flax model. {check}"),
+            graph=check.worst_graph,
+            check=check.describe(),
         )
-    return OnnxExport(spec, graphs, check)
+    raise ExportError(
+        N_("the exported model is refused: it does not match the flax model. {check}"), check=check.describe()
+    )
 
 
 def _child_main() -> int:
     """``python -m core.onnx_export``: a checkpoint on stdin, the zip of its graphs on stdout."""
-    from core.runs import checkpoint
-
     answer = sys.stdout.buffer
     sys.stdout = sys.stderr  # whatever a library prints goes to stderr: stdout carries the zip alone
     try:
-        result = checkpoint.from_bytes(sys.stdin.buffer.read(), "the run")
-        data = graphs_to_zip(convert(result.spec, result.variables))
+        data = convert_checkpoint(sys.stdin.buffer.read())
     except (ExportError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
