@@ -3,9 +3,10 @@ flax.linen or flax NNX with a run's settings.
 
 The text comes from the templates in ``core/assets/code`` (``string.Template``: ``${name}`` is filled
 in), so each piece reads as the Python it will be. The NNX model's lines come from its layer types
-(``Layer.nnx_code`` / ``nnx_call_code``), the linen model is the very code of ``core.models``
-(``core.variables.linen_definitions``). A script needs only jax, flax, optax and numpy (and
-tensorflow-datasets to download MNIST): it never imports this project.
+(``Layer.nnx_code`` / ``nnx_call_code``), the linen ones from ``Layer.linen_call_code``: explicit
+``@nn.compact`` modules as in flax's examples, holding exactly the spec's layers (their variables are
+named and shaped as ``core.models``' own, which a test checks). A script needs only jax, flax, optax and
+numpy (and tensorflow-datasets to download a dataset): it never imports this project.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from string import Template
 from core import nnx_models
 from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.training import TrainConfig
-from core.variables import linen_construction, linen_definitions
 
 TEMPLATES = Path(__file__).parent / "assets" / "code"
 #: The APIs a script can be written in, in words.
@@ -94,6 +94,33 @@ def nnx_model_source(spec: ModelSpec) -> str:
     return "\n\n".join(classes)
 
 
+def train_flag_note(stack: nnx_models.Stack) -> str:
+    """What ``train`` changes in a linen stack, in words, from the layers it holds."""
+    changes = []
+    if any(one.layer.rngs for one in stack.layers):
+        changes.append("Dropout drops values at random")
+    if any(one.layer.collections for one in stack.layers):
+        changes.append("BatchNorm normalises with the batch's own statistics, updating its running averages")
+    if not changes:
+        return "``train`` changes nothing here (no Dropout or BatchNorm)."
+    return f"``train`` is True while training: {' and '.join(changes)}."
+
+
+def linen_model_source(spec: ModelSpec) -> str:
+    """The flax.linen classes of the spec's model: one ``@nn.compact`` module per stack of layers, each
+    layer created where it is used, then the autoencoder around them (``setup``, ``encode``, ``decode``)."""
+    kind = KIND_CODE[type(spec)]
+    classes = []
+    for stack in nnx_models.stacks(spec):
+        note = textwrap.fill(train_flag_note(stack), 100, initial_indent="    ", subsequent_indent="    ")
+        doc = f"{kind.stack_docs[stack.class_name]}\n\n{note}\n    "
+        calls = _indent([line for one in stack.layers for line in one.linen_code()])
+        classes.append(fill("linen_stack", class_name=stack.class_name, doc=doc, calls=calls))
+    if spec.code_size is not None:
+        classes.append(fill("linen_autoencoder", code_size=spec.code_size, input_shape=_shape(spec)))
+    return "\n\n".join(classes)
+
+
 def _shape(spec: ModelSpec) -> str:
     return ", ".join(str(d) for d in spec.input_shape)
 
@@ -149,7 +176,7 @@ def training_script(spec: ModelSpec, config: TrainConfig, api: str = "linen") ->
     header = fill(
         "header",
         description=spec.describe(),
-        api_title=APIS[api].removeprefix("flax "),
+        api_title=APIS[api],
         parameters=f"{spec.parameter_count:,}",
         filename=script_name(spec, api),
     )
@@ -164,8 +191,8 @@ def training_script(spec: ModelSpec, config: TrainConfig, api: str = "linen") ->
     if api == "linen":
         return fill(
             "train_linen",
-            model=linen_definitions().rstrip(),
-            construction=textwrap.indent(linen_construction(spec), "    "),
+            model=linen_model_source(spec).rstrip(),
+            model_class=kind.model_class,
             outputs=kind.linen_outputs,
             **shared,
         )

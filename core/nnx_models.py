@@ -57,8 +57,16 @@ class NNXLayer:
 
     def call_code(self) -> list[str]:
         """Its lines in the generated ``__call__``: a reshape first where the values change shape."""
-        reshape = [f"x = x.reshape((x.shape[0], {', '.join(map(str, self.inputs))}))"] if self.placed.reshaped else []
-        return [*reshape, f"x = {self.layer.nnx_call_code(f'self.{self.attribute}', self.inputs)}"]
+        return [*self._reshape(), f"x = {self.layer.nnx_call_code(f'self.{self.attribute}', self.inputs)}"]
+
+    def linen_code(self) -> list[str]:
+        """Its lines in a flax.linen ``@nn.compact`` ``__call__``, which creates its module where it is used
+        (linen names it ``Dense_0``... in that order)."""
+        return [*self._reshape(), f"x = {self.layer.linen_call_code(self.inputs)}"]
+
+    def _reshape(self) -> list[str]:
+        """A reshape first where the values change shape (an image flattened, or a code made an image)."""
+        return [f"x = x.reshape((x.shape[0], {', '.join(map(str, self.inputs))}))"] if self.placed.reshaped else []
 
 
 @dataclass(frozen=True)

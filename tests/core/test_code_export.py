@@ -9,10 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from core import code_export
+from core import code_export, models
 from core.cli import main
 from core.data.idx import read_idx_split
 from core.layer_items import parse_layers
@@ -26,6 +29,10 @@ CONV_AUTOENCODER = ModelSpec(
     kind="autoencoder",
     encoder=parse_layers("conv:8, avgpool, 16", "e", code_activation="linear"),
     decoder=parse_layers("convt:8", "d"),
+)
+CONV_MLP = ModelSpec(
+    kind="mlp",
+    hidden=parse_layers("conv:4, maxpool, conv:4:5:gelu, batchnorm, avgpool, dropout:0.1, 16, layernorm", "h"),
 )
 #: What a script may import: the standard library, jax, flax, optax, numpy (tensorflow_datasets to download MNIST)
 ALLOWED = {"argparse", "gzip", "json", "os", "sys", "collections", "typing", "flax", "jax", "numpy", "optax",
@@ -58,6 +65,33 @@ def test_a_script_imports_only_jax_flax_optax_numpy_and_carries_the_runs_setting
         assert part in script
 
 
+@pytest.mark.parametrize("spec", [MLP, CONV_MLP, CONV_AUTOENCODER], ids=["mlp", "conv", "conv-autoencoder"])
+def test_the_linen_scripts_explicit_model_is_the_dashboards_model(spec, sample):
+    """The script's ``@nn.compact`` classes make the variables of ``core.models`` (same paths, same shapes)
+    and, given the same values, the same outputs, in evaluation and in training mode."""
+    namespace = {"nn": nn}
+    exec(code_export.linen_model_source(spec), namespace)
+    written, ours = namespace[code_export.KIND_CODE[type(spec)].model_class](), models.build_model(spec)
+    x = jnp.asarray(sample.test_images[:8], jnp.float32) / 255.0
+    variables = ours.init(jax.random.key(3), x)
+    shapes = jax.tree_util.tree_map(jnp.shape, written.init(jax.random.key(3), x))
+    assert shapes == jax.tree_util.tree_map(jnp.shape, variables)
+    np.testing.assert_allclose(written.apply(variables, x), ours.apply(variables, x), rtol=1e-5, atol=1e-5)
+    rngs, mutable = {"dropout": jax.random.key(1)}, ["batch_stats"]
+    trained = [model.apply(variables, x, train=True, rngs=rngs, mutable=mutable) for model in (written, ours)]
+    for ours_, theirs in zip(*(jax.tree_util.tree_leaves(one) for one in trained), strict=True):
+        np.testing.assert_allclose(ours_, theirs, rtol=1e-5, atol=1e-5)  # outputs and BatchNorm's new averages
+
+
+def test_a_plain_mlps_linen_script_holds_only_what_it_uses():
+    script = code_export.training_script(ModelSpec.mlp("64"), TrainConfig(), "linen")
+    assert "custom_vjp" not in script and "flax flax" not in script and "with flax.linen and optax" in script
+    for unused in ("def dense", "def conv", "def convt", "def maxpool", "def reshape", "nn.Conv", "Sequence",
+                   "layers: Sequence", "BatchNorm(", "Dropout("):  # fmt: skip
+        assert unused not in script
+    assert "x = nn.relu(nn.Dense(64)(x.reshape((x.shape[0], -1))))" in script and "return MLP()" in script
+
+
 def test_the_cli_writes_a_script_from_a_checkpoint_or_from_model_options(tmp_path, capsys):
     target = tmp_path / "train.py"
     assert main(["export", "--checkpoint", str(CHECKPOINT), "--script", str(target), "--api", "nnx"]) == 0
@@ -69,7 +103,7 @@ def test_the_cli_writes_a_script_from_a_checkpoint_or_from_model_options(tmp_pat
     assert main(argv) == 0
     script = target.read_text()
     assert "class AutoEncoder(nn.Module)" in script and '"learning_rate": 0.002' in script
-    assert "(batchnorm,)" in script and "(dropout, 0.1)" in script
+    assert "nn.BatchNorm(use_running_average=not train" in script and "nn.Dropout(rate=0.1" in script
 
 
 def test_the_cli_refuses_a_script_path_it_cannot_write_in_one_line(tmp_path, capsys):
