@@ -19,8 +19,10 @@ from core import code_export, models
 from core.cli import main
 from core.data.idx import read_idx_split
 from core.layer_items import parse_layers
+from core.runs import checkpoint
 from core.spec import ModelSpec
 from core.training import TrainConfig
+from core.training.overfitting import training_indices
 from testkit.waits import HANG_S
 
 MLP = ModelSpec(kind="mlp", hidden=parse_layers("256, batchnorm, dropout:0.2, 128", "hidden"))
@@ -92,18 +94,83 @@ def test_a_plain_mlps_linen_script_holds_only_what_it_uses():
     assert "x = nn.relu(nn.Dense(64)(x.reshape((x.shape[0], -1))))" in script and "return MLP()" in script
 
 
+def script_constants(script: str) -> dict:
+    """The script's CONFIG and DATASET, read as Python values."""
+    return {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(script).body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("CONFIG", "DATASET")
+    }
+
+
 def test_the_cli_writes_a_script_from_a_checkpoint_or_from_model_options(tmp_path, capsys):
     target = tmp_path / "train.py"
     assert main(["export", "--checkpoint", str(CHECKPOINT), "--script", str(target), "--api", "nnx"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["api"] == "nnx" and summary["script"] == str(target)
     assert "class MLP(nnx.Module)" in target.read_text() and "nnx.Linear(784" in target.read_text()
+    saved = checkpoint.load(CHECKPOINT).config
+    assert script_constants(target.read_text())["CONFIG"] == {n: getattr(saved, n) for n in code_export.SCRIPT_SETTINGS}
+    assert main(["export", "--layers", "256,batchnorm,dropout:0.2", "--script", str(target)]) == 0  # as the README
+    script = target.read_text()
+    assert script_constants(script) == {
+        "CONFIG": {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 128, "epochs": 10, "seed": 0,
+                   "momentum": 0.9, "weight_decay": 0.0001, "augment": True, "l2": 0.0, "noise": 0.0,
+                   "train_fraction": 1.0},
+        "DATASET": "mnist",
+    }  # fmt: skip
+    assert "x = nn.relu(nn.Dense(256)(x.reshape((x.shape[0], -1))))" in script and "x = nn.Dense(10)(x)" in script
     argv = ["export", "--model", "autoencoder", "--encoder", "64,batchnorm,8", "--decoder", "dropout:0.1,64",
-            "--lr", "0.002", "--epochs", "2", "--script", str(target)]  # fmt: skip
+            "--lr", "0.002", "--epochs", "2", "--train-fraction", "5%", "--dataset", "fashion_mnist",
+            "--script", str(target)]  # fmt: skip
     assert main(argv) == 0
     script = target.read_text()
-    assert "class AutoEncoder(nn.Module)" in script and '"learning_rate": 0.002' in script
-    assert "nn.BatchNorm(use_running_average=not train" in script and "nn.Dropout(rate=0.1" in script
+    assert "class AutoEncoder(nn.Module)" in script and "nn.BatchNorm(use_running_average=not train" in script
+    constants = script_constants(script)
+    assert constants["DATASET"] == "fashion_mnist" and "# Fashion-MNIST, downloaded by tensorflow-datasets" in script
+    assert (constants["CONFIG"]["learning_rate"], constants["CONFIG"]["train_fraction"]) == (0.002, 0.05)
+
+
+def test_the_cli_refuses_model_options_beside_a_checkpoint_in_one_line(tmp_path, capsys):
+    argv = ["export", "--checkpoint", str(CHECKPOINT), "--script", str(tmp_path / "t.py"), "--layers", "64",
+            "--epochs", "3"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --checkpoint holds the model and its settings: leave out --layers, --epochs\n"
+    assert not (tmp_path / "t.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "download", "note"),
+    [
+        ("fashion_mnist", "fashion_mnist", None),
+        ("kmnist", "kmnist", None),
+        ("sample", "mnist", "bundled sample of 5,000 MNIST digits; this script downloads the whole of MNIST"),
+        ("idx:/data/letters", "mnist", "The run trained on the IDX folder letters, which this script cannot download"),
+        ("emnist_letters", "mnist", "The run trained on EMNIST letters, which this script cannot download"),
+    ],
+)
+def test_a_script_downloads_the_runs_dataset_or_says_why_not(dataset, download, note):
+    script = code_export.training_script(MLP, TrainConfig(), "nnx", dataset)
+    assert script_constants(script)["DATASET"] == download
+    header = " ".join(script[: script.index('"""', 3)].split())
+    assert (note in header) if note else ("which this script cannot" not in header and "instead" not in header)
+
+
+def test_a_script_downloads_from_the_addresses_of_tensorflow_datasets_builders():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    assert {name: tfds.builder_cls(name).URL for name in code_export.DOWNLOAD_URLS} == code_export.DOWNLOAD_URLS
+
+
+def test_a_scripts_training_subset_is_the_dashboards(sample):
+    script = ast.parse(code_export.training_script(MLP, TrainConfig(train_fraction=0.1), "linen"))
+    wanted = [node for node in script.body if "SUBSET_SEED" in ast.unparse(node) and not isinstance(node, ast.Expr)]
+    namespace = {"np": np}
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), "train.py", "exec"), namespace)
+    assert "training_subset" in namespace and "train_and_evaluate" not in namespace
+    for fraction in (0.013, 0.1, 0.37, 1.0):
+        ours = training_indices(sample.train_labels, fraction)
+        np.testing.assert_array_equal(namespace["training_subset"](sample.train_labels, fraction), ours)
 
 
 def test_the_cli_refuses_a_script_path_it_cannot_write_in_one_line(tmp_path, capsys):
