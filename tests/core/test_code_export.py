@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import flax.linen as nn
@@ -35,6 +36,9 @@ CONV_AUTOENCODER = ModelSpec(
 CONV_MLP = ModelSpec(
     kind="mlp",
     hidden=parse_layers("conv:4, maxpool, conv:4:5:gelu, batchnorm, avgpool, dropout:0.1, 16, layernorm", "h"),
+)
+CONV_CLASSIFIER = ModelSpec(
+    kind="mlp", hidden=parse_layers("conv:8, maxpool, conv:16, batchnorm, avgpool, dropout:0.1, 64, layernorm", "h")
 )
 #: What a script may import: the standard library, jax, flax, optax, numpy (tensorflow_datasets to download MNIST)
 ALLOWED = {"argparse", "gzip", "json", "os", "sys", "collections", "typing", "flax", "jax", "numpy", "optax",
@@ -202,12 +206,18 @@ def run_scripts(scripts: dict[str, str], folder: Path, data_dir: str) -> dict[st
 
 @pytest.mark.slow
 def test_exported_classifier_scripts_train_on_fashion_mnist_alike_in_linen_and_nnx(tmp_path, fashion_dir):
+    """The MLP on every training image, and a small conv net (every kind of image layer but ConvTranspose)
+    on a fixed 15% of them (its train_fraction), all four scripts at once."""
     config = TrainConfig(batch_size=64, epochs=1, seed=1, augment=False, l2=1e-5, noise=0.05)
-    scripts = {api: code_export.training_script(MLP, config, api) for api in ("linen", "nnx")}
+    runs = {"mlp": (MLP, config), "conv": (CONV_CLASSIFIER, replace(config, train_fraction=0.15))}
+    scripts = {f"{name}_{api}": code_export.training_script(spec, settings, api)
+               for name, (spec, settings) in runs.items() for api in ("linen", "nnx")}  # fmt: skip
     results = run_scripts(scripts, tmp_path, fashion_dir)
-    linen, nnx = results["linen"]["test_accuracy"], results["nnx"]["test_accuracy"]
-    assert linen > 0.75 and nnx > 0.75, results  # chance is 0.1
-    assert abs(linen - nnx) <= 0.02, results
+    for name, trained_on in (("mlp", 60_000), ("conv", 9_000)):
+        linen, nnx = results[f"{name}_linen"], results[f"{name}_nnx"]
+        assert linen["train_images"] == nnx["train_images"] == trained_on
+        assert linen["test_accuracy"] > 0.75 and nnx["test_accuracy"] > 0.75, results  # chance is 0.1
+        assert abs(linen["test_accuracy"] - nnx["test_accuracy"]) <= 0.02, results
 
 
 @pytest.mark.slow
