@@ -14,7 +14,8 @@ from components import resources
 from components.i18n import N_, _
 from components.tree_view import treescope_html
 from core import models, nnx_models
-from core.code_export import APIS, nnx_source, script_name, training_script
+from core.code_export import APIS, nnx_source, script_dataset, script_name, training_script
+from core.data import dataset_title
 from core.nnx_models import TONNX_CODE
 from core.spec import ModelSpec
 from core.training import TrainConfig
@@ -25,8 +26,9 @@ CHECK_IMAGES = 64  # test images the ToNNX check runs on
 NNX_ONLY, SCALAR = N_("— (NNX only)"), N_("scalar")
 
 
-def script_downloads(spec: ModelSpec, config: TrainConfig, key: str, trained: bool) -> None:
-    """Two download buttons: a standalone training script of ``spec`` with ``config``, in linen or NNX."""
+def script_downloads(spec: ModelSpec, config: TrainConfig, dataset: str, key: str, trained: bool) -> None:
+    """Two download buttons: a standalone training script of ``spec`` with ``config``, in linen or NNX,
+    downloading ``dataset`` (the run's, or the one chosen) where it can."""
     settings = _("{optimizer}, learning rate {rate:g}, batch {batch}, {epochs} epochs").format(
         optimizer=config.optimizer, rate=config.learning_rate, batch=config.batch_size, epochs=config.epochs
     )
@@ -40,12 +42,13 @@ def script_downloads(spec: ModelSpec, config: TrainConfig, key: str, trained: bo
         said.format(settings=settings)
         + " "
         + _("It needs only `pip install jax flax optax numpy`, reads MNIST-style IDX files (`--idx-dir DIR`) or "
-            "downloads MNIST, and prints the test score at the end.")
+            "downloads {dataset}, and prints the test score at the end.").format(
+                dataset=dataset_title(script_dataset(dataset)[0], gettext=_))
     )  # fmt: skip
     for column, api in zip(st.columns(len(APIS)), APIS, strict=True):
         with column:
             st.download_button(
-                _("Training script ({api})").format(api=APIS[api]), training_script(spec, config, api),
+                _("Training script ({api})").format(api=APIS[api]), training_script(spec, config, api, dataset),
                 file_name=script_name(spec, api), mime="text/x-python", key=f"{key}.script_{api}",
                 icon=":material/download:", on_click="ignore", width="stretch",
             )  # fmt: skip

@@ -225,6 +225,9 @@ def cmd_export(args: argparse.Namespace) -> dict:
     """``--onnx FILE`` and/or ``--script FILE``: the model as ONNX (checked first) or as a training script."""
     if args.onnx is None and args.script is None:
         raise UsageError("give --onnx FILE (an ONNX model) or --script FILE (a training script), or both")
+    given = [flag for dest, flag, default in args.model_options if getattr(args, dest) != default]
+    if args.checkpoint is not None and given:
+        raise UsageError(f"--checkpoint holds the model and its settings: leave out {', '.join(given)}")
     line: dict = {}
     if args.script is not None:
         line |= export_script(args)
@@ -277,11 +280,12 @@ def export_script(args: argparse.Namespace) -> dict:
         from core.runs import checkpoint
 
         result = checkpoint.load(args.checkpoint)
-        spec, config = result.spec, result.config
+        spec, config, dataset = result.spec, result.config, args.dataset or result.dataset
     else:
         spec, config = spec_and_config(args, args.seed)
+        dataset = args.dataset or "mnist"
     try:
-        written = write_atomic(target, training_script(spec, config, args.api).encode())
+        written = write_atomic(target, training_script(spec, config, args.api, dataset).encode())
     except OSError as err:
         raise UsageError(f"--script {shortened(args.script)} cannot be written: {err.strerror or err}") from None
     _log(f"wrote {written}: {spec.describe()} in flax {args.api}, {config.epochs} epochs", args.quiet)

@@ -67,10 +67,17 @@ def _export_arguments(export: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     export.add_argument("--script", default=None, help="write a standalone training script of the model here")
     export.add_argument("--api", choices=("linen", "nnx"), default="linen", help="the script's flax API")
-    export.add_argument("--dataset", help="check on this dataset's test images (default: the one it trained on)")
+    export.add_argument(
+        "--dataset", help="the dataset: --onnx checks on its test images, --script downloads it (default: the one "
+        "the checkpoint trained on; MNIST for a script without a checkpoint)",
+    )  # fmt: skip
     export.add_argument("--data-dir", default=None, help="tensorflow-datasets folder")
-    _model_and_training_arguments(export, data=False)
-    export.add_argument("--seed", default=0, type=_text, help="seeds initialisation, shuffling and augmentation")
+    model_options = _model_and_training_arguments(export, data=False)
+    model_options.append(
+        export.add_argument("--seed", default=0, type=_text, help="seeds initialisation, shuffling and augmentation")
+    )
+    # what a checkpoint already holds: export refuses these options beside --checkpoint
+    export.set_defaults(model_options=tuple((one.dest, one.option_strings[0], one.default) for one in model_options))
     export.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -100,27 +107,33 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _model_and_training_arguments(command: argparse.ArgumentParser, data: bool = True) -> None:
-    """The options of a model and its training, shared by ``train``, ``sweep`` and (without the data) ``export``."""
+def _model_and_training_arguments(command: argparse.ArgumentParser, data: bool = True) -> list[argparse.Action]:
+    """The options of a model and its training, shared by ``train``, ``sweep`` and (without the data) ``export``;
+    those of the model and its training (not the data's)."""
     from core.data import DATASET_CHOICES
     from core.spec import ACTIVATIONS, MODEL_KINDS
     from core.tasks import RECONSTRUCTION_LOSSES
     from core.training import OPTIMIZERS, TrainConfig
 
     defaults = TrainConfig()
-    command.add_argument("--model", choices=tuple(MODEL_KINDS), default="mlp")
+    options: list[argparse.Action] = []
+
+    def add(*args, **kwargs) -> None:
+        options.append(command.add_argument(*args, **kwargs))
+
+    add("--model", choices=tuple(MODEL_KINDS), default="mlp")
     # No defaults here: an option given for the other kind of model is refused, so it is seen as None
-    command.add_argument("--widths", help="MLP hidden layer widths (default 512,256)")
-    command.add_argument(
+    add("--widths", help="MLP hidden layer widths (default 512,256)")
+    add(
         "--layers", help="MLP hidden layers, items WIDTH[:ACTIVATION], dropout:RATE, batchnorm, layernorm, e.g. "
         "512:relu,batchnorm,dropout:0.2,256:relu (instead of --widths)",
     )  # fmt: skip
-    command.add_argument(
+    add(
         "--encoder", help="autoencoder encoder layers (items as --layers); its last Dense layer is the code, "
         "linear unless given an activation (default 256,64,16)",
     )  # fmt: skip
-    command.add_argument("--decoder", help="autoencoder decoder layers, items as --layers (default 64,256)")
-    command.add_argument("--activation", choices=tuple(ACTIVATIONS), default="relu")
+    add("--decoder", help="autoencoder decoder layers, items as --layers (default 64,256)")
+    add("--activation", choices=tuple(ACTIVATIONS), default="relu")
     if data:
         command.add_argument(
             "--dataset", default="sample",
@@ -131,25 +144,26 @@ def _model_and_training_arguments(command: argparse.ArgumentParser, data: bool =
             default=None,
             help="tensorflow-datasets folder (mnist, fashion_mnist, kmnist, emnist_digits, emnist_letters)",
         )
-    command.add_argument("--epochs", default=defaults.epochs, type=_text)
-    command.add_argument("--batch-size", default=defaults.batch_size, type=_text)
-    command.add_argument("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
-    command.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
-    command.add_argument("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
-    command.add_argument("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
-    command.add_argument(
+    add("--epochs", default=defaults.epochs, type=_text)
+    add("--batch-size", default=defaults.batch_size, type=_text)
+    add("--lr", default=defaults.learning_rate, type=_text, help="learning rate")
+    add("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.optimizer)
+    add("--loss", choices=tuple(RECONSTRUCTION_LOSSES), default="mse", help="autoencoder loss")
+    add("--no-augment", action="store_true", help="do not shift training images by up to 1 pixel")
+    add(
         "--l2", default=defaults.l2, type=_text,
         help="L2 penalty: the loss adds this times half the sum of squared weights (default 0: none)",
     )  # fmt: skip
-    command.add_argument(
+    add(
         "--noise", default=defaults.noise, type=_text,
         help="standard deviation of Gaussian noise added to each training pixel, pixels being 0 to 1 (default 0)",
     )  # fmt: skip
-    command.add_argument(
+    add(
         "--train-fraction", default=defaults.train_fraction, type=_text,
         help="train on this share of the training images, e.g. 0.05 or 5%% (a fixed subset with every "
         "class's share; default 1: all)",
     )  # fmt: skip
+    return options
 
 
 def _text(value: str) -> str:

@@ -3,22 +3,25 @@ flax.linen or flax NNX with a run's settings.
 
 The text comes from the templates in ``core/assets/code`` (``string.Template``: ``${name}`` is filled
 in), so each piece reads as the Python it will be. The NNX model's lines come from its layer types
-(``Layer.nnx_code`` / ``nnx_call_code``), the linen model is the very code of ``core.models``
-(``core.variables.linen_definitions``). A script needs only jax, flax, optax and numpy (and
-tensorflow-datasets to download MNIST): it never imports this project.
+(``Layer.nnx_code`` / ``nnx_call_code``), the linen ones from ``Layer.linen_call_code``: explicit
+``@nn.compact`` modules as in flax's examples, holding exactly the spec's layers (their variables are
+named and shaped as ``core.models``' own, which a test checks). A script needs only jax, flax, optax and
+numpy (and tensorflow-datasets to download a dataset): it never imports this project.
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 from core import nnx_models
+from core.data import dataset_title, parse_dataset_name
+from core.errors import DataError
 from core.spec import AutoEncoderSpec, MLPSpec, ModelSpec
 from core.training import TrainConfig
-from core.variables import linen_construction, linen_definitions
 
 TEMPLATES = Path(__file__).parent / "assets" / "code"
 #: The APIs a script can be written in, in words.
@@ -94,6 +97,33 @@ def nnx_model_source(spec: ModelSpec) -> str:
     return "\n\n".join(classes)
 
 
+def train_flag_note(stack: nnx_models.Stack) -> str:
+    """What ``train`` changes in a linen stack, in words, from the layers it holds."""
+    changes = []
+    if any(one.layer.rngs for one in stack.layers):
+        changes.append("Dropout drops values at random")
+    if any(one.layer.collections for one in stack.layers):
+        changes.append("BatchNorm normalises with the batch's own statistics, updating its running averages")
+    if not changes:
+        return "``train`` changes nothing here (no Dropout or BatchNorm)."
+    return f"``train`` is True while training: {' and '.join(changes)}."
+
+
+def linen_model_source(spec: ModelSpec) -> str:
+    """The flax.linen classes of the spec's model: one ``@nn.compact`` module per stack of layers, each
+    layer created where it is used, then the autoencoder around them (``setup``, ``encode``, ``decode``)."""
+    kind = KIND_CODE[type(spec)]
+    classes = []
+    for stack in nnx_models.stacks(spec):
+        note = textwrap.fill(train_flag_note(stack), 100, initial_indent="    ", subsequent_indent="    ")
+        doc = f"{kind.stack_docs[stack.class_name]}\n\n{note}\n    "
+        calls = _indent([line for one in stack.layers for line in one.linen_code()])
+        classes.append(fill("linen_stack", class_name=stack.class_name, doc=doc, calls=calls))
+    if spec.code_size is not None:
+        classes.append(fill("linen_autoencoder", code_size=spec.code_size, input_shape=_shape(spec)))
+    return "\n\n".join(classes)
+
+
 def _shape(spec: ModelSpec) -> str:
     return ", ".join(str(d) for d in spec.input_shape)
 
@@ -120,11 +150,35 @@ SETTING_NOTES = {
     "momentum": "sgd only",
     "weight_decay": "adamw only",
     "augment": "shift each training image by up to one pixel",
-    "l2": "the loss adds l2 times half the sum of squared kernel weights",
+    "l2": "the loss adds l2 times half the sum of squared kernels (Dense and conv)",
     "noise": "standard deviation of Gaussian noise added to each training pixel (0 to 1)",
+    "train_fraction": "the share of training images used: a fixed subset, each class keeping its share",
 }
 SCRIPT_SETTINGS = ("optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "weight_decay",
-                   "augment", "l2", "noise")  # fmt: skip
+                   "augment", "l2", "noise", "train_fraction")  # fmt: skip
+#: The datasets a script downloads (its four IDX files, from the address tensorflow-datasets' builder uses).
+DOWNLOAD_URLS = {
+    "mnist": "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "kmnist": "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+}
+
+
+def script_dataset(dataset: str) -> tuple[str, str]:
+    """What a script of a run on ``dataset`` downloads, and a sentence for its header when that is not
+    the run's dataset ("" when it is)."""
+    if dataset in DOWNLOAD_URLS:
+        return dataset, ""
+    try:
+        kind, _folder = parse_dataset_name(dataset)
+    except DataError:
+        kind = ""
+    if kind == "sample":
+        return "mnist", ("The run trained on the dashboard's bundled sample of 5,000 MNIST digits; this script "
+                         "downloads the whole of MNIST (60,000 training images) instead.")  # fmt: skip
+    title = dataset_title(dataset, "data of its own")
+    return "mnist", (f"The run trained on {title}, which this script cannot download: give its four IDX files "
+                     "with --idx-dir (without it, the script downloads MNIST).")  # fmt: skip
 
 
 def config_source(config: TrainConfig) -> str:
@@ -132,7 +186,9 @@ def config_source(config: TrainConfig) -> str:
     lines = []
     for name in SCRIPT_SETTINGS:
         note = f"  # {SETTING_NOTES[name]}" if name in SETTING_NOTES else ""
-        lines.append(f"    {name!r}: {getattr(config, name)!r},{note}".replace("'", '"'))
+        value = getattr(config, name)
+        written = json.dumps(value) if isinstance(value, str) else repr(value)  # Python, strings in double quotes
+        lines.append(f'    "{name}": {written},{note}')
     return "{\n" + "\n".join(lines) + "\n}"
 
 
@@ -141,31 +197,37 @@ def script_name(spec: ModelSpec, api: str) -> str:
     return f"train_{spec.name}_{api}.py"
 
 
-def training_script(spec: ModelSpec, config: TrainConfig, api: str = "linen") -> str:
-    """A standalone training script of ``spec`` with ``config``'s settings, in ``api`` ("linen" or "nnx")."""
+def training_script(spec: ModelSpec, config: TrainConfig, api: str = "linen", dataset: str = "mnist") -> str:
+    """A standalone training script of ``spec`` with ``config``'s settings, in ``api`` ("linen" or "nnx"),
+    downloading ``dataset`` (the run's) when it can."""
     if api not in APIS:
         raise ValueError(f"api must be one of {', '.join(APIS)}, got {api!r}")
     kind = KIND_CODE[type(spec)]
+    download, note = script_dataset(dataset)
     header = fill(
         "header",
         description=spec.describe(),
-        api_title=APIS[api].removeprefix("flax "),
+        api_title=APIS[api],
         parameters=f"{spec.parameter_count:,}",
         filename=script_name(spec, api),
+        download=dataset_title(download),
+        data_note=f"\n{textwrap.fill(note, 100)}\n" if note else "",
     )
+    urls = "{\n" + "".join(f'    "{name}": "{url}",\n' for name, url in DOWNLOAD_URLS.items()) + "}"
     shared = {
         "header": header.rstrip(),
         "config": config_source(config),
+        "dataset": download,
         "task": fill(f"task_{spec.name}", reconstruction_loss=config.reconstruction_loss).rstrip(),
-        "data": fill("data").rstrip(),
+        "data": fill("data", urls=urls).rstrip(),
         "common": fill("common").rstrip(),
         "run": fill("run").rstrip(),
     }
     if api == "linen":
         return fill(
             "train_linen",
-            model=linen_definitions().rstrip(),
-            construction=textwrap.indent(linen_construction(spec), "    "),
+            model=linen_model_source(spec).rstrip(),
+            model_class=kind.model_class,
             outputs=kind.linen_outputs,
             **shared,
         )

@@ -133,13 +133,19 @@ class Conv(Layer):
     def resized(self, units: int) -> Layer:
         return type(self)(units, self.kernel, self.activation)
 
-    def nnx_code(self, inputs: Shape) -> str:
+    def code_settings(self) -> str:
+        """Its settings in the code of both APIs: ``32, kernel_size=(3, 3), padding="SAME"``."""
         stride = f"strides=({int(self.growth)}, {int(self.growth)}), " if self.growth != 1 else ""
-        return (f'{self.nnx_class}({inputs[-1]}, {self.features}, kernel_size=({self.kernel}, {self.kernel}), {stride}'
-                'padding="SAME", rngs=rngs)')  # fmt: skip
+        return f'{self.features}, kernel_size=({self.kernel}, {self.kernel}), {stride}padding="SAME"'
+
+    def nnx_code(self, inputs: Shape) -> str:
+        return f"{self.nnx_class}({inputs[-1]}, {self.code_settings()}, rngs=rngs)"
 
     def nnx_call_code(self, module: str, inputs: Shape) -> str:
         return activated(f"{module}(x)", self.activation)
+
+    def linen_call_code(self, inputs: Shape) -> str:
+        return activated(f"nn.{self.linen_name}({self.code_settings()})(x)", self.activation, "nn")
 
     def validated(self, where: str, what: str) -> Layer:
         features = as_int(
@@ -242,7 +248,7 @@ class MaxPool(Layer):
     operations: ClassVar[int] = 3  # per output value: 3 comparisons of 4 values
     growth: ClassVar[float] = 0.5
     has_module: ClassVar[bool] = False  # nn.max_pool / nn.avg_pool are functions
-    nnx_function: ClassVar[str] = "nnx.max_pool"
+    function: ClassVar[str] = "max_pool"  # nnx.max_pool, nn.max_pool
 
     def flax_call(self) -> Callable[..., Any]:
         from core.flax_layers import maxpool
@@ -270,7 +276,10 @@ class MaxPool(Layer):
         return None  # a function, not a module
 
     def nnx_call_code(self, module: str, inputs: Shape) -> str:
-        return f"{self.nnx_function}(x, window_shape=(2, 2), strides=(2, 2))"
+        return f"nnx.{self.function}(x, window_shape=(2, 2), strides=(2, 2))"
+
+    def linen_call_code(self, inputs: Shape) -> str:
+        return f"nn.{self.function}(x, window_shape=(2, 2), strides=(2, 2))"
 
 
 @dataclass(frozen=True)
@@ -286,7 +295,7 @@ class AvgPool(MaxPool):
     item_syntax: ClassVar[str] = "avgpool"
     json_example: ClassVar[str] = '{"type": "avgpool"}'
     operations: ClassVar[int] = 4  # per output value: 3 additions and a division
-    nnx_function: ClassVar[str] = "nnx.avg_pool"
+    function: ClassVar[str] = "avg_pool"
 
     def flax_call(self) -> Callable[..., Any]:
         from core.flax_layers import avgpool

@@ -49,9 +49,15 @@ MAX_WIDTH = 4096
 Shape = tuple[int, ...]
 
 
-def activated(call: str, activation: str) -> str:
-    """``call`` followed by ``activation`` as NNX code: ``nnx.relu(self.dense_0(x))``; "linear" keeps it."""
-    return call if activation == "linear" else f"nnx.{activation}({call})"
+def activated(call: str, activation: str, api: str = "nnx") -> str:
+    """``call`` followed by ``activation`` as NNX code (``nnx.relu(self.dense_0(x))``) or linen code
+    (``api="nn"``: ``nn.relu(nn.Dense(512)(x))``); "linear" keeps it."""
+    return call if activation == "linear" else f"{api}.{activation}({call})"
+
+
+def flattened(inputs: Shape) -> str:
+    """``x`` as a Dense layer takes it: an image is flattened first."""
+    return "x.reshape((x.shape[0], -1))" if len(inputs) > 1 else "x"
 
 
 def as_shape(inputs: int | Shape) -> Shape:
@@ -201,6 +207,11 @@ class Layer:
         ``self.dense_0``): ``nnx.relu(self.dense_0(x))``."""
         return f"{module}(x)"
 
+    def linen_call_code(self, inputs: Shape) -> str:
+        """The same layer in flax.linen, as the expression an ``@nn.compact`` method applies to ``x`` (``train``:
+        its training flag in scope): ``nn.relu(nn.Dense(512)(x))``, its module created where it is used."""
+        raise NotImplementedError
+
     def nnx_module(self, inputs: Shape, rngs: Any) -> Any:
         """The module ``nnx_code`` builds: the code a person reads is the code that runs."""
         from flax import nnx
@@ -270,8 +281,10 @@ class Dense(Layer):
         return f"nnx.Linear({math.prod(inputs)}, {self.width}, rngs=rngs)"
 
     def nnx_call_code(self, module: str, inputs: Shape) -> str:
-        flat = "x.reshape((x.shape[0], -1))" if len(inputs) > 1 else "x"  # an image is flattened first
-        return activated(f"{module}({flat})", self.activation)
+        return activated(f"{module}({flattened(inputs)})", self.activation)
+
+    def linen_call_code(self, inputs: Shape) -> str:
+        return activated(f"nn.Dense({self.width})({flattened(inputs)})", self.activation, "nn")
 
     def describe(self) -> str:
         return f"{self.width:,} {self.activation}"

@@ -57,8 +57,16 @@ class NNXLayer:
 
     def call_code(self) -> list[str]:
         """Its lines in the generated ``__call__``: a reshape first where the values change shape."""
-        reshape = [f"x = x.reshape((x.shape[0], {', '.join(map(str, self.inputs))}))"] if self.placed.reshaped else []
-        return [*reshape, f"x = {self.layer.nnx_call_code(f'self.{self.attribute}', self.inputs)}"]
+        return [*self._reshape(), f"x = {self.layer.nnx_call_code(f'self.{self.attribute}', self.inputs)}"]
+
+    def linen_code(self) -> list[str]:
+        """Its lines in a flax.linen ``@nn.compact`` ``__call__``, which creates its module where it is used
+        (linen names it ``Dense_0``... in that order)."""
+        return [*self._reshape(), f"x = {self.layer.linen_call_code(self.inputs)}"]
+
+    def _reshape(self) -> list[str]:
+        """A reshape first where the values change shape (an image flattened, or a code made an image)."""
+        return [f"x = x.reshape((x.shape[0], {', '.join(map(str, self.inputs))}))"] if self.placed.reshaped else []
 
 
 @dataclass(frozen=True)
@@ -255,22 +263,18 @@ TONNX_CODE = """\
 from flax import nnx
 
 model = nnx.bridge.ToNNX(linen_model, rngs=nnx.Rngs(0))  # the linen module, wrapped
-nnx.bridge.lazy_init(model, x)  # creates its variables, named as linen names them
+nnx.bridge.lazy_init(model, x)  # creates its variables (new starting values), named as linen names them
+for collection in variables.values():  # linen's trained values in: "params", then "batch_stats"
+    nnx.update(model, collection)  # each array to the variable of the same name, Dense_0.kernel...
 y = model(x, train=False)  # the same outputs as linen_model.apply(variables, x, train=False)
 """
 
 
 def bridged(spec: ModelSpec, variables: Any) -> nnx.Module:
-    """``nnx.bridge.ToNNX`` of the linen model holding ``variables``: the linen module as an NNX one,
-    its variables at linen's paths without the collection (``Dense_0.kernel``)."""
-    variables = models.as_variables(variables)
+    """``nnx.bridge.ToNNX`` of the linen model holding ``variables``, as ``TONNX_CODE`` does it: the linen
+    module as an NNX one, its variables at linen's paths without the collection (``Dense_0.kernel``)."""
     model = nnx.bridge.ToNNX(models.build_model(spec), rngs=nnx.Rngs(0))
     nnx.bridge.lazy_init(model, models.example_batch(spec))
-    graphdef, state = nnx.split(model)
-    flat = []
-    for path, variable in nnx.to_flat_state(state):
-        collection = next((name for kind, name in COLLECTION_OF.items() if isinstance(variable, kind)), None)
-        if collection is not None:
-            variable = variable.replace(jnp.asarray(_get(variables, (collection, *map(str, path)))))
-        flat.append((path, variable))
-    return nnx.merge(graphdef, nnx.from_flat_state(flat))
+    for collection in models.as_variables(variables).values():
+        nnx.update(model, collection)
+    return model

@@ -40,6 +40,9 @@ class Dropout(Layer):
     def nnx_code(self, inputs: Shape) -> str:
         return f"nnx.Dropout({self.rate!r}, rngs=rngs)"
 
+    def linen_call_code(self, inputs: Shape) -> str:
+        return f"nn.Dropout(rate={self.rate!r}, deterministic=not train)(x)"  # on only while training
+
     def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
         return 2 * math.prod(as_shape(inputs)) if training else 0
 
@@ -117,6 +120,9 @@ class BatchNorm(Layer):
     def nnx_code(self, inputs: Shape) -> str:
         return f"nnx.BatchNorm({inputs[-1]}, momentum=0.9, rngs=rngs)"  # per channel; momentum as in linen
 
+    def linen_call_code(self, inputs: Shape) -> str:
+        return "nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)"  # the batch's statistics while training
+
     def batch_stats_count(self, inputs: int | Shape) -> int:
         return 2 * as_shape(inputs)[-1]  # a running mean and variance per value (per channel of an image)
 
@@ -147,6 +153,9 @@ class LayerNorm(Layer):
 
     def nnx_code(self, inputs: Shape) -> str:
         return f"nnx.LayerNorm({inputs[-1]}, rngs=rngs)"  # over the last axis, as linen
+
+    def linen_call_code(self, inputs: Shape) -> str:
+        return "nn.LayerNorm()(x)"
 
     def elementwise_flops(self, inputs: int | Shape, training: bool) -> int:
         return 7 * math.prod(as_shape(inputs))

@@ -130,4 +130,4 @@ else:
     live_panel(False, dataset)
 runs_section(state)
 with st.expander(_("Train this model on your own computer"), icon=":material/download:"):
-    script_downloads(spec, state.config, "train", trained=False)
+    script_downloads(spec, state.config, state.dataset_name, "train", trained=False)

@@ -277,16 +277,16 @@ if kernel_tab.open:
                 _("Red pixels make the unit fire, blue ones hold it back. After training, shapes of strokes appear.")
             )
 
+# the scripts to take home carry the trained run's settings and data, else the Train page's
+script_settings = (run.config, trained.dataset) if trained is not None else (state.config, state.dataset_name)
 if code_tab.open:
     with code_tab:
         st.caption(_("Runnable flax.linen code for this exact model (copy button at the top right of the box)."))
         st.code(flax_source(spec), language="python")
-        script_downloads(spec, run.config if trained is not None else state.config, "variables", trained is not None)
+        script_downloads(spec, *script_settings, "variables", trained is not None)
 
 if nnx_tab_.open:
     with nnx_tab_:
         version = ("run", run.cache_id) if trained is not None else ("init", spec)
         nnx_tab(spec, variables, version, trained is not None)
-        script_downloads(
-            spec, run.config if trained is not None else state.config, "variables.nnx", trained is not None
-        )
+        script_downloads(spec, *script_settings, "variables.nnx", trained is not None)

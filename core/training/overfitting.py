@@ -8,7 +8,7 @@
   training image so that one compiled step serves every fraction.
 - ``add_noise``: Gaussian noise on the pixels of a training batch (0 to 1 scale), from a
   key the epoch plan fixes: same seed, same noise, and a resumed run draws what it would have.
-- ``l2_penalty``: half the sum of squared Dense kernels (biases are not penalised); the
+- ``l2_penalty``: half the sum of squared kernels, Dense and convolution (biases are not penalised); the
   training step adds ``l2 * l2_penalty(params)`` to the loss it differentiates.
 """
 
@@ -105,7 +105,7 @@ def add_noise(x: jax.Array, seed: jax.Array, std: jax.Array) -> jax.Array:
 
 
 def l2_penalty(params: Any) -> jax.Array:
-    """Half the sum of the squares of every Dense kernel (weight matrix) in ``params``."""
+    """Half the sum of the squares of every kernel in ``params`` (Dense and convolution weights)."""
     leaves = jax.tree_util.tree_leaves_with_path(params)
     kernels = [leaf for path, leaf in leaves if getattr(path[-1], "key", None) == "kernel"]
     return 0.5 * sum(jnp.sum(jnp.square(k)) for k in kernels)

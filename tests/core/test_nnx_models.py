@@ -142,3 +142,7 @@ def test_to_nnx_bridge_wraps_the_linen_model_with_its_values(trained, small):
         assert float(jnp.max(jnp.abs(bridged(images, train=False) - linen))) == 0.0
         params = nnx.state(bridged, nnx.Param)
         assert sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(params)) == result.spec.parameter_count
+        # the code the NNX tab shows runs as it reads, and gets the trained values in
+        shown = {"linen_model": models.build_model(result.spec), "x": images, "variables": result.variables}
+        exec(nnx_models.TONNX_CODE, shown)
+        assert float(jnp.max(jnp.abs(shown["y"] - linen))) == 0.0

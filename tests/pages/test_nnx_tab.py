@@ -1,7 +1,12 @@
 """The Variables page's flax NNX tab and the training scripts to take home, before and after training."""
 
-import pytest
+import ast
 
+import pytest
+from streamlit.runtime.media_file_storage import MediaFileKind
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+from core.code_export import APIS, script_name, training_script
 from core.data import load_dataset
 from core.layer_items import parse_layers
 from core.spec import ModelSpec
@@ -9,6 +14,23 @@ from core.training import TrainConfig, train
 from testkit.support import open_tab, open_variables, select_trained, state
 
 BN_DROPOUT = ModelSpec(kind="mlp", hidden=parse_layers("64, batchnorm, dropout:0.2, 32", "hidden"), seed=1)
+
+
+def media_url(script: str, file_name: str) -> str:
+    """The URL streamlit gives a download of ``script``: named by a hash of its content."""
+    storage = MemoryMediaFileStorage("/mock/media")
+    return storage.get_url(storage.load_and_get_id(script.encode(), "text/x-python", MediaFileKind.DOWNLOADABLE,
+                                                   file_name))  # fmt: skip
+
+
+def constants(script: str) -> tuple:
+    """The script's CONFIG and DATASET, read as Python values."""
+    found = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(script).body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("CONFIG", "DATASET")
+    }
+    return found["CONFIG"], found["DATASET"]
 
 
 def _table(app, column: str):
@@ -53,6 +75,13 @@ def test_after_training_the_scripts_carry_the_runs_settings(app, trained_bn):
     assert any("this run's" in m.value and "learning rate 0.002" in m.value for m in app.markdown)
     open_tab(app, "variables.tab", "flax NNX")
     assert not app.exception and any("trained" in c.value and "copied from linen" in c.value for c in app.caption)
+    offered = {button.proto.url for button in app.get("download_button")}
+    for api in APIS:  # the buttons offer exactly the run's scripts: the same content gives the same media URL
+        script = training_script(BN_DROPOUT, trained_bn.config, api, trained_bn.dataset)
+        assert media_url(script, script_name(BN_DROPOUT, api)) in offered
+        config, dataset = constants(script)
+        assert (config["learning_rate"], config["epochs"], config["augment"]) == (0.002, 1, False)
+        assert config["batch_size"] == trained_bn.config.batch_size and dataset == "mnist"
 
 
 def test_the_train_page_offers_the_scripts(app):
