@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from testkit.browser_support import goto, no_exception, open_page, screenshot, train_on_page, wait_idle
 from testkit.waits import HANG_S
@@ -106,14 +107,14 @@ def test_switch_off_the_unit_that_matters_and_all_on_brings_the_accuracy_back(pa
     three_off = accuracy(page, "with 3 units off")
     shots += shots_of(page, "390x844")  # presenter mode still on
     switch_presenter_mode(page)  # off: the phone in normal mode keeps the two scores side by side in view
+    words = "Test accuracy: the share of"  # the scores' explanation: a hint box in presenter mode, a caption now
+    expect(page.locator('[data-testid="stCaptionContainer"]').filter(has_text=words)).to_have_count(1)
+    expect(page.locator('[data-testid="stAlert"]').filter(has_text=words)).to_have_count(0)
+    assert (accuracy(page, "unchanged"), accuracy(page, "with 3 units off")) == (unchanged, three_off)
     scores = page.locator('[data-testid="stMetric"]')
     scores.first.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    shots.append(screenshot(page, "29-switch-units-scores-390x844-normal"))
-    assert (accuracy(page, "unchanged"), accuracy(page, "with 3 units off")) == (unchanged, three_off)
-    words = "Test accuracy: the share of"  # the scores' explanation: a hint box in presenter mode, a caption now
-    assert page.locator('[data-testid="stCaptionContainer"]').filter(has_text=words).count() == 1
-    assert page.locator('[data-testid="stAlert"]').filter(has_text=words).count() == 0
+    shots.append(screenshot(page, "29-switch-units-scores-390x844-normal"))  # normal mode drawn: taken after
     for label in ("unchanged", "with 3 units off"):
         box = scores.filter(has_text=label).first.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 and 0 <= box["y"] < 844, (label, box)
