@@ -3,8 +3,7 @@
 import ast
 
 import pytest
-from streamlit.runtime.media_file_storage import MediaFileKind
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+import streamlit
 
 from core.code_export import APIS, script_name, training_script
 from core.data import load_dataset
@@ -16,11 +15,17 @@ from testkit.support import open_tab, open_variables, select_trained, state
 BN_DROPOUT = ModelSpec(kind="mlp", hidden=parse_layers("64, batchnorm, dropout:0.2, 32", "hidden"), seed=1)
 
 
-def media_url(script: str, file_name: str) -> str:
-    """The URL streamlit gives a download of ``script``: named by a hash of its content."""
-    storage = MemoryMediaFileStorage("/mock/media")
-    return storage.get_url(storage.load_and_get_id(script.encode(), "text/x-python", MediaFileKind.DOWNLOADABLE,
-                                                   file_name))  # fmt: skip
+def record_downloads(monkeypatch) -> dict[str, object]:
+    """Every ``st.download_button`` the page draws from now on, by file name: the data it offers."""
+    offered: dict[str, object] = {}
+    original = streamlit.download_button
+
+    def download_button(label, data, file_name=None, *args, **kwargs):
+        offered[file_name] = data
+        return original(label, data, file_name, *args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "download_button", download_button)
+    return offered
 
 
 def constants(script: str) -> tuple:
@@ -67,7 +72,8 @@ def trained_bn():
     return train(BN_DROPOUT, TrainConfig(epochs=1, augment=False, learning_rate=0.002), load_dataset("sample"))
 
 
-def test_after_training_the_scripts_carry_the_runs_settings(app, trained_bn):
+def test_after_training_the_scripts_carry_the_runs_settings(app, trained_bn, monkeypatch):
+    offered = record_downloads(monkeypatch)
     select_trained(app, trained_bn)
     app.switch_page("pages/variables.py").run()
     open_tab(app, "variables.tab", "flax code")
@@ -75,10 +81,9 @@ def test_after_training_the_scripts_carry_the_runs_settings(app, trained_bn):
     assert any("this run's" in m.value and "learning rate 0.002" in m.value for m in app.markdown)
     open_tab(app, "variables.tab", "flax NNX")
     assert not app.exception and any("trained" in c.value and "copied from linen" in c.value for c in app.caption)
-    offered = {button.proto.url for button in app.get("download_button")}
-    for api in APIS:  # the buttons offer exactly the run's scripts: the same content gives the same media URL
+    for api in APIS:  # the buttons offer exactly the run's scripts
         script = training_script(BN_DROPOUT, trained_bn.config, api, trained_bn.dataset)
-        assert media_url(script, script_name(BN_DROPOUT, api)) in offered
+        assert offered[script_name(BN_DROPOUT, api)] == script
         config, dataset = constants(script)
         assert (config["learning_rate"], config["epochs"], config["augment"]) == (0.002, 1, False)
         assert config["batch_size"] == trained_bn.config.batch_size and dataset == "mnist"
