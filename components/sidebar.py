@@ -72,6 +72,8 @@ if (!window.keepScrollPerPage) {
     const target = Number(sessionStorage.getItem(key(shown))) || 0;
     restore = target > 0 ? {target, until: performance.now() + GIVE_UP_MS} : null;
     const main = document.querySelector(MAIN);
+    // a page not scrolled before opens at its top, also while the last page is still drawn (a busy server)
+    if (main && target === 0) main.scrollTop = 0;
     last = main ? main.scrollTop : 0;
   };
   const follow = () => {

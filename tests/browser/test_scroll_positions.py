@@ -17,6 +17,7 @@ PROJECTOR = {"width": 1280, "height": 720}
 MAIN = '[data-testid="stMain"]'
 OFFSET = f"() => document.querySelector('{MAIN}').scrollTop"
 NEAR = f"want => Math.abs(document.querySelector('{MAIN}').scrollTop - want) <= 2"
+TALL = f"want => (m => m.scrollHeight - m.clientHeight >= want)(document.querySelector('{MAIN}'))"
 
 
 @pytest.fixture
@@ -29,10 +30,11 @@ def projector(browser):
 def scroll_down(page, pixels: int) -> int:
     """Turn the mouse wheel over the page by ``pixels`` and return the offset it came to rest at."""
     start = page.evaluate(OFFSET)
+    page.wait_for_function(TALL, arg=start + pixels, timeout=HANG_S * 1000)  # drawn far enough down to scroll there
     box = page.locator(MAIN).bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, pixels)
-    page.wait_for_function(NEAR, arg=start + pixels)  # the wheel scrolls smoothly: wait for its end
+    page.wait_for_function(NEAR, arg=start + pixels, timeout=HANG_S * 1000)  # the wheel scrolls smoothly: its end
     return page.evaluate(OFFSET)
 
 
