@@ -98,10 +98,19 @@ def test_a_cancelled_wait_leaves_the_queue_and_a_job_without_a_slot_releases_not
     assert slots.holds("a1") and slots.running == 1
 
 
+def started_first(job: TrainingJob) -> TrainingJob:
+    """``job`` started and holding its slot: a job started after it is then its owner's newest, the one that gives
+    its slot back (each job's thread asks for a slot; started one right after the other on a loaded machine, the
+    second thread asked first, the first job gave its slot back, and the test waited 600 s for the second's)."""
+    job.start()
+    wait_for(lambda: SLOTS.holds(job), "the first job gets its slot")
+    return job
+
+
 def a_running_visitor(sample, small, config: TrainConfig) -> tuple[TrainingJob, TrainingJob]:
     """Visitor "ann" runs a long training and a short one; both hold a slot and have trained, and the second has
     evaluated an epoch (its evaluation compiled: from now on it only waits for turns)."""
-    first = TrainingJob(*LONG, sample, owner="ann").start()
+    first = started_first(TrainingJob(*LONG, sample, owner="ann"))
     second = TrainingJob(SPEC, config, small, owner="ann")
     # its first epoch and one step, then it holds its slot: on a busy machine the short training could
     # otherwise end before the long one has compiled its step
@@ -159,7 +168,7 @@ def jax_leaves(tree) -> list[np.ndarray]:
 
 
 def test_a_sweep_waiting_to_get_its_slot_back_can_be_stopped_and_keeps_what_it_trained(sample, small, two_slots):
-    first = TrainingJob(*LONG, sample, owner="ann").start()
+    first = started_first(TrainingJob(*LONG, sample, owner="ann"))
     sweep = SweepJob(SweepPlan(SPEC, 0, (8, 16), (0, 1), TrainConfig(epochs=100)), small, owner="ann").start()
     newcomer = TrainingJob(*LONG, sample, owner="bob")
     try:
