@@ -48,7 +48,7 @@ def switch_presenter_mode(page) -> None:
     wait_idle(page)
     if folded:
         page.locator('[data-testid="stSidebarCollapseButton"]').click()
-        page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]')
+        page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]', state="attached")  # folded: hidden
         wait_idle(page)
 
 
